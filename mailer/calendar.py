@@ -1,0 +1,79 @@
+"""Event -> an .ics invitation (icalendar) and the words templates use for its time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import icalendar
+
+from mailer.config import Organization
+from mailer.rows import Event
+
+
+def invitation(
+    event: Event, org: Organization, sequence: int = 0, method: str = "REQUEST"
+) -> bytes:
+    """One VEVENT with a UID stable per event, in the event's own zone with its VTIMEZONE."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//mailer//community sessions//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    vevent = icalendar.Event()
+    vevent.add("uid", event_uid(event, org))
+    vevent.add("sequence", sequence)
+    vevent.add("dtstamp", event.starts_at)
+    vevent.add("dtstart", event.starts_at)
+    vevent.add("dtend", event.ends_at)
+    vevent.add("summary", event.title)
+    description = f"{event.title} with {org.name}."
+    if event.join_url:
+        description += f"\n\nJoin on Zoom: {event.join_url}"
+        vevent.add("url", event.join_url)
+        vevent.add("location", event.join_url)
+    vevent.add("description", description)
+    organizer = icalendar.vCalAddress(f"mailto:{org.sender}")
+    organizer.params["cn"] = icalendar.vText(org.sender_name or org.name)
+    vevent.add("organizer", organizer)
+    vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    calendar.add_component(vevent)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def event_uid(event: Event, org: Organization) -> str:
+    domain = org.sender.rpartition("@")[2] or "mailer.invalid"
+    return f"{event.id}@{domain}"
+
+
+def _clock(moment: datetime) -> str:
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment.minute:02d}"
+
+
+def _meridiem(moment: datetime) -> str:
+    return "am" if moment.hour < 12 else "pm"
+
+
+def describe_time(event: Event) -> dict[str, str]:
+    """'Wednesday, December 2, 2026, 12:00–1:30 pm CST' and friends, in the event's zone."""
+    start, end = event.starts_at, event.ends_at.astimezone(event.starts_at.tzinfo)
+    start_clock = _clock(start)
+    if _meridiem(start) != _meridiem(end):
+        start_clock += f" {_meridiem(start)}"
+    zone = start.tzname() or event.timezone
+    minutes = int((end - start).total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    duration = " ".join(
+        part
+        for part in (
+            f"{hours} hour{'s' if hours != 1 else ''}" if hours else "",
+            f"{rest} minutes" if rest else "",
+        )
+        if part
+    )
+    return {
+        "when": f"{start:%A, %B} {start.day}, {start.year}, "
+        f"{start_clock}–{_clock(end)} {_meridiem(end)} {zone}",
+        "short_when": f"{start:%a %b} {start.day}, {_clock(start)} {_meridiem(start)} {zone}",
+        "duration": duration,
+    }

@@ -1,0 +1,296 @@
+"""The `mailer` command: set up a site, run its jobs, and show what they decided."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from mailer import config
+from mailer.errors import ConfigError, MailerError
+from mailer.jobs import signups
+from mailer.ledger import Ledger, locked
+from mailer.mime import mask
+from mailer.sample import write_sample
+from mailer.site import Site
+
+console = Console()
+log = logging.getLogger("mailer")
+
+
+class Context:
+    def __init__(self, config_path: Path):
+        self.config_path = config_path
+
+    def settings(self) -> config.Settings:
+        return config.load(self.config_path)
+
+
+def parse_now(value: str | None) -> datetime:
+    """The moment a command runs as of: --now, or the clock (read here, at the edge, only)."""
+    if not value:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date-time such as 2026-12-01T09:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+now_option = click.option(
+    "--now",
+    metavar="ISO",
+    help="Run as of this moment (e.g. 2026-12-01T09:00-06:00); naive times are UTC.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default="mailer.toml",
+    envvar="MAILER_CONFIG",
+    show_default=True,
+    help="The site's settings file.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log each step.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
+    """Signups, waitlists and emails for small online sessions, run from a spreadsheet.
+
+    \b
+    Example:
+      mailer init          # a sample workbook in lists/
+      mailer run           # confirm, waitlist, email, write statuses back
+      mailer status        # who holds a seat, who waits
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
+    )
+    ctx.obj = Context(config_path)
+
+
+@cli.command()
+@now_option
+@click.pass_obj
+def init(obj: Context, now: str | None) -> None:
+    """Write a sample workbook into the workbook folder, unless it already holds one.
+
+    The sample session is the next Wednesday at least three days ahead, so it
+    never goes stale. Example: mailer init
+    """
+    settings = obj.settings()
+    if settings.workbook.backend != "csv":
+        console.print("The workbook is not a CSV folder; nothing to write.")
+        return
+    written = write_sample(settings, parse_now(now))
+    if written:
+        console.print(f"Wrote a sample workbook: {', '.join(p.name for p in written)}")
+        console.print(f"  in {settings.workbook.path}")
+    else:
+        console.print(f"{settings.workbook.path} already holds a workbook; left it alone.")
+
+
+@cli.command()
+@click.argument("job", required=False, type=click.Choice(["signups"]))
+@now_option
+@click.option("--no-send", is_flag=True, help="Decide and write back, but send nothing yet.")
+@click.pass_obj
+def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
+    """Run the jobs once (all of them, or JOB).
+
+    Reads the workbook, holds each session to capacity, emails what is due,
+    and writes each person's Status back. Example: mailer run --now 2026-12-01T09:00
+    """
+    settings = obj.settings()
+    moment = parse_now(now)
+    site = Site.from_settings(settings)
+    with locked(site.ledger_path, settings.ledger.lock_timeout):
+        ledger = Ledger(site.ledger_path)
+        try:
+            with _progress() as progress:
+                report = signups.run(site, ledger, moment, send=not no_send, progress=progress)
+        finally:
+            ledger.close()
+    _print_signups(report, settings)
+
+
+class _progress:
+    """A progress bar on a terminal for long sends; nothing otherwise."""
+
+    def __enter__(self):
+        self.bar = None
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if total < 50 or not console.is_terminal:
+            return
+        if self.bar is None:
+            self.bar = Progress(
+                TextColumn("sending"), BarColumn(), MofNCompleteColumn(), console=console
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("send", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> None:
+    zone = settings.organization.zone
+    table = Table(title="Signups", title_justify="left")
+    for column in ("Session", "Starts", "Confirmed", "Waitlisted", "New emails"):
+        table.add_column(column)
+    for summary in report.events:
+        event = summary.event
+        new = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.new_messages.items())) or "-"
+        table.add_row(
+            f"{event.title} ({event.id})" + (" [cancelled]" if event.cancelled else ""),
+            f"{event.starts_at.astimezone(zone):%a %b %d %H:%M}",
+            f"{summary.confirmed}/{event.capacity}",
+            str(summary.waitlisted),
+            new,
+        )
+    if report.events:
+        console.print(table)
+    else:
+        console.print("No upcoming sessions in the workbook.")
+    sent = report.delivered
+    console.print(
+        f"Emails: {report.decided} new, {sent.get('sent', 0)} sent"
+        + (f", {sent['retry']} to retry" if sent.get("retry") else "")
+        + (f", {sent['failed']} failed" if sent.get("failed") else "")
+        + f". Sheet: {report.cells_written} cells written."
+    )
+    rejected = [p for p in report.problems if p.fatal]
+    notes = [p for p in report.problems if not p.fatal]
+    if rejected:
+        rows = "row" if len(rejected) == 1 else "rows"
+        console.print(f"[bold]{len(rejected)} {rows} rejected[/bold] (fix in the sheet):")
+        for problem in rejected:
+            console.print(f"  {problem}", markup=False)
+    for problem in notes:
+        console.print(f"  note: {problem}", markup=False)
+    for warning in report.warnings:
+        console.print(f"  warning: {warning}", markup=False)
+    for skipped in report.skipped_writes:
+        console.print(
+            f"  not written: row {skipped.row} {skipped.column}: {skipped.reason}"
+            " (the next run tries again)",
+            markup=False,
+        )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--addresses", is_flag=True, help="Show full addresses instead of masked ones.")
+@click.pass_obj
+def status(obj: Context, as_json: bool, addresses: bool) -> None:
+    """Show each session's roster as the last run decided it, and messages not yet sent.
+
+    Reads the ledger only (no spreadsheet calls). Example: mailer status --json
+    """
+    settings = obj.settings()
+    ledger = Ledger(settings.ledger.path)
+    try:
+        events = ledger.events()
+        seats = ledger.seats()
+        unsent = ledger.messages(("pending", "retry", "failed"))
+    finally:
+        ledger.close()
+
+    def show(email: str) -> str:
+        return email if addresses or as_json else mask(email)
+
+    roster: dict[str, list] = {e["id"]: [] for e in events}
+    for seat in seats:
+        roster.setdefault(seat.event_id, []).append(seat)
+    if as_json:
+        data = {
+            "events": [
+                {
+                    **event,
+                    "seats": [
+                        {"email": s.email, "status": s.status, "position": s.position, "row": s.row}
+                        for s in roster[event["id"]]
+                    ],
+                }
+                for event in events
+            ],
+            "unsent": [
+                {"key": m.key, "state": m.state, "reason": m.reason, "attempts": m.attempts}
+                for m in unsent
+            ],
+        }
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    if not events:
+        console.print("Nothing decided yet: run `mailer run` first.")
+    for event in events:
+        people = roster[event["id"]]
+        confirmed = [s for s in people if s.status == "confirmed"]
+        waiting = sorted((s for s in people if s.status == "waitlisted"), key=lambda s: s.position)
+        table = Table(
+            title=f"{event['title']} ({event['id']}), {event['starts_at']}: "
+            f"{len(confirmed)}/{event['capacity']} confirmed, {len(waiting)} waitlisted",
+            title_justify="left",
+        )
+        for column in ("Status", "Place", "Person", "Sheet row"):
+            table.add_column(column)
+        for seat in confirmed + waiting + [s for s in people if s.status == "cancelled"]:
+            table.add_row(seat.status, str(seat.position or ""), show(seat.email), str(seat.row))
+        console.print(table)
+    for message in unsent:
+        console.print(
+            f"{message.state}: {message.kind} for {message.event_id} to {show(message.email)}"
+            + (f" ({message.reason})" if message.reason else ""),
+            markup=False,
+        )
+
+
+@cli.command()
+@click.pass_obj
+def retry(obj: Context) -> None:
+    """Queue failed messages again; the next `mailer run` sends them. Example: mailer retry"""
+    settings = obj.settings()
+    with locked(settings.ledger.path, settings.ledger.lock_timeout):
+        ledger = Ledger(settings.ledger.path)
+        try:
+            count = ledger.retry_failed()
+        finally:
+            ledger.close()
+    console.print(f"{count} failed messages queued again.")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except ConfigError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except MailerError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)

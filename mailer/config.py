@@ -1,0 +1,254 @@
+"""mailer.toml and the environment -> typed, validated settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mailer.errors import ConfigError
+
+DEFAULT_TABS = {
+    "events": "events",
+    "signups": "signups",
+    "members": "members",
+    "resources": "resources",
+    "subscribers": "subscribers",
+}
+
+# Logical field -> the header it is found under unless mailer.toml maps it elsewhere.
+DEFAULT_COLUMNS: dict[str, dict[str, str]] = {
+    "events": {
+        "id": "id",
+        "title": "title",
+        "label": "label",
+        "starts_at": "starts_at",
+        "ends_at": "ends_at",
+        "timezone": "timezone",
+        "capacity": "capacity",
+        "join_url": "join_url",
+        "signup_url": "signup_url",
+        "status": "status",
+    },
+    "signups": {
+        "timestamp": "Timestamp",
+        "email": "Email Address",
+        "name": "Name",
+        "pronouns": "Pronouns",
+        "member": "Are you a member of the network?",
+        "event": "Which session?",
+        "digest": "Send me the resource digest",
+        "status": "Status",
+        "position": "Position",
+        "notified": "Notified",
+        "note": "Note",
+    },
+    "members": {"email": "email", "name": "name"},
+    "resources": {
+        "title": "title",
+        "url": "url",
+        "category": "category",
+        "description": "description",
+        "audience": "audience",
+        "added_on": "added_on",
+    },
+    "subscribers": {
+        "email": "email",
+        "name": "name",
+        "subscribed_on": "subscribed_on",
+        "unsubscribed_on": "unsubscribed_on",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Organization:
+    name: str
+    sender: str
+    timezone: str = "UTC"
+    sender_name: str = ""
+    reply_to: str = ""
+    website: str = ""
+    postal_address: str = ""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Donation:
+    minimum: int = 0
+    maximum: int = 0
+    currency: str = "USD"
+    cause: str = ""
+    how_to_pay: str = ""
+    url: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return self.maximum > 0
+
+
+@dataclass(frozen=True)
+class WorkbookSettings:
+    backend: str = "csv"
+    path: Path = Path("lists")
+    spreadsheet: str = ""
+    credentials: Path | None = None
+    tabs: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def tab(self, name: str) -> str:
+        return self.tabs.get(name, DEFAULT_TABS[name])
+
+    def column_map(self, tab: str) -> dict[str, str]:
+        """Logical field -> header text for one tab, defaults overlaid by mailer.toml."""
+        return {**DEFAULT_COLUMNS[tab], **self.columns.get(tab, {})}
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    backend: str = "outbox"
+    path: Path = Path("outbox")
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    path: Path = Path("state/mailer.db")
+    lock_timeout: int = 60
+
+
+@dataclass(frozen=True)
+class Settings:
+    organization: Organization
+    donation: Donation = field(default_factory=Donation)
+    workbook: WorkbookSettings = field(default_factory=WorkbookSettings)
+    transport: TransportSettings = field(default_factory=TransportSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    source: Path = Path("mailer.toml")
+
+    @property
+    def root(self) -> Path:
+        return self.source.parent
+
+
+BACKENDS = {"workbook": {"csv", "google"}, "transport": {"outbox", "smtp", "sendgrid"}}
+
+
+def load(path: Path) -> Settings:
+    """Read and validate a mailer.toml; relative paths resolve against its folder."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (pass --config PATH)") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    settings = _build(Settings, {**raw, "source": str(path)}, path, "")
+    _check(settings, path)
+    return _resolve_paths(settings, path.resolve().parent)
+
+
+def _check(settings: Settings, path: Path) -> None:
+    try:
+        settings.organization.zone  # noqa: B018 - validates the zone name
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{path}: [organization] timezone: unknown time zone "
+            f"{settings.organization.timezone!r} (use a name like 'America/Chicago')"
+        ) from None
+    for section, allowed in BACKENDS.items():
+        backend = getattr(settings, section).backend
+        if backend not in allowed:
+            choices = ", ".join(sorted(allowed))
+            raise ConfigError(f"{path}: [{section}] backend: {backend!r} is not one of {choices}")
+    for tab in settings.workbook.tabs:
+        if tab not in DEFAULT_TABS:
+            raise ConfigError(f"{path}: [workbook.tabs] {tab}: unknown tab name")
+    for tab, mapping in settings.workbook.columns.items():
+        if tab not in DEFAULT_COLUMNS:
+            raise ConfigError(f"{path}: [workbook.columns.{tab}]: unknown tab")
+        for key in mapping:
+            if key not in DEFAULT_COLUMNS[tab]:
+                known = ", ".join(DEFAULT_COLUMNS[tab])
+                raise ConfigError(
+                    f"{path}: [workbook.columns.{tab}] {key}: unknown column (known: {known})"
+                )
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def under(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else base / p)
+
+    return dataclasses.replace(
+        settings,
+        source=Path(settings.source).resolve(),
+        workbook=dataclasses.replace(
+            settings.workbook,
+            path=under(settings.workbook.path),
+            credentials=under(settings.workbook.credentials),
+        ),
+        transport=dataclasses.replace(settings.transport, path=under(settings.transport.path)),
+        ledger=dataclasses.replace(settings.ledger, path=under(settings.ledger.path)),
+    )
+
+
+def _build(cls: type, table: object, path: Path, where: str):
+    """Turn a TOML table into dataclass `cls`, naming the file and key on any mismatch."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [{where}] should be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in table:
+        if key not in fields:
+            known = ", ".join(fields)
+            raise ConfigError(f"{path}: {_key(where, key)}: unknown key (known: {known})")
+    values = {}
+    for name, f in fields.items():
+        if name not in table:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{path}: {_key(where, name)}: missing")
+            continue
+        values[name] = _coerce(hints[name], table[name], path, _join(where, name))
+    return cls(**values)
+
+
+def _coerce(hint, value, path: Path, where: str):
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path, where)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _coerce(options[0], value, path, where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: {_key(where)}: expected a table")
+        _, inner = typing.get_args(hint)
+        return {str(k): _coerce(inner, v, path, _join(where, k)) for k, v in value.items()}
+    if hint is Path:
+        return Path(_expect(str, value, path, where))
+    return _expect(hint, value, path, where)
+
+
+def _expect(kind: type, value, path: Path, where: str):
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(
+            f"{path}: {_key(where)}: expected {kind.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _key(where: str, key: str | None = None) -> str:
+    full = _join(where, key) if key else where
+    section, _, name = full.rpartition(".")
+    return f"[{section}] {name}" if section else name

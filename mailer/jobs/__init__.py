@@ -1,0 +1,1 @@
+"""Jobs: signups, reminders, digest; one module each."""

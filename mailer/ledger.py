@@ -1,0 +1,263 @@
+"""The memory between runs: SQLite holding the roster, every message, and suppressions.
+
+A run takes an exclusive lock for its whole length, decides and commits the
+seats and pending messages in one transaction, then sends and marks each
+message as it goes. A crash between send and mark repeats at most that message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mailer.errors import LockedError
+from mailer.message import FAILED, RETRY, SENT, OutgoingMessage, SendResult
+from mailer.roster import Plan, Previous
+from mailer.rows import Event
+
+PENDING = "pending"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    capacity INTEGER NOT NULL,
+    join_url TEXT NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seats (
+    event_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    status TEXT NOT NULL,
+    position INTEGER,
+    row INTEGER NOT NULL,
+    PRIMARY KEY (event_id, email)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    state TEXT NOT NULL,
+    payload TEXT,
+    provider_id TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_state ON messages (state);
+CREATE INDEX IF NOT EXISTS messages_by_event ON messages (event_id, email);
+CREATE TABLE IF NOT EXISTS suppressions (
+    email TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class SeatRow:
+    event_id: str
+    email: str
+    status: str
+    position: int | None
+    row: int
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    key: str
+    kind: str
+    event_id: str
+    email: str
+    state: str
+    reason: str
+    attempts: int
+    created_at: str
+    sent_at: str | None
+
+
+class Ledger:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def previous(self, event_id: str) -> Previous:
+        statuses = dict(
+            self.db.execute("SELECT email, status FROM seats WHERE event_id = ?", (event_id,))
+        )
+        notified = frozenset(
+            self.db.execute("SELECT kind, email FROM messages WHERE event_id = ?", (event_id,))
+        )
+        return Previous(statuses, notified)
+
+    def record(
+        self, events: Sequence[Event], plans: Sequence[Plan], messages: Iterable[OutgoingMessage]
+    ) -> int:
+        """Commit the decided seats and their messages at once; returns messages newly added."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        e.id,
+                        e.title,
+                        e.starts_at.isoformat(),
+                        e.ends_at.isoformat(),
+                        e.capacity,
+                        e.join_url,
+                        e.status,
+                    )
+                    for e in events
+                ],
+            )
+            for plan in plans:
+                db.execute("DELETE FROM seats WHERE event_id = ?", (plan.event_id,))
+                db.executemany(
+                    "INSERT INTO seats VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (plan.event_id, email, seat.status, seat.position, seat.row)
+                        for email, seat in plan.seats.items()
+                    ],
+                )
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO messages (key, kind, event_id, email, state, payload,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        m.key,
+                        m.kind,
+                        m.event_id,
+                        m.to_email.casefold(),
+                        PENDING,
+                        m.to_json(),
+                        m.created_at.isoformat(),
+                    )
+                    for m in messages
+                ],
+            )
+            return db.total_changes - before
+
+    def due(self, limit: int | None = None) -> list[OutgoingMessage]:
+        """Messages decided but not yet delivered: new ones, and those a crash or 4xx left."""
+        query = "SELECT payload FROM messages WHERE state IN (?, ?) ORDER BY created_at, key"
+        rows = self.db.execute(query + (f" LIMIT {int(limit)}" if limit else ""), (PENDING, RETRY))
+        return [OutgoingMessage.from_json(payload) for (payload,) in rows]
+
+    def mark(self, result: SendResult, now: datetime) -> None:
+        """Store one message's outcome as it came; a sent message keeps no body."""
+        self.db.execute(
+            "UPDATE messages SET state = ?, provider_id = ?, reason = ?, attempts = attempts + 1,"
+            " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
+            " payload = CASE WHEN ? = 'sent' THEN NULL ELSE payload END WHERE key = ?",
+            (
+                result.state,
+                result.provider_id,
+                result.reason,
+                result.state,
+                now.astimezone(UTC).isoformat(),
+                result.state,
+                result.key,
+            ),
+        )
+
+    def retry_failed(self) -> int:
+        """Put failed messages back in the queue (`mailer retry`)."""
+        with self.transaction() as db:
+            return db.execute(
+                "UPDATE messages SET state = ? WHERE state = ? AND payload IS NOT NULL",
+                (PENDING, FAILED),
+            ).rowcount
+
+    def last_sent(self) -> dict[tuple[str, str], str]:
+        """(event, email) -> when the last email to that person about that event went."""
+        rows = self.db.execute(
+            "SELECT event_id, email, MAX(sent_at) FROM messages WHERE state = ?"
+            " GROUP BY event_id, email",
+            (SENT,),
+        )
+        return {(event_id, email): sent_at for event_id, email, sent_at in rows}
+
+    def seats(self) -> list[SeatRow]:
+        rows = self.db.execute(
+            "SELECT event_id, email, status, position, row FROM seats ORDER BY event_id, rowid"
+        )
+        return [SeatRow(*r) for r in rows]
+
+    def events(self) -> list[dict]:
+        cursor = self.db.execute("SELECT * FROM events ORDER BY starts_at, id")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor]
+
+    def messages(self, states: Sequence[str] = (SENT, PENDING, RETRY, FAILED)) -> list[MessageRow]:
+        marks = ",".join("?" * len(states))
+        rows = self.db.execute(
+            "SELECT key, kind, event_id, email, state, reason, attempts, created_at, sent_at"
+            f" FROM messages WHERE state IN ({marks}) ORDER BY created_at, key",
+            tuple(states),
+        )
+        return [MessageRow(*r) for r in rows]
+
+    def suppressed(self) -> set[str]:
+        return {email for (email,) in self.db.execute("SELECT email FROM suppressions")}
+
+    def suppress(self, email: str, reason: str, now: datetime) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?)",
+            (email.casefold(), reason, now.astimezone(UTC).isoformat()),
+        )
+
+
+@contextmanager
+def locked(path: Path, timeout: float) -> Iterator[None]:
+    """Hold the run lock beside the ledger; wait up to `timeout` seconds for another run."""
+    lock_path = Path(path).with_suffix(".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockedError(
+                        f"another mailer run holds {lock_path}; it is still running after "
+                        f"{timeout:g}s (try again later)"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+__all__ = ["FAILED", "PENDING", "RETRY", "SENT", "Ledger", "locked"]

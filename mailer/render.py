@@ -1,0 +1,122 @@
+"""Templates -> subject, HTML and text: Jinja renders MJML, MRML compiles it once, people fill in.
+
+What differs per recipient (name, address, waitlist place) enters the
+template as a placeholder, so one compiled body serves everyone who shares
+the rest; `Prepared.fill` puts each person's values in, escaped for HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+from mjml import mjml2html
+
+from mailer.errors import MailerError
+
+PERSON_FIELDS = ("name", "first_name", "email", "position")
+TOKEN = re.compile(r"%%mailer:(\w+)%%")
+
+
+class TemplateError(MailerError):
+    """A template is missing, does not render, or does not compile."""
+
+
+class PersonPlaceholders:
+    """Stands for the recipient while the shared body is rendered."""
+
+    def __getattr__(self, name: str) -> Markup:
+        if name not in PERSON_FIELDS:
+            raise AttributeError(name)
+        return Markup(f"%%mailer:{name}%%")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A template rendered for everyone who shares its context, waiting for a person."""
+
+    subject: str
+    html: str
+    text: str
+
+    def fill(self, person: Mapping[str, object]) -> Rendered:
+        values = {name: str(person.get(name, "") or "") for name in PERSON_FIELDS}
+
+        def plain(match: re.Match) -> str:
+            return values.get(match.group(1), "")
+
+        def escaped(match: re.Match) -> str:
+            return html.escape(values.get(match.group(1), ""))
+
+        return Rendered(
+            subject=TOKEN.sub(plain, self.subject),
+            html=TOKEN.sub(escaped, self.html),
+            text=TOKEN.sub(plain, self.text),
+        )
+
+
+class Renderer:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        loader = jinja2.FileSystemLoader(self.folder)
+        common = {"loader": loader, "undefined": jinja2.StrictUndefined, "trim_blocks": True}
+        self.markup = jinja2.Environment(autoescape=True, **common)
+        self.plain = jinja2.Environment(autoescape=False, lstrip_blocks=True, **common)
+        self._compiled: dict[str, str] = {}
+        self.compiles = 0
+
+    def prepare(self, name: str, context: Mapping[str, object]) -> Prepared:
+        """Render `<name>.mjml` (and `<name>.txt`) for a shared context; compile once per body."""
+        context = {**context, "person": PersonPlaceholders()}
+        module = self._module(self.markup, f"{name}.mjml", context)
+        subject = getattr(module, "subject", None)
+        if not subject:
+            raise TemplateError(f"{self.folder / name}.mjml sets no subject ({{% set subject %}})")
+        subject = " ".join(Markup(str(subject)).unescape().split())
+        source = str(module)
+        body = self._compile(name, source)
+        text_path = self.folder / f"{name}.txt"
+        if text_path.exists():
+            text = str(self._module(self.plain, f"{name}.txt", {**context, "subject": subject}))
+        else:
+            text = text_from_html(body)
+        return Prepared(subject=subject, html=body, text=text.strip() + "\n")
+
+    def _module(self, env: jinja2.Environment, filename: str, context: Mapping[str, object]):
+        try:
+            return env.get_template(filename).make_module(dict(context))
+        except jinja2.TemplateNotFound as err:
+            raise TemplateError(f"no template {self.folder / str(err)}") from err
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(f"{err.filename or filename}:{err.lineno}: {err.message}") from err
+        except jinja2.UndefinedError as err:
+            raise TemplateError(f"{self.folder / filename}: {err.message}") from err
+
+    def _compile(self, name: str, source: str) -> str:
+        if source not in self._compiled:
+            try:
+                self._compiled[source] = mjml2html(source, disable_comments=True, fonts={})
+            except ValueError as err:
+                raise TemplateError(f"{self.folder / name}.mjml does not compile: {err}") from err
+            self.compiles += 1
+        return self._compiled[source]
+
+
+def text_from_html(markup: str) -> str:
+    """A readable plain-text fallback for a template that has no .txt."""
+    body = re.sub(r"(?is)<(style|head|script)\b.*?</\1>", "", markup)
+    body = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", body)
+    body = html.unescape(re.sub(r"<[^>]+>", "", body))
+    return "\n".join(line.strip() for line in body.splitlines() if line.strip())

@@ -1,0 +1,331 @@
+"""Raw workbook rows -> Event, Signup and Member records, with a Problem for each bad cell."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+
+from mailer.errors import MissingColumnError
+from mailer.workbook.base import FORMULA_STARTS, Table
+
+MAX_CELL = 500
+MAX_NAME = 200
+YES = {"yes", "y", "true", "1", "x", "member", "yes, i am a member"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    tab: str
+    row: int
+    column: str
+    reason: str
+    fatal: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.tab} row {self.row}, column {self.column!r}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    capacity: int
+    join_url: str = ""
+    signup_url: str = ""
+    label: str = ""
+    status: str = ""
+    row: int = 0
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+
+@dataclass(frozen=True)
+class Signup:
+    row: int
+    key: tuple[str, str]
+    timestamp: datetime
+    email: str
+    address: str
+    name: str
+    event_id: str
+    member: bool = False
+    pronouns: str = ""
+    digest: bool = False
+    status: str = ""
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split(" ")[0] if self.name else ""
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A Signups row that cannot take a seat; it still gets a Status and Note."""
+
+    row: int
+    key: tuple[str, str]
+    problem: Problem
+
+
+@dataclass
+class Parsed:
+    events: list[Event] = field(default_factory=list)
+    signups: list[Signup] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+    members: set[str] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def normalize_email(address: str) -> str:
+    """The form people compare addresses in: trimmed and case-folded."""
+    return address.strip().casefold()
+
+
+def clean_text(value: str) -> str:
+    """One line of text: control characters and line breaks become single spaces."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
+
+
+class Columns:
+    """Finds a tab's logical fields by header text; required ones must be there."""
+
+    def __init__(self, table: Table, mapping: dict[str, str], required: tuple[str, ...]):
+        self.table = table
+        self.mapping = mapping
+        self.index = {name: table.column_index(text) for name, text in mapping.items()}
+        for name in required:
+            if self.index[name] is None:
+                raise MissingColumnError(table.tab, mapping[name], table.header)
+
+    def get(self, values: list[str], name: str) -> str:
+        return str(self.table.cell(values, self.index[name]))
+
+    def header(self, name: str) -> str:
+        return self.mapping[name]
+
+
+def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
+    """A sheet's date-time: ISO 8601 or a Google Form's M/D/YYYY H:MM:SS, naive means `zone`."""
+    text = text.strip()
+    value = None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        for pattern in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S"):
+            try:
+                value = datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+    if value is None:
+        raise ValueError(f"{text!r} is not a date and time (use 2026-12-02 12:00)")
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Parsed:
+    columns = Columns(table, mapping, ("id", "title", "starts_at", "ends_at", "capacity"))
+    parsed = Parsed()
+    seen: dict[str, int] = {}
+    for number, values in table.numbered_rows():
+        if not any(v.strip() for v in values):
+            continue
+        problem = None
+        try:
+            event = _event(columns, values, number, default_zone)
+        except _CellError as err:
+            problem = Problem(table.tab, number, columns.header(err.field), err.reason)
+        else:
+            if event.id in seen:
+                problem = Problem(
+                    table.tab, number, columns.header("id"), f"same id as row {seen[event.id]}"
+                )
+            else:
+                seen[event.id] = number
+                parsed.events.append(event)
+        if problem:
+            parsed.problems.append(problem)
+    return parsed
+
+
+class _CellError(Exception):
+    def __init__(self, field_name: str, reason: str):
+        self.field = field_name
+        self.reason = reason
+
+
+def _event(columns: Columns, values: list[str], number: int, default_zone: str) -> Event:
+    def text(name: str) -> str:
+        return clean_text(columns.get(values, name)) if columns.index[name] is not None else ""
+
+    event_id = text("id")
+    if not event_id:
+        raise _CellError("id", "is empty")
+    zone_name = text("timezone") or default_zone
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _CellError("timezone", f"unknown time zone {zone_name!r}") from None
+    times = {}
+    for name in ("starts_at", "ends_at"):
+        try:
+            times[name] = parse_datetime(text(name), zone)
+        except ValueError as err:
+            raise _CellError(name, str(err)) from None
+    if times["ends_at"] <= times["starts_at"]:
+        raise _CellError("ends_at", "is not after starts_at")
+    try:
+        capacity = int(text("capacity"))
+        if capacity < 0:
+            raise ValueError
+    except ValueError:
+        raise _CellError("capacity", f"{text('capacity')!r} is not a whole number") from None
+    status = text("status").casefold()
+    if status not in ("", "cancelled", "canceled", "scheduled"):
+        raise _CellError("status", f"{status!r} is not blank or 'cancelled'")
+    return Event(
+        id=event_id,
+        title=text("title") or event_id,
+        starts_at=times["starts_at"],
+        ends_at=times["ends_at"],
+        timezone=zone_name,
+        capacity=capacity,
+        join_url=text("join_url"),
+        signup_url=text("signup_url"),
+        label=text("label"),
+        status="cancelled" if status.startswith("cancel") else "",
+        row=number,
+    )
+
+
+def parse_members(table: Table, mapping: dict[str, str]) -> Parsed:
+    columns = Columns(table, mapping, ("email",))
+    parsed = Parsed()
+    for number, values in table.numbered_rows():
+        raw = columns.get(values, "email").strip()
+        if not raw:
+            continue
+        try:
+            validate_email(raw, check_deliverability=False)
+        except EmailNotValidError as err:
+            parsed.problems.append(Problem(table.tab, number, columns.header("email"), str(err)))
+            continue
+        parsed.members.add(normalize_email(raw))
+    return parsed
+
+
+class EventMatcher:
+    """Finds the event a form answer names: its id, its label, or a title no other event has."""
+
+    def __init__(self, events: list[Event]):
+        self.names: dict[str, str | None] = {}
+        for event in events:
+            for name in (event.id, event.label):
+                if name:
+                    self.names[normalize_email(name)] = event.id
+        titles: dict[str, list[str]] = {}
+        for event in events:
+            titles.setdefault(normalize_email(event.title), []).append(event.id)
+        for title, ids in titles.items():
+            self.names.setdefault(title, ids[0] if len(ids) == 1 else None)
+
+    def find(self, answer: str) -> str | None:
+        return self.names.get(normalize_email(clean_text(answer)))
+
+
+SIGNUP_REQUIRED = ("timestamp", "email", "event")
+
+
+def parse_signups(
+    table: Table, mapping: dict[str, str], events: list[Event], zone: ZoneInfo
+) -> Parsed:
+    """Every non-blank row becomes a Signup or a RejectedRow; warnings ride along."""
+    columns = Columns(table, mapping, SIGNUP_REQUIRED)
+    matcher = EventMatcher(events)
+    parsed = Parsed()
+    for number, values in table.numbered_rows():
+        if not any(str(v).strip() for v in values):
+            continue
+        key = (columns.get(values, "timestamp").strip(), columns.get(values, "email").strip())
+        try:
+            signup, warnings = _signup(columns, values, number, key, matcher, zone)
+        except _CellError as err:
+            problem = Problem(table.tab, number, columns.header(err.field), err.reason)
+            parsed.rejected.append(RejectedRow(number, key, problem))
+            parsed.problems.append(problem)
+            continue
+        parsed.signups.append(signup)
+        parsed.problems.extend(
+            Problem(table.tab, number, columns.header(f), reason, fatal=False)
+            for f, reason in warnings
+        )
+    return parsed
+
+
+def _signup(
+    columns: Columns,
+    values: list[str],
+    number: int,
+    key: tuple[str, str],
+    matcher: EventMatcher,
+    zone: ZoneInfo,
+) -> tuple[Signup, list[tuple[str, str]]]:
+    warnings: list[tuple[str, str]] = []
+
+    def text(name: str, limit: int = MAX_CELL) -> str:
+        if columns.index.get(name) is None:
+            return ""
+        raw = columns.get(values, name)
+        if len(raw) > limit:
+            raise _CellError(name, f"is {len(raw):,} characters long (at most {limit:,})")
+        cleaned = clean_text(raw)
+        if cleaned != raw.strip():
+            warnings.append((name, "line breaks or control characters were replaced by spaces"))
+        return cleaned
+
+    stamp = text("timestamp")
+    if not stamp:
+        raise _CellError("timestamp", "is empty")
+    try:
+        timestamp = parse_datetime(stamp, zone)
+    except ValueError as err:
+        raise _CellError("timestamp", str(err)) from None
+    raw_email = text("email")
+    if not raw_email:
+        raise _CellError("email", "is empty")
+    try:
+        address = validate_email(raw_email, check_deliverability=False).normalized
+    except EmailNotValidError as err:
+        raise _CellError("email", f"not a valid email address: {err}") from None
+    answer = text("event")
+    event_id = matcher.find(answer)
+    if event_id is None:
+        reason = "is empty" if not answer else "names no session on the events tab"
+        raise _CellError("event", reason)
+    name = text("name", MAX_NAME)
+    if name.startswith(FORMULA_STARTS):
+        warnings.append(("name", "looks like a spreadsheet formula; it is kept as plain text"))
+    return (
+        Signup(
+            row=number,
+            key=key,
+            timestamp=timestamp,
+            email=normalize_email(address),
+            address=address,
+            name=name,
+            event_id=event_id,
+            member=text("member").casefold() in YES,
+            pronouns=text("pronouns"),
+            digest=text("digest").casefold() in YES,
+            status=text("status").casefold(),
+        ),
+        warnings,
+    )

@@ -1,0 +1,21 @@
+"""The transport contract: open once per batch, send messages, say how each one fared."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from mailer.message import OutgoingMessage, SendResult
+
+
+class Transport(Protocol):
+    name: str
+
+    def open(self) -> None:
+        """Get ready for a batch (a connection, a folder); idempotent."""
+
+    def close(self) -> None:
+        """Release only what open() took."""
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
+        """Deliver messages, yielding one result per message as soon as it is known."""

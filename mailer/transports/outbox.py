@@ -1,0 +1,76 @@
+"""Nothing leaves the machine: each message becomes an .eml and an .html in a folder.
+
+`index.jsonl` gets a line per message (key, kind, event, to, subject, file).
+Files are named by idempotency key and written atomically, so sending the
+same message again rewrites the same file and adds no second index line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from mailer.errors import ConfigError
+from mailer.message import SENT, OutgoingMessage, SendResult
+from mailer.mime import build_mime, message_id
+from mailer.workbook.csv import atomic_write
+
+INDEX = "index.jsonl"
+
+
+def file_stem(key: str) -> str:
+    """A safe, unique, readable file name for an idempotency key."""
+    readable = re.sub(r"[^A-Za-z0-9._@+-]+", "_", key)[:120]
+    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+class OutboxTransport:
+    name = "outbox"
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ConfigError(f"outbox {self.folder} exists and is not a folder")
+        self._indexed: set[str] | None = None
+
+    def open(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.folder, os.W_OK):
+            raise ConfigError(f"outbox {self.folder} is not writable")
+        if self._indexed is None:
+            self._indexed = set()
+            index = self.folder / INDEX
+            if index.exists():
+                for line in index.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        self._indexed.add(json.loads(line)["key"])
+
+    def close(self) -> None:
+        self._indexed = None
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
+        self.open()
+        assert self._indexed is not None
+        with open(self.folder / INDEX, "a", encoding="utf-8") as index:
+            for message in messages:
+                stem = file_stem(message.key)
+                atomic_write(self.folder / f"{stem}.html", message.html.encode("utf-8"))
+                atomic_write(self.folder / f"{stem}.eml", build_mime(message).as_bytes())
+                if message.key not in self._indexed:
+                    line = {
+                        "key": message.key,
+                        "kind": message.kind,
+                        "event": message.event_id,
+                        "to": message.to_email,
+                        "subject": message.subject,
+                        "file": f"{stem}.eml",
+                    }
+                    index.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    index.flush()
+                    os.fsync(index.fileno())
+                    self._indexed.add(message.key)
+                yield SendResult(message.key, SENT, provider_id=message_id(message))

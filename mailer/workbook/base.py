@@ -1,0 +1,138 @@
+"""The workbook interface: tabs of rows read by header, cell changes written by row identity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+def normalize_header(text: str) -> str:
+    """Headers match with case and white space ignored."""
+    return "".join(str(text).split()).casefold()
+
+
+@dataclass
+class Table:
+    """One tab as read: its header and data rows; rows[i] is sheet row i + 2."""
+
+    tab: str
+    header: list[str]
+    rows: list[list[str]]
+
+    def column_index(self, header_text: str) -> int | None:
+        wanted = normalize_header(header_text)
+        for index, text in enumerate(self.header):
+            if normalize_header(text) == wanted:
+                return index
+        return None
+
+    def cell(self, row_values: list[str], index: int | None) -> str:
+        if index is None or index >= len(row_values):
+            return ""
+        return row_values[index]
+
+    def numbered_rows(self) -> Iterable[tuple[int, list[str]]]:
+        """Each data row with its sheet row number (the header is row 1)."""
+        for offset, values in enumerate(self.rows):
+            yield offset + 2, values
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """Set one cell of a row that was read at `row` holding `key` in the identity columns.
+
+    `old` is what the cell held when read: if someone changed it since, the
+    change is skipped, so an organizer's edit is never overwritten.
+    """
+
+    row: int
+    key: tuple[str, ...]
+    column: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    row: int
+    column: str
+    reason: str
+
+
+@dataclass
+class WritePlan:
+    """What a write will do to the tab as it is now."""
+
+    new_columns: list[str] = field(default_factory=list)
+    cells: list[tuple[int, int, str]] = field(default_factory=list)  # (sheet row, col index, value)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+class Workbook(Protocol):
+    def read(self, tabs: Sequence[str]) -> dict[str, Table]:
+        """Read these tabs; a tab that does not exist is absent from the answer."""
+
+    def write(
+        self,
+        tab: str,
+        key_columns: Sequence[str],
+        changes: Sequence[CellChange],
+        columns: Sequence[str] = (),
+    ) -> WritePlan:
+        """Apply changes to rows found by identity.
+
+        Missing columns are added at the right, those named in `columns` first, in that order.
+        """
+
+
+def plan_writes(
+    current: Table,
+    key_columns: Sequence[str],
+    changes: Sequence[CellChange],
+    columns: Sequence[str] = (),
+) -> WritePlan:
+    """Match each change to the row that holds its identity now, wherever it moved."""
+    plan = WritePlan()
+    header = list(current.header)
+    indexes: dict[str, int] = {}
+    for name in [*columns, *(c.column for c in changes)]:
+        if name in indexes:
+            continue
+        index = Table(current.tab, header, []).column_index(name)
+        if index is None:
+            index = len(header)
+            header.append(name)
+            plan.new_columns.append(name)
+        indexes[name] = index
+
+    key_indexes = [current.column_index(name) for name in key_columns]
+    rows_by_key: dict[tuple[str, ...], list[int]] = {}
+    for number, values in current.numbered_rows():
+        key = tuple(current.cell(values, i).strip() for i in key_indexes)
+        rows_by_key.setdefault(key, []).append(number)
+
+    for change in changes:
+        candidates = rows_by_key.get(tuple(k.strip() for k in change.key), [])
+        if not candidates:
+            plan.skipped.append(Skipped(change.row, change.column, "row moved or deleted"))
+            continue
+        row = change.row if change.row in candidates else candidates[0]
+        if len(candidates) > 1 and change.row not in candidates:
+            plan.skipped.append(Skipped(change.row, change.column, "row is not unique"))
+            continue
+        col = indexes[change.column]
+        now_value = current.cell(current.rows[row - 2], col)
+        if now_value.strip() != change.old.strip():
+            plan.skipped.append(Skipped(change.row, change.column, "changed since it was read"))
+            continue
+        plan.cells.append((row, col, change.new))
+    return plan
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def plain_text_cell(value: str) -> str:
+    """A value a spreadsheet will show as text, never run as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
