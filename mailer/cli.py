@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +46,27 @@ def parse_now(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+class UserError(click.ClickException):
+    """A one-line error for people: `error: <what, where, what to do>`."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class MailerGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as err:
+            raise UserError(str(err), 2) from err
+        except MailerError as err:
+            raise UserError(str(err), 1) from err
+
+
 now_option = click.option(
     "--now",
     metavar="ISO",
@@ -54,7 +74,7 @@ now_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=MailerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -183,16 +203,17 @@ def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> 
         rows = "row" if len(rejected) == 1 else "rows"
         console.print(f"[bold]{len(rejected)} {rows} rejected[/bold] (fix in the sheet):")
         for problem in rejected:
-            console.print(f"  {problem}", markup=False)
+            console.print(f"  {problem}", markup=False, soft_wrap=True)
     for problem in notes:
-        console.print(f"  note: {problem}", markup=False)
+        console.print(f"  note: {problem}", markup=False, soft_wrap=True)
     for warning in report.warnings:
-        console.print(f"  warning: {warning}", markup=False)
+        console.print(f"  warning: {warning}", markup=False, soft_wrap=True)
     for skipped in report.skipped_writes:
         console.print(
             f"  not written: row {skipped.row} {skipped.column}: {skipped.reason}"
             " (the next run tries again)",
             markup=False,
+            soft_wrap=True,
         )
 
 
@@ -245,11 +266,14 @@ def status(obj: Context, as_json: bool, addresses: bool) -> None:
         people = roster[event["id"]]
         confirmed = [s for s in people if s.status == "confirmed"]
         waiting = sorted((s for s in people if s.status == "waitlisted"), key=lambda s: s.position)
-        table = Table(
-            title=f"{event['title']} ({event['id']}), {event['starts_at']}: "
+        starts = datetime.fromisoformat(event["starts_at"]).astimezone(settings.organization.zone)
+        console.print(
+            f"[bold]{event['title']}[/bold] ({event['id']}), {starts:%a %b %d %H:%M %Z}: "
             f"{len(confirmed)}/{event['capacity']} confirmed, {len(waiting)} waitlisted",
-            title_justify="left",
+            soft_wrap=True,
+            highlight=False,
         )
+        table = Table()
         for column in ("Status", "Place", "Person", "Sheet row"):
             table.add_column(column)
         for seat in confirmed + waiting + [s for s in people if s.status == "cancelled"]:
@@ -278,19 +302,4 @@ def retry(obj: Context) -> None:
 
 
 def main() -> None:
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except ConfigError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(2)
-    except MailerError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    sys.exit(0)
+    cli()

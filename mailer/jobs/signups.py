@@ -73,14 +73,14 @@ def run(
     by_event: dict[str, list[Signup]] = {e.id: [] for e in parsed.events}
     for signup in parsed.signups:
         by_event[signup.event_id].append(signup)
-    people = {(s.event_id, s.email): s for s in parsed.signups}
+    by_row = {s.row: s for s in parsed.signups}
 
     plans, messages = [], []
     for event in parsed.events:
         plan = roster.plan(event, by_event[event.id], ledger.previous(event.id), now)
         plans.append(plan)
         report.warnings.extend(plan.warnings)
-        messages.extend(_messages(site, event, plan, people, parsed.members, now))
+        messages.extend(_messages(site, event, plan, by_row, parsed.members, now))
         if event.ends_at > now:
             report.events.append(
                 EventSummary(
@@ -158,7 +158,7 @@ def _messages(
     site: Site,
     event: Event,
     plan: Plan,
-    people: dict[tuple[str, str], Signup],
+    by_row: dict[int, Signup],
     members: set[str],
     now: datetime,
 ) -> list[OutgoingMessage]:
@@ -168,7 +168,7 @@ def _messages(
     ics = None
     out = []
     for notice in plan.notices:
-        signup = people[(notice.event_id, notice.email)]
+        signup = by_row[notice.row]
         member = signup.member or signup.email in members
         variant = (notice.kind, member)
         if variant not in prepared:
@@ -223,10 +223,10 @@ def _write_back(
     last_sent = ledger.last_sent()
 
     wanted: dict[int, tuple[tuple[str, str], dict[str, str | None]]] = {}
-    emails = {s.row: s for s in parsed.signups}
+    by_row = {s.row: s for s in parsed.signups}
     for plan in plans:
         for row, decision in plan.rows.items():
-            signup = emails[row]
+            signup = by_row[row]
             sent = last_sent.get((plan.event_id, signup.email))
             notified = _local(sent, zone) if sent and decision.status != roster.DUPLICATE else None
             wanted[row] = (signup.key, _cells(decision, notified))

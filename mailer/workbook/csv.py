@@ -47,7 +47,7 @@ class CsvWorkbook:
         path = self.path(tab)
         table, style = self._load(tab, path)
         plan = plan_writes(table, key_columns, changes, columns)
-        if not plan.cells and not plan.new_columns:
+        if not plan.cells:
             return plan
         header = table.header + plan.new_columns
         rows = [list(r) for r in table.rows]

@@ -1,0 +1,75 @@
+"""Small worlds for tests: a site on disk with the sample workbook, a fixed clock, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mailer import config
+from mailer.cli import cli
+from mailer.sample import write_sample
+
+REPO = Path(__file__).resolve().parent.parent
+# A Tuesday morning in Chicago; the sample session is the Wednesday a week later.
+NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+
+
+@dataclass
+class SiteDir:
+    """A site folder (mailer.toml, templates/, lists/) and ways to look at it."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "mailer.toml"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    def settings(self) -> config.Settings:
+        return config.load(self.config)
+
+    def mailer(self, *args: str, now: datetime = NOW) -> Result:
+        """Run the real CLI in-process, as of `now`."""
+        argv = ["--config", str(self.config), *args]
+        if args and args[0] in ("run", "init"):
+            argv += ["--now", now.isoformat()]
+        return CliRunner().invoke(cli, argv, catch_exceptions=False)
+
+    def rows(self, tab: str = "signups") -> list[dict[str, str]]:
+        with open(self.root / "lists" / f"{tab}.csv", encoding="utf-8-sig", newline="") as f:
+            return list(csv.DictReader(f))
+
+    def write_rows(self, tab: str, rows: list[dict[str, str]]) -> None:
+        with open(self.root / "lists" / f"{tab}.csv", "w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def sent(self) -> list[dict[str, str]]:
+        """Lines of outbox/index.jsonl: one per message ever delivered."""
+        index = self.outbox / "index.jsonl"
+        if not index.exists():
+            return []
+        return [json.loads(line) for line in index.read_text().splitlines() if line]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> SiteDir:
+    """The sample site, with the sample workbook written as of NOW."""
+    root = tmp_path / "site"
+    root.mkdir()
+    shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
+    shutil.copytree(REPO / "templates", root / "templates")
+    site_dir = SiteDir(root)
+    write_sample(site_dir.settings(), NOW)
+    return site_dir

@@ -1,0 +1,33 @@
+"""Two runs at once against one ledger: one waits for the other, nobody is emailed twice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+
+from conftest import NOW
+
+
+def test_two_runs_at_once_send_each_message_once(site):
+    command = [
+        sys.executable,
+        "-m",
+        "mailer",
+        "--config",
+        str(site.config),
+        "run",
+        "--now",
+        NOW.isoformat(),
+    ]
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120)[0].decode() for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    keys = Counter(line["key"] for line in site.sent())
+    assert len(keys) == 14
+    assert max(keys.values()) == 1
+    assert sorted("14 sent" in out for out in outputs) == [False, True]

@@ -1,0 +1,113 @@
+"""The CSV workbook: found by header, written in place, never on the wrong row."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailer.errors import MissingColumnError
+from mailer.rows import Columns
+from mailer.workbook.base import CellChange
+from mailer.workbook.csv import CsvWorkbook
+
+KEY = ("Timestamp", "Email")
+
+
+def workbook(tmp_path, text: str, name: str = "signups") -> CsvWorkbook:
+    (tmp_path / f"{name}.csv").write_bytes(text.encode("utf-8"))
+    return CsvWorkbook(tmp_path)
+
+
+def test_columns_are_found_with_case_and_spaces_ignored(tmp_path):
+    book = workbook(tmp_path, "\ufeffTIME stamp,e mail\r\n1/2/2026 9:00:00,a@example.org\r\n")
+    table = book.read(["signups"])["signups"]
+
+    columns = Columns(table, {"timestamp": "Timestamp", "email": "Email"}, ("email",))
+
+    assert columns.get(table.rows[0], "email") == "a@example.org"
+    assert columns.get(table.rows[0], "timestamp") == "1/2/2026 9:00:00"
+
+
+def test_a_missing_required_column_names_tab_and_column(tmp_path):
+    table = workbook(tmp_path, "Timestamp,Name\n").read(["signups"])["signups"]
+
+    with pytest.raises(MissingColumnError) as err:
+        Columns(table, {"email": "Email Address"}, ("email",))
+
+    assert "tab 'signups' has no column 'Email Address'" in str(err.value)
+    assert "found: 'Timestamp', 'Name'" in str(err.value)
+
+
+def test_a_missing_tab_is_absent_not_an_error(tmp_path):
+    assert workbook(tmp_path, "a\n").read(["signups", "members"]).keys() == {"signups"}
+
+
+def test_a_write_keeps_every_other_cell_column_bom_and_line_ending(tmp_path):
+    text = (
+        "\ufeffTimestamp,Email,Organizer notes\r\n"
+        '1,a@example.org,"call back, Tue"\r\n'
+        "2,b@example.org,\r\n"
+    )
+    book = workbook(tmp_path, text)
+
+    book.write(
+        "signups",
+        KEY,
+        [CellChange(3, ("2", "b@example.org"), "Status", "", "confirmed")],
+        columns=["Status", "Position"],
+    )
+
+    assert (tmp_path / "signups.csv").read_bytes().decode("utf-8") == (
+        "\ufeffTimestamp,Email,Organizer notes,Status,Position\r\n"
+        '1,a@example.org,"call back, Tue"\r\n'
+        "2,b@example.org,,confirmed\r\n"
+    )
+
+
+def test_a_write_finds_a_row_that_moved_since_it_was_read(tmp_path):
+    book = workbook(tmp_path, "Timestamp,Email\n1,a@example.org\n2,b@example.org\n")
+    change = CellChange(3, ("2", "b@example.org"), "Status", "", "waitlisted")
+    # An organizer sorts the sheet and inserts a row between the read and the write.
+    (tmp_path / "signups.csv").write_text(
+        "Timestamp,Email\n2,b@example.org\n0,new@example.org\n1,a@example.org\n"
+    )
+
+    plan = book.write("signups", KEY, [change])
+
+    assert plan.skipped == []
+    rows = (tmp_path / "signups.csv").read_text().splitlines()
+    assert rows[1] == "2,b@example.org,waitlisted"
+    assert rows[3] == "1,a@example.org"
+
+
+def test_a_write_to_a_deleted_row_lands_nowhere(tmp_path):
+    book = workbook(tmp_path, "Timestamp,Email\n1,a@example.org\n2,b@example.org\n")
+    (tmp_path / "signups.csv").write_text("Timestamp,Email\n1,a@example.org\n")
+
+    plan = book.write("signups", KEY, [CellChange(3, ("2", "b@example.org"), "Status", "", "x")])
+
+    assert [s.reason for s in plan.skipped] == ["row moved or deleted"]
+    assert (tmp_path / "signups.csv").read_text() == "Timestamp,Email\n1,a@example.org\n"
+
+
+def test_a_cell_an_organizer_changed_since_the_read_is_left_alone(tmp_path):
+    book = workbook(tmp_path, "Timestamp,Email,Status\n1,a@example.org,cancelled\n")
+
+    plan = book.write("signups", KEY, [CellChange(2, ("1", "a@example.org"), "Status", "", "x")])
+
+    assert [s.reason for s in plan.skipped] == ["changed since it was read"]
+    assert "cancelled" in (tmp_path / "signups.csv").read_text()
+
+
+def test_values_that_look_like_formulas_are_written_as_text(tmp_path):
+    book = workbook(tmp_path, "Timestamp,Email\n1,a@example.org\n")
+
+    book.write("signups", KEY, [CellChange(2, ("1", "a@example.org"), "Note", "", "=1+1")])
+
+    assert (tmp_path / "signups.csv").read_text().splitlines()[1] == "1,a@example.org,'=1+1"
+
+
+def test_a_file_that_is_not_utf8_says_how_to_save_it(tmp_path):
+    (tmp_path / "signups.csv").write_bytes("Name\nJos\xe9\n".encode("latin-1"))
+
+    with pytest.raises(Exception, match="save it as 'CSV UTF-8'"):
+        CsvWorkbook(tmp_path).read(["signups"])

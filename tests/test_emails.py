@@ -1,0 +1,85 @@
+"""What recipients get: MIME structure, escaping, donation details, one compile per body."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+
+from conftest import NOW
+
+from mailer.jobs import signups
+from mailer.ledger import Ledger
+from mailer.site import Site
+
+
+def read_eml(site, line) -> email.message.EmailMessage:
+    return email.message_from_bytes(
+        (site.outbox / line["file"]).read_bytes(), policy=policy.default
+    )
+
+
+def message_to(site, address: str) -> email.message.EmailMessage:
+    return read_eml(site, next(line for line in site.sent() if line["to"] == address))
+
+
+def test_each_email_is_multipart_alternative_with_an_invitation(site):
+    site.mailer("run")
+
+    mail = message_to(site, "daniel.reyes@example.org")
+
+    assert mail["Subject"].strip() == (
+        "You're confirmed: Community Support Conversation, Wed Dec 2, 12:00 pm CST"
+    )
+    assert mail["From"] == "Community Care Network <sessions@example.org>"
+    assert mail["To"] == "Daniel Reyes <daniel.reyes@example.org>"
+    assert mail["Reply-To"] == "organizers@example.org"
+    assert mail["Message-ID"].endswith("@example.org>") and mail["Date"]
+    assert mail.get_content_type() == "multipart/mixed"
+    body = mail.get_body(("plain",))
+    html = mail.get_body(("html",))
+    assert "You have a seat, Daniel." in body.get_content()
+    assert "https://zoom.example.org/j/81234567890" in body.get_content()
+    assert '<html lang="en"' in html.get_content()
+    invite = next(p for p in mail.iter_attachments() if p.get_filename() == "invite.ics")
+    assert "DTSTART;TZID=America/Chicago:20261202T120000" in invite.get_content()
+
+
+def test_non_members_are_asked_for_a_donation_and_members_are_not(site):
+    site.mailer("run")
+
+    non_member = message_to(site, "daniel.reyes@example.org").get_body(("plain",)).get_content()
+    member = message_to(site, "maya.okafor@example.org").get_body(("plain",)).get_content()
+
+    assert "donation of $15–25" in non_member
+    assert "the Community Legal Defense Fund" in non_member
+    assert "donation" not in member.lower()
+
+
+def test_no_tracking_pixels_no_web_fonts(site):
+    site.mailer("run")
+
+    for line in site.sent():
+        html = (site.outbox / line["file"]).with_suffix(".html").read_text()
+        assert "<img" not in html
+        assert "fonts.googleapis.com" not in html
+
+
+def test_a_run_compiles_each_body_once_not_once_per_person(site):
+    built = Site.from_settings(site.settings())
+    ledger = Ledger(site.settings().ledger.path)
+
+    report = signups.run(built, ledger, NOW)
+
+    assert sum(report.delivered.values()) == 14
+    # confirmation for members, for non-members, and the waitlist notice
+    assert built.renderer.compiles == 3
+
+
+def test_outbox_index_names_each_message(site):
+    site.mailer("run")
+
+    line = next(line for line in site.sent() if line["kind"] == "waitlist")
+
+    assert set(line) == {"key", "kind", "event", "to", "subject", "file"}
+    assert line["key"] == f"waitlist:{line['event']}:{line['to']}"
+    assert (site.outbox / line["file"]).exists()

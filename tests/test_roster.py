@@ -1,0 +1,186 @@
+"""The roster's rules, as properties over any mix of signups, statuses and capacities."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailer import roster
+from mailer.roster import Previous, plan
+from mailer.rows import Event, Signup
+
+START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
+BEFORE = START - timedelta(days=3)
+AFTER = START + timedelta(minutes=1)
+
+
+def event(capacity: int) -> Event:
+    return Event("ccs", "Conversation", START, START + timedelta(minutes=90), "UTC", capacity)
+
+
+@st.composite
+def signups(draw, statuses=("", "", "", "cancelled", "confirmed")) -> list[Signup]:
+    count = draw(st.integers(0, 25))
+    rows = []
+    for row in range(2, count + 2):
+        email = f"p{draw(st.integers(0, 14))}@example.org"
+        minute = draw(st.integers(0, 40))
+        rows.append(
+            Signup(
+                row=row,
+                key=(str(minute), email),
+                timestamp=BEFORE - timedelta(days=1) + timedelta(minutes=minute),
+                email=email,
+                address=email,
+                name=f"Person {row}",
+                event_id="ccs",
+                status=draw(st.sampled_from(statuses)),
+            )
+        )
+    return rows
+
+
+def written_back(people: list[Signup], result: roster.Plan) -> list[Signup]:
+    """The signups as the sheet holds them after the job writes its statuses."""
+    return [dataclasses.replace(s, status=result.rows[s.row].status) for s in people]
+
+
+def in_order(people: list[Signup]) -> list[Signup]:
+    return sorted(people, key=lambda s: (s.timestamp, s.row))
+
+
+def overrides(people: list[Signup]) -> set[str]:
+    first = {}
+    for s in in_order(people):
+        first.setdefault(s.email, s)
+    return {e for e, s in first.items() if s.status == roster.CONFIRMED}
+
+
+@given(signups(), st.integers(0, 8))
+def test_never_more_confirmed_than_capacity_except_by_organizer(people, capacity):
+    result = plan(event(capacity), people, Previous(), BEFORE)
+
+    assert result.confirmed <= max(capacity, len(overrides(people)))
+
+
+@given(signups(statuses=("",)), st.integers(0, 8))
+def test_first_come_first_served(people, capacity):
+    result = plan(event(capacity), people, Previous(), BEFORE)
+
+    distinct = list(dict.fromkeys(s.email for s in in_order(people)))
+    confirmed = [e for e in distinct if result.seats[e].status == roster.CONFIRMED]
+    assert confirmed == distinct[:capacity]
+    waiting = sorted(
+        (e for e in distinct if result.seats[e].status == roster.WAITLISTED),
+        key=lambda e: result.seats[e].position,
+    )
+    assert waiting == distinct[capacity:]
+    assert [result.seats[e].position for e in waiting] == list(range(1, len(waiting) + 1))
+
+
+@given(signups(), st.integers(0, 8))
+def test_one_seat_per_person_per_event(people, capacity):
+    result = plan(event(capacity), people, Previous(), BEFORE)
+
+    assert set(result.seats) == {s.email for s in people}
+    holders = [r for r in result.rows.values() if r.status != roster.DUPLICATE]
+    assert len(holders) == len(result.seats)
+    assert len({(n.kind, n.email) for n in result.notices}) == len(result.notices)
+
+
+@given(signups(statuses=("",)), st.integers(1, 8), st.data())
+def test_a_freed_seat_goes_to_the_first_waitlisted(people, capacity, data):
+    first = plan(event(capacity), people, Previous(), BEFORE)
+    waiting = [e for e, s in first.seats.items() if s.position == 1]
+    confirmed = [e for e, s in first.seats.items() if s.status == roster.CONFIRMED]
+    if not waiting or not confirmed:
+        return
+    leaving = data.draw(st.sampled_from(confirmed))
+    sheet = [
+        dataclasses.replace(s, status=roster.CANCELLED) if s.email == leaving else s
+        for s in written_back(people, first)
+    ]
+
+    second = plan(event(capacity), sheet, first.as_previous(), BEFORE + timedelta(hours=1))
+
+    assert second.seats[waiting[0]].status == roster.CONFIRMED
+    assert [(n.kind, n.email) for n in second.notices] == [(roster.PROMOTION, waiting[0])]
+
+
+@given(signups(statuses=("",)), st.integers(1, 8), st.data())
+def test_nothing_promoted_after_the_start(people, capacity, data):
+    first = plan(event(capacity), people, Previous(), BEFORE)
+    confirmed = [e for e, s in first.seats.items() if s.status == roster.CONFIRMED]
+    if not confirmed:
+        return
+    leaving = data.draw(st.sampled_from(confirmed))
+    sheet = [
+        dataclasses.replace(s, status=roster.CANCELLED) if s.email == leaving else s
+        for s in written_back(people, first)
+    ]
+
+    late = plan(event(capacity), sheet, first.as_previous(), AFTER)
+
+    assert late.notices == []
+    assert {e for e, s in late.seats.items() if s.status == roster.CONFIRMED} == set(confirmed) - {
+        leaving
+    }
+
+
+@settings(max_examples=200)
+@given(signups(), st.integers(0, 8), st.sampled_from([BEFORE, AFTER]))
+def test_planning_its_own_output_again_changes_nothing(people, capacity, now):
+    first = plan(event(capacity), people, Previous(), now)
+
+    again = plan(event(capacity), written_back(people, first), first.as_previous(), now)
+
+    assert again.seats == first.seats
+    assert again.rows == first.rows
+    assert again.notices == []
+
+
+def test_lowering_capacity_bumps_nobody_and_warns():
+    people = [
+        Signup(
+            r,
+            (str(r), f"p{r}@example.org"),
+            BEFORE + timedelta(minutes=r),
+            f"p{r}@example.org",
+            f"p{r}@example.org",
+            "P",
+            "ccs",
+        )
+        for r in range(2, 8)
+    ]
+    first = plan(event(6), people, Previous(), BEFORE)
+
+    smaller = plan(event(3), written_back(people, first), first.as_previous(), BEFORE)
+
+    assert smaller.confirmed == 6
+    assert smaller.warnings == ["ccs: 6 confirmed for 3 seats; nobody is bumped"]
+
+
+def test_raising_capacity_promotes_from_the_waitlist_in_order():
+    people = [
+        Signup(
+            r,
+            (str(r), f"p{r}@example.org"),
+            BEFORE + timedelta(minutes=r),
+            f"p{r}@example.org",
+            f"p{r}@example.org",
+            "P",
+            "ccs",
+        )
+        for r in range(2, 8)
+    ]
+    first = plan(event(3), people, Previous(), BEFORE)
+
+    bigger = plan(event(5), written_back(people, first), first.as_previous(), BEFORE)
+
+    assert [(n.kind, n.email) for n in bigger.notices] == [
+        (roster.PROMOTION, "p5@example.org"),
+        (roster.PROMOTION, "p6@example.org"),
+    ]
