@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from datetime import date, datetime
 
 import icalendar
 
@@ -35,9 +36,17 @@ def invitation(
     organizer.params["cn"] = icalendar.vText(org.sender_name or org.name)
     vevent.add("organizer", organizer)
     vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    calendar.add_component(_vtimezone(event.timezone, event.starts_at.year))
     calendar.add_component(vevent)
-    calendar.add_missing_timezones()
     return calendar.to_ical()
+
+
+@functools.cache
+def _vtimezone(tzid: str, year: int) -> icalendar.Timezone:
+    """The zone's rules around the event's year, built once per process (the slow part)."""
+    return icalendar.Timezone.from_tzid(
+        tzid, first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1)
+    )
 
 
 def event_uid(event: Event, org: Organization) -> str:

@@ -8,6 +8,7 @@ message as it goes. A crash between send and mark repeats at most that message.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
 import time
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mailer.errors import LockedError
-from mailer.message import FAILED, RETRY, SENT, OutgoingMessage, SendResult
+from mailer.message import FAILED, RETRY, SENT, Body, Draft, OutgoingMessage, SendResult
 from mailer.roster import Plan, Previous
 from mailer.rows import Event
 
@@ -42,13 +43,18 @@ CREATE TABLE IF NOT EXISTS seats (
     row INTEGER NOT NULL,
     PRIMARY KEY (event_id, email)
 );
+CREATE TABLE IF NOT EXISTS bodies (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS messages (
     key TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     event_id TEXT NOT NULL,
     email TEXT NOT NULL,
     state TEXT NOT NULL,
-    payload TEXT,
+    body_id TEXT NOT NULL,
+    envelope TEXT NOT NULL,
     provider_id TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -119,9 +125,11 @@ class Ledger:
         return Previous(statuses, notified)
 
     def record(
-        self, events: Sequence[Event], plans: Sequence[Plan], messages: Iterable[OutgoingMessage]
+        self, events: Sequence[Event], plans: Sequence[Plan], drafts: Iterable[Draft]
     ) -> int:
         """Commit the decided seats and their messages at once; returns messages newly added."""
+        drafts = list(drafts)
+        bodies = {d.body.id: d.body for d in drafts}
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -147,44 +155,72 @@ class Ledger:
                         for email, seat in plan.seats.items()
                     ],
                 )
+            db.executemany(
+                "INSERT OR IGNORE INTO bodies VALUES (?, ?)",
+                [(body_id, body.to_json()) for body_id, body in bodies.items()],
+            )
             before = db.total_changes
             db.executemany(
-                "INSERT OR IGNORE INTO messages (key, kind, event_id, email, state, payload,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO messages (key, kind, event_id, email, state, body_id,"
+                " envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        m.key,
-                        m.kind,
-                        m.event_id,
-                        m.to_email.casefold(),
+                        d.key,
+                        d.kind,
+                        d.event_id,
+                        d.to_email.casefold(),
                         PENDING,
-                        m.to_json(),
-                        m.created_at.isoformat(),
+                        d.body.id,
+                        json.dumps(
+                            {"to": d.to_email, "name": d.to_name, "person": dict(d.person)},
+                            ensure_ascii=False,
+                        ),
+                        d.created_at.isoformat(),
                     )
-                    for m in messages
+                    for d in drafts
                 ],
             )
             return db.total_changes - before
 
     def due(self, limit: int | None = None) -> list[OutgoingMessage]:
         """Messages decided but not yet delivered: new ones, and those a crash or 4xx left."""
-        query = "SELECT payload FROM messages WHERE state IN (?, ?) ORDER BY created_at, key"
+        query = (
+            "SELECT key, kind, event_id, envelope, created_at, body_id"
+            " FROM messages WHERE state IN (?, ?) ORDER BY created_at, key"
+        )
         rows = self.db.execute(query + (f" LIMIT {int(limit)}" if limit else ""), (PENDING, RETRY))
-        return [OutgoingMessage.from_json(payload) for (payload,) in rows]
+        bodies: dict[str, Body] = {}
+        due = []
+        for key, kind, event_id, envelope_json, created_at, body_id in rows.fetchall():
+            if body_id not in bodies:
+                query = "SELECT body FROM bodies WHERE id = ?"
+                (text,) = self.db.execute(query, (body_id,)).fetchone()
+                bodies[body_id] = Body.from_json(text)
+            envelope = json.loads(envelope_json)
+            draft = Draft(
+                key=key,
+                kind=kind,
+                event_id=event_id,
+                to_email=envelope["to"],
+                to_name=envelope["name"],
+                created_at=datetime.fromisoformat(created_at),
+                body=bodies[body_id],
+                person=envelope["person"],
+            )
+            due.append(draft.message())
+        return due
 
     def mark(self, result: SendResult, now: datetime) -> None:
-        """Store one message's outcome as it came; a sent message keeps no body."""
+        """Store one message's outcome as it came."""
         self.db.execute(
             "UPDATE messages SET state = ?, provider_id = ?, reason = ?, attempts = attempts + 1,"
-            " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
-            " payload = CASE WHEN ? = 'sent' THEN NULL ELSE payload END WHERE key = ?",
+            " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE key = ?",
             (
                 result.state,
                 result.provider_id,
                 result.reason,
                 result.state,
                 now.astimezone(UTC).isoformat(),
-                result.state,
                 result.key,
             ),
         )
@@ -193,7 +229,7 @@ class Ledger:
         """Put failed messages back in the queue (`mailer retry`)."""
         with self.transaction() as db:
             return db.execute(
-                "UPDATE messages SET state = ? WHERE state = ? AND payload IS NOT NULL",
+                "UPDATE messages SET state = ? WHERE state = ?",
                 (PENDING, FAILED),
             ).rowcount
 

@@ -1,15 +1,44 @@
-"""The one message model every transport sends and the ledger keeps."""
+"""The message model: a Body shared by many, a Draft per recipient, the OutgoingMessage sent.
+
+A Body holds a rendered template whose per-recipient values are still
+placeholders (`%%mailer:name%%`). The ledger keeps each Body once and, per
+message, only the recipient's values; `Draft.message()` fills them in when
+the message is sent, so ten thousand confirmations store one body, not ten
+thousand.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
+import html
 import json
-from dataclasses import asdict, dataclass, field
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 SENT = "sent"
 RETRY = "retry"
 FAILED = "failed"
+
+PERSON_FIELDS = ("name", "first_name", "email", "position")
+TOKEN = re.compile(r"%%mailer:(\w+)%%")
+
+
+def placeholder(name: str) -> str:
+    return f"%%mailer:{name}%%"
+
+
+def fill(template: str, values: Mapping[str, str], escape: bool = False) -> str:
+    """Put a recipient's values into a template in one pass (values are never re-scanned)."""
+
+    def value(match: re.Match) -> str:
+        text = values.get(match.group(1), "")
+        return html.escape(text) if escape else text
+
+    return TOKEN.sub(value, template)
 
 
 @dataclass(frozen=True)
@@ -20,7 +49,88 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Body:
+    """What everyone who gets the same template, event and variant shares."""
+
+    subject: str
+    html: str
+    text: str
+    sender_email: str
+    sender_name: str
+    reply_to: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @functools.cached_property
+    def id(self) -> str:
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()[:32]
+
+    def to_json(self) -> str:
+        data = {
+            "subject": self.subject,
+            "html": self.html,
+            "text": self.text,
+            "sender_email": self.sender_email,
+            "sender_name": self.sender_name,
+            "reply_to": self.reply_to,
+            "attachments": [
+                [a.filename, a.content_type, base64.b64encode(a.data).decode("ascii")]
+                for a in self.attachments
+            ],
+            "headers": [list(h) for h in self.headers],
+        }
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Body:
+        data = json.loads(text)
+        data["attachments"] = tuple(
+            Attachment(name, kind, base64.b64decode(blob))
+            for name, kind, blob in data["attachments"]
+        )
+        data["headers"] = tuple(tuple(h) for h in data["headers"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One decided message: who gets which body, with their own values."""
+
+    key: str
+    kind: str
+    event_id: str
+    to_email: str
+    to_name: str
+    created_at: datetime
+    body: Body
+    person: Mapping[str, str] = field(default_factory=dict)
+
+    def message(self) -> OutgoingMessage:
+        body = self.body
+        return OutgoingMessage(
+            key=self.key,
+            kind=self.kind,
+            event_id=self.event_id,
+            to_email=self.to_email,
+            to_name=self.to_name,
+            sender_email=body.sender_email,
+            sender_name=body.sender_name,
+            reply_to=body.reply_to,
+            subject=fill(body.subject, self.person),
+            text=fill(body.text, self.person),
+            html=fill(body.html, self.person, escape=True),
+            created_at=self.created_at,
+            attachments=body.attachments,
+            headers=body.headers,
+            body_id=body.id,
+            person=tuple(sorted(self.person.items())),
+        )
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
+    """A message as transports send it. `body_id` and `person` tell which share a body."""
+
     key: str
     kind: str
     event_id: str
@@ -34,26 +144,9 @@ class OutgoingMessage:
     html: str
     created_at: datetime
     attachments: tuple[Attachment, ...] = ()
-    headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        data["created_at"] = self.created_at.isoformat()
-        data["attachments"] = [
-            {**a, "data": base64.b64encode(a["data"]).decode("ascii")} for a in data["attachments"]
-        ]
-        return json.dumps(data, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> OutgoingMessage:
-        data = json.loads(text)
-        data["created_at"] = datetime.fromisoformat(data["created_at"])
-        data["attachments"] = tuple(
-            Attachment(a["filename"], a["content_type"], base64.b64decode(a["data"]))
-            for a in data["attachments"]
-        )
-        data["headers"] = tuple(tuple(h) for h in data["headers"])
-        return cls(**data)
+    headers: tuple[tuple[str, str], ...] = ()
+    body_id: str = ""
+    person: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 What differs per recipient (name, address, waitlist place) enters the
 template as a placeholder, so one compiled body serves everyone who shares
-the rest; `Prepared.fill` puts each person's values in, escaped for HTML.
+the rest; `mailer.message.fill` puts each person's values in, escaped for HTML.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from markupsafe import Markup
 from mjml import mjml2html
 
 from mailer.errors import MailerError
-
-PERSON_FIELDS = ("name", "first_name", "email", "position")
-TOKEN = re.compile(r"%%mailer:(\w+)%%")
+from mailer.message import PERSON_FIELDS, placeholder
 
 
 class TemplateError(MailerError):
@@ -33,38 +31,16 @@ class PersonPlaceholders:
     def __getattr__(self, name: str) -> Markup:
         if name not in PERSON_FIELDS:
             raise AttributeError(name)
-        return Markup(f"%%mailer:{name}%%")
-
-
-@dataclass(frozen=True)
-class Rendered:
-    subject: str
-    html: str
-    text: str
+        return Markup(placeholder(name))
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A template rendered for everyone who shares its context, waiting for a person."""
+    """A template rendered for everyone who shares its context, placeholders for the person."""
 
     subject: str
     html: str
     text: str
-
-    def fill(self, person: Mapping[str, object]) -> Rendered:
-        values = {name: str(person.get(name, "") or "") for name in PERSON_FIELDS}
-
-        def plain(match: re.Match) -> str:
-            return values.get(match.group(1), "")
-
-        def escaped(match: re.Match) -> str:
-            return html.escape(values.get(match.group(1), ""))
-
-        return Rendered(
-            subject=TOKEN.sub(plain, self.subject),
-            html=TOKEN.sub(escaped, self.html),
-            text=TOKEN.sub(plain, self.text),
-        )
 
 
 class Renderer:

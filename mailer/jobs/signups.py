@@ -13,8 +13,7 @@ from mailer.calendar import describe_time, invitation
 from mailer.delivery import deliver
 from mailer.errors import WorkbookError
 from mailer.ledger import Ledger
-from mailer.message import Attachment, OutgoingMessage
-from mailer.render import Prepared
+from mailer.message import Attachment, Body, Draft
 from mailer.roster import Plan, RowDecision
 from mailer.rows import (
     Event,
@@ -161,55 +160,58 @@ def _messages(
     by_row: dict[int, Signup],
     members: set[str],
     now: datetime,
-) -> list[OutgoingMessage]:
-    """Render each notice; one template body per (kind, member or not) for the whole event."""
-    org = site.settings.organization
-    prepared: dict[tuple[str, bool], Prepared] = {}
-    ics = None
-    out = []
+) -> list[Draft]:
+    """A draft per notice; one body per (kind, member or not) for the whole event."""
+    bodies: dict[tuple[str, bool], Body] = {}
+    drafts = []
     for notice in plan.notices:
         signup = by_row[notice.row]
         member = signup.member or signup.email in members
         variant = (notice.kind, member)
-        if variant not in prepared:
-            context = {
-                "org": org,
-                "event": event_view(event),
-                "donation": donation_view(site),
-                "member": member,
-            }
-            prepared[variant] = site.renderer.prepare(notice.kind, context)
+        if variant not in bodies:
+            bodies[variant] = _body(site, event, notice.kind, member)
         position = plan.seats[signup.email].position
-        rendered = prepared[variant].fill(
-            {
-                "name": signup.name,
-                "first_name": signup.first_name or "friend",
-                "email": signup.address,
-                "position": position or "",
-            }
-        )
-        attachments: tuple[Attachment, ...] = ()
-        if notice.kind in INVITING:
-            ics = ics or invitation(event, org)
-            attachments = (Attachment("invite.ics", "text/calendar", ics),)
-        out.append(
-            OutgoingMessage(
+        drafts.append(
+            Draft(
                 key=f"{notice.kind}:{event.id}:{signup.email}",
                 kind=notice.kind,
                 event_id=event.id,
                 to_email=signup.address,
                 to_name=signup.name,
-                sender_email=org.sender,
-                sender_name=org.sender_name or org.name,
-                reply_to=org.reply_to,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
                 created_at=now.astimezone(UTC),
-                attachments=attachments,
+                body=bodies[variant],
+                person={
+                    "name": signup.name,
+                    "first_name": signup.first_name or "friend",
+                    "email": signup.address,
+                    "position": str(position or ""),
+                },
             )
         )
-    return out
+    return drafts
+
+
+def _body(site: Site, event: Event, kind: str, member: bool) -> Body:
+    org = site.settings.organization
+    context = {
+        "org": org,
+        "event": event_view(event),
+        "donation": donation_view(site),
+        "member": member,
+    }
+    prepared = site.renderer.prepare(kind, context)
+    attachments: tuple[Attachment, ...] = ()
+    if kind in INVITING:
+        attachments = (Attachment("invite.ics", "text/calendar", invitation(event, org)),)
+    return Body(
+        subject=prepared.subject,
+        html=prepared.html,
+        text=prepared.text,
+        sender_email=org.sender,
+        sender_name=org.sender_name or org.name,
+        reply_to=org.reply_to,
+        attachments=attachments,
+    )
 
 
 def _write_back(
