@@ -1,0 +1,30 @@
+"""Every command is in the README and explains itself with an example."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+
+from mailer.cli import cli
+
+COMMANDS = sorted(cli.commands)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_is_in_the_readme(name):
+    assert f"`mailer {name}" in (REPO / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help_with_an_example(name):
+    result = CliRunner().invoke(cli, [name, "--help"])
+
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_the_readme_opens_with_the_two_setup_commands():
+    opening = (REPO / "README.md").read_text().split("\n## ")[0]
+
+    assert "make run" in opening and "make test" in opening
