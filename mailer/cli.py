@@ -22,6 +22,7 @@ from mailer.sample import write_sample
 from mailer.site import Site
 
 console = Console()
+PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
 log = logging.getLogger("mailer")
 
 
@@ -100,6 +101,8 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
         format="%(message)s",
         handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
     )
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
     ctx.obj = Context(config_path)
 
 
@@ -175,12 +178,12 @@ def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> 
     zone = settings.organization.zone
     table = Table(title="Signups", title_justify="left")
     for column in ("Session", "Starts", "Confirmed", "Waitlisted", "New emails"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "New emails")
     for summary in report.events:
         event = summary.event
         new = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.new_messages.items())) or "-"
         table.add_row(
-            f"{event.title} ({event.id})" + (" [cancelled]" if event.cancelled else ""),
+            event.id + (" (cancelled)" if event.cancelled else ""),
             f"{event.starts_at.astimezone(zone):%a %b %d %H:%M}",
             f"{summary.confirmed}/{event.capacity}",
             str(summary.waitlisted),

@@ -26,6 +26,10 @@ class MissingColumnError(WorkbookError):
         )
 
 
+class LedgerError(MailerError):
+    """The ledger file cannot be used as it is."""
+
+
 class LockedError(MailerError):
     """Another run holds the ledger."""
 

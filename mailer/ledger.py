@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mailer.errors import LockedError
+from mailer.errors import LedgerError, LockedError
 from mailer.message import FAILED, RETRY, SENT, Body, Draft, OutgoingMessage, SendResult
 from mailer.roster import Plan, Previous
 from mailer.rows import Event
 
 PENDING = "pending"
+SCHEMA_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -100,7 +101,18 @@ class Ledger:
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
+        self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        (version,) = self.db.execute("PRAGMA user_version").fetchone()
+        (tables,) = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if tables and version != SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self.path} holds ledger schema {version}; this mailer needs "
+                f"{SCHEMA_VERSION}. Keep the file and run the mailer version that wrote it."
+            )
         self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
