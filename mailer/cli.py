@@ -221,18 +221,24 @@ def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> 
 
 
 @cli.command()
+@now_option
+@click.option("--all", "show_all", is_flag=True, help="Include sessions that have ended.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option("--addresses", is_flag=True, help="Show full addresses instead of masked ones.")
 @click.pass_obj
-def status(obj: Context, as_json: bool, addresses: bool) -> None:
+def status(obj: Context, now: str | None, show_all: bool, as_json: bool, addresses: bool) -> None:
     """Show each session's roster as the last run decided it, and messages not yet sent.
 
-    Reads the ledger only (no spreadsheet calls). Example: mailer status --json
+    Lists sessions that have not ended as of --now (default: now). Reads the
+    ledger only, no spreadsheet calls. Example: mailer status --json
     """
     settings = obj.settings()
+    moment = parse_now(now)
     ledger = Ledger(settings.ledger.path)
     try:
-        events = ledger.events()
+        events = [
+            e for e in ledger.events() if show_all or datetime.fromisoformat(e["ends_at"]) > moment
+        ]
         seats = ledger.seats()
         unsent = ledger.messages(("pending", "retry", "failed"))
     finally:
@@ -264,7 +270,7 @@ def status(obj: Context, as_json: bool, addresses: bool) -> None:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     if not events:
-        console.print("Nothing decided yet: run `mailer run` first.")
+        console.print("Nothing to show: no upcoming session decided yet (`mailer run`, or --all).")
     for event in events:
         people = roster[event["id"]]
         confirmed = [s for s in people if s.status == "confirmed"]

@@ -124,3 +124,11 @@ def test_status_shows_the_roster_without_addresses(site):
     assert "@example.org" in table.output and "ben.whitaker@" not in table.output
     seats = json.loads(data.output)["events"][0]["seats"]
     assert Counter(s["status"] for s in seats) == {"confirmed": 12, "waitlisted": 2}
+
+
+def test_status_as_of_after_the_session_lists_it_only_with_all(site):
+    site.mailer("run")
+    later = NOW + timedelta(days=9)
+
+    assert "Nothing" in site.mailer("status", now=later).output
+    assert "12/12 confirmed" in site.mailer("status", "--all", now=later).output
