@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import icalendar
 
@@ -12,9 +12,16 @@ from mailer.rows import Event
 
 
 def invitation(
-    event: Event, org: Organization, sequence: int = 0, method: str = "REQUEST"
+    event: Event,
+    org: Organization,
+    stamp: datetime,
+    sequence: int = 0,
+    method: str = "REQUEST",
 ) -> bytes:
-    """One VEVENT with a UID stable per event, in the event's own zone with its VTIMEZONE."""
+    """One VEVENT with a UID stable per event, in the event's own zone with its VTIMEZONE.
+
+    `stamp` is when the invitation is made (DTSTAMP); `sequence` rises with each change.
+    """
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//mailer//community sessions//EN")
     calendar.add("version", "2.0")
@@ -22,7 +29,7 @@ def invitation(
     vevent = icalendar.Event()
     vevent.add("uid", event_uid(event, org))
     vevent.add("sequence", sequence)
-    vevent.add("dtstamp", event.starts_at)
+    vevent.add("dtstamp", stamp.astimezone(UTC))
     vevent.add("dtstart", event.starts_at)
     vevent.add("dtend", event.ends_at)
     vevent.add("summary", event.title)
@@ -70,7 +77,7 @@ def describe_time(event: Event) -> dict[str, str]:
     if _meridiem(start) != _meridiem(end):
         start_clock += f" {_meridiem(start)}"
     zone = start.tzname() or event.timezone
-    minutes = int((end - start).total_seconds() // 60)
+    minutes = int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
     hours, rest = divmod(minutes, 60)
     duration = " ".join(
         part

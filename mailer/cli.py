@@ -15,9 +15,10 @@ from rich.table import Table
 
 from mailer import config
 from mailer.errors import ConfigError, MailerError
-from mailer.jobs import signups
+from mailer.jobs import reminders, signups
 from mailer.ledger import Ledger, locked
 from mailer.mime import mask
+from mailer.runner import Report, run_job
 from mailer.sample import write_sample
 from mailer.site import Site
 
@@ -128,27 +129,61 @@ def init(obj: Context, now: str | None) -> None:
 
 
 @cli.command()
-@click.argument("job", required=False, type=click.Choice(["signups"]))
+@click.argument("job", required=False)
 @now_option
 @click.option("--no-send", is_flag=True, help="Decide and write back, but send nothing yet.")
 @click.pass_obj
 def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
-    """Run the jobs once (all of them, or JOB).
+    """Run the jobs in jobs/ once: every enabled one, signups first, or only JOB.
 
-    Reads the workbook, holds each session to capacity, emails what is due,
-    and writes each person's Status back. Example: mailer run --now 2026-12-01T09:00
+    The signups job reads the workbook, holds each session to capacity,
+    emails what is due and writes each person's Status back; reminders
+    remind confirmed people before their session.
+
+    Example: mailer run reminders --now 2026-12-01T11:00-06:00
     """
     settings = obj.settings()
+    jobs = config.load_jobs(settings)
+    if job:
+        chosen = [j for j in jobs if job in (j.name, j.kind)]
+        if not chosen:
+            names = ", ".join(j.name for j in jobs)
+            raise click.BadParameter(f"no job named {job!r} (jobs: {names})", param_hint="JOB")
+    else:
+        chosen = [j for j in jobs if j.enabled]
     moment = parse_now(now)
     site = Site.from_settings(settings)
     with locked(site.ledger_path, settings.ledger.lock_timeout):
         ledger = Ledger(site.ledger_path)
         try:
-            with _progress() as progress:
-                report = signups.run(site, ledger, moment, send=not no_send, progress=progress)
+            for each in chosen:
+                with _progress() as progress:
+                    report = run_job(site, ledger, each, moment, not no_send, progress)
+                _print_report(each, report, settings)
         finally:
             ledger.close()
-    _print_signups(report, settings)
+
+
+def _print_report(job: config.JobSettings, report: Report, settings: config.Settings) -> None:
+    if isinstance(report, signups.SignupsReport):
+        _print_signups(report, settings)
+    else:
+        _print_reminders(job, report)
+
+
+def _print_reminders(job: config.JobSettings, report: reminders.RemindersReport) -> None:
+    sent = report.delivered
+    per_event = ", ".join(f"{n} for {event}" for event, n in sorted(report.by_event.items()))
+    console.print(
+        f"Reminders ({job.name}): {report.decided} new"
+        + (f" ({per_event})" if per_event else "")
+        + f", {sent.get('sent', 0)} sent"
+        + (f", {sent['retry']} to retry" if sent.get("retry") else "")
+        + (f", {sent['failed']} failed" if sent.get("failed") else "")
+        + ".",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 class _progress:
@@ -237,7 +272,9 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     ledger = Ledger(settings.ledger.path)
     try:
         events = [
-            e for e in ledger.events() if show_all or datetime.fromisoformat(e["ends_at"]) > moment
+            stored.event
+            for stored in ledger.stored_events().values()
+            if show_all or stored.event.ends_at > moment
         ]
         seats = ledger.seats()
         unsent = ledger.messages(("pending", "retry", "failed"))
@@ -247,17 +284,22 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     def show(email: str) -> str:
         return email if addresses or as_json else mask(email)
 
-    roster: dict[str, list] = {e["id"]: [] for e in events}
+    roster: dict[str, list] = {e.id: [] for e in events}
     for seat in seats:
         roster.setdefault(seat.event_id, []).append(seat)
     if as_json:
         data = {
             "events": [
                 {
-                    **event,
+                    "id": event.id,
+                    "title": event.title,
+                    "starts_at": event.starts_at.isoformat(),
+                    "ends_at": event.ends_at.isoformat(),
+                    "capacity": event.capacity,
+                    "status": event.status,
                     "seats": [
                         {"email": s.email, "status": s.status, "position": s.position, "row": s.row}
-                        for s in roster[event["id"]]
+                        for s in roster[event.id]
                     ],
                 }
                 for event in events
@@ -272,13 +314,14 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     if not events:
         console.print("Nothing to show: no upcoming session decided yet (`mailer run`, or --all).")
     for event in events:
-        people = roster[event["id"]]
+        people = roster[event.id]
         confirmed = [s for s in people if s.status == "confirmed"]
         waiting = sorted((s for s in people if s.status == "waitlisted"), key=lambda s: s.position)
-        starts = datetime.fromisoformat(event["starts_at"]).astimezone(settings.organization.zone)
+        starts = event.starts_at
+        cancelled = " (cancelled)" if event.cancelled else ""
         console.print(
-            f"[bold]{event['title']}[/bold] ({event['id']}), {starts:%a %b %d %H:%M %Z}: "
-            f"{len(confirmed)}/{event['capacity']} confirmed, {len(waiting)} waitlisted",
+            f"[bold]{event.title}[/bold] ({event.id}){cancelled}, {starts:%a %b %d %H:%M %Z}: "
+            f"{len(confirmed)}/{event.capacity} confirmed, {len(waiting)} waitlisted",
             soft_wrap=True,
             highlight=False,
         )

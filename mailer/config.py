@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -225,6 +226,11 @@ def _coerce(hint, value, path: Path, where: str):
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
         return _coerce(options[0], value, path, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: {_key(where)}: expected a list")
+        (inner,) = typing.get_args(hint)
+        return [_coerce(inner, v, path, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: {_key(where)}: expected a table")
@@ -252,3 +258,105 @@ def _key(where: str, key: str | None = None) -> str:
     full = _join(where, key) if key else where
     section, _, name = full.rpartition(".")
     return f"[{section}] {name}" if section else name
+
+
+JOB_KINDS = ("signups", "reminders", "digest")
+DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$", re.IGNORECASE)
+MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60, "week": 7 * 24 * 60}
+AT = re.compile(
+    r"^\s*(?:(monday|tuesday|wednesday|thursday|friday|saturday|sunday|day)\s+)?"
+    r"([01]?\d|2[0-3]):([0-5]\d)\s*$",
+    re.IGNORECASE,
+)
+
+
+def minutes(text: str) -> int:
+    """'24 hours' -> 1440; raises ValueError on anything else."""
+    match = DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as '24 hours' or '90 minutes'")
+    return int(match.group(1)) * MINUTES[match.group(2).lower()]
+
+
+@dataclass(frozen=True)
+class SignupsOptions:
+    pass
+
+
+@dataclass(frozen=True)
+class ReminderOptions:
+    offsets: list[str] = field(default_factory=lambda: ["24 hours", "1 hour"])
+    template: str = "reminder"
+
+    @property
+    def offset_minutes(self) -> list[int]:
+        return sorted({minutes(o) for o in self.offsets}, reverse=True)
+
+
+@dataclass(frozen=True)
+class DigestOptions:
+    template: str = "digest"
+    categories: list[str] = field(default_factory=list)
+
+
+OPTIONS = {"signups": SignupsOptions, "reminders": ReminderOptions, "digest": DigestOptions}
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """One `jobs/<name>.toml`: what the job is, when it runs, and its options."""
+
+    kind: str
+    enabled: bool = True
+    every: str = ""
+    at: str = ""
+    timezone: str = ""
+    options: SignupsOptions | ReminderOptions | DigestOptions = field(
+        default_factory=SignupsOptions
+    )
+    name: str = ""
+    source: Path = Path()
+
+
+def load_jobs(settings: Settings) -> list[JobSettings]:
+    """Every job in the site's `jobs/` folder, signups first; signups alone if there are none."""
+    folder = settings.root / "jobs"
+    paths = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    if not paths:
+        return [JobSettings(kind="signups", every="5 minutes", name="signups")]
+    jobs = [load_job(path, settings) for path in paths]
+    return sorted(jobs, key=lambda job: (JOB_KINDS.index(job.kind), job.name))
+
+
+def load_job(path: Path, settings: Settings) -> JobSettings:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    kind = raw.get("kind")
+    if kind not in JOB_KINDS:
+        raise ConfigError(f"{path}: kind: {kind!r} is not one of {', '.join(JOB_KINDS)}")
+    options = raw.pop("options", {})
+    job = _build(JobSettings, {**raw, "name": path.stem, "source": str(path)}, path, "")
+    typed = _build(OPTIONS[kind], options, path, "options")
+    if job.every and job.at:
+        raise ConfigError(f"{path}: every and at: give one schedule, not both")
+    if job.every:
+        try:
+            minutes(job.every)
+        except ValueError as err:
+            raise ConfigError(f"{path}: every: {err}") from None
+    if job.at and not AT.match(job.at):
+        raise ConfigError(f"{path}: at: {job.at!r} is not like 'monday 09:00' or '09:00'")
+    zone = job.timezone or settings.organization.timezone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{path}: timezone: unknown time zone {zone!r}") from None
+    if isinstance(typed, ReminderOptions):
+        for i, offset in enumerate(typed.offsets):
+            try:
+                minutes(offset)
+            except ValueError as err:
+                raise ConfigError(f"{path}: [options] offsets[{i}]: {err}") from None
+    return dataclasses.replace(job, options=typed, timezone=zone)

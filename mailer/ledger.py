@@ -17,10 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from mailer.changes import StoredEvent
 from mailer.errors import LedgerError, LockedError
 from mailer.message import FAILED, RETRY, SENT, Body, Draft, OutgoingMessage, SendResult
-from mailer.roster import Plan, Previous
+from mailer.roster import Previous
 from mailer.rows import Event
 
 PENDING = "pending"
@@ -30,11 +32,15 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
     title TEXT NOT NULL,
+    label TEXT NOT NULL,
     starts_at TEXT NOT NULL,
     ends_at TEXT NOT NULL,
+    timezone TEXT NOT NULL,
     capacity INTEGER NOT NULL,
     join_url TEXT NOT NULL,
-    status TEXT NOT NULL
+    signup_url TEXT NOT NULL,
+    status TEXT NOT NULL,
+    sequence INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS seats (
     event_id TEXT NOT NULL,
@@ -42,6 +48,8 @@ CREATE TABLE IF NOT EXISTS seats (
     status TEXT NOT NULL,
     position INTEGER,
     row INTEGER NOT NULL,
+    address TEXT NOT NULL,
+    name TEXT NOT NULL,
     PRIMARY KEY (event_id, email)
 );
 CREATE TABLE IF NOT EXISTS bodies (
@@ -79,6 +87,8 @@ class SeatRow:
     status: str
     position: int | None
     row: int
+    address: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,36 +147,46 @@ class Ledger:
         return Previous(statuses, notified)
 
     def record(
-        self, events: Sequence[Event], plans: Sequence[Plan], drafts: Iterable[Draft]
+        self,
+        events: Sequence[StoredEvent],
+        seats: Sequence[SeatRow],
+        drafts: Iterable[Draft],
     ) -> int:
-        """Commit the decided seats and their messages at once; returns messages newly added."""
+        """Commit events, every seat of those events, and their messages at once.
+
+        Returns how many messages were new.
+        """
         drafts = list(drafts)
         bodies = {d.body.id: d.body for d in drafts}
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         e.id,
                         e.title,
+                        e.label,
                         e.starts_at.isoformat(),
                         e.ends_at.isoformat(),
+                        e.timezone,
                         e.capacity,
                         e.join_url,
+                        e.signup_url,
                         e.status,
+                        stored.sequence,
                     )
-                    for e in events
+                    for stored in events
+                    for e in [stored.event]
                 ],
             )
-            for plan in plans:
-                db.execute("DELETE FROM seats WHERE event_id = ?", (plan.event_id,))
-                db.executemany(
-                    "INSERT INTO seats VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (plan.event_id, email, seat.status, seat.position, seat.row)
-                        for email, seat in plan.seats.items()
-                    ],
-                )
+            db.executemany("DELETE FROM seats WHERE event_id = ?", [(s.event.id,) for s in events])
+            db.executemany(
+                "INSERT INTO seats VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (s.event_id, s.email, s.status, s.position, s.row, s.address, s.name)
+                    for s in seats
+                ],
+            )
             db.executemany(
                 "INSERT OR IGNORE INTO bodies VALUES (?, ?)",
                 [(body_id, body.to_json()) for body_id, body in bodies.items()],
@@ -193,6 +213,10 @@ class Ledger:
                 ],
             )
             return db.total_changes - before
+
+    def add(self, drafts: Iterable[Draft]) -> int:
+        """Commit messages that decide no seat (reminders, digests); returns how many were new."""
+        return self.record((), (), drafts)
 
     def due(self, limit: int | None = None) -> list[OutgoingMessage]:
         """Messages decided but not yet delivered: new ones, and those a crash or 4xx left."""
@@ -256,14 +280,45 @@ class Ledger:
 
     def seats(self) -> list[SeatRow]:
         rows = self.db.execute(
-            "SELECT event_id, email, status, position, row FROM seats ORDER BY event_id, rowid"
+            "SELECT event_id, email, status, position, row, address, name FROM seats"
+            " ORDER BY event_id, rowid"
         )
         return [SeatRow(*r) for r in rows]
 
-    def events(self) -> list[dict]:
-        cursor = self.db.execute("SELECT * FROM events ORDER BY starts_at, id")
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r, strict=True)) for r in cursor]
+    def stored_events(self) -> dict[str, StoredEvent]:
+        rows = self.db.execute(
+            "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url,"
+            " signup_url, status, sequence FROM events ORDER BY starts_at, id"
+        )
+        stored = {}
+        for row in rows:
+            event_id, title, label, starts, ends, zone, capacity, join, signup, status, seq = row
+            event = Event(
+                id=event_id,
+                title=title,
+                label=label,
+                starts_at=datetime.fromisoformat(starts).astimezone(ZoneInfo(zone)),
+                ends_at=datetime.fromisoformat(ends).astimezone(ZoneInfo(zone)),
+                timezone=zone,
+                capacity=capacity,
+                join_url=join,
+                signup_url=signup,
+                status=status,
+            )
+            stored[event_id] = StoredEvent(event, seq)
+        return stored
+
+    def message_keys(self, kind: str) -> set[str]:
+        return {k for (k,) in self.db.execute("SELECT key FROM messages WHERE kind = ?", (kind,))}
+
+    def sent_at(self, kinds: Sequence[str]) -> dict[tuple[str, str, str], str]:
+        """(kind, event, email) -> when the message was decided, for messages of these kinds."""
+        marks = ",".join("?" * len(kinds))
+        rows = self.db.execute(
+            f"SELECT kind, event_id, email, created_at FROM messages WHERE kind IN ({marks})",
+            tuple(kinds),
+        )
+        return {(kind, event_id, email): at for kind, event_id, email, at in rows}
 
     def messages(self, states: Sequence[str] = (SENT, PENDING, RETRY, FAILED)) -> list[MessageRow]:
         marks = ",".join("?" * len(states))

@@ -55,6 +55,13 @@ class Notice:
     event_id: str
     email: str
     row: int
+    version: int = 0  # for notices that may recur, such as the update after each change
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: one message per kind (and version), event and person."""
+        kind = f"{self.kind}-{self.version}" if self.version else self.kind
+        return f"{kind}:{self.event_id}:{self.email}"
 
 
 @dataclass(frozen=True)

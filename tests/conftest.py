@@ -70,6 +70,7 @@ def site(tmp_path: Path) -> SiteDir:
     root.mkdir()
     shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
     shutil.copytree(REPO / "templates", root / "templates")
+    shutil.copytree(REPO / "jobs", root / "jobs")
     site_dir = SiteDir(root)
     write_sample(site_dir.settings(), NOW)
     return site_dir

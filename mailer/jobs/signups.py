@@ -6,14 +6,15 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from mailer import roster
-from mailer.calendar import describe_time, invitation
+from mailer import changes, roster
+from mailer.changes import EventChange, StoredEvent
 from mailer.delivery import deliver
+from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
-from mailer.ledger import Ledger
-from mailer.message import Attachment, Body, Draft
+from mailer.ledger import Ledger, SeatRow
+from mailer.message import Draft
 from mailer.roster import Plan, RowDecision
 from mailer.rows import (
     Event,
@@ -30,7 +31,6 @@ from mailer.workbook.base import Skipped
 
 log = logging.getLogger("mailer.signups")
 JOB_COLUMNS = ("status", "position", "notified", "note")
-INVITING = (roster.CONFIRMATION, roster.PROMOTION)
 
 
 @dataclass
@@ -73,35 +73,86 @@ def run(
     for signup in parsed.signups:
         by_event[signup.event_id].append(signup)
     by_row = {s.row: s for s in parsed.signups}
+    stored = ledger.stored_events()
 
-    plans, messages = [], []
+    plans, events, seats, drafts = [], [], [], []
     for event in parsed.events:
-        plan = roster.plan(event, by_event[event.id], ledger.previous(event.id), now)
+        previous = ledger.previous(event.id)
+        plan = roster.plan(event, by_event[event.id], previous, now)
+        change = changes.detect(event, stored.get(event.id), plan, previous, now)
         plans.append(plan)
+        events.append(StoredEvent(event, change.sequence))
+        seats.extend(_seat_rows(plan, by_row))
+        drafts.extend(_drafts(site, event, plan, change, previous, by_row, parsed.members, now))
         report.warnings.extend(plan.warnings)
-        messages.extend(_messages(site, event, plan, by_row, parsed.members, now))
         if event.ends_at > now:
+            notices = plan.notices + change.notices
             report.events.append(
                 EventSummary(
-                    event, plan.confirmed, plan.waitlisted, Counter(n.kind for n in plan.notices)
+                    event, plan.confirmed, plan.waitlisted, Counter(n.kind for n in notices)
                 )
             )
-    report.decided = ledger.record(parsed.events, plans, messages)
+    report.decided = ledger.record(events, seats, drafts)
     if send:
         report.delivered = deliver(ledger, site.transport, now, progress)
 
-    changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger)
-    if changes:
+    cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger)
+    if cell_changes:
         mapping = settings.workbook.column_map("signups")
         written: WritePlan = site.workbook.write(
             names["signups"],
             [mapping[c] for c in ("timestamp", "email")],
-            changes,
+            cell_changes,
             columns=[mapping[c] for c in JOB_COLUMNS],
         )
         report.cells_written = len(written.cells)
         report.skipped_writes = written.skipped
     return report
+
+
+def _seat_rows(plan: Plan, by_row: dict[int, Signup]) -> list[SeatRow]:
+    return [
+        SeatRow(
+            plan.event_id,
+            email,
+            seat.status,
+            seat.position,
+            seat.row,
+            by_row[seat.row].address,
+            by_row[seat.row].name,
+        )
+        for email, seat in plan.seats.items()
+    ]
+
+
+def _drafts(
+    site: Site,
+    event: Event,
+    plan: Plan,
+    change: EventChange,
+    previous: roster.Previous,
+    by_row: dict[int, Signup],
+    members: set[str],
+    now: datetime,
+) -> list[Draft]:
+    """A draft per notice; one body per variant (kind, member or not, invited or not)."""
+    emails = EventEmails(site, event, now, change)
+    drafts = []
+    for notice in plan.notices + change.notices:
+        signup = by_row[notice.row]
+        member = signup.member or signup.email in members
+        had_invitation = changes.invited(previous, notice.email)
+        drafts.append(
+            emails.draft(
+                notice,
+                address=signup.address,
+                name=signup.name,
+                member=member,
+                invited=had_invitation,
+                position=plan.seats[signup.email].position,
+            )
+        )
+    return drafts
 
 
 def _parse(site: Site, tables: dict[str, Table], names: dict[str, str]) -> Parsed:
@@ -122,95 +173,6 @@ def _parse(site: Site, tables: dict[str, Table], names: dict[str, str]) -> Parse
         rejected=signups.rejected,
         members=members.members,
         problems=events.problems + signups.problems + members.problems,
-    )
-
-
-def event_view(event: Event) -> dict[str, object]:
-    return {
-        "id": event.id,
-        "title": event.title,
-        "capacity": event.capacity,
-        "join_url": event.join_url,
-        "signup_url": event.signup_url,
-        **describe_time(event),
-    }
-
-
-def donation_view(site: Site) -> dict[str, object]:
-    donation = site.settings.donation
-    symbol = "$" if donation.currency == "USD" else f"{donation.currency} "
-    amount = (
-        f"{symbol}{donation.minimum}–{donation.maximum}"
-        if donation.minimum and donation.minimum != donation.maximum
-        else f"{symbol}{donation.maximum}"
-    )
-    return {
-        "enabled": donation.enabled,
-        "range": amount,
-        "cause": donation.cause,
-        "how_to_pay": donation.how_to_pay,
-        "url": donation.url,
-    }
-
-
-def _messages(
-    site: Site,
-    event: Event,
-    plan: Plan,
-    by_row: dict[int, Signup],
-    members: set[str],
-    now: datetime,
-) -> list[Draft]:
-    """A draft per notice; one body per (kind, member or not) for the whole event."""
-    bodies: dict[tuple[str, bool], Body] = {}
-    drafts = []
-    for notice in plan.notices:
-        signup = by_row[notice.row]
-        member = signup.member or signup.email in members
-        variant = (notice.kind, member)
-        if variant not in bodies:
-            bodies[variant] = _body(site, event, notice.kind, member)
-        position = plan.seats[signup.email].position
-        drafts.append(
-            Draft(
-                key=f"{notice.kind}:{event.id}:{signup.email}",
-                kind=notice.kind,
-                event_id=event.id,
-                to_email=signup.address,
-                to_name=signup.name,
-                created_at=now.astimezone(UTC),
-                body=bodies[variant],
-                person={
-                    "name": signup.name,
-                    "first_name": signup.first_name or "friend",
-                    "email": signup.address,
-                    "position": str(position or ""),
-                },
-            )
-        )
-    return drafts
-
-
-def _body(site: Site, event: Event, kind: str, member: bool) -> Body:
-    org = site.settings.organization
-    context = {
-        "org": org,
-        "event": event_view(event),
-        "donation": donation_view(site),
-        "member": member,
-    }
-    prepared = site.renderer.prepare(kind, context)
-    attachments: tuple[Attachment, ...] = ()
-    if kind in INVITING:
-        attachments = (Attachment("invite.ics", "text/calendar", invitation(event, org)),)
-    return Body(
-        subject=prepared.subject,
-        html=prepared.html,
-        text=prepared.text,
-        sender_email=org.sender,
-        sender_name=org.sender_name or org.name,
-        reply_to=org.reply_to,
-        attachments=attachments,
     )
 
 
