@@ -24,13 +24,12 @@ def deliver(
 ) -> Counter:
     """Send what is due in batches; returns how many ended sent, retry or failed."""
     outcome: Counter = Counter()
-    due = ledger.due()
-    if not due:
+    total = ledger.count_due()
+    if not total:
         return outcome
     transport.open()
     try:
-        for start in range(0, len(due), BATCH):
-            batch = due[start : start + BATCH]
+        for batch in ledger.due(BATCH):
             by_key = {m.key: m for m in batch}
             for result in transport.send(batch):
                 ledger.mark(result, now)
@@ -45,7 +44,7 @@ def deliver(
                         result.reason,
                     )
                 if progress:
-                    progress(sum(outcome.values()), len(due))
+                    progress(sum(outcome.values()), total)
     finally:
         transport.close()
     return outcome

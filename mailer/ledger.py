@@ -72,6 +72,18 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_state ON messages (state);
 CREATE INDEX IF NOT EXISTS messages_by_event ON messages (event_id, email);
+CREATE TABLE IF NOT EXISTS digests (
+    job TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    held TEXT NOT NULL,
+    recipients INTEGER NOT NULL,
+    decided_at TEXT NOT NULL,
+    PRIMARY KEY (job, slot)
+);
+CREATE TABLE IF NOT EXISTS unsubscribe_tokens (
+    token TEXT PRIMARY KEY,
+    email TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS suppressions (
     email TEXT PRIMARY KEY,
     reason TEXT NOT NULL,
@@ -156,8 +168,6 @@ class Ledger:
 
         Returns how many messages were new.
         """
-        drafts = list(drafts)
-        bodies = {d.body.id: d.body for d in drafts}
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -187,64 +197,89 @@ class Ledger:
                     for s in seats
                 ],
             )
-            db.executemany(
-                "INSERT OR IGNORE INTO bodies VALUES (?, ?)",
-                [(body_id, body.to_json()) for body_id, body in bodies.items()],
-            )
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO messages (key, kind, event_id, email, state, body_id,"
-                " envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        d.key,
-                        d.kind,
-                        d.event_id,
-                        d.to_email.casefold(),
-                        PENDING,
-                        d.body.id,
-                        json.dumps(
-                            {"to": d.to_email, "name": d.to_name, "person": dict(d.person)},
-                            ensure_ascii=False,
-                        ),
-                        d.created_at.isoformat(),
-                    )
-                    for d in drafts
-                ],
-            )
-            return db.total_changes - before
+            return self._insert_drafts(db, drafts)
+
+    @staticmethod
+    def _insert_drafts(db: sqlite3.Connection, drafts: Iterable[Draft]) -> int:
+        """Insert messages (and each body once) from a stream; returns how many were new."""
+        bodies: set[str] = set()
+        new_bodies = 0
+
+        def rows() -> Iterator[tuple]:
+            nonlocal new_bodies
+            for d in drafts:
+                if d.body.id not in bodies:
+                    bodies.add(d.body.id)
+                    new_bodies += db.execute(
+                        "INSERT OR IGNORE INTO bodies VALUES (?, ?)", (d.body.id, d.body.to_json())
+                    ).rowcount
+                yield (
+                    d.key,
+                    d.kind,
+                    d.event_id,
+                    d.to_email.casefold(),
+                    PENDING,
+                    d.body.id,
+                    json.dumps(
+                        {"to": d.to_email, "name": d.to_name, "person": dict(d.person)},
+                        ensure_ascii=False,
+                    ),
+                    d.created_at.isoformat(),
+                )
+
+        before = db.total_changes
+        db.executemany(
+            "INSERT OR IGNORE INTO messages (key, kind, event_id, email, state, body_id,"
+            " envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows(),
+        )
+        return db.total_changes - before - new_bodies
 
     def add(self, drafts: Iterable[Draft]) -> int:
         """Commit messages that decide no seat (reminders, digests); returns how many were new."""
         return self.record((), (), drafts)
 
-    def due(self, limit: int | None = None) -> list[OutgoingMessage]:
-        """Messages decided but not yet delivered: new ones, and those a crash or 4xx left."""
-        query = (
-            "SELECT key, kind, event_id, envelope, created_at, body_id"
-            " FROM messages WHERE state IN (?, ?) ORDER BY created_at, key"
-        )
-        rows = self.db.execute(query + (f" LIMIT {int(limit)}" if limit else ""), (PENDING, RETRY))
+    def count_due(self) -> int:
+        query = "SELECT count(*) FROM messages WHERE state IN (?, ?)"
+        return self.db.execute(query, (PENDING, RETRY)).fetchone()[0]
+
+    def due(self, batch: int = 500) -> Iterator[list[OutgoingMessage]]:
+        """Messages decided but not delivered (new, or left by a crash or a 4xx), in batches.
+
+        Pages through the ledger so a large send never holds every message at once.
+        """
+        after = ("", "")
         bodies: dict[str, Body] = {}
-        due = []
-        for key, kind, event_id, envelope_json, created_at, body_id in rows.fetchall():
-            if body_id not in bodies:
-                query = "SELECT body FROM bodies WHERE id = ?"
-                (text,) = self.db.execute(query, (body_id,)).fetchone()
-                bodies[body_id] = Body.from_json(text)
-            envelope = json.loads(envelope_json)
-            draft = Draft(
-                key=key,
-                kind=kind,
-                event_id=event_id,
-                to_email=envelope["to"],
-                to_name=envelope["name"],
-                created_at=datetime.fromisoformat(created_at),
-                body=bodies[body_id],
-                person=envelope["person"],
-            )
-            due.append(draft.message())
-        return due
+        while True:
+            rows = self.db.execute(
+                "SELECT key, kind, event_id, envelope, created_at, body_id FROM messages"
+                " WHERE state IN (?, ?) AND (created_at, key) > (?, ?)"
+                " ORDER BY created_at, key LIMIT ?",
+                (PENDING, RETRY, *after, batch),
+            ).fetchall()
+            if not rows:
+                return
+            after = (rows[-1][4], rows[-1][0])
+            yield [self._message(row, bodies) for row in rows]
+
+    def _message(self, row: tuple, bodies: dict[str, Body]) -> OutgoingMessage:
+        key, kind, event_id, envelope_json, created_at, body_id = row
+        if body_id not in bodies:
+            query = "SELECT body FROM bodies WHERE id = ?"
+            (text,) = self.db.execute(query, (body_id,)).fetchone()
+            bodies[body_id] = Body.from_json(text)
+        envelope = json.loads(envelope_json)
+        draft = Draft(
+            key=key,
+            kind=kind,
+            event_id=event_id,
+            to_email=envelope["to"],
+            to_name=envelope["name"],
+            created_at=datetime.fromisoformat(created_at),
+            body=bodies[body_id],
+            person=envelope["person"],
+        )
+        return draft.message()
 
     def mark(self, result: SendResult, now: datetime) -> None:
         """Store one message's outcome as it came."""
@@ -329,8 +364,43 @@ class Ledger:
         )
         return [MessageRow(*r) for r in rows]
 
-    def suppressed(self) -> set[str]:
-        return {email for (email,) in self.db.execute("SELECT email FROM suppressions")}
+    def suppressed(self, reason: str | None = None) -> dict[str, str]:
+        """Suppressed address -> when, for every reason or one."""
+        query = "SELECT email, created_at FROM suppressions"
+        rows = self.db.execute(
+            *((query,) if reason is None else (query + " WHERE reason = ?", (reason,)))
+        )
+        return dict(rows)
+
+    def digest_history(self, job: str) -> list[tuple[str, list[str]]]:
+        """(slot, resource keys held) for each digest this job decided, oldest first."""
+        rows = self.db.execute("SELECT slot, held FROM digests WHERE job = ? ORDER BY slot", (job,))
+        return [(slot, json.loads(held)) for slot, held in rows]
+
+    def record_digest(
+        self,
+        job: str,
+        slot: str,
+        held: Sequence[str],
+        drafts: Iterable[Draft],
+        tokens: Iterable[tuple[str, str]],
+        now: datetime,
+    ) -> int:
+        """Commit a slot's digest, its messages (streamed) and unsubscribe tokens at once."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO unsubscribe_tokens VALUES (?, ?)", tokens)
+            recipients = self._insert_drafts(db, drafts)
+            db.execute(
+                "INSERT INTO digests VALUES (?, ?, ?, ?, ?)",
+                (job, slot, json.dumps(list(held)), recipients, now.astimezone(UTC).isoformat()),
+            )
+            return recipients
+
+    def email_for_token(self, token: str) -> str | None:
+        row = self.db.execute(
+            "SELECT email FROM unsubscribe_tokens WHERE token = ?", (token,)
+        ).fetchone()
+        return row[0] if row else None
 
     def suppress(self, email: str, reason: str, now: datetime) -> None:
         self.db.execute(

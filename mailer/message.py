@@ -23,7 +23,14 @@ SENT = "sent"
 RETRY = "retry"
 FAILED = "failed"
 
-PERSON_FIELDS = ("name", "first_name", "email", "position")
+PERSON_FIELDS = (
+    "name",
+    "first_name",
+    "email",
+    "position",
+    "unsubscribe_url",
+    "unsubscribe_mailto",
+)
 TOKEN = re.compile(r"%%mailer:(\w+)%%")
 
 
@@ -121,7 +128,7 @@ class Draft:
             html=fill(body.html, self.person, escape=True),
             created_at=self.created_at,
             attachments=body.attachments,
-            headers=body.headers,
+            headers=tuple((name, fill(value, self.person)) for name, value in body.headers),
             body_id=body.id,
             person=tuple(sorted(self.person.items())),
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
@@ -112,6 +113,10 @@ class Columns:
     def header(self, name: str) -> str:
         return self.mapping[name]
 
+    def text(self, values: list[str], name: str) -> str:
+        """The cell as one clean line, or "" when the tab has no such column."""
+        return clean_text(self.get(values, name)) if self.index.get(name) is not None else ""
+
 
 def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
     """A sheet's date-time: ISO 8601 or a Google Form's M/D/YYYY H:MM:SS, naive means `zone`."""
@@ -163,8 +168,7 @@ class _CellError(Exception):
 
 
 def _event(columns: Columns, values: list[str], number: int, default_zone: str) -> Event:
-    def text(name: str) -> str:
-        return clean_text(columns.get(values, name)) if columns.index[name] is not None else ""
+    text = functools.partial(columns.text, values)
 
     event_id = text("id")
     if not event_id:
@@ -329,3 +333,101 @@ def _signup(
         ),
         warnings,
     )
+
+
+@dataclass(frozen=True)
+class Resource:
+    row: int
+    title: str
+    url: str
+    category: str
+    description: str = ""
+    audience: str = ""
+    added_on: date | None = None
+
+    @property
+    def key(self) -> str:
+        """What identifies a resource across runs: its link."""
+        return self.url
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    row: int
+    key: tuple[str]
+    email: str
+    address: str
+    name: str = ""
+    unsubscribed: bool = False
+
+
+def parse_date(text: str) -> date:
+    text = text.strip()
+    for pattern in ("%Y-%m-%d", "%m/%d/%Y"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (use 2026-11-23)") from None
+
+
+def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resource], list[Problem]]:
+    columns = Columns(table, mapping, ("title", "url", "category"))
+    resources, problems = [], []
+    for number, values in table.numbered_rows():
+        if not any(str(v).strip() for v in values):
+            continue
+        text = functools.partial(columns.text, values)
+        url = text("url")
+        if not url.startswith(("https://", "http://")):
+            problems.append(Problem(table.tab, number, columns.header("url"), "is not a web link"))
+            continue
+        if not text("title"):
+            problems.append(Problem(table.tab, number, columns.header("title"), "is empty"))
+            continue
+        added = None
+        if text("added_on"):
+            try:
+                added = parse_date(text("added_on"))
+            except ValueError as err:
+                problems.append(Problem(table.tab, number, columns.header("added_on"), str(err)))
+                continue
+        resources.append(
+            Resource(
+                row=number,
+                title=text("title"),
+                url=url,
+                category=text("category") or "Resources",
+                description=text("description"),
+                audience=text("audience"),
+                added_on=added,
+            )
+        )
+    return resources, problems
+
+
+def parse_subscribers(
+    table: Table, mapping: dict[str, str]
+) -> tuple[list[Subscriber], list[Problem]]:
+    columns = Columns(table, mapping, ("email",))
+    subscribers, problems = [], []
+    for number, values in table.numbered_rows():
+        raw = columns.get(values, "email").strip()
+        if not raw:
+            continue
+        try:
+            address = validate_email(raw, check_deliverability=False).normalized
+        except EmailNotValidError as err:
+            problems.append(
+                Problem(table.tab, number, columns.header("email"), f"not a valid address: {err}")
+            )
+            continue
+        unsubscribed = bool(columns.text(values, "unsubscribed_on"))
+        name = columns.text(values, "name")
+        subscribers.append(
+            Subscriber(number, (raw,), normalize_email(address), address, name, unsubscribed)
+        )
+    return subscribers, problems

@@ -1,0 +1,97 @@
+"""PURE: which digest slot is due, what it holds, and who gets it.
+
+A slot is a scheduled moment (`at = "monday 09:00"` in the job's zone). The
+slot due is the latest one that has come: a missed slot is caught up by the
+next run, until the following slot comes and takes its place. A digest
+holds the resources this job has not sent yet that were added on or after
+the day of its last digest (for the first digest, one period back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from mailer.config import AT
+from mailer.rows import Resource, Signup, Subscriber, normalize_email
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class Slot:
+    starts: datetime  # aware, in the job's zone
+    period: timedelta
+
+    @property
+    def label(self) -> str:
+        return f"{self.starts:%Y-%m-%d}"
+
+    @property
+    def previous(self) -> datetime:
+        """The slot before this one, at the same wall-clock time (DST or not)."""
+        local = self.starts.replace(tzinfo=None) - self.period
+        return local.replace(tzinfo=self.starts.tzinfo)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    address: str
+    name: str
+
+
+def latest_slot(at: str, zone: ZoneInfo, now: datetime) -> Slot:
+    """The latest moment `at` ('monday 09:00', or '09:00' daily) at or before `now`."""
+    match = AT.match(at)
+    if not match:
+        raise ValueError(f"{at!r} is not like 'monday 09:00' or '09:00'")
+    day, hour, minute = match.group(1), int(match.group(2)), int(match.group(3))
+    local_now = now.astimezone(zone)
+    weekly = day is not None and day.lower() != "day"
+    period = timedelta(days=7 if weekly else 1)
+    candidate = local_now.date()
+    if weekly:
+        candidate -= timedelta(days=(candidate.weekday() - WEEKDAYS.index(day.lower())) % 7)
+    starts = datetime.combine(candidate, time(hour, minute), tzinfo=zone)
+    if starts > local_now:
+        starts = datetime.combine(candidate - period, time(hour, minute), tzinfo=zone)
+    return Slot(starts, period)
+
+
+def new_resources(
+    resources: Iterable[Resource], sent_keys: set[str], since: date
+) -> list[Resource]:
+    """Resources not sent before, added on or after `since` (undated ones count as new)."""
+    return [
+        r
+        for r in resources
+        if r.key not in sent_keys and (r.added_on is None or r.added_on >= since)
+    ]
+
+
+def grouped(
+    resources: Sequence[Resource], order: Sequence[str]
+) -> list[tuple[str, list[Resource]]]:
+    """Resources by category: the configured order first, then the rest as they appear."""
+    groups: dict[str, list[Resource]] = {}
+    for resource in resources:
+        groups.setdefault(resource.category, []).append(resource)
+    ranked = [c for c in order if c in groups] + [c for c in groups if c not in order]
+    return [(category, groups[category]) for category in ranked]
+
+
+def audience(
+    subscribers: Iterable[Subscriber], signups: Iterable[Signup], suppressed: set[str]
+) -> list[Recipient]:
+    """Subscribers plus signers-up who opted in, once each, minus anyone suppressed."""
+    seen: dict[str, Recipient] = {}
+    for s in subscribers:
+        if not s.unsubscribed:
+            seen.setdefault(s.email, Recipient(s.email, s.address, s.name))
+    for s in signups:
+        if s.digest:
+            seen.setdefault(s.email, Recipient(s.email, s.address, s.name))
+    return [r for email, r in seen.items() if normalize_email(email) not in suppressed]
