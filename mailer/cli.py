@@ -15,7 +15,7 @@ from rich.table import Table
 
 from mailer import config
 from mailer.errors import ConfigError, MailerError
-from mailer.jobs import reminders, signups
+from mailer.jobs import digest, reminders, signups
 from mailer.ledger import Ledger, locked
 from mailer.mime import mask
 from mailer.runner import Report, run_job
@@ -167,8 +167,29 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
 def _print_report(job: config.JobSettings, report: Report, settings: config.Settings) -> None:
     if isinstance(report, signups.SignupsReport):
         _print_signups(report, settings)
-    else:
+    elif isinstance(report, reminders.RemindersReport):
         _print_reminders(job, report)
+    else:
+        _print_digest(job, report)
+
+
+def _print_digest(job: config.JobSettings, report: digest.DigestReport) -> None:
+    sent = report.delivered
+    if report.skipped:
+        line = f"Digest ({job.name}), slot {report.slot}: {report.skipped}"
+    else:
+        line = (
+            f"Digest ({job.name}), slot {report.slot}: {report.resources} new resources"
+            f" to {report.recipients} people"
+        )
+    line += f"; {sent.get('sent', 0)} sent" + (
+        f", {sent['failed']} failed" if sent.get("failed") else ""
+    )
+    if report.unsubscribes_written:
+        line += f"; {report.unsubscribes_written} unsubscribes written to the sheet"
+    console.print(line + ".", soft_wrap=True, highlight=False)
+    for problem in report.problems:
+        console.print(f"  {problem}", markup=False, soft_wrap=True)
 
 
 def _print_reminders(job: config.JobSettings, report: reminders.RemindersReport) -> None:

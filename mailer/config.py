@@ -125,12 +125,22 @@ class LedgerSettings:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """`mailer serve`: the unsubscribe pages. `public_url` is where people reach it."""
+
+    public_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
     workbook: WorkbookSettings = field(default_factory=WorkbookSettings)
     transport: TransportSettings = field(default_factory=TransportSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
     source: Path = Path("mailer.toml")
 
     @property
@@ -297,6 +307,7 @@ class ReminderOptions:
 class DigestOptions:
     template: str = "digest"
     categories: list[str] = field(default_factory=list)
+    upcoming_days: int = 30
 
 
 OPTIONS = {"signups": SignupsOptions, "reminders": ReminderOptions, "digest": DigestOptions}
@@ -348,6 +359,8 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
             raise ConfigError(f"{path}: every: {err}") from None
     if job.at and not AT.match(job.at):
         raise ConfigError(f"{path}: at: {job.at!r} is not like 'monday 09:00' or '09:00'")
+    if kind == "digest" and not job.at:
+        raise ConfigError(f'{path}: at: a digest needs a slot, such as at = "monday 09:00"')
     zone = job.timezone or settings.organization.timezone
     try:
         ZoneInfo(zone)

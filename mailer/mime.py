@@ -12,6 +12,12 @@ from mailer.message import OutgoingMessage
 from mailer.rows import clean_text
 
 
+# Bodies are encoded with SMTP's 78-column lines; headers are written with RFC 5322's
+# 998-character limit so a long List-Unsubscribe URL stays a URL instead of being
+# turned into an RFC 2047 encoded word (which mail clients would not recognise).
+HEADERS_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
 def build_mime(message: OutgoingMessage) -> EmailMessage:
     mime = EmailMessage(policy=policy.SMTP)
     mime["Subject"] = clean_text(message.subject)
@@ -30,6 +36,7 @@ def build_mime(message: OutgoingMessage) -> EmailMessage:
         mime.add_attachment(
             attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
+    mime.policy = HEADERS_POLICY
     return mime
 
 

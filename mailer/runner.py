@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from mailer.config import JobSettings, ReminderOptions
-from mailer.jobs import reminders, signups
+from mailer.jobs import digest, reminders, signups
 from mailer.ledger import Ledger
 from mailer.site import Site
 
-Report = signups.SignupsReport | reminders.RemindersReport
+Report = signups.SignupsReport | reminders.RemindersReport | digest.DigestReport
 
 
 def run_job(
@@ -27,4 +27,4 @@ def run_job(
     if job.kind == "reminders":
         assert isinstance(job.options, ReminderOptions)
         return reminders.run(site, ledger, now, job.options, send=send, progress=progress)
-    raise NotImplementedError(f"{job.source}: jobs of kind {job.kind!r} are not built yet")
+    return digest.run(site, ledger, now, job, send=send, progress=progress)

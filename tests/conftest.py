@@ -55,12 +55,13 @@ class SiteDir:
             writer.writeheader()
             writer.writerows(rows)
 
-    def sent(self) -> list[dict[str, str]]:
-        """Lines of outbox/index.jsonl: one per message ever delivered."""
+    def sent(self, digests: bool = False) -> list[dict[str, str]]:
+        """Lines of outbox/index.jsonl, one per message delivered: session emails, or digests."""
         index = self.outbox / "index.jsonl"
         if not index.exists():
             return []
-        return [json.loads(line) for line in index.read_text().splitlines() if line]
+        lines = [json.loads(line) for line in index.read_text().splitlines() if line]
+        return [line for line in lines if (line["kind"] == "digest") == digests]
 
 
 @pytest.fixture

@@ -97,10 +97,10 @@ def test_run_without_a_job_runs_signups_then_reminders(site):
 
 
 def test_an_unknown_job_names_the_jobs_there_are(site):
-    result = site.mailer("run", "digestt")
+    result = site.mailer("run", "digests")
 
     assert result.exit_code == 2
-    assert "no job named 'digestt' (jobs: signups, reminders)" in result.output
+    assert "no job named 'digests' (jobs: signups, reminders, digest)" in result.output
 
 
 def test_a_bad_offset_names_the_file_and_key(site):

@@ -15,8 +15,9 @@ def test_first_run_confirms_twelve_and_waitlists_two(site):
     assert result.exit_code == 0, result.output
     kinds = Counter(line["kind"] for line in site.sent())
     assert kinds == {"confirmation": 12, "waitlist": 2}
-    assert len(list(site.outbox.glob("*.eml"))) == 14
-    assert len(list(site.outbox.glob("*.html"))) == 14
+    assert len(list(site.outbox.glob("confirmation*.eml"))) == 12
+    assert len(list(site.outbox.glob("waitlist*.eml"))) == 2
+    assert len(list(site.outbox.glob("*.eml"))) == len(list(site.outbox.glob("*.html")))
     statuses = Counter(row["Status"] for row in site.rows())
     assert statuses == {"confirmed": 12, "waitlisted": 2, "duplicate": 1, "invalid": 1}
     assert all(row["Status"] for row in site.rows())

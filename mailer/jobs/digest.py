@@ -1,0 +1,257 @@
+"""The digest job: once per slot, new resources and open seats to everyone who asked for them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from mailer import digest, roster
+from mailer.config import DigestOptions, JobSettings
+from mailer.delivery import deliver
+from mailer.digest import Recipient, Slot
+from mailer.emails import event_view
+from mailer.ledger import Ledger
+from mailer.message import Body, Draft, placeholder
+from mailer.rows import (
+    Event,
+    Problem,
+    Resource,
+    Subscriber,
+    parse_events,
+    parse_resources,
+    parse_signups,
+    parse_subscribers,
+)
+from mailer.site import Site
+from mailer.tokens import load_secret, unsubscribe_token
+from mailer.workbook import CellChange, Table
+
+UNSUBSCRIBE = "unsubscribe"
+DIGEST_TABS = ("resources", "subscribers", "signups", "events")
+
+
+@dataclass
+class DigestReport:
+    slot: str = ""
+    skipped: str = ""
+    resources: int = 0
+    recipients: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    delivered: Counter = field(default_factory=Counter)
+    unsubscribes_written: int = 0
+
+
+@dataclass(frozen=True)
+class Contents:
+    groups: list[tuple[str, list[Resource]]]
+    sessions: list[dict[str, object]]
+
+
+def run(
+    site: Site,
+    ledger: Ledger,
+    now: datetime,
+    job: JobSettings,
+    send: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> DigestReport:
+    """Decide this slot's digest if it is due and has news, then send what is due."""
+    assert isinstance(job.options, DigestOptions)
+    slot = digest.latest_slot(job.at, ZoneInfo(job.timezone), now)
+    report = DigestReport(slot=slot.label)
+    history = ledger.digest_history(job.name)
+    tables = _read(site)
+    subscribers, problems = _subscribers(site, tables)
+    report.problems.extend(problems)
+    if history and history[-1][0] == slot.label:
+        report.skipped = f"the {slot.label} digest was already decided"
+    else:
+        _decide(site, ledger, now, job, slot, history, tables, subscribers, report)
+    if send:
+        report.delivered = deliver(ledger, site.transport, now, progress)
+    report.unsubscribes_written = _write_unsubscribes(site, ledger, tables, subscribers)
+    return report
+
+
+def _decide(
+    site: Site,
+    ledger: Ledger,
+    now: datetime,
+    job: JobSettings,
+    slot: Slot,
+    history: list[tuple[str, list[str]]],
+    tables: dict[str, Table],
+    subscribers: list[Subscriber],
+    report: DigestReport,
+) -> None:
+    options = job.options
+    assert isinstance(options, DigestOptions)
+    settings = site.settings
+    resources, problems = _resources(site, tables)
+    report.problems.extend(problems)
+    sent_keys = {key for _, held in history for key in held}
+    since = date.fromisoformat(history[-1][0]) if history else slot.previous.date()
+    fresh = digest.new_resources(resources, sent_keys, since)
+    if not fresh:
+        report.skipped = f"no new resources since {since:%Y-%m-%d}; nothing sent"
+        return
+    events, signups = _events_and_signups(site, tables, report)
+    contents = Contents(
+        groups=digest.grouped(fresh, options.categories),
+        sessions=_sessions(events, ledger, now, options.upcoming_days),
+    )
+    recipients = digest.audience(subscribers, signups, set(ledger.suppressed()))
+    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    body = _body(site, options.template, contents, slot)
+    report.resources = len(fresh)
+    report.recipients = ledger.record_digest(
+        job.name,
+        slot.label,
+        [r.key for r in fresh],
+        _drafts(site, job, slot, body, recipients, secret, now),
+        ((unsubscribe_token(secret, r.email), r.email) for r in recipients),
+        now,
+    )
+
+
+def _read(site: Site) -> dict[str, Table]:
+    """Every tab the digest needs, in one read; tabs the workbook lacks are left out."""
+    names = {name: site.settings.workbook.tab(name) for name in DIGEST_TABS}
+    found = site.workbook.read(list(names.values()))
+    return {name: found[tab] for name, tab in names.items() if tab in found}
+
+
+def _subscribers(site: Site, tables: dict[str, Table]) -> tuple[list[Subscriber], list[Problem]]:
+    if "subscribers" not in tables:
+        return [], []
+    return parse_subscribers(
+        tables["subscribers"], site.settings.workbook.column_map("subscribers")
+    )
+
+
+def _resources(site: Site, tables: dict[str, Table]) -> tuple[list[Resource], list[Problem]]:
+    if "resources" not in tables:
+        return [], []
+    return parse_resources(tables["resources"], site.settings.workbook.column_map("resources"))
+
+
+def _events_and_signups(site: Site, tables: dict[str, Table], report: DigestReport):
+    settings = site.settings
+    if "events" not in tables:
+        return [], []
+    zone = settings.organization.zone
+    events = parse_events(tables["events"], settings.workbook.column_map("events"), str(zone))
+    if "signups" not in tables:
+        return events.events, []
+    signups = parse_signups(
+        tables["signups"], settings.workbook.column_map("signups"), events.events, zone
+    )
+    return events.events, signups.signups
+
+
+def _sessions(
+    events: Sequence[Event], ledger: Ledger, now: datetime, days: int
+) -> list[dict[str, object]]:
+    """Upcoming sessions with their seats left, as the last signups run decided them."""
+    confirmed = Counter(s.event_id for s in ledger.seats() if s.status == roster.CONFIRMED)
+    horizon = now + timedelta(days=days)
+    return [
+        {
+            **event_view(event),
+            "seats_left": max(event.capacity - confirmed[event.id], 0),
+        }
+        for event in sorted(events, key=lambda e: e.starts_at)
+        if not event.cancelled and now < event.starts_at <= horizon
+    ]
+
+
+def _body(site: Site, template: str, contents: Contents, slot: Slot) -> Body:
+    org = site.settings.organization
+    context = {
+        "org": org,
+        "groups": [
+            {"category": category, "resources": [vars(r) for r in items]}
+            for category, items in contents.groups
+        ],
+        "sessions": contents.sessions,
+        "slot": {"date": f"{slot.starts:%B} {slot.starts.day}, {slot.starts.year}"},
+    }
+    prepared = site.renderer.prepare(template, context)
+    links = [f"<{placeholder('unsubscribe_mailto')}>"]
+    headers = []
+    if site.settings.server.public_url:
+        links.insert(0, f"<{placeholder('unsubscribe_url')}>")
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    return Body(
+        subject=prepared.subject,
+        html=prepared.html,
+        text=prepared.text,
+        sender_email=org.sender,
+        sender_name=org.sender_name or org.name,
+        reply_to=org.reply_to,
+        headers=(("List-Unsubscribe", ", ".join(links)), *headers),
+    )
+
+
+def _drafts(
+    site: Site,
+    job: JobSettings,
+    slot: Slot,
+    body: Body,
+    recipients: Sequence[Recipient],
+    secret: str,
+    now: datetime,
+) -> Iterator[Draft]:
+    """One draft per recipient, made as the ledger takes them (never all at once)."""
+    public_url = site.settings.server.public_url.rstrip("/")
+    mailbox = site.settings.organization.reply_to or site.settings.organization.sender
+    for recipient in recipients:
+        token = unsubscribe_token(secret, recipient.email)
+        mailto = f"mailto:{mailbox}?subject={quote(f'unsubscribe {token}')}"
+        yield Draft(
+            key=f"digest:{job.name}:{slot.label}:{recipient.email}",
+            kind="digest",
+            event_id="",
+            to_email=recipient.address,
+            to_name=recipient.name,
+            created_at=now.astimezone(UTC),
+            body=body,
+            person={
+                "name": recipient.name,
+                "first_name": recipient.name.split(" ")[0] if recipient.name else "friend",
+                "email": recipient.address,
+                "unsubscribe_url": f"{public_url}/unsubscribe/{token}" if public_url else mailto,
+                "unsubscribe_mailto": mailto,
+            },
+        )
+
+
+def _write_unsubscribes(
+    site: Site, ledger: Ledger, tables: dict[str, Table], subscribers: list[Subscriber]
+) -> int:
+    """Fill unsubscribed_on in the Subscribers tab for people who unsubscribed since."""
+    if "subscribers" not in tables:
+        return 0
+    table = tables["subscribers"]
+    mapping = site.settings.workbook.column_map("subscribers")
+    unsubscribed = ledger.suppressed(UNSUBSCRIBE)
+    zone = site.settings.organization.zone
+    changes = [
+        CellChange(
+            s.row,
+            s.key,
+            mapping["unsubscribed_on"],
+            "",
+            f"{datetime.fromisoformat(unsubscribed[s.email]).astimezone(zone):%Y-%m-%d}",
+        )
+        for s in subscribers
+        if s.email in unsubscribed and not s.unsubscribed
+    ]
+    if not changes:
+        return 0
+    written = site.workbook.write(table.tab, [mapping["email"]], changes)
+    return len(written.cells)
