@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,19 @@ run: $(STAMP)
 	$(BIN)/mailer init
 	$(BIN)/mailer run
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) browser
 	$(BIN)/pytest -q
+
+# Browser tests drive Debian's chromium; install it when missing and we may.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the browser tests"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "WARNING: could not install chromium: browser tests will be skipped"; \
+	  else \
+	    echo "chromium is not installed: browser tests will be skipped (apt-get install chromium)"; \
+	  fi; }
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -18,9 +18,11 @@ from mailer.errors import ConfigError, MailerError
 from mailer.jobs import digest, reminders, signups
 from mailer.ledger import Ledger, locked
 from mailer.mime import mask
+from mailer.rows import normalize_email
 from mailer.runner import Report, run_job
 from mailer.sample import write_sample
 from mailer.site import Site
+from mailer.tokens import load_secret
 
 console = Console()
 PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
@@ -372,6 +374,47 @@ def retry(obj: Context) -> None:
         finally:
             ledger.close()
     console.print(f"{count} failed messages queued again.")
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: [server] host).")
+@click.option("--port", type=int, help="Port to listen on (default: [server] port).")
+@click.pass_obj
+def serve(obj: Context, host: str | None, port: int | None) -> None:
+    """Serve the digest's unsubscribe pages and one-click unsubscribe (RFC 8058).
+
+    Put it behind your HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
+    """
+    import waitress
+
+    from mailer.web import create_app
+
+    settings = obj.settings()
+    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    app = create_app(settings.ledger.path, secret, settings.organization.name)
+    host = host or settings.server.host
+    port = port or settings.server.port
+    console.print(f"Serving unsubscribe pages on http://{host}:{port}/ (Ctrl-C stops)")
+    waitress.serve(app, host=host, port=port, ident="mailer")
+
+
+@cli.command()
+@click.argument("email")
+@now_option
+@click.pass_obj
+def unsubscribe(obj: Context, email: str, now: str | None) -> None:
+    """Stop the digest for EMAIL, as its unsubscribe link would.
+
+    The next digest run writes unsubscribed_on into the Subscribers tab.
+    Example: mailer unsubscribe someone@example.org
+    """
+    settings = obj.settings()
+    ledger = Ledger(settings.ledger.path)
+    try:
+        ledger.suppress(normalize_email(email), "unsubscribe", parse_now(now))
+    finally:
+        ledger.close()
+    console.print(f"{mask(email)} will get no more digests.", highlight=False)
 
 
 def main() -> None:

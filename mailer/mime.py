@@ -11,7 +11,6 @@ from email.utils import format_datetime
 from mailer.message import OutgoingMessage
 from mailer.rows import clean_text
 
-
 # Bodies are encoded with SMTP's 78-column lines; headers are written with RFC 5322's
 # 998-character limit so a long List-Unsubscribe URL stays a URL instead of being
 # turned into an RFC 2047 encoded word (which mail clients would not recognise).

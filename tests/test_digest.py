@@ -1,0 +1,154 @@
+"""The resource digest: once per slot, only what is new, to the people who asked for it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from conftest import NOW
+from test_emails import read_eml
+
+# NOW is Tuesday 2026-11-24; the digest slot is Mondays 09:00 Chicago (15:00 UTC).
+NEXT_SLOT = NOW + timedelta(days=6, hours=1)  # Monday 2026-11-30, 10:00 Chicago
+
+
+def add_resources(site, *titles: str, added_on: str = "2026-11-27") -> None:
+    rows = site.rows("resources")
+    for n, title in enumerate(titles):
+        rows.append(
+            {
+                "title": title,
+                "url": f"https://example.org/resource/{n}-{len(rows)}",
+                "category": "Activist self-care" if n % 2 else "Burnout",
+                "description": f"About {title.lower()}.",
+                "audience": "Providers",
+                "added_on": added_on,
+            }
+        )
+    site.write_rows("resources", rows)
+
+
+def digest_text(site, line) -> str:
+    return read_eml(site, line).get_body(("plain",)).get_content()
+
+
+def test_the_first_digest_goes_to_subscribers_and_opted_in_signers_up(site):
+    result = site.mailer("run")
+
+    recipients = {line["to"] for line in site.sent(digests=True)}
+    assert "Digest (digest), slot 2026-11-23: 3 new resources to 7 people; 7 sent." in (
+        result.output
+    )
+    # three subscribers, and four people who said yes on the form (Maya is both)
+    assert recipients == {
+        "maya.okafor@example.org",
+        "daniel.reyes@example.org",
+        "priya.raman@example.org",
+        "samira.haddad@example.org",
+        "marcus.bell@example.org",
+        "grace.mensah@example.org",
+        "ben.whitaker@example.org",
+    }
+
+
+def test_resources_are_grouped_in_the_configured_order(site):
+    site.mailer("run")
+
+    text = digest_text(site, site.sent(digests=True)[0])
+    positions = [
+        text.index(c)
+        for c in ("Self-assessments", "Compassion fatigue and vicarious trauma", "Know your rights")
+    ]
+    assert positions == sorted(positions)
+    assert "Professional Quality of Life (ProQOL) self-assessment (for providers)" in text
+
+
+def test_only_resources_added_since_the_last_digest_appear_once_per_slot(site):
+    site.mailer("run")
+    add_resources(site, "Rest as resistance", "Noticing burnout early")
+
+    site.mailer("run", now=NEXT_SLOT)
+    again = site.mailer("run", now=NEXT_SLOT + timedelta(hours=3))
+
+    second = [line for line in site.sent(digests=True) if "2026-11-30" in line["key"]]
+    assert len(second) == 7
+    text = digest_text(site, second[0])
+    assert "Rest as resistance" in text and "Noticing burnout early" in text
+    assert text.index("Burnout") < text.index("Activist self-care")
+    assert "ProQOL" not in text
+    assert "the 2026-11-30 digest was already decided; 0 sent" in again.output
+    assert len(site.sent(digests=True)) == 14
+
+
+def test_an_empty_digest_is_skipped_and_the_run_says_so(site):
+    site.mailer("run")
+
+    result = site.mailer("run", now=NEXT_SLOT)
+
+    assert "no new resources since 2026-11-23; nothing sent" in result.output
+    assert len(site.sent(digests=True)) == 7
+
+
+def test_a_missed_slot_is_caught_up_only_until_the_next_slot(site):
+    site.mailer("run")
+    add_resources(site, "Rest as resistance")
+
+    site.mailer("run", now=NEXT_SLOT + timedelta(days=8))  # the 30th was missed, the 7th came
+
+    slots = Counter(line["key"].split(":")[2] for line in site.sent(digests=True))
+    assert slots == {"2026-11-23": 7, "2026-12-07": 7}
+
+
+def test_upcoming_sessions_show_seats_left(site):
+    rows = site.rows("events")
+    rows[0]["capacity"] = "20"
+    site.write_rows("events", rows)
+
+    site.mailer("run")
+
+    text = digest_text(site, site.sent(digests=True)[0])
+    assert "Community Support Conversation, Wednesday, December 2, 2026" in text
+    assert "6 of 20 seats left" in text
+    assert "Sign up: https://forms.example.org/community-support" in text
+
+
+def test_every_digest_can_be_unsubscribed_from(site):
+    config = site.config.read_text().replace(
+        'public_url = ""', 'public_url = "https://mail.example.org"'
+    )
+    site.config.write_text(config)
+
+    site.mailer("run")
+
+    mail = read_eml(site, site.sent(digests=True)[0])
+    unsubscribe = mail["List-Unsubscribe"]
+    assert unsubscribe.startswith("<https://mail.example.org/unsubscribe/")
+    assert ", <mailto:organizers@example.org?subject=unsubscribe%20" in unsubscribe
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = unsubscribe[1 : unsubscribe.index(">")]
+    html = mail.get_body(("html",)).get_content()
+    assert f'href="{link}"' in html
+    assert "You receive this digest because you subscribed" in html
+
+
+def test_without_a_public_url_the_digest_unsubscribes_by_mail(site):
+    site.mailer("run")
+
+    mail = read_eml(site, site.sent(digests=True)[0])
+
+    assert mail["List-Unsubscribe"].startswith("<mailto:organizers@example.org?subject=")
+    assert mail["List-Unsubscribe-Post"] is None
+
+
+def test_unsubscribing_by_hand_is_honoured_and_written_to_the_sheet(site):
+    site.mailer("run")
+    add_resources(site, "Rest as resistance")
+
+    site.mailer("unsubscribe", "Priya.Raman@example.org")
+    result = site.mailer("run", now=NEXT_SLOT)
+
+    second = {line["to"] for line in site.sent(digests=True) if "2026-11-30" in line["key"]}
+    assert "priya.raman@example.org" not in second and len(second) == 6
+    assert "1 unsubscribes written to the sheet" in result.output
+    rows = {row["email"]: row["unsubscribed_on"] for row in site.rows("subscribers")}
+    assert rows["priya.raman@example.org"] == "2026-11-24"
