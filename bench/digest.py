@@ -1,0 +1,99 @@
+"""The digest at scale: 10,000 and 100,000 subscribers.
+
+Prints, per size: time to decide the slot (read the workbook, render the one
+body, stream every recipient into the ledger), time per message to send,
+and peak memory. Run with `.venv/bin/python bench/digest.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from mailer import config  # noqa: E402
+from mailer.delivery import deliver  # noqa: E402
+from mailer.jobs import digest  # noqa: E402
+from mailer.ledger import Ledger  # noqa: E402
+from mailer.sample import write_sample  # noqa: E402
+from mailer.site import Site  # noqa: E402
+
+NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+
+
+def build_site(root: Path, subscribers: int) -> Path:
+    shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
+    shutil.copytree(REPO / "templates", root / "templates")
+    shutil.copytree(REPO / "jobs", root / "jobs")
+    write_sample(config.load(root / "mailer.toml"), NOW)
+    with open(root / "lists" / "subscribers.csv", "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["email", "name", "subscribed_on", "unsubscribed_on"])
+        for i in range(subscribers):
+            out.writerow([f"reader{i}@example.org", f"Reader {i}", "2026-01-01", ""])
+    return root / "mailer.toml"
+
+
+def measure(subscribers: int) -> dict[str, float]:
+    """One size, in this process: times untraced, then the process's peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = config.load(build_site(Path(tmp), subscribers))
+        site = Site.from_settings(settings)
+        job = next(j for j in config.load_jobs(settings) if j.kind == "digest")
+        ledger = Ledger(settings.ledger.path)
+        start = time.perf_counter()
+        report = digest.run(site, ledger, NOW, job, send=False)
+        decide = time.perf_counter() - start
+        decide_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        start = time.perf_counter()
+        sent = deliver(ledger, site.transport, NOW)
+        send = time.perf_counter() - start
+        ledger.close()
+        return {
+            "recipients": report.recipients,
+            "sent": sent["sent"],
+            "decide_s": decide,
+            "send_ms_per_message": 1000 * send / max(sent["sent"], 1),
+            "decide_rss_mib": decide_rss,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one)))
+        return
+    print("digest through the outbox; each size in a fresh process (peak RSS includes Python)")
+    heads = ("subscribers", "decide", "RSS after decide", "send/msg", "peak RSS")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(heads, (12, 8, 17, 9, 9), strict=True)))
+    for size in args.sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(size)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        m = json.loads(out.stdout)
+        print(
+            f"{m['recipients']:>12,} {m['decide_s']:>7.2f}s {m['decide_rss_mib']:>13.0f} MiB"
+            f" {m['send_ms_per_message']:>7.2f}ms {m['peak_rss_mib']:>5.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()
