@@ -10,11 +10,32 @@ from mailer.calendar import describe_time, invitation
 from mailer.changes import CANCELLATION, UPDATE, EventChange
 from mailer.message import Attachment, Body, Draft
 from mailer.reminders import REMINDER
+from mailer.render import Prepared
 from mailer.roster import Notice
 from mailer.rows import Event
 from mailer.site import Site
 
 INVITING = (roster.CONFIRMATION, roster.PROMOTION, UPDATE)
+
+
+def site_body(
+    site: Site,
+    prepared: Prepared,
+    attachments: tuple[Attachment, ...] = (),
+    headers: tuple[tuple[str, str], ...] = (),
+) -> Body:
+    """A rendered template as a Body sent from the site's organization."""
+    org = site.settings.organization
+    return Body(
+        subject=prepared.subject,
+        html=prepared.html,
+        text=prepared.text,
+        sender_email=org.sender,
+        sender_name=org.sender_name or org.name,
+        reply_to=org.reply_to,
+        attachments=attachments,
+        headers=headers,
+    )
 
 
 def calendar_links(event: Event, details: str) -> dict[str, str]:
@@ -152,12 +173,4 @@ class EventEmails:
         elif notice.kind == CANCELLATION and invited:
             ics = invitation(self.event, org, self.now, change.sequence, method="CANCEL")
             attachments = (Attachment("cancel.ics", "text/calendar", ics),)
-        return Body(
-            subject=prepared.subject,
-            html=prepared.html,
-            text=prepared.text,
-            sender_email=org.sender,
-            sender_name=org.sender_name or org.name,
-            reply_to=org.reply_to,
-            attachments=attachments,
-        )
+        return site_body(self.site, prepared, attachments=attachments)

@@ -142,19 +142,24 @@ def test_planning_its_own_output_again_changes_nothing(people, capacity, now):
     assert again.notices == []
 
 
-def test_lowering_capacity_bumps_nobody_and_warns():
-    people = [
+def in_a_row(count: int) -> list[Signup]:
+    """People p2, p3, ... who signed up one minute apart, from sheet row 2 on."""
+    return [
         Signup(
-            r,
-            (str(r), f"p{r}@example.org"),
-            BEFORE + timedelta(minutes=r),
-            f"p{r}@example.org",
-            f"p{r}@example.org",
+            row,
+            (str(row), f"p{row}@example.org"),
+            BEFORE + timedelta(minutes=row),
+            f"p{row}@example.org",
+            f"p{row}@example.org",
             "P",
             "ccs",
         )
-        for r in range(2, 8)
+        for row in range(2, count + 2)
     ]
+
+
+def test_lowering_capacity_bumps_nobody_and_warns():
+    people = in_a_row(6)
     first = plan(event(6), people, Previous(), BEFORE)
 
     smaller = plan(event(3), written_back(people, first), first.as_previous(), BEFORE)
@@ -164,18 +169,7 @@ def test_lowering_capacity_bumps_nobody_and_warns():
 
 
 def test_raising_capacity_promotes_from_the_waitlist_in_order():
-    people = [
-        Signup(
-            r,
-            (str(r), f"p{r}@example.org"),
-            BEFORE + timedelta(minutes=r),
-            f"p{r}@example.org",
-            f"p{r}@example.org",
-            "P",
-            "ccs",
-        )
-        for r in range(2, 8)
-    ]
+    people = in_a_row(6)
     first = plan(event(3), people, Previous(), BEFORE)
 
     bigger = plan(event(5), written_back(people, first), first.as_previous(), BEFORE)

@@ -13,7 +13,7 @@ from mailer import digest, roster
 from mailer.config import DigestOptions, JobSettings
 from mailer.delivery import deliver
 from mailer.digest import Recipient, Slot
-from mailer.emails import event_view
+from mailer.emails import event_view, site_body
 from mailer.ledger import Ledger
 from mailer.message import Body, Draft, placeholder
 from mailer.rows import (
@@ -186,15 +186,7 @@ def _body(site: Site, template: str, contents: Contents, slot: Slot) -> Body:
     if site.settings.server.public_url:
         links.insert(0, f"<{placeholder('unsubscribe_url')}>")
         headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-    return Body(
-        subject=prepared.subject,
-        html=prepared.html,
-        text=prepared.text,
-        sender_email=org.sender,
-        sender_name=org.sender_name or org.name,
-        reply_to=org.reply_to,
-        headers=(("List-Unsubscribe", ", ".join(links)), *headers),
-    )
+    return site_body(site, prepared, headers=(("List-Unsubscribe", ", ".join(links)), *headers))
 
 
 def _drafts(
