@@ -356,7 +356,9 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         console.print(table)
     for message in unsent:
         console.print(
-            f"{message.state}: {message.kind} for {message.event_id} to {show(message.email)}"
+            f"{message.state}: {message.kind}"
+            + (f" for {message.event_id}" if message.event_id else "")
+            + f" to {show(message.email)}"
             + (f" ({message.reason})" if message.reason else ""),
             markup=False,
         )
