@@ -36,7 +36,7 @@ class Slot:
         return local.replace(tzinfo=self.starts.tzinfo)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recipient:
     email: str
     address: str

@@ -31,7 +31,7 @@ PROMOTION = "promotion"
 SEAT_NOTICES = (CONFIRMATION, PROMOTION)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowDecision:
     """What the job writes back to one Signups row."""
 
@@ -40,7 +40,7 @@ class RowDecision:
     note: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Seat:
     """One person's place at one event."""
 
@@ -49,7 +49,7 @@ class Seat:
     position: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Notice:
     kind: str
     event_id: str

@@ -18,7 +18,7 @@ MAX_NAME = 200
 YES = {"yes", "y", "true", "1", "x", "member", "yes, i am a member"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     tab: str
     row: int
@@ -49,7 +49,7 @@ class Event:
         return self.status == "cancelled"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Signup:
     row: int
     key: tuple[str, str]
@@ -68,7 +68,7 @@ class Signup:
         return self.name.split(" ")[0] if self.name else ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RejectedRow:
     """A Signups row that cannot take a seat; it still gets a Status and Note."""
 
@@ -335,7 +335,7 @@ def _signup(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     row: int
     title: str
@@ -351,7 +351,7 @@ class Resource:
         return self.url
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subscriber:
     row: int
     key: tuple[str]

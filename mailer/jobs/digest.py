@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -174,7 +175,7 @@ def _body(site: Site, template: str, contents: Contents, slot: Slot) -> Body:
     context = {
         "org": org,
         "groups": [
-            {"category": category, "resources": [vars(r) for r in items]}
+            {"category": category, "resources": [dataclasses.asdict(r) for r in items]}
             for category, items in contents.groups
         ],
         "sessions": contents.sessions,
