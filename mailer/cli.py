@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from mailer import config
@@ -18,6 +17,7 @@ from mailer.errors import ConfigError, MailerError
 from mailer.jobs import digest, reminders, signups
 from mailer.ledger import Ledger, locked
 from mailer.mime import mask
+from mailer.progress import SendProgress
 from mailer.rows import normalize_email
 from mailer.runner import Report, run_job
 from mailer.sample import write_sample
@@ -159,7 +159,7 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
         ledger = Ledger(site.ledger_path)
         try:
             for each in chosen:
-                with _progress() as progress:
+                with SendProgress(console) as progress:
                     report = run_job(site, ledger, each, moment, not no_send, progress)
                 _print_report(each, report, settings)
         finally:
@@ -207,29 +207,6 @@ def _print_reminders(job: config.JobSettings, report: reminders.RemindersReport)
         soft_wrap=True,
         highlight=False,
     )
-
-
-class _progress:
-    """A progress bar on a terminal for long sends; nothing otherwise."""
-
-    def __enter__(self):
-        self.bar = None
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        if total < 50 or not console.is_terminal:
-            return
-        if self.bar is None:
-            self.bar = Progress(
-                TextColumn("sending"), BarColumn(), MofNCompleteColumn(), console=console
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("send", total=total)
-        self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> None:

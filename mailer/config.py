@@ -113,9 +113,37 @@ class WorkbookSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """`[transport.smtp]`; the password comes from SMTP_PASSWORD, never from this file."""
+
+    host: str = "localhost"
+    port: int = 0
+    username: str = ""
+    security: str = "starttls"
+    timeout: int = 30
+    ca_file: Path | None = None
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
+@dataclass(frozen=True)
+class SendgridSettings:
+    """`[transport.sendgrid]`; the key comes from SENDGRID_API_KEY, never from this file."""
+
+    host: str = "https://api.sendgrid.com"
+    sandbox: bool = False
+    timeout: int = 30
+    max_wait: int = 120
+
+
+@dataclass(frozen=True)
 class TransportSettings:
     backend: str = "outbox"
     path: Path = Path("outbox")
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    sendgrid: SendgridSettings = field(default_factory=SendgridSettings)
 
 
 @dataclass(frozen=True)
@@ -148,6 +176,7 @@ class Settings:
         return self.source.parent
 
 
+SMTP_SECURITY = ("starttls", "ssl", "none")
 BACKENDS = {"workbook": {"csv", "google"}, "transport": {"outbox", "smtp", "sendgrid"}}
 
 
@@ -178,6 +207,17 @@ def _check(settings: Settings, path: Path) -> None:
         if backend not in allowed:
             choices = ", ".join(sorted(allowed))
             raise ConfigError(f"{path}: [{section}] backend: {backend!r} is not one of {choices}")
+    security = settings.transport.smtp.security
+    if security not in SMTP_SECURITY:
+        raise ConfigError(
+            f"{path}: [transport.smtp] security: {security!r} is not one of "
+            + ", ".join(SMTP_SECURITY)
+        )
+    if not settings.transport.sendgrid.host.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"{path}: [transport.sendgrid] host: expected a URL such as "
+            "https://api.sendgrid.com or https://api.eu.sendgrid.com"
+        )
     for tab in settings.workbook.tabs:
         if tab not in DEFAULT_TABS:
             raise ConfigError(f"{path}: [workbook.tabs] {tab}: unknown tab name")
@@ -204,7 +244,13 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             path=under(settings.workbook.path),
             credentials=under(settings.workbook.credentials),
         ),
-        transport=dataclasses.replace(settings.transport, path=under(settings.transport.path)),
+        transport=dataclasses.replace(
+            settings.transport,
+            path=under(settings.transport.path),
+            smtp=dataclasses.replace(
+                settings.transport.smtp, ca_file=under(settings.transport.smtp.ca_file)
+            ),
+        ),
         ledger=dataclasses.replace(settings.ledger, path=under(settings.ledger.path)),
     )
 

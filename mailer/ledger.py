@@ -26,6 +26,7 @@ from mailer.roster import Previous
 from mailer.rows import Event
 
 PENDING = "pending"
+BOUNCE = "bounce"
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -248,20 +249,22 @@ class Ledger:
     def due(self, batch: int = 500) -> Iterator[list[OutgoingMessage]]:
         """Messages decided but not delivered (new, or left by a crash or a 4xx), in batches.
 
-        Pages through the ledger so a large send never holds every message at once.
+        Messages that share a body come next to each other, so a transport can
+        send them together. Pages through the ledger so a large send never holds
+        every message at once.
         """
-        after = ("", "")
+        after = ("", "", "")
         bodies: dict[str, Body] = {}
         while True:
             rows = self.db.execute(
                 "SELECT key, kind, event_id, envelope, created_at, body_id FROM messages"
-                " WHERE state IN (?, ?) AND (created_at, key) > (?, ?)"
-                " ORDER BY created_at, key LIMIT ?",
+                " WHERE state IN (?, ?) AND (created_at, body_id, key) > (?, ?, ?)"
+                " ORDER BY created_at, body_id, key LIMIT ?",
                 (PENDING, RETRY, *after, batch),
             ).fetchall()
             if not rows:
                 return
-            after = (rows[-1][4], rows[-1][0])
+            after = (rows[-1][4], rows[-1][5], rows[-1][0])
             yield [self._message(row, bodies) for row in rows]
 
     def _message(self, row: tuple, bodies: dict[str, Body]) -> OutgoingMessage:
@@ -284,23 +287,48 @@ class Ledger:
         return draft.message()
 
     def mark(self, result: SendResult, now: datetime) -> None:
-        """Store one message's outcome as it came."""
-        self.db.execute(
-            "UPDATE messages SET state = ?, provider_id = ?, reason = ?, attempts = attempts + 1,"
-            " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE key = ?",
-            (
-                result.state,
-                result.provider_id,
-                result.reason,
-                result.state,
-                now.astimezone(UTC).isoformat(),
-                result.key,
-            ),
-        )
+        """Store one message's outcome as it came; a hard bounce suppresses the address."""
+        at = now.astimezone(UTC).isoformat()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE messages SET state = ?, provider_id = ?, reason = ?,"
+                " attempts = attempts + 1,"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE key = ?",
+                (result.state, result.provider_id, result.reason, result.state, at, result.key),
+            )
+            if result.bounced:
+                db.execute(
+                    "INSERT OR IGNORE INTO suppressions"
+                    " SELECT email, ?, ? FROM messages WHERE key = ?",
+                    (BOUNCE, at, result.key),
+                )
+
+    def bounced_among(self, emails: Iterable[str]) -> set[str]:
+        """Which of these addresses (casefolded) bounced hard before."""
+        wanted = list({e.casefold() for e in emails})
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT email FROM suppressions WHERE reason = ? AND email IN ({marks})",
+                (BOUNCE, *chunk),
+            )
+            found.update(email for (email,) in rows)
+        return found
 
     def retry_failed(self) -> int:
-        """Put failed messages back in the queue (`mailer retry`)."""
+        """Put failed messages back in the queue (`mailer retry`).
+
+        Asking for a retry overrides a hard bounce: those addresses leave the
+        suppression list, so an address that was fixed gets its email.
+        """
         with self.transaction() as db:
+            db.execute(
+                "DELETE FROM suppressions WHERE reason = ? AND email IN"
+                " (SELECT email FROM messages WHERE state = ?)",
+                (BOUNCE, FAILED),
+            )
             return db.execute(
                 "UPDATE messages SET state = ? WHERE state = ?",
                 (PENDING, FAILED),
@@ -435,4 +463,4 @@ def locked(path: Path, timeout: float) -> Iterator[None]:
         os.close(fd)
 
 
-__all__ = ["FAILED", "PENDING", "RETRY", "SENT", "Ledger", "locked"]
+__all__ = ["BOUNCE", "FAILED", "PENDING", "RETRY", "SENT", "Ledger", "locked"]

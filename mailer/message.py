@@ -131,12 +131,17 @@ class Draft:
             headers=tuple((name, fill(value, self.person)) for name, value in body.headers),
             body_id=body.id,
             person=tuple(sorted(self.person.items())),
+            body=body,
         )
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """A message as transports send it. `body_id` and `person` tell which share a body."""
+    """A message as transports send it.
+
+    `body` is the shared template with placeholders still in it, and `person` the
+    values for them, so a transport can send one body with per-recipient values.
+    """
 
     key: str
     kind: str
@@ -154,13 +159,19 @@ class OutgoingMessage:
     headers: tuple[tuple[str, str], ...] = ()
     body_id: str = ""
     person: tuple[tuple[str, str], ...] = ()
+    body: Body | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class SendResult:
-    """How one message fared: sent, retry on a later run, or failed for good."""
+    """How one message fared: sent, retry on a later run, or failed for good.
+
+    `bounced` marks a permanent refusal of the address itself (such as SMTP 550):
+    the address goes on the suppression list and no job writes to it again.
+    """
 
     key: str
     state: str
     provider_id: str = ""
     reason: str = ""
+    bounced: bool = False

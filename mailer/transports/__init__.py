@@ -14,4 +14,10 @@ def open_transport(settings: Settings) -> Transport:
         from mailer.transports.outbox import OutboxTransport
 
         return OutboxTransport(settings.transport.path)
-    raise NotImplementedError(f"transport {settings.transport.backend!r} is not built yet")
+    if settings.transport.backend == "smtp":
+        from mailer.transports.smtp import SmtpTransport
+
+        return SmtpTransport(settings.transport.smtp)
+    from mailer.transports.sendgrid import SendgridTransport
+
+    return SendgridTransport(settings.transport.sendgrid)

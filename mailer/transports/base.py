@@ -10,6 +10,8 @@ from mailer.message import OutgoingMessage, SendResult
 
 class Transport(Protocol):
     name: str
+    batch_size: int
+    """How many due messages to hand to one send() call."""
 
     def open(self) -> None:
         """Get ready for a batch (a connection, a folder); idempotent."""

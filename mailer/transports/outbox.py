@@ -30,6 +30,7 @@ def file_stem(key: str) -> str:
 
 class OutboxTransport:
     name = "outbox"
+    batch_size = 500
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
@@ -45,9 +46,7 @@ class OutboxTransport:
             self._indexed = set()
             index = self.folder / INDEX
             if index.exists():
-                for line in index.read_text(encoding="utf-8").splitlines():
-                    if line.strip():
-                        self._indexed.add(json.loads(line)["key"])
+                self._indexed = read_index(index)
 
     def close(self) -> None:
         self._indexed = None
@@ -76,3 +75,17 @@ class OutboxTransport:
                     index.flush()
                     self._indexed.add(message.key)
                 yield SendResult(message.key, SENT, provider_id=message_id(message))
+
+
+def read_index(index: Path) -> set[str]:
+    """Keys already in the index; a line cut short by a killed run is dropped."""
+    data = index.read_bytes()
+    whole, _, torn = data.rpartition(b"\n")
+    if torn:
+        with open(index, "r+b") as f:
+            f.truncate(len(whole) + 1 if whole else 0)
+    keys = set()
+    for line in whole.decode("utf-8").splitlines():
+        if line.strip():
+            keys.add(json.loads(line)["key"])
+    return keys
