@@ -115,6 +115,7 @@ class MessageRow:
     attempts: int
     created_at: str
     sent_at: str | None
+    provider_id: str = ""
 
 
 class Ledger:
@@ -388,8 +389,8 @@ class Ledger:
     def messages(self, states: Sequence[str] = (SENT, PENDING, RETRY, FAILED)) -> list[MessageRow]:
         marks = ",".join("?" * len(states))
         rows = self.db.execute(
-            "SELECT key, kind, event_id, email, state, reason, attempts, created_at, sent_at"
-            f" FROM messages WHERE state IN ({marks}) ORDER BY created_at, key",
+            "SELECT key, kind, event_id, email, state, reason, attempts, created_at, sent_at,"
+            f" provider_id FROM messages WHERE state IN ({marks}) ORDER BY created_at, key",
             tuple(states),
         )
         return [MessageRow(*r) for r in rows]

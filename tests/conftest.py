@@ -38,6 +38,16 @@ class SiteDir:
     def settings(self) -> config.Settings:
         return config.load(self.config)
 
+    def use_transport(self, backend: str, **options: str | int | bool) -> None:
+        """Point mailer.toml at another transport, with its `[transport.<backend>]` table."""
+        text = self.config.read_text(encoding="utf-8")
+        text = text.replace('backend = "outbox"', f'backend = "{backend}"', 1)
+        lines = [f"\n[transport.{backend}]"]
+        for key, value in options.items():
+            shown = str(value).lower() if isinstance(value, bool) else json.dumps(value)
+            lines.append(f"{key} = {shown}")
+        self.config.write_text(text + "\n".join(lines) + "\n", encoding="utf-8")
+
     def mailer(self, *args: str, now: datetime = NOW) -> Result:
         """Run the real CLI in-process, as of `now`."""
         argv = ["--config", str(self.config), *args]

@@ -1,0 +1,196 @@
+"""Real servers on loopback for the transports to talk to: aiosmtpd, and a SendGrid stand-in.
+
+Both record what arrived so tests can read it back as a recipient would.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    data: bytes
+    session: int
+    tls: bool
+
+    @property
+    def mime(self) -> EmailMessage:
+        return message_from_bytes(self.data, policy=policy.default)  # type: ignore[return-value]
+
+
+@dataclass
+class SmtpSink:
+    """An aiosmtpd handler that keeps every message and answers as a test scripts it.
+
+    `refuse` maps a recipient to the RCPT reply it gets (say "550 5.1.1 no such user");
+    `close_after_data` answers 421 to the DATA of these recipients, which ends the
+    connection as a server at its per-connection limit would.
+    """
+
+    refuse: dict[str, str] = field(default_factory=dict)
+    close_after_data: set[str] = field(default_factory=set)
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if set(envelope.rcpt_tos) & self.close_after_data:
+            self.close_after_data -= set(envelope.rcpt_tos)
+            return "421 4.7.0 too many messages on this connection, try again"
+        with self.lock:
+            self.received.append(
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.content,
+                    id(session),
+                    server.transport.get_extra_info("ssl_object") is not None,
+                )
+            )
+        return "250 2.0.0 queued"
+
+    def to(self, address: str) -> list[Received]:
+        return [r for r in self.received if address in r.recipients]
+
+    def counts(self) -> Counter:
+        return Counter(r for m in self.received for r in m.recipients)
+
+    @property
+    def connections(self) -> int:
+        return len({m.session for m in self.received})
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1: plain, STARTTLS or implicit TLS, optionally with a login."""
+
+    def __init__(
+        self,
+        sink: SmtpSink,
+        security: str = "none",
+        tls: ssl.SSLContext | None = None,
+        login: tuple[str, str] | None = None,
+    ):
+        self.sink = sink
+        self.port = free_port()
+        kwargs: dict = {}
+        if security == "starttls":
+            kwargs.update(tls_context=tls, require_starttls=True)
+        if security == "ssl":
+            kwargs.update(ssl_context=tls)
+        if login:
+            kwargs.update(authenticator=self._check(login), auth_required=True)
+        self.controller = Controller(
+            sink, hostname="127.0.0.1", port=self.port, server_hostname="localhost", **kwargs
+        )
+
+    @staticmethod
+    def _check(login: tuple[str, str]):
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (auth_data.login.decode(), auth_data.password.decode()) == login
+            return AuthResult(success=ok, handled=False)
+
+        return authenticator
+
+    def __enter__(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+
+@dataclass
+class Reply:
+    status: int = 202
+    body: dict | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ApiRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict
+
+
+class SendgridStandIn:
+    """An HTTP server that answers /v3/mail/send as SendGrid does, and keeps each request.
+
+    `script` is a list of replies used in order; once it runs out every request
+    gets 202 with an X-Message-Id. `delay` makes each answer take that long.
+    """
+
+    def __init__(self, script: list[Reply] | None = None, delay: float = 0.0):
+        self.script = list(script or [])
+        self.delay = delay
+        self.requests: list[ApiRequest] = []
+        self.lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with stand_in.lock:
+                    stand_in.requests.append(ApiRequest(self.path, dict(self.headers), body))
+                    reply = stand_in.script.pop(0) if stand_in.script else None
+                    number = len(stand_in.requests)
+                if stand_in.delay:
+                    time.sleep(stand_in.delay)
+                reply = reply or Reply(202, None, {"X-Message-Id": f"sg-{number}"})
+                data = json.dumps(reply.body).encode() if reply.body is not None else b""
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                if data:
+                    self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> SendgridStandIn:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def personalizations(self) -> list[dict]:
+        return [p for r in self.requests for p in r.body.get("personalizations", [])]

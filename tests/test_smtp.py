@@ -1,0 +1,201 @@
+"""Delivery over SMTP to a real aiosmtpd server on loopback: plain, STARTTLS and TLS."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from datetime import datetime, timedelta
+
+import icalendar
+import pytest
+import trustme
+from conftest import NOW
+from mail_servers import SmtpServer, SmtpSink
+
+BOUNCING = "daniel.reyes@example.org"
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch):
+    """Real transports sign digest unsubscribe links with MAILER_SECRET."""
+    monkeypatch.setenv("MAILER_SECRET", "test-secret-for-unsubscribe-links")
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+def server_tls(authority: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    return context
+
+
+def test_sample_confirmations_arrive_over_one_connection(site):
+    sink = SmtpSink()
+    with SmtpServer(sink) as server:
+        site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
+        result = site.mailer("run", "signups")
+
+    assert result.exit_code == 0, result.output
+    assert len(sink.received) == 14
+    assert sink.connections == 1
+    assert not site.sent(), "nothing goes to the outbox when SMTP is the transport"
+    assert {row["Status"] for row in site.rows()} >= {"confirmed", "waitlisted"}
+
+    confirmation = next(m for m in sink.received if "confirmed" in m.mime["Subject"].lower())
+    mime = confirmation.mime
+    assert confirmation.sender == "sessions@example.org"
+    assert mime["To"].addresses[0].addr_spec == confirmation.recipients[0]
+    assert mime["Reply-To"] == "organizers@example.org"
+    assert mime["Message-ID"].endswith("@example.org>")
+    assert mime.get_content_type() == "multipart/mixed"
+    kinds = [part.get_content_type() for part in mime.walk()]
+    assert kinds[1:] == ["multipart/alternative", "text/plain", "text/html", "text/calendar"]
+    invite = next(p for p in mime.walk() if p.get_content_type() == "text/calendar")
+    event = icalendar.Calendar.from_ical(invite.get_content()).walk("VEVENT")[0]
+    assert event["DTSTART"].dt.tzinfo is not None
+    assert "Content-Location" not in confirmation.data.decode()
+
+
+def test_starttls_with_a_login(site, authority, monkeypatch):
+    ca_file = site.root / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SMTP_PASSWORD", "s3cret-pw")
+    sink = SmtpSink()
+    with SmtpServer(sink, "starttls", server_tls(authority), ("mailer", "s3cret-pw")) as server:
+        site.use_transport(
+            "smtp",
+            host="localhost",
+            port=server.port,
+            security="starttls",
+            username="mailer",
+            ca_file="ca.pem",
+        )
+        result = site.mailer("run", "signups")
+
+    assert result.exit_code == 0, result.output
+    assert len(sink.received) == 14
+    assert all(m.tls for m in sink.received)
+    assert "s3cret-pw" not in result.output
+
+
+def test_implicit_tls(site, authority):
+    authority.cert_pem.write_to_path(str(site.root / "ca.pem"))
+    sink = SmtpSink()
+    with SmtpServer(sink, "ssl", server_tls(authority)) as server:
+        site.use_transport(
+            "smtp", host="localhost", port=server.port, security="ssl", ca_file="ca.pem"
+        )
+        result = site.mailer("run", "signups")
+
+    assert result.exit_code == 0, result.output
+    assert len(sink.received) == 14
+    assert all(m.tls for m in sink.received)
+
+
+def test_a_wrong_password_stops_the_run_and_keeps_the_messages(site, authority, monkeypatch):
+    authority.cert_pem.write_to_path(str(site.root / "ca.pem"))
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong-pw")
+    sink = SmtpSink()
+    with SmtpServer(sink, "starttls", server_tls(authority), ("mailer", "right-pw")) as server:
+        site.use_transport(
+            "smtp",
+            host="localhost",
+            port=server.port,
+            security="starttls",
+            username="mailer",
+            ca_file="ca.pem",
+        )
+        failed = site.mailer("run", "signups")
+        monkeypatch.setenv("SMTP_PASSWORD", "right-pw")
+        fixed = site.mailer("run", "signups")
+
+    assert failed.exit_code == 1
+    assert "refused the login" in failed.output and "SMTP_PASSWORD" in failed.output
+    assert "wrong-pw" not in failed.output
+    assert fixed.exit_code == 0, fixed.output
+    assert len(sink.received) == 14
+
+
+def test_a_username_without_a_password_is_a_config_error(site, monkeypatch):
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    site.use_transport("smtp", host="127.0.0.1", port=2525, username="mailer")
+
+    result = site.mailer("run", "signups")
+
+    assert result.exit_code == 2
+    assert "SMTP_PASSWORD" in result.output
+
+
+def test_an_unreachable_server_leaves_everything_for_the_next_run(site):
+    site.use_transport("smtp", host="127.0.0.1", port=1, security="none", timeout=2)
+
+    result = site.mailer("run", "signups")
+
+    assert result.exit_code == 1
+    assert "cannot reach SMTP server 127.0.0.1:1" in result.output
+    unsent = json.loads(site.mailer("status", "--json").output)["unsent"]
+    assert len(unsent) == 14 and {m["state"] for m in unsent} == {"pending"}
+
+
+def test_hard_bounce_fails_and_suppresses_soft_bounce_retries(site):
+    sink = SmtpSink(
+        refuse={
+            BOUNCING: "550 5.1.1 mailbox unavailable",
+            "priya.raman@example.org": "451 4.3.0 try again later",
+        }
+    )
+    with SmtpServer(sink) as server:
+        site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
+        first = site.mailer("run", "signups")
+        status = site.mailer("status")
+        sink.refuse.pop("priya.raman@example.org")
+        second = site.mailer("run", "signups", now=NOW + timedelta(minutes=5))
+
+    assert first.exit_code == 0, first.output
+    assert "1 failed" in first.output and "1 to retry" in first.output
+    assert "failed: confirmation" in status.output
+    assert "550 5.1.1 mailbox unavailable" in status.output
+    assert "d***@example.org" in status.output and BOUNCING not in status.output
+    assert len(sink.to("priya.raman@example.org")) == 1
+    assert not sink.to(BOUNCING)
+    assert second.exit_code == 0
+
+
+def test_a_bounced_address_gets_nothing_from_any_job_until_retried(site):
+    sink = SmtpSink(refuse={BOUNCING: "550 5.1.1 no such user"})
+    with SmtpServer(sink) as server:
+        site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
+        site.mailer("run", "signups")
+        sink.refuse.clear()
+        starts = json.loads(site.mailer("status", "--json").output)["events"][0]["starts_at"]
+        day_before = datetime.fromisoformat(starts) - timedelta(hours=23)
+        reminders = site.mailer("run", "reminders", now=day_before)
+        status = site.mailer("status", now=day_before)
+        retry = site.mailer("retry")
+        again = site.mailer("run", "reminders", now=day_before)
+
+    assert reminders.exit_code == 0, reminders.output
+    assert "11 sent" in reminders.output and "1 failed" in reminders.output
+    assert "failed: reminder" in status.output and "bounced before" in status.output
+    assert "2 failed messages queued again" in retry.output
+    assert again.exit_code == 0
+    subjects = sorted(m.mime["Subject"].split(":")[0] for m in sink.to(BOUNCING))
+    assert subjects == ["Reminder", "You're confirmed"], "`mailer retry` overrides the bounce"
+
+
+def test_a_dropped_connection_is_reopened_and_the_message_retried(site):
+    sink = SmtpSink(close_after_data={"samira.haddad@example.org"})
+    with SmtpServer(sink) as server:
+        site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
+        first = site.mailer("run", "signups")
+        second = site.mailer("run", "signups", now=NOW + timedelta(minutes=5))
+
+    assert first.exit_code == 0, first.output
+    assert "1 to retry" in first.output
+    assert len(sink.received) == 14
+    assert sink.connections == 3, "the first, one reopened after the 421, one for the retry"
+    assert len(sink.to("samira.haddad@example.org")) == 1
+    assert second.exit_code == 0
