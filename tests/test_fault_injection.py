@@ -1,0 +1,126 @@
+"""`mailer run` killed with SIGKILL at random moments while it sends 1,000 messages.
+
+Every recipient still gets their message in the end; over SMTP a kill can
+repeat at most the one message in flight, and with the outbox not even that.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from conftest import NOW, SiteDir
+from mail_servers import SmtpServer, SmtpSink
+
+PEOPLE = 1000
+KILLS = 20
+
+
+def crowd(site: SiteDir, people: int = PEOPLE) -> set[str]:
+    """One session with a seat for each of `people` signups; returns their addresses."""
+    events = site.rows("events")
+    events[0]["capacity"] = str(people)
+    site.write_rows("events", events)
+    template = site.rows("signups")[0]
+    rows = []
+    for i in range(people):
+        row = dict(template, Status="", Position="", Notified="", Note="")
+        row["Email Address"] = f"person{i:04d}@example.org"
+        row["Name"] = f"Person {i}"
+        row["Timestamp"] = f"11/{10 + i // 600}/2026 {(i // 60) % 10}:{i % 60:02d}:00"
+        rows.append(row)
+    site.write_rows("signups", rows)
+    return {row["Email Address"] for row in rows}
+
+
+def command(site: SiteDir) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "mailer",
+        "--config",
+        str(site.config),
+        "run",
+        "signups",
+        "--now",
+        NOW.isoformat(),
+    ]
+
+
+def kill_repeatedly(site: SiteDir, delivered: Callable[[], int], seed: int) -> int:
+    """Start and SIGKILL runs until KILLS of them died mid-work; returns the kills."""
+    rng = random.Random(seed)
+    kills = 0
+    while kills < KILLS:
+        before = delivered()
+        run = subprocess.Popen(command(site), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if kills % 2:
+            # Anywhere: starting up, reading the sheet, deciding, writing back, sending.
+            deadline = time.monotonic() + rng.uniform(0.05, 1.5)
+            target = before + 40
+        else:
+            # Mid-send, after a random number of messages went out.
+            deadline = time.monotonic() + 30
+            target = before + rng.randint(1, 40)
+        while delivered() < target and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if run.poll() is not None:
+            assert run.returncode == 0, run.stderr.read().decode() if run.stderr else ""
+            assert delivered() >= PEOPLE, "a run finished before every message was out"
+            break
+        run.kill()
+        run.wait()
+        kills += 1
+    return kills
+
+
+def finish(site: SiteDir) -> subprocess.CompletedProcess:
+    done = subprocess.run(command(site), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch):
+    monkeypatch.setenv("MAILER_SECRET", "test-secret-for-unsubscribe-links")
+
+
+def test_smtp_killed_20_times_loses_nothing_and_repeats_at_most_one_per_kill(site):
+    everyone = crowd(site)
+    sink = SmtpSink()
+    with SmtpServer(sink) as server:
+        site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
+        kills = kill_repeatedly(site, lambda: len(sink.received), seed=7)
+        finish(site)
+
+    received = sink.counts()
+    assert kills == KILLS
+    assert set(received) == everyone, "nobody lost"
+    duplicates = sum(received.values()) - len(everyone)
+    assert duplicates <= kills
+    statuses = Counter(row["Status"] for row in site.rows())
+    assert statuses == {"confirmed": PEOPLE}
+    print(f"{kills} kills, {duplicates} duplicates over SMTP")
+
+
+def test_outbox_killed_20_times_sends_each_message_exactly_once(site):
+    everyone = crowd(site)
+    index = site.outbox / "index.jsonl"
+
+    def delivered() -> int:
+        return index.read_bytes().count(b"\n") if index.exists() else 0
+
+    kills = kill_repeatedly(site, delivered, seed=11)
+    finish(site)
+
+    keys = Counter(json.loads(line)["key"] for line in index.read_text().splitlines())
+    assert kills == KILLS
+    assert {key.rpartition(":")[2] for key in keys} == everyone
+    assert max(keys.values()) == 1, "the outbox never holds a message twice"
+    assert len(list(site.outbox.glob("*.eml"))) == PEOPLE
