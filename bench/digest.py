@@ -2,7 +2,9 @@
 
 Prints, per size: time to decide the slot (read the workbook, render the one
 body, stream every recipient into the ledger), time per message to send,
-and peak memory. Run with `.venv/bin/python bench/digest.py`.
+peak memory, and the HTTP requests made when the digest goes through the
+real SendGrid SDK to a local stand-in. Run with `.venv/bin/python bench/digest.py`
+(`--transport outbox` to write .eml files instead).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from mail_servers import SendgridStandIn  # noqa: E402
 
 from mailer import config  # noqa: E402
 from mailer.delivery import deliver  # noqa: E402
@@ -28,6 +33,7 @@ from mailer.jobs import digest  # noqa: E402
 from mailer.ledger import Ledger  # noqa: E402
 from mailer.sample import write_sample  # noqa: E402
 from mailer.site import Site  # noqa: E402
+from mailer.transports.sendgrid import SendgridTransport  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
@@ -45,11 +51,15 @@ def build_site(root: Path, subscribers: int) -> Path:
     return root / "mailer.toml"
 
 
-def measure(subscribers: int) -> dict[str, float]:
+def measure(subscribers: int, transport: str) -> dict[str, float]:
     """One size, in this process: times untraced, then the process's peak RSS."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, SendgridStandIn(keep_bodies=False) as stand_in:
         settings = config.load(build_site(Path(tmp), subscribers))
         site = Site.from_settings(settings)
+        if transport == "sendgrid":
+            site.transport = SendgridTransport(
+                config.SendgridSettings(host=stand_in.url), environ={"SENDGRID_API_KEY": "SG.x"}
+            )
         job = next(j for j in config.load_jobs(settings) if j.kind == "digest")
         ledger = Ledger(settings.ledger.path)
         start = time.perf_counter()
@@ -67,23 +77,28 @@ def measure(subscribers: int) -> dict[str, float]:
             "send_ms_per_message": 1000 * send / max(sent["sent"], 1),
             "decide_rss_mib": decide_rss,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "requests": len(stand_in.requests),
         }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--transport", choices=("sendgrid", "outbox"), default="sendgrid")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one)))
+        print(json.dumps(measure(args.one, args.transport)))
         return
-    print("digest through the outbox; each size in a fresh process (peak RSS includes Python)")
-    heads = ("subscribers", "decide", "RSS after decide", "send/msg", "peak RSS")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(heads, (12, 8, 17, 9, 9), strict=True)))
+    print(
+        f"digest through {args.transport}; each size in a fresh process (peak RSS includes Python)"
+    )
+    heads = ("subscribers", "decide", "RSS after decide", "send/msg", "peak RSS", "requests")
+    widths = (12, 8, 17, 9, 9, 9)
+    print(" ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)))
     for size in args.sizes:
         out = subprocess.run(
-            [sys.executable, __file__, "--one", str(size)],
+            [sys.executable, __file__, "--one", str(size), "--transport", args.transport],
             capture_output=True,
             text=True,
             check=True,
@@ -92,6 +107,8 @@ def main() -> None:
         print(
             f"{m['recipients']:>12,} {m['decide_s']:>7.2f}s {m['decide_rss_mib']:>13.0f} MiB"
             f" {m['send_ms_per_message']:>7.2f}ms {m['peak_rss_mib']:>5.0f} MiB"
+            f" {m['requests'] if args.transport == 'sendgrid' else '':>9}"
+            + (f" (ceil(n/1,000) = {-(-m['recipients'] // 1000)})" if m["requests"] else "")
         )
 
 

@@ -144,11 +144,16 @@ class SendgridStandIn:
 
     `script` is a list of replies used in order; once it runs out every request
     gets 202 with an X-Message-Id. `delay` makes each answer take that long.
+    With `keep_bodies=False` only the number of personalizations is kept, so a
+    benchmark measures the sender's memory, not the stand-in's.
     """
 
-    def __init__(self, script: list[Reply] | None = None, delay: float = 0.0):
+    def __init__(
+        self, script: list[Reply] | None = None, delay: float = 0.0, keep_bodies: bool = True
+    ):
         self.script = list(script or [])
         self.delay = delay
+        self.keep_bodies = keep_bodies
         self.requests: list[ApiRequest] = []
         self.lock = threading.Lock()
         stand_in = self
@@ -159,6 +164,8 @@ class SendgridStandIn:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if not stand_in.keep_bodies:
+                    body = {"personalization_count": len(body.get("personalizations", []))}
                 with stand_in.lock:
                     stand_in.requests.append(ApiRequest(self.path, dict(self.headers), body))
                     reply = stand_in.script.pop(0) if stand_in.script else None

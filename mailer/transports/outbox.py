@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mailer.errors import ConfigError
 from mailer.message import SENT, OutgoingMessage, SendResult
-from mailer.mime import build_mime, message_id
+from mailer.mime import message_id, mime_bytes
 from mailer.workbook.csv import atomic_write
 
 INDEX = "index.jsonl"
@@ -61,7 +61,7 @@ class OutboxTransport:
                 # spool, so it skips the fsync per file that a power cut would need.
                 html = message.html.encode("utf-8")
                 atomic_write(self.folder / f"{stem}.html", html, durable=False)
-                atomic_write(self.folder / f"{stem}.eml", build_mime(message).as_bytes(), False)
+                atomic_write(self.folder / f"{stem}.eml", mime_bytes(message), False)
                 if message.key not in self._indexed:
                     line = {
                         "key": message.key,

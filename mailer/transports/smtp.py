@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from mailer.config import SmtpSettings
 from mailer.errors import ConfigError, TransportError
 from mailer.message import FAILED, RETRY, SENT, OutgoingMessage, SendResult
-from mailer.mime import build_mime, message_id
+from mailer.mime import message_id, mime_bytes
 
 log = logging.getLogger("mailer.smtp")
 PASSWORD_VARIABLE = "SMTP_PASSWORD"
@@ -100,7 +100,7 @@ class SmtpTransport:
             yield self._send_one(message)
 
     def _send_one(self, message: OutgoingMessage) -> SendResult:
-        data = build_mime(message).as_bytes()
+        data = mime_bytes(message)
         for attempt in (1, 2):
             self.open()
             assert self._connection is not None
