@@ -45,6 +45,8 @@ format: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/roster.py
+	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/send.py
 
 clean:
 	rm -rf $(VENV) outbox state preview
