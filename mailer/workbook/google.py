@@ -1,0 +1,380 @@
+"""The organizer's Google Sheet as the workbook, through gspread with a service account.
+
+Quota-minded: a run reads every tab it needs in one values:batchGet and
+writes every changed cell in one values:batchUpdate. Before writing it reads
+the tab again (one more batchGet) and places each value by row identity, so
+a sort or an inserted row never shifts a status onto another person. The
+spreadsheet's metadata (its time zone, tab names, grid sizes) is kept in
+memory and in a small file beside the ledger for a few hours, so a run costs
+at most three calls. Values are read unformatted, date-times as serial
+numbers converted in the sheet's own time zone, and written RAW: nothing a
+signer-up typed ever becomes a formula.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import gspread
+import requests
+import tenacity
+from gspread.exceptions import APIError
+
+from mailer.config import DEFAULT_COLUMNS, Settings
+from mailer.errors import ConfigError, WorkbookError
+from mailer.workbook.base import CellChange, Table, WritePlan, normalize_header, plan_writes
+from mailer.workbook.csv import atomic_write
+
+log = logging.getLogger("mailer.sheets")
+
+CREDENTIALS_VARIABLE = "GOOGLE_APPLICATION_CREDENTIALS"
+KEY_IN_URL = re.compile(r"/spreadsheets/d/([a-zA-Z0-9_-]+)")
+SERIAL_EPOCH = datetime(1899, 12, 30)
+METADATA_MAX_AGE = 6 * 3600
+ATTEMPTS = 6
+MAX_RETRY_SECONDS = 100
+READ_OPTIONS = {
+    "valueRenderOption": "UNFORMATTED_VALUE",
+    "dateTimeRenderOption": "SERIAL_NUMBER",
+    "majorDimension": "ROWS",
+}
+METADATA_FIELDS = "spreadsheetId,properties(title,timeZone),sheets.properties"
+
+# How a serial number in a date-time column reads: an instant stamped by the form in
+# the sheet's zone, a wall-clock time in the event's own zone, or a plain date.
+DATE_FIELDS: dict[str, dict[str, str]] = {
+    "signups": {"timestamp": "instant"},
+    "events": {"starts_at": "wall", "ends_at": "wall"},
+    "resources": {"added_on": "date"},
+    "subscribers": {"subscribed_on": "date", "unsubscribed_on": "date"},
+}
+
+
+def spreadsheet_key(text: str) -> str:
+    """The key from a sheet's URL, or the key itself."""
+    match = KEY_IN_URL.search(text)
+    return match.group(1) if match else text.strip()
+
+
+def a1_tab(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def column_letters(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    number = index + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def cell_text(value: Any, kind: str | None, zone: ZoneInfo) -> str:
+    """One unformatted API value as the text the rest of mailer reads."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        if kind:
+            return serial_text(float(value), kind, zone)
+        return str(int(value)) if float(value).is_integer() else repr(value)
+    return "" if value is None else str(value)
+
+
+def serial_text(value: float, kind: str, zone: ZoneInfo) -> str:
+    moment = SERIAL_EPOCH + timedelta(seconds=round(value * 86400))
+    if kind == "instant":
+        return moment.replace(tzinfo=zone).isoformat()
+    if kind == "date" and moment.time() == datetime.min.time():
+        return moment.date().isoformat()
+    return moment.isoformat(sep=" ")
+
+
+class Retry(Exception):
+    """A call worth repeating (429, 5xx, the network); `wait` is what the server asked for."""
+
+    def __init__(self, reason: str, wait: float | None):
+        super().__init__(reason)
+        self.wait = wait
+
+
+class GoogleWorkbook:
+    def __init__(
+        self,
+        client: gspread.Client,
+        key: str,
+        date_columns: Mapping[str, Mapping[str, str]],
+        account: str = "",
+        cache: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.client = client
+        self.key = key
+        self.date_columns = date_columns
+        self.account = account
+        self.cache = cache
+        self.clock = clock
+        self.sleep = sleep
+        self.calls = 0
+        self._metadata: dict[str, Any] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GoogleWorkbook:
+        wb = settings.workbook
+        if not wb.spreadsheet:
+            raise ConfigError(
+                f"{settings.source}: [workbook] spreadsheet: give the sheet's URL or key"
+            )
+        path = wb.credentials or os.environ.get(CREDENTIALS_VARIABLE)
+        if not path:
+            raise ConfigError(
+                f"set {CREDENTIALS_VARIABLE} to the service account's key file "
+                "(or [workbook] credentials in mailer.toml)"
+            )
+        try:
+            account = json.loads(Path(path).read_text(encoding="utf-8")).get("client_email", "")
+            client = gspread.service_account(filename=str(path))
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"service account key file {path}: {err}") from None
+        client.http_client.set_timeout(60)
+        return cls(
+            client,
+            spreadsheet_key(wb.spreadsheet),
+            date_columns_for(settings),
+            account=account,
+            cache=settings.ledger.path.parent / "google-sheet.json",
+        )
+
+    def describe(self) -> str:
+        return f"Google Sheet {self.key}"
+
+    # Reading
+
+    def tab_titles(self) -> list[str]:
+        return [s["properties"]["title"] for s in self.metadata()["sheets"]]
+
+    def read(self, tabs: Sequence[str]) -> dict[str, Table]:
+        present = self._present(tabs)
+        if not present:
+            return {}
+        try:
+            answer = self._batch_get(present)
+        except WorkbookError:
+            if self._metadata_age() < 60:
+                raise
+            present = self._present(tabs, refresh=True)
+            answer = self._batch_get(present)
+        zone = self.zone()
+        tables = {}
+        for title, value_range in zip(present, answer.get("valueRanges", []), strict=True):
+            tables[title] = self._table(title, value_range.get("values", []), zone)
+        return tables
+
+    def _batch_get(self, titles: list[str]) -> dict[str, Any]:
+        ranges = [a1_tab(t) for t in titles]
+        http = self.client.http_client
+        return self._call(lambda: http.values_batch_get(self.key, ranges, dict(READ_OPTIONS)))
+
+    def _present(self, tabs: Sequence[str], refresh: bool = False) -> list[str]:
+        titles = set(self.tab_titles() if not refresh else self._refresh_titles())
+        if any(t not in titles for t in tabs) and not refresh and self._metadata_age() > 60:
+            titles = set(self._refresh_titles())
+        return [t for t in tabs if t in titles]
+
+    def _refresh_titles(self) -> list[str]:
+        self.metadata(refresh=True)
+        return self.tab_titles()
+
+    def _table(self, title: str, grid: list[list[Any]], zone: ZoneInfo) -> Table:
+        header = [cell_text(v, None, zone) for v in grid[0]] if grid else []
+        kinds = self.date_columns.get(title, {})
+        column_kinds = [kinds.get(normalize_header(h)) for h in header]
+        rows = []
+        for values in grid[1:]:
+            rows.append(
+                [
+                    cell_text(v, column_kinds[i] if i < len(column_kinds) else None, zone)
+                    for i, v in enumerate(values)
+                ]
+            )
+        return Table(title, header, rows)
+
+    # Writing
+
+    def write(
+        self,
+        tab: str,
+        key_columns: Sequence[str],
+        changes: Sequence[CellChange],
+        columns: Sequence[str] = (),
+    ) -> WritePlan:
+        if not changes:
+            return WritePlan()
+        current = self.read([tab]).get(tab)
+        if current is None:
+            raise WorkbookError(f"no tab named {tab!r} to write to (tabs: {self._tab_list()})")
+        plan = plan_writes(current, key_columns, changes, columns)
+        if not plan.cells and not plan.new_columns:
+            return plan
+        header_width = len(current.header)
+        cells = [(1, header_width + i, name) for i, name in enumerate(plan.new_columns)]
+        cells += plan.cells
+        self._ensure_columns(tab, max(col for _, col, _ in cells) + 1)
+        data = [
+            {"range": f"{a1_tab(tab)}!{column_letters(col)}{row}", "values": [values]}
+            for row, col, values in runs(cells)
+        ]
+        body = {"valueInputOption": "RAW", "data": data}
+        self._call(lambda: self.client.http_client.values_batch_update(self.key, body))
+        return plan
+
+    def _ensure_columns(self, tab: str, needed: int) -> None:
+        sheet = self._sheet(tab)
+        grid = sheet["properties"].setdefault("gridProperties", {})
+        have = grid.get("columnCount", 26)
+        if needed <= have:
+            return
+        request = {
+            "appendDimension": {
+                "sheetId": sheet["properties"]["sheetId"],
+                "dimension": "COLUMNS",
+                "length": needed - have,
+            }
+        }
+        body = {"requests": [request]}
+        self._call(lambda: self.client.http_client.batch_update(self.key, body))
+        grid["columnCount"] = needed
+
+    # Metadata
+
+    def metadata(self, refresh: bool = False) -> dict[str, Any]:
+        """Time zone and tabs: kept in memory and beside the ledger for a few hours."""
+        if not refresh and self._metadata is None:
+            self._metadata = self._load_cached()
+        if refresh or self._metadata is None or self._metadata_age() > METADATA_MAX_AGE:
+            http = self.client.http_client
+            data = self._call(lambda: http.spreadsheets_get(self.key, {"fields": METADATA_FIELDS}))
+            data["fetched_at"] = self.clock()
+            self._metadata = data
+            if self.cache:
+                payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
+                atomic_write(self.cache, payload, durable=False)
+        return self._metadata
+
+    def _load_cached(self) -> dict[str, Any] | None:
+        if not self.cache or not self.cache.exists():
+            return None
+        try:
+            data = json.loads(self.cache.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if data.get("spreadsheetId") == self.key else None
+
+    def _metadata_age(self) -> float:
+        if self._metadata is None:
+            return float("inf")
+        return self.clock() - float(self._metadata.get("fetched_at", 0))
+
+    def zone(self) -> ZoneInfo:
+        name = self.metadata().get("properties", {}).get("timeZone", "UTC")
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    def _sheet(self, tab: str) -> dict[str, Any]:
+        for sheet in self.metadata()["sheets"]:
+            if sheet["properties"]["title"] == tab:
+                return sheet
+        raise WorkbookError(f"no tab named {tab!r} (tabs: {self._tab_list()})")
+
+    def _tab_list(self) -> str:
+        return ", ".join(repr(t) for t in self.tab_titles())
+
+    # Calls
+
+    def _call(self, request: Callable[[], Any]) -> Any:
+        """One API call, retried on 429, 5xx and network errors, bounded in tries and time."""
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(Retry),
+            wait=self._wait,
+            stop=tenacity.stop_after_attempt(ATTEMPTS)
+            | tenacity.stop_after_delay(MAX_RETRY_SECONDS),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._once, request)
+        except Retry as err:
+            raise WorkbookError(
+                f"Google Sheets is not answering ({err}) after {ATTEMPTS} tries; nothing "
+                "more was written, and the next run finishes the work"
+            ) from None
+
+    def _once(self, request: Callable[[], Any]) -> Any:
+        self.calls += 1
+        try:
+            return request()
+        except APIError as err:
+            status = err.response.status_code
+            if status == 429 or status >= 500:
+                after = err.response.headers.get("Retry-After", "")
+                wait = float(after) if after.replace(".", "", 1).isdigit() else None
+                raise Retry(f"{status} {err.error.get('message', '')}".strip(), wait) from None
+            raise self._explain(status, err) from None
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise Retry(f"network: {type(err).__name__}", None) from None
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, Retry) and error.wait is not None:
+            return min(error.wait, 60.0)
+        return tenacity.wait_exponential_jitter(initial=1, max=30)(state)
+
+    def _explain(self, status: int, err: APIError) -> WorkbookError:
+        message = str(err.error.get("message", ""))
+        if status == 403:
+            who = self.account or "the service account's client_email"
+            return WorkbookError(
+                f"Google refused access to spreadsheet {self.key}: share the sheet with "
+                f"{who} as an Editor (Share button in the sheet)"
+            )
+        if status == 404:
+            return WorkbookError(
+                f"no spreadsheet with key {self.key}: check [workbook] spreadsheet in "
+                "mailer.toml (the URL or the key between /d/ and /edit)"
+            )
+        if "Unable to parse range" in message:
+            return WorkbookError(f"{message}: no such tab (tabs: {self._tab_list()})")
+        return WorkbookError(f"Google Sheets answered {status}: {message}")
+
+
+def runs(cells: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, list[str]]]:
+    """Cells side by side in a row become one range: (row, first column, values)."""
+    out: list[tuple[int, int, list[str]]] = []
+    for row, col, value in sorted(cells, key=lambda c: (c[0], c[1])):
+        if out and out[-1][0] == row and out[-1][1] + len(out[-1][2]) == col:
+            out[-1][2].append(value)
+        else:
+            out.append((row, col, [value]))
+    return out
+
+
+def date_columns_for(settings: Settings) -> dict[str, dict[str, str]]:
+    """Tab title -> normalized header -> how its serial numbers read."""
+    wb = settings.workbook
+    out: dict[str, dict[str, str]] = {}
+    for tab, fields in DATE_FIELDS.items():
+        mapping = wb.column_map(tab) if tab in DEFAULT_COLUMNS else {}
+        out[wb.tab(tab)] = {normalize_header(mapping[f]): kind for f, kind in fields.items()}
+    return out
