@@ -5,8 +5,8 @@ writes every changed cell in one values:batchUpdate. Before writing it reads
 the tab again (one more batchGet) and places each value by row identity, so
 a sort or an inserted row never shifts a status onto another person. The
 spreadsheet's metadata (its time zone, tab names, grid sizes) is kept in
-memory and in a small file beside the ledger for a few hours, so a run costs
-at most three calls. Values are read unformatted, date-times as serial
+memory and in a small file beside the ledger for a day, so a run costs at
+most three calls. Values are read unformatted, date-times as serial
 numbers converted in the sheet's own time zone, and written RAW: nothing a
 signer-up typed ever becomes a formula.
 """
@@ -39,7 +39,7 @@ log = logging.getLogger("mailer.sheets")
 CREDENTIALS_VARIABLE = "GOOGLE_APPLICATION_CREDENTIALS"
 KEY_IN_URL = re.compile(r"/spreadsheets/d/([a-zA-Z0-9_-]+)")
 SERIAL_EPOCH = datetime(1899, 12, 30)
-METADATA_MAX_AGE = 6 * 3600
+METADATA_MAX_AGE = 24 * 3600
 ATTEMPTS = 6
 MAX_RETRY_SECONDS = 100
 READ_OPTIONS = {
@@ -258,7 +258,7 @@ class GoogleWorkbook:
     # Metadata
 
     def metadata(self, refresh: bool = False) -> dict[str, Any]:
-        """Time zone and tabs: kept in memory and beside the ledger for a few hours."""
+        """Time zone and tabs: kept in memory and beside the ledger for a day."""
         if not refresh and self._metadata is None:
             self._metadata = self._load_cached()
         if refresh or self._metadata is None or self._metadata_age() > METADATA_MAX_AGE:
