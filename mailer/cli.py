@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from mailer import config
+from mailer import checks, config
 from mailer.errors import ConfigError, MailerError
 from mailer.jobs import digest, reminders, signups
 from mailer.ledger import Ledger, locked
@@ -339,6 +339,54 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
             + (f" ({message.reason})" if message.reason else ""),
             markup=False,
         )
+
+
+@cli.command()
+@now_option
+@click.pass_obj
+def check(obj: Context, now: str | None) -> None:
+    """Check settings, jobs, the workbook's tabs and columns, and every template.
+
+    Templates are rendered into every email the jobs make from the sample
+    workbook and checked for undefined variables, alt text, language, https
+    links, clear link text, text size and Gmail's 102 KB limit. Exits 1 on any
+    error, so CI can run it. Example: mailer check
+    """
+    settings = obj.settings()
+    moment = parse_now(now)
+    console.print(f"[bold]Settings[/bold]: {settings.source} is valid.", highlight=False)
+    jobs, findings = checks.check_jobs(settings)
+    for job in jobs:
+        schedule = f"every {job.every}" if job.every else f"at {job.at} {job.timezone}"
+        state = "" if job.enabled else " (disabled)"
+        console.print(f"  job {job.name}: {job.kind}, {schedule}{state}", highlight=False)
+    workbook = checks.check_workbook(settings)
+    findings += workbook.findings
+    if workbook.describe:
+        tabs = ", ".join(repr(t) for t in workbook.tabs_in_workbook) or "none"
+        console.print(f"[bold]Workbook[/bold]: {workbook.describe}; tabs: {tabs}", highlight=False)
+    for tab in workbook.tabs:
+        if not tab.exists:
+            continue
+        console.print(
+            f"  {tab.logical} = {tab.name!r}: found {len(tab.found)} columns", highlight=False
+        )
+        if tab.missing_required:
+            console.print(f"    missing: {', '.join(tab.missing_required)}", highlight=False)
+        if tab.missing_optional:
+            console.print(
+                f"    not there (optional, or added on the first write): "
+                f"{', '.join(tab.missing_optional)}",
+                highlight=False,
+            )
+    findings += checks.check_templates(settings, moment)
+    errors = [f for f in findings if f.severity == checks.ERROR]
+    for finding in findings:
+        click.echo(str(finding))
+    warnings = len(findings) - len(errors)
+    if errors:
+        raise UserError(f"{len(errors)} errors, {warnings} warnings", 1)
+    console.print(f"[bold]Templates[/bold]: every email renders. {warnings} warnings.")
 
 
 @cli.command()

@@ -78,7 +78,8 @@ class Renderer:
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(f"{err.filename or filename}:{err.lineno}: {err.message}") from err
         except jinja2.UndefinedError as err:
-            raise TemplateError(f"{self.folder / filename}: {err.message}") from err
+            where = template_line(env, self.folder, err) or f"{self.folder / filename}"
+            raise TemplateError(f"{where}: {err.message}") from err
 
     def _compile(self, name: str, source: str) -> str:
         if source not in self._compiled:
@@ -88,6 +89,19 @@ class Renderer:
                 raise TemplateError(f"{self.folder / name}.mjml does not compile: {err}") from err
             self.compiles += 1
         return self._compiled[source]
+
+
+def template_line(env: jinja2.Environment, folder: Path, err: BaseException) -> str:
+    """`file:line` of the template line an error came from, read off the traceback."""
+    where = ""
+    tb = err.__traceback__
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename)
+        if path.suffix in (".mjml", ".txt") and path.is_relative_to(folder):
+            template = env.get_template(path.relative_to(folder).as_posix())
+            where = f"{path}:{template.get_corresponding_lineno(tb.tb_lineno)}"
+        tb = tb.tb_next
+    return where
 
 
 def text_from_html(markup: str) -> str:

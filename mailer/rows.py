@@ -137,7 +137,7 @@ def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
 
 
 def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Parsed:
-    columns = Columns(table, mapping, ("id", "title", "starts_at", "ends_at", "capacity"))
+    columns = Columns(table, mapping, REQUIRED_COLUMNS["events"])
     parsed = Parsed()
     seen: dict[str, int] = {}
     for number, values in table.numbered_rows():
@@ -246,6 +246,14 @@ class EventMatcher:
 
 
 SIGNUP_REQUIRED = ("timestamp", "email", "event")
+# The columns each tab cannot do without; `mailer check` reports the rest as optional.
+REQUIRED_COLUMNS = {
+    "events": ("id", "title", "starts_at", "ends_at", "capacity"),
+    "signups": SIGNUP_REQUIRED,
+    "members": ("email",),
+    "resources": ("title", "url", "category"),
+    "subscribers": ("email",),
+}
 
 
 def parse_signups(
@@ -375,7 +383,7 @@ def parse_date(text: str) -> date:
 
 
 def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resource], list[Problem]]:
-    columns = Columns(table, mapping, ("title", "url", "category"))
+    columns = Columns(table, mapping, REQUIRED_COLUMNS["resources"])
     resources, problems = [], []
     for number, values in table.numbered_rows():
         if not any(str(v).strip() for v in values):

@@ -70,6 +70,9 @@ class WritePlan:
 
 
 class Workbook(Protocol):
+    def describe(self) -> str:
+        """Where the workbook is, for people: "Google Sheet <key>", "CSV workbook lists/"."""
+
     def read(self, tabs: Sequence[str]) -> dict[str, Table]:
         """Read these tabs; a tab that does not exist is absent from the answer."""
 

@@ -1,0 +1,185 @@
+"""Every email the site can send, made by its real jobs from the sample workbook.
+
+A throwaway copy of the site (the same templates, jobs and settings, with the
+sample workbook, an outbox and a ledger in a temporary folder) lives through
+a session's story: signups, a cancellation that promotes someone, a
+reminder, the digest, the session moving, the session cancelled. What the
+jobs decide is what `mailer preview` shows and `mailer check` inspects.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from mailer import config
+from mailer.config import Settings
+from mailer.errors import MailerError
+from mailer.jobs import digest, reminders, signups
+from mailer.ledger import Ledger
+from mailer.message import OutgoingMessage
+from mailer.rows import parse_events
+from mailer.sample import write_sample
+from mailer.site import Site
+
+MEMBER = "maya.okafor@example.org"
+NON_MEMBER = "daniel.reyes@example.org"
+WAITING = "ben.whitaker@example.org"
+
+
+@dataclass(frozen=True)
+class Specimen:
+    label: str
+    template: str
+    message: OutgoingMessage
+
+
+@dataclass
+class Gallery:
+    specimens: list[Specimen] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def scratch_site(settings: Settings) -> Iterator[Site]:
+    """The site with its workbook, outbox and ledger swapped for temporary ones."""
+    with tempfile.TemporaryDirectory(prefix="mailer-gallery-") as tmp:
+        root = Path(tmp)
+        local = dataclasses.replace(
+            settings,
+            workbook=dataclasses.replace(settings.workbook, backend="csv", path=root / "lists"),
+            transport=dataclasses.replace(settings.transport, backend="outbox", path=root / "out"),
+            ledger=dataclasses.replace(settings.ledger, path=root / "state" / "mailer.db"),
+        )
+        yield Site.from_settings(local)
+
+
+def build(settings: Settings, now: datetime) -> Gallery:
+    """Run the sample story and pick one message of each kind."""
+    gallery = Gallery()
+    with scratch_site(settings) as site:
+        write_sample(site.settings, now)
+        ledger = Ledger(site.ledger_path)
+        try:
+            for step in _story(site, ledger, now):
+                try:
+                    step()
+                except MailerError as err:
+                    gallery.errors.append(str(err))
+            gallery.specimens = _pick(ledger)
+        finally:
+            ledger.close()
+    return gallery
+
+
+def _story(site: Site, ledger: Ledger, now: datetime) -> list[Callable[[], object]]:
+    jobs = {job.kind: job for job in config.load_jobs(site.settings)}
+    reminder_options = jobs.get("reminders", config.JobSettings(kind="reminders")).options
+    if not isinstance(reminder_options, config.ReminderOptions):
+        reminder_options = config.ReminderOptions()
+    start = _event_start(site)
+
+    def cancel_seat() -> None:
+        _edit(site, "signups", "email", NON_MEMBER, "status", "cancelled")
+        signups.run(site, ledger, now + timedelta(minutes=5), send=False)
+
+    def move_session() -> None:
+        for column, hours in (("starts_at", 1), ("ends_at", 1)):
+            _shift(site, column, hours)
+        signups.run(site, ledger, now + timedelta(minutes=20), send=False)
+
+    def cancel_session() -> None:
+        _edit(site, "events", None, None, "status", "cancelled")
+        signups.run(site, ledger, now + timedelta(minutes=30), send=False)
+
+    def send_digest() -> None:
+        job = jobs.get("digest")
+        if job is not None:
+            digest.run(site, ledger, now + timedelta(minutes=10), job, send=False)
+
+    return [
+        lambda: signups.run(site, ledger, now, send=False),
+        cancel_seat,
+        lambda: reminders.run(
+            site, ledger, start - timedelta(hours=23), reminder_options, send=False
+        ),
+        send_digest,
+        move_session,
+        cancel_session,
+    ]
+
+
+def _pick(ledger: Ledger) -> list[Specimen]:
+    wanted = [
+        ("Confirmation, member", "confirmation", MEMBER),
+        ("Confirmation, non-member (donation details)", "confirmation", NON_MEMBER),
+        ("Waitlisted", "waitlist", WAITING),
+        ("Promoted from the waitlist", "promotion", WAITING),
+        ("Reminder", "reminder", None),
+        ("Digest", "digest", None),
+        ("Session moved", "update", None),
+        ("Session cancelled", "cancellation", None),
+    ]
+    messages: dict[tuple[str, str], OutgoingMessage] = {}
+    first: dict[str, OutgoingMessage] = {}
+    for batch in ledger.due(1000):
+        for message in batch:
+            messages.setdefault((message.kind, message.to_email), message)
+            first.setdefault(message.kind, message)
+    picked = []
+    for label, kind, email in wanted:
+        message = messages.get((kind, email)) if email else first.get(kind)
+        if message is None:
+            message = first.get(kind)
+        if message is not None:
+            picked.append(Specimen(label, kind, message))
+    return picked
+
+
+def _event_start(site: Site) -> datetime:
+    table = site.workbook.read([site.settings.workbook.tab("events")])
+    tab = site.settings.workbook.tab("events")
+    mapping = site.settings.workbook.column_map("events")
+    parsed = parse_events(table[tab], mapping, site.settings.organization.zone)
+    return parsed.events[0].starts_at
+
+
+def _rows(site: Site, tab: str) -> tuple[Path, list[dict[str, str]], list[str]]:
+    path = site.settings.workbook.path / f"{site.settings.workbook.tab(tab)}.csv"
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        return path, list(reader), list(reader.fieldnames or [])
+
+
+def _save(path: Path, rows: list[dict[str, str]], header: list[str]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _edit(site: Site, tab: str, key: str | None, value: str | None, field: str, new: str) -> None:
+    """Set `field` in the rows whose `key` column holds `value` (every row without a key)."""
+    mapping = site.settings.workbook.column_map(tab)
+    path, rows, header = _rows(site, tab)
+    for row in rows:
+        if key is None or row.get(mapping[key], "").casefold() == (value or "").casefold():
+            row[mapping[field]] = new
+    if mapping[field] not in header:
+        header.append(mapping[field])
+    _save(path, rows, header)
+
+
+def _shift(site: Site, field: str, hours: int) -> None:
+    mapping = site.settings.workbook.column_map("events")
+    path, rows, header = _rows(site, "events")
+    for row in rows:
+        moment = datetime.fromisoformat(row[mapping[field]])
+        row[mapping[field]] = (moment + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M")
+    _save(path, rows, header)

@@ -1,0 +1,75 @@
+"""`mailer check`: the sample site passes; a broken template or workbook fails, saying where."""
+
+from __future__ import annotations
+
+from conftest import NOW
+from fake_sheets import FakeSheets
+
+from mailer.checks import check_workbook
+from mailer.workbook.google import GoogleWorkbook, date_columns_for
+
+
+def test_the_sample_site_passes(site):
+    result = site.mailer("check")
+
+    assert result.exit_code == 0, result.output
+    assert "signups = 'signups': found 7 columns" in result.output
+    assert "every email renders" in result.output
+
+
+def test_an_image_without_alt_text_fails_naming_file_and_line(site):
+    template = site.root / "templates" / "waitlist.mjml"
+    lines = template.read_text().splitlines()
+    lines.insert(4, '        <mj-image src="https://example.org/logo.png" width="120px" />')
+    template.write_text("\n".join(lines) + "\n")
+
+    result = site.mailer("check")
+
+    assert result.exit_code == 1
+    assert f"{template}:5: error: <mj-image> has no alt text" in result.output
+
+
+def test_an_undefined_variable_fails_naming_file_and_line(site):
+    template = site.root / "templates" / "reminder.mjml"
+    text = template.read_text().replace("{{ event.title }}", "{{ event.titel }}", 1)
+    template.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "event.titel" in t)
+
+    result = site.mailer("check")
+
+    assert result.exit_code == 1
+    assert f"{template}:{line}: error: 'dict object' has no attribute 'titel'" in result.output
+
+
+def test_plain_http_links_vague_link_text_and_small_text_fail(site):
+    template = site.root / "templates" / "promotion.mjml"
+    before, _, after = template.read_text().rpartition("{% endblock %}")
+    link = '<mj-text font-size="12px"><a href="http://example.org/x">click here</a></mj-text>'
+    text = f"{before}{link}\n{{% endblock %}}{after}"
+    template.write_text(text)
+
+    result = site.mailer("check")
+
+    assert result.exit_code == 1
+    assert "text at 12 px is hard to read" in result.output
+    assert "link 'http://example.org/x' is not https" in result.output
+    assert "link text 'click here' does not say where it goes" in result.output
+
+
+def test_a_missing_required_column_in_the_sheet_is_named(site, tmp_path):
+    sheets = FakeSheets("k")
+    sheets.add_tab("events", [["id", "title", "starts_at", "ends_at"]])
+    sheets.add_tab("signups", [["Timestamp", "Email Address", "Which session?"]])
+    settings = site.settings()
+    workbook = GoogleWorkbook(sheets.client(), "k", date_columns_for(settings))
+
+    report = check_workbook(settings, workbook)
+
+    assert report.tabs_in_workbook == ["events", "signups"]
+    errors = [str(f) for f in report.findings if f.severity == "error"]
+    assert errors == [
+        "tab 'events': error: no column 'capacity' (capacity); add it or map it under "
+        "[workbook.columns.events]"
+    ]
+    assert "members" in {t.logical for t in report.tabs if not t.exists}
+    assert NOW
