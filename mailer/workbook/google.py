@@ -40,6 +40,7 @@ CREDENTIALS_VARIABLE = "GOOGLE_APPLICATION_CREDENTIALS"
 KEY_IN_URL = re.compile(r"/spreadsheets/d/([a-zA-Z0-9_-]+)")
 SERIAL_EPOCH = datetime(1899, 12, 30)
 METADATA_MAX_AGE = 24 * 3600
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]  # this sheet's cells, no Drive
 ATTEMPTS = 6
 MAX_RETRY_SECONDS = 100
 READ_OPTIONS = {
@@ -143,7 +144,7 @@ class GoogleWorkbook:
             )
         try:
             account = json.loads(Path(path).read_text(encoding="utf-8")).get("client_email", "")
-            client = gspread.service_account(filename=str(path))
+            client = gspread.service_account(filename=str(path), scopes=SCOPES)
         except (OSError, ValueError) as err:
             raise ConfigError(f"service account key file {path}: {err}") from None
         client.http_client.set_timeout(60)
