@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format bench clean browser
+.PHONY: run test lint format bench clean browser preview
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ run: $(STAMP)
 
 test: $(TEST_STAMP) browser
 	$(BIN)/pytest -q
+
+# Every email, rendered and photographed at 600 and 375 px, in preview/index.html.
+preview: $(STAMP) browser
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[preview]'
+	$(BIN)/mailer preview
 
 # Browser tests drive Debian's chromium; install it when missing and we may.
 browser:

@@ -13,14 +13,17 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from mailer import checks, config
+from mailer.daemon import Daemon
 from mailer.errors import ConfigError, MailerError
 from mailer.jobs import digest, reminders, signups
 from mailer.ledger import Ledger, locked
 from mailer.mime import mask
+from mailer.preview import build as build_preview
 from mailer.progress import SendProgress
 from mailer.rows import normalize_email
-from mailer.runner import Report, run_job
+from mailer.runner import Report, run_job, summary
 from mailer.sample import write_sample
+from mailer.schedules import RunLog, next_run
 from mailer.site import Site
 from mailer.tokens import load_secret
 
@@ -155,12 +158,15 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
         chosen = [j for j in jobs if j.enabled]
     moment = parse_now(now)
     site = Site.from_settings(settings)
+    runs = RunLog(settings.ledger.path.parent)
     with locked(site.ledger_path, settings.ledger.lock_timeout):
         ledger = Ledger(site.ledger_path)
         try:
             for each in chosen:
                 with SendProgress(console) as progress:
                     report = run_job(site, ledger, each, moment, not no_send, progress)
+                if not no_send:
+                    runs.record(each, moment, True, summary(report))
                 _print_report(each, report, settings)
         finally:
             ledger.close()
@@ -214,14 +220,17 @@ def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> 
     table = Table(title="Signups", title_justify="left")
     for column in ("Session", "Starts", "Confirmed", "Waitlisted", "New emails"):
         table.add_column(column, no_wrap=column != "New emails")
-    for summary in report.events:
-        event = summary.event
-        new = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.new_messages.items())) or "-"
+    for event_summary in report.events:
+        event = event_summary.event
+        new = (
+            ", ".join(f"{n} {kind}" for kind, n in sorted(event_summary.new_messages.items()))
+            or "-"
+        )
         table.add_row(
             event.id + (" (cancelled)" if event.cancelled else ""),
             f"{event.starts_at.astimezone(zone):%a %b %d %H:%M}",
-            f"{summary.confirmed}/{event.capacity}",
-            str(summary.waitlisted),
+            f"{event_summary.confirmed}/{event.capacity}",
+            str(event_summary.waitlisted),
             new,
         )
     if report.events:
@@ -339,6 +348,95 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
             + (f" ({message.reason})" if message.reason else ""),
             markup=False,
         )
+
+
+@cli.command()
+@click.pass_obj
+def daemon(obj: Context) -> None:
+    """Run every enabled job on its schedule until stopped (SIGTERM or Ctrl-C).
+
+    On start it runs each job that is due, so a restart catches up; then one
+    job at a time, a log line per run. A failing job is logged and the daemon
+    goes on; a signal lets the running job finish first. Example: mailer daemon
+    """
+    settings = obj.settings()
+    jobs = config.load_jobs(settings)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    runner = Daemon(settings, jobs)
+    runner.install_signal_handlers()
+    runner.run()
+
+
+@cli.command("jobs")
+@now_option
+@click.pass_obj
+def list_jobs(obj: Context, now: str | None) -> None:
+    """List the jobs in jobs/, their schedules, last run and next run. Example: mailer jobs"""
+    settings = obj.settings()
+    moment = parse_now(now)
+    runs = RunLog(settings.ledger.path.parent).read()
+    zone = settings.organization.zone
+    table = Table(title="Jobs", title_justify="left")
+    for column in ("Job", "Kind", "Schedule", "Enabled", "Last run", "Next run"):
+        table.add_column(column)
+    for job in config.load_jobs(settings):
+        last = runs.get(job.name)
+        shown_last = "never"
+        if last is not None:
+            outcome = last.summary if last.ok else f"failed: {last.summary}"
+            shown_last = f"{last.started.astimezone(zone):%a %b %d %H:%M} ({outcome})"
+        upcoming = next_run(job, last, moment)
+        shown_next = (
+            "now" if upcoming <= moment else f"{upcoming.astimezone(zone):%a %b %d %H:%M %Z}"
+        )
+        table.add_row(
+            job.name,
+            job.kind,
+            job.schedule_text,
+            "yes" if job.enabled else "no",
+            shown_last,
+            shown_next if job.enabled else "-",
+        )
+    console.print(table)
+
+
+@cli.command()
+@now_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the gallery (default: preview/ beside mailer.toml).",
+)
+@click.pass_obj
+def preview(obj: Context, now: str | None, out: Path | None) -> None:
+    """Render every email into preview/index.html, with screenshots at 600 and 375 px.
+
+    The emails are made by the site's own jobs from the sample workbook, in
+    a scratch folder: nothing is sent and the real workbook is not touched.
+    Example: mailer preview && xdg-open preview/index.html
+    """
+    settings = obj.settings()
+    folder = out or settings.root / "preview"
+    result = build_preview(settings, parse_now(now), folder)
+    for entry in result.entries:
+        shots = len(entry.shots)
+        warn = f", {len(entry.warnings)} warnings" if entry.warnings else ""
+        subject = entry.specimen.message.subject
+        console.print(
+            f"  {entry.specimen.label}: {subject} ({shots} screenshots{warn})",
+            highlight=False,
+            markup=False,
+        )
+    for error in result.errors:
+        click.echo(f"error: {error}", err=True)
+    console.print(f"Screenshots: {result.screenshots}.", highlight=False, markup=False)
+    console.print(f"Wrote {result.index}", highlight=False)
+    if result.errors:
+        raise UserError(f"{len(result.errors)} templates failed to render", 1)
 
 
 @cli.command()

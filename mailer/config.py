@@ -317,8 +317,8 @@ def _key(where: str, key: str | None = None) -> str:
 
 
 JOB_KINDS = ("signups", "reminders", "digest")
-DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$", re.IGNORECASE)
-MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60, "week": 7 * 24 * 60}
+DURATION = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week)s?\s*$", re.IGNORECASE)
+SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 AT = re.compile(
     r"^\s*(?:(monday|tuesday|wednesday|thursday|friday|saturday|sunday|day)\s+)?"
     r"([01]?\d|2[0-3]):([0-5]\d)\s*$",
@@ -326,12 +326,20 @@ AT = re.compile(
 )
 
 
-def minutes(text: str) -> int:
-    """'24 hours' -> 1440; raises ValueError on anything else."""
+def seconds(text: str) -> int:
+    """'5 minutes' -> 300; raises ValueError on anything else."""
     match = DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration such as '24 hours' or '90 minutes'")
-    return int(match.group(1)) * MINUTES[match.group(2).lower()]
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration such as '5 minutes' or '24 hours'")
+    return int(match.group(1)) * SECONDS[match.group(2).lower()]
+
+
+def minutes(text: str) -> int:
+    """'24 hours' -> 1440; raises ValueError on anything else or on less than a minute."""
+    total = seconds(text)
+    if total % 60:
+        raise ValueError(f"{text!r}: use whole minutes, such as '90 minutes'")
+    return total // 60
 
 
 @dataclass(frozen=True)
@@ -374,6 +382,14 @@ class JobSettings:
     name: str = ""
     source: Path = Path()
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone or "UTC")
+
+    @property
+    def schedule_text(self) -> str:
+        return f"every {self.every}" if self.every else f"at {self.at} ({self.timezone})"
+
 
 def load_jobs(settings: Settings) -> list[JobSettings]:
     """Every job in the site's `jobs/` folder, signups first; signups alone if there are none."""
@@ -398,9 +414,13 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
     typed = _build(OPTIONS[kind], options, path, "options")
     if job.every and job.at:
         raise ConfigError(f"{path}: every and at: give one schedule, not both")
+    if not job.every and not job.at:
+        raise ConfigError(
+            f'{path}: every: give a schedule, such as every = "5 minutes" or at = "monday 09:00"'
+        )
     if job.every:
         try:
-            minutes(job.every)
+            seconds(job.every)
         except ValueError as err:
             raise ConfigError(f"{path}: every: {err}") from None
     if job.at and not AT.match(job.at):

@@ -74,7 +74,7 @@ class Renderer:
         try:
             return env.get_template(filename).make_module(dict(context))
         except jinja2.TemplateNotFound as err:
-            raise TemplateError(f"no template {self.folder / str(err)}") from err
+            raise TemplateError(f"no template {self.folder / err.name}") from err
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(f"{err.filename or filename}:{err.lineno}: {err.message}") from err
         except jinja2.UndefinedError as err:

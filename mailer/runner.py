@@ -28,3 +28,19 @@ def run_job(
         assert isinstance(job.options, ReminderOptions)
         return reminders.run(site, ledger, now, job.options, send=send, progress=progress)
     return digest.run(site, ledger, now, job, send=send, progress=progress)
+
+
+def summary(report: Report) -> str:
+    """One line for logs: what was decided, sent and rejected."""
+    sent = report.delivered
+    parts = [f"{report.decided if hasattr(report, 'decided') else 0} new"]
+    if isinstance(report, digest.DigestReport):
+        parts = [report.skipped or f"{report.recipients} recipients for {report.slot}"]
+    parts.append(f"{sent.get('sent', 0)} sent")
+    if sent.get("retry"):
+        parts.append(f"{sent['retry']} to retry")
+    if sent.get("failed"):
+        parts.append(f"{sent['failed']} failed")
+    problems = getattr(report, "problems", [])
+    parts.append(f"{len(problems)} rows rejected")
+    return ", ".join(parts)

@@ -51,7 +51,7 @@ class SiteDir:
     def mailer(self, *args: str, now: datetime = NOW) -> Result:
         """Run the real CLI in-process, as of `now`."""
         argv = ["--config", str(self.config), *args]
-        if args and args[0] in ("run", "init", "status", "unsubscribe", "check"):
+        if args and args[0] in ("run", "init", "status", "unsubscribe", "check", "jobs"):
             argv += ["--now", now.isoformat()]
         return CliRunner().invoke(cli, argv, catch_exceptions=False)
 

@@ -105,7 +105,7 @@ def test_an_unknown_job_names_the_jobs_there_are(site):
 
 def test_a_bad_offset_names_the_file_and_key(site):
     (site.root / "jobs" / "reminders.toml").write_text(
-        'kind = "reminders"\n[options]\noffsets = ["24 hours", "soon"]\n'
+        'kind = "reminders"\nevery = "15 minutes"\n[options]\noffsets = ["24 hours", "soon"]\n'
     )
 
     result = site.mailer("run")

@@ -1,0 +1,98 @@
+"""`mailer daemon`: every enabled job on its schedule, one at a time, until SIGTERM or SIGINT.
+
+The `schedule` package ticks; whether a job is due is decided from the run
+log (`state/job-runs.json`) and the job's own rules, so a restart catches up
+and nothing runs twice for one slot. A job that raises is logged and the
+daemon goes on; a signal lets the running job finish, then the daemon exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import schedule
+
+from mailer.config import JobSettings, Settings
+from mailer.errors import ConfigError, LockedError, MailerError
+from mailer.ledger import Ledger, locked
+from mailer.runner import run_job, summary
+from mailer.schedules import RunLog, interval, is_due
+from mailer.site import Site
+
+log = logging.getLogger("mailer.daemon")
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        jobs: list[JobSettings],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.settings = settings
+        self.jobs = [job for job in jobs if job.enabled]
+        self.clock = clock
+        self.site = Site.from_settings(settings)
+        self.runs = RunLog(settings.ledger.path.parent)
+        self.stopping = threading.Event()
+        self.scheduler = schedule.Scheduler()
+        for job in self.jobs:
+            every = int(interval(job).total_seconds())
+            self.scheduler.every(every).seconds.do(self.tick, job)
+
+    def tick(self, job: JobSettings) -> None:
+        """Run `job` if it is due; never raises, so `schedule` keeps it scheduled."""
+        if self.stopping.is_set():
+            return
+        now = self.clock()
+        if not is_due(job, self.runs.read().get(job.name), now):
+            return
+        started = time.monotonic()
+        try:
+            with locked(self.site.ledger_path, self.settings.ledger.lock_timeout):
+                ledger = Ledger(self.site.ledger_path)
+                try:
+                    report = run_job(self.site, ledger, job, now)
+                finally:
+                    ledger.close()
+        except LockedError as err:
+            log.warning("%s: skipped, %s", job.name, err)
+            return
+        except (MailerError, ConfigError) as err:
+            self.runs.record(job, now, False, str(err))
+            log.error("%s: failed after %.1f s: %s", job.name, time.monotonic() - started, err)
+            return
+        except Exception:
+            self.runs.record(job, now, False, "crashed")
+            log.exception("%s: crashed after %.1f s", job.name, time.monotonic() - started)
+            return
+        line = summary(report)
+        self.runs.record(job, now, True, line)
+        log.info("%s: %s, %.1f s", job.name, line, time.monotonic() - started)
+
+    def run(self) -> None:
+        """Catch up on every due job, then follow the schedules until asked to stop."""
+        names = ", ".join(f"{j.name} ({j.schedule_text})" for j in self.jobs) or "none"
+        log.info("daemon started; jobs: %s", names)
+        for job in self.jobs:
+            self.tick(job)
+        while not self.stopping.is_set():
+            self.scheduler.run_pending()
+            idle = self.scheduler.idle_seconds
+            self.stopping.wait(timeout=max(0.05, min(idle if idle is not None else 1.0, 1.0)))
+        log.info("daemon stopped")
+
+    def stop(self, signum: int, frame: object) -> None:
+        if self.stopping.is_set():
+            raise SystemExit(128 + signum)
+        log.info("%s received; finishing the running job", signal.Signals(signum).name)
+        self.stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)

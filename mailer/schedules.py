@@ -1,0 +1,79 @@
+"""When each job is due, from its schedule and when it last ran (kept in `state/job-runs.json`).
+
+An `every` job is due when its interval has passed since its last run (or it
+never ran); an `at` job when a slot has come since its last good run. Both
+`mailer run` and the daemon record each run, so a restarted daemon picks up
+where the schedule stands instead of starting over.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from mailer.config import JobSettings, seconds
+from mailer.digest import latest_slot
+from mailer.workbook.csv import atomic_write
+
+RUNS_FILE = "job-runs.json"
+
+
+@dataclass(frozen=True)
+class LastRun:
+    started: datetime
+    ok: bool
+    summary: str
+
+
+class RunLog:
+    """When each job last ran and how it went."""
+
+    def __init__(self, state_folder: Path):
+        self.path = Path(state_folder) / RUNS_FILE
+
+    def read(self) -> dict[str, LastRun]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {
+            name: LastRun(datetime.fromisoformat(run["started"]), run["ok"], run["summary"])
+            for name, run in data.items()
+        }
+
+    def record(self, job: JobSettings, started: datetime, ok: bool, summary: str) -> None:
+        runs = self.read()
+        runs[job.name] = LastRun(started.astimezone(UTC), ok, summary)
+        data = {
+            name: {**asdict(run), "started": run.started.isoformat()} for name, run in runs.items()
+        }
+        atomic_write(self.path, json.dumps(data, indent=2).encode("utf-8"), durable=False)
+
+
+def interval(job: JobSettings) -> timedelta:
+    """How often the daemon looks at the job: its `every`, or each minute for an `at` slot."""
+    return timedelta(seconds=seconds(job.every)) if job.every else timedelta(minutes=1)
+
+
+def is_due(job: JobSettings, last: LastRun | None, now: datetime) -> bool:
+    """Due when never run, when its interval has passed, or when a slot came since it last
+    succeeded (a slot whose run failed is tried again at the next tick)."""
+    if last is None:
+        return True
+    if job.every:
+        return now >= last.started + interval(job)
+    return not last.ok or latest_slot(job.at, job.zone, now).starts > last.started
+
+
+def next_run(job: JobSettings, last: LastRun | None, now: datetime) -> datetime:
+    """The moment the job is next due, as of `now` (`now` itself when it is overdue)."""
+    if is_due(job, last, now):
+        return now
+    if job.every:
+        assert last is not None
+        return last.started + interval(job)
+    slot = latest_slot(job.at, job.zone, now)
+    local = slot.starts.replace(tzinfo=None) + slot.period
+    return local.replace(tzinfo=slot.starts.tzinfo)

@@ -1,0 +1,127 @@
+"""`mailer daemon` as a real process, and the schedule arithmetic it relies on."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from conftest import SiteDir
+
+from mailer.config import JobSettings
+from mailer.schedules import LastRun, is_due, next_run
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def quick_jobs(site: SiteDir) -> None:
+    """Signups every 2 seconds; reminders every second with a template that does not exist.
+
+    The session starts in ten hours, and its seats were decided two days ago but
+    not sent yet: the daemon sends the confirmations, and a 24-hour reminder is
+    due (it fails, for want of its template).
+    """
+    jobs = site.root / "jobs"
+    for path in jobs.glob("*.toml"):
+        path.unlink()
+    (jobs / "signups.toml").write_text('kind = "signups"\nevery = "2 seconds"\n')
+    (jobs / "reminders.toml").write_text(
+        'kind = "reminders"\nevery = "1 second"\n\n[options]\ntemplate = "no-such-template"\n'
+    )
+    events = site.rows("events")
+    soon = datetime.now(CHICAGO).replace(second=0, microsecond=0) + timedelta(hours=10)
+    events[0]["starts_at"] = f"{soon:%Y-%m-%d %H:%M}"
+    events[0]["ends_at"] = f"{soon + timedelta(minutes=90):%Y-%m-%d %H:%M}"
+    site.write_rows("events", events)
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    decided = site.mailer("run", "signups", "--no-send", now=two_days_ago)
+    assert decided.exit_code == 0, decided.output
+
+
+def test_daemon_sends_survives_a_failing_job_and_stops_on_sigterm(site, tmp_path: Path):
+    quick_jobs(site)
+    log_path = tmp_path / "daemon.log"
+    with open(log_path, "wb") as log:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "--config", str(site.config), "daemon"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: len(site.sent()) >= 14)
+        wait_for(lambda: log_path.read_text().count("reminders: failed") >= 2)
+        stopped_at = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=10)
+        took = time.monotonic() - stopped_at
+    finally:
+        daemon.kill()
+
+    text = log_path.read_text()
+    assert code == 0, text
+    assert took < 2.0, f"took {took:.1f} s to stop"
+    assert "signups: 0 new, 14 sent, 1 rows rejected" in text
+    assert "no-such-template" in text
+    assert "SIGTERM received; finishing the running job" in text
+    assert text.rstrip().endswith("daemon stopped")
+    assert len({line["key"] for line in site.sent()}) == len(site.sent()) == 14
+    runs = json.loads((site.root / "state" / "job-runs.json").read_text())
+    assert runs["signups"]["ok"] is True and runs["reminders"]["ok"] is False
+    assert "@example.org" not in text.replace("sessions@example.org", "")
+
+
+def test_mailer_jobs_lists_each_job_with_its_next_run(site):
+    site.mailer("run", "signups")
+
+    result = site.mailer("jobs", now=datetime(2026, 11, 24, 15, 2, tzinfo=UTC))
+
+    assert result.exit_code == 0, result.output
+    assert "signups" in result.output and "every 5 minutes" in result.output
+    assert "Tue Nov 24 09:05 CST" in result.output, "5 minutes after the last run"
+    assert "Mon Nov 30 09:00 CST" in result.output or "now" in result.output
+
+
+def test_every_job_is_due_when_its_interval_has_passed():
+    job = JobSettings(kind="signups", every="5 minutes", name="signups")
+    ran = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    last = LastRun(ran, True, "")
+
+    assert is_due(job, None, ran)
+    assert not is_due(job, last, ran + timedelta(minutes=4))
+    assert is_due(job, last, ran + timedelta(minutes=5))
+    assert next_run(job, last, ran + timedelta(minutes=1)) == ran + timedelta(minutes=5)
+
+
+def test_a_slot_job_is_due_once_per_slot_and_again_after_a_failure():
+    job = JobSettings(kind="digest", at="monday 09:00", timezone="America/Chicago", name="digest")
+    monday = datetime(2026, 11, 30, 9, 0, tzinfo=CHICAGO)
+    done = LastRun(monday + timedelta(minutes=1), True, "")
+    failed = LastRun(monday + timedelta(minutes=1), False, "sheet unreachable")
+
+    assert is_due(job, LastRun(monday - timedelta(days=1), True, ""), monday)
+    assert not is_due(job, done, monday + timedelta(days=3))
+    assert is_due(job, failed, monday + timedelta(minutes=2))
+    assert next_run(job, done, monday + timedelta(days=3)) == monday + timedelta(days=7)
+
+
+def test_a_weekly_slot_keeps_its_wall_clock_time_across_the_clock_change():
+    job = JobSettings(kind="digest", at="monday 09:00", timezone="America/Chicago", name="digest")
+    before = datetime(2026, 10, 26, 9, 0, tzinfo=CHICAGO)  # CDT, UTC-5
+    done = LastRun(before, True, "")
+
+    upcoming = next_run(job, done, before + timedelta(days=1))
+
+    assert upcoming.astimezone(CHICAGO).hour == 9
+    assert upcoming.astimezone(UTC).hour == 15  # CST, UTC-6, after November 1
