@@ -59,20 +59,24 @@ def test_sample_confirmations_arrive_over_one_connection(site):
     assert "Content-Location" not in confirmation.data.decode()
 
 
+def use_starttls(site, port: int) -> None:
+    """STARTTLS with the login `mailer`, trusting the test's authority in ca.pem."""
+    site.use_transport(
+        "smtp",
+        host="localhost",
+        port=port,
+        security="starttls",
+        username="mailer",
+        ca_file="ca.pem",
+    )
+
+
 def test_starttls_with_a_login(site, authority, monkeypatch):
-    ca_file = site.root / "ca.pem"
-    authority.cert_pem.write_to_path(str(ca_file))
+    authority.cert_pem.write_to_path(str(site.root / "ca.pem"))
     monkeypatch.setenv("SMTP_PASSWORD", "s3cret-pw")
     sink = SmtpSink()
     with SmtpServer(sink, "starttls", server_tls(authority), ("mailer", "s3cret-pw")) as server:
-        site.use_transport(
-            "smtp",
-            host="localhost",
-            port=server.port,
-            security="starttls",
-            username="mailer",
-            ca_file="ca.pem",
-        )
+        use_starttls(site, server.port)
         result = site.mailer("run", "signups")
 
     assert result.exit_code == 0, result.output
@@ -100,14 +104,7 @@ def test_a_wrong_password_stops_the_run_and_keeps_the_messages(site, authority, 
     monkeypatch.setenv("SMTP_PASSWORD", "wrong-pw")
     sink = SmtpSink()
     with SmtpServer(sink, "starttls", server_tls(authority), ("mailer", "right-pw")) as server:
-        site.use_transport(
-            "smtp",
-            host="localhost",
-            port=server.port,
-            security="starttls",
-            username="mailer",
-            ca_file="ca.pem",
-        )
+        use_starttls(site, server.port)
         failed = site.mailer("run", "signups")
         monkeypatch.setenv("SMTP_PASSWORD", "right-pw")
         fixed = site.mailer("run", "signups")
