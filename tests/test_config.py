@@ -83,3 +83,27 @@ def test_column_mapping_overlays_the_defaults(tmp_path):
     mapping = settings.workbook.column_map("signups")
     assert mapping["event"] == "Which conversation?"
     assert mapping["email"] == "Email Address"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('kind = "newsletter"\nevery = "5 minutes"\n', "kind: 'newsletter' is not one of"),
+        ('kind = "signups"\nevery = "often"\n', "every: 'often' is not a duration"),
+        ('kind = "signups"\n', "every: give a schedule"),
+        ('kind = "signups"\nevery = "5 minutes"\nat = "09:00"\n', "every and at: give one"),
+        ('kind = "digest"\nat = "someday 9"\n', "at: 'someday 9' is not like 'monday 09:00'"),
+        ('kind = "signups"\nevery = "5 minutes"\nenabled = "yes"\n', "enabled: expected bool"),
+        ('kind = "signups"\nevery = "5 minutes"\ntimezone = "Mars/Base"\n', "timezone: unknown"),
+        ('kind = "reminders"\nevery = "5 minutes"\n[options]\ncolour = 1\n', "[options] colour"),
+    ],
+)
+def test_a_wrong_job_file_names_file_and_key(site, text, message):
+    path = site.root / "jobs" / "broken.toml"
+    path.write_text(text)
+
+    result = site.mailer("jobs")
+
+    assert result.exit_code == 2
+    assert f"error: {path}: " in result.output
+    assert message in result.output

@@ -265,6 +265,31 @@ def test_endless_429_gives_up_with_a_clear_message_and_writes_nothing(sheet):
     assert not sheet.sheets.api_calls("POST")
 
 
+def test_an_outage_at_write_time_is_finished_by_the_next_run(sheet):
+    sheet.run()  # metadata kept; the next run costs read, re-read, write
+    tab = sheet.sheets.tabs[FORM_TAB]
+    daniel = next(row for row in tab.grid if "Daniel Reyes" in row)
+    daniel[tab.grid[0].index("Status")] = "cancelled"
+
+    def outage_after_first_read(sheets: FakeSheets) -> None:
+        sheets.on_read = None
+        sheets.fail_next = [503] * 6
+
+    sheet.sheets.on_read = outage_after_first_read
+    with pytest.raises(WorkbookError, match="503"):
+        sheet.run(now=NOW + timedelta(minutes=5))
+    ben = next(r for r in sheet.signups() if r["Name"] == "Ben Whitaker")
+    assert ben["Status"] == "waitlisted", "the sheet was not half-written"
+    promoted = [line for line in sheet.site.sent() if line["kind"] == "promotion"]
+    assert len(promoted) == 1, "the ledger decided and sent the promotion before the outage"
+
+    sheet.run(now=NOW + timedelta(minutes=10))
+
+    ben = next(r for r in sheet.signups() if r["Name"] == "Ben Whitaker")
+    assert ben["Status"] == "confirmed"
+    assert len([line for line in sheet.site.sent() if line["kind"] == "promotion"]) == 1
+
+
 def test_new_status_columns_grow_the_grid_when_it_is_full(sheet):
     tab = sheet.sheets.tabs[FORM_TAB]
     tab.columns = 7
