@@ -165,7 +165,7 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
             for each in chosen:
                 with SendProgress(console) as progress:
                     report = run_job(site, ledger, each, moment, not no_send, progress)
-                if not no_send:
+                if not no_send and now is None:
                     runs.record(each, moment, True, summary(report))
                 _print_report(each, report, settings)
         finally:

@@ -60,8 +60,8 @@ def interval(job: JobSettings) -> timedelta:
 def is_due(job: JobSettings, last: LastRun | None, now: datetime) -> bool:
     """Due when never run, when its interval has passed, or when a slot came since it last
     succeeded (a slot whose run failed is tried again at the next tick)."""
-    if last is None:
-        return True
+    if last is None or last.started > now:
+        return True  # never ran, or the recorded run is in the future (a clock was wrong)
     if job.every:
         return now >= last.started + interval(job)
     return not last.ok or latest_slot(job.at, job.zone, now).starts > last.started

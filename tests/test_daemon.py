@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from conftest import SiteDir
+from conftest import NOW, SiteDir
 
-from mailer.config import JobSettings
-from mailer.schedules import LastRun, is_due, next_run
+from mailer.config import JobSettings, load_jobs
+from mailer.schedules import LastRun, RunLog, is_due, next_run
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -82,15 +82,22 @@ def test_daemon_sends_survives_a_failing_job_and_stops_on_sigterm(site, tmp_path
     assert "@example.org" not in text.replace("sessions@example.org", "")
 
 
-def test_mailer_jobs_lists_each_job_with_its_next_run(site):
-    site.mailer("run", "signups")
+def test_mailer_jobs_lists_each_job_with_its_last_and_next_run(site):
+    signups = next(j for j in load_jobs(site.settings()) if j.kind == "signups")
+    RunLog(site.root / "state").record(signups, NOW, True, "14 new, 14 sent, 1 rows rejected")
 
-    result = site.mailer("jobs", now=datetime(2026, 11, 24, 15, 2, tzinfo=UTC))
+    result = site.mailer("jobs", now=NOW + timedelta(minutes=2))
 
     assert result.exit_code == 0, result.output
-    assert "signups" in result.output and "every 5 minutes" in result.output
+    assert "every 5 minutes" in result.output and "at monday 09:00" in result.output
+    assert "Tue Nov 24 09:00 (14 new" in result.output
     assert "Tue Nov 24 09:05 CST" in result.output, "5 minutes after the last run"
-    assert "Mon Nov 30 09:00 CST" in result.output or "now" in result.output
+
+
+def test_a_run_as_of_another_moment_is_not_recorded_as_a_run(site):
+    site.mailer("run", now=NOW + timedelta(days=30))
+
+    assert RunLog(site.root / "state").read() == {}
 
 
 def test_every_job_is_due_when_its_interval_has_passed():
