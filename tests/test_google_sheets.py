@@ -159,6 +159,29 @@ def test_a_run_costs_at_most_three_calls_and_nothing_to_write_costs_one(sheet):
     assert changed == [read, read, write]
 
 
+def test_a_tab_that_is_not_there_costs_no_extra_call_each_run(sheet):
+    del sheet.sheets.tabs["members"]
+    sheet.run()
+    calls(sheet.sheets)
+
+    sheet.run(now=NOW + timedelta(minutes=5))
+
+    assert calls(sheet.sheets) == [("GET", "values:batchGet")]
+
+
+def test_a_tab_renamed_after_the_metadata_was_kept_is_found_again(sheet):
+    sheet.run()
+    cache = sheet.settings().ledger.path.parent / "google-sheet.json"
+    kept = json.loads(cache.read_text())
+    kept["fetched_at"] -= 3 * 3600
+    cache.write_text(json.dumps(kept))
+    sheet.sheets.tabs["Events 2027"] = sheet.sheets.tabs.pop("events")
+    sheet.sheets.tabs["Events 2027"].title = "Events 2027"
+
+    with pytest.raises(WorkbookError, match="no tab 'events'"):
+        sheet.run(now=NOW + timedelta(minutes=5))
+
+
 def test_metadata_is_fetched_once_and_kept(sheet):
     sheet.run()
     sheet.run(now=NOW + timedelta(minutes=5))

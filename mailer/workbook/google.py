@@ -40,6 +40,9 @@ CREDENTIALS_VARIABLE = "GOOGLE_APPLICATION_CREDENTIALS"
 KEY_IN_URL = re.compile(r"/spreadsheets/d/([a-zA-Z0-9_-]+)")
 SERIAL_EPOCH = datetime(1899, 12, 30)
 METADATA_MAX_AGE = 24 * 3600
+# A tab that is not there is looked for again at most this often (an optional tab such
+# as members may never exist; asking each run would cost a call each run).
+MISSING_TAB_RECHECK = 3600
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]  # this sheet's cells, no Drive
 ATTEMPTS = 6
 MAX_RETRY_SECONDS = 100
@@ -98,6 +101,10 @@ def serial_text(value: float, kind: str, zone: ZoneInfo) -> str:
     if kind == "date" and moment.time() == datetime.min.time():
         return moment.date().isoformat()
     return moment.isoformat(sep=" ")
+
+
+class MissingTabError(WorkbookError):
+    """A range named a tab the spreadsheet no longer has."""
 
 
 class Retry(Exception):
@@ -170,10 +177,10 @@ class GoogleWorkbook:
             return {}
         try:
             answer = self._batch_get(present)
-        except WorkbookError:
+        except MissingTabError:
             if self._metadata_age() < 60:
                 raise
-            present = self._present(tabs, refresh=True)
+            present = self._present(tabs, refresh=True)  # a tab was renamed since
             answer = self._batch_get(present)
         zone = self.zone()
         tables = {}
@@ -188,7 +195,8 @@ class GoogleWorkbook:
 
     def _present(self, tabs: Sequence[str], refresh: bool = False) -> list[str]:
         titles = set(self.tab_titles() if not refresh else self._refresh_titles())
-        if any(t not in titles for t in tabs) and not refresh and self._metadata_age() > 60:
+        stale = self._metadata_age() > MISSING_TAB_RECHECK
+        if any(t not in titles for t in tabs) and not refresh and stale:
             titles = set(self._refresh_titles())
         return [t for t in tabs if t in titles]
 
@@ -356,7 +364,7 @@ class GoogleWorkbook:
                 "mailer.toml (the URL or the key between /d/ and /edit)"
             )
         if "Unable to parse range" in message:
-            return WorkbookError(f"{message}: no such tab (tabs: {self._tab_list()})")
+            return MissingTabError(f"{message}: no such tab")
         return WorkbookError(f"Google Sheets answered {status}: {message}")
 
 
