@@ -2,7 +2,7 @@
 
 The real gspread client talks to the Sheets stand-in from tests/ (a requests
 adapter that counts every call). For each size: the first run (metadata not
-yet kept), a run after an organizer cancels one seat, and a run with nothing
+yet known), a run after an organizer cancels one seat, and a run with nothing
 to change. Emails are decided but not sent: only the sheet is measured.
 Run with `.venv/bin/python bench/sheets_calls.py`.
 """
@@ -87,9 +87,10 @@ def run(settings: config.Settings, sheets: FakeSheets, now: datetime) -> tuple[C
 
 
 def describe(calls: Counter) -> str:
-    letters = {"GET bench-sheet": "M", "GET values:batchGet": "R", "POST values:batchUpdate": "W"}
+    letters = {"GET bench-sheet": "G", "GET values:batchGet": "R", "POST values:batchUpdate": "W"}
     made = "".join(letters.get(k, k) * n for k, n in calls.items())
-    return f"{sum(calls.values())} calls ({'+'.join(made) or 'none'})"
+    count = sum(calls.values())
+    return f"{count} call{'' if count == 1 else 's'} ({'+'.join(made) or 'none'})"
 
 
 def main() -> None:
@@ -114,8 +115,9 @@ def main() -> None:
                 f"{rows:>7,} | {describe(first):<22} | {describe(changed):<22} |"
                 f" {describe(unchanged):<22} | first run wrote {cells:,} cells in {seconds:.2f} s"
             )
-    print("M = spreadsheets.get (metadata: kept beside the ledger for a day, and by the daemon),")
-    print("R = values:batchGet, W = values:batchUpdate (RAW)")
+    print("G = spreadsheets.get: the tabs with the sheet's time zone and properties, when these")
+    print("    are not known yet or are a day old (then kept beside the ledger and by the daemon);")
+    print("R = values:batchGet; W = values:batchUpdate (RAW)")
 
 
 if __name__ == "__main__":

@@ -123,6 +123,8 @@ class FakeSheets(BaseAdapter):
         if not self.shared:
             return 403, _error(403, "The caller does not have permission"), {}
         rest = match.group(2)
+        if method == "GET" and rest == "" and params.get("includeGridData") == ["true"]:
+            return self._grid(params)
         if method == "GET" and rest == "":
             return 200, self._metadata(), {}
         if method == "GET" and rest == "/values:batchGet":
@@ -149,6 +151,23 @@ class FakeSheets(BaseAdapter):
                 for i, t in enumerate(self.tabs.values())
             ],
         }
+
+    def _grid(self, params: dict):
+        """spreadsheets.get with ranges and their cells, as effective values."""
+        answer = self._metadata()
+        sheets = []
+        for a1 in params.get("ranges", []):
+            title, _, _ = self._split(a1)
+            if title not in self.tabs:
+                return 400, _error(400, f"Unable to parse range: {a1}"), {}
+            tab = self.tabs[title]
+            rows = [{"values": [_effective(v) for v in row]} for row in _trim(tab.grid)]
+            entry = next(s for s in answer["sheets"] if s["properties"]["title"] == title)
+            sheets.append({**entry, "data": [{"rowData": rows}]})
+        answer["sheets"] = sheets
+        if self.on_read:
+            self.on_read(self)
+        return 200, answer, {}
 
     def _batch_get(self, params: dict):
         if params.get("valueRenderOption") != ["UNFORMATTED_VALUE"]:
@@ -226,10 +245,20 @@ def _cell(text: str) -> tuple[int, int]:
     return int(match.group(2) or 1), column_number(match.group(1))
 
 
+def _effective(value) -> dict:
+    if value in ("", None):
+        return {}
+    if isinstance(value, bool):
+        return {"effectiveValue": {"boolValue": value}}
+    if isinstance(value, int | float):
+        return {"effectiveValue": {"numberValue": value}}
+    return {"effectiveValue": {"stringValue": str(value)}}
+
+
 def _trim(grid: list[list]) -> list[list]:
     """As the API answers: no trailing empty cells in a row, no trailing empty rows."""
     out = []
-    for row in grid:
+    for row in [list(r) for r in grid]:
         while row and row[-1] in ("", None):
             row.pop()
         out.append(row)

@@ -154,7 +154,8 @@ def test_a_run_costs_at_most_three_calls_and_nothing_to_write_costs_one(sheet):
     changed = calls(sheet.sheets)
 
     read, write = ("GET", "values:batchGet"), ("POST", "values:batchUpdate")
-    assert first == [("GET", "sheet-key-123"), read, read, write], "metadata once, then kept"
+    with_metadata = ("GET", "sheet-key-123")
+    assert first == [with_metadata, read, write], "the first read brings the metadata along"
     assert unchanged == [read]
     assert changed == [read, read, write]
 
@@ -180,6 +181,21 @@ def test_a_tab_renamed_after_the_metadata_was_kept_is_found_again(sheet):
 
     with pytest.raises(WorkbookError, match="no tab 'events'"):
         sheet.run(now=NOW + timedelta(minutes=5))
+
+
+def test_the_first_read_and_later_reads_see_the_same_cells(sheet):
+    workbook = sheet.open().workbook
+    tabs = ["events", FORM_TAB, "members", "resources", "subscribers"]
+
+    first = workbook.read(tabs)
+    later = workbook.read(tabs)
+
+    kinds = [c.path.rpartition("/")[2] for c in sheet.sheets.calls]
+    assert kinds == ["sheet-key-123", "values:batchGet"]
+    assert first == later
+    stamp = first[FORM_TAB].rows[0][0]
+    assert stamp.endswith("-06:00"), "a form timestamp is an instant in the sheet's zone"
+    assert first["events"].rows[0][3].endswith("12:00:00"), "a session's start is wall-clock"
 
 
 def test_metadata_is_fetched_once_and_kept(sheet):

@@ -1,14 +1,15 @@
 """The organizer's Google Sheet as the workbook, through gspread with a service account.
 
-Quota-minded: a run reads every tab it needs in one values:batchGet and
-writes every changed cell in one values:batchUpdate. Before writing it reads
-the tab again (one more batchGet) and places each value by row identity, so
-a sort or an inserted row never shifts a status onto another person. The
-spreadsheet's metadata (its time zone, tab names, grid sizes) is kept in
-memory and in a small file beside the ledger for a day, so a run costs at
-most three calls. Values are read unformatted, date-times as serial
-numbers converted in the sheet's own time zone, and written RAW: nothing a
-signer-up typed ever becomes a formula.
+Quota-minded: a run reads every tab it needs in one call and writes every
+changed cell in one values:batchUpdate. Before writing it reads the tab
+again (one values:batchGet) and places each value by row identity, so a
+sort or an inserted row never shifts a status onto another person. The
+spreadsheet's metadata (its time zone, tabs, grid sizes) comes along with
+the first read (a spreadsheets.get with grid data) and is kept in memory and
+beside the ledger for a day; later reads are values:batchGet. So a run
+costs at most three calls, one when nothing changed. Values are read
+unformatted, date-times as serial numbers converted in the sheet's own time
+zone, and written RAW: nothing a signer-up typed ever becomes a formula.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ READ_OPTIONS = {
     "majorDimension": "ROWS",
 }
 METADATA_FIELDS = "spreadsheetId,properties(title,timeZone),sheets.properties"
+GRID_FIELDS = (
+    "spreadsheetId,properties(title,timeZone),"
+    "sheets(properties,data(rowData(values(effectiveValue))))"
+)
 
 # How a serial number in a date-time column reads: an instant stamped by the form in
 # the sheet's zone, a wall-clock time in the event's own zone, or a plain date.
@@ -92,6 +97,15 @@ def cell_text(value: Any, kind: str | None, zone: ZoneInfo) -> str:
             return serial_text(float(value), kind, zone)
         return str(int(value)) if float(value).is_integer() else repr(value)
     return "" if value is None else str(value)
+
+
+def effective_value(cell: Mapping[str, Any]) -> Any:
+    """A cell of spreadsheets.get grid data as values:batchGet would give it unformatted."""
+    value = cell.get("effectiveValue", {})
+    for kind in ("stringValue", "numberValue", "boolValue"):
+        if kind in value:
+            return value[kind]
+    return ""
 
 
 def serial_text(value: float, kind: str, zone: ZoneInfo) -> str:
@@ -169,17 +183,36 @@ class GoogleWorkbook:
     # Reading
 
     def tab_titles(self) -> list[str]:
-        return [s["properties"]["title"] for s in self.metadata()["sheets"]]
+        """Every tab in the spreadsheet (fetches the full list when only some are known)."""
+        kept = self._kept()
+        if kept is None or not kept.get("complete"):
+            kept = self.metadata(refresh=True)
+        return _titles(kept)
 
     def read(self, tabs: Sequence[str]) -> dict[str, Table]:
+        """The tabs that exist, each read whole, in one call.
+
+        When the metadata is not known yet (or is a day old, or says nothing of a
+        tab), that call is a spreadsheets.get that brings the time zone and the
+        tabs' properties with their cells; otherwise a values:batchGet.
+        """
+        kept = self._kept()
+        fresh = kept is not None and self._age(kept) <= METADATA_MAX_AGE
+        unknown = [t for t in tabs if kept is None or t not in _titles(kept)]
+        if not fresh or (unknown and not kept.get("complete")):
+            wanted = list(tabs)
+            if kept is not None and kept.get("complete"):
+                wanted = [t for t in tabs if t in _titles(kept)]
+            tables = self._read_with_metadata(wanted) if wanted else None
+            if tables is not None:
+                return tables
+            self.metadata(refresh=True)  # a tab asked for is not there: learn which are
         present = self._present(tabs)
         if not present:
             return {}
         try:
             answer = self._batch_get(present)
         except MissingTabError:
-            if self._metadata_age() < 60:
-                raise
             present = self._present(tabs, refresh=True)  # a tab was renamed since
             answer = self._batch_get(present)
         zone = self.zone()
@@ -188,21 +221,51 @@ class GoogleWorkbook:
             tables[title] = self._table(title, value_range.get("values", []), zone)
         return tables
 
+    def _read_with_metadata(self, tabs: list[str]) -> dict[str, Table] | None:
+        """Read tabs and the metadata in one spreadsheets.get; None when a tab is missing."""
+        params = {
+            "ranges": [a1_tab(t) for t in tabs],
+            "includeGridData": "true",
+            "fields": GRID_FIELDS,
+        }
+        http = self.client.http_client
+        try:
+            answer = self._call(lambda: http.spreadsheets_get(self.key, params))
+        except MissingTabError:
+            return None
+        sheets = answer.get("sheets", [])
+        self._keep(
+            {
+                "spreadsheetId": answer.get("spreadsheetId", self.key),
+                "properties": answer.get("properties", {}),
+                "sheets": [{"properties": sheet["properties"]} for sheet in sheets],
+            },
+            complete=False,
+        )
+        zone = self.zone()
+        tables = {}
+        for sheet in sheets:
+            title = sheet["properties"]["title"]
+            grid = [
+                [effective_value(cell) for cell in row.get("values", [])]
+                for data in sheet.get("data", [])[:1]
+                for row in data.get("rowData", [])
+            ]
+            tables[title] = self._table(title, grid, zone)
+        return tables
+
     def _batch_get(self, titles: list[str]) -> dict[str, Any]:
         ranges = [a1_tab(t) for t in titles]
         http = self.client.http_client
         return self._call(lambda: http.values_batch_get(self.key, ranges, dict(READ_OPTIONS)))
 
     def _present(self, tabs: Sequence[str], refresh: bool = False) -> list[str]:
-        titles = set(self.tab_titles() if not refresh else self._refresh_titles())
-        stale = self._metadata_age() > MISSING_TAB_RECHECK
-        if any(t not in titles for t in tabs) and not refresh and stale:
-            titles = set(self._refresh_titles())
+        kept = self.metadata(refresh=refresh)
+        titles = set(_titles(kept))
+        rechecked = self.clock() - float(kept.get("complete_at", 0)) <= MISSING_TAB_RECHECK
+        if any(t not in titles for t in tabs) and not refresh and not rechecked:
+            titles = set(_titles(self.metadata(refresh=True)))
         return [t for t in tabs if t in titles]
-
-    def _refresh_titles(self) -> list[str]:
-        self.metadata(refresh=True)
-        return self.tab_titles()
 
     def _table(self, title: str, grid: list[list[Any]], zone: ZoneInfo) -> Table:
         header = [cell_text(v, None, zone) for v in grid[0]] if grid else []
@@ -268,17 +331,35 @@ class GoogleWorkbook:
 
     def metadata(self, refresh: bool = False) -> dict[str, Any]:
         """Time zone and tabs: kept in memory and beside the ledger for a day."""
-        if not refresh and self._metadata is None:
-            self._metadata = self._load_cached()
-        if refresh or self._metadata is None or self._metadata_age() > METADATA_MAX_AGE:
+        kept = self._kept()
+        if refresh or kept is None or self._age(kept) > METADATA_MAX_AGE:
             http = self.client.http_client
             data = self._call(lambda: http.spreadsheets_get(self.key, {"fields": METADATA_FIELDS}))
-            data["fetched_at"] = self.clock()
-            self._metadata = data
-            if self.cache:
-                payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
-                atomic_write(self.cache, payload, durable=False)
+            kept = self._keep(data, complete=True)
+        return kept
+
+    def _kept(self) -> dict[str, Any] | None:
+        if self._metadata is None:
+            self._metadata = self._load_cached()
         return self._metadata
+
+    def _keep(self, data: dict[str, Any], complete: bool) -> dict[str, Any]:
+        """Keep fresh metadata; a partial answer adds to what was known rather than replace it."""
+        now = self.clock()
+        previous = self._metadata or {}
+        if not complete and previous:
+            titles = {s["properties"]["title"] for s in data["sheets"]}
+            data["sheets"] += [
+                s for s in previous.get("sheets", []) if s["properties"]["title"] not in titles
+            ]
+        data["fetched_at"] = now
+        data["complete"] = complete or bool(previous.get("complete"))
+        data["complete_at"] = now if complete else previous.get("complete_at", 0)
+        self._metadata = data
+        if self.cache:
+            payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
+            atomic_write(self.cache, payload, durable=False)
+        return data
 
     def _load_cached(self) -> dict[str, Any] | None:
         if not self.cache or not self.cache.exists():
@@ -289,10 +370,8 @@ class GoogleWorkbook:
             return None
         return data if data.get("spreadsheetId") == self.key else None
 
-    def _metadata_age(self) -> float:
-        if self._metadata is None:
-            return float("inf")
-        return self.clock() - float(self._metadata.get("fetched_at", 0))
+    def _age(self, kept: dict[str, Any]) -> float:
+        return self.clock() - float(kept.get("fetched_at", 0))
 
     def zone(self) -> ZoneInfo:
         name = self.metadata().get("properties", {}).get("timeZone", "UTC")
@@ -366,6 +445,10 @@ class GoogleWorkbook:
         if "Unable to parse range" in message:
             return MissingTabError(f"{message}: no such tab")
         return WorkbookError(f"Google Sheets answered {status}: {message}")
+
+
+def _titles(kept: Mapping[str, Any]) -> list[str]:
+    return [s["properties"]["title"] for s in kept.get("sheets", [])]
 
 
 def runs(cells: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, list[str]]]:
