@@ -110,6 +110,8 @@ def main() -> None:
             f" {m['requests'] if args.transport == 'sendgrid' else '':>9}"
             + (f" (ceil(n/1,000) = {-(-m['recipients'] // 1000)})" if m["requests"] else "")
         )
+    print("decide: read the workbook, render the one body (MJML compiled once), stream every")
+    print("recipient into the ledger; send/msg: fill in the person and deliver, per message")
 
 
 if __name__ == "__main__":
