@@ -177,6 +177,7 @@ class Settings:
 
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
+LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
 BACKENDS = {"workbook": {"csv", "google"}, "transport": {"outbox", "smtp", "sendgrid"}}
 
 
@@ -213,10 +214,19 @@ def _check(settings: Settings, path: Path) -> None:
             f"{path}: [transport.smtp] security: {security!r} is not one of "
             + ", ".join(SMTP_SECURITY)
         )
-    if not settings.transport.sendgrid.host.startswith(("https://", "http://")):
+    sendgrid_host = settings.transport.sendgrid.host
+    local = sendgrid_host.startswith(tuple(f"http://{h}" for h in LOOPBACK))
+    if not (sendgrid_host.startswith("https://") or local):
         raise ConfigError(
-            f"{path}: [transport.sendgrid] host: expected a URL such as "
-            "https://api.sendgrid.com or https://api.eu.sendgrid.com"
+            f"{path}: [transport.sendgrid] host: expected an https URL such as "
+            "https://api.sendgrid.com or https://api.eu.sendgrid.com (plain http only on "
+            "this machine, for tests)"
+        )
+    smtp = settings.transport.smtp
+    if smtp.username and smtp.security == "none" and smtp.host not in LOOPBACK:
+        raise ConfigError(
+            f'{path}: [transport.smtp] security: "none" would send the password unencrypted '
+            f'to {smtp.host}; use "starttls" or "ssl"'
         )
     for tab in settings.workbook.tabs:
         if tab not in DEFAULT_TABS:

@@ -269,3 +269,12 @@ def test_transport_error_names_the_status(tmp_path: Path):
     queue(ledger, 1)
     with SendgridStandIn([Reply(401)]) as server, pytest.raises(TransportError, match="401"):
         deliver(ledger, transport(server), NOW)
+
+
+def test_the_api_key_only_travels_over_https(site):
+    site.use_transport("sendgrid", host="http://api.sendgrid.com")
+
+    result = site.mailer("run", "signups")
+
+    assert result.exit_code == 2
+    assert "[transport.sendgrid] host: expected an https URL" in result.output

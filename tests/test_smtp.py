@@ -196,3 +196,13 @@ def test_a_dropped_connection_is_reopened_and_the_message_retried(site):
     assert sink.connections == 3, "the first, one reopened after the 421, one for the retry"
     assert len(sink.to("samira.haddad@example.org")) == 1
     assert second.exit_code == 0
+
+
+def test_a_password_is_never_sent_unencrypted_to_another_machine(site, monkeypatch):
+    monkeypatch.setenv("SMTP_PASSWORD", "s3cret-pw")
+    site.use_transport("smtp", host="smtp.example.org", security="none", username="mailer")
+
+    result = site.mailer("run", "signups")
+
+    assert result.exit_code == 2
+    assert '[transport.smtp] security: "none" would send the password unencrypted' in result.output
