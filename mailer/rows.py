@@ -86,6 +86,17 @@ class Parsed:
     problems: list[Problem] = field(default_factory=list)
 
 
+def deliverable_address(raw: str) -> str:
+    """The address as mail can carry it: syntax checked, its domain in ASCII (IDNA).
+
+    Letters beyond ASCII before the @ need SMTPUTF8, which not every relay
+    offers; such an address is refused here, with the reason, rather than
+    failing at send time.
+    """
+    checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
+    return checked.ascii_email or checked.normalized
+
+
 def normalize_email(address: str) -> str:
     """The form people compare addresses in: trimmed and case-folded."""
     return address.strip().casefold()
@@ -218,11 +229,11 @@ def parse_members(table: Table, mapping: dict[str, str]) -> Parsed:
         if not raw:
             continue
         try:
-            validate_email(raw, check_deliverability=False)
+            address = deliverable_address(raw)
         except EmailNotValidError as err:
             parsed.problems.append(Problem(table.tab, number, columns.header("email"), str(err)))
             continue
-        parsed.members.add(normalize_email(raw))
+        parsed.members.add(normalize_email(address))
     return parsed
 
 
@@ -314,7 +325,7 @@ def _signup(
     if not raw_email:
         raise _CellError("email", "is empty")
     try:
-        address = validate_email(raw_email, check_deliverability=False).normalized
+        address = deliverable_address(raw_email)
     except EmailNotValidError as err:
         raise _CellError("email", f"not a valid email address: {err}") from None
     answer = text("event")
@@ -427,7 +438,7 @@ def parse_subscribers(
         if not raw:
             continue
         try:
-            address = validate_email(raw, check_deliverability=False).normalized
+            address = deliverable_address(raw)
         except EmailNotValidError as err:
             problems.append(
                 Problem(table.tab, number, columns.header("email"), f"not a valid address: {err}")

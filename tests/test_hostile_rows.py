@@ -84,3 +84,23 @@ def test_a_formula_name_stays_as_typed_in_the_sheet(site):
 
     names = [row["Name"] for row in site.rows()]
     assert HOSTILE["formula"] in names
+
+
+def test_addresses_beyond_ascii_are_refused_before_the_at_and_encoded_after_it(site):
+    rows = site.rows()
+    template = dict(rows[0])
+    extra = [
+        {**template, "Timestamp": "11/17/2026 9:00:00", "Email Address": "josé@example.org"},
+        {**template, "Timestamp": "11/17/2026 9:01:00", "Email Address": "ann@bücher.example"},
+    ]
+    site.write_rows("signups", extra + rows)
+
+    result = site.mailer("run", "signups")
+
+    assert result.exit_code == 0, result.output
+    refused = next(r for r in site.rows() if r["Email Address"] == "josé@example.org")
+    assert refused["Status"] == "invalid"
+    assert "Internationalized characters before the @-sign" in refused["Note"]
+    sent_to = {line["to"] for line in site.sent()}
+    assert "ann@xn--bcher-kva.example" in sent_to
+    assert len(site.sent()) == 15, "the 14 sample people and Ann"
