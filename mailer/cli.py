@@ -101,6 +101,9 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
       mailer init          # a sample workbook in lists/
       mailer run           # confirm, waitlist, email, write statuses back
       mailer status        # who holds a seat, who waits
+      mailer preview       # every email, rendered, in preview/index.html
+      mailer check         # settings, sheet columns and templates, for CI
+      mailer daemon        # the jobs on their schedules, until stopped
     """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
