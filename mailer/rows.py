@@ -94,17 +94,20 @@ def deliverable_address(raw: str) -> str:
     failing at send time.
     """
     checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
-    return checked.ascii_email or checked.normalized
+    address = checked.ascii_email or checked.normalized
+    return raw if address == raw else address  # one string, not two, for 100,000 rows
 
 
 def normalize_email(address: str) -> str:
     """The form people compare addresses in: trimmed and case-folded."""
-    return address.strip().casefold()
+    folded = address.strip().casefold()
+    return address if folded == address else folded
 
 
 def clean_text(value: str) -> str:
     """One line of text: control characters and line breaks become single spaces."""
-    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
+    cleaned = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
+    return value if cleaned == value else cleaned  # keep the one string when nothing changed
 
 
 class Columns:
