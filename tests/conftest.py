@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,10 @@ class SiteDir:
         if args and args[0] in ("run", "init", "status", "unsubscribe", "check", "jobs"):
             argv += ["--now", now.isoformat()]
         return CliRunner().invoke(cli, argv, catch_exceptions=False)
+
+    def command(self, *args: str) -> list[str]:
+        """`mailer --config <site> ARGS` as a separate process would run it."""
+        return [sys.executable, "-m", "mailer", "--config", str(self.config), *args]
 
     def rows(self, tab: str = "signups") -> list[dict[str, str]]:
         with open(self.root / "lists" / f"{tab}.csv", encoding="utf-8-sig", newline="") as f:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections import Counter
 
 from conftest import NOW
@@ -11,16 +10,7 @@ from mail_servers import SmtpServer, SmtpSink
 
 
 def test_two_runs_at_once_send_each_message_once(site):
-    command = [
-        sys.executable,
-        "-m",
-        "mailer",
-        "--config",
-        str(site.config),
-        "run",
-        "--now",
-        NOW.isoformat(),
-    ]
+    command = site.command("run", "--now", NOW.isoformat())
     runs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for _ in range(2)
@@ -39,10 +29,10 @@ def test_two_runs_at_once_over_smtp_email_each_person_once(site, monkeypatch):
     sink = SmtpSink()
     with SmtpServer(sink) as server:
         site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
-        command = [sys.executable, "-m", "mailer", "--config", str(site.config), "run", "signups"]
+        command = site.command("run", "signups", "--now", NOW.isoformat())
         runs = [
             subprocess.Popen(
-                [*command, "--now", NOW.isoformat()],
+                command,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -40,17 +39,7 @@ def crowd(site: SiteDir, people: int = PEOPLE) -> set[str]:
 
 
 def command(site: SiteDir) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "mailer",
-        "--config",
-        str(site.config),
-        "run",
-        "signups",
-        "--now",
-        NOW.isoformat(),
-    ]
+    return site.command("run", "signups", "--now", NOW.isoformat())
 
 
 def kill_repeatedly(site: SiteDir, delivered: Callable[[], int], seed: int) -> int:
