@@ -146,7 +146,8 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
 
     The signups job reads the workbook, holds each session to capacity,
     emails what is due and writes each person's Status back; reminders
-    remind confirmed people before their session.
+    remind confirmed people before their session; the digest goes out once
+    per slot. A job that fails is reported and the others still run.
 
     Example: mailer run reminders --now 2026-12-01T11:00-06:00
     """
@@ -162,17 +163,28 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
     moment = parse_now(now)
     site = Site.from_settings(settings)
     runs = RunLog(settings.ledger.path.parent)
+    recording = not no_send and now is None
+    failed = []
     with locked(site.ledger_path, settings.ledger.lock_timeout):
         ledger = Ledger(site.ledger_path)
         try:
             for each in chosen:
-                with SendProgress(console) as progress:
-                    report = run_job(site, ledger, each, moment, not no_send, progress)
-                if not no_send and now is None:
+                try:
+                    with SendProgress(console) as progress:
+                        report = run_job(site, ledger, each, moment, not no_send, progress)
+                except MailerError as err:
+                    # One job's trouble (the sheet unreachable, say) leaves the others to run.
+                    failed.append(f"{each.name}: {err}")
+                    if recording:
+                        runs.record(each, moment, False, str(err))
+                    continue
+                if recording:
                     runs.record(each, moment, True, summary(report))
                 _print_report(each, report, settings)
         finally:
             ledger.close()
+    if failed:
+        raise UserError("; ".join(failed), 1)
 
 
 def _print_report(job: config.JobSettings, report: Report, settings: config.Settings) -> None:

@@ -133,3 +133,14 @@ def test_status_as_of_after_the_session_lists_it_only_with_all(site):
 
     assert "Nothing" in site.mailer("status", now=later).output
     assert "12/12 confirmed" in site.mailer("status", "--all", now=later).output
+
+
+def test_a_failing_job_is_reported_and_the_other_jobs_still_run(site):
+    (site.root / "lists" / "signups.csv").unlink()
+
+    result = site.mailer("run")
+
+    assert result.exit_code == 1
+    assert "error: signups: the workbook has no tab 'signups'" in result.output
+    assert "Reminders (reminders)" in result.output
+    assert "Digest (digest)" in result.output
