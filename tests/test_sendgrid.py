@@ -278,3 +278,28 @@ def test_the_api_key_only_travels_over_https(site):
 
     assert result.exit_code == 2
     assert "[transport.sendgrid] host: expected an https URL" in result.output
+
+
+def test_the_digest_is_one_body_with_each_readers_own_unsubscribe_link(site):
+    text = site.config.read_text().replace(
+        'public_url = ""', 'public_url = "https://care.example.org"'
+    )
+    site.config.write_text(text)
+    with SendgridStandIn() as server:
+        site.use_transport("sendgrid", host=server.url)
+        result = site.mailer("run", "digest")
+
+    assert result.exit_code == 0, result.output
+    (request,) = server.requests
+    body = request.body
+    assert "%%mailer:unsubscribe_url:html%%" in body["content"][1]["value"]
+    people = body["personalizations"]
+    assert len(people) == 7
+    links = {p["substitutions"]["%%mailer:unsubscribe_url%%"] for p in people}
+    assert len(links) == 7 and all(
+        link.startswith("https://care.example.org/unsubscribe/") for link in links
+    )
+    for person in people:
+        link = person["substitutions"]["%%mailer:unsubscribe_url%%"]
+        assert person["headers"]["List-Unsubscribe"].startswith(f"<{link}>")
+        assert person["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
