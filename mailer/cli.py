@@ -523,7 +523,9 @@ def retry(obj: Context) -> None:
 def serve(obj: Context, host: str | None, port: int | None) -> None:
     """Serve the digest's unsubscribe pages and one-click unsubscribe (RFC 8058).
 
-    Put it behind your HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
+    With [server] sendgrid_event_key set it also takes SendGrid's signed Event
+    Webhook at /sendgrid/events (bounces, spam reports). Put it behind your
+    HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
     import waitress
 
@@ -531,7 +533,12 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
 
     settings = obj.settings()
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
-    app = create_app(settings.ledger.path, secret, settings.organization.name)
+    app = create_app(
+        settings.ledger.path,
+        secret,
+        settings.organization.name,
+        sendgrid_key=settings.server.sendgrid_event_key,
+    )
     host = host or settings.server.host
     port = port or settings.server.port
     console.print(f"Serving unsubscribe pages on http://{host}:{port}/ (Ctrl-C stops)")

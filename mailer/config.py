@@ -159,6 +159,7 @@ class ServerSettings:
     public_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
+    sendgrid_event_key: str = ""  # the Event Webhook's public verification key (not a secret)
 
 
 @dataclass(frozen=True)

@@ -304,6 +304,12 @@ class Ledger:
                     (BOUNCE, at, result.key),
                 )
 
+    def fail(self, key: str, reason: str) -> None:
+        """A message the provider took but could not deliver (a bounce it reported later)."""
+        self.db.execute(
+            "UPDATE messages SET state = ?, reason = ? WHERE key = ?", (FAILED, reason, key)
+        )
+
     def bounced_among(self, emails: Iterable[str]) -> set[str]:
         """Which of these addresses (casefolded) bounced hard before."""
         wanted = list({e.casefold() for e in emails})

@@ -3,7 +3,8 @@
 GET shows one button (a plain form: no JavaScript, no external resources);
 POST, from that button or from a mail client's one-click, writes the
 suppression to the ledger at once. A token that is not one mailer issued
-gets a plain refusal and changes nothing.
+gets a plain refusal and changes nothing. /sendgrid/events takes SendGrid's
+signed Event Webhook (bounces, spam reports; see provider_events).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
+from mailer import provider_events
 from mailer.ledger import Ledger
 from mailer.mime import mask
 from mailer.tokens import token_matches
@@ -49,6 +51,7 @@ def create_app(
     secret: str,
     org_name: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sendgrid_key: str = "",
 ) -> Flask:
     app = Flask("mailer")
 
@@ -106,5 +109,20 @@ def create_app(
             f"<p>{escape(mask(email))} will get no more digests from {escape(org_name)}. "
             "Changed your mind? Reply to any digest email.</p>",
         )
+
+    @app.post("/sendgrid/events")
+    def sendgrid_events() -> Response:
+        """SendGrid's Event Webhook: bounces and spam reports, signed with its key."""
+        body = request.get_data()
+        signature = request.headers.get(provider_events.SIGNATURE_HEADER, "")
+        timestamp = request.headers.get(provider_events.TIMESTAMP_HEADER, "")
+        if not provider_events.genuine(sendgrid_key, body, signature, timestamp, clock()):
+            return Response("Not signed by SendGrid.\n", status=403, mimetype="text/plain")
+        ledger = Ledger(ledger_path)
+        try:
+            provider_events.apply(ledger, provider_events.outcomes(body), clock())
+        finally:
+            ledger.close()
+        return Response(status=204)
 
     return app

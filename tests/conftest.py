@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ class SiteDir:
         """Point mailer.toml at another transport, with its `[transport.<backend>]` table."""
         text = self.config.read_text(encoding="utf-8")
         text = text.replace('backend = "outbox"', f'backend = "{backend}"', 1)
+        text = re.sub(rf"\n\[transport\.{backend}\]\n[^\[]*", "\n", text)  # set it anew
         lines = [f"\n[transport.{backend}]"]
         for key, value in options.items():
             shown = str(value).lower() if isinstance(value, bool) else json.dumps(value)
