@@ -122,14 +122,18 @@ def sample_tables(settings: Settings, now: datetime) -> dict[str, list[list[str]
             ]
         )
 
-    members = [["email", "name"]] + [
+    def headers(tab: str, fields: tuple[str, ...]) -> list[str]:
+        mapping = settings.workbook.column_map(tab)
+        return [mapping[f] for f in fields]
+
+    members = [headers("members", ("email", "name"))] + [
         [f"{ascii_local(name)}@example.org", name] for name, _, member in PEOPLE if member
     ]
     added = (now.astimezone(zone) - timedelta(days=2)).date().isoformat()
-    resources = [["title", "url", "category", "description", "audience", "added_on"]] + [
-        [*row, added] for row in RESOURCES
-    ]
-    subscribers = [["email", "name", "subscribed_on", "unsubscribed_on"]] + [
+    resource_fields = ("title", "url", "category", "description", "audience", "added_on")
+    resources = [headers("resources", resource_fields)] + [[*row, added] for row in RESOURCES]
+    subscriber_fields = ("email", "name", "subscribed_on", "unsubscribed_on")
+    subscribers = [headers("subscribers", subscriber_fields)] + [
         [f"{ascii_local(name)}@example.org", name, added, ""] for name, _, _ in PEOPLE[:3]
     ]
     tabs = settings.workbook

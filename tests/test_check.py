@@ -73,3 +73,23 @@ def test_a_missing_required_column_in_the_sheet_is_named(site, tmp_path):
     ]
     assert "members" in {t.logical for t in report.tabs if not t.exists}
     assert NOW
+
+
+def test_a_site_with_its_own_headers_and_tab_names_passes_too(site):
+    text = site.config.read_text()
+    text += (
+        '\n[workbook.tabs]\nsignups = "Form Responses 1"\n'
+        '\n[workbook.columns.signups]\nemail = "Email address"\n'
+        'event = "Which conversation would you like to join?"\n'
+        '\n[workbook.columns.subscribers]\nemail = "Subscriber email"\n'
+        '\n[workbook.columns.resources]\ntitle = "Resource"\n'
+    )
+    site.config.write_text(text)
+    for path in (site.root / "lists").glob("*.csv"):
+        path.unlink()
+    site.mailer("init")
+
+    result = site.mailer("check")
+
+    assert result.exit_code == 0, result.output
+    assert "signups = 'Form Responses 1'" in result.output
