@@ -2,7 +2,8 @@
 
 Templates are checked twice: their source (every file parses; images carry
 alt text; text is at least 14 px) and every email the jobs make from the
-sample workbook (it renders with undefined variables as errors; the page
+sample workbook (it renders with undefined variables as errors; its MJML
+follows MJML's nesting rules, which mjml-python does not enforce; the page
 declares its language; links are https; link text says where it goes; the
 HTML stays under Gmail's 102 KB clipping limit).
 """
@@ -21,6 +22,7 @@ import jinja2
 from mailer import config, gallery
 from mailer.config import DEFAULT_TABS, Settings
 from mailer.errors import ConfigError, MailerError
+from mailer.mjml_structure import misplaced
 from mailer.rows import REQUIRED_COLUMNS
 from mailer.workbook import Workbook, open_workbook
 
@@ -141,7 +143,32 @@ def check_templates(settings: Settings, now: datetime) -> list[Finding]:
         findings.append(Finding(ERROR, where, message))
     for specimen in made.specimens:
         findings.extend(check_html(specimen.message.html, folder / f"{specimen.template}.mjml"))
+    findings.extend(_check_structure(folder, made.mjml))
     return findings
+
+
+def _check_structure(folder: Path, rendered: dict[str, set[str]]) -> Iterable[Finding]:
+    """MJML's nesting rules, which mjml-python does not enforce, on what each template made."""
+    reported = set()
+    for name, sources in sorted(rendered.items()):
+        for source in sources:
+            for problem in misplaced(source):
+                where = _tag_line(folder, name, problem.tag) or (
+                    f"{folder / name}.mjml (rendered line {problem.line})"
+                )
+                if (where, problem.message) not in reported:
+                    reported.add((where, problem.message))
+                    yield Finding(ERROR, where, problem.message)
+
+
+def _tag_line(folder: Path, name: str, tag: str) -> str:
+    """file:line of `<tag` in the template or the pieces it includes (the first seen)."""
+    own = folder / f"{name}.mjml"
+    for path in [own, *sorted(p for p in folder.glob("*.mjml") if p != own)]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(rf"<{re.escape(tag)}\b", line, re.IGNORECASE):
+                return f"{path}:{number}"
+    return ""
 
 
 def _check_sources(folder: Path) -> Iterable[Finding]:

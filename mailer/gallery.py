@@ -44,6 +44,7 @@ class Specimen:
 class Gallery:
     specimens: list[Specimen] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    mjml: dict[str, set[str]] = field(default_factory=dict)  # template -> MJML it rendered
 
 
 @contextmanager
@@ -73,6 +74,7 @@ def build(settings: Settings, now: datetime) -> Gallery:
                 except MailerError as err:
                     gallery.errors.append(str(err))
             gallery.specimens = _pick(ledger)
+            gallery.mjml = site.renderer.sources
         finally:
             ledger.close()
     return gallery

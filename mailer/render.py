@@ -51,6 +51,7 @@ class Renderer:
         self.markup = jinja2.Environment(autoescape=True, **common)
         self.plain = jinja2.Environment(autoescape=False, lstrip_blocks=True, **common)
         self._compiled: dict[str, str] = {}
+        self.sources: dict[str, set[str]] = {}  # template name -> the MJML it rendered to
         self.compiles = 0
 
     def prepare(self, name: str, context: Mapping[str, object]) -> Prepared:
@@ -82,6 +83,7 @@ class Renderer:
             raise TemplateError(f"{where}: {err.message}") from err
 
     def _compile(self, name: str, source: str) -> str:
+        self.sources.setdefault(name, set()).add(source)
         if source not in self._compiled:
             try:
                 self._compiled[source] = mjml2html(source, disable_comments=True, fonts={})

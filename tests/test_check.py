@@ -93,3 +93,22 @@ def test_a_site_with_its_own_headers_and_tab_names_passes_too(site):
 
     assert result.exit_code == 0, result.output
     assert "signups = 'Form Responses 1'" in result.output
+
+
+def test_mjml_that_mjml_python_would_render_silently_wrong_fails(site):
+    template = site.root / "templates" / "waitlist.mjml"
+    before, _, after = template.read_text().rpartition("{% endblock %}")
+    broken = (
+        "<mj-colum><mj-text>typo</mj-text></mj-colum>\n<mj-section></mj-section>\n<p>loose</p>\n"
+    )
+    template.write_text(f"{before}{broken}{{% endblock %}}{after}")
+    line = before.count("\n") + 1
+
+    result = site.mailer("check")
+
+    assert result.exit_code == 1
+    assert f"{template}:{line}: error: <mj-colum> is not an MJML tag" in result.output
+    assert (
+        f"{template}:{line + 1}: error: <mj-section> cannot go inside <mj-column>" in result.output
+    )
+    assert "<p> is HTML outside an mj-text or mj-raw" in result.output
