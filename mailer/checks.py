@@ -35,6 +35,18 @@ VAGUE_LINK_TEXT = {"click here", "here", "read more", "more", "link", "this link
 SAFE_LINK = re.compile(r"^(https://|mailto:|tel:|#|%%mailer:\w+%%)", re.IGNORECASE)
 IMAGE_TAG = re.compile(r"<(mj-image|img)\b[^>]*>", re.IGNORECASE | re.DOTALL)
 FONT_SIZE = re.compile(r'font-size="(\d+(?:\.\d+)?)px"')
+SOURCE_WARNINGS = [
+    (
+        re.compile(r"<mj-style\b[^>]*\binline\s*=", re.IGNORECASE),
+        'mjml-python does not inline <mj-style inline="inline">: those styles stay in a '
+        "<style> block, which some mail clients drop",
+    ),
+    (
+        re.compile(r"<mj-font\b", re.IGNORECASE),
+        "a web font is fetched from its host each time the email is opened, which tells "
+        "the host who reads it; prefer the system fonts",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,10 @@ def _check_sources(folder: Path) -> Iterable[Finding]:
             yield Finding(ERROR, f"{path}:{err.lineno}", f"{SYNTAX}: {err.message}")
         if path.suffix != ".mjml":
             continue
+        for pattern, message in SOURCE_WARNINGS:
+            for match in pattern.finditer(source):
+                line = source.count("\n", 0, match.start()) + 1
+                yield Finding(WARNING, f"{path}:{line}", message)
         for match in IMAGE_TAG.finditer(source):
             if not re.search(r"\balt\s*=", match.group(0)):
                 line = source.count("\n", 0, match.start()) + 1

@@ -112,3 +112,22 @@ def test_mjml_that_mjml_python_would_render_silently_wrong_fails(site):
         f"{template}:{line + 1}: error: <mj-section> cannot go inside <mj-column>" in result.output
     )
     assert "<p> is HTML outside an mj-text or mj-raw" in result.output
+
+
+def test_web_fonts_and_mj_style_inline_are_warned_about(site):
+    layout = site.root / "templates" / "layout.mjml"
+    text = layout.read_text().replace(
+        "<mj-attributes>",
+        '<mj-font name="Lato" href="https://fonts.example.org/lato.css" />\n'
+        '    <mj-style inline="inline">.x { color: red; }</mj-style>\n'
+        "    <mj-attributes>",
+        1,
+    )
+    layout.write_text(text)
+
+    result = site.mailer("check")
+
+    assert result.exit_code == 0, result.output
+    assert f"{layout}:5: warning: a web font is fetched from its host" in result.output
+    assert f"{layout}:6: warning: mjml-python does not inline" in result.output
+    assert "2 warnings" in result.output
