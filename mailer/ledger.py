@@ -350,6 +350,14 @@ class Ledger:
         )
         return {(event_id, email): sent_at for event_id, email, sent_at in rows}
 
+    def failures(self) -> dict[tuple[str, str], str]:
+        """(event, email) -> why the latest failed message to that person about it failed."""
+        rows = self.db.execute(
+            "SELECT event_id, email, reason FROM messages WHERE state = ? ORDER BY created_at",
+            (FAILED,),
+        )
+        return {(event_id, email): reason for event_id, email, reason in rows}
+
     def seats(self) -> list[SeatRow]:
         rows = self.db.execute(
             "SELECT event_id, email, status, position, row, address, name FROM seats"

@@ -159,6 +159,9 @@ def test_hard_bounce_fails_and_suppresses_soft_bounce_retries(site):
     assert len(sink.to("priya.raman@example.org")) == 1
     assert not sink.to(BOUNCING)
     assert second.exit_code == 0
+    notes = {row["Email Address"]: row["Note"] for row in site.rows()}
+    assert notes[BOUNCING] == "email failed: 550 5.1.1 mailbox unavailable"
+    assert not notes["priya.raman@example.org"]
 
 
 def test_a_bounced_address_gets_nothing_from_any_job_until_retried(site):
@@ -181,6 +184,9 @@ def test_a_bounced_address_gets_nothing_from_any_job_until_retried(site):
     assert again.exit_code == 0
     subjects = sorted(m.mime["Subject"].split(":")[0] for m in sink.to(BOUNCING))
     assert subjects == ["Reminder", "You're confirmed"], "`mailer retry` overrides the bounce"
+    site.mailer("run", "signups", now=day_before)
+    daniel = next(row for row in site.rows() if row["Email Address"] == BOUNCING)
+    assert not daniel["Note"], "the note goes once the email went"
 
 
 def test_a_dropped_connection_is_reopened_and_the_message_retried(site):

@@ -31,6 +31,7 @@ from mailer.workbook.base import Skipped
 
 log = logging.getLogger("mailer.signups")
 JOB_COLUMNS = ("status", "position", "notified", "note")
+EMAIL_FAILED = "email failed: "
 
 
 @dataclass
@@ -185,27 +186,34 @@ def _write_back(
     index = {c: table.column_index(headers[c]) for c in JOB_COLUMNS}
     zone = settings.organization.zone
     last_sent = ledger.last_sent()
+    failures = ledger.failures()
 
-    wanted: dict[int, tuple[tuple[str, str], dict[str, str | None]]] = {}
+    wanted: dict[int, tuple[tuple[str, str], dict[str, str | None], str]] = {}
     by_row = {s.row: s for s in parsed.signups}
     for plan in plans:
         for row, decision in plan.rows.items():
             signup = by_row[row]
             sent = last_sent.get((plan.event_id, signup.email))
             notified = _local(sent, zone) if sent and decision.status != roster.DUPLICATE else None
-            wanted[row] = (signup.key, _cells(decision, notified))
+            failure = failures.get((plan.event_id, signup.email), "")
+            wanted[row] = (signup.key, _cells(decision, notified), failure)
     for rejected in parsed.rejected:
         decision = RowDecision(roster.INVALID, note=rejected.problem.reason)
-        wanted[rejected.row] = (rejected.key, _cells(decision, None))
+        wanted[rejected.row] = (rejected.key, _cells(decision, None), "")
 
     changes = []
-    for row, (key, cells) in wanted.items():
+    for row, (key, cells, failure) in wanted.items():
         values = table.rows[row - 2]
         current = {c: table.cell(values, index[c]) for c in JOB_COLUMNS}
         if cells["note"] is None and current["status"].strip().casefold() in (
             roster.INVALID,
             roster.DUPLICATE,
         ):
+            cells["note"] = ""
+        if cells["note"] is None and failure:
+            # Organizers live in the sheet: an email that could not be delivered shows there.
+            cells["note"] = f"{EMAIL_FAILED}{failure}"
+        elif cells["note"] is None and current["note"].startswith(EMAIL_FAILED):
             cells["note"] = ""
         for column, new in cells.items():
             if new is not None and new != current[column]:
