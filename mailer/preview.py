@@ -54,7 +54,7 @@ class PreviewResult:
 def find_chromium() -> str | None:
     chosen = os.environ.get("MAILER_CHROMIUM")
     if chosen:
-        return chosen
+        return chosen if os.access(chosen, os.X_OK) else None
     for name in CHROMIUM_NAMES:
         found = shutil.which(name)
         if found:

@@ -57,3 +57,18 @@ def test_without_playwright_chromium_alone_takes_the_screenshots(site, tmp_path)
     assert sorted(entries[0].shots) == [375, 600]
     assert png_size(tmp_path / "gallery" / entries[0].shots[375])[0] == 375
     assert isinstance(result.entries[0].specimen, Specimen)
+
+
+def test_without_chromium_the_gallery_is_written_and_says_why_there_are_no_pictures(
+    site, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("MAILER_CHROMIUM", raising=False)
+
+    result = site.mailer("preview")
+
+    assert result.exit_code == 0, result.output
+    assert "no Chromium found" in result.output
+    index = (site.root / "preview" / "index.html").read_text()
+    assert "<h2>Digest</h2>" in index and "no Chromium found" in index
+    assert not list((site.root / "preview").glob("*.png"))
