@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from conftest import NOW, SiteDir
 
 from mailer.config import JobSettings, load_jobs
@@ -49,7 +50,8 @@ def quick_jobs(site: SiteDir) -> None:
     assert decided.exit_code == 0, decided.output
 
 
-def test_daemon_sends_survives_a_failing_job_and_stops_on_sigterm(site, tmp_path: Path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_daemon_sends_survives_a_failing_job_and_stops_on_a_signal(site, tmp_path: Path, stop):
     quick_jobs(site)
     log_path = tmp_path / "daemon.log"
     with open(log_path, "wb") as log:
@@ -62,7 +64,7 @@ def test_daemon_sends_survives_a_failing_job_and_stops_on_sigterm(site, tmp_path
         wait_for(lambda: len(site.sent()) >= 14)
         wait_for(lambda: log_path.read_text().count("reminders: failed") >= 2)
         stopped_at = time.monotonic()
-        daemon.send_signal(signal.SIGTERM)
+        daemon.send_signal(stop)
         code = daemon.wait(timeout=10)
         took = time.monotonic() - stopped_at
     finally:
@@ -73,7 +75,7 @@ def test_daemon_sends_survives_a_failing_job_and_stops_on_sigterm(site, tmp_path
     assert took < 1.0, f"took {took:.1f} s to stop"
     assert "signups: 0 new, 14 sent, 1 rows rejected" in text
     assert "no-such-template" in text
-    assert "SIGTERM received; finishing the running job" in text
+    assert f"{stop.name} received; finishing the running job" in text
     assert text.rstrip().endswith("daemon stopped")
     assert len({line["key"] for line in site.sent()}) == len(site.sent()) == 14
     runs = json.loads((site.root / "state" / "job-runs.json").read_text())
