@@ -388,23 +388,42 @@ def daemon(obj: Context) -> None:
 
 @cli.command("jobs")
 @now_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
-def list_jobs(obj: Context, now: str | None) -> None:
+def list_jobs(obj: Context, now: str | None, as_json: bool) -> None:
     """List the jobs in jobs/, their schedules, last run and next run. Example: mailer jobs"""
     settings = obj.settings()
     moment = parse_now(now)
     runs = RunLog(settings.ledger.path.parent).read()
     zone = settings.organization.zone
+    listed = []
+    for job in config.load_jobs(settings):
+        last = runs.get(job.name)
+        listed.append((job, last, next_run(job, last, moment)))
+    if as_json:
+        data = [
+            {
+                "name": job.name,
+                "kind": job.kind,
+                "schedule": job.schedule_text,
+                "enabled": job.enabled,
+                "last_run": last.started.isoformat() if last else None,
+                "last_ok": last.ok if last else None,
+                "last_summary": last.summary if last else None,
+                "next_run": upcoming.isoformat() if job.enabled else None,
+            }
+            for job, last, upcoming in listed
+        ]
+        click.echo(json.dumps(data, indent=2))
+        return
     table = Table(title="Jobs", title_justify="left")
     for column in ("Job", "Kind", "Schedule", "Enabled", "Last run", "Next run"):
         table.add_column(column)
-    for job in config.load_jobs(settings):
-        last = runs.get(job.name)
+    for job, last, upcoming in listed:
         shown_last = "never"
         if last is not None:
             outcome = last.summary if last.ok else f"failed: {last.summary}"
             shown_last = f"{last.started.astimezone(zone):%a %b %d %H:%M} ({outcome})"
-        upcoming = next_run(job, last, moment)
         shown_next = (
             "now" if upcoming <= moment else f"{upcoming.astimezone(zone):%a %b %d %H:%M %Z}"
         )

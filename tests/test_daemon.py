@@ -95,6 +95,19 @@ def test_mailer_jobs_lists_each_job_with_its_last_and_next_run(site):
     assert "Tue Nov 24 09:05 CST" in result.output, "5 minutes after the last run"
 
 
+def test_mailer_jobs_json_for_scripts(site):
+    signups = next(j for j in load_jobs(site.settings()) if j.kind == "signups")
+    RunLog(site.root / "state").record(signups, NOW, False, "sheet unreachable")
+
+    result = site.mailer("jobs", "--json", now=NOW + timedelta(minutes=2))
+
+    jobs = {job["name"]: job for job in json.loads(result.output)}
+    assert jobs["signups"]["last_ok"] is False
+    assert jobs["signups"]["last_summary"] == "sheet unreachable"
+    assert jobs["signups"]["next_run"] == (NOW + timedelta(minutes=5)).isoformat()
+    assert jobs["digest"]["schedule"] == "at monday 09:00 (America/Chicago)"
+
+
 def test_a_run_as_of_another_moment_is_not_recorded_as_a_run(site):
     site.mailer("run", now=NOW + timedelta(days=30))
 
