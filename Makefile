@@ -50,6 +50,7 @@ format: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/roster.py
+	$(BIN)/python bench/sheets_calls.py
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/send.py
 
