@@ -583,5 +583,30 @@ def unsubscribe(obj: Context, email: str, now: str | None) -> None:
     console.print(f"{mask(email)} will get no more digests.", highlight=False)
 
 
+@cli.command()
+@click.argument("email")
+@click.pass_obj
+def resubscribe(obj: Context, email: str) -> None:
+    """Take EMAIL off the suppression list: an unsubscribe, a spam report or a bounce.
+
+    Clear its unsubscribed_on cell in the Subscribers tab too, or the next
+    digest still skips it. Example: mailer resubscribe someone@example.org
+    """
+    settings = obj.settings()
+    ledger = Ledger(settings.ledger.path)
+    try:
+        lifted = ledger.unsuppress(normalize_email(email))
+    finally:
+        ledger.close()
+    if not lifted:
+        console.print(f"{mask(email)} was not on the suppression list.", highlight=False)
+        return
+    console.print(
+        f"{mask(email)} is off the suppression list (was: {', '.join(lifted)}). "
+        "If the Subscribers tab has an unsubscribed_on date for it, clear that cell.",
+        highlight=False,
+    )
+
+
 def main() -> None:
     cli()

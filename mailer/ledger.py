@@ -447,6 +447,16 @@ class Ledger:
         ).fetchone()
         return row[0] if row else None
 
+    def unsuppress(self, email: str) -> list[str]:
+        """Lift every suppression of an address; returns the reasons it had."""
+        with self.transaction() as db:
+            reasons = [
+                r
+                for (r,) in db.execute("SELECT reason FROM suppressions WHERE email = ?", (email,))
+            ]
+            db.execute("DELETE FROM suppressions WHERE email = ?", (email,))
+        return reasons
+
     def suppress(self, email: str, reason: str, now: datetime) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?)",

@@ -152,3 +152,18 @@ def test_unsubscribing_by_hand_is_honoured_and_written_to_the_sheet(site):
     assert "1 unsubscribes written to the sheet" in result.output
     rows = {row["email"]: row["unsubscribed_on"] for row in site.rows("subscribers")}
     assert rows["priya.raman@example.org"] == "2026-11-24"
+
+
+def test_resubscribing_by_hand_brings_the_digest_back(site):
+    site.mailer("run")
+    site.mailer("unsubscribe", "priya.raman@example.org")
+
+    result = site.mailer("resubscribe", "Priya.Raman@example.org")
+    add_resources(site, "Rest as resistance")
+    site.mailer("run", now=NEXT_SLOT)
+
+    assert "is off the suppression list (was: unsubscribe)" in result.output
+    second = {line["to"] for line in site.sent(digests=True) if "2026-11-30" in line["key"]}
+    assert "priya.raman@example.org" in second
+    again = site.mailer("resubscribe", "priya.raman@example.org")
+    assert "was not on the suppression list" in again.output
