@@ -51,9 +51,16 @@ SOURCE_WARNINGS = [
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem, where it is: `file` is a path, or a place that is not a file ("jobs")."""
+
     severity: str
-    where: str
+    file: str
     message: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
 
     def __str__(self) -> str:
         return f"{self.where}: {self.severity}: {self.message}"
@@ -150,13 +157,24 @@ def check_templates(settings: Settings, now: datetime) -> list[Finding]:
     if any(f.message.startswith(SYNTAX) for f in findings):
         return findings
     made = gallery.build(settings, now)
-    for error in made.errors:
-        where, _, message = error.partition(": ")
-        findings.append(Finding(ERROR, where, message))
+    rendered = [_from_error(error, folder) for error in made.errors]
     for specimen in made.specimens:
-        findings.extend(check_html(specimen.message.html, folder / f"{specimen.template}.mjml"))
+        rendered += check_html(specimen.message.html, folder / f"{specimen.template}.mjml")
+    findings += dict.fromkeys(rendered)  # emails that share a template share its problems
     findings.extend(_check_structure(folder, made.mjml))
     return findings
+
+
+RENDER_ERROR = re.compile(r"^(?P<file>[^:]*?\.(?:mjml|txt))(?::(?P<line>\d+))?:? (?P<message>.+)$")
+
+
+def _from_error(error: str, folder: Path) -> Finding:
+    """A rendering error ("path:line: message", "path.mjml does not ...") as a finding."""
+    match = RENDER_ERROR.match(error)
+    if not match:
+        return Finding(ERROR, str(folder), error)
+    line = int(match["line"]) if match["line"] else None
+    return Finding(ERROR, match["file"], match["message"], line)
 
 
 def _check_structure(folder: Path, rendered: dict[str, set[str]]) -> Iterable[Finding]:
@@ -165,22 +183,32 @@ def _check_structure(folder: Path, rendered: dict[str, set[str]]) -> Iterable[Fi
     for name, sources in sorted(rendered.items()):
         for source in sources:
             for problem in misplaced(source):
-                where = _tag_line(folder, name, problem.tag) or (
-                    f"{folder / name}.mjml (rendered line {problem.line})"
-                )
-                if (where, problem.message) not in reported:
-                    reported.add((where, problem.message))
-                    yield Finding(ERROR, where, problem.message)
+                path, line = _locate(folder / f"{name}.mjml", rf"<{re.escape(problem.tag)}\b")
+                finding = Finding(ERROR, str(path), problem.message, line)
+                if line is None:
+                    finding = Finding(
+                        ERROR, f"{path} (rendered line {problem.line})", problem.message
+                    )
+                if finding not in reported:
+                    reported.add(finding)
+                    yield finding
 
 
-def _tag_line(folder: Path, name: str, tag: str) -> str:
-    """file:line of `<tag` in the template or the pieces it includes (the first seen)."""
-    own = folder / f"{name}.mjml"
-    for path in [own, *sorted(p for p in folder.glob("*.mjml") if p != own)]:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if re.search(rf"<{re.escape(tag)}\b", line, re.IGNORECASE):
-                return f"{path}:{number}"
-    return ""
+def _locate(template: Path, pattern: str) -> tuple[Path, int | None]:
+    """Where `pattern` first matches: in the template, else the pieces beside it it may include.
+
+    Without a match (the text came from the workbook, say) the template itself, with no line.
+    """
+    folder = template.parent
+    for path in [template, *sorted(p for p in folder.glob("*.mjml") if p != template)]:
+        try:
+            source = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        match = re.search(pattern, source, re.IGNORECASE)
+        if match:
+            return path, source.count("\n", 0, match.start()) + 1
+    return template, None
 
 
 def _check_sources(folder: Path) -> Iterable[Finding]:
@@ -194,20 +222,21 @@ def _check_sources(folder: Path) -> Iterable[Finding]:
         try:
             env.parse(source, path.name, str(path))
         except jinja2.TemplateSyntaxError as err:
-            yield Finding(ERROR, f"{path}:{err.lineno}", f"{SYNTAX}: {err.message}")
+            yield Finding(ERROR, str(path), f"{SYNTAX}: {err.message}", err.lineno)
         if path.suffix != ".mjml":
             continue
         for pattern, message in SOURCE_WARNINGS:
             for match in pattern.finditer(source):
                 line = source.count("\n", 0, match.start()) + 1
-                yield Finding(WARNING, f"{path}:{line}", message)
+                yield Finding(WARNING, str(path), message, line)
         for match in IMAGE_TAG.finditer(source):
             if not re.search(r"\balt\s*=", match.group(0)):
                 line = source.count("\n", 0, match.start()) + 1
                 yield Finding(
                     ERROR,
-                    f"{path}:{line}",
+                    str(path),
                     f'<{match.group(1)}> has no alt text (alt="" for a decorative image)',
+                    line,
                 )
         for match in FONT_SIZE.finditer(source):
             tag_start = source.rfind("<", 0, match.start())
@@ -220,8 +249,9 @@ def _check_sources(folder: Path) -> Iterable[Finding]:
                 line = source.count("\n", 0, match.start()) + 1
                 yield Finding(
                     ERROR,
-                    f"{path}:{line}",
+                    str(path),
                     f"text at {match.group(1)} px is hard to read; use at least {MIN_FONT_PX} px",
+                    line,
                 )
     if not sizes_set:
         yield Finding(
@@ -263,27 +293,32 @@ class _Page(HTMLParser):
 
 
 def check_html(markup: str, template: Path) -> list[Finding]:
-    """Accessibility, links and size of one rendered email."""
+    """Accessibility, links and size of one rendered email, placed in its MJML where found."""
     page = _Page()
     page.feed(markup)
-    where = str(template)
     findings = []
-    if not page.lang:
-        findings.append(Finding(ERROR, where, 'no language: set <mjml lang="en"> in the layout'))
+
+    def found(severity: str, message: str, pattern: str | None = None) -> None:
+        path, line = _locate(template, pattern) if pattern else (template, None)
+        findings.append(Finding(severity, str(path), message, line))
+
+    if page.lang.strip().casefold() in ("", "und"):  # mjml-python writes "und" when unset
+        found(ERROR, 'no language: set <mjml lang="en"> in the layout', r"<mjml\b")
     if page.images_without_alt:
-        findings.append(
-            Finding(ERROR, where, f"{page.images_without_alt} image(s) without alt text")
+        found(
+            ERROR,
+            f"{page.images_without_alt} image(s) without alt text",
+            r"<(?:img|mj-image)\b(?![^>]*\balt\s*=)",
         )
     for href, text in page.links:
         if not SAFE_LINK.match(href):
-            findings.append(Finding(ERROR, where, f"link {href!r} is not https"))
+            found(ERROR, f"link {href!r} is not https", rf"""href\s*=\s*["']{re.escape(href)}""")
         if text.casefold().strip(".…!") in VAGUE_LINK_TEXT:
-            findings.append(Finding(ERROR, where, f"link text {text!r} does not say where it goes"))
+            words = r"\s+".join(re.escape(word) for word in text.split())
+            found(ERROR, f"link text {text!r} does not say where it goes", rf">\s*{words}\s*<")
     size = len(markup.encode("utf-8"))
     if size > GMAIL_CLIPS_AT:
-        findings.append(
-            Finding(WARNING, where, f"HTML is {size / 1024:.0f} KB; Gmail clips it over 102 KB")
-        )
+        found(WARNING, f"HTML is {size / 1024:.0f} KB; Gmail clips it over 102 KB")
     return findings
 
 

@@ -75,7 +75,9 @@ class Renderer:
         try:
             return env.get_template(filename).make_module(dict(context))
         except jinja2.TemplateNotFound as err:
-            raise TemplateError(f"no template {self.folder / err.name}") from err
+            missing = f"no template {self.folder / err.name}"
+            where = template_line(env, self.folder, err)  # the include that names it, if any
+            raise TemplateError(f"{where}: {missing}" if where else missing) from err
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(f"{err.filename or filename}:{err.lineno}: {err.message}") from err
         except jinja2.UndefinedError as err:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import NOW
 from fake_sheets import FakeSheets
 
-from mailer.checks import check_workbook
+from mailer.checks import ERROR, Finding, check_templates, check_workbook
 from mailer.workbook.google import GoogleWorkbook, date_columns_for
 
 
@@ -41,19 +41,60 @@ def test_an_undefined_variable_fails_naming_file_and_line(site):
     assert f"{template}:{line}: error: 'dict object' has no attribute 'titel'" in result.output
 
 
-def test_plain_http_links_vague_link_text_and_small_text_fail(site):
+def test_plain_http_links_vague_link_text_and_small_text_fail_naming_file_and_line(site):
     template = site.root / "templates" / "promotion.mjml"
     before, _, after = template.read_text().rpartition("{% endblock %}")
-    link = '<mj-text font-size="12px"><a href="http://example.org/x">click here</a></mj-text>'
+    link = '<mj-text font-size="12px"><a href="http://example.org/x">click\n here</a></mj-text>'
     text = f"{before}{link}\n{{% endblock %}}{after}"
     template.write_text(text)
+    line = before.count("\n") + 1
 
     result = site.mailer("check")
 
     assert result.exit_code == 1
-    assert "text at 12 px is hard to read" in result.output
-    assert "link 'http://example.org/x' is not https" in result.output
-    assert "link text 'click here' does not say where it goes" in result.output
+    assert f"{template}:{line}: error: text at 12 px is hard to read" in result.output
+    assert f"{template}:{line}: error: link 'http://example.org/x' is not https" in result.output
+    assert (
+        f"{template}:{line}: error: link text 'click here' does not say where it goes"
+        in result.output
+    )
+    assert result.output.count("is not https") == 1, "one finding, however many emails use it"
+
+
+def test_a_layout_without_a_language_fails_naming_file_and_line(site):
+    """mjml-python writes lang="und" when <mjml> has none; screen readers then guess."""
+    layout = site.root / "templates" / "layout.mjml"
+    layout.write_text(layout.read_text().replace('<mjml lang="en">', "<mjml>", 1))
+
+    result = site.mailer("check")
+
+    assert result.exit_code == 1
+    assert f"{layout}:1: error: no language" in result.output
+    assert result.output.count("no language") == 1, "one finding, however many emails use it"
+
+
+def test_an_include_that_does_not_exist_is_named_where_it_is_included(site):
+    template = site.root / "templates" / "confirmation.mjml"
+    text = template.read_text().replace('"_calendar.mjml"', '"_calender.mjml"', 1)
+    template.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "_calender" in t)
+
+    result = site.mailer("check")
+
+    assert result.exit_code == 1
+    assert f"{template}:{line}: error: no template " in result.output
+    assert result.output.count("_calender.mjml") == 1
+
+
+def test_a_finding_carries_file_and_line_apart_for_tools(site):
+    template = site.root / "templates" / "waitlist.mjml"
+    text = template.read_text().replace("{{ event.title }}", "{{ event.titel }}", 1)
+    template.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "event.titel" in t)
+
+    findings = check_templates(site.settings(), NOW)
+
+    assert Finding(ERROR, str(template), "'dict object' has no attribute 'titel'", line) in findings
 
 
 def test_a_missing_required_column_in_the_sheet_is_named(site, tmp_path):
