@@ -20,6 +20,7 @@ from mailer.ledger import Ledger, locked
 from mailer.mime import mask
 from mailer.preview import build as build_preview
 from mailer.progress import SendProgress
+from mailer.redact import RedactingFormatter
 from mailer.rows import normalize_email
 from mailer.runner import Report, run_job, summary
 from mailer.sample import write_sample
@@ -105,11 +106,9 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
       mailer check         # settings, sheet columns and templates, for CI
       mailer daemon        # the jobs on their schedules, until stopped
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
-    )
+    handler = RichHandler(console=Console(stderr=True), show_path=False)
+    handler.setFormatter(RedactingFormatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     if not console.is_terminal:
         console.width = PIPE_WIDTH
     ctx.obj = Context(config_path)
@@ -377,7 +376,7 @@ def daemon(obj: Context) -> None:
     settings = obj.settings()
     jobs = config.load_jobs(settings)
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

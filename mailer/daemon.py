@@ -21,7 +21,7 @@ from mailer.config import JobSettings, Settings
 from mailer.errors import ConfigError, LockedError, MailerError
 from mailer.ledger import Ledger, locked
 from mailer.runner import run_job, summary
-from mailer.schedules import RunLog, interval, is_due
+from mailer.schedules import RunLog, check_every, is_due
 from mailer.site import Site
 
 log = logging.getLogger("mailer.daemon")
@@ -42,7 +42,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.scheduler = schedule.Scheduler()
         for job in self.jobs:
-            every = int(interval(job).total_seconds())
+            every = int(check_every(job).total_seconds())
             self.scheduler.every(every).seconds.do(self.tick, job)
 
     def tick(self, job: JobSettings) -> None:

@@ -57,6 +57,17 @@ def interval(job: JobSettings) -> timedelta:
     return timedelta(seconds=seconds(job.every)) if job.every else timedelta(minutes=1)
 
 
+def check_every(job: JobSettings) -> timedelta:
+    """How often the daemon asks whether the job is due: a tenth of its interval, 1 s to 1 min.
+
+    Asking more often than the job runs keeps it on time when its last run began
+    later than the daemon's clock expected (a slow job before it, a `mailer run`
+    by hand): it is then late by one check, not by one whole interval.
+    """
+    tenth = interval(job) / 10
+    return min(max(tenth, timedelta(seconds=1)), timedelta(minutes=1))
+
+
 def is_due(job: JobSettings, last: LastRun | None, now: datetime) -> bool:
     """Due when never run, when its interval has passed, or when a slot came since it last
     succeeded (a slot whose run failed is tried again at the next tick)."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import signal
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,9 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import NOW, SiteDir
+from mail_servers import SmtpServer, SmtpSink
 
 from mailer.config import JobSettings, load_jobs
-from mailer.schedules import LastRun, RunLog, is_due, next_run
+from mailer.redact import RedactingFormatter
+from mailer.schedules import LastRun, RunLog, check_every, is_due, next_run
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -81,6 +86,68 @@ def test_daemon_sends_survives_a_failing_job_and_stops_on_a_signal(site, tmp_pat
     runs = json.loads((site.root / "state" / "job-runs.json").read_text())
     assert runs["signups"]["ok"] is True and runs["reminders"]["ok"] is False
     assert "@example.org" not in text.replace("sessions@example.org", "")
+
+
+class SlowSink(SmtpSink):
+    """An SMTP server that takes a while over each message, so a job is still running."""
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(0.15)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_signal_in_the_middle_of_a_job_lets_it_finish_then_the_daemon_exits(site, tmp_path):
+    quick_jobs(site)
+    (site.root / "jobs" / "reminders.toml").unlink()
+    sink = SlowSink()
+    log_path = tmp_path / "daemon.log"
+    with SmtpServer(sink) as server:
+        site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
+        with open(log_path, "wb") as log:
+            daemon = subprocess.Popen(site.command("daemon"), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: len(sink.received) >= 1)
+            daemon.send_signal(signal.SIGTERM)
+            wait_for(lambda: len(sink.received) >= 14)
+            finished = time.monotonic()
+            code = daemon.wait(timeout=10)
+            took = time.monotonic() - finished
+        finally:
+            daemon.kill()
+
+    text = log_path.read_text()
+    assert code == 0, text
+    assert len(sink.received) == 14, "the running job sent everything it had decided"
+    assert text.index("SIGTERM received") < text.index("signups: 0 new, 14 sent")
+    assert text.rstrip().endswith("daemon stopped")
+    assert took < 1.0, f"took {took:.1f} s to stop after the job finished"
+
+
+def test_a_crash_is_logged_without_addresses_or_secrets():
+    formatter = RedactingFormatter("%(levelname)s %(message)s", {"SMTP_PASSWORD": "hunter2-x9"})
+    try:
+        raise RuntimeError("maya.okafor@example.org refused; logged in with hunter2-x9")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "mailer.daemon", logging.ERROR, __file__, 1, "%s: crashed", ("signups",), sys.exc_info()
+        )
+
+    text = formatter.format(record)
+
+    assert text.startswith("ERROR signups: crashed\nTraceback")
+    assert "RuntimeError: m***@example.org refused; logged in with [secret]" in text
+    assert "maya.okafor" not in text and "hunter2" not in text
+
+
+def test_the_daemon_asks_often_enough_to_stay_on_time():
+    def job(every: str) -> JobSettings:
+        return JobSettings(kind="signups", every=every, name="signups")
+
+    assert check_every(job("2 seconds")) == timedelta(seconds=1)
+    assert check_every(job("5 minutes")) == timedelta(seconds=30)
+    assert check_every(job("1 hour")) == timedelta(minutes=1)
+    digest = JobSettings(kind="digest", at="monday 09:00", timezone="America/Chicago", name="d")
+    assert check_every(digest) == timedelta(seconds=6)
 
 
 def test_mailer_jobs_lists_each_job_with_its_last_and_next_run(site):

@@ -1,0 +1,34 @@
+"""Log text with addresses masked and secrets blanked, whatever an exception happened to say."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+from mailer.mime import mask
+
+SECRET_VARIABLES = ("SENDGRID_API_KEY", "SMTP_PASSWORD", "MAILER_SECRET")
+ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[^\s@<>()\[\]\"',;:]+\.[^\s@<>()\[\]\"',;:]+")
+SHORTEST_SECRET = 4  # blanking a shorter value would mangle ordinary words
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with each secret value replaced and each address masked (a***@example.org)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= SHORTEST_SECRET:
+            text = text.replace(secret, "[secret]")
+    return ADDRESS.sub(lambda match: mask(match.group(0)), text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, tracebacks included, then redacts the whole line."""
+
+    def __init__(self, fmt: str, environ: Mapping[str, str] | None = None):
+        super().__init__(fmt)
+        environ = os.environ if environ is None else environ
+        self.secrets = [environ[name] for name in SECRET_VARIABLES if environ.get(name)]
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self.secrets)
