@@ -145,10 +145,32 @@ def _absent(logical: str, name: str) -> str:
 
 
 def check_jobs(settings: Settings) -> tuple[list[config.JobSettings], list[Finding]]:
+    """Every job file parses, and the template each one names is there."""
     try:
-        return config.load_jobs(settings), []
+        jobs = config.load_jobs(settings)
     except ConfigError as err:
         return [], [Finding(ERROR, "jobs", str(err))]
+    return jobs, [_missing_template(job, path) for job, path in _absent_templates(settings, jobs)]
+
+
+def _absent_templates(
+    settings: Settings, jobs: list[config.JobSettings]
+) -> list[tuple[config.JobSettings, Path]]:
+    """The jobs whose `[options] template` has no .mjml, with the file they would need."""
+    folder = settings.root / "templates"
+    named = [(job, getattr(job.options, "template", "")) for job in jobs]
+    paths = [(job, folder / f"{name}.mjml") for job, name in named if name]
+    return [(job, path) for job, path in paths if not path.is_file()]
+
+
+def _missing_template(job: config.JobSettings, path: Path) -> Finding:
+    try:
+        source = job.source.read_text(encoding="utf-8")
+    except OSError:
+        source = ""
+    match = re.search(r"^\s*template\s*=", source, re.MULTILINE)
+    line = source.count("\n", 0, match.start()) + 1 if match else None
+    return Finding(ERROR, str(job.source), f"[options] template: no template {path}", line)
 
 
 def check_templates(settings: Settings, now: datetime) -> list[Finding]:
@@ -157,7 +179,15 @@ def check_templates(settings: Settings, now: datetime) -> list[Finding]:
     if any(f.message.startswith(SYNTAX) for f in findings):
         return findings
     made = gallery.build(settings, now)
-    rendered = [_from_error(error, folder) for error in made.errors]
+    try:
+        named = {
+            f"no template {path}"
+            for _, path in _absent_templates(settings, config.load_jobs(settings))
+        }
+    except ConfigError:
+        named = set()
+    # check_jobs names the job file for a template a job names that is not there
+    rendered = [_from_error(error, folder) for error in made.errors if error not in named]
     for specimen in made.specimens:
         rendered += check_html(specimen.message.html, folder / f"{specimen.template}.mjml")
     findings += dict.fromkeys(rendered)  # emails that share a template share its problems

@@ -86,6 +86,20 @@ def test_an_include_that_does_not_exist_is_named_where_it_is_included(site):
     assert result.output.count("_calender.mjml") == 1
 
 
+def test_a_job_that_names_a_missing_template_is_named_by_file_and_line(site):
+    job = site.root / "jobs" / "reminders.toml"
+    text = job.read_text().replace('template = "reminder"', 'template = "remindr"')
+    job.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "remindr" in t)
+
+    result = site.mailer("check")
+
+    assert result.exit_code == 1
+    assert f"{job}:{line}: error: [options] template: no template " in result.output
+    assert result.output.count("remindr.mjml") == 1
+    assert "1 errors" in result.output
+
+
 def test_a_finding_carries_file_and_line_apart_for_tools(site):
     template = site.root / "templates" / "waitlist.mjml"
     text = template.read_text().replace("{{ event.title }}", "{{ event.titel }}", 1)
