@@ -356,6 +356,7 @@ __all__ = [
     "ERROR",
     "WARNING",
     "Finding",
+    "WorkbookReport",
     "check_html",
     "check_jobs",
     "check_templates",

@@ -17,6 +17,18 @@ def test_the_sample_site_passes(site):
     assert "every email renders" in result.output
 
 
+def test_ci_without_the_workbook_checks_jobs_and_templates(site):
+    for path in (site.root / "lists").glob("*.csv"):
+        path.unlink()
+    assert site.mailer("check").exit_code == 1, "no workbook is an error when it is checked"
+
+    result = site.mailer("check", "--no-workbook")
+
+    assert result.exit_code == 0, result.output
+    assert "Workbook: not checked" in result.output
+    assert "every email renders" in result.output
+
+
 def test_an_image_without_alt_text_fails_naming_file_and_line(site):
     template = site.root / "templates" / "waitlist.mjml"
     lines = template.read_text().splitlines()
