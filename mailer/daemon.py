@@ -49,6 +49,12 @@ class Daemon:
         """Run `job` if it is due; never raises, so `schedule` keeps it scheduled."""
         if self.stopping.is_set():
             return
+        try:
+            self._run_if_due(job)
+        except Exception:  # the run log could not be read or written, say
+            log.exception("%s: crashed outside the job", job.name)
+
+    def _run_if_due(self, job: JobSettings) -> None:
         now = self.clock()
         if not is_due(job, self.runs.read().get(job.name), now):
             return

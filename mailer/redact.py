@@ -22,13 +22,18 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return ADDRESS.sub(lambda match: mask(match.group(0)), text)
 
 
+def secrets_in(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of the secret variables that are set."""
+    environ = os.environ if environ is None else environ
+    return [environ[name] for name in SECRET_VARIABLES if environ.get(name)]
+
+
 class RedactingFormatter(logging.Formatter):
     """Formats as usual, tracebacks included, then redacts the whole line."""
 
     def __init__(self, fmt: str, environ: Mapping[str, str] | None = None):
         super().__init__(fmt)
-        environ = os.environ if environ is None else environ
-        self.secrets = [environ[name] for name in SECRET_VARIABLES if environ.get(name)]
+        self.secrets = secrets_in(environ)
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record), self.secrets)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mailer.config import JobSettings, seconds
 from mailer.digest import latest_slot
+from mailer.redact import redact, secrets_in
 from mailer.workbook.csv import atomic_write
 
 RUNS_FILE = "job-runs.json"
@@ -45,7 +46,8 @@ class RunLog:
 
     def record(self, job: JobSettings, started: datetime, ok: bool, summary: str) -> None:
         runs = self.read()
-        runs[job.name] = LastRun(started.astimezone(UTC), ok, summary)
+        # `mailer jobs` shows the summary, and a failure's may quote an address
+        runs[job.name] = LastRun(started.astimezone(UTC), ok, redact(summary, secrets_in()))
         data = {
             name: {**asdict(run), "started": run.started.isoformat()} for name, run in runs.items()
         }

@@ -139,6 +139,18 @@ def test_a_crash_is_logged_without_addresses_or_secrets():
     assert "maya.okafor" not in text and "hunter2" not in text
 
 
+def test_the_run_log_keeps_no_address_or_secret_a_failure_quoted(site, monkeypatch):
+    monkeypatch.setenv("MAILER_SECRET", "s3cret-value-for-tokens")
+    signups = next(j for j in load_jobs(site.settings()) if j.kind == "signups")
+    failure = "maya.okafor@example.org refused, token s3cret-value-for-tokens"
+    RunLog(site.root / "state").record(signups, NOW, False, failure)
+
+    result = site.mailer("jobs", "--json", now=NOW + timedelta(minutes=2))
+
+    summary = json.loads(result.output)[0]["last_summary"]
+    assert summary == "m***@example.org refused, token [secret]"
+
+
 def test_the_daemon_asks_often_enough_to_stay_on_time():
     def job(every: str) -> JobSettings:
         return JobSettings(kind="signups", every=every, name="signups")
