@@ -43,6 +43,7 @@ class Call:
     params: dict[str, list[str]]
     body: dict | None
     status: int
+    authorization: str = ""
 
 
 @dataclass
@@ -83,9 +84,12 @@ class FakeSheets(BaseAdapter):
         return [{h: (row[i] if i < len(row) else "") for i, h in enumerate(header)} for row in rows]
 
     def client(self) -> gspread.Client:
-        session = requests.Session()
-        session.mount("https://sheets.googleapis.com/", self)
-        return gspread.Client(auth=None, session=session)
+        return self.mount(gspread.Client(auth=None, session=requests.Session()))
+
+    def mount(self, client: gspread.Client) -> gspread.Client:
+        """Route a gspread client's Sheets calls here, whatever signs them."""
+        client.http_client.session.mount("https://sheets.googleapis.com/", self)
+        return client
 
     def api_calls(self, method: str | None = None) -> list[Call]:
         return [c for c in self.calls if method is None or c.method == method]
@@ -98,7 +102,8 @@ class FakeSheets(BaseAdapter):
         body = json.loads(request.body) if request.body else None
         path = unquote(url.path)
         status, payload, headers = self._answer(request.method or "GET", path, params, body)
-        self.calls.append(Call(request.method or "GET", path, params, body, status))
+        authorization = request.headers.get("Authorization", "")
+        self.calls.append(Call(request.method or "GET", path, params, body, status, authorization))
         response = requests.Response()
         response.status_code = status
         response._content = json.dumps(payload).encode()

@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import NOW, SiteDir
 from fake_sheets import FakeSheets, serial
+from fake_token_endpoint import TokenEndpoint
 
 from mailer import config
+from mailer.checks import check_workbook
 from mailer.errors import ConfigError, WorkbookError
 from mailer.ledger import Ledger
 from mailer.render import Renderer
@@ -35,6 +37,7 @@ from mailer.workbook.google import (
 )
 
 FORM_TAB = "Form Responses 1"
+ACCOUNT = "mailer@care-network.iam.gserviceaccount.com"
 HOSTILE = '=IMPORTXML("http://x","//a")'
 
 
@@ -63,7 +66,7 @@ class SheetSite:
             self.sheets.client(),
             spreadsheet_key(settings.workbook.spreadsheet),
             date_columns_for(settings),
-            account="mailer@care-network.iam.gserviceaccount.com",
+            account=ACCOUNT,
             cache=settings.ledger.path.parent / "google-sheet.json",
             sleep=lambda seconds: None,
         )
@@ -368,3 +371,56 @@ def test_settings_without_a_sheet_or_credentials_are_config_errors(sheet, monkey
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
     with pytest.raises(ConfigError, match=r"key\.json"):
         Site.from_settings(sheet.settings())
+
+
+@pytest.fixture
+def token_endpoint():
+    with TokenEndpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.mark.parametrize("given_by", ["environment", "mailer.toml"])
+def test_the_key_file_signs_in_once_with_the_sheets_scope_only(
+    sheet, token_endpoint, monkeypatch, given_by
+):
+    key = token_endpoint.key_file(sheet.site.root / "service-account.json", ACCOUNT)
+    if given_by == "environment":
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    else:
+        monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+        text = sheet.site.config.read_text()
+        text = text.replace(
+            'backend = "google"', 'backend = "google"\ncredentials = "service-account.json"'
+        )
+        sheet.site.config.write_text(text)
+    workbook = GoogleWorkbook.from_settings(sheet.settings())
+    sheet.sheets.mount(workbook.client)
+
+    workbook.read(["events", FORM_TAB])
+    workbook.read(["events", FORM_TAB])
+
+    [grant] = token_endpoint.grants
+    assert grant["iss"] == ACCOUNT
+    assert grant["scope"] == "https://www.googleapis.com/auth/spreadsheets", "no Drive access"
+    assert [c.authorization for c in sheet.sheets.calls] == ["Bearer token-1"] * 2
+
+
+def test_a_refused_key_says_to_make_a_new_one_and_calls_no_sheet(
+    sheet, token_endpoint, monkeypatch
+):
+    key = token_endpoint.key_file(sheet.site.root / "service-account.json", ACCOUNT)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    token_endpoint.refusal = "Invalid JWT Signature."
+    settings = sheet.settings()
+    workbook = GoogleWorkbook.from_settings(settings)
+    sheet.sheets.mount(workbook.client)
+
+    report = check_workbook(settings, workbook)
+
+    [finding] = report.findings
+    assert finding.severity == "error"
+    assert f"Google refused the key of {ACCOUNT} (invalid_grant: Invalid JWT Signature.)" in str(
+        finding
+    )
+    assert "make a new JSON key" in str(finding)
+    assert not sheet.sheets.calls

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import gspread
 import requests
 import tenacity
+from google.auth import exceptions as auth_errors
 from gspread.exceptions import APIError
 
 from mailer.config import DEFAULT_COLUMNS, Settings
@@ -420,14 +421,28 @@ class GoogleWorkbook:
                 wait = float(after) if after.replace(".", "", 1).isdigit() else None
                 raise Retry(f"{status} {err.error.get('message', '')}".strip(), wait) from None
             raise self._explain(status, err) from None
-        except (requests.ConnectionError, requests.Timeout) as err:
+        except (requests.ConnectionError, requests.Timeout, auth_errors.TransportError) as err:
             raise Retry(f"network: {type(err).__name__}", None) from None
+        except auth_errors.RefreshError as err:
+            # The service account signs in inside a call: the first, then as its token expires.
+            reason = str(err.args[0]) if err.args else type(err).__name__
+            if err.retryable:
+                raise Retry(f"sign-in: {reason}", None) from None
+            raise self._refused_key(reason) from None
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, Retry) and error.wait is not None:
             return min(error.wait, 60.0)
         return tenacity.wait_exponential_jitter(initial=1, max=30)(state)
+
+    def _refused_key(self, reason: str) -> WorkbookError:
+        who = self.account or "the service account"
+        return WorkbookError(
+            f"Google refused the key of {who} ({reason}): the key may have been deleted, or "
+            "this machine's clock is off; make a new JSON key (IAM & Admin → Service Accounts "
+            f"→ Keys) and point {CREDENTIALS_VARIABLE} at it"
+        )
 
     def _explain(self, status: int, err: APIError) -> WorkbookError:
         message = str(err.error.get("message", ""))
