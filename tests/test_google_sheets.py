@@ -264,6 +264,29 @@ def test_an_organizer_sorting_and_inserting_rows_meanwhile_never_shifts_a_status
     assert by_email["new.person@example.org"].get("Status", "") == ""
 
 
+def test_a_write_that_waits_out_a_429_is_placed_again_on_rows_sorted_meanwhile(sheet):
+    reads = []
+
+    def organizer_sorts_while_the_write_waits(sheets: FakeSheets) -> None:
+        reads.append(1)
+        if len(reads) == 2:  # the read just before writing has been answered
+            tab = sheets.tabs[FORM_TAB]
+            header, *rows = tab.grid
+            tab.grid[:] = [header, *reversed(rows)]
+            sheets.fail_next = [429]
+
+    sheet.sheets.on_read = organizer_sorts_while_the_write_waits
+    sheet.run()
+
+    made = [(c.path.rpartition("/")[2], c.status) for c in sheet.sheets.calls]
+    read, write = "values:batchGet", "values:batchUpdate"
+    assert made[1:] == [(read, 200), (write, 429), (read, 200), (write, 200)]
+    by_email = {r["Email Address"]: r for r in sheet.signups()}
+    for line in sheet.site.sent():
+        expected = "confirmed" if line["kind"] == "confirmation" else "waitlisted"
+        assert by_email[line["to"]]["Status"] == expected, line["to"]
+
+
 def test_a_deleted_row_is_not_written_and_nothing_shifts(sheet):
     def delete_first_signup(sheets: FakeSheets) -> None:
         sheets.on_read = None

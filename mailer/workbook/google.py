@@ -148,7 +148,6 @@ class GoogleWorkbook:
         self.cache = cache
         self.clock = clock
         self.sleep = sleep
-        self.calls = 0
         self._metadata: dict[str, Any] | None = None
 
     @classmethod
@@ -293,6 +292,16 @@ class GoogleWorkbook:
     ) -> WritePlan:
         if not changes:
             return WritePlan()
+        # Rows can move while a write waits out a 429: each try places the changes on a new read.
+        return self._call(lambda: self._write_once(tab, key_columns, changes, columns))
+
+    def _write_once(
+        self,
+        tab: str,
+        key_columns: Sequence[str],
+        changes: Sequence[CellChange],
+        columns: Sequence[str],
+    ) -> WritePlan:
         current = self.read([tab]).get(tab)
         if current is None:
             raise WorkbookError(f"no tab named {tab!r} to write to (tabs: {self._tab_list()})")
@@ -308,7 +317,7 @@ class GoogleWorkbook:
             for row, col, values in runs(cells)
         ]
         body = {"valueInputOption": "RAW", "data": data}
-        self._call(lambda: self.client.http_client.values_batch_update(self.key, body))
+        self._once(lambda: self.client.http_client.values_batch_update(self.key, body))
         return plan
 
     def _ensure_columns(self, tab: str, needed: int) -> None:
@@ -411,7 +420,7 @@ class GoogleWorkbook:
             ) from None
 
     def _once(self, request: Callable[[], Any]) -> Any:
-        self.calls += 1
+        """One try: a failure worth repeating becomes Retry, any other a WorkbookError."""
         try:
             return request()
         except APIError as err:
