@@ -420,7 +420,7 @@ class GoogleWorkbook:
             ) from None
 
     def _once(self, request: Callable[[], Any]) -> Any:
-        """One try: a failure worth repeating becomes Retry, any other a WorkbookError."""
+        """One try: what is worth repeating raises Retry, a refusal from Google a WorkbookError."""
         try:
             return request()
         except APIError as err:
