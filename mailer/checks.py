@@ -163,13 +163,18 @@ def _absent_templates(
     return [(job, path) for job, path in paths if not path.is_file()]
 
 
+def line_of(source: str, offset: int) -> int:
+    """The 1-based line of `source` that holds `offset`."""
+    return source.count("\n", 0, offset) + 1
+
+
 def _missing_template(job: config.JobSettings, path: Path) -> Finding:
     try:
         source = job.source.read_text(encoding="utf-8")
     except OSError:
         source = ""
     match = re.search(r"^\s*template\s*=", source, re.MULTILINE)
-    line = source.count("\n", 0, match.start()) + 1 if match else None
+    line = line_of(source, match.start()) if match else None
     return Finding(ERROR, str(job.source), f"[options] template: no template {path}", line)
 
 
@@ -237,7 +242,7 @@ def _locate(template: Path, pattern: str) -> tuple[Path, int | None]:
             continue
         match = re.search(pattern, source, re.IGNORECASE)
         if match:
-            return path, source.count("\n", 0, match.start()) + 1
+            return path, line_of(source, match.start())
     return template, None
 
 
@@ -257,16 +262,14 @@ def _check_sources(folder: Path) -> Iterable[Finding]:
             continue
         for pattern, message in SOURCE_WARNINGS:
             for match in pattern.finditer(source):
-                line = source.count("\n", 0, match.start()) + 1
-                yield Finding(WARNING, str(path), message, line)
+                yield Finding(WARNING, str(path), message, line_of(source, match.start()))
         for match in IMAGE_TAG.finditer(source):
             if not re.search(r"\balt\s*=", match.group(0)):
-                line = source.count("\n", 0, match.start()) + 1
                 yield Finding(
                     ERROR,
                     str(path),
                     f'<{match.group(1)}> has no alt text (alt="" for a decorative image)',
-                    line,
+                    line_of(source, match.start()),
                 )
         for match in FONT_SIZE.finditer(source):
             tag_start = source.rfind("<", 0, match.start())
@@ -276,12 +279,11 @@ def _check_sources(folder: Path) -> Iterable[Finding]:
             if tag.startswith(("<mj-text", "<mj-all")) and "<mj-attributes" in source[:tag_start]:
                 sizes_set = sizes_set or float(match.group(1)) >= MIN_FONT_PX
             if float(match.group(1)) < MIN_FONT_PX:
-                line = source.count("\n", 0, match.start()) + 1
                 yield Finding(
                     ERROR,
                     str(path),
                     f"text at {match.group(1)} px is hard to read; use at least {MIN_FONT_PX} px",
-                    line,
+                    line_of(source, match.start()),
                 )
     if not sizes_set:
         yield Finding(

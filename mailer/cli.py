@@ -22,7 +22,7 @@ from mailer.preview import build as build_preview
 from mailer.progress import SendProgress
 from mailer.redact import RedactingFormatter
 from mailer.rows import normalize_email
-from mailer.runner import Report, run_job, summary
+from mailer.runner import Report, delivered_text, run_job, summary
 from mailer.sample import write_sample
 from mailer.schedules import RunLog, next_run
 from mailer.site import Site
@@ -220,10 +220,7 @@ def _print_reminders(job: config.JobSettings, report: reminders.RemindersReport)
     console.print(
         f"Reminders ({job.name}): {report.decided} new"
         + (f" ({per_event})" if per_event else "")
-        + f", {sent.get('sent', 0)} sent"
-        + (f", {sent['retry']} to retry" if sent.get("retry") else "")
-        + (f", {sent['failed']} failed" if sent.get("failed") else "")
-        + ".",
+        + f", {delivered_text(sent)}.",
         soft_wrap=True,
         highlight=False,
     )
@@ -253,10 +250,8 @@ def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> 
         console.print("No upcoming sessions in the workbook.")
     sent = report.delivered
     console.print(
-        f"Emails: {report.decided} new, {sent.get('sent', 0)} sent"
-        + (f", {sent['retry']} to retry" if sent.get("retry") else "")
-        + (f", {sent['failed']} failed" if sent.get("failed") else "")
-        + f". Sheet: {report.cells_written} cells written."
+        f"Emails: {report.decided} new, {delivered_text(sent)}."
+        f" Sheet: {report.cells_written} cells written."
     )
     rejected = [p for p in report.problems if p.fatal]
     notes = [p for p in report.problems if not p.fatal]

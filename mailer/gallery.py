@@ -82,9 +82,12 @@ def build(settings: Settings, now: datetime) -> Gallery:
 
 def _story(site: Site, ledger: Ledger, now: datetime) -> list[Callable[[], object]]:
     jobs = {job.kind: job for job in config.load_jobs(site.settings)}
-    reminder_options = jobs.get("reminders", config.JobSettings(kind="reminders")).options
-    if not isinstance(reminder_options, config.ReminderOptions):
-        reminder_options = config.ReminderOptions()
+    reminder_job = jobs.get("reminders")
+    reminder_options = (
+        reminder_job.options
+        if reminder_job and isinstance(reminder_job.options, config.ReminderOptions)
+        else config.ReminderOptions()
+    )
     start = _event_start(site)
 
     def cancel_seat() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -30,17 +31,21 @@ def run_job(
     return digest.run(site, ledger, now, job, send=send, progress=progress)
 
 
-def summary(report: Report) -> str:
-    """One line for logs: what was decided, sent and rejected."""
-    sent = report.delivered
-    parts = [f"{report.decided if hasattr(report, 'decided') else 0} new"]
-    if isinstance(report, digest.DigestReport):
-        parts = [report.skipped or f"{report.recipients} recipients for {report.slot}"]
-    parts.append(f"{sent.get('sent', 0)} sent")
+def delivered_text(sent: Counter) -> str:
+    """'12 sent, 1 to retry, 1 failed': what a send did, for people and logs."""
+    parts = [f"{sent.get('sent', 0)} sent"]
     if sent.get("retry"):
         parts.append(f"{sent['retry']} to retry")
     if sent.get("failed"):
         parts.append(f"{sent['failed']} failed")
-    problems = getattr(report, "problems", [])
-    parts.append(f"{len(problems)} rows rejected")
     return ", ".join(parts)
+
+
+def summary(report: Report) -> str:
+    """One line for logs: what was decided, sent and rejected."""
+    if isinstance(report, digest.DigestReport):
+        decided = report.skipped or f"{report.recipients} recipients for {report.slot}"
+    else:
+        decided = f"{report.decided} new"
+    rejected = len(getattr(report, "problems", []))
+    return f"{decided}, {delivered_text(report.delivered)}, {rejected} rows rejected"
