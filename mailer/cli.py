@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
@@ -18,15 +22,17 @@ from mailer.errors import ConfigError, MailerError
 from mailer.jobs import digest, reminders, signups
 from mailer.ledger import Ledger, locked
 from mailer.mime import mask
+from mailer.pacing import forecast
 from mailer.preview import build as build_preview
 from mailer.progress import SendProgress
-from mailer.redact import RedactingFormatter
+from mailer.redact import RedactingFormatter, redact
 from mailer.rows import normalize_email
 from mailer.runner import Report, delivered_text, run_job, summary
 from mailer.sample import write_sample
 from mailer.schedules import RunLog, next_run
 from mailer.site import Site
 from mailer.tokens import load_secret
+from mailer.transports import limits
 
 console = Console()
 PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
@@ -295,12 +301,17 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
             if show_all or stored.event.ends_at > moment
         ]
         seats = ledger.seats()
-        unsent = ledger.messages(("pending", "retry", "failed"))
+        unsent = ledger.messages(UNSENT)
+        backend = settings.transport.backend
+        queue = Queue(ledger.paused(backend), forecast(ledger, limits(settings), backend, moment))
     finally:
         ledger.close()
 
     def show(email: str) -> str:
         return email if addresses or as_json else mask(email)
+
+    def why(reason: str) -> str:
+        return redact(reason, addresses=addresses)
 
     roster: dict[str, list] = {e.id: [] for e in events}
     for seat in seats:
@@ -323,9 +334,11 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
                 for event in events
             ],
             "unsent": [
-                {"key": m.key, "state": m.state, "reason": m.reason, "attempts": m.attempts}
+                {"key": m.key, "state": m.state, "reason": why(m.reason), "attempts": m.attempts}
                 for m in unsent
             ],
+            "paused_until": queue.paused_until(moment),
+            "expected": [{"from": at.isoformat(), "messages": n} for at, n in queue.waves],
         }
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -349,14 +362,76 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         for seat in confirmed + waiting + [s for s in people if s.status == "cancelled"]:
             table.add_row(seat.status, str(seat.position or ""), show(seat.email), str(seat.row))
         console.print(table)
-    for message in unsent:
+    _print_unsent(unsent, show, why)
+    _print_queue(queue, moment, settings.organization.zone)
+
+
+UNSENT = ("pending", "retry", "failed", "unknown")
+LISTED_WAITING = 20  # beyond this, waiting messages are counted by kind, not listed
+
+
+class Queue(NamedTuple):
+    pause: tuple[datetime, str] | None
+    waves: list[tuple[datetime, int]]
+
+    def paused_until(self, now: datetime) -> str | None:
+        return self.pause[0].isoformat() if self.pause and self.pause[0] > now else None
+
+
+def _print_unsent(unsent: list, show: Callable[[str], str], why: Callable[[str], str]) -> None:
+    """Failed and unknown messages one by one; waiting ones too, or by kind when many."""
+    waiting = [m for m in unsent if m.state in ("pending", "retry")]
+    listed = [m for m in unsent if m.state in ("failed", "unknown")]
+    if len(waiting) <= LISTED_WAITING:
+        listed = waiting + listed
+    else:
+        kinds = Counter(m.kind for m in waiting)
+        console.print(
+            f"waiting: {len(waiting)} ("
+            + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            + ")",
+            markup=False,
+        )
+    for message in listed:
         console.print(
             f"{message.state}: {message.kind}"
             + (f" for {message.event_id}" if message.event_id else "")
             + f" to {show(message.email)}"
-            + (f" ({message.reason})" if message.reason else ""),
+            + (f" ({why(message.reason)})" if message.reason else ""),
             markup=False,
+            soft_wrap=True,
         )
+    unknown = sum(1 for m in unsent if m.state == "unknown")
+    if unknown:
+        console.print(
+            f"{unknown} unknown: handed to the provider with no answer back, so they may have"
+            " arrived. SendGrid's webhook settles them; `mailer retry --unknown` sends them again.",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _print_queue(queue: Queue, now: datetime, zone: ZoneInfo) -> None:
+    """When the waiting messages are expected to go, as the limits and any pause allow."""
+    if queue.pause and queue.pause[0] > now:
+        until, reason = queue.pause
+        console.print(
+            f"Sending paused until {until.astimezone(zone):%a %b %d %H:%M %Z}"
+            f" ({redact(reason)}); the next run after that goes on.",
+            markup=False,
+            soft_wrap=True,
+        )
+    if not queue.waves:
+        return
+    parts = [
+        f"{n} {'now' if at <= now else f'from {at.astimezone(zone):%a %b %d %H:%M %Z}'}"
+        for at, n in queue.waves
+    ]
+    console.print(
+        f"Expected to go: {', '.join(parts)} (time-critical mail first, then the digest).",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @cli.command()
@@ -523,17 +598,42 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
 
 
 @cli.command()
+@click.option(
+    "--unknown",
+    "unknown",
+    is_flag=True,
+    help="Also send again the messages whose fate is unknown (each may arrive twice).",
+)
+@click.option("--addresses", is_flag=True, help="Show full addresses instead of masked ones.")
 @click.pass_obj
-def retry(obj: Context) -> None:
-    """Queue failed messages again; the next `mailer run` sends them. Example: mailer retry"""
+def retry(obj: Context, unknown: bool, addresses: bool) -> None:
+    """Queue failed messages again; the next `mailer run` sends them.
+
+    Messages whose fate is unknown (a timeout after the provider had the
+    message, a run killed mid-send) are listed; with --unknown they are
+    queued again too, at the risk of a second copy.
+    Example: mailer retry --unknown
+    """
     settings = obj.settings()
     with locked(settings.ledger.path, settings.ledger.lock_timeout):
         ledger = Ledger(settings.ledger.path)
         try:
+            unknowns = ledger.messages(("unknown",))
             count = ledger.retry_failed()
+            requeued = ledger.requeue_unknown() if unknown else 0
         finally:
             ledger.close()
     console.print(f"{count} failed messages queued again.")
+    for message in unknowns:
+        shown = message.email if addresses else mask(message.email)
+        console.print(f"unknown: {message.kind} to {shown}", markup=False, highlight=False)
+    if requeued:
+        console.print(f"{requeued} unknown messages queued again.")
+    elif unknowns:
+        console.print(
+            f"{len(unknowns)} unknown messages left as they are: each may have arrived;"
+            " `mailer retry --unknown` sends them again."
+        )
 
 
 @cli.command()

@@ -142,6 +142,8 @@ class SendgridSettings:
 class TransportSettings:
     backend: str = "outbox"
     path: Path = Path("outbox")
+    daily_limit: int = 0  # messages in any 24 hours, to stay under the provider's quota; 0: none
+    per_minute: int = 0  # messages in any minute; 0: as fast as the provider takes them
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     sendgrid: SendgridSettings = field(default_factory=SendgridSettings)
 

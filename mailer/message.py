@@ -22,6 +22,20 @@ from datetime import datetime
 SENT = "sent"
 RETRY = "retry"
 FAILED = "failed"
+# Handed to the provider with no answer back (a timeout, a lost line, a killed run):
+# it may have been delivered, so it is never sent again without someone deciding.
+UNKNOWN = "unknown"
+# A result only, never stored: "not now" (a quota or throttling reply); the message
+# stays queued and sending stops until `resume_at`.
+PAUSE = "pause"
+# Bulk mail waits behind everything time-critical (confirmations, reminders, changes).
+BULK_KINDS = frozenset({"digest"})
+
+
+def priority(kind: str) -> int:
+    """The order kinds go out in when the quota cannot take everything: lower first."""
+    return 1 if kind in BULK_KINDS else 0
+
 
 PERSON_FIELDS = (
     "name",
@@ -164,10 +178,12 @@ class OutgoingMessage:
 
 @dataclass(frozen=True)
 class SendResult:
-    """How one message fared: sent, retry on a later run, or failed for good.
+    """How one message fared: sent, retry on a later run, failed for good, unknown, or pause.
 
     `bounced` marks a permanent refusal of the address itself (such as SMTP 550):
     the address goes on the suppression list and no job writes to it again.
+    A PAUSE carries `resume_at` when the provider said when (SendGrid's reset
+    header), and `quota` when the day's quota is spent (Gmail's 5.4.5).
     """
 
     key: str
@@ -175,3 +191,5 @@ class SendResult:
     provider_id: str = ""
     reason: str = ""
     bounced: bool = False
+    resume_at: datetime | None = None
+    quota: bool = False

@@ -6,12 +6,16 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from mailer.message import OutgoingMessage, SendResult
+from mailer.pacing import Limits
 
 
 class Transport(Protocol):
     name: str
     batch_size: int
-    """How many due messages to hand to one send() call."""
+    """How many due messages to hand to one send() call: each call is preceded by a
+    look at the suppression list and a commit that these messages are being sent."""
+    limits: Limits
+    """The site's daily and per-minute limits (`[transport]`)."""
 
     def open(self) -> None:
         """Get ready for a batch (a connection, a folder); idempotent."""

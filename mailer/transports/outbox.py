@@ -17,6 +17,7 @@ from pathlib import Path
 from mailer.errors import ConfigError
 from mailer.message import SENT, OutgoingMessage, SendResult
 from mailer.mime import message_id, mime_bytes
+from mailer.pacing import NO_LIMITS, Limits
 from mailer.workbook.csv import atomic_write
 
 INDEX = "index.jsonl"
@@ -30,7 +31,11 @@ def file_stem(key: str) -> str:
 
 class OutboxTransport:
     name = "outbox"
-    batch_size = 500
+    batch_size = 100
+    # Sending a message again rewrites the same file: nothing is ever multiplied, so
+    # no message needs to be committed as sending first.
+    idempotent = True
+    limits: Limits = NO_LIMITS
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
