@@ -649,7 +649,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     """
     import waitress
 
-    from mailer.web import create_app
+    from mailer.web import WEBHOOK_LIMIT, create_app
 
     settings = obj.settings()
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
@@ -658,11 +658,12 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
         secret,
         settings.organization.name,
         sendgrid_key=settings.server.sendgrid_event_key,
+        public_url=settings.server.public_url,
     )
     host = host or settings.server.host
     port = port or settings.server.port
     console.print(f"Serving unsubscribe pages on http://{host}:{port}/ (Ctrl-C stops)")
-    waitress.serve(app, host=host, port=port, ident="mailer")
+    waitress.serve(app, host=host, port=port, ident="mailer", max_request_body_size=WEBHOOK_LIMIT)
 
 
 @cli.command()
