@@ -68,7 +68,8 @@ class UserError(click.ClickException):
         self.exit_code = exit_code
 
     def show(self, file=None) -> None:
-        click.echo(f"error: {self.message}", err=True)
+        # Whatever a server or a library echoed (a key, an address) is blanked here too.
+        click.echo(f"error: {redact(self.message)}", err=True)
 
 
 class MailerGroup(click.Group):
