@@ -29,7 +29,7 @@ from mailer.message import (
     OutgoingMessage,
     SendResult,
 )
-from mailer.pacing import NO_LIMITS, Limits, Pacer, pause_until
+from mailer.pacing import DAY, NO_LIMITS, Limits, Pacer, pause_until
 from mailer.redact import redact, secrets_in
 from mailer.transports import Transport
 
@@ -95,10 +95,14 @@ def deliver(
 
 
 def settle_previous_run(ledger: Ledger, now: datetime) -> None:
-    """Messages a killed run left mid-send become unknown; old time-critical unknowns go again."""
+    """Messages a killed run left mid-send become unknown; old time-critical unknowns go again.
+
+    Not about a session that has started: nothing is sent about those.
+    """
     if ledger.interrupted():
         log.warning("the last run stopped mid-send: see `mailer status` for unknown messages")
-    ledger.requeue_unknown(tried_before=now - UNKNOWN_GRACE, bulk=False)
+    started = [e.event.id for e in ledger.stored_events().values() if e.event.starts_at <= now]
+    ledger.requeue_unknown(tried_before=now - UNKNOWN_GRACE, bulk=False, except_events=started)
 
 
 def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int) -> None:
@@ -183,7 +187,7 @@ def _what_happens(state: str) -> str:
 
 
 def _pause(run: Run, result: SendResult) -> None:
-    first = run.ledger.counted_since(run.now - timedelta(hours=24))[1]
+    first = run.ledger.counted_since(run.now - DAY)[1]
     until = pause_until(result, run.now, first)
     reason = redact(result.reason, run.secrets, addresses=True)
     run.ledger.pause(run.transport.name, until, reason)

@@ -450,8 +450,14 @@ class Ledger:
         ).fetchone()
         return (datetime.fromisoformat(row[0]), row[1]) if row else None
 
-    def requeue_unknown(self, tried_before: datetime | None = None, bulk: bool = True) -> int:
-        """Unknown messages (tried before that moment; bulk mail too?) go back in the queue."""
+    def requeue_unknown(
+        self,
+        tried_before: datetime | None = None,
+        bulk: bool = True,
+        except_events: Sequence[str] = (),
+    ) -> int:
+        """Unknown messages go back in the queue: all, or those tried before a moment,
+        without bulk mail, or without those about some events."""
         query = "UPDATE messages SET state = ?, reason = '' WHERE state = ?"
         args: tuple = (PENDING, UNKNOWN)
         if tried_before is not None:
@@ -459,6 +465,9 @@ class Ledger:
             args += (tried_before.astimezone(UTC).isoformat(),)
         if not bulk:
             query += " AND priority = 0"
+        if except_events:
+            query += f" AND event_id NOT IN ({','.join('?' * len(except_events))})"
+            args += tuple(except_events)
         with self.transaction() as db:
             return db.execute(query, args).rowcount
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from conftest import NOW
@@ -110,6 +110,18 @@ def test_an_unsettled_confirmation_goes_again_after_an_hour_but_a_digest_never(s
     assert sum(n == 2 for n in copies.values()) == 14, "a join link is worth a rare duplicate"
     assert again == {"confirmation", "waitlist"}
     assert {m["key"].split(":")[0] for m in unsent(site)} == {"digest"}
+
+
+def test_nothing_unknown_goes_again_once_its_session_has_started(site):
+    with SendgridStandIn(hang_up=True) as server:
+        site.use_transport("sendgrid", host=server.url)
+        site.mailer("run", "signups")
+        starts = json.loads(site.mailer("status", "--json").output)["events"][0]["starts_at"]
+        server.hang_up = False
+        site.mailer("run", "reminders", now=datetime.fromisoformat(starts) + timedelta(minutes=1))
+
+    assert set(server.copies().values()) == {1}
+    assert len(unsent(site)) == 14
 
 
 def test_the_organizer_lists_and_requeues_unknowns(site):

@@ -10,6 +10,8 @@ queued, and a later run goes on.
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -209,3 +211,28 @@ def test_a_per_minute_limit_waits_between_batches(tmp_path):
 
     assert outcome == {"sent": 25}
     assert waits == [60.0, 60.0]
+
+
+def test_a_server_that_greets_with_421_pauses_the_run_instead_of_failing_it(site):
+    refusing = socket.create_server(("127.0.0.1", 0))
+
+    def greet() -> None:
+        while True:
+            try:
+                connection, _ = refusing.accept()
+            except OSError:
+                return
+            connection.sendall(b"421 4.7.0 Try again later, closing connection.\r\n")
+            connection.close()
+
+    threading.Thread(target=greet, daemon=True).start()
+    port = refusing.getsockname()[1]
+    site.use_transport("smtp", host="127.0.0.1", port=port, security="none")
+    result = site.mailer("run", "signups")
+    status = site.mailer("status")
+    refusing.close()
+
+    assert result.exit_code == 0, result.output
+    assert "14 waiting" in result.output
+    assert "Sending paused until" in status.output and "421 4.7.0" in status.output
+    assert states(site) == {"pending": 14}

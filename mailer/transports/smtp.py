@@ -41,6 +41,10 @@ def describe(code: int, reply: bytes | str) -> str:
     return f"{code} {' '.join(text.split())}".strip()
 
 
+class _NotNow(Exception):
+    """The server will not take mail from us for now (a 421 greeting, a 454 login)."""
+
+
 class LostAfterData(Exception):
     """The line broke after the message's DATA went out: the server may have taken it."""
 
@@ -78,6 +82,7 @@ class SmtpTransport:
                 "export the SMTP password in the environment"
             )
         self._connection: smtplib.SMTP | None = None
+        self._not_now = ""  # why the server would not take mail at all for now
         self.connections = 0
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -85,8 +90,19 @@ class SmtpTransport:
         return ssl.create_default_context(cafile=cafile)
 
     def open(self) -> None:
-        if self._connection is not None:
+        """Connect, unless connected; a server that says "not now" leaves it unconnected.
+
+        Gmail greets with 421 4.7.0 or refuses a login with 454 4.7.0 when too much
+        came too fast: each message then pauses instead of failing the run.
+        """
+        if self._connection is not None or self._not_now:
             return
+        try:
+            self._connect()
+        except _NotNow as err:
+            self._not_now = str(err)
+
+    def _connect(self) -> None:
         s = self.settings
         where = f"{s.host}:{s.effective_port}"
         try:
@@ -102,7 +118,15 @@ class SmtpTransport:
                 smtp.ehlo()
             if s.username:
                 smtp.login(s.username, self.password)
+        except smtplib.SMTPConnectError as err:
+            reason = describe(err.smtp_code, err.smtp_error)
+            if not_now(err.smtp_code, reason, about_address=False):
+                raise _NotNow(reason) from None
+            raise TransportError(f"SMTP server {where} refused the connection: {reason}") from None
         except smtplib.SMTPAuthenticationError as err:
+            smtp.close()
+            if 400 <= err.smtp_code < 500:
+                raise _NotNow(describe(err.smtp_code, err.smtp_error)) from None
             raise TransportError(
                 f"SMTP server {where} refused the login for {s.username!r} "
                 f"({describe(err.smtp_code, err.smtp_error)}): check the username "
@@ -121,6 +145,7 @@ class SmtpTransport:
         self.connections += 1
 
     def close(self) -> None:
+        self._not_now = ""
         smtp, self._connection = self._connection, None
         if smtp is None:
             return
@@ -137,7 +162,8 @@ class SmtpTransport:
         data = mime_bytes(message)
         for attempt in (1, 2):
             self.open()
-            assert self._connection is not None
+            if self._connection is None:
+                return SendResult(message.key, PAUSE, reason=self._not_now)
             try:
                 transmit(self._connection, message.sender_email, message.to_email, data)
                 return SendResult(message.key, SENT, provider_id=message_id(message))
