@@ -47,6 +47,7 @@ DEFAULT_COLUMNS: dict[str, dict[str, str]] = {
         "position": "Position",
         "notified": "Notified",
         "note": "Note",
+        "session": "Session id",
     },
     "members": {"email": "email", "name": "name"},
     "resources": {

@@ -361,8 +361,8 @@ def test_new_status_columns_grow_the_grid_when_it_is_full(sheet):
 
     sheet.run()
 
-    assert tab.columns == 11
-    assert tab.grid[0][7:] == ["Status", "Position", "Notified", "Note"]
+    assert tab.columns == 12  # Status, Position, Notified, Note, Session id
+    assert tab.grid[0][7:] == ["Status", "Position", "Notified", "Note", "Session id"]
 
 
 def test_serial_date_times_read_in_the_sheets_own_zone():
