@@ -23,8 +23,8 @@ from mailer import config, gallery
 from mailer.config import DEFAULT_TABS, Settings
 from mailer.errors import ConfigError, MailerError
 from mailer.mjml_structure import misplaced
-from mailer.rows import REQUIRED_COLUMNS
-from mailer.workbook import Workbook, open_workbook
+from mailer.rows import REQUIRED_COLUMNS, Problem, parse_events, parse_resources
+from mailer.workbook import Table, Workbook, open_workbook
 
 ERROR = "error"
 WARNING = "warning"
@@ -130,7 +130,26 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
                 )
             else:
                 tab.missing_optional.append(header)
+    report.findings.extend(_row_findings(settings, names, tables))
     return report
+
+
+def _row_findings(
+    settings: Settings, names: dict[str, str], tables: dict[str, Table]
+) -> list[Finding]:
+    """What the jobs would refuse in the rows of the events and resources tabs."""
+    problems: list[Problem] = []
+    try:
+        if names["events"] in tables:
+            zone = settings.organization.timezone
+            events = tables[names["events"]]
+            problems += parse_events(events, settings.workbook.column_map("events"), zone).problems
+        if names["resources"] in tables:
+            resources = tables[names["resources"]]
+            problems += parse_resources(resources, settings.workbook.column_map("resources"))[1]
+    except MailerError:
+        return []  # a missing required column, reported above
+    return [Finding(ERROR if p.fatal else WARNING, f"tab {p.tab!r}", str(p)) for p in problems]
 
 
 def _absent(logical: str, name: str) -> str:

@@ -209,6 +209,11 @@ def _print_digest(job: config.JobSettings, report: digest.DigestReport) -> None:
     )
     if report.unsubscribes_written:
         line += f"; {report.unsubscribes_written} unsubscribes written to the sheet"
+    if report.adopted:
+        line += (
+            f"; rebuilt from the sheet: {report.adopted} earlier digests the Resources tab"
+            " shows as sent"
+        )
     console.print(line + ".", soft_wrap=True, highlight=False)
     for problem in report.problems:
         console.print(f"  {problem}", markup=False, soft_wrap=True)
@@ -253,6 +258,12 @@ def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> 
         f"Emails: {report.decided} new, {delivered_text(sent)}."
         f" Sheet: {report.cells_written} cells written."
     )
+    if report.adopted:
+        console.print(
+            f"Rebuilt from the sheet: the ledger had no record of {report.adopted} emails that"
+            " the Notified column shows as sent; they are taken as sent, never sent again.",
+            soft_wrap=True,
+        )
     rejected = [p for p in report.problems if p.fatal]
     notes = [p for p in report.problems if not p.fatal]
     if rejected:

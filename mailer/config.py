@@ -57,6 +57,7 @@ DEFAULT_COLUMNS: dict[str, dict[str, str]] = {
         "description": "description",
         "audience": "audience",
         "added_on": "added_on",
+        "sent_in": "Sent in digest",
     },
     "subscribers": {
         "email": "email",

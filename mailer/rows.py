@@ -33,7 +33,8 @@ class Problem:
     fatal: bool = True
 
     def __str__(self) -> str:
-        return f"{self.tab} row {self.row}, column {self.column!r}: {self.reason}"
+        column = f", column {self.column!r}" if self.column else ""
+        return f"{self.tab} row {self.row}{column}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Pa
             continue
         problem = None
         if number in table.broken:
-            problem = Problem(table.tab, number, columns.header("id"), table.broken[number])
+            problem = Problem(table.tab, number, "", table.broken[number])
         else:
             try:
                 event, warnings = _event(columns, values, number, default_zone)
@@ -221,6 +222,9 @@ class _CellError(Exception):
     def __init__(self, field_name: str, reason: str):
         self.field = field_name
         self.reason = reason
+
+
+HTTP_WARNING = "is http, not https: the link is not private on the way"
 
 
 def web_link(url: str) -> str | None:
@@ -273,7 +277,7 @@ def _event(
         if url and (reason := web_link(url)):
             raise _CellError(name, reason)
         if url.lower().startswith("http://"):
-            warnings.append((name, "is http, not https: the link is not private on the way"))
+            warnings.append((name, HTTP_WARNING))
     status = text("status")
     if status.strip().casefold() not in ("", "scheduled") and canonical(status) != CANCELLED:
         raise _CellError(
@@ -376,7 +380,7 @@ def parse_signups(
             continue
         key = (columns.get(values, "timestamp").strip(), columns.get(values, "email").strip())
         if number in table.broken:
-            problem = Problem(table.tab, number, columns.header("timestamp"), table.broken[number])
+            problem = Problem(table.tab, number, "", table.broken[number])
             parsed.problems.append(problem)
             parsed.held.append(HeldRow(number, normalize_email(key[1]), "", problem.reason))
             continue
@@ -481,6 +485,7 @@ class Resource:
     description: str = ""
     audience: str = ""
     added_on: date | None = None
+    sent_in: str = ""  # which digests carried it, as the Resources tab says
 
     @property
     def key(self) -> str:
@@ -519,9 +524,13 @@ def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resourc
             continue
         text = functools.partial(columns.text, values)
         url = text("url")
-        if not url.startswith(("https://", "http://")):
-            problems.append(Problem(table.tab, number, columns.header("url"), "is not a web link"))
+        if reason := web_link(url):
+            problems.append(Problem(table.tab, number, columns.header("url"), reason))
             continue
+        if url.lower().startswith("http://"):
+            problems.append(
+                Problem(table.tab, number, columns.header("url"), HTTP_WARNING, fatal=False)
+            )
         if not text("title"):
             problems.append(Problem(table.tab, number, columns.header("title"), "is empty"))
             continue
@@ -541,6 +550,7 @@ def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resourc
                 description=text("description"),
                 audience=text("audience"),
                 added_on=added,
+                sent_in=text("sent_in"),
             )
         )
     return resources, problems

@@ -32,7 +32,8 @@ def run(
     progress: Callable[[int, int], None] | None = None,
 ) -> RemindersReport:
     """Send every reminder due as of `now`. Reads no spreadsheet: seats come from the ledger."""
-    events = {e.id: e for e in (s.event for s in ledger.stored_events().values())}
+    # A session whose row left the events tab gets no reminder (it is not cancelled either).
+    events = {i: s.event for i, s in ledger.stored_events().items() if not s.missing}
     seats = {(s.event_id, s.email): s for s in ledger.seats()}
     confirmed_at = {
         (event_id, email): datetime.fromisoformat(at)

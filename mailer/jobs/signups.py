@@ -191,8 +191,8 @@ def _kept_warning(event: Event, kept: list[str]) -> str:
     people = "person" if len(kept) == 1 else "people"
     return (
         f"{event.shown_id}: {len(kept)} {people} with a place have no row on the signups tab"
-        " any more; their places are kept as they were (put the row back, with Status"
-        " cancelled to free a seat)"
+        " that mailer can read (deleted, or joined to another row); their places are kept"
+        " as they were (put the row back, with Status cancelled to free a seat)"
     )
 
 

@@ -158,17 +158,16 @@ def _broken(values: list[str], width: int, source: str) -> str:
     """Why a record cannot be trusted as one row, or ""."""
     if any(len(v) > MAX_FIELD for v in values):
         return f"a cell is over {MAX_FIELD:,} characters long"
-    extra = [v for v in values[width:] if v.strip()]
-    if extra:
-        return (
-            f"has {len(values)} cells but the header has {width} (a comma outside quotes?);"
-            " nothing on this row is changed until it is fixed"
-        )
     if "\n" in source.rstrip("\r\n") and len(values) != width:
         return (
             "runs over several lines and its cells do not line up with the header (a stray"
             ' quote (") may have joined it to the rows below); nothing on those rows is'
             " changed until it is fixed"
+        )
+    if any(v.strip() for v in values[width:]):
+        return (
+            f"has {len(values)} cells but the header has {width} (a stray quote, or a comma"
+            " outside quotes?); nothing on this row is changed until it is fixed"
         )
     return ""
 
