@@ -224,9 +224,8 @@ def test_a_form_opt_in_who_left_stays_out_after_the_ledger_is_lost(site):
     shutil.rmtree(site.root / "state")
 
     def new_resource(rows):
-        rows.append(
-            {**rows[0], "title": "New", "url": "https://example.org/new", "Sent in digest": ""}
-        )
+        new = {"title": "New", "url": "https://example.org/new", "added_on": "2026-11-30"}
+        rows.append({**rows[0], **new, "Sent in digest": ""})
 
     edit(site, "resources", new_resource)
     site.mailer("run", now=NOW + timedelta(days=7))
