@@ -20,6 +20,7 @@ from mailer.rows import Signup
 from mailer.statuses import CONFIRMED, WAITLISTED
 
 NOTIFIED_FORMAT = "%Y-%m-%d %H:%M"
+NOTIFIED = "notified"  # an email of a kind the sheet does not say went out at that time
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,12 @@ class Adopted:
     event_id: str
     email: str
     at: datetime
+
+    @property
+    def key(self) -> str:
+        if self.kind == NOTIFIED:
+            return f"{NOTIFIED}-{self.at:%Y%m%dT%H%M}:{self.event_id}:{self.email}"
+        return f"{self.kind}:{self.event_id}:{self.email}"
 
 
 def notified_text(sent_at: datetime, zone: ZoneInfo) -> str:
@@ -52,21 +59,32 @@ def adopt(
     last_sent: Mapping[tuple[str, str], str],
     zone: ZoneInfo,
 ) -> list[Adopted]:
-    """The emails these rows show as sent that the ledger does not hold."""
+    """The emails these rows show as sent that the ledger does not hold.
+
+    The seat or waitlist notice the Status implies when the ledger has none;
+    otherwise a `notified` mark at that time, which tells the reminders that
+    something (a reminder, say) reached the person then.
+    """
     adopted = []
     for signup in signups:
-        kind = {CONFIRMED: CONFIRMATION, WAITLISTED: WAITLIST}.get(signup.status)
         told_at = read_notified(signup.notified, zone)
-        if kind is None or told_at is None:
+        if told_at is None or signup.status not in (CONFIRMED, WAITLISTED):
             continue
-        email = signup.email
-        if (kind, email) in previous.notified or (PROMOTION, email) in previous.notified:
-            continue
-        known = email in previous.statuses or any(e == email for _, e in previous.notified)
-        sent = last_sent.get((event_id, email))
-        newer = sent is None or told_at > _minute(datetime.fromisoformat(sent))
-        if known and not newer:
+        sent = last_sent.get((event_id, signup.email))
+        if sent is not None and told_at <= _minute(datetime.fromisoformat(sent)):
             continue  # the sheet knows nothing the ledger does not: an organizer's edit
+        email = signup.email
+        has_seat_notice = any((k, email) in previous.notified for k in (CONFIRMATION, PROMOTION))
+        if signup.status == CONFIRMED and not has_seat_notice:
+            kind = CONFIRMATION
+        elif (
+            signup.status == WAITLISTED
+            and not has_seat_notice
+            and ((WAITLIST, email) not in previous.notified)
+        ):
+            kind = WAITLIST
+        else:
+            kind = NOTIFIED
         adopted.append(Adopted(kind, event_id, email, told_at.astimezone(UTC)))
     return adopted
 

@@ -255,7 +255,7 @@ class Ledger:
                 " envelope, reason, created_at, sent_at) VALUES (?, ?, ?, ?, ?, '', '{}', ?, ?, ?)",
                 [
                     (
-                        f"{a.kind}:{a.event_id}:{a.email}",
+                        a.key,
                         a.kind,
                         a.event_id,
                         a.email,
@@ -491,10 +491,11 @@ class Ledger:
         return {k for (k,) in self.db.execute("SELECT key FROM messages WHERE kind = ?", (kind,))}
 
     def sent_at(self, kinds: Sequence[str]) -> dict[tuple[str, str, str], str]:
-        """(kind, event, email) -> when the message was decided, for messages of these kinds."""
+        """(kind, event, email) -> when the latest message of that kind was decided."""
         marks = ",".join("?" * len(kinds))
         rows = self.db.execute(
-            f"SELECT kind, event_id, email, created_at FROM messages WHERE kind IN ({marks})",
+            f"SELECT kind, event_id, email, MAX(created_at) FROM messages WHERE kind IN ({marks})"
+            " GROUP BY kind, event_id, email",
             tuple(kinds),
         )
         return {(kind, event_id, email): at for kind, event_id, email, at in rows}

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 from conftest import NOW
+from mail_servers import SmtpServer, SmtpSink
 
 SESSION_START = NOW + timedelta(days=8, hours=3)  # the sample session: Wednesday 12:00 Chicago
 DAY_BEFORE = SESSION_START - timedelta(hours=23)
@@ -233,3 +234,41 @@ def test_a_form_opt_in_who_left_stays_out_after_the_ledger_is_lost(site):
     digests = [line["to"] for line in site.sent(digests=True)]
     assert len({line["subject"] for line in site.sent(digests=True)}) == 2  # a second digest went
     assert digests.count(address) == 1  # the first one, before they left
+
+
+def test_an_older_ledger_restored_sends_nothing_the_sheet_shows_went_out(site):
+    site.mailer("run")
+    shutil.copytree(site.root / "state", site.root / "backup")
+    edit(site, "signups", lambda rows: person(rows, "Daniel Reyes").update(Status="cancelled"))
+    site.mailer("run", now=NOW + timedelta(hours=1))
+    site.mailer("run", "reminders", now=DAY_BEFORE)
+    sent_before_restore = kinds(site)
+    shutil.rmtree(site.root / "state")
+    shutil.copytree(site.root / "backup", site.root / "state")
+
+    site.mailer("run", now=DAY_BEFORE + timedelta(minutes=30))
+    site.mailer("run", now=DAY_BEFORE + timedelta(hours=1))
+
+    assert sent_before_restore == {
+        "confirmation": 12,
+        "waitlist": 2,
+        "promotion": 1,
+        "reminder": 12,
+    }
+    assert kinds(site) == sent_before_restore
+    assert person(site.rows(), "Ben Whitaker")["Status"] == "confirmed"
+    assert confirmed_count(site) == 12
+
+
+def test_over_smtp_a_lost_ledger_means_not_one_message_more(site, monkeypatch):
+    monkeypatch.setenv("MAILER_SECRET", "test-secret-for-unsubscribe-links")
+    sink = SmtpSink()
+    with SmtpServer(sink) as server:
+        site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
+        site.mailer("run")
+        arrived = len(sink.received)
+        shutil.rmtree(site.root / "state")
+        site.mailer("run", now=NOW + timedelta(hours=1))
+
+    assert arrived == 21  # 12 confirmations, 2 waitlist notices, 7 digests
+    assert len(sink.received) == arrived
