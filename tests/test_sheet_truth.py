@@ -220,7 +220,7 @@ def test_a_form_opt_in_who_left_stays_out_after_the_ledger_is_lost(site):
         if row["Send me the resource digest"] == "Yes" and row["Email Address"] not in subscribers
     )
     site.mailer("unsubscribe", address)
-    site.mailer("run", "digest", now=NOW + timedelta(hours=1))
+    site.mailer("run", "signups", now=NOW + timedelta(minutes=5))
     assert any(row["email"] == address for row in site.rows("subscribers"))
     shutil.rmtree(site.root / "state")
 
@@ -272,3 +272,17 @@ def test_over_smtp_a_lost_ledger_means_not_one_message_more(site, monkeypatch):
 
     assert arrived == 21  # 12 confirmations, 2 waitlist notices, 7 digests
     assert len(sink.received) == arrived
+
+
+def test_a_stray_quote_within_one_line_is_reported_and_changes_nothing(site):
+    site.mailer("run")
+    path = site.root / "lists" / "signups.csv"
+    text = path.read_text(encoding="utf-8")
+    broken = text.replace(",Priya Raman,", ',"Priya Raman,', 1)
+    path.write_text(broken, encoding="utf-8")
+
+    result = site.mailer("run", now=NOW + timedelta(hours=1))
+
+    assert "signups row 4: has a stray quote" in result.output
+    assert path.read_text(encoding="utf-8") == broken
+    assert kinds(site) == {"confirmation": 12, "waitlist": 2}

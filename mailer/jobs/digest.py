@@ -31,6 +31,7 @@ from mailer.rows import (
     parse_subscribers,
 )
 from mailer.site import Site
+from mailer.subscribers import write_unsubscribes
 from mailer.tokens import load_secret, unsubscribe_token
 from mailer.workbook import CellChange, Table
 
@@ -78,7 +79,11 @@ def run(
         _decide(site, ledger, now, job, slot, history, tables, subscribers, report)
     if send:
         report.delivered = deliver(ledger, site.transport, now, progress)
-    report.unsubscribes_written = _write_unsubscribes(site, ledger, tables, subscribers)
+    if "subscribers" in tables:
+        _, signups = _events_and_signups(site, tables)
+        report.unsubscribes_written = write_unsubscribes(
+            site, ledger, tables["subscribers"], subscribers, signups
+        )
     _write_sent_in(site, ledger, job, tables)
     return report
 
@@ -284,42 +289,3 @@ def _drafts(
                 "unsubscribe_mailto": mailto,
             },
         )
-
-
-def _write_unsubscribes(
-    site: Site, ledger: Ledger, tables: dict[str, Table], subscribers: list[Subscriber]
-) -> int:
-    """Fill unsubscribed_on in the Subscribers tab for people who unsubscribed since."""
-    if "subscribers" not in tables:
-        return 0
-    table = tables["subscribers"]
-    mapping = site.settings.workbook.column_map("subscribers")
-    unsubscribed = ledger.suppressed(UNSUBSCRIBE)
-    zone = site.settings.organization.zone
-
-    def day(email: str) -> str:
-        return f"{datetime.fromisoformat(unsubscribed[email]).astimezone(zone):%Y-%m-%d}"
-
-    changes = [
-        CellChange(s.row, s.key, mapping["unsubscribed_on"], "", day(s.email))
-        for s in subscribers
-        if s.email in unsubscribed and not s.unsubscribed
-    ]
-    written = 0
-    if changes:
-        written = len(site.workbook.write(table.tab, [mapping["email"]], changes).cells)
-    # Someone who opted in on the form and left has no Subscribers row yet: add one, so the
-    # sheet alone says they left (a lost ledger must not bring the digest back to them).
-    listed = {s.email for s in subscribers}
-    _, signups = _events_and_signups(site, tables)
-    opted_in = {s.email: s for s in signups if s.digest}
-    added = [
-        {
-            mapping["email"]: opted_in[email].address,
-            mapping["name"]: opted_in[email].name,
-            mapping["unsubscribed_on"]: day(email),
-        }
-        for email in sorted(unsubscribed)
-        if email in opted_in and email not in listed
-    ]
-    return written + site.workbook.append(table.tab, added)

@@ -28,9 +28,11 @@ from mailer.rows import (
     parse_events,
     parse_members,
     parse_signups,
+    parse_subscribers,
 )
 from mailer.site import Site
 from mailer.statuses import canonical
+from mailer.subscribers import write_unsubscribes
 from mailer.workbook import CellChange, Table, WritePlan
 from mailer.workbook.base import Skipped
 
@@ -68,7 +70,9 @@ def run(
 ) -> SignupsReport:
     """One pass of the job, as of `now`. The caller holds the ledger's lock."""
     settings = site.settings
-    names = {tab: settings.workbook.tab(tab) for tab in ("events", "signups", "members")}
+    names = {
+        tab: settings.workbook.tab(tab) for tab in ("events", "signups", "members", "subscribers")
+    }
     tables = site.workbook.read(list(names.values()))
     for tab in ("events", "signups"):
         if names[tab] not in tables:
@@ -142,6 +146,15 @@ def run(
     status_header = settings.workbook.column_map("signups")["status"]
     not_written = {s.row for s in skipped if s.column == status_header}
     ledger.set_written(_written_cells(plans, by_row, not_written))
+    if names["subscribers"] in tables:
+        # Every few minutes, not only at the digest's slot: a lost ledger must not forget them.
+        subscribers_table = tables[names["subscribers"]]
+        subscribers, _ = parse_subscribers(
+            subscribers_table, settings.workbook.column_map("subscribers")
+        )
+        report.cells_written += write_unsubscribes(
+            site, ledger, subscribers_table, subscribers, parsed.signups
+        )
     return report
 
 
@@ -321,7 +334,8 @@ def _write_back(
                 notified = notified_text(datetime.fromisoformat(sent), zone)
             failure = failures.get((plan.event_id, signup.email), "")
             cells = _cells(decision, notified)
-            cells["session"] = session
+            if decision.status is not None:
+                cells["session"] = session
             wanted[row] = (signup.key, cells, failure)
     for rejected in parsed.rejected:
         values = table.rows[rejected.row - 2]

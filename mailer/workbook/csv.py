@@ -158,11 +158,11 @@ def _broken(values: list[str], width: int, source: str) -> str:
     """Why a record cannot be trusted as one row, or ""."""
     if any(len(v) > MAX_FIELD for v in values):
         return f"a cell is over {MAX_FIELD:,} characters long"
-    if "\n" in source.rstrip("\r\n") and len(values) != width:
+    if source.count('"') % 2 or ("\n" in source.rstrip("\r\n") and len(values) != width):
         return (
-            "runs over several lines and its cells do not line up with the header (a stray"
-            ' quote (") may have joined it to the rows below); nothing on those rows is'
-            " changed until it is fixed"
+            'has a stray quote (") or runs over several lines out of step with the header,'
+            " so it may have swallowed the rows below it; nothing on those rows is changed"
+            " until it is fixed"
         )
     if any(v.strip() for v in values[width:]):
         return (
