@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mailer.rows import Event, EventMatcher, Resolution, normalize_email
+from mailer.rows import SEAT_NOTE, Event, EventMatcher, Resolution, normalize_email
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Resolver:
                 held=f"its session's row on the events tab (row {self.troubled[name]}) "
                 "has a problem",
             )
-        remembered = memory.names.get(name)
+        remembered = memory.names.get(name) or memory.names.get(SEAT_NOTE.sub("", name))
         if remembered is not None:
             return self._found(remembered)
         if cell:

@@ -71,6 +71,16 @@ CREATE TABLE IF NOT EXISTS aliases (
     sheet_id TEXT PRIMARY KEY,
     event_id TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS forms (
+    form TEXT PRIMARY KEY,
+    options TEXT NOT NULL,
+    accepting INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS series_events (
+    event_id TEXT PRIMARY KEY,
+    series TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bodies (
     id TEXT PRIMARY KEY,
     body TEXT NOT NULL
@@ -268,6 +278,31 @@ class Ledger:
                 ],
             )
             return self._insert_drafts(db, decided.drafts)
+
+    def form_pushed(self, form: str) -> tuple[tuple[str, ...], bool] | None:
+        """The choices and open/closed state mailer last gave this form, if any."""
+        row = self.db.execute(
+            "SELECT options, accepting FROM forms WHERE form = ?", (form,)
+        ).fetchone()
+        return None if row is None else (tuple(json.loads(row[0])), bool(row[1]))
+
+    def set_form_pushed(self, form: str, options: Sequence[str], accepting: bool) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO forms VALUES (?, ?, ?)",
+            (form, json.dumps(list(options), ensure_ascii=False), int(accepting)),
+        )
+
+    def series_events(self) -> set[str]:
+        """Ids of the Events rows mailer added for a series (never added twice)."""
+        return {i for (i,) in self.db.execute("SELECT event_id FROM series_events")}
+
+    def add_series_events(self, added: Iterable[tuple[str, str]], now: datetime) -> None:
+        at = now.astimezone(UTC).isoformat()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO series_events VALUES (?, ?, ?)",
+                [(event_id, series, at) for event_id, series in added],
+            )
 
     def set_written(self, cells: Iterable[tuple[str, str, str]]) -> None:
         """Remember what now stands in each (event, email)'s Status cell, as mailer wrote it."""

@@ -20,8 +20,12 @@ MAX_CELL = 500
 MAX_NAME = 200
 MAX_URL = 2000
 MAX_CAPACITY = 10_000
+SEAT_NOTE = re.compile(  # what the signup form adds to a session's label: "(2 of 12 seats left)"
+    r"\s*\((?:\d+ of \d+ seats? left|full: join the waitlist)\)\s*$", re.IGNORECASE
+)
 YEARS = range(1970, 2200)  # beyond these a date is a typo, and date arithmetic would overflow
 YES = {"yes", "y", "true", "1", "x", "member", "yes, i am a member"}
+NO = {"no", "n", "false", "0", "none"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,7 @@ class Event:
     status: str = ""
     row: int = 0
     sheet_id: str = ""  # the id as the events tab shows it now, when renamed from `id`
+    waitlist: bool = True  # whether the signup form offers it once full
 
     @property
     def cancelled(self) -> bool:
@@ -295,6 +300,7 @@ def _event(
         label=text("label"),
         status=CANCELLED if status.strip() and canonical(status) == CANCELLED else "",
         row=number,
+        waitlist=text("waitlist").casefold() not in NO,
     )
     return event, warnings
 
@@ -331,7 +337,12 @@ class EventMatcher:
             self.names.setdefault(title, ids[0] if len(ids) == 1 else None)
 
     def find(self, answer: str) -> str | None:
-        return self.names.get(normalize_email(clean_text(answer)))
+        """The session an answer names, with or without the seat note the form showed."""
+        name = normalize_email(clean_text(answer))
+        found = self.names.get(name)
+        if found is None:
+            found = self.names.get(SEAT_NOTE.sub("", name))
+        return found
 
 
 SIGNUP_REQUIRED = ("timestamp", "email", "event")
@@ -342,6 +353,7 @@ REQUIRED_COLUMNS = {
     "members": ("email",),
     "resources": ("title", "url", "category"),
     "subscribers": ("email",),
+    "series": ("id", "weekday", "start_time", "end_time", "capacity"),
 }
 
 

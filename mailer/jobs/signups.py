@@ -7,15 +7,17 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from mailer import adoption, binding, changes, roster
+from mailer import adoption, binding, changes, config, roster
 from mailer.adoption import notified_text
 from mailer.binding import Memory, Renamed
 from mailer.changes import EventChange, StoredEvent
 from mailer.delivery import deliver
 from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
+from mailer.form_choices import FormChoices, form_choices
+from mailer.forms import FormError, FormReport, FormsClient, keep_in_step
 from mailer.ledger import Decisions, Ledger, SeatRow
 from mailer.message import Draft
 from mailer.roster import Plan, RowDecision
@@ -30,6 +32,7 @@ from mailer.rows import (
     parse_signups,
     parse_subscribers,
 )
+from mailer.series import events_row, parse_series, sessions_ahead
 from mailer.site import Site
 from mailer.statuses import canonical
 from mailer.subscribers import write_unsubscribes
@@ -59,6 +62,8 @@ class SignupsReport:
     cells_written: int = 0
     skipped_writes: list[Skipped] = field(default_factory=list)
     adopted: int = 0  # emails the sheet showed as sent that the ledger had no record of
+    series_added: int = 0  # Events rows added for the Series tab
+    form: FormReport | None = None  # what keeping the signup form in step did
 
 
 def run(
@@ -70,16 +75,20 @@ def run(
 ) -> SignupsReport:
     """One pass of the job, as of `now`. The caller holds the ledger's lock."""
     settings = site.settings
-    names = {
-        tab: settings.workbook.tab(tab) for tab in ("events", "signups", "members", "subscribers")
-    }
+    tabs = ["events", "signups", "members", "subscribers"]
+    if settings.series.ahead:
+        tabs.append("series")
+    names = {tab: settings.workbook.tab(tab) for tab in tabs}
     tables = site.workbook.read(list(names.values()))
     for tab in ("events", "signups"):
         if names[tab] not in tables:
             raise WorkbookError(f"the workbook has no tab {names[tab]!r} ({tab})")
+    report = SignupsReport()
+    if "series" in names and names["series"] in tables:
+        report.series_added = _add_series_dates(site, ledger, tables, names, now, report)
     stored = ledger.stored_events()
     parsed, renames = _parse(site, tables, names, stored, ledger.memory())
-    report = SignupsReport(problems=parsed.problems)
+    report.problems.extend(parsed.problems)
     report.warnings.extend(
         f"events row {r.row}: id {r.sheet_id!r} is session {r.event_id!r} renamed (same time"
         " and title); its seats and emails carry over"
@@ -126,6 +135,11 @@ def run(
                 )
             )
     decided.events, decided.seats, decided.drafts, decided.adopted = events, seats, drafts, adopted
+    choices = form_choices(parsed.events, {p.event_id: p.confirmed for p in plans}, now)
+    decided.names = [
+        *decided.names,
+        *((normalize_email(text), event_id) for event_id, text in choices.by_event.items()),
+    ]
     report.adopted = len(adopted)
     report.decided = ledger.record(decided)
     if send:
@@ -155,7 +169,68 @@ def run(
         report.cells_written += write_unsubscribes(
             site, ledger, subscribers_table, subscribers, parsed.signups
         )
+    if site.forms is not None:
+        _keep_form_in_step(site, site.forms, ledger, choices, report)
     return report
+
+
+def _keep_form_in_step(
+    site: Site, forms: FormsClient, ledger: Ledger, choices: FormChoices, report: SignupsReport
+) -> None:
+    """Offer the open sessions on the signup form; no call when it already offers them."""
+    wanted = (choices.options, choices.accepting)
+    if ledger.form_pushed(forms.form) == wanted:
+        return
+    try:
+        report.form = keep_in_step(
+            forms, site.settings.form.question, choices.options, choices.accepting
+        )
+    except FormError as err:
+        report.warnings.append(f"signup form: {err}")
+        return
+    report.warnings.extend(report.form.warnings or [])
+    ledger.set_form_pushed(forms.form, *wanted)
+
+
+def _add_series_dates(
+    site: Site,
+    ledger: Ledger,
+    tables: dict[str, Table],
+    names: dict[str, str],
+    now: datetime,
+    report: SignupsReport,
+) -> int:
+    """Add the Events rows each series holds within `[series] ahead` that are not there yet.
+
+    A date mailer added once is never added again, so a row an organizer
+    deleted stays deleted (and is reported as a missing session).
+    """
+    settings = site.settings
+    zone = str(settings.organization.zone)
+    found, problems = parse_series(
+        tables[names["series"]], settings.workbook.column_map("series"), zone
+    )
+    report.problems.extend(problems)
+    events_table = tables[names["events"]]
+    mapping = settings.workbook.column_map("events")
+    id_column = events_table.column_index(mapping["id"])
+    present = {events_table.cell(row, id_column).strip() for row in events_table.rows}
+    added_before = ledger.series_events()
+    ahead = timedelta(seconds=config.seconds(settings.series.ahead))
+    new = [
+        (series, event)
+        for series in found
+        for event in sessions_ahead(series, now, ahead)
+        if event.id not in present and event.id not in added_before
+    ]
+    if not new:
+        return 0
+    records = [events_row(event, mapping) for _, event in new]
+    site.workbook.append(events_table.tab, records)
+    ledger.add_series_events(((e.id, s.id) for s, e in new), now)
+    for record in records:  # this run sees them as the next read will
+        events_table.rows.append([record.get(header, "") for header in events_table.header])
+    return len(records)
 
 
 def _missing(
