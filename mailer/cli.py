@@ -216,6 +216,11 @@ def _print_digest(job: config.JobSettings, report: digest.DigestReport) -> None:
     )
     if report.unsubscribes_written:
         line += f"; {report.unsubscribes_written} unsubscribes written to the sheet"
+    if report.adopted:
+        line += (
+            f"; rebuilt from the sheet: {report.adopted} earlier digests the Resources tab"
+            " shows as sent"
+        )
     console.print(line + ".", soft_wrap=True, highlight=False)
     for problem in report.problems:
         console.print(f"  {problem}", markup=False, soft_wrap=True)
@@ -260,6 +265,12 @@ def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> 
         f"Emails: {report.decided} new, {delivered_text(sent)}."
         f" Sheet: {report.cells_written} cells written."
     )
+    if report.adopted:
+        console.print(
+            f"Rebuilt from the sheet: the ledger had no record of {report.adopted} emails that"
+            " the Notified column shows as sent; they are taken as sent, never sent again.",
+            soft_wrap=True,
+        )
     rejected = [p for p in report.problems if p.fatal]
     notes = [p for p in report.problems if not p.fatal]
     if rejected:
@@ -588,6 +599,8 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
                 f"{', '.join(tab.missing_optional)}",
                 highlight=False,
             )
+    if settings.form.id and not no_workbook:
+        findings += _print_form_check(checks.check_form(settings, moment))
     findings += checks.check_templates(settings, moment)
     errors = [f for f in findings if f.severity == checks.ERROR]
     for finding in findings:
@@ -596,6 +609,27 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
     if errors:
         raise UserError(f"{len(errors)} errors, {warnings} warnings", 1)
     console.print(f"[bold]Templates[/bold]: every email renders. {warnings} warnings.")
+
+
+def _print_form_check(form: checks.FormCheck) -> list[checks.Finding]:
+    if form.findings:
+        return form.findings
+    state = {True: "accepting responses", False: "not accepting responses", None: ""}
+    console.print(
+        f"[bold]Signup form[/bold]: question {form.question!r}, {state[form.accepting]}",
+        highlight=False,
+    )
+    for option in form.options:
+        console.print(f"  now: {option}", markup=False, highlight=False)
+    if form.in_step:
+        console.print("  the next run changes nothing", highlight=False)
+        return []
+    for option in form.wanted:
+        console.print(f"  next run: {option}", markup=False, highlight=False)
+    if form.accepting is not None and form.accepting != form.wanted_accepting:
+        verb = "opens" if form.wanted_accepting else "closes"
+        console.print(f"  the next run {verb} the form", highlight=False)
+    return []
 
 
 @cli.command()

@@ -19,6 +19,7 @@ DEFAULT_TABS = {
     "members": "members",
     "resources": "resources",
     "subscribers": "subscribers",
+    "series": "series",
 }
 
 # Logical field -> the header it is found under unless mailer.toml maps it elsewhere.
@@ -34,6 +35,7 @@ DEFAULT_COLUMNS: dict[str, dict[str, str]] = {
         "join_url": "join_url",
         "signup_url": "signup_url",
         "status": "status",
+        "waitlist": "waitlist",
     },
     "signups": {
         "timestamp": "Timestamp",
@@ -47,6 +49,7 @@ DEFAULT_COLUMNS: dict[str, dict[str, str]] = {
         "position": "Position",
         "notified": "Notified",
         "note": "Note",
+        "session": "Session id",
     },
     "members": {"email": "email", "name": "name"},
     "resources": {
@@ -56,12 +59,27 @@ DEFAULT_COLUMNS: dict[str, dict[str, str]] = {
         "description": "description",
         "audience": "audience",
         "added_on": "added_on",
+        "sent_in": "Sent in digest",
     },
     "subscribers": {
         "email": "email",
         "name": "name",
         "subscribed_on": "subscribed_on",
         "unsubscribed_on": "unsubscribed_on",
+    },
+    "series": {
+        "id": "id",
+        "title": "title",
+        "weekday": "weekday",
+        "start_time": "start_time",
+        "end_time": "end_time",
+        "timezone": "timezone",
+        "capacity": "capacity",
+        "join_url": "join_url",
+        "signup_url": "signup_url",
+        "starts_on": "starts_on",
+        "ends_on": "ends_on",
+        "weeks": "weeks",
     },
 }
 
@@ -165,6 +183,25 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class FormSettings:
+    """`[form]`: the Google Form people sign up with, kept in step with the seats."""
+
+    id: str = ""  # the form's id, or its edit URL
+    question: str = ""  # the title of the question that names the session
+    api_url: str = "https://forms.googleapis.com"
+
+
+@dataclass(frozen=True)
+class SeriesSettings:
+    """`[series]`: how far ahead the Series tab's sessions are kept as Events rows.
+
+    Blank (the default): the Series tab is not read at all.
+    """
+
+    ahead: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
@@ -172,6 +209,8 @@ class Settings:
     transport: TransportSettings = field(default_factory=TransportSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    form: FormSettings = field(default_factory=FormSettings)
+    series: SeriesSettings = field(default_factory=SeriesSettings)
     source: Path = Path("mailer.toml")
 
     @property
@@ -181,6 +220,7 @@ class Settings:
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
+LOCAL_HTTP = tuple(f"http://{h}" for h in LOOPBACK)  # plain http only on this machine (tests)
 BACKENDS = {"workbook": {"csv", "google"}, "transport": {"outbox", "smtp", "sendgrid"}}
 
 
@@ -218,13 +258,23 @@ def _check(settings: Settings, path: Path) -> None:
             + ", ".join(SMTP_SECURITY)
         )
     sendgrid_host = settings.transport.sendgrid.host
-    local = sendgrid_host.startswith(tuple(f"http://{h}" for h in LOOPBACK))
+    local = sendgrid_host.startswith(LOCAL_HTTP)
     if not (sendgrid_host.startswith("https://") or local):
         raise ConfigError(
             f"{path}: [transport.sendgrid] host: expected an https URL such as "
             "https://api.sendgrid.com or https://api.eu.sendgrid.com (plain http only on "
             "this machine, for tests)"
         )
+    form = settings.form
+    if form.id and not form.question:
+        raise ConfigError(f"{path}: [form] question: the title of the session question")
+    if not (form.api_url.startswith("https://") or form.api_url.startswith(LOCAL_HTTP)):
+        raise ConfigError(f"{path}: [form] api_url: expected an https URL")
+    try:
+        if settings.series.ahead:
+            seconds(settings.series.ahead)
+    except ValueError as err:
+        raise ConfigError(f"{path}: [series] ahead: {err}") from None
     smtp = settings.transport.smtp
     if smtp.username and smtp.security == "none" and smtp.host not in LOOPBACK:
         raise ConfigError(

@@ -16,30 +16,37 @@ from mailer.errors import LedgerError
 from mailer.ledger import SCHEMA_VERSION, Ledger
 from mailer.message import Draft
 
+# What each schema added, undone to take a ledger back to the version before it.
+ADDED_IN = {
+    3: "DROP INDEX messages_by_sent_at; DROP TABLE pauses;"
+    " ALTER TABLE messages DROP COLUMN priority; ALTER TABLE messages DROP COLUMN tried_at;",
+    2: "ALTER TABLE events DROP COLUMN missing; ALTER TABLE seats DROP COLUMN written;"
+    " DROP TABLE bindings; DROP TABLE event_names; DROP TABLE aliases; DROP TABLE forms;"
+    " DROP TABLE series_events;",
+}
 
-def as_written_by_schema_1(path: Path) -> None:
-    """Take a ledger back to schema 1: no priority, no tried_at, no pauses."""
+
+def as_written_by_schema(path: Path, version: int) -> None:
     db = sqlite3.connect(path)
-    db.executescript(
-        "DROP INDEX messages_by_sent_at; DROP TABLE pauses;"
-        " ALTER TABLE messages DROP COLUMN priority; ALTER TABLE messages DROP COLUMN tried_at;"
-        " PRAGMA user_version = 1;"
-    )
+    for undone in range(SCHEMA_VERSION, version, -1):
+        db.executescript(ADDED_IN[undone])
+    db.execute(f"PRAGMA user_version = {version}")
     db.close()
 
 
-def test_a_schema_1_ledger_is_upgraded_and_keeps_its_messages(tmp_path: Path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_ledger_is_upgraded_and_keeps_its_messages(tmp_path: Path, version: int):
     path = tmp_path / "mailer.db"
     ledger = Ledger(path)
     queue(ledger, 3)
     ledger.add([confirmation()])
     ledger.close()
-    as_written_by_schema_1(path)
+    as_written_by_schema(path, version)
 
     ledger = Ledger(path)
     due = [m.kind for batch in ledger.due() for m in batch]
 
-    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert due == ["confirmation", "digest", "digest", "digest"], "the digest goes last"
     assert ledger.paused("smtp") is None
 
