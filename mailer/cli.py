@@ -378,7 +378,8 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     _print_queue(queue, moment, settings.organization.zone)
 
 
-UNSENT = ("pending", "retry", "failed", "unknown")
+# "sending" outside a run: that run was killed mid-send; the next run calls them unknown.
+UNSENT = ("pending", "retry", "failed", "unknown", "sending")
 LISTED_WAITING = 20  # beyond this, waiting messages are counted by kind, not listed
 
 
@@ -393,7 +394,7 @@ class Queue(NamedTuple):
 def _print_unsent(unsent: list, show: Callable[[str], str], why: Callable[[str], str]) -> None:
     """Failed and unknown messages one by one; waiting ones too, or by kind when many."""
     waiting = [m for m in unsent if m.state in ("pending", "retry")]
-    listed = [m for m in unsent if m.state in ("failed", "unknown")]
+    listed = [m for m in unsent if m.state in ("failed", "unknown", "sending")]
     if len(waiting) <= LISTED_WAITING:
         listed = waiting + listed
     else:
@@ -413,7 +414,7 @@ def _print_unsent(unsent: list, show: Callable[[str], str], why: Callable[[str],
             markup=False,
             soft_wrap=True,
         )
-    unknown = sum(1 for m in unsent if m.state == "unknown")
+    unknown = sum(1 for m in unsent if m.state in ("unknown", "sending"))
     if unknown:
         console.print(
             f"{unknown} unknown: handed to the provider with no answer back, so they may have"
@@ -653,6 +654,7 @@ def retry(obj: Context, unknown: bool, addresses: bool) -> None:
     with locked(settings.ledger.path, settings.ledger.lock_timeout):
         ledger = Ledger(settings.ledger.path)
         try:
+            ledger.interrupted()  # under the lock no run is sending: these were cut off
             unknowns = ledger.messages(("unknown",))
             count = ledger.retry_failed()
             requeued = ledger.requeue_unknown() if unknown else 0

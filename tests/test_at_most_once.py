@@ -155,11 +155,13 @@ def test_a_run_killed_mid_request_leaves_that_request_unknown(site):
         in_flight = len(server.personalizations)
         run.kill()
         run.wait()
+        between_runs = site.mailer("status")
         server.delay = 0
         after = site.mailer("run", "signups", now=NOW + timedelta(minutes=5))
         unknown = unsent(site)
 
     assert in_flight >= 1
+    assert f"{in_flight} unknown: handed to the provider" in between_runs.output
     assert after.exit_code == 0, after.output
     assert len(unknown) == in_flight and {m["state"] for m in unknown} == {"unknown"}
     copies = server.copies()
