@@ -166,3 +166,34 @@ def test_a_run_killed_mid_request_leaves_that_request_unknown(site):
     assert len(unknown) == in_flight and {m["state"] for m in unknown} == {"unknown"}
     copies = server.copies()
     assert len(copies) == 14 and set(copies.values()) == {1}
+
+
+def test_a_dropped_or_bounced_event_fails_an_unknown_message(site, signer):  # noqa: F811
+    private, public_key = signer
+    with SendgridStandIn(hang_up=True) as server:
+        site.use_transport("sendgrid", host=server.url)
+        site.mailer("run", "signups")
+    first, second = server.personalizations[:2]
+    events = [
+        {
+            "email": first["to"][0]["email"],
+            "event": "dropped",
+            "reason": "Invalid",
+            "mailer_key": first["custom_args"]["mailer_key"],
+        },
+        {
+            "email": second["to"][0]["email"],
+            "event": "bounce",
+            "type": "bounce",
+            "reason": "550 5.1.1 no such user",
+            "mailer_key": second["custom_args"]["mailer_key"],
+        },
+    ]
+    body = json.dumps(events).encode()
+
+    client(site, public_key).post("/sendgrid/events", data=body, headers=signed(private, body, NOW))
+
+    states = {m["key"]: m["state"] for m in unsent(site)}
+    assert states.pop(first["custom_args"]["mailer_key"]) == "failed"
+    assert states.pop(second["custom_args"]["mailer_key"]) == "failed"
+    assert set(states.values()) == {"unknown"}
