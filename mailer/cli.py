@@ -211,9 +211,7 @@ def _print_digest(job: config.JobSettings, report: digest.DigestReport) -> None:
             f"Digest ({job.name}), slot {report.slot}: {report.resources} new resources"
             f" to {report.recipients} people"
         )
-    line += f"; {sent.get('sent', 0)} sent" + (
-        f", {sent['failed']} failed" if sent.get("failed") else ""
-    )
+    line += f"; {delivered_text(sent)}"
     if report.unsubscribes_written:
         line += f"; {report.unsubscribes_written} unsubscribes written to the sheet"
     if report.adopted:
