@@ -17,10 +17,9 @@ from mailer.daemon import Daemon
 from mailer.errors import ConfigError, MailerError
 from mailer.jobs import digest, reminders, signups
 from mailer.ledger import Ledger, locked
-from mailer.mime import mask
 from mailer.preview import build as build_preview
 from mailer.progress import SendProgress
-from mailer.redact import RedactingFormatter
+from mailer.redact import RedactingFormatter, mask
 from mailer.rows import normalize_email
 from mailer.runner import Report, delivered_text, run_job, summary
 from mailer.sample import write_sample
@@ -132,7 +131,9 @@ def init(obj: Context, now: str | None) -> None:
         console.print(f"Wrote a sample workbook: {', '.join(p.name for p in written)}")
         console.print(f"  in {settings.workbook.path}")
     else:
-        console.print(f"{settings.workbook.path} already holds a workbook; left it alone.")
+        console.print(
+            f"{settings.workbook.path} already holds a workbook; left it alone.", soft_wrap=True
+        )
 
 
 @cli.command()

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from mailer.ledger import Ledger
 from mailer.message import FAILED, SENT, OutgoingMessage, SendResult
-from mailer.mime import mask
+from mailer.redact import mask
 from mailer.transports import Transport
 
 log = logging.getLogger("mailer.delivery")

@@ -21,7 +21,7 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr
 
 from mailer.message import Attachment, OutgoingMessage
-from mailer.rows import clean_text
+from mailer.text import clean_text
 
 # CRLF line ends for SMTP; headers use RFC 5322's 998-character limit so a long
 # List-Unsubscribe URL stays one URL rather than being folded mid-way.
@@ -89,9 +89,3 @@ def message_id(message: OutgoingMessage) -> str:
     digest = hashlib.sha256(message.key.encode("utf-8")).hexdigest()[:32]
     domain = message.sender_email.rpartition("@")[2] or "mailer.invalid"
     return f"<{digest}@{domain}>"
-
-
-def mask(email: str) -> str:
-    """An address as logs may show it: a***@example.org."""
-    local, _, domain = email.rpartition("@")
-    return f"{local[:1]}***@{domain}" if local else "***"

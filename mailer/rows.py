@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 
 from mailer.errors import MissingColumnError
+from mailer.text import clean_text
 from mailer.workbook.base import FORMULA_STARTS, Table
 
 MAX_CELL = 500
@@ -102,12 +102,6 @@ def normalize_email(address: str) -> str:
     """The form people compare addresses in: trimmed and case-folded."""
     folded = address.strip().casefold()
     return address if folded == address else folded
-
-
-def clean_text(value: str) -> str:
-    """One line of text: control characters and line breaks become single spaces."""
-    cleaned = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
-    return value if cleaned == value else cleaned  # keep the one string when nothing changed
 
 
 class Columns:

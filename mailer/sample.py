@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from mailer.config import Settings
-from mailer.workbook.csv import atomic_write
+from mailer.files import atomic_write
 
 SESSION_WEEKDAY = 2  # Wednesday
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from mailer.config import JobSettings, seconds
 from mailer.digest import latest_slot
+from mailer.files import atomic_write
 from mailer.redact import redact, secrets_in
-from mailer.workbook.csv import atomic_write
 
 RUNS_FILE = "job-runs.json"
 

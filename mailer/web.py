@@ -18,7 +18,7 @@ from flask import Flask, Response, request
 
 from mailer import provider_events
 from mailer.ledger import Ledger
-from mailer.mime import mask
+from mailer.redact import mask
 from mailer.tokens import token_matches
 
 UNSUBSCRIBE = "unsubscribe"

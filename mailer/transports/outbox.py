@@ -15,9 +15,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mailer.errors import ConfigError
+from mailer.files import atomic_write
 from mailer.message import SENT, OutgoingMessage, SendResult
 from mailer.mime import message_id, mime_bytes
-from mailer.workbook.csv import atomic_write
 
 INDEX = "index.jsonl"
 

@@ -33,8 +33,8 @@ from gspread.exceptions import APIError
 
 from mailer.config import DEFAULT_COLUMNS, Settings
 from mailer.errors import ConfigError, WorkbookError
+from mailer.files import atomic_write
 from mailer.workbook.base import CellChange, Table, WritePlan, normalize_header, plan_writes
-from mailer.workbook.csv import atomic_write
 
 log = logging.getLogger("mailer.sheets")
 

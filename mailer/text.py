@@ -1,0 +1,11 @@
+"""Text as it may go into a header or a one-line cell."""
+
+from __future__ import annotations
+
+import re
+
+
+def clean_text(value: str) -> str:
+    """One line of text: control characters and line breaks become single spaces."""
+    cleaned = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
+    return value if cleaned == value else cleaned  # keep the one string when nothing changed
