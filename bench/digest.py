@@ -63,7 +63,7 @@ def measure(subscribers: int, transport: str) -> dict[str, float]:
         job = next(j for j in config.load_jobs(settings) if j.kind == "digest")
         ledger = Ledger(settings.ledger.path)
         start = time.perf_counter()
-        report = digest.run(site, ledger, NOW, job, send=False)
+        report = digest.run(site, ledger, job, NOW, send=False)
         decide = time.perf_counter() - start
         decide_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         start = time.perf_counter()

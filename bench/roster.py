@@ -80,7 +80,7 @@ def timed_run(config_path: Path, now: datetime) -> tuple[float, signups.SignupsR
     site = Site.from_settings(config.load(config_path))
     ledger = Ledger(site.ledger_path)
     start = time.perf_counter()
-    report = signups.run(site, ledger, now, send=False)
+    report = signups.run(site, ledger, config.SIGNUPS_JOB, now, send=False)
     elapsed = time.perf_counter() - start
     ledger.close()
     return elapsed, report

@@ -116,7 +116,7 @@ def confirmation_body(root: Path) -> Body:
     settings = config.load(root / "mailer.toml")
     write_sample(settings, NOW)
     ledger = Ledger(settings.ledger.path)
-    signups.run(Site.from_settings(settings), ledger, NOW, send=False)
+    signups.run(Site.from_settings(settings), ledger, config.SIGNUPS_JOB, NOW, send=False)
     (text,) = ledger.db.execute(
         "SELECT b.body FROM bodies b JOIN messages m ON m.body_id = b.id"
         " WHERE m.kind = 'confirmation' LIMIT 1"

@@ -158,8 +158,7 @@ def _absent_templates(
 ) -> list[tuple[config.JobSettings, Path]]:
     """The jobs whose `[options] template` has no .mjml, with the file they would need."""
     folder = settings.root / "templates"
-    named = [(job, getattr(job.options, "template", "")) for job in jobs]
-    paths = [(job, folder / f"{name}.mjml") for job, name in named if name]
+    paths = [(job, folder / f"{name}.mjml") for job in jobs for name in job.options.templates()]
     return [(job, path) for job, path in paths if not path.is_file()]
 
 

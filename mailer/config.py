@@ -9,9 +9,14 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailer.durations import seconds
 from mailer.errors import ConfigError
+from mailer.jobs import KINDS, Options, SignupsOptions
+
+Opts = TypeVar("Opts", bound=Options)
 
 DEFAULT_TABS = {
     "events": "events",
@@ -327,55 +332,11 @@ def _key(where: str, key: str | None = None) -> str:
     return f"[{section}] {name}" if section else name
 
 
-JOB_KINDS = ("signups", "reminders", "digest")
-DURATION = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week)s?\s*$", re.IGNORECASE)
-SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 AT = re.compile(
     r"^\s*(?:(monday|tuesday|wednesday|thursday|friday|saturday|sunday|day)\s+)?"
     r"([01]?\d|2[0-3]):([0-5]\d)\s*$",
     re.IGNORECASE,
 )
-
-
-def seconds(text: str) -> int:
-    """'5 minutes' -> 300; raises ValueError on anything else."""
-    match = DURATION.match(text)
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"{text!r} is not a duration such as '5 minutes' or '24 hours'")
-    return int(match.group(1)) * SECONDS[match.group(2).lower()]
-
-
-def minutes(text: str) -> int:
-    """'24 hours' -> 1440; raises ValueError on anything else or on less than a minute."""
-    total = seconds(text)
-    if total % 60:
-        raise ValueError(f"{text!r}: use whole minutes, such as '90 minutes'")
-    return total // 60
-
-
-@dataclass(frozen=True)
-class SignupsOptions:
-    pass
-
-
-@dataclass(frozen=True)
-class ReminderOptions:
-    offsets: list[str] = field(default_factory=lambda: ["24 hours", "1 hour"])
-    template: str = "reminder"
-
-    @property
-    def offset_minutes(self) -> list[int]:
-        return sorted({minutes(o) for o in self.offsets}, reverse=True)
-
-
-@dataclass(frozen=True)
-class DigestOptions:
-    template: str = "digest"
-    categories: list[str] = field(default_factory=list)
-    upcoming_days: int = 30
-
-
-OPTIONS = {"signups": SignupsOptions, "reminders": ReminderOptions, "digest": DigestOptions}
 
 
 @dataclass(frozen=True)
@@ -387,9 +348,7 @@ class JobSettings:
     every: str = ""
     at: str = ""
     timezone: str = ""
-    options: SignupsOptions | ReminderOptions | DigestOptions = field(
-        default_factory=SignupsOptions
-    )
+    options: Options = field(default_factory=SignupsOptions)
     name: str = ""
     source: Path = Path()
 
@@ -397,9 +356,18 @@ class JobSettings:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone or "UTC")
 
+    def options_as(self, kind: type[Opts]) -> Opts:
+        """The job's options as the dataclass its kind reads."""
+        if not isinstance(self.options, kind):
+            raise ConfigError(f"{self.source}: [options] are not {kind.__name__}")
+        return self.options
+
     @property
     def schedule_text(self) -> str:
         return f"every {self.every}" if self.every else f"at {self.at} ({self.timezone})"
+
+
+SIGNUPS_JOB = JobSettings(kind="signups", every="5 minutes", name="signups")
 
 
 def load_jobs(settings: Settings) -> list[JobSettings]:
@@ -407,9 +375,10 @@ def load_jobs(settings: Settings) -> list[JobSettings]:
     folder = settings.root / "jobs"
     paths = sorted(folder.glob("*.toml")) if folder.is_dir() else []
     if not paths:
-        return [JobSettings(kind="signups", every="5 minutes", name="signups")]
+        return [SIGNUPS_JOB]
     jobs = [load_job(path, settings) for path in paths]
-    return sorted(jobs, key=lambda job: (JOB_KINDS.index(job.kind), job.name))
+    order = list(KINDS)
+    return sorted(jobs, key=lambda job: (order.index(job.kind), job.name))
 
 
 def load_job(path: Path, settings: Settings) -> JobSettings:
@@ -418,11 +387,11 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     kind = raw.get("kind")
-    if kind not in JOB_KINDS:
-        raise ConfigError(f"{path}: kind: {kind!r} is not one of {', '.join(JOB_KINDS)}")
+    if kind not in KINDS:
+        raise ConfigError(f"{path}: kind: {kind!r} is not one of {', '.join(KINDS)}")
     options = raw.pop("options", {})
     job = _build(JobSettings, {**raw, "name": path.stem, "source": str(path)}, path, "")
-    typed = _build(OPTIONS[kind], options, path, "options")
+    typed = _build(KINDS[kind].options, options, path, "options")
     if job.every and job.at:
         raise ConfigError(f"{path}: every and at: give one schedule, not both")
     if not job.every and not job.at:
@@ -436,17 +405,12 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
             raise ConfigError(f"{path}: every: {err}") from None
     if job.at and not AT.match(job.at):
         raise ConfigError(f"{path}: at: {job.at!r} is not like 'monday 09:00' or '09:00'")
-    if kind == "digest" and not job.at:
-        raise ConfigError(f'{path}: at: a digest needs a slot, such as at = "monday 09:00"')
+    problem = typed.problem(job.every, job.at)
+    if problem:
+        raise ConfigError(f"{path}: {problem}")
     zone = job.timezone or settings.organization.timezone
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{path}: timezone: unknown time zone {zone!r}") from None
-    if isinstance(typed, ReminderOptions):
-        for i, offset in enumerate(typed.offsets):
-            try:
-                minutes(offset)
-            except ValueError as err:
-                raise ConfigError(f"{path}: [options] offsets[{i}]: {err}") from None
     return dataclasses.replace(job, options=typed, timezone=zone)

@@ -33,8 +33,7 @@ def deliver(
     total = ledger.count_due()
     if not total:
         return outcome
-    transport.open()
-    try:
+    with transport:
         for batch in ledger.due(getattr(transport, "batch_size", BATCH)):
             by_key = {m.key: m for m in batch}
             for result in _send(ledger, transport, batch):
@@ -51,8 +50,6 @@ def deliver(
                     )
                 if progress:
                     progress(sum(outcome.values()), total)
-    finally:
-        transport.close()
     return outcome
 
 

@@ -1,17 +1,45 @@
-"""Runs one configured job by its kind; the CLI and the daemon both come through here."""
+"""Runs jobs once: under the run lock, in one ledger, each outcome kept in the run log.
+
+`mailer run` and the daemon both come through here. A dry run goes the same
+way against a copy of the ledger, a workbook that drops its writes and a
+transport that keeps messages in memory: it decides what would go out at
+that moment and writes, sends and uses up nothing.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
+import dataclasses
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from mailer.config import JobSettings, ReminderOptions
-from mailer.jobs import digest, reminders, signups
-from mailer.ledger import Ledger
+from mailer.config import JobSettings
+from mailer.errors import ConfigError, MailerError
+from mailer.jobs import job_module
+from mailer.jobs.base import Progress, Report
+from mailer.ledger import Ledger, locked
+from mailer.schedules import RunLog
 from mailer.site import Site
+from mailer.tokens import LOCAL_SECRET
+from mailer.transports.memory import MemoryTransport
+from mailer.workbook import CellChange, Table, Workbook, WritePlan
+from mailer.workbook.base import plan_writes
 
-Report = signups.SignupsReport | reminders.RemindersReport | digest.DigestReport
+ProgressFactory = Callable[[], AbstractContextManager[Progress | None]]
+
+
+@dataclass
+class Outcome:
+    """How one job's run went: its report, or what stopped it."""
+
+    job: JobSettings
+    report: Report | None = None
+    error: str = ""
 
 
 def run_job(
@@ -20,32 +48,98 @@ def run_job(
     job: JobSettings,
     now: datetime,
     send: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """One pass of `job` as of `now`; the caller holds the ledger's lock."""
-    if job.kind == "signups":
-        return signups.run(site, ledger, now, send=send, progress=progress)
-    if job.kind == "reminders":
-        assert isinstance(job.options, ReminderOptions)
-        return reminders.run(site, ledger, now, job.options, send=send, progress=progress)
-    return digest.run(site, ledger, now, job, send=send, progress=progress)
+    return job_module(job.kind).run(site, ledger, job, now, send=send, progress=progress)
 
 
-def delivered_text(sent: Counter) -> str:
-    """'12 sent, 1 to retry, 1 failed': what a send did, for people and logs."""
-    parts = [f"{sent.get('sent', 0)} sent"]
-    if sent.get("retry"):
-        parts.append(f"{sent['retry']} to retry")
-    if sent.get("failed"):
-        parts.append(f"{sent['failed']} failed")
-    return ", ".join(parts)
+def run_jobs(
+    site: Site,
+    jobs: Iterable[JobSettings],
+    now: datetime,
+    send: bool = True,
+    record: bool = True,
+    progress: ProgressFactory = lambda: nullcontext(None),
+) -> Iterator[Outcome]:
+    """Each job once, in order, under the lock; one job's trouble leaves the others to run.
+
+    A MailerError or ConfigError (the sheet unreachable, say) becomes a failed
+    Outcome; anything else is recorded as a crash and raised.
+    """
+    runs = RunLog(site.ledger_path.parent)
+    with (
+        locked(site.ledger_path, site.settings.ledger.lock_timeout),
+        Ledger(site.ledger_path) as ledger,
+    ):
+        for job in jobs:
+            try:
+                with progress() as shown:
+                    report = run_job(site, ledger, job, now, send, shown)
+            except (MailerError, ConfigError) as err:
+                if record:
+                    runs.record(job, now, False, str(err))
+                yield Outcome(job, error=str(err))
+                continue
+            except Exception:
+                if record:
+                    runs.record(job, now, False, "crashed")
+                raise
+            if record:
+                runs.record(job, now, True, report.summary())
+            yield Outcome(job, report)
 
 
-def summary(report: Report) -> str:
-    """One line for logs: what was decided, sent and rejected."""
-    if isinstance(report, digest.DigestReport):
-        decided = report.skipped or f"{report.recipients} recipients for {report.slot}"
-    else:
-        decided = f"{report.decided} new"
-    rejected = len(getattr(report, "problems", []))
-    return f"{decided}, {delivered_text(report.delivered)}, {rejected} rows rejected"
+class DroppedWrites:
+    """A workbook read as it is, whose writes are planned and then dropped."""
+
+    def __init__(self, workbook: Workbook):
+        self.workbook = workbook
+
+    def describe(self) -> str:
+        return self.workbook.describe()
+
+    def read(self, tabs: Sequence[str]) -> dict[str, Table]:
+        return self.workbook.read(tabs)
+
+    def write(
+        self,
+        tab: str,
+        key_columns: Sequence[str],
+        changes: Sequence[CellChange],
+        columns: Sequence[str] = (),
+    ) -> WritePlan:
+        if not changes:
+            return WritePlan()
+        return plan_writes(self.workbook.read([tab])[tab], key_columns, changes, columns)
+
+
+@contextmanager
+def dry_run(site: Site) -> Iterator[tuple[Site, MemoryTransport]]:
+    """The site with a scratch copy of its ledger, writes dropped and mail kept in memory."""
+    with tempfile.TemporaryDirectory(prefix="mailer-dry-run-") as tmp:
+        state = Path(tmp)
+        copy_ledger(site.ledger_path, state / site.ledger_path.name)
+        secret = site.ledger_path.parent / LOCAL_SECRET
+        if secret.exists():
+            shutil.copyfile(secret, state / LOCAL_SECRET)
+        settings = site.settings
+        scratch = dataclasses.replace(
+            settings,
+            ledger=dataclasses.replace(settings.ledger, path=state / site.ledger_path.name),
+        )
+        transport = MemoryTransport()
+        yield Site(scratch, DroppedWrites(site.workbook), transport, site.renderer), transport
+
+
+def copy_ledger(path: Path, copy: Path) -> None:
+    """A consistent copy of the ledger, read through a read-only connection (no copy if none)."""
+    if not path.exists():
+        return
+    source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    target = sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()

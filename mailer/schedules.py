@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mailer.config import JobSettings, seconds
+from mailer.config import JobSettings
 from mailer.digest import latest_slot
+from mailer.durations import seconds
 from mailer.files import atomic_write
 from mailer.redact import redact, secrets_in
 

@@ -9,3 +9,8 @@ def clean_text(value: str) -> str:
     """One line of text: control characters and line breaks become single spaces."""
     cleaned = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
     return value if cleaned == value else cleaned  # keep the one string when nothing changed
+
+
+def plural(count: int, word: str, many: str = "") -> str:
+    """'1 row', '2 rows', '0 rows': a count with its noun in the right number."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"

@@ -57,11 +57,8 @@ def create_app(
 
     def subscriber(token: str) -> str | None:
         """The address a token was issued for, if it is genuine."""
-        ledger = Ledger(ledger_path)
-        try:
+        with Ledger(ledger_path) as ledger:
             email = ledger.email_for_token(token)
-        finally:
-            ledger.close()
         return email if email and token_matches(secret, email, token) else None
 
     def refusal() -> Response:
@@ -97,11 +94,8 @@ def create_app(
         email = subscriber(token)
         if email is None:
             return refusal()
-        ledger = Ledger(ledger_path)
-        try:
+        with Ledger(ledger_path) as ledger:
             ledger.suppress(email, UNSUBSCRIBE, clock())
-        finally:
-            ledger.close()
         if request.form.get("List-Unsubscribe") == "One-Click":
             return Response("Unsubscribed.\n", mimetype="text/plain", headers=HEADERS)
         return page(
@@ -118,11 +112,8 @@ def create_app(
         timestamp = request.headers.get(provider_events.TIMESTAMP_HEADER, "")
         if not provider_events.genuine(sendgrid_key, body, signature, timestamp, clock()):
             return Response("Not signed by SendGrid.\n", status=403, mimetype="text/plain")
-        ledger = Ledger(ledger_path)
-        try:
+        with Ledger(ledger_path) as ledger:
             provider_events.apply(ledger, provider_events.outcomes(body), clock())
-        finally:
-            ledger.close()
         return Response(status=204)
 
     return app

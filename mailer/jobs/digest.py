@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from mailer import digest, roster
-from mailer.config import DigestOptions, JobSettings
+from mailer.config import JobSettings
 from mailer.delivery import deliver
 from mailer.digest import Recipient, Slot
 from mailer.emails import event_view, site_body
+from mailer.jobs import DigestOptions
+from mailer.jobs.base import Progress, delivered_text
 from mailer.ledger import Ledger
 from mailer.message import Body, Draft, placeholder
 from mailer.rows import (
@@ -28,8 +31,12 @@ from mailer.rows import (
     parse_subscribers,
 )
 from mailer.site import Site
+from mailer.text import plural
 from mailer.tokens import load_secret, unsubscribe_token
 from mailer.workbook import CellChange, Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 UNSUBSCRIBE = "unsubscribe"
 DIGEST_TABS = ("resources", "subscribers", "signups", "events")
@@ -42,8 +49,29 @@ class DigestReport:
     resources: int = 0
     recipients: int = 0
     problems: list[Problem] = field(default_factory=list)
-    delivered: Counter = field(default_factory=Counter)
+    delivered: Counter[str] = field(default_factory=Counter)
     unsubscribes_written: int = 0
+
+    def summary(self) -> str:
+        decided = self.skipped or f"{plural(self.recipients, 'recipient')} for {self.slot}"
+        rejected = plural(len(self.problems), "row")
+        return f"{decided}, {delivered_text(self.delivered)}, {rejected} rejected"
+
+    def show(self, console: Console, job: JobSettings) -> None:
+        line = f"Digest ({job.name}), slot {self.slot}: "
+        if self.skipped:
+            line += self.skipped
+        else:
+            resources = plural(self.resources, "new resource")
+            line += f"{resources} to {plural(self.recipients, 'person', 'people')}"
+        if self.delivered or not self.skipped:
+            line += f"; {delivered_text(self.delivered)}"
+        if self.unsubscribes_written:
+            written = plural(self.unsubscribes_written, "unsubscribe")
+            line += f"; {written} written to the sheet"
+        console.print(line + ".", soft_wrap=True, highlight=False)
+        for problem in self.problems:
+            console.print(f"  {problem}", markup=False, soft_wrap=True)
 
 
 @dataclass(frozen=True)
@@ -55,13 +83,12 @@ class Contents:
 def run(
     site: Site,
     ledger: Ledger,
-    now: datetime,
     job: JobSettings,
+    now: datetime,
     send: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> DigestReport:
     """Decide this slot's digest if it is due and has news, then send what is due."""
-    assert isinstance(job.options, DigestOptions)
     slot = digest.latest_slot(job.at, ZoneInfo(job.timezone), now)
     report = DigestReport(slot=slot.label)
     history = ledger.digest_history(job.name)
@@ -89,8 +116,7 @@ def _decide(
     subscribers: list[Subscriber],
     report: DigestReport,
 ) -> None:
-    options = job.options
-    assert isinstance(options, DigestOptions)
+    options = job.options_as(DigestOptions)
     settings = site.settings
     resources, problems = _resources(site, tables)
     report.problems.extend(problems)

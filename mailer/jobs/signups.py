@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from mailer import changes, roster
 from mailer.changes import EventChange, StoredEvent
+from mailer.config import JobSettings
 from mailer.delivery import deliver
 from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
+from mailer.jobs.base import Progress, delivered_text
 from mailer.ledger import Ledger, SeatRow
 from mailer.message import Draft
 from mailer.roster import Plan, RowDecision
@@ -26,8 +29,12 @@ from mailer.rows import (
     parse_signups,
 )
 from mailer.site import Site
+from mailer.text import plural
 from mailer.workbook import CellChange, Table, WritePlan
 from mailer.workbook.base import Skipped
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 log = logging.getLogger("mailer.signups")
 JOB_COLUMNS = ("status", "position", "notified", "note")
@@ -44,21 +51,65 @@ class EventSummary:
 
 @dataclass
 class SignupsReport:
+    zone: ZoneInfo
     events: list[EventSummary] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     decided: int = 0
-    delivered: Counter = field(default_factory=Counter)
+    delivered: Counter[str] = field(default_factory=Counter)
     cells_written: int = 0
     skipped_writes: list[Skipped] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> list[Problem]:
+        return [p for p in self.problems if p.fatal]
+
+    def summary(self) -> str:
+        rejected = plural(len(self.rejected), "row")
+        return f"{self.decided} new, {delivered_text(self.delivered)}, {rejected} rejected"
+
+    def show(self, console: Console, job: JobSettings) -> None:
+        from rich.table import Table as RichTable
+
+        table = RichTable(title="Signups", title_justify="left")
+        for column in ("Session", "Starts", "Confirmed", "Waitlisted", "New emails"):
+            table.add_column(column, no_wrap=column != "New emails")
+        for each in self.events:
+            event = each.event
+            new = ", ".join(f"{n} {kind}" for kind, n in sorted(each.new_messages.items()))
+            table.add_row(
+                event.id + (" (cancelled)" if event.cancelled else ""),
+                f"{event.starts_at.astimezone(self.zone):%a %b %d %H:%M}",
+                f"{each.confirmed}/{event.capacity}",
+                str(each.waitlisted),
+                new or "-",
+            )
+        console.print(table if self.events else "No upcoming sessions in the workbook.")
+        console.print(
+            f"Emails: {self.decided} new, {delivered_text(self.delivered)}."
+            f" Sheet: {plural(self.cells_written, 'cell')} written."
+        )
+        if self.rejected:
+            rows = plural(len(self.rejected), "row")
+            console.print(f"[bold]{rows} rejected[/bold] (fix in the sheet):")
+        lines = [f"  {p}" for p in self.rejected]
+        lines += [f"  note: {p}" for p in self.problems if not p.fatal]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [
+            f"  not written: row {s.row} {s.column}: {s.reason} (the next run tries again)"
+            for s in self.skipped_writes
+        ]
+        for line in lines:
+            console.print(line, markup=False, soft_wrap=True)
 
 
 def run(
     site: Site,
     ledger: Ledger,
+    job: JobSettings,
     now: datetime,
     send: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> SignupsReport:
     """One pass of the job, as of `now`. The caller holds the ledger's lock."""
     settings = site.settings
@@ -68,7 +119,7 @@ def run(
         if names[tab] not in tables:
             raise WorkbookError(f"the workbook has no tab {names[tab]!r} ({tab})")
     parsed = _parse(site, tables, names)
-    report = SignupsReport(problems=parsed.problems)
+    report = SignupsReport(settings.organization.zone, problems=parsed.problems)
 
     by_event: dict[str, list[Signup]] = {e.id: [] for e in parsed.events}
     for signup in parsed.signups:

@@ -27,6 +27,7 @@ from sendgrid import SendGridAPIClient
 from mailer.config import SendgridSettings
 from mailer.errors import ConfigError, TransportError
 from mailer.message import FAILED, RETRY, SENT, TOKEN, Body, OutgoingMessage, SendResult
+from mailer.transports.base import TransportBase
 
 log = logging.getLogger("mailer.sendgrid")
 # The SDK's HTTP client logs request headers (the API key) and payloads (addresses) at DEBUG.
@@ -112,7 +113,7 @@ def _personalization(message: OutgoingMessage, names: set[str]) -> dict[str, obj
     return entry
 
 
-class SendgridTransport:
+class SendgridTransport(TransportBase):
     name = "sendgrid"
     batch_size = PER_REQUEST
 
@@ -134,12 +135,6 @@ class SendgridTransport:
         self.sleep = sleep
         self.clock = clock
         self.requests = 0
-
-    def open(self) -> None:
-        """Nothing to hold open: each request is its own HTTPS call."""
-
-    def close(self) -> None:
-        """Nothing was held."""
 
     def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
         for _, shared in groupby(messages, key=lambda m: m.body_id):

@@ -17,6 +17,7 @@ from mailer.config import SmtpSettings
 from mailer.errors import ConfigError, TransportError
 from mailer.message import FAILED, RETRY, SENT, OutgoingMessage, SendResult
 from mailer.mime import message_id, mime_bytes
+from mailer.transports.base import TransportBase
 
 log = logging.getLogger("mailer.smtp")
 PASSWORD_VARIABLE = "SMTP_PASSWORD"
@@ -30,7 +31,7 @@ def describe(code: int, reply: bytes | str) -> str:
     return f"{code} {' '.join(text.split())}".strip()
 
 
-class SmtpTransport:
+class SmtpTransport(TransportBase):
     name = "smtp"
     batch_size = 500
 
@@ -50,9 +51,9 @@ class SmtpTransport:
         cafile = str(self.settings.ca_file) if self.settings.ca_file else None
         return ssl.create_default_context(cafile=cafile)
 
-    def open(self) -> None:
+    def open(self) -> bool:
         if self._connection is not None:
-            return
+            return False
         s = self.settings
         where = f"{s.host}:{s.effective_port}"
         try:
@@ -85,6 +86,7 @@ class SmtpTransport:
             raise TransportError(f"cannot reach SMTP server {where}: {err}") from None
         self._connection = smtp
         self.connections += 1
+        return True
 
     def close(self) -> None:
         smtp, self._connection = self._connection, None

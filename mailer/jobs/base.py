@@ -1,0 +1,51 @@
+"""What every job kind's module offers: `run`, and a report that can say what it did."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mailer.config import JobSettings
+    from mailer.ledger import Ledger
+    from mailer.site import Site
+
+Progress = Callable[[int, int], None]
+
+
+class Report(Protocol):
+    delivered: Counter[str]
+
+    def summary(self) -> str:
+        """One line for logs and `mailer jobs`: what was decided, sent and rejected."""
+        ...
+
+    def show(self, console: Console, job: JobSettings) -> None:
+        """What the run did, for the person who ran it."""
+        ...
+
+
+class JobModule(Protocol):
+    def run(
+        self,
+        site: Site,
+        ledger: Ledger,
+        job: JobSettings,
+        now: datetime,
+        send: bool = True,
+        progress: Progress | None = None,
+    ) -> Report: ...
+
+
+def delivered_text(sent: Counter[str]) -> str:
+    """'12 sent, 1 to retry, 1 failed': what a send did, for people and logs."""
+    parts = [f"{sent.get('sent', 0)} sent"]
+    if sent.get("retry"):
+        parts.append(f"{sent['retry']} to retry")
+    if sent.get("failed"):
+        parts.append(f"{sent['failed']} failed")
+    return ", ".join(parts)
