@@ -253,9 +253,7 @@ def _real(site: Site) -> Iterator[tuple[Site, None]]:
 
 
 def _print_would_send(console: Console, messages: list[OutgoingMessage]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
+    """One line per email: kind, session, masked recipient, subject."""
     from mailer.redact import mask
     from mailer.text import plural
 
@@ -263,13 +261,14 @@ def _print_would_send(console: Console, messages: list[OutgoingMessage]) -> None
         console.print("Would send no email.")
         return
     console.print(f"Would send {plural(len(messages), 'email')}:")
-    table = Table()
-    for column in ("Kind", "Session", "To", "Subject"):
-        table.add_column(column)
     for message in messages:
         to = _person(message.to_name, mask(message.to_email))
-        table.add_row(message.kind, message.event_id or "-", escape(to), escape(message.subject))
-    console.print(table)
+        console.print(
+            f"  {message.kind} | {message.event_id or '-'} | {to} | {message.subject}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _person(name: str, address: str) -> str:

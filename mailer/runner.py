@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -119,7 +118,9 @@ def dry_run(site: Site) -> Iterator[tuple[Site, MemoryTransport]]:
     """The site with a scratch copy of its ledger, writes dropped and mail kept in memory."""
     with tempfile.TemporaryDirectory(prefix="mailer-dry-run-") as tmp:
         state = Path(tmp)
-        copy_ledger(site.ledger_path, state / site.ledger_path.name)
+        if site.ledger_path.exists():
+            with locked(site.ledger_path, site.settings.ledger.lock_timeout):
+                copy_ledger(site.ledger_path, state / site.ledger_path.name)
         secret = site.ledger_path.parent / LOCAL_SECRET
         if secret.exists():
             shutil.copyfile(secret, state / LOCAL_SECRET)
@@ -133,13 +134,11 @@ def dry_run(site: Site) -> Iterator[tuple[Site, MemoryTransport]]:
 
 
 def copy_ledger(path: Path, copy: Path) -> None:
-    """A consistent copy of the ledger, read through a read-only connection (no copy if none)."""
-    if not path.exists():
-        return
-    source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    target = sqlite3.connect(copy)
-    try:
-        source.backup(target)
-    finally:
-        target.close()
-        source.close()
+    """A copy of the ledger with its write-ahead log, if any; the original is only read.
+
+    Copied under the run lock, so no run writes it meanwhile.
+    """
+    for suffix in ("", "-wal"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, copy.with_name(copy.name + suffix))
