@@ -20,10 +20,10 @@ from pathlib import Path
 import jinja2
 
 from mailer import config, gallery
-from mailer.config import DEFAULT_TABS, Settings
+from mailer.config import Settings
 from mailer.errors import ConfigError, MailerError
 from mailer.mjml_structure import misplaced
-from mailer.rows import REQUIRED_COLUMNS
+from mailer.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
 from mailer.workbook import Workbook, open_workbook
 
 ERROR = "error"
@@ -112,7 +112,7 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
         tab = TabReport(logical, name, table is not None)
         report.tabs.append(tab)
         if table is None:
-            severity = ERROR if logical in ("events", "signups") else WARNING
+            severity = ERROR if TABS[logical].required else WARNING
             report.findings.append(Finding(severity, f"tab {name!r}", _absent(logical, name)))
             continue
         for field_name, header in settings.workbook.column_map(logical).items():

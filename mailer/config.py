@@ -15,60 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mailer.durations import seconds
 from mailer.errors import ConfigError
 from mailer.jobs import KINDS, Options, SignupsOptions
+from mailer.schema import DEFAULT_COLUMNS, DEFAULT_TABS
 
 Opts = TypeVar("Opts", bound=Options)
-
-DEFAULT_TABS = {
-    "events": "events",
-    "signups": "signups",
-    "members": "members",
-    "resources": "resources",
-    "subscribers": "subscribers",
-}
-
-# Logical field -> the header it is found under unless mailer.toml maps it elsewhere.
-DEFAULT_COLUMNS: dict[str, dict[str, str]] = {
-    "events": {
-        "id": "id",
-        "title": "title",
-        "label": "label",
-        "starts_at": "starts_at",
-        "ends_at": "ends_at",
-        "timezone": "timezone",
-        "capacity": "capacity",
-        "join_url": "join_url",
-        "signup_url": "signup_url",
-        "status": "status",
-    },
-    "signups": {
-        "timestamp": "Timestamp",
-        "email": "Email Address",
-        "name": "Name",
-        "pronouns": "Pronouns",
-        "member": "Are you a member of the network?",
-        "event": "Which session?",
-        "digest": "Send me the resource digest",
-        "status": "Status",
-        "position": "Position",
-        "notified": "Notified",
-        "note": "Note",
-    },
-    "members": {"email": "email", "name": "name"},
-    "resources": {
-        "title": "title",
-        "url": "url",
-        "category": "category",
-        "description": "description",
-        "audience": "audience",
-        "added_on": "added_on",
-    },
-    "subscribers": {
-        "email": "email",
-        "name": "name",
-        "subscribed_on": "subscribed_on",
-        "unsubscribed_on": "unsubscribed_on",
-    },
-}
 
 
 @dataclass(frozen=True)

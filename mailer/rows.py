@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 
 from mailer.errors import MissingColumnError
+from mailer.schema import REQUIRED_COLUMNS
 from mailer.text import clean_text
 from mailer.workbook.base import FORMULA_STARTS, Table
 
@@ -253,15 +254,7 @@ class EventMatcher:
         return self.names.get(normalize_email(clean_text(answer)))
 
 
-SIGNUP_REQUIRED = ("timestamp", "email", "event")
-# The columns each tab cannot do without; `mailer check` reports the rest as optional.
-REQUIRED_COLUMNS = {
-    "events": ("id", "title", "starts_at", "ends_at", "capacity"),
-    "signups": SIGNUP_REQUIRED,
-    "members": ("email",),
-    "resources": ("title", "url", "category"),
-    "subscribers": ("email",),
-}
+SIGNUP_REQUIRED = REQUIRED_COLUMNS["signups"]
 
 
 def parse_signups(

@@ -31,9 +31,10 @@ import tenacity
 from google.auth import exceptions as auth_errors
 from gspread.exceptions import APIError
 
-from mailer.config import DEFAULT_COLUMNS, Settings
+from mailer.config import Settings
 from mailer.errors import ConfigError, WorkbookError
 from mailer.files import atomic_write
+from mailer.schema import DATE_FIELDS, DEFAULT_COLUMNS
 from mailer.workbook.base import CellChange, Table, WritePlan, normalize_header, plan_writes
 
 log = logging.getLogger("mailer.sheets")
@@ -58,15 +59,6 @@ GRID_FIELDS = (
     "spreadsheetId,properties(title,timeZone),"
     "sheets(properties,data(rowData(values(effectiveValue))))"
 )
-
-# How a serial number in a date-time column reads: an instant stamped by the form in
-# the sheet's zone, a wall-clock time in the event's own zone, or a plain date.
-DATE_FIELDS: dict[str, dict[str, str]] = {
-    "signups": {"timestamp": "instant"},
-    "events": {"starts_at": "wall", "ends_at": "wall"},
-    "resources": {"added_on": "date"},
-    "subscribers": {"subscribed_on": "date", "unsubscribed_on": "date"},
-}
 
 
 def spreadsheet_key(text: str) -> str:
