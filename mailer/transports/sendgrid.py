@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from html import escape
 from itertools import groupby
 
-import tenacity
 from python_http_client import exceptions as http
 from sendgrid import SendGridAPIClient
 
 from mailer.config import SendgridSettings
 from mailer.errors import ConfigError, TransportError
 from mailer.message import FAILED, RETRY, SENT, TOKEN, Body, OutgoingMessage, SendResult
+from mailer.retry import Retry, with_retries
 from mailer.transports.base import TransportBase
 
 log = logging.getLogger("mailer.sendgrid")
@@ -44,15 +44,6 @@ NO_TRACKING = {
     "subscription_tracking": {"enable": False},
     "ganalytics": {"enable": False},
 }
-
-
-class Retryable(Exception):
-    """A request worth repeating: 429, 5xx, or the network; `wait` is what the server asked."""
-
-    def __init__(self, reason: str, wait: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait
 
 
 def html_tag(name: str) -> str:
@@ -148,7 +139,7 @@ class SendgridTransport(TransportBase):
             raise TransportError("a message reached SendGrid without its body")
         try:
             response = self._post(payload(body, messages, self.settings.sandbox))
-        except Retryable as err:
+        except Retry as err:
             for m in messages:
                 yield SendResult(m.key, RETRY, reason=err.reason)
             return
@@ -194,22 +185,8 @@ class SendgridTransport(TransportBase):
         yield from self._send_group(rest)
 
     def _post(self, data: dict[str, object]):
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(Retryable),
-            wait=self._wait,
-            stop=tenacity.stop_after_attempt(ATTEMPTS)
-            | tenacity.stop_after_delay(self.settings.max_wait),
-            sleep=self.sleep,
-            reraise=True,
-        )
-        return retrying(self._post_once, data)
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, Retryable) and error.wait is not None:
-            return min(max(error.wait, 0.0), float(self.settings.max_wait))
-        backoff = tenacity.wait_exponential_jitter(initial=1, max=30)
-        return backoff(state)
+        wait = float(self.settings.max_wait)
+        return with_retries(lambda: self._post_once(data), ATTEMPTS, wait, wait, self.sleep)
 
     def _post_once(self, data: dict[str, object]):
         self.requests += 1
@@ -227,13 +204,13 @@ class SendgridTransport(TransportBase):
             reset = _header(err, "X-RateLimit-Reset")
             wait = float(reset) - self.clock() if reset and reset.isdigit() else None
             log.info("SendGrid rate limit reached; waiting %.0f s", wait or 0)
-            raise Retryable("429 rate limited by SendGrid", wait) from None
+            raise Retry("429 rate limited by SendGrid", wait) from None
         except http.HTTPError as err:
             if err.status_code >= 500:
-                raise Retryable(f"{err.status_code} SendGrid server error") from None
+                raise Retry(f"{err.status_code} SendGrid server error") from None
             raise
         except OSError as err:
-            raise Retryable(f"cannot reach SendGrid: {err}") from None
+            raise Retry(f"cannot reach SendGrid: {err}") from None
 
 
 def _header(err: http.HTTPError, name: str) -> str:

@@ -27,13 +27,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import gspread
 import requests
-import tenacity
 from google.auth import exceptions as auth_errors
 from gspread.exceptions import APIError
 
 from mailer.config import Settings
 from mailer.errors import ConfigError, WorkbookError
 from mailer.files import atomic_write
+from mailer.retry import Retry, with_retries
 from mailer.schema import DATE_FIELDS, DEFAULT_COLUMNS
 from mailer.workbook.base import CellChange, Table, WritePlan, normalize_header, plan_writes
 
@@ -49,6 +49,7 @@ MISSING_TAB_RECHECK = 3600
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]  # this sheet's cells, no Drive
 ATTEMPTS = 6
 MAX_RETRY_SECONDS = 100
+LONGEST_WAIT = 60.0  # a longer Retry-After is cut to this
 READ_OPTIONS = {
     "valueRenderOption": "UNFORMATTED_VALUE",
     "dateTimeRenderOption": "SERIAL_NUMBER",
@@ -112,14 +113,6 @@ def serial_text(value: float, kind: str, zone: ZoneInfo) -> str:
 
 class MissingTabError(WorkbookError):
     """A range named a tab the spreadsheet no longer has."""
-
-
-class Retry(Exception):
-    """A call worth repeating (429, 5xx, the network); `wait` is what the server asked for."""
-
-    def __init__(self, reason: str, wait: float | None):
-        super().__init__(reason)
-        self.wait = wait
 
 
 class GoogleWorkbook:
@@ -395,16 +388,10 @@ class GoogleWorkbook:
 
     def _call(self, request: Callable[[], Any]) -> Any:
         """One API call, retried on 429, 5xx and network errors, bounded in tries and time."""
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(Retry),
-            wait=self._wait,
-            stop=tenacity.stop_after_attempt(ATTEMPTS)
-            | tenacity.stop_after_delay(MAX_RETRY_SECONDS),
-            sleep=self.sleep,
-            reraise=True,
-        )
         try:
-            return retrying(self._once, request)
+            return with_retries(
+                lambda: self._once(request), ATTEMPTS, MAX_RETRY_SECONDS, LONGEST_WAIT, self.sleep
+            )
         except Retry as err:
             raise WorkbookError(
                 f"Google Sheets is not answering ({err}) after {ATTEMPTS} tries; nothing "
@@ -430,12 +417,6 @@ class GoogleWorkbook:
             if err.retryable:
                 raise Retry(f"sign-in: {reason}", None) from None
             raise self._refused_key(reason) from None
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, Retry) and error.wait is not None:
-            return min(error.wait, 60.0)
-        return tenacity.wait_exponential_jitter(initial=1, max=30)(state)
 
     def _refused_key(self, reason: str) -> WorkbookError:
         who = self.account or "the service account"
