@@ -409,7 +409,8 @@ def daemon(obj: Context) -> None:
 def list_jobs(obj: Context, now: str | None, as_json: bool) -> None:
     """List the jobs in jobs/, their schedules, last run and next run. Example: mailer jobs"""
     from mailer import config
-    from mailer.schedules import RunLog, next_run
+    from mailer.rules.schedules import next_run
+    from mailer.runlog import RunLog
 
     settings = obj.settings()
     moment = parse_now(now, settings.organization.zone)

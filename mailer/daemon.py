@@ -19,8 +19,9 @@ import schedule
 
 from mailer.config import JobSettings, Settings
 from mailer.errors import LockedError
+from mailer.rules.schedules import check_every, is_due
+from mailer.runlog import RunLog
 from mailer.runner import run_jobs
-from mailer.schedules import RunLog, check_every, is_due
 from mailer.site import Site
 
 log = logging.getLogger("mailer.daemon")

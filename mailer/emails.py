@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from mailer import roster
 from mailer.calendar import describe_time, invitation
-from mailer.changes import CANCELLATION, UPDATE, EventChange
 from mailer.message import Attachment, Body, Draft
-from mailer.reminders import REMINDER
 from mailer.render import Prepared
-from mailer.roster import Notice
 from mailer.rows import Event
+from mailer.rules import roster
+from mailer.rules.changes import CANCELLATION, UPDATE, EventChange
+from mailer.rules.reminders import REMINDER
+from mailer.rules.roster import Notice
 from mailer.site import Site
 
 INVITING = (roster.CONFIRMATION, roster.PROMOTION, UPDATE)

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from mailer.changes import StoredEvent
 from mailer.errors import LedgerError, LockedError
 from mailer.message import FAILED, RETRY, SENT, Body, Draft, OutgoingMessage, SendResult
-from mailer.roster import Previous
 from mailer.rows import Event
+from mailer.rules.changes import StoredEvent
+from mailer.rules.roster import Previous
 
 PENDING = "pending"
 BOUNCE = "bounce"

@@ -22,7 +22,7 @@ from mailer.errors import ConfigError, MailerError
 from mailer.jobs import job_module
 from mailer.jobs.base import Progress, Report
 from mailer.ledger import Ledger, locked
-from mailer.schedules import RunLog
+from mailer.runlog import RunLog
 from mailer.site import Site
 from mailer.tokens import LOCAL_SECRET
 from mailer.transports.memory import MemoryTransport

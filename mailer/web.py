@@ -4,7 +4,7 @@ GET shows one button (a plain form: no JavaScript, no external resources);
 POST, from that button or from a mail client's one-click, writes the
 suppression to the ledger at once. A token that is not one mailer issued
 gets a plain refusal and changes nothing. /sendgrid/events takes SendGrid's
-signed Event Webhook (bounces, spam reports; see provider_events).
+signed Event Webhook (bounces, spam reports; see transports/sendgrid_events.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
-from mailer import provider_events
 from mailer.ledger import Ledger
 from mailer.redact import mask
 from mailer.tokens import token_matches
+from mailer.transports import sendgrid_events as webhook
 
 UNSUBSCRIBE = "unsubscribe"
 STYLE = (
@@ -108,12 +108,12 @@ def create_app(
     def sendgrid_events() -> Response:
         """SendGrid's Event Webhook: bounces and spam reports, signed with its key."""
         body = request.get_data()
-        signature = request.headers.get(provider_events.SIGNATURE_HEADER, "")
-        timestamp = request.headers.get(provider_events.TIMESTAMP_HEADER, "")
-        if not provider_events.genuine(sendgrid_key, body, signature, timestamp, clock()):
+        signature = request.headers.get(webhook.SIGNATURE_HEADER, "")
+        timestamp = request.headers.get(webhook.TIMESTAMP_HEADER, "")
+        if not webhook.genuine(sendgrid_key, body, signature, timestamp, clock()):
             return Response("Not signed by SendGrid.\n", status=403, mimetype="text/plain")
         with Ledger(ledger_path) as ledger:
-            provider_events.apply(ledger, provider_events.outcomes(body), clock())
+            webhook.apply(ledger, webhook.outcomes(body), clock())
         return Response(status=204)
 
     return app

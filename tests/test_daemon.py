@@ -19,7 +19,8 @@ from mail_servers import SmtpServer, SmtpSink
 
 from mailer.config import JobSettings, load_jobs
 from mailer.redact import RedactingFormatter
-from mailer.schedules import LastRun, RunLog, check_every, is_due, next_run
+from mailer.rules.schedules import LastRun, check_every, is_due, next_run
+from mailer.runlog import RunLog
 
 CHICAGO = ZoneInfo("America/Chicago")
 

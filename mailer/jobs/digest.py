@@ -11,10 +11,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from mailer import digest, roster
 from mailer.config import JobSettings
 from mailer.delivery import deliver
-from mailer.digest import Recipient, Slot
 from mailer.emails import event_view, site_body
 from mailer.jobs import DigestOptions
 from mailer.jobs.base import Progress, delivered_text
@@ -30,6 +28,8 @@ from mailer.rows import (
     parse_signups,
     parse_subscribers,
 )
+from mailer.rules import digest, roster
+from mailer.rules.digest import Recipient, Slot
 from mailer.site import Site
 from mailer.text import plural
 from mailer.tokens import load_secret, unsubscribe_token

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from mailer import roster
 from mailer.config import JobSettings
 from mailer.delivery import deliver
 from mailer.emails import EventEmails
 from mailer.jobs import ReminderOptions
 from mailer.jobs.base import Progress, delivered_text
 from mailer.ledger import Ledger
-from mailer.reminders import REMINDER, due_reminders
+from mailer.rules import roster
+from mailer.rules.reminders import REMINDER, due_reminders
 from mailer.site import Site
 
 if TYPE_CHECKING:

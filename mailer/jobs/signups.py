@@ -9,8 +9,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from mailer import changes, roster
-from mailer.changes import EventChange, StoredEvent
 from mailer.config import JobSettings
 from mailer.delivery import deliver
 from mailer.emails import EventEmails
@@ -18,7 +16,6 @@ from mailer.errors import WorkbookError
 from mailer.jobs.base import Progress, delivered_text
 from mailer.ledger import Ledger, SeatRow
 from mailer.message import Draft
-from mailer.roster import Plan, RowDecision
 from mailer.rows import (
     Event,
     Parsed,
@@ -28,6 +25,9 @@ from mailer.rows import (
     parse_members,
     parse_signups,
 )
+from mailer.rules import changes, roster
+from mailer.rules.changes import EventChange, StoredEvent
+from mailer.rules.roster import Plan, RowDecision
 from mailer.site import Site
 from mailer.text import plural
 from mailer.workbook import CellChange, Table, WritePlan
