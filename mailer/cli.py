@@ -67,11 +67,7 @@ def parse_now(value: str | None, zone: ZoneInfo) -> datetime:
 
 
 class UserError(click.ClickException):
-    """A one-line error for people: `error: <what, where, what to do>`."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
+    """A one-line error for people: `error: <what, where, what to do>`; exits 1."""
 
     def show(self, file: Any = None) -> None:
         click.echo(f"error: {self.message}", err=True)
@@ -81,6 +77,12 @@ def _set_config(ctx: click.Context, param: click.Parameter, value: Path | None) 
     """`--config` after the subcommand overrides one given before it."""
     if value is not None:
         ctx.ensure_object(Context).config_path = value
+
+
+class SettingsError(UserError):
+    """The settings are wrong: exits 2."""
+
+    exit_code = 2
 
 
 class MailerGroup(click.Group):
@@ -102,9 +104,9 @@ class MailerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as err:
-            raise UserError(str(err), 2) from err
+            raise SettingsError(str(err)) from err
         except MailerError as err:
-            raise UserError(str(err), 1) from err
+            raise UserError(str(err)) from err
 
 
 now_option = click.option(
@@ -244,7 +246,7 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: 
         if memory is not None:
             _print_would_send(console, memory.sent)
     if failed:
-        raise UserError("; ".join(failed), 1)
+        raise UserError("; ".join(failed))
 
 
 @contextmanager
@@ -496,7 +498,7 @@ def preview(obj: Context, now: str | None, out: Path | None) -> None:
     console.print(f"Screenshots: {result.screenshots}.", highlight=False, markup=False)
     console.print(f"Wrote {result.index}", highlight=False)
     if result.errors:
-        raise UserError(f"{plural(len(result.errors), 'template')} failed to render", 1)
+        raise UserError(f"{plural(len(result.errors), 'template')} failed to render")
 
 
 @cli.command()
@@ -555,7 +557,7 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
         click.echo(str(finding))
     warnings = plural(len(findings) - len(errors), "warning")
     if errors:
-        raise UserError(f"{plural(len(errors), 'error')}, {warnings}", 1)
+        raise UserError(f"{plural(len(errors), 'error')}, {warnings}")
     console.print(f"[bold]Templates[/bold]: every email renders. {warnings}.")
 
 

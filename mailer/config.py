@@ -198,8 +198,11 @@ def _check(settings: Settings, path: Path) -> None:
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
-    def under(p: Path | None) -> Path | None:
-        return None if p is None else (p if p.is_absolute() else base / p)
+    def under(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
+
+    def maybe(p: Path | None) -> Path | None:
+        return None if p is None else under(p)
 
     return dataclasses.replace(
         settings,
@@ -207,13 +210,13 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         workbook=dataclasses.replace(
             settings.workbook,
             path=under(settings.workbook.path),
-            credentials=under(settings.workbook.credentials),
+            credentials=maybe(settings.workbook.credentials),
         ),
         transport=dataclasses.replace(
             settings.transport,
             path=under(settings.transport.path),
             smtp=dataclasses.replace(
-                settings.transport.smtp, ca_file=under(settings.transport.smtp.ca_file)
+                settings.transport.smtp, ca_file=maybe(settings.transport.smtp.ca_file)
             ),
         ),
         ledger=dataclasses.replace(settings.ledger, path=under(settings.ledger.path)),
@@ -242,7 +245,7 @@ def _build(cls: type, table: object, path: Path, where: str):
 
 def _coerce(hint, value, path: Path, where: str):
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, path, where)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]

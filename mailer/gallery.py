@@ -132,11 +132,9 @@ def _pick(ledger: Ledger) -> list[Specimen]:
             first.setdefault(message.kind, message)
     picked = []
     for label, kind, email in wanted:
-        message = messages.get((kind, email)) if email else first.get(kind)
-        if message is None:
-            message = first.get(kind)
-        if message is not None:
-            picked.append(Specimen(label, kind, message))
+        found = (messages.get((kind, email)) if email else None) or first.get(kind)
+        if found is not None:
+            picked.append(Specimen(label, kind, found))
     return picked
 
 

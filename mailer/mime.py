@@ -41,7 +41,8 @@ def mime_bytes(message: OutgoingMessage) -> bytes:
             outer.attach(_attachment(attachment))
     else:
         outer = alternative
-    outer["Subject"] = _header(clean_text(message.subject))
+    # compat32 takes a Header where a value needs encoding; typeshed says str only
+    outer["Subject"] = _header(clean_text(message.subject))  # type: ignore[assignment]
     outer["From"] = _address(message.sender_name, message.sender_email)
     outer["To"] = _address(message.to_name, message.to_email)
     if message.reply_to:
@@ -49,7 +50,7 @@ def mime_bytes(message: OutgoingMessage) -> bytes:
     outer["Date"] = format_datetime(message.created_at)
     outer["Message-ID"] = message_id(message)
     for name, value in message.headers:
-        outer[name] = _header(clean_text(value))
+        outer[name] = _header(clean_text(value))  # type: ignore[assignment]
     out = io.BytesIO()
     BytesGenerator(out, policy=WIRE).flatten(outer)
     return out.getvalue()

@@ -7,7 +7,7 @@ do: it opens what is not open yet and, on leaving, closes only what it opened.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Protocol, Self
 
 from mailer.message import OutgoingMessage, SendResult
 
@@ -28,7 +28,7 @@ class Transport(Protocol):
         """Deliver messages, yielding one result per message as soon as it is known."""
         ...
 
-    def __enter__(self) -> Transport: ...
+    def __enter__(self) -> Self: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
@@ -44,7 +44,7 @@ class TransportBase:
     def close(self) -> None:
         return None
 
-    def __enter__(self) -> TransportBase:
+    def __enter__(self) -> Self:
         if not hasattr(self, "opened_here"):
             self.opened_here = []
         self.opened_here.append(self.open())

@@ -11,7 +11,7 @@ import logging
 import os
 import smtplib
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from mailer.config import SmtpSettings
 from mailer.errors import ConfigError, TransportError
@@ -35,10 +35,9 @@ class SmtpTransport(TransportBase):
     name = "smtp"
     batch_size = 500
 
-    def __init__(self, settings: SmtpSettings, environ: dict[str, str] | None = None):
-        environ = os.environ if environ is None else environ
+    def __init__(self, settings: SmtpSettings, environ: Mapping[str, str] | None = None):
         self.settings = settings
-        self.password = environ.get(PASSWORD_VARIABLE, "")
+        self.password = (os.environ if environ is None else environ).get(PASSWORD_VARIABLE, "")
         if settings.username and not self.password:
             raise ConfigError(
                 f"[transport.smtp] username is set but {PASSWORD_VARIABLE} is not; "

@@ -29,6 +29,7 @@ import gspread
 import requests
 from google.auth import exceptions as auth_errors
 from gspread.exceptions import APIError
+from gspread.http_client import ParamsType
 
 from mailer.config import Settings
 from mailer.errors import ConfigError, WorkbookError
@@ -184,7 +185,7 @@ class GoogleWorkbook:
         kept = self._kept()
         fresh = kept is not None and self._age(kept) <= METADATA_MAX_AGE
         unknown = [t for t in tabs if kept is None or t not in _titles(kept)]
-        if not fresh or (unknown and not kept.get("complete")):
+        if kept is None or not fresh or (unknown and not kept.get("complete")):
             wanted = list(tabs)
             if kept is not None and kept.get("complete"):
                 wanted = [t for t in tabs if t in _titles(kept)]
@@ -208,7 +209,7 @@ class GoogleWorkbook:
 
     def _read_with_metadata(self, tabs: list[str]) -> dict[str, Table] | None:
         """Read tabs and the metadata in one spreadsheets.get; None when a tab is missing."""
-        params = {
+        params: ParamsType = {
             "ranges": [a1_tab(t) for t in tabs],
             "includeGridData": "true",
             "fields": GRID_FIELDS,
