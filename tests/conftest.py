@@ -23,6 +23,11 @@ REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, so parallel workers start on them and finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @dataclass
 class SiteDir:
     """A site folder (mailer.toml, templates/, lists/) and ways to look at it."""

@@ -133,6 +133,7 @@ def served(site):
     thread.join(timeout=5)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM, reason="needs Debian's chromium (make test installs it)")
 def test_unsubscribing_in_a_real_browser_stops_the_next_digest(served):
     from playwright.sync_api import sync_playwright
