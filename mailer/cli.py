@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
 log = logging.getLogger("mailer")
+QUICK = ("status", "unsubscribe", "resubscribe", "retry")  # plain log lines: no rich to load
 CONFIG_HELP = "The site's settings file (default: mailer.toml, or $MAILER_CONFIG)."
 
 
@@ -144,13 +145,18 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
     ctx.obj = Context(config_path)
     if ctx.invoked_subcommand in ("daemon", None):
         return  # the daemon sets up its own plain log lines
-    from rich.console import Console
-    from rich.logging import RichHandler
-
     from mailer.redact import RedactingFormatter
 
-    handler = RichHandler(console=Console(stderr=True), show_path=False)
-    handler.setFormatter(RedactingFormatter("%(message)s"))
+    handler: logging.Handler
+    if ctx.invoked_subcommand in QUICK:
+        handler = logging.StreamHandler()
+        handler.setFormatter(RedactingFormatter("%(levelname)s %(message)s"))
+    else:
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=Console(stderr=True), show_path=False)
+        handler.setFormatter(RedactingFormatter("%(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
@@ -342,40 +348,39 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         }
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    from rich.markup import escape
-    from rich.table import Table
+    from mailer.text import columns
 
-    console = obj.console
     if not events:
-        console.print("Nothing to show: no upcoming session decided yet (`mailer run`, or --all).")
+        click.echo("Nothing to show: no upcoming session decided yet (`mailer run`, or --all).")
     for event in events:
         people = roster[event.id]
         confirmed = [s for s in people if s.status == "confirmed"]
         waiting = sorted((s for s in people if s.status == "waitlisted"), key=lambda s: s.position)
         starts = event.starts_at
         cancelled = " (cancelled)" if event.cancelled else ""
-        console.print(
-            f"[bold]{escape(event.title)}[/bold] ({escape(event.id)}){cancelled}, "
-            f"{starts:%a %b %d %H:%M %Z}: "
-            f"{len(confirmed)}/{event.capacity} confirmed, {len(waiting)} waitlisted",
-            soft_wrap=True,
-            highlight=False,
+        click.echo(
+            f"{event.title} ({event.id}){cancelled}, {starts:%a %b %d %H:%M %Z}: "
+            f"{len(confirmed)}/{event.capacity} confirmed, {len(waiting)} waitlisted"
         )
-        table = Table()
-        for column in ("Status", "Place", "Person", "Sheet row"):
-            table.add_column(column)
-        for seat in confirmed + waiting + [s for s in people if s.status == "cancelled"]:
-            person = escape(_person(seat.name, show(seat.email)))
-            table.add_row(seat.status, str(seat.position or ""), person, str(seat.row))
-        console.print(table)
+        rows = [
+            [
+                seat.status,
+                str(seat.position or ""),
+                _person(seat.name, show(seat.email)),
+                str(seat.row),
+            ]
+            for seat in confirmed + waiting + [s for s in people if s.status == "cancelled"]
+        ]
+        for line in columns(["Status", "Place", "Person", "Sheet row"], rows):
+            click.echo(f"  {line}")
+        click.echo()
     for message in unsent:
         name = names.get((message.event_id, message.email), "")
-        console.print(
+        click.echo(
             f"{message.state}: {message.kind}"
             + (f" for {message.event_id}" if message.event_id else "")
             + f" to {_person(name, show(message.email))}"
-            + (f" ({message.reason})" if message.reason else ""),
-            markup=False,
+            + (f" ({message.reason})" if message.reason else "")
         )
 
 

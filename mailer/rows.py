@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
-
 from mailer.errors import MissingColumnError
 from mailer.schema import REQUIRED_COLUMNS
 from mailer.text import clean_text
@@ -87,6 +85,10 @@ class Parsed:
     problems: list[Problem] = field(default_factory=list)
 
 
+class InvalidAddress(ValueError):
+    """Not an address mail can carry; says why."""
+
+
 def deliverable_address(raw: str) -> str:
     """The address as mail can carry it: syntax checked, its domain in ASCII (IDNA).
 
@@ -94,7 +96,12 @@ def deliverable_address(raw: str) -> str:
     offers; such an address is refused here, with the reason, rather than
     failing at send time.
     """
-    checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
+    from email_validator import EmailNotValidError, validate_email  # slow to import
+
+    try:
+        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as err:
+        raise InvalidAddress(str(err)) from None
     address = checked.ascii_email or checked.normalized
     return raw if address == raw else address  # one string, not two, for 100,000 rows
 
@@ -228,7 +235,7 @@ def parse_members(table: Table, mapping: dict[str, str]) -> Parsed:
             continue
         try:
             address = deliverable_address(raw)
-        except EmailNotValidError as err:
+        except InvalidAddress as err:
             parsed.problems.append(Problem(table.tab, number, columns.header("email"), str(err)))
             continue
         parsed.members.add(normalize_email(address))
@@ -316,7 +323,7 @@ def _signup(
         raise _CellError("email", "is empty")
     try:
         address = deliverable_address(raw_email)
-    except EmailNotValidError as err:
+    except InvalidAddress as err:
         raise _CellError("email", f"not a valid email address: {err}") from None
     answer = text("event")
     event_id = matcher.find(answer)
@@ -429,7 +436,7 @@ def parse_subscribers(
             continue
         try:
             address = deliverable_address(raw)
-        except EmailNotValidError as err:
+        except InvalidAddress as err:
             problems.append(
                 Problem(table.tab, number, columns.header("email"), f"not a valid address: {err}")
             )

@@ -14,3 +14,12 @@ def clean_text(value: str) -> str:
 def plural(count: int, word: str, many: str = "") -> str:
     """'1 row', '2 rows', '0 rows': a count with its noun in the right number."""
     return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def columns(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Rows as lines of left-aligned columns two spaces apart, the header first."""
+    lines = [header, *rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    ]
