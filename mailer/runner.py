@@ -11,22 +11,25 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from mailer.config import JobSettings
+from mailer.delivery import deliver
 from mailer.errors import ConfigError, MailerError
 from mailer.jobs import job_module
-from mailer.jobs.base import Progress, Report
+from mailer.jobs.base import Progress, Report, send_nothing
 from mailer.ledger import Ledger, locked
 from mailer.runlog import RunLog
 from mailer.site import Site
 from mailer.tokens import LOCAL_SECRET
 from mailer.transports.memory import MemoryTransport
-from mailer.workbook import CellChange, Table, Workbook, WritePlan
+from mailer.workbook import Table, Workbook, WritePlan
 from mailer.workbook.base import plan_writes
 
 ProgressFactory = Callable[[], AbstractContextManager[Progress | None]]
@@ -50,7 +53,11 @@ def run_job(
     progress: Progress | None = None,
 ) -> Report:
     """One pass of `job` as of `now`; the caller holds the ledger's lock."""
-    return job_module(job.kind).run(site, ledger, job, now, send=send, progress=progress)
+
+    def sending() -> Counter[str]:
+        return deliver(ledger, site.transport, now, progress)
+
+    return job_module(job.kind).run(site, ledger, job, now, sending if send else send_nothing)
 
 
 def run_jobs(
@@ -101,16 +108,9 @@ class DroppedWrites:
     def read(self, tabs: Sequence[str]) -> dict[str, Table]:
         return self.workbook.read(tabs)
 
-    def write(
-        self,
-        tab: str,
-        key_columns: Sequence[str],
-        changes: Sequence[CellChange],
-        columns: Sequence[str] = (),
-    ) -> WritePlan:
-        if not changes:
-            return WritePlan()
-        return plan_writes(self.workbook.read([tab])[tab], key_columns, changes, columns)
+    def write(self, tab: str, *changes: Any, **columns: Any) -> WritePlan:
+        """What Workbook.write would do to the tab as it is now (same arguments); done: nothing."""
+        return plan_writes(self.workbook.read([tab])[tab], *changes, **columns)
 
 
 @contextmanager

@@ -75,12 +75,9 @@ class SheetSite:
 
     def run(self, kind: str = "signups", now: datetime = NOW):
         site = self.open()
-        ledger = Ledger(site.ledger_path)
-        try:
-            job = next(j for j in config.load_jobs(site.settings) if j.kind == kind)
+        job = next(j for j in config.load_jobs(site.settings) if j.kind == kind)
+        with Ledger(site.ledger_path) as ledger:
             return run_job(site, ledger, job, now)
-        finally:
-            ledger.close()
 
     def signups(self) -> list[dict]:
         return self.sheets.records(FORM_TAB)

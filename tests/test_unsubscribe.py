@@ -41,11 +41,8 @@ def unsubscribe_link(site, address: str) -> str:
 
 
 def suppressed(site) -> set[str]:
-    ledger = Ledger(site.settings().ledger.path)
-    try:
+    with Ledger(site.settings().ledger.path) as ledger:
         return set(ledger.suppressed())
-    finally:
-        ledger.close()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Every job kind, in the order `mailer run` takes them: its module and its [options].
 
 Each kind is one module in this package with the same `run(site, ledger, job,
-now, send, progress) -> Report`; `jobs/<name>.toml` names the kind and its
+now, send) -> Report` (see base.py); `jobs/<name>.toml` names the kind and its
 [options] table becomes the kind's options dataclass below. Config, the
 runner, the daemon, the command line and `mailer check` all read KINDS, so a
 new kind is a new module here and one entry in KINDS.

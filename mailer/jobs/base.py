@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from mailer.site import Site
 
 Progress = Callable[[int, int], None]
+Send = Callable[[], Counter[str]]
+"""Sends what the ledger holds as due; says how many ended sent, retry or failed."""
+
+
+def send_nothing() -> Counter[str]:
+    """A Send for a pass that decides and records, and leaves the sending to a later run."""
+    return Counter()
 
 
 class Report(Protocol):
@@ -31,14 +38,10 @@ class Report(Protocol):
 
 class JobModule(Protocol):
     def run(
-        self,
-        site: Site,
-        ledger: Ledger,
-        job: JobSettings,
-        now: datetime,
-        send: bool = True,
-        progress: Progress | None = None,
-    ) -> Report: ...
+        self, site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send
+    ) -> Report:
+        """One pass of `job` as of `now`: decide, record in the ledger, send(), write back."""
+        ...
 
 
 def delivered_text(sent: Counter[str]) -> str:

@@ -12,10 +12,9 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from mailer.config import JobSettings
-from mailer.delivery import deliver
 from mailer.emails import event_view, site_body
 from mailer.jobs import DigestOptions
-from mailer.jobs.base import Progress, delivered_text
+from mailer.jobs.base import Send, delivered_text
 from mailer.ledger import Ledger
 from mailer.message import Body, Draft, placeholder
 from mailer.rows import (
@@ -80,14 +79,7 @@ class Contents:
     sessions: list[dict[str, object]]
 
 
-def run(
-    site: Site,
-    ledger: Ledger,
-    job: JobSettings,
-    now: datetime,
-    send: bool = True,
-    progress: Progress | None = None,
-) -> DigestReport:
+def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> DigestReport:
     """Decide this slot's digest if it is due and has news, then send what is due."""
     slot = digest.latest_slot(job.at, ZoneInfo(job.timezone), now)
     report = DigestReport(slot=slot.label)
@@ -99,8 +91,7 @@ def run(
         report.skipped = f"the {slot.label} digest was already decided"
     else:
         _decide(site, ledger, now, job, slot, history, tables, subscribers, report)
-    if send:
-        report.delivered = deliver(ledger, site.transport, now, progress)
+    report.delivered = send()
     report.unsubscribes_written = _write_unsubscribes(site, ledger, tables, subscribers)
     return report
 

@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mailer.config import JobSettings
-from mailer.delivery import deliver
 from mailer.emails import EventEmails
 from mailer.jobs import ReminderOptions
-from mailer.jobs.base import Progress, delivered_text
+from mailer.jobs.base import Send, delivered_text
 from mailer.ledger import Ledger
 from mailer.rules import roster
 from mailer.rules.reminders import REMINDER, due_reminders
@@ -41,14 +40,7 @@ class RemindersReport:
         )
 
 
-def run(
-    site: Site,
-    ledger: Ledger,
-    job: JobSettings,
-    now: datetime,
-    send: bool = True,
-    progress: Progress | None = None,
-) -> RemindersReport:
+def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> RemindersReport:
     """Send every reminder due as of `now`. Reads no spreadsheet: seats come from the ledger."""
     options = job.options_as(ReminderOptions)
     events = {e.id: e for e in (s.event for s in ledger.stored_events().values())}
@@ -85,6 +77,5 @@ def run(
         )
     report = RemindersReport(by_event=Counter(n.event_id for n in notices))
     report.decided = ledger.add(drafts)
-    if send:
-        report.delivered = deliver(ledger, site.transport, now, progress)
+    report.delivered = send()
     return report

@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from mailer.config import JobSettings
-from mailer.delivery import deliver
 from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
-from mailer.jobs.base import Progress, delivered_text
+from mailer.jobs.base import Send, delivered_text
 from mailer.ledger import Ledger, SeatRow
 from mailer.message import Draft
 from mailer.rows import (
@@ -103,14 +102,7 @@ class SignupsReport:
             console.print(line, markup=False, soft_wrap=True)
 
 
-def run(
-    site: Site,
-    ledger: Ledger,
-    job: JobSettings,
-    now: datetime,
-    send: bool = True,
-    progress: Progress | None = None,
-) -> SignupsReport:
+def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> SignupsReport:
     """One pass of the job, as of `now`. The caller holds the ledger's lock."""
     settings = site.settings
     names = {tab: settings.workbook.tab(tab) for tab in ("events", "signups", "members")}
@@ -145,8 +137,7 @@ def run(
                 )
             )
     report.decided = ledger.record(events, seats, drafts)
-    if send:
-        report.delivered = deliver(ledger, site.transport, now, progress)
+    report.delivered = send()
 
     cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger)
     if cell_changes:
