@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 
     from mailer import config
     from mailer.message import OutgoingMessage
-    from mailer.site import Site
 
 PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
 log = logging.getLogger("mailer")
@@ -231,7 +229,7 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: 
     moment = parse_now(now, settings.organization.zone)
     site = Site.from_settings(settings)
     failed = []
-    with scratch(site) if dry_run else _real(site) as (used, memory):
+    with scratch(site) if dry_run else nullcontext((site, None)) as (used, memory):
         if dry_run:
             console.print(
                 f"Dry run as of {moment:%a %b %d %H:%M %Z}: nothing is written, sent or used up.",
@@ -253,11 +251,6 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: 
             _print_would_send(console, memory.sent)
     if failed:
         raise UserError("; ".join(failed))
-
-
-@contextmanager
-def _real(site: Site) -> Iterator[tuple[Site, None]]:
-    yield site, None
 
 
 def _print_would_send(console: Console, messages: list[OutgoingMessage]) -> None:

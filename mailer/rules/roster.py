@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailer.rows import Event, Signup
+from mailer.text import plural
 
 CONFIRMED = "confirmed"
 WAITLISTED = "waitlisted"
@@ -127,7 +128,8 @@ def plan(event: Event, signups: Iterable[Signup], previous: Previous, now: datet
     warnings = []
     if len(confirmed) > event.capacity:
         warnings.append(
-            f"{event.id}: {len(confirmed)} confirmed for {event.capacity} seats; nobody is bumped"
+            f"{event.id}: {len(confirmed)} confirmed for {plural(event.capacity, 'seat')}; "
+            "nobody is bumped"
         )
     if not started and not event.cancelled:
         for signup in active:
