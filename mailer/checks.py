@@ -23,8 +23,9 @@ from mailer import config, gallery
 from mailer.config import Settings
 from mailer.errors import ConfigError, MailerError
 from mailer.mjml_structure import misplaced
+from mailer.rows import Problem, parse_events, parse_resources
 from mailer.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
-from mailer.workbook import Workbook, open_workbook
+from mailer.workbook import Table, Workbook, open_workbook
 
 ERROR = "error"
 WARNING = "warning"
@@ -112,7 +113,9 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
         tab = TabReport(logical, name, table is not None)
         report.tabs.append(tab)
         if table is None:
-            severity = ERROR if TABS[logical].required else WARNING
+            if TABS[logical].missing == "fine":
+                continue
+            severity = ERROR if TABS[logical].missing == "error" else WARNING
             report.findings.append(Finding(severity, f"tab {name!r}", _absent(logical, name)))
             continue
         for field_name, header in settings.workbook.column_map(logical).items():
@@ -130,7 +133,26 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
                 )
             else:
                 tab.missing_optional.append(header)
+    report.findings.extend(_row_findings(settings, names, tables))
     return report
+
+
+def _row_findings(
+    settings: Settings, names: dict[str, str], tables: dict[str, Table]
+) -> list[Finding]:
+    """What the jobs would refuse in the rows of the events and resources tabs."""
+    problems: list[Problem] = []
+    try:
+        if names["events"] in tables:
+            zone = settings.organization.timezone
+            events = tables[names["events"]]
+            problems += parse_events(events, settings.workbook.column_map("events"), zone).problems
+        if names["resources"] in tables:
+            resources = tables[names["resources"]]
+            problems += parse_resources(resources, settings.workbook.column_map("resources"))[1]
+    except MailerError:
+        return []  # a missing required column, reported above
+    return [Finding(ERROR if p.fatal else WARNING, f"tab {p.tab!r}", str(p)) for p in problems]
 
 
 def _absent(logical: str, name: str) -> str:
@@ -140,6 +162,7 @@ def _absent(logical: str, name: str) -> str:
         "members": "everyone counts as a non-member",
         "resources": "the digest has no resources to send",
         "subscribers": "the digest goes only to signers-up who opted in",
+        "series": "no series adds sessions (optional)",
     }[logical]
     return f"no tab named {name!r}: {consequence} (map it under [workbook.tabs] {logical})"
 
@@ -363,3 +386,66 @@ __all__ = [
     "check_templates",
     "check_workbook",
 ]
+
+
+@dataclass
+class FormCheck:
+    """The signup form's session question as it is, and what the next run would make it."""
+
+    question: str = ""
+    options: tuple[str, ...] = ()
+    accepting: bool | None = None
+    wanted: tuple[str, ...] = ()
+    wanted_accepting: bool = True
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def in_step(self) -> bool:
+        closing_only = not self.wanted and self.accepting in (False, None)
+        return (self.options == self.wanted or closing_only) and (
+            self.accepting in (None, self.wanted_accepting)
+        )
+
+
+def check_form(settings: Settings, now: datetime) -> FormCheck:
+    """Read the form (one forms.get) and compare it with the seats the ledger last decided."""
+    from mailer.form_choices import form_choices
+    from mailer.forms import FormError, open_forms
+    from mailer.ledger import Ledger
+
+    report = FormCheck(question=settings.form.question)
+    try:
+        state = open_forms(settings).read(settings.form.question)
+        tables = open_workbook(settings).read([settings.workbook.tab("events")])
+        events_table = tables.get(settings.workbook.tab("events"))
+        events = (
+            parse_events(
+                events_table,
+                settings.workbook.column_map("events"),
+                settings.organization.timezone,
+            ).events
+            if events_table
+            else []
+        )
+    except (FormError, MailerError, ConfigError) as err:
+        report.findings.append(Finding(ERROR, "form", str(err)))
+        return report
+    confirmed: dict[str, int] = {}
+    if settings.ledger.path.exists():
+        ledger = Ledger(settings.ledger.path)
+        try:
+            aliases = ledger.memory().aliases
+            for seat in ledger.seats():
+                if seat.status == "confirmed":
+                    confirmed[seat.event_id] = confirmed.get(seat.event_id, 0) + 1
+        finally:
+            ledger.close()
+        confirmed.update(
+            {sheet_id: confirmed.get(ledger_id, 0) for sheet_id, ledger_id in aliases.items()}
+        )
+    choices = form_choices(events, confirmed, now)
+    report.options = state.question.options
+    report.accepting = state.accepting
+    report.wanted = choices.options
+    report.wanted_accepting = choices.accepting
+    return report

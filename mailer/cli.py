@@ -19,7 +19,7 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mailer import config
+    from mailer import checks, config
     from mailer.message import OutgoingMessage
 
 PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
@@ -549,6 +549,8 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
                 f"{', '.join(tab.missing_optional)}",
                 highlight=False,
             )
+    if settings.form.id and not no_workbook:
+        findings += _print_form_check(console, checks.check_form(settings, moment))
     findings += checks.check_templates(settings, moment)
     errors = [f for f in findings if f.severity == checks.ERROR]
     for finding in findings:
@@ -557,6 +559,27 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
     if errors:
         raise UserError(f"{plural(len(errors), 'error')}, {warnings}")
     console.print(f"[bold]Templates[/bold]: every email renders. {warnings}.")
+
+
+def _print_form_check(console: Console, form: checks.FormCheck) -> list[checks.Finding]:
+    if form.findings:
+        return form.findings
+    state = {True: "accepting responses", False: "not accepting responses", None: ""}
+    console.print(
+        f"[bold]Signup form[/bold]: question {form.question!r}, {state[form.accepting]}",
+        highlight=False,
+    )
+    for option in form.options:
+        console.print(f"  now: {option}", markup=False, highlight=False)
+    if form.in_step:
+        console.print("  the next run changes nothing", highlight=False)
+        return []
+    for option in form.wanted:
+        console.print(f"  next run: {option}", markup=False, highlight=False)
+    if form.accepting is not None and form.accepting != form.wanted_accepting:
+        verb = "opens" if form.wanted_accepting else "closes"
+        console.print(f"  the next run {verb} the form", highlight=False)
+    return []
 
 
 @cli.command()

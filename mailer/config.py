@@ -117,6 +117,25 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class FormSettings:
+    """`[form]`: the Google Form people sign up with, kept in step with the seats."""
+
+    id: str = ""  # the form's id, or its edit URL
+    question: str = ""  # the title of the question that names the session
+    api_url: str = "https://forms.googleapis.com"
+
+
+@dataclass(frozen=True)
+class SeriesSettings:
+    """`[series]`: how far ahead the Series tab's sessions are kept as Events rows.
+
+    Blank (the default): the Series tab is not read at all.
+    """
+
+    ahead: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
@@ -124,6 +143,8 @@ class Settings:
     transport: TransportSettings = field(default_factory=TransportSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    form: FormSettings = field(default_factory=FormSettings)
+    series: SeriesSettings = field(default_factory=SeriesSettings)
     source: Path = Path("mailer.toml")
 
     @property
@@ -133,6 +154,7 @@ class Settings:
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
+LOCAL_HTTP = tuple(f"http://{h}" for h in LOOPBACK)  # plain http only on this machine (tests)
 BACKENDS = {"workbook": {"csv", "google"}, "transport": {"outbox", "smtp", "sendgrid"}}
 
 
@@ -170,13 +192,23 @@ def _check(settings: Settings, path: Path) -> None:
             + ", ".join(SMTP_SECURITY)
         )
     sendgrid_host = settings.transport.sendgrid.host
-    local = sendgrid_host.startswith(tuple(f"http://{h}" for h in LOOPBACK))
+    local = sendgrid_host.startswith(LOCAL_HTTP)
     if not (sendgrid_host.startswith("https://") or local):
         raise ConfigError(
             f"{path}: [transport.sendgrid] host: expected an https URL such as "
             "https://api.sendgrid.com or https://api.eu.sendgrid.com (plain http only on "
             "this machine, for tests)"
         )
+    form = settings.form
+    if form.id and not form.question:
+        raise ConfigError(f"{path}: [form] question: the title of the session question")
+    if not (form.api_url.startswith("https://") or form.api_url.startswith(LOCAL_HTTP)):
+        raise ConfigError(f"{path}: [form] api_url: expected an https URL")
+    try:
+        if settings.series.ahead:
+            seconds(settings.series.ahead)
+    except ValueError as err:
+        raise ConfigError(f"{path}: [series] ahead: {err}") from None
     smtp = settings.transport.smtp
     if smtp.username and smtp.security == "none" and smtp.host not in LOOPBACK:
         raise ConfigError(

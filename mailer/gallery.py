@@ -58,6 +58,7 @@ def scratch_site(settings: Settings) -> Iterator[Site]:
             workbook=dataclasses.replace(settings.workbook, backend="csv", path=root / "lists"),
             transport=dataclasses.replace(settings.transport, backend="outbox", path=root / "out"),
             ledger=dataclasses.replace(settings.ledger, path=root / "state" / "mailer.db"),
+            form=dataclasses.replace(settings.form, id=""),  # never touch the real form
         )
         yield Site.from_settings(local)
 

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from mailer.adoption import Adopted
+from mailer.binding import Memory
 from mailer.errors import LedgerError, LockedError
 from mailer.message import FAILED, RETRY, SENT, Body, Draft, OutgoingMessage, SendResult
 from mailer.rows import Event
@@ -27,7 +29,7 @@ from mailer.rules.roster import Previous
 
 PENDING = "pending"
 BOUNCE = "bounce"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -41,7 +43,8 @@ CREATE TABLE IF NOT EXISTS events (
     join_url TEXT NOT NULL,
     signup_url TEXT NOT NULL,
     status TEXT NOT NULL,
-    sequence INTEGER NOT NULL
+    sequence INTEGER NOT NULL,
+    missing INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS seats (
     event_id TEXT NOT NULL,
@@ -51,7 +54,32 @@ CREATE TABLE IF NOT EXISTS seats (
     row INTEGER NOT NULL,
     address TEXT NOT NULL,
     name TEXT NOT NULL,
+    written TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (event_id, email)
+);
+CREATE TABLE IF NOT EXISTS bindings (
+    stamp TEXT NOT NULL,
+    email TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (stamp, email)
+);
+CREATE TABLE IF NOT EXISTS event_names (
+    name TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    sheet_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS forms (
+    form TEXT PRIMARY KEY,
+    options TEXT NOT NULL,
+    accepting INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS series_events (
+    event_id TEXT PRIMARY KEY,
+    series TEXT NOT NULL,
+    added_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS bodies (
     id TEXT PRIMARY KEY,
@@ -93,6 +121,16 @@ CREATE TABLE IF NOT EXISTS suppressions (
 """
 
 
+# Upgrades of a ledger written by an earlier version: schema version -> statements.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE events ADD COLUMN missing INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE seats ADD COLUMN written TEXT NOT NULL DEFAULT ''",
+        "UPDATE seats SET written = status",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class SeatRow:
     event_id: str
@@ -102,6 +140,21 @@ class SeatRow:
     row: int
     address: str = ""
     name: str = ""
+    written: str = ""  # what mailer last put in the Status cell
+
+
+@dataclass
+class Decisions:
+    """What one signups run decided, committed at once."""
+
+    events: Sequence[StoredEvent] = ()
+    seats: Sequence[SeatRow] = ()
+    drafts: Iterable[Draft] = ()
+    bindings: Sequence[tuple[str, str, str]] = ()  # (stamp, email, event id)
+    names: Sequence[tuple[str, str]] = ()  # (an id or label, event id)
+    aliases: Sequence[tuple[str, str]] = ()  # (id on the sheet, ledger id)
+    adopted: Sequence[Adopted] = ()
+    missing: Sequence[str] = ()  # ledger ids of sessions no longer on the events tab
 
 
 @dataclass(frozen=True)
@@ -132,12 +185,18 @@ class Ledger:
     def _ensure_schema(self) -> None:
         (version,) = self.db.execute("PRAGMA user_version").fetchone()
         (tables,) = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        if tables and version != SCHEMA_VERSION:
+        if tables and version > SCHEMA_VERSION:
             raise LedgerError(
-                f"{self.path} holds ledger schema {version}; this mailer needs "
+                f"{self.path} holds ledger schema {version}; this mailer knows up to "
                 f"{SCHEMA_VERSION}. Keep the file and run the mailer version that wrote it."
             )
-        self.db.executescript(SCHEMA)
+        if tables and version < SCHEMA_VERSION:
+            with self.transaction() as db:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS.get(step, ()):
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.db.executescript(SCHEMA)  # a new ledger, or the tables new in this version
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -160,54 +219,127 @@ class Ledger:
         self.db.execute("COMMIT")
 
     def previous(self, event_id: str) -> Previous:
-        statuses = dict(
-            self.db.execute("SELECT email, status FROM seats WHERE event_id = ?", (event_id,))
-        )
+        seats = self.db.execute(
+            "SELECT email, status, written, row FROM seats WHERE event_id = ?", (event_id,)
+        ).fetchall()
         notified = frozenset(
             self.db.execute("SELECT kind, email FROM messages WHERE event_id = ?", (event_id,))
         )
-        return Previous(statuses, notified)
+        return Previous(
+            statuses={email: status for email, status, _, _ in seats},
+            notified=notified,
+            written={email: written for email, _, written, _ in seats if written},
+            rows={email: row for email, _, _, row in seats},
+        )
 
-    def record(
-        self,
-        events: Sequence[StoredEvent],
-        seats: Sequence[SeatRow],
-        drafts: Iterable[Draft],
-    ) -> int:
-        """Commit events, every seat of those events, and their messages at once.
+    def memory(self) -> Memory:
+        """What binds answers and rows to sessions, for mailer.binding."""
+        bindings = {
+            (stamp, email): event_id
+            for stamp, email, event_id in self.db.execute("SELECT * FROM bindings")
+        }
+        names = dict(self.db.execute("SELECT name, event_id FROM event_names"))
+        aliases = dict(self.db.execute("SELECT sheet_id, event_id FROM aliases"))
+        known = frozenset(i for (i,) in self.db.execute("SELECT id FROM events"))
+        return Memory(bindings, names, aliases, known)
+
+    def record(self, decided: Decisions) -> int:
+        """Commit events, every seat of those events, their messages and bindings at once.
 
         Returns how many messages were new.
         """
         with self.transaction() as db:
+            self._record_events(db, decided.events)
             db.executemany(
-                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "DELETE FROM seats WHERE event_id = ?", [(s.event.id,) for s in decided.events]
+            )
+            db.executemany(
+                "INSERT INTO seats VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (s.event_id, s.email, s.status, s.position, s.row, s.address, s.name, s.written)
+                    for s in decided.seats
+                ],
+            )
+            db.executemany("INSERT OR IGNORE INTO bindings VALUES (?, ?, ?)", decided.bindings)
+            db.executemany("INSERT OR REPLACE INTO event_names VALUES (?, ?)", decided.names)
+            db.executemany("INSERT OR REPLACE INTO aliases VALUES (?, ?)", decided.aliases)
+            db.executemany(
+                "UPDATE events SET missing = 1 WHERE id = ?", [(i,) for i in decided.missing]
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO messages (key, kind, event_id, email, state, body_id,"
+                " envelope, reason, created_at, sent_at) VALUES (?, ?, ?, ?, ?, '', '{}', ?, ?, ?)",
                 [
                     (
-                        e.id,
-                        e.title,
-                        e.label,
-                        e.starts_at.isoformat(),
-                        e.ends_at.isoformat(),
-                        e.timezone,
-                        e.capacity,
-                        e.join_url,
-                        e.signup_url,
-                        e.status,
-                        stored.sequence,
+                        a.key,
+                        a.kind,
+                        a.event_id,
+                        a.email,
+                        SENT,
+                        "adopted from the sheet's Notified column",
+                        a.at.astimezone(UTC).isoformat(),
+                        a.at.astimezone(UTC).isoformat(),
                     )
-                    for stored in events
-                    for e in [stored.event]
+                    for a in decided.adopted
                 ],
             )
-            db.executemany("DELETE FROM seats WHERE event_id = ?", [(s.event.id,) for s in events])
+            return self._insert_drafts(db, decided.drafts)
+
+    def form_pushed(self, form: str) -> tuple[tuple[str, ...], bool] | None:
+        """The choices and open/closed state mailer last gave this form, if any."""
+        row = self.db.execute(
+            "SELECT options, accepting FROM forms WHERE form = ?", (form,)
+        ).fetchone()
+        return None if row is None else (tuple(json.loads(row[0])), bool(row[1]))
+
+    def set_form_pushed(self, form: str, options: Sequence[str], accepting: bool) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO forms VALUES (?, ?, ?)",
+            (form, json.dumps(list(options), ensure_ascii=False), int(accepting)),
+        )
+
+    def series_events(self) -> set[str]:
+        """Ids of the Events rows mailer added for a series (never added twice)."""
+        return {i for (i,) in self.db.execute("SELECT event_id FROM series_events")}
+
+    def add_series_events(self, added: Iterable[tuple[str, str]], now: datetime) -> None:
+        at = now.astimezone(UTC).isoformat()
+        with self.transaction() as db:
             db.executemany(
-                "INSERT INTO seats VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (s.event_id, s.email, s.status, s.position, s.row, s.address, s.name)
-                    for s in seats
-                ],
+                "INSERT OR IGNORE INTO series_events VALUES (?, ?, ?)",
+                [(event_id, series, at) for event_id, series in added],
             )
-            return self._insert_drafts(db, drafts)
+
+    def set_written(self, cells: Iterable[tuple[str, str, str]]) -> None:
+        """Remember what now stands in each (event, email)'s Status cell, as mailer wrote it."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE seats SET written = ? WHERE event_id = ? AND email = ?",
+                [(status, event_id, email) for event_id, email, status in cells],
+            )
+
+    @staticmethod
+    def _record_events(db: sqlite3.Connection, events: Sequence[StoredEvent]) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            [
+                (
+                    e.id,
+                    e.title,
+                    e.label,
+                    e.starts_at.isoformat(),
+                    e.ends_at.isoformat(),
+                    e.timezone,
+                    e.capacity,
+                    e.join_url,
+                    e.signup_url,
+                    e.status,
+                    stored.sequence,
+                )
+                for stored in events
+                for e in [stored.event]
+            ],
+        )
 
     @staticmethod
     def _insert_drafts(db: sqlite3.Connection, drafts: Iterable[Draft]) -> int:
@@ -247,7 +379,7 @@ class Ledger:
 
     def add(self, drafts: Iterable[Draft]) -> int:
         """Commit messages that decide no seat (reminders, digests); returns how many were new."""
-        return self.record((), (), drafts)
+        return self.record(Decisions(drafts=drafts))
 
     def count_due(self) -> int:
         query = "SELECT count(*) FROM messages WHERE state IN (?, ?)"
@@ -366,7 +498,7 @@ class Ledger:
 
     def seats(self) -> list[SeatRow]:
         rows = self.db.execute(
-            "SELECT event_id, email, status, position, row, address, name FROM seats"
+            "SELECT event_id, email, status, position, row, address, name, written FROM seats"
             " ORDER BY event_id, rowid"
         )
         return [SeatRow(*r) for r in rows]
@@ -374,11 +506,13 @@ class Ledger:
     def stored_events(self) -> dict[str, StoredEvent]:
         rows = self.db.execute(
             "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url,"
-            " signup_url, status, sequence FROM events ORDER BY starts_at, id"
+            " signup_url, status, sequence, missing FROM events ORDER BY starts_at, id"
         )
         stored = {}
         for row in rows:
-            event_id, title, label, starts, ends, zone, capacity, join, signup, status, seq = row
+            event_id, title, label, starts, ends, zone, capacity, join, signup, status, seq = row[
+                :11
+            ]
             event = Event(
                 id=event_id,
                 title=title,
@@ -391,17 +525,18 @@ class Ledger:
                 signup_url=signup,
                 status=status,
             )
-            stored[event_id] = StoredEvent(event, seq)
+            stored[event_id] = StoredEvent(event, seq, missing=bool(row[11]))
         return stored
 
     def message_keys(self, kind: str) -> set[str]:
         return {k for (k,) in self.db.execute("SELECT key FROM messages WHERE kind = ?", (kind,))}
 
     def sent_at(self, kinds: Sequence[str]) -> dict[tuple[str, str, str], str]:
-        """(kind, event, email) -> when the message was decided, for messages of these kinds."""
+        """(kind, event, email) -> when the latest message of that kind was decided."""
         marks = ",".join("?" * len(kinds))
         rows = self.db.execute(
-            f"SELECT kind, event_id, email, created_at FROM messages WHERE kind IN ({marks})",
+            f"SELECT kind, event_id, email, MAX(created_at) FROM messages WHERE kind IN ({marks})"
+            " GROUP BY kind, event_id, email",
             tuple(kinds),
         )
         return {(kind, event_id, email): at for kind, event_id, email, at in rows}

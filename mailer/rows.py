@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Protocol
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.errors import MissingColumnError
 from mailer.schema import REQUIRED_COLUMNS
+from mailer.statuses import CANCELLED, canonical
 from mailer.text import clean_text
 from mailer.workbook.base import FORMULA_STARTS, Table
 
 MAX_CELL = 500
 MAX_NAME = 200
+MAX_URL = 2000
+MAX_CAPACITY = 10_000
+SEAT_NOTE = re.compile(  # what the signup form adds to a session's label: "(2 of 12 seats left)"
+    r"\s*\((?:\d+ of \d+ seats? left|full: join the waitlist)\)\s*$", re.IGNORECASE
+)
+YEARS = range(1970, 2200)  # beyond these a date is a typo, and date arithmetic would overflow
 YES = {"yes", "y", "true", "1", "x", "member", "yes, i am a member"}
+NO = {"no", "n", "false", "0", "none"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +37,8 @@ class Problem:
     fatal: bool = True
 
     def __str__(self) -> str:
-        return f"{self.tab} row {self.row}, column {self.column!r}: {self.reason}"
+        column = f", column {self.column!r}" if self.column else ""
+        return f"{self.tab} row {self.row}{column}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -42,10 +54,17 @@ class Event:
     label: str = ""
     status: str = ""
     row: int = 0
+    sheet_id: str = ""  # the id as the events tab shows it now, when renamed from `id`
+    waitlist: bool = True  # whether the signup form offers it once full
 
     @property
     def cancelled(self) -> bool:
         return self.status == "cancelled"
+
+    @property
+    def shown_id(self) -> str:
+        """The id organizers see on the events tab."""
+        return self.sheet_id or self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +79,14 @@ class Signup:
     member: bool = False
     pronouns: str = ""
     digest: bool = False
-    status: str = ""
+    status: str = ""  # the Status cell's meaning (mailer.statuses), "" when blank
+    status_text: str = ""  # the Status cell as typed
+    notified: str = ""  # the Notified cell as the sheet holds it
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """What makes a form answer the same answer across edits: when, and who."""
+        return (self.timestamp.isoformat(), self.email)
 
     @property
     def first_name(self) -> str:
@@ -76,11 +102,23 @@ class RejectedRow:
     problem: Problem
 
 
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    """A Signups row left exactly as it is: its session is missing, or the row is broken."""
+
+    row: int
+    email: str
+    event_id: str
+    reason: str
+
+
 @dataclass
 class Parsed:
     events: list[Event] = field(default_factory=list)
     signups: list[Signup] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
+    held: list[HeldRow] = field(default_factory=list)
+    troubled: dict[str, int] = field(default_factory=dict)  # names of events rows in trouble
     members: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
 
@@ -153,6 +191,7 @@ def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
 
 
 def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Parsed:
+    """Every events row becomes an Event or a Problem; a bad row never stops the others."""
     columns = Columns(table, mapping, REQUIRED_COLUMNS["events"])
     parsed = Parsed()
     seen: dict[str, int] = {}
@@ -160,20 +199,30 @@ def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Pa
         if not any(v.strip() for v in values):
             continue
         problem = None
-        try:
-            event = _event(columns, values, number, default_zone)
-        except _CellError as err:
-            problem = Problem(table.tab, number, columns.header(err.field), err.reason)
+        if number in table.broken:
+            problem = Problem(table.tab, number, "", table.broken[number])
         else:
-            if event.id in seen:
-                problem = Problem(
-                    table.tab, number, columns.header("id"), f"same id as row {seen[event.id]}"
-                )
+            try:
+                event, warnings = _event(columns, values, number, default_zone)
+            except _CellError as err:
+                problem = Problem(table.tab, number, columns.header(err.field), err.reason)
             else:
-                seen[event.id] = number
-                parsed.events.append(event)
+                parsed.problems.extend(
+                    Problem(table.tab, number, columns.header(f), reason, fatal=False)
+                    for f, reason in warnings
+                )
+                if event.id in seen:
+                    problem = Problem(
+                        table.tab, number, columns.header("id"), f"same id as row {seen[event.id]}"
+                    )
+                else:
+                    seen[event.id] = number
+                    parsed.events.append(event)
         if problem:
             parsed.problems.append(problem)
+            for name in ("id", "label", "title"):
+                if columns.index.get(name) is not None and columns.text(values, name):
+                    parsed.troubled.setdefault(normalize_email(columns.text(values, name)), number)
     return parsed
 
 
@@ -183,8 +232,30 @@ class _CellError(Exception):
         self.reason = reason
 
 
-def _event(columns: Columns, values: list[str], number: int, default_zone: str) -> Event:
-    text = functools.partial(columns.text, values)
+HTTP_WARNING = "is http, not https: the link is not private on the way"
+
+
+def web_link(url: str) -> str | None:
+    """Why `url` may not go into an email's href, or None when it is an http(s) link."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return f"{url[:60]!r} is not a web link (it must start with https://)"
+    return None
+
+
+def _event(
+    columns: Columns, values: list[str], number: int, default_zone: str
+) -> tuple[Event, list[tuple[str, str]]]:
+    warnings: list[tuple[str, str]] = []
+
+    def text(name: str) -> str:
+        if columns.index.get(name) is None:
+            return ""
+        raw = columns.get(values, name)
+        limit = MAX_URL if name.endswith("_url") else MAX_CELL
+        if len(raw) > limit:
+            raise _CellError(name, f"is {len(raw):,} characters long (at most {limit:,})")
+        return clean_text(raw)
 
     event_id = text("id")
     if not event_id:
@@ -198,32 +269,43 @@ def _event(columns: Columns, values: list[str], number: int, default_zone: str) 
     for name in ("starts_at", "ends_at"):
         try:
             times[name] = parse_datetime(text(name), zone)
-        except ValueError as err:
+        except (ValueError, OverflowError) as err:
             raise _CellError(name, str(err)) from None
+        if times[name].year not in YEARS:
+            raise _CellError(name, f"year {times[name].year} is not a year for a session")
     if times["ends_at"] <= times["starts_at"]:
         raise _CellError("ends_at", "is not after starts_at")
-    try:
-        capacity = int(text("capacity"))
-        if capacity < 0:
-            raise ValueError
-    except ValueError:
-        raise _CellError("capacity", f"{text('capacity')!r} is not a whole number") from None
-    status = text("status").casefold()
-    if status not in ("", "cancelled", "canceled", "scheduled"):
-        raise _CellError("status", f"{status!r} is not blank or 'cancelled'")
-    return Event(
+    capacity_text = text("capacity")
+    if not re.fullmatch(r"\d{1,9}", capacity_text) or int(capacity_text) > MAX_CAPACITY:
+        raise _CellError(
+            "capacity", f"{capacity_text[:30]!r} is not a whole number from 0 to {MAX_CAPACITY:,}"
+        )
+    for name in ("join_url", "signup_url"):
+        url = text(name)
+        if url and (reason := web_link(url)):
+            raise _CellError(name, reason)
+        if url.lower().startswith("http://"):
+            warnings.append((name, HTTP_WARNING))
+    status = text("status")
+    if status.strip().casefold() not in ("", "scheduled") and canonical(status) != CANCELLED:
+        raise _CellError(
+            "status", f"{status!r} is not blank or 'cancelled' (a session is cancelled only so)"
+        )
+    event = Event(
         id=event_id,
         title=text("title") or event_id,
         starts_at=times["starts_at"],
         ends_at=times["ends_at"],
         timezone=zone_name,
-        capacity=capacity,
+        capacity=int(capacity_text),
         join_url=text("join_url"),
         signup_url=text("signup_url"),
         label=text("label"),
-        status="cancelled" if status.startswith("cancel") else "",
+        status=CANCELLED if status.strip() and canonical(status) == CANCELLED else "",
         row=number,
+        waitlist=text("waitlist").casefold() not in NO,
     )
+    return event, warnings
 
 
 def parse_members(table: Table, mapping: dict[str, str]) -> Parsed:
@@ -248,7 +330,7 @@ class EventMatcher:
     def __init__(self, events: list[Event]):
         self.names: dict[str, str | None] = {}
         for event in events:
-            for name in (event.id, event.label):
+            for name in (event.id, event.sheet_id, event.label):
                 if name:
                     self.names[normalize_email(name)] = event.id
         titles: dict[str, list[str]] = {}
@@ -258,29 +340,65 @@ class EventMatcher:
             self.names.setdefault(title, ids[0] if len(ids) == 1 else None)
 
     def find(self, answer: str) -> str | None:
-        return self.names.get(normalize_email(clean_text(answer)))
+        """The session an answer names, with or without the seat note the form showed."""
+        name = normalize_email(clean_text(answer))
+        found = self.names.get(name)
+        if found is None:
+            found = self.names.get(SEAT_NOTE.sub("", name))
+        return found
 
 
 SIGNUP_REQUIRED = REQUIRED_COLUMNS["signups"]
 
 
+class Resolve(Protocol):
+    def __call__(self, identity: tuple[str, str], answer: str, session_cell: str) -> Resolution: ...
+
+
+@dataclass(frozen=True)
+class Resolution:
+    event_id: str | None  # None: the answer names no session
+    held: str = ""  # why the row is left alone: its session is not on the events tab
+
+
 def parse_signups(
-    table: Table, mapping: dict[str, str], events: list[Event], zone: ZoneInfo
+    table: Table,
+    mapping: dict[str, str],
+    events: list[Event],
+    zone: ZoneInfo,
+    resolve: Resolve | None = None,
 ) -> Parsed:
-    """Every non-blank row becomes a Signup or a RejectedRow; warnings ride along."""
+    """Every non-blank row becomes a Signup, a RejectedRow or a HeldRow; warnings ride along.
+
+    `resolve` finds an answer's session (mailer.binding); by default the
+    answer's text alone names it.
+    """
     columns = Columns(table, mapping, SIGNUP_REQUIRED)
-    matcher = EventMatcher(events)
+    if resolve is None:
+        matcher = EventMatcher(events)
+
+        def resolve(identity: tuple[str, str], answer: str, session_cell: str) -> Resolution:
+            return Resolution(matcher.find(answer))
+
     parsed = Parsed()
     for number, values in table.numbered_rows():
         if not any(str(v).strip() for v in values):
             continue
         key = (columns.get(values, "timestamp").strip(), columns.get(values, "email").strip())
+        if number in table.broken:
+            problem = Problem(table.tab, number, "", table.broken[number])
+            parsed.problems.append(problem)
+            parsed.held.append(HeldRow(number, normalize_email(key[1]), "", problem.reason))
+            continue
         try:
-            signup, warnings = _signup(columns, values, number, key, matcher, zone)
+            signup, warnings = _signup(columns, values, number, key, resolve, zone)
         except _CellError as err:
             problem = Problem(table.tab, number, columns.header(err.field), err.reason)
             parsed.rejected.append(RejectedRow(number, key, problem))
             parsed.problems.append(problem)
+            continue
+        except _Held as held:
+            parsed.held.append(HeldRow(number, held.email, held.event_id, held.reason))
             continue
         parsed.signups.append(signup)
         parsed.problems.extend(
@@ -290,12 +408,19 @@ def parse_signups(
     return parsed
 
 
+class _Held(Exception):
+    def __init__(self, email: str, event_id: str, reason: str):
+        self.email = email
+        self.event_id = event_id
+        self.reason = reason
+
+
 def _signup(
     columns: Columns,
     values: list[str],
     number: int,
     key: tuple[str, str],
-    matcher: EventMatcher,
+    resolve: Resolve,
     zone: ZoneInfo,
 ) -> tuple[Signup, list[tuple[str, str]]]:
     warnings: list[tuple[str, str]] = []
@@ -316,7 +441,7 @@ def _signup(
         raise _CellError("timestamp", "is empty")
     try:
         timestamp = parse_datetime(stamp, zone)
-    except ValueError as err:
+    except (ValueError, OverflowError) as err:
         raise _CellError("timestamp", str(err)) from None
     raw_email = text("email")
     if not raw_email:
@@ -325,27 +450,33 @@ def _signup(
         address = deliverable_address(raw_email)
     except InvalidAddress as err:
         raise _CellError("email", f"not a valid email address: {err}") from None
+    email = normalize_email(address)
     answer = text("event")
-    event_id = matcher.find(answer)
-    if event_id is None:
+    found = resolve((timestamp.isoformat(), email), answer, text("session"))
+    if found.held:
+        raise _Held(email, found.event_id or "", found.held)
+    if found.event_id is None:
         reason = "is empty" if not answer else "names no session on the events tab"
         raise _CellError("event", reason)
     name = text("name", MAX_NAME)
     if name.startswith(FORMULA_STARTS):
         warnings.append(("name", "looks like a spreadsheet formula; it is kept as plain text"))
+    status_text = text("status")
     return (
         Signup(
             row=number,
             key=key,
             timestamp=timestamp,
-            email=normalize_email(address),
+            email=email,
             address=address,
             name=name,
-            event_id=event_id,
+            event_id=found.event_id,
             member=text("member").casefold() in YES,
             pronouns=text("pronouns"),
             digest=text("digest").casefold() in YES,
-            status=text("status").casefold(),
+            status=canonical(status_text),
+            status_text=status_text,
+            notified=text("notified"),
         ),
         warnings,
     )
@@ -360,6 +491,7 @@ class Resource:
     description: str = ""
     audience: str = ""
     added_on: date | None = None
+    sent_in: str = ""  # which digests carried it, as the Resources tab says
 
     @property
     def key(self) -> str:
@@ -398,9 +530,13 @@ def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resourc
             continue
         text = functools.partial(columns.text, values)
         url = text("url")
-        if not url.startswith(("https://", "http://")):
-            problems.append(Problem(table.tab, number, columns.header("url"), "is not a web link"))
+        if reason := web_link(url):
+            problems.append(Problem(table.tab, number, columns.header("url"), reason))
             continue
+        if url.lower().startswith("http://"):
+            problems.append(
+                Problem(table.tab, number, columns.header("url"), HTTP_WARNING, fatal=False)
+            )
         if not text("title"):
             problems.append(Problem(table.tab, number, columns.header("title"), "is empty"))
             continue
@@ -420,6 +556,7 @@ def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resourc
                 description=text("description"),
                 audience=text("audience"),
                 added_on=added,
+                sent_in=text("sent_in"),
             )
         )
     return resources, problems

@@ -112,6 +112,10 @@ class DroppedWrites:
         """What Workbook.write would do to the tab as it is now (same arguments); done: nothing."""
         return plan_writes(self.workbook.read([tab])[tab], *changes, **columns)
 
+    def append(self, tab: str, records: Sequence[dict[str, str]]) -> int:
+        """How many rows Workbook.append would add; adds none."""
+        return len(records)
+
 
 @contextmanager
 def dry_run(site: Site) -> Iterator[tuple[Site, MemoryTransport]]:
@@ -130,6 +134,7 @@ def dry_run(site: Site) -> Iterator[tuple[Site, MemoryTransport]]:
             ledger=dataclasses.replace(settings.ledger, path=state / site.ledger_path.name),
         )
         transport = MemoryTransport()
+        # forms=None: the signup form is left as it is
         yield Site(scratch, DroppedWrites(site.workbook), transport, site.renderer), transport
 
 

@@ -26,7 +26,9 @@ class Column:
 @dataclass(frozen=True)
 class Tab:
     columns: dict[str, Column]
-    required: bool = False  # a job cannot run without it
+    # What `mailer check` makes of a workbook without the tab: the jobs cannot run
+    # ("error"), a job goes without it ("warning"), or most sites have none ("fine").
+    missing: Literal["error", "warning", "fine"] = "warning"
 
 
 def _columns(*names: str, **special: Column) -> dict[str, Column]:
@@ -37,14 +39,14 @@ TABS: dict[str, Tab] = {
     "events": Tab(
         _columns(
             "id", "title", "label", "starts_at", "ends_at", "timezone", "capacity",
-            "join_url", "signup_url", "status",
+            "join_url", "signup_url", "status", "waitlist",
             id=Column("id", required=True),
             title=Column("title", required=True),
             starts_at=Column("starts_at", required=True, date="wall"),
             ends_at=Column("ends_at", required=True, date="wall"),
             capacity=Column("capacity", required=True),
         ),
-        required=True,
+        missing="error",
     ),
     "signups": Tab(
         {
@@ -59,17 +61,19 @@ TABS: dict[str, Tab] = {
             "position": Column("Position"),
             "notified": Column("Notified"),
             "note": Column("Note"),
+            "session": Column("Session id"),
         },
-        required=True,
+        missing="error",
     ),
     "members": Tab(_columns("email", "name", email=Column("email", required=True))),
     "resources": Tab(
         _columns(
-            "title", "url", "category", "description", "audience", "added_on",
+            "title", "url", "category", "description", "audience", "added_on", "sent_in",
             title=Column("title", required=True),
             url=Column("url", required=True),
             category=Column("category", required=True),
             added_on=Column("added_on", date="date"),
+            sent_in=Column("Sent in digest"),
         )
     ),
     "subscribers": Tab(
@@ -79,6 +83,18 @@ TABS: dict[str, Tab] = {
             subscribed_on=Column("subscribed_on", date="date"),
             unsubscribed_on=Column("unsubscribed_on", date="date"),
         )
+    ),
+    "series": Tab(
+        _columns(
+            "id", "title", "weekday", "start_time", "end_time", "timezone", "capacity",
+            "join_url", "signup_url", "starts_on", "ends_on", "weeks",
+            id=Column("id", required=True),
+            weekday=Column("weekday", required=True),
+            start_time=Column("start_time", required=True),
+            end_time=Column("end_time", required=True),
+            capacity=Column("capacity", required=True),
+        ),
+        missing="fine",  # most sites list their sessions by hand
     ),
 }  # fmt: skip
 

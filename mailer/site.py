@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.config import Settings
+from mailer.forms import FormsClient, open_forms
 from mailer.render import Renderer
 from mailer.transports import Transport, open_transport
 from mailer.workbook import Workbook, open_workbook
@@ -17,6 +18,7 @@ class Site:
     workbook: Workbook
     transport: Transport
     renderer: Renderer
+    forms: FormsClient | None = None  # the signup form, when [form] names one
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Site:
@@ -25,6 +27,7 @@ class Site:
             workbook=open_workbook(settings),
             transport=open_transport(settings),
             renderer=Renderer(settings.root / "templates"),
+            forms=open_forms(settings) if settings.form.id else None,
         )
 
     @property

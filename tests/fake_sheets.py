@@ -203,7 +203,7 @@ class FakeSheets(BaseAdapter):
             (row, col) = start
             for r, values in enumerate(data["values"]):
                 for c, value in enumerate(values):
-                    if col + c > tab.columns:
+                    if col + c > tab.columns or row + r > tab.rows:
                         return 400, _error(400, "Range exceeds grid limits"), {}
                     self._set(tab, row + r, col + c, value, option)
                     updated += 1

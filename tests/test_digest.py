@@ -145,7 +145,7 @@ def test_unsubscribing_by_hand_is_honoured_and_written_to_the_sheet(site):
     add_resources(site, "Rest as resistance")
 
     site.mailer("unsubscribe", "Priya.Raman@example.org")
-    result = site.mailer("run", now=NEXT_SLOT)
+    result = site.mailer("run", "digest", now=NEXT_SLOT)
 
     second = {line["to"] for line in site.sent(digests=True) if "2026-11-30" in line["key"]}
     assert "priya.raman@example.org" not in second and len(second) == 6

@@ -358,8 +358,8 @@ def test_new_status_columns_grow_the_grid_when_it_is_full(sheet):
 
     sheet.run()
 
-    assert tab.columns == 11
-    assert tab.grid[0][7:] == ["Status", "Position", "Notified", "Note"]
+    assert tab.columns == 12  # Status, Position, Notified, Note, Session id
+    assert tab.grid[0][7:] == ["Status", "Position", "Notified", "Note", "Session id"]
 
 
 def test_serial_date_times_read_in_the_sheets_own_zone():
@@ -444,3 +444,22 @@ def test_a_refused_key_says_to_make_a_new_one_and_calls_no_sheet(
     )
     assert "make a new JSON key" in str(finding)
     assert not sheet.sheets.calls
+
+
+def test_a_series_adds_its_dates_to_the_events_tab_through_the_api(sheet):
+    header = ["id", "title", "weekday", "start_time", "end_time", "timezone", "capacity"]
+    sheet.sheets.add_tab(
+        "series",
+        [header, ["wed", "Conversation", "Wednesday", "12:00", "13:30", "America/Chicago", 12]],
+    )
+    with sheet.site.config.open("a", encoding="utf-8") as handle:
+        handle.write('\n[series]\nahead = "2 weeks"\n')
+    events = sheet.sheets.tabs["events"]
+    events.rows = len(events.grid)  # a full grid: the new rows need appendDimension
+
+    sheet.run()
+    sheet.run(now=NOW + timedelta(minutes=5))
+
+    ids = [row["id"] for row in sheet.sheets.records("events")]
+    assert ids[1:] == ["wed-2026-11-25", "wed-2026-12-02", "wed-2026-12-09"]
+    assert sheet.sheets.records("events")[2]["starts_at"] == "2026-12-02 12:00"

@@ -86,7 +86,8 @@ def test_one_seat_per_person_per_event(people, capacity):
     result = plan(event(capacity), people, Previous(), BEFORE)
 
     assert set(result.seats) == {s.email for s in people}
-    holders = [r for r in result.rows.values() if r.status != roster.DUPLICATE]
+    # A later row of the same person is a duplicate (or, cancelled there, left as typed).
+    holders = [r for r in result.rows.values() if not r.note.startswith("same person")]
     assert len(holders) == len(result.seats)
     assert len({(n.kind, n.email) for n in result.notices}) == len(result.notices)
 

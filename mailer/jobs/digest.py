@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from mailer.binding import ledger_ids
 from mailer.config import JobSettings
 from mailer.emails import event_view, site_body
 from mailer.jobs import DigestOptions
@@ -20,7 +21,9 @@ from mailer.message import Body, Draft, placeholder
 from mailer.rows import (
     Event,
     Problem,
+    Resolution,
     Resource,
+    Signup,
     Subscriber,
     parse_events,
     parse_resources,
@@ -30,6 +33,7 @@ from mailer.rows import (
 from mailer.rules import digest, roster
 from mailer.rules.digest import Recipient, Slot
 from mailer.site import Site
+from mailer.subscribers import write_unsubscribes
 from mailer.text import plural
 from mailer.tokens import load_secret, unsubscribe_token
 from mailer.workbook import CellChange, Table
@@ -50,6 +54,7 @@ class DigestReport:
     problems: list[Problem] = field(default_factory=list)
     delivered: Counter[str] = field(default_factory=Counter)
     unsubscribes_written: int = 0
+    adopted: int = 0  # digests the Resources tab shows were sent that the ledger did not hold
 
     def summary(self) -> str:
         decided = self.skipped or f"{plural(self.recipients, 'recipient')} for {self.slot}"
@@ -68,6 +73,9 @@ class DigestReport:
         if self.unsubscribes_written:
             written = plural(self.unsubscribes_written, "unsubscribe")
             line += f"; {written} written to the sheet"
+        if self.adopted:
+            earlier = plural(self.adopted, "earlier digest")
+            line += f"; rebuilt from the sheet: {earlier} the Resources tab shows as sent"
         console.print(line + ".", soft_wrap=True, highlight=False)
         for problem in self.problems:
             console.print(f"  {problem}", markup=False, soft_wrap=True)
@@ -83,17 +91,66 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     """Decide this slot's digest if it is due and has news, then send what is due."""
     slot = digest.latest_slot(job.at, ZoneInfo(job.timezone), now)
     report = DigestReport(slot=slot.label)
-    history = ledger.digest_history(job.name)
     tables = _read(site)
+    history, report.adopted = _history(site, ledger, job, tables)
     subscribers, problems = _subscribers(site, tables)
     report.problems.extend(problems)
-    if history and history[-1][0] == slot.label:
-        report.skipped = f"the {slot.label} digest was already decided"
+    if history and history[-1][0] >= slot.label:
+        report.skipped = f"the {history[-1][0]} digest was already decided"
     else:
         _decide(site, ledger, now, job, slot, history, tables, subscribers, report)
     report.delivered = send()
-    report.unsubscribes_written = _write_unsubscribes(site, ledger, tables, subscribers)
+    if "subscribers" in tables:
+        _, signups = _events_and_signups(site, tables)
+        report.unsubscribes_written = write_unsubscribes(
+            site, ledger, tables["subscribers"], subscribers, signups
+        )
+    _write_sent_in(site, ledger, job, tables)
     return report
+
+
+def _history(
+    site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]
+) -> tuple[list[tuple[str, list[str]]], int]:
+    """The digests this job decided: the ledger's, and those the Resources tab shows it lacks.
+
+    The Resources tab's "Sent in digest" column says which digest carried each
+    resource, so a lost or older ledger never sends a slot's digest again.
+    Returns the history, oldest first, and how many slots came from the sheet.
+    """
+    history = dict(ledger.digest_history(job.name))
+    shown: dict[str, list[str]] = {}
+    for resource in _resources(site, tables)[0]:
+        for job_name, slot in digest.sent_in(resource.sent_in):
+            if job_name == job.name:
+                shown.setdefault(slot, []).append(resource.key)
+    adopted = {slot: keys for slot, keys in shown.items() if slot not in history}
+    return sorted({**history, **adopted}.items()), len(adopted)
+
+
+def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]) -> int:
+    """Say in the Resources tab which digest carried each resource, where it does not yet."""
+    if "resources" not in tables:
+        return 0
+    carried: dict[str, str] = {}
+    for slot, keys in ledger.digest_history(job.name):
+        for key in keys:
+            carried.setdefault(key, slot)
+    mapping = site.settings.workbook.column_map("resources")
+    table = tables["resources"]
+    changes = []
+    for resource in _resources(site, tables)[0]:
+        carried_in = carried.get(resource.key)
+        if carried_in is None or (job.name, carried_in) in digest.sent_in(resource.sent_in):
+            continue
+        text = digest.sent_in_text([*digest.sent_in(resource.sent_in), (job.name, carried_in)])
+        changes.append(
+            CellChange(resource.row, (resource.url,), mapping["sent_in"], resource.sent_in, text)
+        )
+    if not changes:
+        return 0
+    written = site.workbook.write(table.tab, [mapping["url"]], changes, [mapping["sent_in"]])
+    return len(written.cells)
 
 
 def _decide(
@@ -117,7 +174,7 @@ def _decide(
     if not fresh:
         report.skipped = f"no new resources since {since:%Y-%m-%d}; nothing sent"
         return
-    events, signups = _events_and_signups(site, tables, report)
+    events, signups = _events_and_signups(site, tables, ledger)
     contents = Contents(
         groups=digest.grouped(fresh, options.categories),
         sessions=_sessions(events, ledger, now, options.upcoming_days),
@@ -157,18 +214,32 @@ def _resources(site: Site, tables: dict[str, Table]) -> tuple[list[Resource], li
     return parse_resources(tables["resources"], site.settings.workbook.column_map("resources"))
 
 
-def _events_and_signups(site: Site, tables: dict[str, Table], report: DigestReport):
+def _events_and_signups(
+    site: Site, tables: dict[str, Table], ledger: Ledger | None = None
+) -> tuple[list[Event], list[Signup]]:
+    """The sessions (under the ids the ledger knows them by) and every signup row that reads.
+
+    A signup counts for the digest whatever session its answer names.
+    """
     settings = site.settings
-    if "events" not in tables:
-        return [], []
     zone = settings.organization.zone
-    events = parse_events(tables["events"], settings.workbook.column_map("events"), str(zone))
+    events: list[Event] = []
+    if "events" in tables:
+        parsed = parse_events(tables["events"], settings.workbook.column_map("events"), str(zone))
+        events = parsed.events
+        if ledger is not None:
+            stored = {i: s.event for i, s in ledger.stored_events().items()}
+            events, _ = ledger_ids(events, stored, ledger.memory().aliases)
     if "signups" not in tables:
-        return events.events, []
+        return events, []
     signups = parse_signups(
-        tables["signups"], settings.workbook.column_map("signups"), events.events, zone
+        tables["signups"],
+        settings.workbook.column_map("signups"),
+        events,
+        zone,
+        lambda identity, answer, cell: Resolution(answer or cell or "-"),
     )
-    return events.events, signups.signups
+    return events, signups.signups
 
 
 def _sessions(
@@ -238,30 +309,3 @@ def _drafts(
                 "unsubscribe_mailto": mailto,
             },
         )
-
-
-def _write_unsubscribes(
-    site: Site, ledger: Ledger, tables: dict[str, Table], subscribers: list[Subscriber]
-) -> int:
-    """Fill unsubscribed_on in the Subscribers tab for people who unsubscribed since."""
-    if "subscribers" not in tables:
-        return 0
-    table = tables["subscribers"]
-    mapping = site.settings.workbook.column_map("subscribers")
-    unsubscribed = ledger.suppressed(UNSUBSCRIBE)
-    zone = site.settings.organization.zone
-    changes = [
-        CellChange(
-            s.row,
-            s.key,
-            mapping["unsubscribed_on"],
-            "",
-            f"{datetime.fromisoformat(unsubscribed[s.email]).astimezone(zone):%Y-%m-%d}",
-        )
-        for s in subscribers
-        if s.email in unsubscribed and not s.unsubscribed
-    ]
-    if not changes:
-        return 0
-    written = site.workbook.write(table.tab, [mapping["email"]], changes)
-    return len(written.cells)

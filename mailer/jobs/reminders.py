@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from mailer.adoption import NOTIFIED
 from mailer.config import JobSettings
 from mailer.emails import EventEmails
 from mailer.jobs import ReminderOptions
@@ -43,12 +44,15 @@ class RemindersReport:
 def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> RemindersReport:
     """Send every reminder due as of `now`. Reads no spreadsheet: seats come from the ledger."""
     options = job.options_as(ReminderOptions)
-    events = {e.id: e for e in (s.event for s in ledger.stored_events().values())}
+    # A session whose row left the events tab gets no reminder (it is not cancelled either).
+    events = {i: s.event for i, s in ledger.stored_events().items() if not s.missing}
     seats = {(s.event_id, s.email): s for s in ledger.seats()}
-    confirmed_at = {
-        (event_id, email): datetime.fromisoformat(at)
-        for (_, event_id, email), at in ledger.sent_at(roster.SEAT_NOTICES).items()
-    }
+    # The latest moment the person was told about their seat (or, as the sheet showed when
+    # the ledger was rebuilt, anything): a reminder due before then is not sent.
+    confirmed_at: dict[tuple[str, str], datetime] = {}
+    for (_, event_id, email), at in ledger.sent_at((*roster.SEAT_NOTICES, NOTIFIED)).items():
+        moment = datetime.fromisoformat(at)
+        confirmed_at[(event_id, email)] = max(moment, confirmed_at.get((event_id, email), moment))
     notices = due_reminders(
         events.values(),
         [(s.event_id, s.email, s.status, s.row) for s in seats.values()],

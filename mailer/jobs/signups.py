@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from mailer import adoption, binding, config
+from mailer.adoption import notified_text
+from mailer.binding import Memory, Renamed
 from mailer.config import JobSettings
 from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
+from mailer.form_choices import FormChoices, form_choices
+from mailer.forms import FormError, FormReport, FormsClient, keep_in_step
 from mailer.jobs.base import Send, delivered_text
-from mailer.ledger import Ledger, SeatRow
+from mailer.ledger import Decisions, Ledger, SeatRow
 from mailer.message import Draft
 from mailer.rows import (
     Event,
     Parsed,
     Problem,
     Signup,
+    normalize_email,
     parse_events,
     parse_members,
     parse_signups,
+    parse_subscribers,
 )
 from mailer.rules import changes, roster
 from mailer.rules.changes import EventChange, StoredEvent
 from mailer.rules.roster import Plan, RowDecision
+from mailer.series import events_row, parse_series, sessions_ahead
 from mailer.site import Site
+from mailer.statuses import canonical
+from mailer.subscribers import write_unsubscribes
 from mailer.text import plural
 from mailer.workbook import CellChange, Table, WritePlan
 from mailer.workbook.base import Skipped
@@ -36,7 +47,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 log = logging.getLogger("mailer.signups")
-JOB_COLUMNS = ("status", "position", "notified", "note")
+JOB_COLUMNS = ("status", "position", "notified", "note", "session")
 EMAIL_FAILED = "email failed: "
 
 
@@ -58,6 +69,9 @@ class SignupsReport:
     delivered: Counter[str] = field(default_factory=Counter)
     cells_written: int = 0
     skipped_writes: list[Skipped] = field(default_factory=list)
+    adopted: int = 0  # emails the sheet showed as sent that the ledger had no record of
+    series_added: int = 0  # Events rows added for the Series tab
+    form: FormReport | None = None  # what keeping the signup form in step did
 
     @property
     def rejected(self) -> list[Problem]:
@@ -88,6 +102,13 @@ class SignupsReport:
             f"Emails: {self.decided} new, {delivered_text(self.delivered)}."
             f" Sheet: {plural(self.cells_written, 'cell')} written."
         )
+        if self.adopted:
+            console.print(
+                f"Rebuilt from the sheet: the ledger had no record of"
+                f" {plural(self.adopted, 'email')} that the Notified column shows as sent;"
+                " they are taken as sent, never sent again.",
+                soft_wrap=True,
+            )
         if self.rejected:
             rows = plural(len(self.rejected), "row")
             console.print(f"[bold]{rows} rejected[/bold] (fix in the sheet):")
@@ -105,30 +126,58 @@ class SignupsReport:
 def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> SignupsReport:
     """One pass of the job, as of `now`. The caller holds the ledger's lock."""
     settings = site.settings
-    names = {tab: settings.workbook.tab(tab) for tab in ("events", "signups", "members")}
+    tabs = ["events", "signups", "members", "subscribers"]
+    if settings.series.ahead:
+        tabs.append("series")
+    names = {tab: settings.workbook.tab(tab) for tab in tabs}
     tables = site.workbook.read(list(names.values()))
     for tab in ("events", "signups"):
         if names[tab] not in tables:
             raise WorkbookError(f"the workbook has no tab {names[tab]!r} ({tab})")
-    parsed = _parse(site, tables, names)
-    report = SignupsReport(settings.organization.zone, problems=parsed.problems)
+    report = SignupsReport(settings.organization.zone)
+    if "series" in names and names["series"] in tables:
+        report.series_added = _add_series_dates(site, ledger, tables, names, now, report)
+    stored = ledger.stored_events()
+    parsed, renames = _parse(site, tables, names, stored, ledger.memory())
+    report.problems.extend(parsed.problems)
+    report.warnings.extend(
+        f"events row {r.row}: id {r.sheet_id!r} is session {r.event_id!r} renamed (same time"
+        " and title); its seats and emails carry over"
+        for r in renames
+    )
+    missing = _missing(parsed, stored, now, report)
 
     by_event: dict[str, list[Signup]] = {e.id: [] for e in parsed.events}
     for signup in parsed.signups:
         by_event[signup.event_id].append(signup)
     by_row = {s.row: s for s in parsed.signups}
-    stored = ledger.stored_events()
+    known_seats = {(s.event_id, s.email): s for s in ledger.seats()}
+    last_sent = ledger.last_sent()
 
-    plans, events, seats, drafts = [], [], [], []
+    decided = Decisions(
+        bindings=[(*s.identity, s.event_id) for s in parsed.signups],
+        names=_names(parsed.events),
+        aliases=[(r.sheet_id, r.event_id) for r in renames],
+        missing=missing,
+    )
+    plans, events, seats, drafts, adopted = [], [], [], [], []
     for event in parsed.events:
         previous = ledger.previous(event.id)
+        found = adoption.adopt(
+            event.id, by_event[event.id], previous, last_sent, settings.organization.zone
+        )
+        adopted.extend(found)
+        previous = adoption.with_adopted(previous, found)
         plan = roster.plan(event, by_event[event.id], previous, now)
         change = changes.detect(event, stored.get(event.id), plan, previous, now)
         plans.append(plan)
         events.append(StoredEvent(event, change.sequence))
-        seats.extend(_seat_rows(plan, by_row))
+        seats.extend(_seat_rows(plan, by_row, previous, known_seats))
         drafts.extend(_drafts(site, event, plan, change, previous, by_row, parsed.members, now))
         report.warnings.extend(plan.warnings)
+        report.problems.extend(_held_problems(site, plan, by_row))
+        if plan.kept and event.ends_at > now:
+            report.warnings.append(_kept_warning(event, plan.kept))
         if event.ends_at > now:
             notices = plan.notices + change.notices
             report.events.append(
@@ -136,10 +185,18 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
                     event, plan.confirmed, plan.waitlisted, Counter(n.kind for n in notices)
                 )
             )
-    report.decided = ledger.record(events, seats, drafts)
+    decided.events, decided.seats, decided.drafts, decided.adopted = events, seats, drafts, adopted
+    choices = form_choices(parsed.events, {p.event_id: p.confirmed for p in plans}, now)
+    decided.names = [
+        *decided.names,
+        *((normalize_email(text), event_id) for event_id, text in choices.by_event.items()),
+    ]
+    report.adopted = len(adopted)
+    report.decided = ledger.record(decided)
     report.delivered = send()
 
     cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger)
+    skipped: list[Skipped] = []
     if cell_changes:
         mapping = settings.workbook.column_map("signups")
         written: WritePlan = site.workbook.write(
@@ -149,23 +206,164 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
             columns=[mapping[c] for c in JOB_COLUMNS],
         )
         report.cells_written = len(written.cells)
-        report.skipped_writes = written.skipped
+        skipped = report.skipped_writes = written.skipped
+    status_header = settings.workbook.column_map("signups")["status"]
+    not_written = {s.row for s in skipped if s.column == status_header}
+    ledger.set_written(_written_cells(plans, by_row, not_written))
+    if names["subscribers"] in tables:
+        # Every few minutes, not only at the digest's slot: a lost ledger must not forget them.
+        subscribers_table = tables[names["subscribers"]]
+        subscribers, _ = parse_subscribers(
+            subscribers_table, settings.workbook.column_map("subscribers")
+        )
+        report.cells_written += write_unsubscribes(
+            site, ledger, subscribers_table, subscribers, parsed.signups
+        )
+    if site.forms is not None:
+        _keep_form_in_step(site, site.forms, ledger, choices, report)
     return report
 
 
-def _seat_rows(plan: Plan, by_row: dict[int, Signup]) -> list[SeatRow]:
-    return [
-        SeatRow(
-            plan.event_id,
-            email,
-            seat.status,
-            seat.position,
-            seat.row,
-            by_row[seat.row].address,
-            by_row[seat.row].name,
+def _keep_form_in_step(
+    site: Site, forms: FormsClient, ledger: Ledger, choices: FormChoices, report: SignupsReport
+) -> None:
+    """Offer the open sessions on the signup form; no call when it already offers them."""
+    wanted = (choices.options, choices.accepting)
+    if ledger.form_pushed(forms.form) == wanted:
+        return
+    try:
+        report.form = keep_in_step(
+            forms, site.settings.form.question, choices.options, choices.accepting
         )
-        for email, seat in plan.seats.items()
+    except FormError as err:
+        report.warnings.append(f"signup form: {err}")
+        return
+    report.warnings.extend(report.form.warnings or [])
+    ledger.set_form_pushed(forms.form, *wanted)
+
+
+def _add_series_dates(
+    site: Site,
+    ledger: Ledger,
+    tables: dict[str, Table],
+    names: dict[str, str],
+    now: datetime,
+    report: SignupsReport,
+) -> int:
+    """Add the Events rows each series holds within `[series] ahead` that are not there yet.
+
+    A date mailer added once is never added again, so a row an organizer
+    deleted stays deleted (and is reported as a missing session).
+    """
+    settings = site.settings
+    zone = str(settings.organization.zone)
+    found, problems = parse_series(
+        tables[names["series"]], settings.workbook.column_map("series"), zone
+    )
+    report.problems.extend(problems)
+    events_table = tables[names["events"]]
+    mapping = settings.workbook.column_map("events")
+    id_column = events_table.column_index(mapping["id"])
+    present = {events_table.cell(row, id_column).strip() for row in events_table.rows}
+    added_before = ledger.series_events()
+    ahead = timedelta(seconds=config.seconds(settings.series.ahead))
+    new = [
+        (series, event)
+        for series in found
+        for event in sessions_ahead(series, now, ahead)
+        if event.id not in present and event.id not in added_before
     ]
+    if not new:
+        return 0
+    records = [events_row(event, mapping) for _, event in new]
+    site.workbook.append(events_table.tab, records)
+    ledger.add_series_events(((e.id, s.id) for s, e in new), now)
+    for record in records:  # this run sees them as the next read will
+        events_table.rows.append([record.get(header, "") for header in events_table.header])
+    return len(records)
+
+
+def _missing(
+    parsed: Parsed, stored: dict[str, StoredEvent], now: datetime, report: SignupsReport
+) -> list[str]:
+    """Sessions the ledger knows that the events tab no longer shows: warned, never cancelled."""
+    present = {e.id for e in parsed.events}
+    held = Counter(h.event_id for h in parsed.held)
+    missing = []
+    for event_id, kept in stored.items():
+        if event_id in present:
+            continue
+        missing.append(event_id)
+        if kept.event.ends_at > now:
+            report.warnings.append(
+                f"session {kept.event.shown_id!r} ({kept.event.title}, "
+                f"{kept.event.starts_at:%a %b %d %H:%M}) is not on the events tab, or its row"
+                f" has a problem: nothing is sent about it, no reminder goes, and its"
+                f" {held[event_id]} signup rows are left as they are. Put the row back, or set"
+                " its status to cancelled to tell people."
+            )
+    return missing
+
+
+def _names(events: list[Event]) -> list[tuple[str, str]]:
+    """Every id and label a session is shown by now, so answers given with them still match."""
+    return [
+        (normalize_email(name), event.id)
+        for event in events
+        for name in (event.id, event.sheet_id, event.label)
+        if name
+    ]
+
+
+def _held_problems(site: Site, plan: Plan, by_row: dict[int, Signup]) -> list[Problem]:
+    tab = site.settings.workbook.tab("signups")
+    header = site.settings.workbook.column_map("signups")["status"]
+    return [
+        Problem(tab, row, header, decision.problem, fatal=False)
+        for row, decision in plan.rows.items()
+        if decision.problem
+    ]
+
+
+def _kept_warning(event: Event, kept: list[str]) -> str:
+    people = "person" if len(kept) == 1 else "people"
+    return (
+        f"{event.shown_id}: {len(kept)} {people} with a place have no row on the signups tab"
+        " that mailer can read (deleted, or joined to another row); their places are kept"
+        " as they were (put the row back, with Status cancelled to free a seat)"
+    )
+
+
+def _seat_rows(
+    plan: Plan,
+    by_row: dict[int, Signup],
+    previous: roster.Previous,
+    known: dict[tuple[str, str], SeatRow],
+) -> list[SeatRow]:
+    """Every seat of the plan; a seat kept without a row keeps what the ledger knew of it."""
+    rows = []
+    for email, seat in plan.seats.items():
+        signup = by_row.get(seat.row)
+        before = known.get((plan.event_id, email))
+        if signup is not None and signup.email == email:
+            address, name = signup.address, signup.name
+        elif before is not None:
+            address, name = before.address, before.name
+        else:
+            address, name = email, ""
+        rows.append(
+            SeatRow(
+                plan.event_id,
+                email,
+                seat.status,
+                seat.position,
+                seat.row,
+                address,
+                name,
+                written=previous.written.get(email, ""),
+            )
+        )
+    return rows
 
 
 def _drafts(
@@ -182,7 +380,9 @@ def _drafts(
     emails = EventEmails(site, event, now, change)
     drafts = []
     for notice in plan.notices + change.notices:
-        signup = by_row[notice.row]
+        signup = by_row.get(notice.row)
+        if signup is None or signup.email != notice.email:
+            continue  # a cancellation to a seat whose row is gone: it has no address here
         member = signup.member or signup.email in members
         had_invitation = changes.invited(previous, notice.email)
         drafts.append(
@@ -198,50 +398,78 @@ def _drafts(
     return drafts
 
 
-def _parse(site: Site, tables: dict[str, Table], names: dict[str, str]) -> Parsed:
+def _parse(
+    site: Site,
+    tables: dict[str, Table],
+    names: dict[str, str],
+    stored: dict[str, StoredEvent],
+    memory: Memory,
+) -> tuple[Parsed, list[Renamed]]:
+    """Events under the ids the ledger knows them by, each answer bound to its session."""
     settings = site.settings
     zone = settings.organization.zone
     events = parse_events(
         tables[names["events"]], settings.workbook.column_map("events"), str(zone)
     )
+    known, renames = binding.ledger_ids(
+        events.events, {i: s.event for i, s in stored.items()}, memory.aliases
+    )
+    memory = dataclasses.replace(
+        memory, aliases={**memory.aliases, **{r.sheet_id: r.event_id for r in renames}}
+    )
+    resolver = binding.Resolver(known, memory, events.troubled)
     signups = parse_signups(
-        tables[names["signups"]], settings.workbook.column_map("signups"), events.events, zone
+        tables[names["signups"]], settings.workbook.column_map("signups"), known, zone, resolver
     )
     members = Parsed()
     if names["members"] in tables:
         members = parse_members(tables[names["members"]], settings.workbook.column_map("members"))
-    return Parsed(
-        events=events.events,
+    parsed = Parsed(
+        events=known,
         signups=signups.signups,
         rejected=signups.rejected,
+        held=signups.held,
         members=members.members,
         problems=events.problems + signups.problems + members.problems,
     )
+    return parsed, renames
 
 
 def _write_back(
     site: Site, table: Table, parsed: Parsed, plans: list[Plan], ledger: Ledger
 ) -> list[CellChange]:
-    """The cells of Status, Position, Notified and Note that differ from what the job decided."""
+    """The cells of Status, Position, Notified, Note and Session id that differ from the plan."""
     settings = site.settings
     headers = {c: settings.workbook.column_map("signups")[c] for c in JOB_COLUMNS}
     index = {c: table.column_index(headers[c]) for c in JOB_COLUMNS}
     zone = settings.organization.zone
     last_sent = ledger.last_sent()
     failures = ledger.failures()
+    events = {e.id: e for e in parsed.events}
 
     wanted: dict[int, tuple[tuple[str, str], dict[str, str | None], str]] = {}
     by_row = {s.row: s for s in parsed.signups}
     for plan in plans:
+        session = events[plan.event_id].shown_id
         for row, decision in plan.rows.items():
             signup = by_row[row]
             sent = last_sent.get((plan.event_id, signup.email))
-            notified = _local(sent, zone) if sent and decision.status != roster.DUPLICATE else None
+            notified = None
+            if sent and decision.status not in (None, roster.DUPLICATE):
+                notified = notified_text(datetime.fromisoformat(sent), zone)
             failure = failures.get((plan.event_id, signup.email), "")
-            wanted[row] = (signup.key, _cells(decision, notified), failure)
+            cells = _cells(decision, notified)
+            if decision.status is not None:
+                cells["session"] = session
+            wanted[row] = (signup.key, cells, failure)
     for rejected in parsed.rejected:
-        decision = RowDecision(roster.INVALID, note=rejected.problem.reason)
-        wanted[rejected.row] = (rejected.key, _cells(decision, None), "")
+        values = table.rows[rejected.row - 2]
+        typed = canonical(table.cell(values, index["status"]))
+        status = roster.INVALID if typed in ("", roster.INVALID, roster.DUPLICATE) else None
+        decision = RowDecision(status, note=rejected.problem.reason)
+        cells = _cells(decision, None)
+        cells["note"] = rejected.problem.reason
+        wanted[rejected.row] = (rejected.key, cells, "")
 
     changes = []
     for row, (key, cells, failure) in wanted.items():
@@ -265,14 +493,29 @@ def _write_back(
 
 def _cells(decision: RowDecision, notified: str | None) -> dict[str, str | None]:
     """None leaves a cell as the organizer has it."""
+    if decision.status is None:
+        return {"status": None, "position": None, "notified": None, "note": None, "session": None}
     note = decision.note if decision.status in (roster.INVALID, roster.DUPLICATE) else None
     return {
         "status": decision.status,
         "position": str(decision.position) if decision.position else "",
         "notified": notified,
         "note": note,
+        "session": None,
     }
 
 
-def _local(iso: str, zone) -> str:
-    return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+def _written_cells(
+    plans: list[Plan], by_row: dict[int, Signup], not_written: set[int]
+) -> list[tuple[str, str, str]]:
+    """(event, email, status) of each Status cell that now holds what mailer decided."""
+    cells = []
+    for plan in plans:
+        for email, seat in plan.seats.items():
+            signup = by_row.get(seat.row)
+            decision = plan.rows.get(seat.row)
+            if signup is None or signup.email != email or decision is None:
+                continue  # a seat kept without a row
+            if decision.status is not None and seat.row not in not_written:
+                cells.append((plan.event_id, email, decision.status))
+    return cells

@@ -26,6 +26,7 @@ class StoredEvent:
 
     event: Event
     sequence: int = 0
+    missing: bool = False  # its row is gone from the events tab: nothing is sent about it
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ the day of its last digest (for the first digest, one period back).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -86,12 +87,31 @@ def grouped(
 def audience(
     subscribers: Iterable[Subscriber], signups: Iterable[Signup], suppressed: set[str]
 ) -> list[Recipient]:
-    """Subscribers plus signers-up who opted in, once each, minus anyone suppressed."""
+    """Subscribers plus signers-up who opted in, once each, minus anyone who left.
+
+    Left: suppressed in the ledger, or unsubscribed on the Subscribers tab
+    (which also stops a form opt-in, so the sheet alone keeps them out).
+    """
     seen: dict[str, Recipient] = {}
+    left = set(suppressed)
     for s in subscribers:
-        if not s.unsubscribed:
+        if s.unsubscribed:
+            left.add(s.email)
+        else:
             seen.setdefault(s.email, Recipient(s.email, s.address, s.name))
     for signup in signups:
         if signup.digest:
             seen.setdefault(signup.email, Recipient(signup.email, signup.address, signup.name))
-    return [r for email, r in seen.items() if normalize_email(email) not in suppressed]
+    return [r for email, r in seen.items() if normalize_email(email) not in left]
+
+
+SENT_IN = re.compile(r"(\d{4}-\d{2}-\d{2})\s*\(([^()]+)\)")
+
+
+def sent_in(text: str) -> list[tuple[str, str]]:
+    """'2026-11-23 (digest)' -> [('digest', '2026-11-23')]: which digests carried a resource."""
+    return [(job.strip(), slot) for slot, job in SENT_IN.findall(text)]
+
+
+def sent_in_text(carried: Iterable[tuple[str, str]]) -> str:
+    return ", ".join(f"{slot} ({job})" for job, slot in carried)

@@ -4,9 +4,14 @@ Rules:
 - Signups are ordered by form timestamp, then sheet row.
 - One seat per person per event: the first row of an address is the person's,
   later rows of the same address are duplicates.
-- A person keeps a seat once confirmed; an organizer's `cancelled` frees it,
-  an organizer's `confirmed` on a row not yet confirmed promotes by hand
-  (even past capacity).
+- The Status cell is read against what mailer last wrote there. Its own
+  value is no instruction; an organizer's `cancelled` (any spelling) frees
+  the seat, `confirmed` promotes by hand (even past capacity); a word mailer
+  does not know is kept, reported, and leaves the seat as it was.
+- Someone told they have a seat keeps it until they are cancelled: never
+  moved back to the waitlist. An overbooking is reported, nobody is bumped.
+- A seat whose row is gone from the sheet is kept as it was (a missing row
+  is not a cancellation).
 - Free seats go to the waitlist in order, but only before the event starts.
 - Each notice kind goes to a person at most once per event.
 """
@@ -18,13 +23,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailer.rows import Event, Signup
+from mailer.statuses import (
+    CANCELLED,
+    CONFIRMED,
+    DUPLICATE,
+    INVALID,
+    UNKNOWN,
+    WAITLISTED,
+    accepted_words,
+)
 from mailer.text import plural
 
-CONFIRMED = "confirmed"
-WAITLISTED = "waitlisted"
-CANCELLED = "cancelled"
-DUPLICATE = "duplicate"
-INVALID = "invalid"
+__all__ = ["CANCELLED", "CONFIRMED", "DUPLICATE", "INVALID", "WAITLISTED"]
 
 CONFIRMATION = "confirmation"
 WAITLIST = "waitlist"
@@ -34,11 +44,12 @@ SEAT_NOTICES = (CONFIRMATION, PROMOTION)
 
 @dataclass(frozen=True, slots=True)
 class RowDecision:
-    """What the job writes back to one Signups row."""
+    """What the job writes back to one Signups row; status None leaves the row as it is."""
 
-    status: str
+    status: str | None
     position: int | None = None
     note: str = ""
+    problem: str = ""  # why the row is left as it is, for the organizer
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +78,18 @@ class Notice:
 
 @dataclass(frozen=True)
 class Previous:
-    """What the ledger remembers of an event: each person's last status and notices sent."""
+    """What the ledger remembers of an event, by person (normalized email)."""
 
     statuses: Mapping[str, str] = field(default_factory=dict)
     notified: frozenset[tuple[str, str]] = frozenset()  # (kind, email)
+    written: Mapping[str, str] = field(default_factory=dict)  # what mailer put in Status
+    rows: Mapping[str, int] = field(default_factory=dict)  # the sheet row, last seen
+
+    def told_seat(self, email: str) -> bool:
+        """Told they have a seat (a confirmation or promotion) and not cancelled since."""
+        return self.statuses.get(email) != CANCELLED and any(
+            (kind, email) in self.notified for kind in SEAT_NOTICES
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,7 @@ class Plan:
     rows: dict[int, RowDecision]
     notices: list[Notice]
     warnings: list[str]
+    kept: list[str] = field(default_factory=list)  # seats kept although their row is gone
 
     @property
     def statuses(self) -> dict[str, str]:
@@ -94,83 +114,128 @@ class Plan:
         return sum(1 for s in self.seats.values() if s.status == WAITLISTED)
 
     def as_previous(self, earlier: Previous = Previous()) -> Previous:
-        """What the ledger holds once this plan is committed."""
+        """What the ledger holds once this plan is committed and its statuses written."""
         sent = {(n.kind, n.email) for n in self.notices}
-        return Previous(dict(self.statuses), earlier.notified | frozenset(sent))
+        written = dict(earlier.written)
+        for email, seat in self.seats.items():
+            decision = self.rows.get(seat.row)
+            if decision is not None and decision.status is not None:
+                written[email] = decision.status
+        rows = {email: seat.row for email, seat in self.seats.items()}
+        return Previous(dict(self.statuses), earlier.notified | frozenset(sent), written, rows)
+
+
+@dataclass
+class _Person:
+    signup: Signup
+    status: str = ""  # decided: confirmed | waitlisted | cancelled
+    in_line: bool = True  # takes a free seat in order
+    problem: str = ""  # held as it was: the Status cell is left alone
 
 
 def plan(event: Event, signups: Iterable[Signup], previous: Previous, now: datetime) -> Plan:
     """Decide every seat of one event from its signups and what was decided before."""
     ordered = sorted(signups, key=lambda s: (s.timestamp, s.row))
-    first_row: dict[str, Signup] = {}
+    people: dict[str, _Person] = {}
     rows: dict[int, RowDecision] = {}
     for signup in ordered:
-        if signup.email in first_row:
-            original = first_row[signup.email].row
-            rows[signup.row] = RowDecision(DUPLICATE, note=f"same person as row {original}")
+        if signup.email in people:
+            rows[signup.row] = _duplicate(signup, people[signup.email].signup.row)
         else:
-            first_row[signup.email] = signup
+            people[signup.email] = _read_cell(signup, previous)
 
-    started = now >= event.starts_at
-    statuses: dict[str, str] = {}
-    active = []
-    for email, signup in first_row.items():
-        if signup.status == CANCELLED:
-            statuses[email] = CANCELLED
-        else:
-            active.append(signup)
-
-    confirmed = {
-        s.email
-        for s in active
-        if previous.statuses.get(s.email) == CONFIRMED or s.status == CONFIRMED
+    kept = {
+        email: Seat(status, previous.rows.get(email, 0))
+        for email, status in previous.statuses.items()
+        if email not in people
     }
+    confirmed = {e for e, p in people.items() if p.status == CONFIRMED}
+    confirmed |= {e for e, seat in kept.items() if seat.status == CONFIRMED}
     warnings = []
     if len(confirmed) > event.capacity:
         warnings.append(
             f"{event.id}: {len(confirmed)} confirmed for {plural(event.capacity, 'seat')}; "
             "nobody is bumped"
         )
-    if not started and not event.cancelled:
-        for signup in active:
+    line = [p for p in people.values() if p.in_line and p.status != CONFIRMED]
+    if now < event.starts_at and not event.cancelled:
+        for person in line:
             if len(confirmed) >= event.capacity:
                 break
-            confirmed.add(signup.email)
+            person.status = CONFIRMED
+            confirmed.add(person.signup.email)
 
+    seats: dict[str, Seat] = dict(kept)
     position = 0
-    for signup in active:
-        if signup.email in confirmed:
-            statuses[signup.email] = CONFIRMED
-            rows[signup.row] = RowDecision(CONFIRMED)
+    for email, person in people.items():
+        row = person.signup.row
+        if person.status == WAITLISTED or (person.in_line and person.status != CONFIRMED):
+            person.status = WAITLISTED
+            if person.in_line:
+                position += 1
+        number = position if person.status == WAITLISTED and person.in_line else None
+        if person.problem:
+            rows[row] = RowDecision(None, problem=person.problem)
         else:
-            position += 1
-            statuses[signup.email] = WAITLISTED
-            rows[signup.row] = RowDecision(WAITLISTED, position=position)
-    for email, status in statuses.items():
-        if status == CANCELLED:
-            rows[first_row[email].row] = RowDecision(CANCELLED)
+            rows[row] = RowDecision(person.status, position=number)
+        if person.status:
+            seats[email] = Seat(person.status, row, number)
 
-    seats = {
-        email: Seat(status, first_row[email].row, rows[first_row[email].row].position)
-        for email, status in statuses.items()
-    }
-    notices = [] if started or event.cancelled else _notices(event, active, statuses, previous)
-    return Plan(event.id, seats, rows, notices, warnings)
+    told = [p for p in people.values() if not p.problem]
+    notices = [] if now >= event.starts_at or event.cancelled else _notices(event, told, previous)
+    return Plan(event.id, seats, rows, notices, warnings, kept=sorted(kept))
 
 
-def _notices(
-    event: Event, active: list[Signup], statuses: dict[str, str], previous: Previous
-) -> list[Notice]:
+def _duplicate(signup: Signup, original: int) -> RowDecision:
+    """A later row of the same person; a cancellation or a word typed there is left alone."""
+    if signup.status in ("", DUPLICATE, INVALID, WAITLISTED):
+        return RowDecision(DUPLICATE, note=f"same person as row {original}")
+    return RowDecision(None, note=f"same person as row {original}")
+
+
+def _read_cell(signup: Signup, previous: Previous) -> _Person:
+    """What this person's Status cell asks for, read against what mailer wrote there."""
+    email, cell = signup.email, signup.status
+    earlier = previous.statuses.get(email)
+    has_seat = earlier == CONFIRMED or previous.told_seat(email)
+    if cell == UNKNOWN:
+        return _Person(
+            signup,
+            status=earlier or "",
+            in_line=False,
+            problem=f"{signup.status_text!r} is not a status mailer knows ({accepted_words()});"
+            " the seat is left as it was",
+        )
+    if earlier is not None and cell and cell == previous.written.get(email):
+        cell = ""  # mailer's own word: no instruction, the ledger's decision stands
+        if earlier == CANCELLED:
+            return _Person(signup, status=CANCELLED, in_line=False)
+    if cell == CANCELLED:
+        return _Person(signup, status=CANCELLED, in_line=False)
+    if cell == CONFIRMED or has_seat:
+        if cell == WAITLISTED:
+            return _Person(
+                signup,
+                status=CONFIRMED,
+                in_line=False,
+                problem="'waitlisted', but this person was told they have a seat; mailer never"
+                " moves them back to the waitlist (type cancelled to free the seat)",
+            )
+        return _Person(signup, status=CONFIRMED)
+    return _Person(signup)
+
+
+def _notices(event: Event, people: list[_Person], previous: Previous) -> list[Notice]:
     def sent(kind: str, email: str) -> bool:
         return (kind, email) in previous.notified
 
     notices = []
-    for signup in active:
-        email = signup.email
+    for person in people:
+        email, row, status = person.signup.email, person.signup.row, person.status
         has_seat_notice = any(sent(kind, email) for kind in SEAT_NOTICES)
-        if statuses[email] == CONFIRMED and not has_seat_notice:
+        if status == CONFIRMED and not has_seat_notice:
             kind = PROMOTION if sent(WAITLIST, email) else CONFIRMATION
-            notices.append(Notice(kind, event.id, email, signup.row))
-        elif statuses[email] == WAITLISTED and not has_seat_notice and not sent(WAITLIST, email):
-            notices.append(Notice(WAITLIST, event.id, email, signup.row))
+            notices.append(Notice(kind, event.id, email, row))
+        elif status == WAITLISTED and not has_seat_notice and not sent(WAITLIST, email):
+            notices.append(Notice(WAITLIST, event.id, email, row))
     return notices

@@ -19,6 +19,7 @@ class Table:
     tab: str
     header: list[str]
     rows: list[list[str]]
+    broken: dict[int, str] = field(default_factory=dict)  # sheet row -> why it cannot be trusted
 
     def column_index(self, header_text: str) -> int | None:
         wanted = normalize_header(header_text)
@@ -87,6 +88,9 @@ class Workbook(Protocol):
 
         Missing columns are added at the right, those named in `columns` first, in that order.
         """
+
+    def append(self, tab: str, records: Sequence[dict[str, str]]) -> int:
+        """Add rows after the last row, each a {header: value}; returns how many were added."""
 
 
 def plan_writes(

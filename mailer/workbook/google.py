@@ -306,22 +306,52 @@ class GoogleWorkbook:
         self._once(lambda: self.client.http_client.values_batch_update(self.key, body))
         return plan
 
+    def append(self, tab: str, records: Sequence[dict[str, str]]) -> int:
+        """Add rows after the last row of a tab, by header; returns how many were added."""
+        if not records:
+            return 0
+        return self._call(lambda: self._append_once(tab, records))
+
+    def _append_once(self, tab: str, records: Sequence[dict[str, str]]) -> int:
+        current = self.read([tab]).get(tab)
+        if current is None:
+            raise WorkbookError(f"no tab named {tab!r} to write to (tabs: {self._tab_list()})")
+        first = len(current.rows) + 2
+        cells = []
+        for offset, record in enumerate(records):
+            for name, value in record.items():
+                index = current.column_index(name)
+                if index is not None:
+                    cells.append((first + offset, index, value))
+        self._ensure_dimension(tab, "ROWS", first + len(records) - 1)
+        data = [
+            {"range": f"{a1_tab(tab)}!{column_letters(col)}{row}", "values": [values]}
+            for row, col, values in runs(cells)
+        ]
+        body = {"valueInputOption": "RAW", "data": data}
+        self._once(lambda: self.client.http_client.values_batch_update(self.key, body))
+        return len(records)
+
     def _ensure_columns(self, tab: str, needed: int) -> None:
+        self._ensure_dimension(tab, "COLUMNS", needed)
+
+    def _ensure_dimension(self, tab: str, dimension: str, needed: int) -> None:
         sheet = self._sheet(tab)
         grid = sheet["properties"].setdefault("gridProperties", {})
-        have = grid.get("columnCount", 26)
+        count = "columnCount" if dimension == "COLUMNS" else "rowCount"
+        have = grid.get(count, 26 if dimension == "COLUMNS" else 1000)
         if needed <= have:
             return
         request = {
             "appendDimension": {
                 "sheetId": sheet["properties"]["sheetId"],
-                "dimension": "COLUMNS",
+                "dimension": dimension,
                 "length": needed - have,
             }
         }
         body = {"requests": [request]}
         self._call(lambda: self.client.http_client.batch_update(self.key, body))
-        grid["columnCount"] = needed
+        grid[count] = needed
 
     # Metadata
 

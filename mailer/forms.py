@@ -1,0 +1,260 @@
+"""The Google Form's session question, kept in step with the roster (Forms API v1).
+
+One forms.get learns the question and the form's revision; one
+forms.batchUpdate (updateItem on that question's options, guarded by
+writeControl.requiredRevisionId, so an organizer's edit made meanwhile is
+never overwritten) changes it; forms.setPublishSettings opens or closes the
+form. Calls go through google-auth's AuthorizedSession with the forms.body
+scope only, and 429/5xx/network errors are retried with bounded backoff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import requests
+import tenacity
+from google.auth import exceptions as auth_errors
+
+from mailer.errors import ConfigError, MailerError
+
+if TYPE_CHECKING:
+    from mailer.config import Settings
+
+SCOPES = ["https://www.googleapis.com/auth/forms.body"]  # the form's questions, nothing else
+API = "https://forms.googleapis.com"
+ID_IN_URL = re.compile(r"/forms/d/(?:e/)?([a-zA-Z0-9_-]+)")
+ATTEMPTS = 6
+MAX_RETRY_SECONDS = 100
+
+
+class FormError(MailerError):
+    """The form could not be read or changed; the signups run itself went through."""
+
+
+class Conflict(FormError):
+    """The form changed between mailer's read and its write."""
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, wait: float | None):
+        super().__init__(reason)
+        self.wait = wait
+
+
+def form_id(text: str) -> str:
+    """The id from a form's edit URL, or the id itself."""
+    match = ID_IN_URL.search(text)
+    return match.group(1) if match else text.strip()
+
+
+@dataclass(frozen=True)
+class Question:
+    item_id: str
+    index: int  # the item's place in the form
+    title: str
+    options: tuple[str, ...]
+    item: dict[str, Any]  # as forms.get gave it
+
+
+@dataclass(frozen=True)
+class FormState:
+    revision: str
+    question: Question
+    accepting: bool | None  # None: a form made before publish settings existed
+
+
+class FormsClient:
+    def __init__(
+        self,
+        session: requests.Session,
+        form: str,
+        api: str = API,
+        timeout: float = 60,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.session = session
+        self.form = form_id(form)
+        self.api = api.rstrip("/")
+        self.timeout = timeout
+        self.sleep = sleep
+        self.calls = 0
+
+    def read(self, question: str) -> FormState:
+        """The form's revision, the session question (by its title) and whether it is open."""
+        form = self._call("GET", "")
+        items = form.get("items", [])
+        wanted = " ".join(question.split()).casefold()
+        for index, item in enumerate(items):
+            if " ".join(str(item.get("title", "")).split()).casefold() != wanted:
+                continue
+            choice = item.get("questionItem", {}).get("question", {}).get("choiceQuestion")
+            if choice is None:
+                raise FormError(f"the form's question {question!r} is not a multiple choice")
+            options = tuple(o.get("value", "") for o in choice.get("options", []))
+            found = Question(item["itemId"], index, item.get("title", ""), options, item)
+            state = form.get("publishSettings", {}).get("publishState", {})
+            accepting = state.get("isAcceptingResponses") if state else None
+            return FormState(form.get("revisionId", ""), found, accepting)
+        titles = ", ".join(repr(i.get("title", "")) for i in items) or "none"
+        raise FormError(
+            f"the form has no question titled {question!r} (questions: {titles}); "
+            "set [form] question in mailer.toml"
+        )
+
+    def set_options(self, state: FormState, options: Sequence[str]) -> None:
+        """Replace the question's choices, only if the form is still at `state.revision`."""
+        item = dict(state.question.item)
+        question = dict(item["questionItem"]["question"])
+        choice = dict(question["choiceQuestion"])
+        choice["options"] = [{"value": text} for text in options]
+        question["choiceQuestion"] = choice
+        item["questionItem"] = {**item["questionItem"], "question": question}
+        body = {
+            "requests": [
+                {
+                    "updateItem": {
+                        "item": item,
+                        "location": {"index": state.question.index},
+                        "updateMask": "questionItem.question.choiceQuestion.options",
+                    }
+                }
+            ],
+            "writeControl": {"requiredRevisionId": state.revision},
+        }
+        self._call("POST", ":batchUpdate", body)
+
+    def set_accepting(self, accepting: bool) -> None:
+        body = {
+            "publishSettings": {
+                "publishState": {"isPublished": True, "isAcceptingResponses": accepting}
+            },
+            "updateMask": "publishState",
+        }
+        self._call("POST", ":setPublishSettings", body)
+
+    def _call(self, method: str, suffix: str, body: dict[str, Any] | None = None) -> Any:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retry),
+            wait=self._wait,
+            stop=tenacity.stop_after_attempt(ATTEMPTS)
+            | tenacity.stop_after_delay(MAX_RETRY_SECONDS),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._once, method, suffix, body)
+        except _Retry as err:
+            raise FormError(
+                f"Google Forms is not answering ({err}) after {ATTEMPTS} tries; the next run"
+                " tries again"
+            ) from None
+
+    def _once(self, method: str, suffix: str, body: dict[str, Any] | None) -> Any:
+        self.calls += 1
+        url = f"{self.api}/v1/forms/{self.form}{suffix}"
+        try:
+            answer = self.session.request(method, url, json=body, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout, auth_errors.TransportError) as err:
+            raise _Retry(f"network: {type(err).__name__}", None) from None
+        except auth_errors.RefreshError as err:
+            raise FormError(f"Google refused the service account's key ({err})") from None
+        if answer.status_code == 429 or answer.status_code >= 500:
+            after = answer.headers.get("Retry-After", "")
+            wait = float(after) if after.replace(".", "", 1).isdigit() else None
+            raise _Retry(str(answer.status_code), wait)
+        if answer.status_code >= 400:
+            raise self._explain(answer)
+        return answer.json() if answer.content else {}
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _Retry) and error.wait is not None:
+            return min(error.wait, 60.0)
+        return tenacity.wait_exponential_jitter(initial=1, max=30)(state)
+
+    def _explain(self, answer: requests.Response) -> FormError:
+        try:
+            error = answer.json().get("error", {})
+        except ValueError:
+            error = {}
+        message = str(error.get("message", answer.reason))
+        if answer.status_code == 400 and "revision" in message.casefold():
+            return Conflict(message)
+        if answer.status_code == 403:
+            return FormError(
+                f"Google refused access to form {self.form}: add the service account as an"
+                " editor of the form (⋮ → Add collaborators)"
+            )
+        if answer.status_code == 404:
+            return FormError(f"no form with id {self.form}: check [form] id in mailer.toml")
+        return FormError(f"Google Forms answered {answer.status_code}: {message}")
+
+
+@dataclass
+class FormReport:
+    """What keeping the form in step did this run."""
+
+    options: tuple[str, ...] = ()
+    accepting: bool = True
+    changed: bool = False
+    warnings: list[str] | None = None
+
+
+def keep_in_step(
+    client: FormsClient,
+    question: str,
+    options: tuple[str, ...],
+    accepting: bool,
+) -> FormReport:
+    """Make the session question offer `options` and the form accept or refuse responses.
+
+    A write refused because the form changed meanwhile is retried once on a
+    fresh read; a second refusal is raised (Conflict) for the run to report.
+    With nothing to offer the choices stay as they are and the form closes.
+    """
+    report = FormReport(options, accepting, warnings=[])
+    state = client.read(question)
+    if options and state.question.options != options:
+        try:
+            client.set_options(state, options)
+        except Conflict:
+            state = client.read(question)
+            if state.question.options != options:
+                client.set_options(state, options)
+        report.changed = True
+    if state.accepting is None:
+        if not accepting:
+            report.warnings = [
+                "this form has no publish settings (it was made before 2025): close it by"
+                " hand (Responses → Accepting responses)"
+            ]
+    elif state.accepting != accepting:
+        client.set_accepting(accepting)
+        report.changed = True
+    return report
+
+
+def open_forms(settings: Settings) -> FormsClient:
+    """The form client for `[form]`, signed in as the workbook's service account."""
+    from google.auth.transport.requests import AuthorizedSession
+    from google.oauth2 import service_account
+
+    path = settings.workbook.credentials or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not path:
+        raise ConfigError(
+            "[form] needs the service account: set GOOGLE_APPLICATION_CREDENTIALS to its key"
+            " file (or [workbook] credentials in mailer.toml)"
+        )
+    try:
+        credentials = service_account.Credentials.from_service_account_file(
+            str(path), scopes=SCOPES
+        )
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"service account key file {path}: {err}") from None
+    return FormsClient(AuthorizedSession(credentials), settings.form.id, settings.form.api_url)

@@ -1,0 +1,55 @@
+"""Who left the digest, written where organizers (and a rebuilt ledger) can read it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from mailer.ledger import Ledger
+from mailer.rows import Signup, Subscriber
+from mailer.site import Site
+from mailer.workbook import CellChange, Table
+
+UNSUBSCRIBE = "unsubscribe"
+
+
+def write_unsubscribes(
+    site: Site,
+    ledger: Ledger,
+    table: Table,
+    subscribers: Sequence[Subscriber],
+    signups: Iterable[Signup],
+) -> int:
+    """Fill unsubscribed_on for people who unsubscribed since; add a row for form opt-ins.
+
+    Someone who opted in on the form and left has no Subscribers row yet: one
+    is added, so the sheet alone says they left and a lost ledger never brings
+    the digest back to them. Returns how many cells and rows were written.
+    """
+    mapping = site.settings.workbook.column_map("subscribers")
+    unsubscribed = ledger.suppressed(UNSUBSCRIBE)
+    zone = site.settings.organization.zone
+
+    def day(email: str) -> str:
+        return f"{datetime.fromisoformat(unsubscribed[email]).astimezone(zone):%Y-%m-%d}"
+
+    changes = [
+        CellChange(s.row, s.key, mapping["unsubscribed_on"], "", day(s.email))
+        for s in subscribers
+        if s.email in unsubscribed and not s.unsubscribed
+    ]
+    written = 0
+    if changes:
+        written = len(site.workbook.write(table.tab, [mapping["email"]], changes).cells)
+    listed = {s.email for s in subscribers}
+    opted_in = {s.email: s for s in signups if s.digest}
+    added = [
+        {
+            mapping["email"]: opted_in[email].address,
+            mapping["name"]: opted_in[email].name,
+            mapping["unsubscribed_on"]: day(email),
+        }
+        for email in sorted(unsubscribed)
+        if email in opted_in and email not in listed
+    ]
+    return written + (site.workbook.append(table.tab, added) if added else 0)

@@ -1,0 +1,128 @@
+"""Random sequences of the edits organizers make, through the real signups job.
+
+After every step: nobody has two seat emails for one session, nobody told
+they have a seat is on the waitlist, mailer confirms past capacity only when
+an organizer did, and no Status an organizer typed is replaced by one mailer chose.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+import tempfile
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from conftest import NOW, REPO, SiteDir
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailer.sample import write_sample
+from mailer.statuses import canonical
+
+CANCEL_SPELLINGS = ("cancelled", "canceled", "Cancel", "withdrawn", "CANCELED ")
+edits = st.one_of(
+    st.tuples(st.just("cancel"), st.integers(0, 15), st.sampled_from(CANCEL_SPELLINGS)),
+    st.tuples(st.just("confirm"), st.integers(0, 15), st.just("confirmed")),
+    st.tuples(st.just("relabel"), st.sampled_from(["Wednesday noon", "Dec 2", ""])),
+    st.tuples(st.just("capacity"), st.integers(0, 16)),
+    st.tuples(st.just("reorder"), st.integers(0, 1000)),
+    st.tuples(st.just("delete event")),
+    st.tuples(st.just("restore event")),
+    st.tuples(st.just("delete ledger")),
+)
+
+
+def new_site() -> SiteDir:
+    root = Path(tempfile.mkdtemp(prefix="organizer-edits-")) / "site"
+    root.mkdir()
+    shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
+    shutil.copytree(REPO / "templates", root / "templates")
+    site = SiteDir(root)
+    write_sample(site.settings(), NOW)
+    return site
+
+
+class Organizer:
+    """Edits the sample workbook and remembers what it typed into Status cells."""
+
+    def __init__(self, site: SiteDir):
+        self.site = site
+        self.events_path = site.root / "lists" / "events.csv"
+        self.saved_events = self.events_path.read_text(encoding="utf-8")
+        self.typed: dict[tuple[str, str], str] = {}  # (Timestamp, Email) -> meaning typed
+        self.hand_confirmed = 0
+
+    def apply(self, edit: tuple) -> None:
+        kind, *args = edit
+        if kind in ("cancel", "confirm"):
+            index, word = args
+            rows = self.site.rows()
+            row = rows[index % len(rows)]
+            row["Status"] = word
+            self.typed[(row["Timestamp"], row["Email Address"])] = canonical(word)
+            self.hand_confirmed += kind == "confirm"
+            self.site.write_rows("signups", rows)
+        elif kind in ("relabel", "capacity") and self.events_path.read_text().count("\n") > 1:
+            rows = self.site.rows("events")
+            rows[0]["label" if kind == "relabel" else "capacity"] = str(args[0])
+            self.site.write_rows("events", rows)
+        elif kind == "reorder":
+            rows = self.site.rows()
+            random.Random(args[0]).shuffle(rows)
+            self.site.write_rows("signups", rows)
+        elif kind == "delete event":
+            self.events_path.write_text(self.saved_events.splitlines()[0] + "\n")
+        elif kind == "restore event" and self.events_path.read_text().count("\n") <= 1:
+            self.events_path.write_text(self.saved_events)
+        elif kind == "delete ledger":
+            shutil.rmtree(self.site.root / "state", ignore_errors=True)
+
+
+def seat_emails(site: SiteDir) -> Counter:
+    return Counter(
+        (line["event"], line["to"].casefold())
+        for line in site.sent()
+        if line["kind"] in ("confirmation", "promotion")
+    )
+
+
+def capacity(site: SiteDir) -> int:
+    with open(site.root / "lists" / "events.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return int(rows[0]["capacity"]) if rows else 0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(edits, min_size=1, max_size=7))
+def test_no_organizer_edit_double_books_bumps_or_overwrites(steps):
+    site = new_site()
+    organizer = Organizer(site)
+    site.mailer("run", "signups")
+    confirmed_before = 12
+    try:
+        for number, edit in enumerate(steps, start=1):
+            hand_before = organizer.hand_confirmed
+            organizer.apply(edit)
+            result = site.mailer("run", "signups", now=NOW + timedelta(hours=number))
+            assert result.exit_code == 0, result.output
+
+            assert max(seat_emails(site).values()) == 1
+            told = {person for _, person in seat_emails(site)}
+            rows = site.rows()
+            for row in rows:
+                if row["Email Address"].casefold() in told:
+                    assert row["Status"] != "waitlisted", (edit, row)
+                typed = organizer.typed.get((row["Timestamp"], row["Email Address"]))
+                if typed is not None:
+                    assert canonical(row["Status"]) == typed, (edit, row)
+            confirmed = len(
+                {row["Email Address"].casefold() for row in rows if row["Status"] == "confirmed"}
+            )
+            hand = organizer.hand_confirmed - hand_before
+            assert confirmed <= max(capacity(site), confirmed_before) + hand, edit
+            confirmed_before = confirmed
+    finally:
+        shutil.rmtree(site.root.parent, ignore_errors=True)
