@@ -209,8 +209,8 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: 
     Example: mailer run reminders --dry-run --now 2026-12-01T11:00
     """
     from mailer import config
+    from mailer.dry_run import dry_run as scratch
     from mailer.progress import SendProgress
-    from mailer.runner import dry_run as scratch
     from mailer.runner import run_jobs
     from mailer.site import Site
 

@@ -22,10 +22,11 @@ from fake_token_endpoint import TokenEndpoint
 
 from mailer import config
 from mailer.checks import check_workbook
+from mailer.dry_run import dry_run
 from mailer.errors import ConfigError, WorkbookError
 from mailer.ledger import Ledger
 from mailer.render import Renderer
-from mailer.runner import dry_run, run_job, run_jobs
+from mailer.runner import run_job, run_jobs
 from mailer.site import Site
 from mailer.transports import open_transport
 from mailer.workbook.google import (
