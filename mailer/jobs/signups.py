@@ -142,7 +142,8 @@ def run(
                 )
             )
     decided.events, decided.seats, decided.drafts, decided.adopted = events, seats, drafts, adopted
-    choices = form_choices(parsed.events, {p.event_id: p.confirmed for p in plans}, now)
+    confirmed = {p.event_id: p.confirmed for p in plans}
+    choices = form_choices(parsed.events, confirmed, now, settings.form.waitlist)
     decided.names = [
         *decided.names,
         *((normalize_email(text), event_id) for event_id, text in choices.by_event.items()),
