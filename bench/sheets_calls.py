@@ -62,6 +62,7 @@ def build(root: Path, rows: int) -> tuple[config.Settings, FakeSheets]:
         signups.append([moment, f"p{i}@example.org", f"Person {i}", "", "No", first[5], "No"])
     sheets.add_tab(FORM_TAB, signups)
     sheets.add_tab("members", [["email", "name"]])
+    sheets.add_tab("subscribers", [["email", "name", "subscribed_on", "unsubscribed_on"]])
     return settings, sheets
 
 

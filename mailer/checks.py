@@ -443,7 +443,7 @@ def check_form(settings: Settings, now: datetime) -> FormCheck:
         confirmed.update(
             {sheet_id: confirmed.get(ledger_id, 0) for sheet_id, ledger_id in aliases.items()}
         )
-    choices = form_choices(events, confirmed, now)
+    choices = form_choices(events, confirmed, now, settings.form.waitlist)
     report.options = state.question.options
     report.accepting = state.accepting
     report.wanted = choices.options

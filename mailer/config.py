@@ -122,6 +122,7 @@ class FormSettings:
 
     id: str = ""  # the form's id, or its edit URL
     question: str = ""  # the title of the question that names the session
+    waitlist: bool = True  # a full session stays on the form to join its waitlist
     api_url: str = "https://forms.googleapis.com"
 
 

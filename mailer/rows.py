@@ -55,7 +55,7 @@ class Event:
     status: str = ""
     row: int = 0
     sheet_id: str = ""  # the id as the events tab shows it now, when renamed from `id`
-    waitlist: bool = True  # whether the signup form offers it once full
+    waitlist: bool | None = None  # whether the signup form offers it once full ([form] waitlist)
 
     @property
     def cancelled(self) -> bool:
@@ -226,6 +226,11 @@ def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Pa
     return parsed
 
 
+def _yes_no(text: str) -> bool | None:
+    folded = text.strip().casefold()
+    return None if not folded else folded not in NO
+
+
 class _CellError(Exception):
     def __init__(self, field_name: str, reason: str):
         self.field = field_name
@@ -303,7 +308,7 @@ def _event(
         label=text("label"),
         status=CANCELLED if status.strip() and canonical(status) == CANCELLED else "",
         row=number,
-        waitlist=text("waitlist").casefold() not in NO,
+        waitlist=_yes_no(text("waitlist")),
     )
     return event, warnings
 

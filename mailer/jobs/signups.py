@@ -138,7 +138,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     if "series" in names and names["series"] in tables:
         report.series_added = _add_series_dates(site, ledger, tables, names, now, report)
     stored = ledger.stored_events()
-    parsed, renames = _parse(site, tables, names, stored, ledger.memory())
+    memory = ledger.memory()
+    parsed, renames = _parse(site, tables, names, stored, memory)
     report.problems.extend(parsed.problems)
     report.warnings.extend(
         f"events row {r.row}: id {r.sheet_id!r} is session {r.event_id!r} renamed (same time"
@@ -162,7 +163,13 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     )
     plans, events, seats, drafts, adopted = [], [], [], [], []
     for event in parsed.events:
-        previous = ledger.previous(event.id)
+        moves = binding.corrected_addresses(event.id, by_event[event.id], memory.bindings)
+        previous = ledger.previous(event.id).moved(moves)
+        report.warnings.extend(
+            f"{event.shown_id}: an address was corrected in the sheet; the place follows it"
+            " and the email goes to the new address"
+            for _ in moves
+        )
         found = adoption.adopt(
             event.id, by_event[event.id], previous, last_sent, settings.organization.zone
         )
@@ -186,7 +193,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
                 )
             )
     decided.events, decided.seats, decided.drafts, decided.adopted = events, seats, drafts, adopted
-    choices = form_choices(parsed.events, {p.event_id: p.confirmed for p in plans}, now)
+    confirmed = {p.event_id: p.confirmed for p in plans}
+    choices = form_choices(parsed.events, confirmed, now, settings.form.waitlist)
     decided.names = [
         *decided.names,
         *((normalize_email(text), event_id) for event_id, text in choices.by_event.items()),
