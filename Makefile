@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/mailer run
 
 test: $(TEST_STAMP) browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 # Every email, rendered and photographed at 600 and 375 px, in preview/index.html.
 preview: $(STAMP) browser
@@ -43,6 +43,7 @@ browser:
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(TEST_STAMP)
 	$(BIN)/ruff format .

@@ -29,8 +29,8 @@ from mail_servers import SendgridStandIn  # noqa: E402
 
 from mailer import config  # noqa: E402
 from mailer.delivery import deliver  # noqa: E402
-from mailer.jobs import digest  # noqa: E402
 from mailer.ledger import Ledger  # noqa: E402
+from mailer.runner import run_job  # noqa: E402
 from mailer.sample import write_sample  # noqa: E402
 from mailer.site import Site  # noqa: E402
 from mailer.transports.sendgrid import SendgridTransport  # noqa: E402
@@ -63,7 +63,7 @@ def measure(subscribers: int, transport: str) -> dict[str, float]:
         job = next(j for j in config.load_jobs(settings) if j.kind == "digest")
         ledger = Ledger(settings.ledger.path)
         start = time.perf_counter()
-        report = digest.run(site, ledger, NOW, job, send=False)
+        report = run_job(site, ledger, job, NOW, send=False)
         decide = time.perf_counter() - start
         decide_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         start = time.perf_counter()

@@ -21,8 +21,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mailer import config  # noqa: E402
-from mailer.jobs import signups  # noqa: E402
+from mailer.jobs.signups import SignupsReport  # noqa: E402
 from mailer.ledger import Ledger  # noqa: E402
+from mailer.runner import run_job  # noqa: E402
 from mailer.site import Site  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -76,13 +77,12 @@ def build_site(root: Path, n_signups: int, n_events: int) -> Path:
     return root / "mailer.toml"
 
 
-def timed_run(config_path: Path, now: datetime) -> tuple[float, signups.SignupsReport]:
+def timed_run(config_path: Path, now: datetime) -> tuple[float, SignupsReport]:
     site = Site.from_settings(config.load(config_path))
-    ledger = Ledger(site.ledger_path)
-    start = time.perf_counter()
-    report = signups.run(site, ledger, now, send=False)
-    elapsed = time.perf_counter() - start
-    ledger.close()
+    with Ledger(site.ledger_path) as ledger:
+        start = time.perf_counter()
+        report = run_job(site, ledger, config.SIGNUPS_JOB, now, send=False)
+        elapsed = time.perf_counter() - start
     return elapsed, report
 
 

@@ -38,10 +38,10 @@ from mail_servers import SendgridStandIn, free_port  # noqa: E402
 from mailer import config  # noqa: E402
 from mailer.config import SendgridSettings, SmtpSettings  # noqa: E402
 from mailer.delivery import deliver  # noqa: E402
-from mailer.jobs import signups  # noqa: E402
 from mailer.ledger import Ledger  # noqa: E402
 from mailer.message import SENT, Body, Draft, OutgoingMessage, SendResult  # noqa: E402
 from mailer.mime import mime_bytes  # noqa: E402
+from mailer.runner import run_job  # noqa: E402
 from mailer.sample import write_sample  # noqa: E402
 from mailer.site import Site  # noqa: E402
 from mailer.transports.outbox import OutboxTransport  # noqa: E402
@@ -118,13 +118,12 @@ def confirmation_body(root: Path) -> Body:
     shutil.copytree(REPO / "templates", root / "templates")
     settings = config.load(root / "mailer.toml")
     write_sample(settings, NOW)
-    ledger = Ledger(settings.ledger.path)
-    signups.run(Site.from_settings(settings), ledger, NOW, send=False)
-    (text,) = ledger.db.execute(
-        "SELECT b.body FROM bodies b JOIN messages m ON m.body_id = b.id"
-        " WHERE m.kind = 'confirmation' LIMIT 1"
-    ).fetchone()
-    ledger.close()
+    with Ledger(settings.ledger.path) as ledger:
+        run_job(Site.from_settings(settings), ledger, config.SIGNUPS_JOB, NOW, send=False)
+        (text,) = ledger.db.execute(
+            "SELECT b.body FROM bodies b JOIN messages m ON m.body_id = b.id"
+            " WHERE m.kind = 'confirmation' LIMIT 1"
+        ).fetchone()
     return Body.from_json(text)
 
 

@@ -62,6 +62,7 @@ def build(root: Path, rows: int) -> tuple[config.Settings, FakeSheets]:
         signups.append([moment, f"p{i}@example.org", f"Person {i}", "", "No", first[5], "No"])
     sheets.add_tab(FORM_TAB, signups)
     sheets.add_tab("members", [["email", "name"]])
+    sheets.add_tab("subscribers", [["email", "name", "subscribed_on", "unsubscribed_on"]])
     return settings, sheets
 
 
@@ -75,12 +76,8 @@ def run(settings: config.Settings, sheets: FakeSheets, now: datetime) -> tuple[C
     )
     site = Site(settings, workbook, open_transport(settings), Renderer(settings.root / "templates"))
     sheets.calls.clear()
-    ledger = Ledger(settings.ledger.path)
-    try:
-        job = config.JobSettings(kind="signups", name="signups")
-        run_job(site, ledger, job, now, send=False)
-    finally:
-        ledger.close()
+    with Ledger(settings.ledger.path) as ledger:
+        run_job(site, ledger, config.SIGNUPS_JOB, now, send=False)
     calls = Counter(f"{c.method} {c.path.rpartition('/')[2]}" for c in sheets.calls)
     cells = sum(len(d["values"][0]) for c in sheets.calls for d in (c.body or {}).get("data", []))
     return calls, cells

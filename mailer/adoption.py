@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from mailer.roster import CONFIRMATION, PROMOTION, WAITLIST, Previous
 from mailer.rows import Signup
+from mailer.rules.roster import CONFIRMATION, PROMOTION, WAITLIST, Previous
 from mailer.statuses import CONFIRMED, WAITLISTED
 
 NOTIFIED_FORMAT = "%Y-%m-%d %H:%M"
@@ -70,10 +70,12 @@ def adopt(
         told_at = read_notified(signup.notified, zone)
         if told_at is None or signup.status not in (CONFIRMED, WAITLISTED):
             continue
-        sent = last_sent.get((event_id, signup.email))
+        email = signup.email
+        sent = last_sent.get((event_id, email))
+        if sent is None and email in previous.statuses:
+            continue  # a place the ledger holds but never wrote to: an address corrected since
         if sent is not None and told_at <= _minute(datetime.fromisoformat(sent)):
             continue  # the sheet knows nothing the ledger does not: an organizer's edit
-        email = signup.email
         has_seat_notice = any((k, email) in previous.notified for k in (CONFIRMATION, PROMOTION))
         if signup.status == CONFIRMED and not has_seat_notice:
             kind = CONFIRMATION

@@ -14,7 +14,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mailer.rows import SEAT_NOTE, Event, EventMatcher, Resolution, normalize_email
+from mailer.rows import (
+    SEAT_NOTE,
+    Event,
+    EventMatcher,
+    Resolution,
+    Signup,
+    normalize_email,
+)
 
 
 @dataclass(frozen=True)
@@ -122,3 +129,25 @@ def _same_session(old: Event, new: Event) -> bool:
         or bool(old.label and old.label == new.label)
         or bool(old.join_url and old.join_url == new.join_url)
     )
+
+
+def corrected_addresses(
+    event_id: str, signups: Sequence[Signup], bindings: Mapping[tuple[str, str], str]
+) -> dict[str, str]:
+    """Old address -> new, for answers whose address an organizer corrected in the sheet.
+
+    An answer not bound yet whose timestamp is that of exactly one answer bound
+    to this session, whose address no row holds any more, is that answer with
+    its address fixed: the place it had follows the new address.
+    """
+    present = {s.email for s in signups}
+    orphans: dict[str, list[str]] = {}
+    for (stamp, email), bound in bindings.items():
+        if bound == event_id and email not in present:
+            orphans.setdefault(stamp, []).append(email)
+    moves = {}
+    for signup in signups:
+        stamp = signup.identity[0]
+        if signup.identity not in bindings and len(orphans.get(stamp, [])) == 1:
+            moves[orphans[stamp][0]] = signup.email
+    return moves

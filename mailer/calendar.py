@@ -9,6 +9,7 @@ import icalendar
 
 from mailer.config import Organization
 from mailer.rows import Event
+from mailer.text import plural
 
 
 def invitation(
@@ -82,8 +83,8 @@ def describe_time(event: Event) -> dict[str, str]:
     duration = " ".join(
         part
         for part in (
-            f"{hours} hour{'s' if hours != 1 else ''}" if hours else "",
-            f"{rest} minutes" if rest else "",
+            plural(hours, "hour") if hours else "",
+            plural(rest, "minute") if rest else "",
         )
         if part
     )

@@ -20,10 +20,11 @@ from pathlib import Path
 import jinja2
 
 from mailer import config, gallery
-from mailer.config import DEFAULT_TABS, Settings
+from mailer.config import Settings
 from mailer.errors import ConfigError, MailerError
 from mailer.mjml_structure import misplaced
-from mailer.rows import REQUIRED_COLUMNS, Problem, parse_events, parse_resources
+from mailer.rows import Problem, parse_events, parse_resources
+from mailer.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
 from mailer.workbook import Table, Workbook, open_workbook
 
 ERROR = "error"
@@ -112,9 +113,9 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
         tab = TabReport(logical, name, table is not None)
         report.tabs.append(tab)
         if table is None:
-            if logical == "series":
-                continue  # optional: most sites list their sessions by hand
-            severity = ERROR if logical in ("events", "signups") else WARNING
+            if TABS[logical].missing == "fine":
+                continue
+            severity = ERROR if TABS[logical].missing == "error" else WARNING
             report.findings.append(Finding(severity, f"tab {name!r}", _absent(logical, name)))
             continue
         for field_name, header in settings.workbook.column_map(logical).items():
@@ -180,8 +181,7 @@ def _absent_templates(
 ) -> list[tuple[config.JobSettings, Path]]:
     """The jobs whose `[options] template` has no .mjml, with the file they would need."""
     folder = settings.root / "templates"
-    named = [(job, getattr(job.options, "template", "")) for job in jobs]
-    paths = [(job, folder / f"{name}.mjml") for job, name in named if name]
+    paths = [(job, folder / f"{name}.mjml") for job in jobs for name in job.options.templates()]
     return [(job, path) for job, path in paths if not path.is_file()]
 
 
@@ -443,7 +443,7 @@ def check_form(settings: Settings, now: datetime) -> FormCheck:
         confirmed.update(
             {sheet_id: confirmed.get(ledger_id, 0) for sheet_id, ledger_id in aliases.items()}
         )
-    choices = form_choices(events, confirmed, now)
+    choices = form_choices(events, confirmed, now, settings.form.waitlist)
     report.options = state.question.options
     report.accepting = state.accepting
     report.wanted = choices.options

@@ -1,91 +1,124 @@
-"""The `mailer` command: set up a site, run its jobs, and show what they decided."""
+"""The `mailer` command: set up a site, run its jobs, and show what they decided.
+
+Each command imports what it needs when it runs, so `mailer --help` and
+`mailer status` start quickly.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
+from contextlib import nullcontext
+from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.table import Table
 
-from mailer import checks, config
-from mailer.daemon import Daemon
-from mailer.errors import ConfigError, MailerError
-from mailer.jobs import digest, reminders, signups
-from mailer.ledger import Ledger, locked
-from mailer.mime import mask
-from mailer.pacing import forecast
-from mailer.preview import build as build_preview
-from mailer.progress import SendProgress
-from mailer.redact import RedactingFormatter, redact
-from mailer.rows import normalize_email
-from mailer.runner import Report, delivered_text, run_job, summary
-from mailer.sample import write_sample
-from mailer.schedules import RunLog, next_run
-from mailer.site import Site
-from mailer.tokens import load_secret
-from mailer.transports import limits
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-console = Console()
+    from rich.console import Console
+
+    from mailer import checks, config
+    from mailer.message import OutgoingMessage
+
 PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
 log = logging.getLogger("mailer")
+QUICK = ("status", "unsubscribe", "resubscribe", "retry")  # plain log lines: no rich to load
+CONFIG_HELP = "The site's settings file (default: mailer.toml, or $MAILER_CONFIG)."
 
 
 class Context:
     def __init__(self, config_path: Path):
         self.config_path = config_path
+        self._console: Console | None = None
 
     def settings(self) -> config.Settings:
+        from mailer import config
+
         return config.load(self.config_path)
 
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
 
-def parse_now(value: str | None) -> datetime:
-    """The moment a command runs as of: --now, or the clock (read here, at the edge, only)."""
+            self._console = Console()
+            if not self._console.is_terminal:
+                self._console.width = PIPE_WIDTH
+        return self._console
+
+
+def parse_now(value: str | None, zone: ZoneInfo) -> datetime:
+    """The moment a command runs as of: --now, or the clock (read here, at the edge, only).
+
+    A time without an offset is a wall-clock time in the organization's zone.
+    """
     if not value:
-        return datetime.now(UTC)
+        return datetime.now(zone)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not an ISO date-time such as 2026-12-01T09:00"
+            f"{value!r} is not an ISO date-time such as 2026-12-01T09:00", param_hint="--now"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 class UserError(click.ClickException):
-    """A one-line error for people: `error: <what, where, what to do>`."""
+    """A one-line error for people: `error: <what, where, what to do>`; exits 1."""
 
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
+    def show(self, file: Any = None) -> None:
+        from mailer.redact import redact
 
-    def show(self, file=None) -> None:
         # Whatever a server or a library echoed (a key, an address) is blanked here too.
         click.echo(f"error: {redact(self.message)}", err=True)
 
 
+def _set_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """`--config` after the subcommand overrides one given before it."""
+    if value is not None:
+        ctx.ensure_object(Context).config_path = value
+
+
+class SettingsError(UserError):
+    """The settings are wrong: exits 2."""
+
+    exit_code = 2
+
+
 class MailerGroup(click.Group):
-    def invoke(self, ctx: click.Context):
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.append(
+            click.Option(
+                ["--config"],
+                type=click.Path(path_type=Path, dir_okay=False),
+                expose_value=False,
+                callback=_set_config,
+                help=CONFIG_HELP,
+            )
+        )
+        super().add_command(cmd, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from mailer.errors import ConfigError, MailerError
+
         try:
             return super().invoke(ctx)
         except ConfigError as err:
-            raise UserError(str(err), 2) from err
+            raise SettingsError(str(err)) from err
         except MailerError as err:
-            raise UserError(str(err), 1) from err
+            raise UserError(str(err)) from err
 
 
 now_option = click.option(
     "--now",
     metavar="ISO",
-    help="Run as of this moment (e.g. 2026-12-01T09:00-06:00); naive times are UTC.",
+    help="Run as of this moment (e.g. 2026-12-01T09:00); without an offset, in the "
+    "organization's time zone.",
 )
 
 
@@ -96,8 +129,7 @@ now_option = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     default="mailer.toml",
     envvar="MAILER_CONFIG",
-    show_default=True,
-    help="The site's settings file.",
+    help=CONFIG_HELP,
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log each step.")
 @click.pass_context
@@ -108,17 +140,28 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
     Example:
       mailer init          # a sample workbook in lists/
       mailer run           # confirm, waitlist, email, write statuses back
+      mailer run --dry-run --now 2026-12-02T09:00   # what would go out then; changes nothing
       mailer status        # who holds a seat, who waits
       mailer preview       # every email, rendered, in preview/index.html
       mailer check         # settings, sheet columns and templates, for CI
       mailer daemon        # the jobs on their schedules, until stopped
     """
-    handler = RichHandler(console=Console(stderr=True), show_path=False)
-    handler.setFormatter(RedactingFormatter("%(message)s"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
-    if not console.is_terminal:
-        console.width = PIPE_WIDTH
     ctx.obj = Context(config_path)
+    if ctx.invoked_subcommand in ("daemon", None):
+        return  # the daemon sets up its own plain log lines
+    from mailer.redact import RedactingFormatter
+
+    handler: logging.Handler
+    if ctx.invoked_subcommand in QUICK:
+        handler = logging.StreamHandler()
+        handler.setFormatter(RedactingFormatter("%(levelname)s %(message)s"))
+    else:
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=Console(stderr=True), show_path=False)
+        handler.setFormatter(RedactingFormatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 @cli.command()
@@ -130,24 +173,34 @@ def init(obj: Context, now: str | None) -> None:
     The sample session is the next Wednesday at least three days ahead, so it
     never goes stale. Example: mailer init
     """
+    from mailer.sample import write_sample
+
     settings = obj.settings()
+    console = obj.console
     if settings.workbook.backend != "csv":
         console.print("The workbook is not a CSV folder; nothing to write.")
         return
-    written = write_sample(settings, parse_now(now))
+    written = write_sample(settings, parse_now(now, settings.organization.zone))
     if written:
         console.print(f"Wrote a sample workbook: {', '.join(p.name for p in written)}")
-        console.print(f"  in {settings.workbook.path}")
+        console.print(f"  in {settings.workbook.path}", soft_wrap=True)
     else:
-        console.print(f"{settings.workbook.path} already holds a workbook; left it alone.")
+        console.print(
+            f"{settings.workbook.path} already holds a workbook; left it alone.", soft_wrap=True
+        )
 
 
 @cli.command()
 @click.argument("job", required=False)
 @now_option
 @click.option("--no-send", is_flag=True, help="Decide and write back, but send nothing yet.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would be sent at --now; write, send and use up nothing.",
+)
 @click.pass_obj
-def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
+def run(obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: bool) -> None:
     """Run the jobs in jobs/ once: every enabled one, signups first, or only JOB.
 
     The signups job reads the workbook, holds each session to capacity,
@@ -155,9 +208,22 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
     remind confirmed people before their session; the digest goes out once
     per slot. A job that fails is reported and the others still run.
 
-    Example: mailer run reminders --now 2026-12-01T11:00-06:00
+    With --dry-run the jobs decide as of --now against a scratch copy of the
+    ledger: each email that would go out is listed, and the ledger, the
+    outbox and the workbook are left exactly as they were.
+
+    Example: mailer run reminders --dry-run --now 2026-12-01T11:00
     """
+    from mailer import config
+    from mailer.dry_run import dry_run as scratch
+    from mailer.progress import SendProgress
+    from mailer.runner import run_jobs
+    from mailer.site import Site
+
+    if dry_run and no_send:
+        raise click.UsageError("--dry-run already sends nothing; give one of the two")
     settings = obj.settings()
+    console = obj.console
     jobs = config.load_jobs(settings)
     if job:
         chosen = [j for j in jobs if job in (j.name, j.kind)]
@@ -166,127 +232,55 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool) -> None:
             raise click.BadParameter(f"no job named {job!r} (jobs: {names})", param_hint="JOB")
     else:
         chosen = [j for j in jobs if j.enabled]
-    moment = parse_now(now)
+    moment = parse_now(now, settings.organization.zone)
     site = Site.from_settings(settings)
-    runs = RunLog(settings.ledger.path.parent)
-    recording = not no_send and now is None
     failed = []
-    with locked(site.ledger_path, settings.ledger.lock_timeout):
-        ledger = Ledger(site.ledger_path)
-        try:
-            for each in chosen:
-                try:
-                    with SendProgress(console) as progress:
-                        report = run_job(site, ledger, each, moment, not no_send, progress)
-                except MailerError as err:
-                    # One job's trouble (the sheet unreachable, say) leaves the others to run.
-                    failed.append(f"{each.name}: {err}")
-                    if recording:
-                        runs.record(each, moment, False, str(err))
-                    continue
-                if recording:
-                    runs.record(each, moment, True, summary(report))
-                _print_report(each, report, settings)
-        finally:
-            ledger.close()
+    with scratch(site) if dry_run else nullcontext((site, None)) as (used, memory):
+        if dry_run:
+            console.print(
+                f"Dry run as of {moment:%a %b %d %H:%M %Z}: nothing is written, sent or used up.",
+                highlight=False,
+            )
+        for outcome in run_jobs(
+            used,
+            chosen,
+            moment,
+            send=not no_send,
+            record=not (no_send or dry_run or now),
+            progress=lambda: SendProgress(console),
+        ):
+            if outcome.report is None:
+                failed.append(f"{outcome.job.name}: {outcome.error}")
+            else:
+                outcome.report.show(console, outcome.job)
+        if memory is not None:
+            _print_would_send(console, memory.sent)
     if failed:
-        raise UserError("; ".join(failed), 1)
+        raise UserError("; ".join(failed))
 
 
-def _print_report(job: config.JobSettings, report: Report, settings: config.Settings) -> None:
-    if isinstance(report, signups.SignupsReport):
-        _print_signups(report, settings)
-    elif isinstance(report, reminders.RemindersReport):
-        _print_reminders(job, report)
-    else:
-        _print_digest(job, report)
+def _print_would_send(console: Console, messages: list[OutgoingMessage]) -> None:
+    """One line per email: kind, session, masked recipient, subject."""
+    from mailer.redact import mask
+    from mailer.text import plural
 
-
-def _print_digest(job: config.JobSettings, report: digest.DigestReport) -> None:
-    sent = report.delivered
-    if report.skipped:
-        line = f"Digest ({job.name}), slot {report.slot}: {report.skipped}"
-    else:
-        line = (
-            f"Digest ({job.name}), slot {report.slot}: {report.resources} new resources"
-            f" to {report.recipients} people"
-        )
-    line += f"; {delivered_text(sent)}"
-    if report.unsubscribes_written:
-        line += f"; {report.unsubscribes_written} unsubscribes written to the sheet"
-    if report.adopted:
-        line += (
-            f"; rebuilt from the sheet: {report.adopted} earlier digests the Resources tab"
-            " shows as sent"
-        )
-    console.print(line + ".", soft_wrap=True, highlight=False)
-    for problem in report.problems:
-        console.print(f"  {problem}", markup=False, soft_wrap=True)
-
-
-def _print_reminders(job: config.JobSettings, report: reminders.RemindersReport) -> None:
-    sent = report.delivered
-    per_event = ", ".join(f"{n} for {event}" for event, n in sorted(report.by_event.items()))
-    console.print(
-        f"Reminders ({job.name}): {report.decided} new"
-        + (f" ({per_event})" if per_event else "")
-        + f", {delivered_text(sent)}.",
-        soft_wrap=True,
-        highlight=False,
-    )
-
-
-def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> None:
-    zone = settings.organization.zone
-    table = Table(title="Signups", title_justify="left")
-    for column in ("Session", "Starts", "Confirmed", "Waitlisted", "New emails"):
-        table.add_column(column, no_wrap=column != "New emails")
-    for event_summary in report.events:
-        event = event_summary.event
-        new = (
-            ", ".join(f"{n} {kind}" for kind, n in sorted(event_summary.new_messages.items()))
-            or "-"
-        )
-        table.add_row(
-            event.id + (" (cancelled)" if event.cancelled else ""),
-            f"{event.starts_at.astimezone(zone):%a %b %d %H:%M}",
-            f"{event_summary.confirmed}/{event.capacity}",
-            str(event_summary.waitlisted),
-            new,
-        )
-    if report.events:
-        console.print(table)
-    else:
-        console.print("No upcoming sessions in the workbook.")
-    sent = report.delivered
-    console.print(
-        f"Emails: {report.decided} new, {delivered_text(sent)}."
-        f" Sheet: {report.cells_written} cells written."
-    )
-    if report.adopted:
+    if not messages:
+        console.print("Would send no email.")
+        return
+    console.print(f"Would send {plural(len(messages), 'email')}:")
+    for message in messages:
+        to = _person(message.to_name, mask(message.to_email))
         console.print(
-            f"Rebuilt from the sheet: the ledger had no record of {report.adopted} emails that"
-            " the Notified column shows as sent; they are taken as sent, never sent again.",
-            soft_wrap=True,
-        )
-    rejected = [p for p in report.problems if p.fatal]
-    notes = [p for p in report.problems if not p.fatal]
-    if rejected:
-        rows = "row" if len(rejected) == 1 else "rows"
-        console.print(f"[bold]{len(rejected)} {rows} rejected[/bold] (fix in the sheet):")
-        for problem in rejected:
-            console.print(f"  {problem}", markup=False, soft_wrap=True)
-    for problem in notes:
-        console.print(f"  note: {problem}", markup=False, soft_wrap=True)
-    for warning in report.warnings:
-        console.print(f"  warning: {warning}", markup=False, soft_wrap=True)
-    for skipped in report.skipped_writes:
-        console.print(
-            f"  not written: row {skipped.row} {skipped.column}: {skipped.reason}"
-            " (the next run tries again)",
+            f"  {message.kind} | {message.event_id or '-'} | {to} | {message.subject}",
             markup=False,
+            highlight=False,
             soft_wrap=True,
         )
+
+
+def _person(name: str, address: str) -> str:
+    """'Maya Okafor <m***@example.org>', or the address alone when there is no name."""
+    return f"{name} <{address}>" if name else address
 
 
 @cli.command()
@@ -301,10 +295,15 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     Lists sessions that have not ended as of --now (default: now). Reads the
     ledger only, no spreadsheet calls. Example: mailer status --json
     """
+    from mailer.ledger import Ledger
+    from mailer.pacing import forecast
+    from mailer.redact import mask, redact
+    from mailer.transports import limits
+
     settings = obj.settings()
-    moment = parse_now(now)
-    ledger = Ledger(settings.ledger.path)
-    try:
+    moment = parse_now(now, settings.organization.zone)
+    backend = settings.transport.backend
+    with Ledger(settings.ledger.path) as ledger:
         events = [
             stored.event
             for stored in ledger.stored_events().values()
@@ -312,10 +311,7 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         ]
         seats = ledger.seats()
         unsent = ledger.messages(UNSENT)
-        backend = settings.transport.backend
         queue = Queue(ledger.paused(backend), forecast(ledger, limits(settings), backend, moment))
-    finally:
-        ledger.close()
 
     def show(email: str) -> str:
         return email if addresses or as_json else mask(email)
@@ -323,9 +319,11 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     def why(reason: str) -> str:
         return redact(reason, addresses=addresses)
 
-    roster: dict[str, list] = {e.id: [] for e in events}
+    roster: dict[str, list[Any]] = {e.id: [] for e in events}
+    names = {}
     for seat in seats:
         roster.setdefault(seat.event_id, []).append(seat)
+        names[(seat.event_id, seat.email)] = seat.name
     if as_json:
         data = {
             "events": [
@@ -337,7 +335,13 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
                     "capacity": event.capacity,
                     "status": event.status,
                     "seats": [
-                        {"email": s.email, "status": s.status, "position": s.position, "row": s.row}
+                        {
+                            "email": s.email,
+                            "name": s.name,
+                            "status": s.status,
+                            "position": s.position,
+                            "row": s.row,
+                        }
                         for s in roster[event.id]
                     ],
                 }
@@ -352,27 +356,35 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         }
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
+    from mailer.text import columns
+
     if not events:
-        console.print("Nothing to show: no upcoming session decided yet (`mailer run`, or --all).")
+        click.echo("Nothing to show: no upcoming session decided yet (`mailer run`, or --all).")
     for event in events:
         people = roster[event.id]
         confirmed = [s for s in people if s.status == "confirmed"]
         waiting = sorted((s for s in people if s.status == "waitlisted"), key=lambda s: s.position)
         starts = event.starts_at
         cancelled = " (cancelled)" if event.cancelled else ""
-        console.print(
-            f"[bold]{event.title}[/bold] ({event.id}){cancelled}, {starts:%a %b %d %H:%M %Z}: "
-            f"{len(confirmed)}/{event.capacity} confirmed, {len(waiting)} waitlisted",
-            soft_wrap=True,
-            highlight=False,
+        click.echo(
+            f"{event.title} ({event.id}){cancelled}, {starts:%a %b %d %H:%M %Z}: "
+            f"{len(confirmed)}/{event.capacity} confirmed, {len(waiting)} waitlisted"
         )
-        table = Table()
-        for column in ("Status", "Place", "Person", "Sheet row"):
-            table.add_column(column)
-        for seat in confirmed + waiting + [s for s in people if s.status == "cancelled"]:
-            table.add_row(seat.status, str(seat.position or ""), show(seat.email), str(seat.row))
-        console.print(table)
-    _print_unsent(unsent, show, why)
+        rows = [
+            [
+                seat.status,
+                str(seat.position or ""),
+                _person(seat.name, show(seat.email)),
+                str(seat.row),
+            ]
+            for seat in confirmed + waiting + [s for s in people if s.status == "cancelled"]
+        ]
+        for line in columns(["Status", "Place", "Person", "Sheet row"], rows):
+            click.echo(f"  {line}")
+        click.echo()
+    _print_unsent(
+        unsent, lambda m: _person(names.get((m.event_id, m.email), ""), show(m.email)), why
+    )
     _print_queue(queue, moment, settings.organization.zone)
 
 
@@ -389,7 +401,9 @@ class Queue(NamedTuple):
         return self.pause[0].isoformat() if self.pause and self.pause[0] > now else None
 
 
-def _print_unsent(unsent: list, show: Callable[[str], str], why: Callable[[str], str]) -> None:
+def _print_unsent(
+    unsent: list[Any], recipient: Callable[[Any], str], why: Callable[[str], str]
+) -> None:
     """Failed and unknown messages one by one; waiting ones too, or by kind when many."""
     waiting = [m for m in unsent if m.state in ("pending", "retry")]
     listed = [m for m in unsent if m.state in ("failed", "unknown", "sending")]
@@ -397,40 +411,32 @@ def _print_unsent(unsent: list, show: Callable[[str], str], why: Callable[[str],
         listed = waiting + listed
     else:
         kinds = Counter(m.kind for m in waiting)
-        console.print(
-            f"waiting: {len(waiting)} ("
-            + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-            + ")",
-            markup=False,
-        )
+        by_kind = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        click.echo(f"waiting: {len(waiting)} ({by_kind})")
     for message in listed:
-        console.print(
+        click.echo(
             f"{message.state}: {message.kind}"
             + (f" for {message.event_id}" if message.event_id else "")
-            + f" to {show(message.email)}"
-            + (f" ({why(message.reason)})" if message.reason else ""),
-            markup=False,
-            soft_wrap=True,
+            + f" to {recipient(message)}"
+            + (f" ({why(message.reason)})" if message.reason else "")
         )
     unknown = sum(1 for m in unsent if m.state in ("unknown", "sending"))
     if unknown:
-        console.print(
+        click.echo(
             f"{unknown} unknown: handed to the provider with no answer back, so they may have"
-            " arrived. SendGrid's webhook settles them; `mailer retry --unknown` sends them again.",
-            markup=False,
-            soft_wrap=True,
+            " arrived. SendGrid's webhook settles them; `mailer retry --unknown` sends them again."
         )
 
 
 def _print_queue(queue: Queue, now: datetime, zone: ZoneInfo) -> None:
     """When the waiting messages are expected to go, as the limits and any pause allow."""
+    from mailer.redact import redact
+
     if queue.pause and queue.pause[0] > now:
         until, reason = queue.pause
-        console.print(
+        click.echo(
             f"Sending paused until {until.astimezone(zone):%a %b %d %H:%M %Z}"
-            f" ({redact(reason)}); the next run after that goes on.",
-            markup=False,
-            soft_wrap=True,
+            f" ({redact(reason)}); the next run after that goes on."
         )
     if not queue.waves:
         return
@@ -438,11 +444,7 @@ def _print_queue(queue: Queue, now: datetime, zone: ZoneInfo) -> None:
         f"{n} {'now' if at <= now else f'from {at.astimezone(zone):%a %b %d %H:%M %Z}'}"
         for at, n in queue.waves
     ]
-    console.print(
-        f"Expected to go: {', '.join(parts)} (time-critical mail first, then the digest).",
-        markup=False,
-        soft_wrap=True,
-    )
+    click.echo(f"Expected to go: {', '.join(parts)} (time-critical mail first, then the digest).")
 
 
 @cli.command()
@@ -454,6 +456,10 @@ def daemon(obj: Context) -> None:
     job at a time, a log line per run. A failing job is logged and the daemon
     goes on; a signal lets the running job finish first. Example: mailer daemon
     """
+    from mailer import config
+    from mailer.daemon import Daemon
+    from mailer.redact import RedactingFormatter
+
     settings = obj.settings()
     jobs = config.load_jobs(settings)
     handler = logging.StreamHandler()
@@ -472,8 +478,12 @@ def daemon(obj: Context) -> None:
 @click.pass_obj
 def list_jobs(obj: Context, now: str | None, as_json: bool) -> None:
     """List the jobs in jobs/, their schedules, last run and next run. Example: mailer jobs"""
+    from mailer import config
+    from mailer.rules.schedules import next_run
+    from mailer.runlog import RunLog
+
     settings = obj.settings()
-    moment = parse_now(now)
+    moment = parse_now(now, settings.organization.zone)
     runs = RunLog(settings.ledger.path.parent).read()
     zone = settings.organization.zone
     listed = []
@@ -496,6 +506,8 @@ def list_jobs(obj: Context, now: str | None, as_json: bool) -> None:
         ]
         click.echo(json.dumps(data, indent=2))
         return
+    from rich.table import Table
+
     table = Table(title="Jobs", title_justify="left")
     for column in ("Job", "Kind", "Schedule", "Enabled", "Last run", "Next run"):
         table.add_column(column)
@@ -515,7 +527,7 @@ def list_jobs(obj: Context, now: str | None, as_json: bool) -> None:
             shown_last,
             shown_next if job.enabled else "-",
         )
-    console.print(table)
+    obj.console.print(table)
 
 
 @cli.command()
@@ -533,15 +545,19 @@ def preview(obj: Context, now: str | None, out: Path | None) -> None:
     a scratch folder: nothing is sent and the real workbook is not touched.
     Example: mailer preview && xdg-open preview/index.html
     """
+    from mailer.preview import build as build_preview
+    from mailer.text import plural
+
     settings = obj.settings()
+    console = obj.console
     folder = out or settings.root / "preview"
-    result = build_preview(settings, parse_now(now), folder)
+    result = build_preview(settings, parse_now(now, settings.organization.zone), folder)
     for entry in result.entries:
         shots = len(entry.shots)
-        warn = f", {len(entry.warnings)} warnings" if entry.warnings else ""
+        warn = f", {plural(len(entry.warnings), 'warning')}" if entry.warnings else ""
         subject = entry.specimen.message.subject
         console.print(
-            f"  {entry.specimen.label}: {subject} ({shots} screenshots{warn})",
+            f"  {entry.specimen.label}: {subject} ({plural(shots, 'screenshot')}{warn})",
             highlight=False,
             markup=False,
         )
@@ -550,7 +566,7 @@ def preview(obj: Context, now: str | None, out: Path | None) -> None:
     console.print(f"Screenshots: {result.screenshots}.", highlight=False, markup=False)
     console.print(f"Wrote {result.index}", highlight=False)
     if result.errors:
-        raise UserError(f"{len(result.errors)} templates failed to render", 1)
+        raise UserError(f"{plural(len(result.errors), 'template')} failed to render")
 
 
 @cli.command()
@@ -569,8 +585,12 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
     links, clear link text, text size and Gmail's 102 KB limit. Exits 1 on any
     error, so CI can run it. Example: mailer check (in CI: mailer check --no-workbook)
     """
+    from mailer import checks
+    from mailer.text import plural
+
     settings = obj.settings()
-    moment = parse_now(now)
+    console = obj.console
+    moment = parse_now(now, settings.organization.zone)
     console.print(f"[bold]Settings[/bold]: {settings.source} is valid.", highlight=False)
     jobs, findings = checks.check_jobs(settings)
     for job in jobs:
@@ -588,7 +608,8 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
         if not tab.exists:
             continue
         console.print(
-            f"  {tab.logical} = {tab.name!r}: found {len(tab.found)} columns", highlight=False
+            f"  {tab.logical} = {tab.name!r}: found {plural(len(tab.found), 'column')}",
+            highlight=False,
         )
         if tab.missing_required:
             console.print(f"    missing: {', '.join(tab.missing_required)}", highlight=False)
@@ -599,18 +620,18 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
                 highlight=False,
             )
     if settings.form.id and not no_workbook:
-        findings += _print_form_check(checks.check_form(settings, moment))
+        findings += _print_form_check(console, checks.check_form(settings, moment))
     findings += checks.check_templates(settings, moment)
     errors = [f for f in findings if f.severity == checks.ERROR]
     for finding in findings:
         click.echo(str(finding))
-    warnings = len(findings) - len(errors)
+    warnings = plural(len(findings) - len(errors), "warning")
     if errors:
-        raise UserError(f"{len(errors)} errors, {warnings} warnings", 1)
-    console.print(f"[bold]Templates[/bold]: every email renders. {warnings} warnings.")
+        raise UserError(f"{plural(len(errors), 'error')}, {warnings}")
+    console.print(f"[bold]Templates[/bold]: every email renders. {warnings}.")
 
 
-def _print_form_check(form: checks.FormCheck) -> list[checks.Finding]:
+def _print_form_check(console: Console, form: checks.FormCheck) -> list[checks.Finding]:
     if form.findings:
         return form.findings
     state = {True: "accepting responses", False: "not accepting responses", None: ""}
@@ -648,26 +669,30 @@ def retry(obj: Context, unknown: bool, addresses: bool) -> None:
     queued again too, at the risk of a second copy.
     Example: mailer retry --unknown
     """
+    from mailer.ledger import Ledger, locked
+    from mailer.redact import mask
+    from mailer.text import plural
+
     settings = obj.settings()
-    with locked(settings.ledger.path, settings.ledger.lock_timeout):
-        ledger = Ledger(settings.ledger.path)
-        try:
-            ledger.interrupted()  # under the lock no run is sending: these were cut off
-            unknowns = ledger.messages(("unknown",))
-            count = ledger.retry_failed()
-            requeued = ledger.requeue_unknown() if unknown else 0
-        finally:
-            ledger.close()
-    console.print(f"{count} failed messages queued again.")
+    with (
+        locked(settings.ledger.path, settings.ledger.lock_timeout),
+        Ledger(settings.ledger.path) as ledger,
+    ):
+        ledger.interrupted()  # under the lock no run is sending: these were cut off
+        unknowns = ledger.messages(("unknown",))
+        count = ledger.retry_failed()
+        requeued = ledger.requeue_unknown() if unknown else 0
+    console = obj.console
+    console.print(f"{plural(count, 'failed message')} queued again.")
     for message in unknowns:
         shown = message.email if addresses else mask(message.email)
         console.print(f"unknown: {message.kind} to {shown}", markup=False, highlight=False)
     if requeued:
-        console.print(f"{requeued} unknown messages queued again.")
+        console.print(f"{plural(requeued, 'unknown message')} queued again.")
     elif unknowns:
         console.print(
-            f"{len(unknowns)} unknown messages left as they are: each may have arrived;"
-            " `mailer retry --unknown` sends them again."
+            f"{plural(len(unknowns), 'unknown message')} left as they are: each may have"
+            " arrived; `mailer retry --unknown` sends them again."
         )
 
 
@@ -684,6 +709,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     """
     import waitress
 
+    from mailer.tokens import load_secret
     from mailer.web import WEBHOOK_LIMIT, create_app
 
     settings = obj.settings()
@@ -697,7 +723,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     )
     host = host or settings.server.host
     port = port or settings.server.port
-    console.print(f"Serving unsubscribe pages on http://{host}:{port}/ (Ctrl-C stops)")
+    obj.console.print(f"Serving unsubscribe pages on http://{host}:{port}/ (Ctrl-C stops)")
     waitress.serve(app, host=host, port=port, ident="mailer", max_request_body_size=WEBHOOK_LIMIT)
 
 
@@ -711,13 +737,15 @@ def unsubscribe(obj: Context, email: str, now: str | None) -> None:
     The next digest run writes unsubscribed_on into the Subscribers tab.
     Example: mailer unsubscribe someone@example.org
     """
+    from mailer.ledger import Ledger
+    from mailer.redact import mask
+    from mailer.rows import normalize_email
+
     settings = obj.settings()
-    ledger = Ledger(settings.ledger.path)
-    try:
-        ledger.suppress(normalize_email(email), "unsubscribe", parse_now(now))
-    finally:
-        ledger.close()
-    console.print(f"{mask(email)} will get no more digests.", highlight=False)
+    moment = parse_now(now, settings.organization.zone)
+    with Ledger(settings.ledger.path) as ledger:
+        ledger.suppress(normalize_email(email), "unsubscribe", moment)
+    obj.console.print(f"{mask(email)} will get no more digests.", highlight=False)
 
 
 @cli.command()
@@ -729,12 +757,14 @@ def resubscribe(obj: Context, email: str) -> None:
     Clear its unsubscribed_on cell in the Subscribers tab too, or the next
     digest still skips it. Example: mailer resubscribe someone@example.org
     """
+    from mailer.ledger import Ledger
+    from mailer.redact import mask
+    from mailer.rows import normalize_email
+
     settings = obj.settings()
-    ledger = Ledger(settings.ledger.path)
-    try:
+    console = obj.console
+    with Ledger(settings.ledger.path) as ledger:
         lifted = ledger.unsuppress(normalize_email(email))
-    finally:
-        ledger.close()
     if not lifted:
         console.print(f"{mask(email)} was not on the suppression list.", highlight=False)
         return

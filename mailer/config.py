@@ -9,79 +9,15 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailer.durations import seconds
 from mailer.errors import ConfigError
+from mailer.jobs import KINDS, Options, SignupsOptions
+from mailer.schema import DEFAULT_COLUMNS, DEFAULT_TABS
 
-DEFAULT_TABS = {
-    "events": "events",
-    "signups": "signups",
-    "members": "members",
-    "resources": "resources",
-    "subscribers": "subscribers",
-    "series": "series",
-}
-
-# Logical field -> the header it is found under unless mailer.toml maps it elsewhere.
-DEFAULT_COLUMNS: dict[str, dict[str, str]] = {
-    "events": {
-        "id": "id",
-        "title": "title",
-        "label": "label",
-        "starts_at": "starts_at",
-        "ends_at": "ends_at",
-        "timezone": "timezone",
-        "capacity": "capacity",
-        "join_url": "join_url",
-        "signup_url": "signup_url",
-        "status": "status",
-        "waitlist": "waitlist",
-    },
-    "signups": {
-        "timestamp": "Timestamp",
-        "email": "Email Address",
-        "name": "Name",
-        "pronouns": "Pronouns",
-        "member": "Are you a member of the network?",
-        "event": "Which session?",
-        "digest": "Send me the resource digest",
-        "status": "Status",
-        "position": "Position",
-        "notified": "Notified",
-        "note": "Note",
-        "session": "Session id",
-    },
-    "members": {"email": "email", "name": "name"},
-    "resources": {
-        "title": "title",
-        "url": "url",
-        "category": "category",
-        "description": "description",
-        "audience": "audience",
-        "added_on": "added_on",
-        "sent_in": "Sent in digest",
-    },
-    "subscribers": {
-        "email": "email",
-        "name": "name",
-        "subscribed_on": "subscribed_on",
-        "unsubscribed_on": "unsubscribed_on",
-    },
-    "series": {
-        "id": "id",
-        "title": "title",
-        "weekday": "weekday",
-        "start_time": "start_time",
-        "end_time": "end_time",
-        "timezone": "timezone",
-        "capacity": "capacity",
-        "join_url": "join_url",
-        "signup_url": "signup_url",
-        "starts_on": "starts_on",
-        "ends_on": "ends_on",
-        "weeks": "weeks",
-    },
-}
+Opts = TypeVar("Opts", bound=Options)
 
 
 @dataclass(frozen=True)
@@ -188,6 +124,7 @@ class FormSettings:
 
     id: str = ""  # the form's id, or its edit URL
     question: str = ""  # the title of the question that names the session
+    waitlist: bool = True  # a full session stays on the form to join its waitlist
     api_url: str = "https://forms.googleapis.com"
 
 
@@ -296,8 +233,11 @@ def _check(settings: Settings, path: Path) -> None:
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
-    def under(p: Path | None) -> Path | None:
-        return None if p is None else (p if p.is_absolute() else base / p)
+    def under(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
+
+    def maybe(p: Path | None) -> Path | None:
+        return None if p is None else under(p)
 
     return dataclasses.replace(
         settings,
@@ -305,13 +245,13 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         workbook=dataclasses.replace(
             settings.workbook,
             path=under(settings.workbook.path),
-            credentials=under(settings.workbook.credentials),
+            credentials=maybe(settings.workbook.credentials),
         ),
         transport=dataclasses.replace(
             settings.transport,
             path=under(settings.transport.path),
             smtp=dataclasses.replace(
-                settings.transport.smtp, ca_file=under(settings.transport.smtp.ca_file)
+                settings.transport.smtp, ca_file=maybe(settings.transport.smtp.ca_file)
             ),
         ),
         ledger=dataclasses.replace(settings.ledger, path=under(settings.ledger.path)),
@@ -340,7 +280,7 @@ def _build(cls: type, table: object, path: Path, where: str):
 
 def _coerce(hint, value, path: Path, where: str):
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, path, where)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -379,55 +319,11 @@ def _key(where: str, key: str | None = None) -> str:
     return f"[{section}] {name}" if section else name
 
 
-JOB_KINDS = ("signups", "reminders", "digest")
-DURATION = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week)s?\s*$", re.IGNORECASE)
-SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 AT = re.compile(
     r"^\s*(?:(monday|tuesday|wednesday|thursday|friday|saturday|sunday|day)\s+)?"
     r"([01]?\d|2[0-3]):([0-5]\d)\s*$",
     re.IGNORECASE,
 )
-
-
-def seconds(text: str) -> int:
-    """'5 minutes' -> 300; raises ValueError on anything else."""
-    match = DURATION.match(text)
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"{text!r} is not a duration such as '5 minutes' or '24 hours'")
-    return int(match.group(1)) * SECONDS[match.group(2).lower()]
-
-
-def minutes(text: str) -> int:
-    """'24 hours' -> 1440; raises ValueError on anything else or on less than a minute."""
-    total = seconds(text)
-    if total % 60:
-        raise ValueError(f"{text!r}: use whole minutes, such as '90 minutes'")
-    return total // 60
-
-
-@dataclass(frozen=True)
-class SignupsOptions:
-    pass
-
-
-@dataclass(frozen=True)
-class ReminderOptions:
-    offsets: list[str] = field(default_factory=lambda: ["24 hours", "1 hour"])
-    template: str = "reminder"
-
-    @property
-    def offset_minutes(self) -> list[int]:
-        return sorted({minutes(o) for o in self.offsets}, reverse=True)
-
-
-@dataclass(frozen=True)
-class DigestOptions:
-    template: str = "digest"
-    categories: list[str] = field(default_factory=list)
-    upcoming_days: int = 30
-
-
-OPTIONS = {"signups": SignupsOptions, "reminders": ReminderOptions, "digest": DigestOptions}
 
 
 @dataclass(frozen=True)
@@ -439,9 +335,7 @@ class JobSettings:
     every: str = ""
     at: str = ""
     timezone: str = ""
-    options: SignupsOptions | ReminderOptions | DigestOptions = field(
-        default_factory=SignupsOptions
-    )
+    options: Options = field(default_factory=SignupsOptions)
     name: str = ""
     source: Path = Path()
 
@@ -449,9 +343,18 @@ class JobSettings:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone or "UTC")
 
+    def options_as(self, kind: type[Opts]) -> Opts:
+        """The job's options as the dataclass its kind reads."""
+        if not isinstance(self.options, kind):
+            raise ConfigError(f"{self.source}: [options] are not {kind.__name__}")
+        return self.options
+
     @property
     def schedule_text(self) -> str:
         return f"every {self.every}" if self.every else f"at {self.at} ({self.timezone})"
+
+
+SIGNUPS_JOB = JobSettings(kind="signups", every="5 minutes", name="signups")
 
 
 def load_jobs(settings: Settings) -> list[JobSettings]:
@@ -459,9 +362,10 @@ def load_jobs(settings: Settings) -> list[JobSettings]:
     folder = settings.root / "jobs"
     paths = sorted(folder.glob("*.toml")) if folder.is_dir() else []
     if not paths:
-        return [JobSettings(kind="signups", every="5 minutes", name="signups")]
+        return [SIGNUPS_JOB]
     jobs = [load_job(path, settings) for path in paths]
-    return sorted(jobs, key=lambda job: (JOB_KINDS.index(job.kind), job.name))
+    order = list(KINDS)
+    return sorted(jobs, key=lambda job: (order.index(job.kind), job.name))
 
 
 def load_job(path: Path, settings: Settings) -> JobSettings:
@@ -470,11 +374,11 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     kind = raw.get("kind")
-    if kind not in JOB_KINDS:
-        raise ConfigError(f"{path}: kind: {kind!r} is not one of {', '.join(JOB_KINDS)}")
+    if kind not in KINDS:
+        raise ConfigError(f"{path}: kind: {kind!r} is not one of {', '.join(KINDS)}")
     options = raw.pop("options", {})
     job = _build(JobSettings, {**raw, "name": path.stem, "source": str(path)}, path, "")
-    typed = _build(OPTIONS[kind], options, path, "options")
+    typed = _build(KINDS[kind].options, options, path, "options")
     if job.every and job.at:
         raise ConfigError(f"{path}: every and at: give one schedule, not both")
     if not job.every and not job.at:
@@ -488,17 +392,12 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
             raise ConfigError(f"{path}: every: {err}") from None
     if job.at and not AT.match(job.at):
         raise ConfigError(f"{path}: at: {job.at!r} is not like 'monday 09:00' or '09:00'")
-    if kind == "digest" and not job.at:
-        raise ConfigError(f'{path}: at: a digest needs a slot, such as at = "monday 09:00"')
+    problem = typed.problem(job.every, job.at)
+    if problem:
+        raise ConfigError(f"{path}: {problem}")
     zone = job.timezone or settings.organization.timezone
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{path}: timezone: unknown time zone {zone!r}") from None
-    if isinstance(typed, ReminderOptions):
-        for i, offset in enumerate(typed.offsets):
-            try:
-                minutes(offset)
-            except ValueError as err:
-                raise ConfigError(f"{path}: [options] offsets[{i}]: {err}") from None
     return dataclasses.replace(job, options=typed, timezone=zone)

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 import schedule
 
 from mailer.config import JobSettings, Settings
-from mailer.errors import ConfigError, LockedError, MailerError
-from mailer.ledger import Ledger, locked
-from mailer.runner import run_job, summary
-from mailer.schedules import RunLog, check_every, is_due
+from mailer.errors import LockedError
+from mailer.rules.schedules import check_every, is_due
+from mailer.runlog import RunLog
+from mailer.runner import run_jobs
 from mailer.site import Site
 
 log = logging.getLogger("mailer.daemon")
@@ -60,26 +60,18 @@ class Daemon:
             return
         started = time.monotonic()
         try:
-            with locked(self.site.ledger_path, self.settings.ledger.lock_timeout):
-                ledger = Ledger(self.site.ledger_path)
-                try:
-                    report = run_job(self.site, ledger, job, now)
-                finally:
-                    ledger.close()
+            (outcome,) = run_jobs(self.site, [job], now)
         except LockedError as err:
             log.warning("%s: skipped, %s", job.name, err)
             return
-        except (MailerError, ConfigError) as err:
-            self.runs.record(job, now, False, str(err))
-            log.error("%s: failed after %.1f s: %s", job.name, time.monotonic() - started, err)
-            return
         except Exception:
-            self.runs.record(job, now, False, "crashed")
             log.exception("%s: crashed after %.1f s", job.name, time.monotonic() - started)
             return
-        line = summary(report)
-        self.runs.record(job, now, True, line)
-        log.info("%s: %s, %.1f s", job.name, line, time.monotonic() - started)
+        took = time.monotonic() - started
+        if outcome.report is None:
+            log.error("%s: failed after %.1f s: %s", job.name, took, outcome.error)
+        else:
+            log.info("%s: %s, %.1f s", job.name, outcome.report.summary(), took)
 
     def run(self) -> None:
         """Catch up on every due job, then follow the schedules until asked to stop."""

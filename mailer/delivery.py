@@ -107,8 +107,7 @@ def settle_previous_run(ledger: Ledger, now: datetime) -> None:
 
 def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int) -> None:
     size = run.pacer.largest(getattr(run.transport, "batch_size", BATCH))
-    run.transport.open()
-    try:
+    with run.transport:
         for page in run.ledger.due(max(size, BATCH)):
             for chunk in requests(page, size):
                 if run.allowance is not None:
@@ -120,8 +119,6 @@ def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int)
                     progress(min(sum(run.outcome.values()), total), total)
                 if run.stopped:
                     return
-    finally:
-        run.transport.close()
 
 
 def _send_chunk(run: Run, chunk: Sequence[OutgoingMessage]) -> None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from mailer import roster
 from mailer.calendar import describe_time, invitation
-from mailer.changes import CANCELLATION, UPDATE, EventChange
 from mailer.message import Attachment, Body, Draft
-from mailer.reminders import REMINDER
 from mailer.render import Prepared
-from mailer.roster import Notice
 from mailer.rows import Event
+from mailer.rules import roster
+from mailer.rules.changes import CANCELLATION, UPDATE, EventChange
+from mailer.rules.reminders import REMINDER
+from mailer.rules.roster import Notice
 from mailer.site import Site
+from mailer.text import plural
 
 INVITING = (roster.CONFIRMATION, roster.PROMOTION, UPDATE)
 
@@ -104,8 +105,8 @@ def lead_time(minutes: int) -> str:
     """'in 24 hours', 'in 1 hour', 'in 90 minutes'."""
     if minutes % 60 == 0:
         hours = minutes // 60
-        return f"in {hours} hour{'s' if hours != 1 else ''}"
-    return f"in {minutes} minutes"
+        return f"in {plural(hours, 'hour')}"
+    return f"in {plural(minutes, 'minute')}"
 
 
 class EventEmails:

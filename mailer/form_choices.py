@@ -53,14 +53,16 @@ def seat_note(capacity: int, confirmed: int) -> str:
 
 
 def form_choices(
-    events: Iterable[Event], confirmed: Mapping[str, int], now: datetime
+    events: Iterable[Event], confirmed: Mapping[str, int], now: datetime, waitlist: bool = True
 ) -> FormChoices:
+    """`waitlist`: whether a full session stays on the form, unless its own row says."""
     by_event = {}
     for event in sorted(events, key=lambda e: (e.starts_at, e.id)):
         if event.cancelled or event.starts_at <= now:
             continue
         taken = confirmed.get(event.id, 0)
-        if taken >= event.capacity and not event.waitlist:
+        takes_waitlist = waitlist if event.waitlist is None else event.waitlist
+        if taken >= event.capacity and not takes_waitlist:
             continue
         by_event[event.id] = f"{session_label(event)} {seat_note(event.capacity, taken)}"
     return FormChoices(tuple(by_event.values()), bool(by_event), by_event)

@@ -21,10 +21,11 @@ from pathlib import Path
 from mailer import config
 from mailer.config import Settings
 from mailer.errors import MailerError
-from mailer.jobs import digest, reminders, signups
+from mailer.jobs import ReminderOptions
 from mailer.ledger import Ledger
 from mailer.message import OutgoingMessage
 from mailer.rows import parse_events
+from mailer.runner import run_job
 from mailer.sample import write_sample
 from mailer.site import Site
 
@@ -67,8 +68,7 @@ def build(settings: Settings, now: datetime) -> Gallery:
     gallery = Gallery()
     with scratch_site(settings) as site:
         write_sample(site.settings, now)
-        ledger = Ledger(site.ledger_path)
-        try:
+        with Ledger(site.ledger_path) as ledger:
             for step in _story(site, ledger, now):
                 try:
                     step()
@@ -76,46 +76,39 @@ def build(settings: Settings, now: datetime) -> Gallery:
                     gallery.errors.append(str(err))
             gallery.specimens = _pick(ledger)
             gallery.mjml = site.renderer.sources
-        finally:
-            ledger.close()
     return gallery
 
 
 def _story(site: Site, ledger: Ledger, now: datetime) -> list[Callable[[], object]]:
     jobs = {job.kind: job for job in config.load_jobs(site.settings)}
-    reminder_job = jobs.get("reminders")
-    reminder_options = (
-        reminder_job.options
-        if reminder_job and isinstance(reminder_job.options, config.ReminderOptions)
-        else config.ReminderOptions()
+    signups = jobs.get("signups", config.SIGNUPS_JOB)
+    reminders = jobs.get("reminders") or config.JobSettings(
+        "reminders", every="5 minutes", options=ReminderOptions()
     )
     start = _event_start(site)
 
+    def decide(job: config.JobSettings, at: datetime) -> Callable[[], object]:
+        return lambda: run_job(site, ledger, job, at, send=False)
+
     def cancel_seat() -> None:
         _edit(site, "signups", "email", NON_MEMBER, "status", "cancelled")
-        signups.run(site, ledger, now + timedelta(minutes=5), send=False)
+        decide(signups, now + timedelta(minutes=5))()
 
     def move_session() -> None:
         for column, hours in (("starts_at", 1), ("ends_at", 1)):
             _shift(site, column, hours)
-        signups.run(site, ledger, now + timedelta(minutes=20), send=False)
+        decide(signups, now + timedelta(minutes=20))()
 
     def cancel_session() -> None:
         _edit(site, "events", None, None, "status", "cancelled")
-        signups.run(site, ledger, now + timedelta(minutes=30), send=False)
+        decide(signups, now + timedelta(minutes=30))()
 
-    def send_digest() -> None:
-        job = jobs.get("digest")
-        if job is not None:
-            digest.run(site, ledger, now + timedelta(minutes=10), job, send=False)
-
+    digest = jobs.get("digest")
     return [
-        lambda: signups.run(site, ledger, now, send=False),
+        decide(signups, now),
         cancel_seat,
-        lambda: reminders.run(
-            site, ledger, start - timedelta(hours=23), reminder_options, send=False
-        ),
-        send_digest,
+        decide(reminders, start - timedelta(hours=23)),
+        *([decide(digest, now + timedelta(minutes=10))] if digest else []),
         move_session,
         cancel_session,
     ]
@@ -140,11 +133,9 @@ def _pick(ledger: Ledger) -> list[Specimen]:
             first.setdefault(message.kind, message)
     picked = []
     for label, kind, email in wanted:
-        message = messages.get((kind, email)) if email else first.get(kind)
-        if message is None:
-            message = first.get(kind)
-        if message is not None:
-            picked.append(Specimen(label, kind, message))
+        found = (messages.get((kind, email)) if email else None) or first.get(kind)
+        if found is not None:
+            picked.append(Specimen(label, kind, found))
     return picked
 
 
@@ -152,7 +143,7 @@ def _event_start(site: Site) -> datetime:
     table = site.workbook.read([site.settings.workbook.tab("events")])
     tab = site.settings.workbook.tab("events")
     mapping = site.settings.workbook.column_map("events")
-    parsed = parse_events(table[tab], mapping, site.settings.organization.zone)
+    parsed = parse_events(table[tab], mapping, site.settings.organization.timezone)
     return parsed.events[0].starts_at
 
 

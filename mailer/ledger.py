@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from mailer.adoption import Adopted
 from mailer.binding import Memory
-from mailer.changes import StoredEvent
 from mailer.errors import LedgerError, LockedError
 from mailer.message import (
     FAILED,
@@ -35,8 +34,9 @@ from mailer.message import (
     priority,
 )
 from mailer.redact import redact
-from mailer.roster import Previous
 from mailer.rows import Event
+from mailer.rules.changes import StoredEvent
+from mailer.rules.roster import Previous
 
 PENDING = "pending"
 # Committed before a message is handed to the transport; one still there when the
@@ -233,6 +233,12 @@ class Ledger:
 
     def close(self) -> None:
         self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

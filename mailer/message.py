@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import html
 import json
 import re
@@ -84,6 +83,8 @@ class Body:
 
     @functools.cached_property
     def id(self) -> str:
+        import hashlib  # its OpenSSL start-up slows `mailer status`, which never needs it
+
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()[:32]
 
     def to_json(self) -> str:

@@ -21,7 +21,7 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr
 
 from mailer.message import Attachment, OutgoingMessage
-from mailer.rows import clean_text
+from mailer.text import clean_text
 
 # CRLF line ends for SMTP; headers use RFC 5322's 998-character limit so a long
 # List-Unsubscribe URL stays one URL rather than being folded mid-way.
@@ -41,7 +41,8 @@ def mime_bytes(message: OutgoingMessage) -> bytes:
             outer.attach(_attachment(attachment))
     else:
         outer = alternative
-    outer["Subject"] = _header(clean_text(message.subject))
+    # compat32 takes a Header where a value needs encoding; typeshed says str only
+    outer["Subject"] = _header(clean_text(message.subject))  # type: ignore[assignment]
     outer["From"] = _address(message.sender_name, message.sender_email)
     outer["To"] = _address(message.to_name, message.to_email)
     if message.reply_to:
@@ -49,7 +50,7 @@ def mime_bytes(message: OutgoingMessage) -> bytes:
     outer["Date"] = format_datetime(message.created_at)
     outer["Message-ID"] = message_id(message)
     for name, value in message.headers:
-        outer[name] = _header(clean_text(value))
+        outer[name] = _header(clean_text(value))  # type: ignore[assignment]
     out = io.BytesIO()
     BytesGenerator(out, policy=WIRE).flatten(outer)
     return out.getvalue()
@@ -89,9 +90,3 @@ def message_id(message: OutgoingMessage) -> str:
     digest = hashlib.sha256(message.key.encode("utf-8")).hexdigest()[:32]
     domain = message.sender_email.rpartition("@")[2] or "mailer.invalid"
     return f"<{digest}@{domain}>"
-
-
-def mask(email: str) -> str:
-    """An address as logs may show it: a***@example.org."""
-    local, _, domain = email.rpartition("@")
-    return f"{local[:1]}***@{domain}" if local else "***"

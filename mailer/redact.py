@@ -7,11 +7,15 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-from mailer.mime import mask
-
 SECRET_VARIABLES = ("SENDGRID_API_KEY", "SMTP_PASSWORD", "MAILER_SECRET")
 ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[^\s@<>()\[\]\"',;:]+\.[^\s@<>()\[\]\"',;:]+")
 SHORTEST_SECRET = 4  # blanking a shorter value would mangle ordinary words
+
+
+def mask(email: str) -> str:
+    """An address as logs may show it: a***@example.org."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else "***"
 
 
 def redact(text: str, secrets: Iterable[str] | None = None, addresses: bool = False) -> str:

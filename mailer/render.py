@@ -47,9 +47,16 @@ class Renderer:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         loader = jinja2.FileSystemLoader(self.folder)
-        common = {"loader": loader, "undefined": jinja2.StrictUndefined, "trim_blocks": True}
-        self.markup = jinja2.Environment(autoescape=True, **common)
-        self.plain = jinja2.Environment(autoescape=False, lstrip_blocks=True, **common)
+        self.markup = jinja2.Environment(
+            loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, autoescape=True
+        )
+        self.plain = jinja2.Environment(
+            loader=loader,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            autoescape=False,
+            lstrip_blocks=True,
+        )
         self._compiled: dict[str, str] = {}
         self.sources: dict[str, set[str]] = {}  # template name -> the MJML it rendered to
         self.compiles = 0
@@ -75,7 +82,7 @@ class Renderer:
         try:
             return env.get_template(filename).make_module(dict(context))
         except jinja2.TemplateNotFound as err:
-            missing = f"no template {self.folder / err.name}"
+            missing = f"no template {self.folder / str(err.name)}"
             where = template_line(env, self.folder, err)  # the include that names it, if any
             raise TemplateError(f"{where}: {missing}" if where else missing) from err
         except jinja2.TemplateSyntaxError as err:

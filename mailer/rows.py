@@ -10,10 +10,10 @@ from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
-
 from mailer.errors import MissingColumnError
+from mailer.schema import REQUIRED_COLUMNS
 from mailer.statuses import CANCELLED, canonical
+from mailer.text import clean_text
 from mailer.workbook.base import FORMULA_STARTS, Table
 
 MAX_CELL = 500
@@ -55,7 +55,7 @@ class Event:
     status: str = ""
     row: int = 0
     sheet_id: str = ""  # the id as the events tab shows it now, when renamed from `id`
-    waitlist: bool = True  # whether the signup form offers it once full
+    waitlist: bool | None = None  # whether the signup form offers it once full ([form] waitlist)
 
     @property
     def cancelled(self) -> bool:
@@ -123,6 +123,10 @@ class Parsed:
     problems: list[Problem] = field(default_factory=list)
 
 
+class InvalidAddress(ValueError):
+    """Not an address mail can carry; says why."""
+
+
 def deliverable_address(raw: str) -> str:
     """The address as mail can carry it: syntax checked, its domain in ASCII (IDNA).
 
@@ -130,7 +134,12 @@ def deliverable_address(raw: str) -> str:
     offers; such an address is refused here, with the reason, rather than
     failing at send time.
     """
-    checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
+    from email_validator import EmailNotValidError, validate_email  # slow to import
+
+    try:
+        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as err:
+        raise InvalidAddress(str(err)) from None
     address = checked.ascii_email or checked.normalized
     return raw if address == raw else address  # one string, not two, for 100,000 rows
 
@@ -139,12 +148,6 @@ def normalize_email(address: str) -> str:
     """The form people compare addresses in: trimmed and case-folded."""
     folded = address.strip().casefold()
     return address if folded == address else folded
-
-
-def clean_text(value: str) -> str:
-    """One line of text: control characters and line breaks become single spaces."""
-    cleaned = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
-    return value if cleaned == value else cleaned  # keep the one string when nothing changed
 
 
 class Columns:
@@ -221,6 +224,11 @@ def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Pa
                 if columns.index.get(name) is not None and columns.text(values, name):
                     parsed.troubled.setdefault(normalize_email(columns.text(values, name)), number)
     return parsed
+
+
+def _yes_no(text: str) -> bool | None:
+    folded = text.strip().casefold()
+    return None if not folded else folded not in NO
 
 
 class _CellError(Exception):
@@ -300,7 +308,7 @@ def _event(
         label=text("label"),
         status=CANCELLED if status.strip() and canonical(status) == CANCELLED else "",
         row=number,
-        waitlist=text("waitlist").casefold() not in NO,
+        waitlist=_yes_no(text("waitlist")),
     )
     return event, warnings
 
@@ -314,7 +322,7 @@ def parse_members(table: Table, mapping: dict[str, str]) -> Parsed:
             continue
         try:
             address = deliverable_address(raw)
-        except EmailNotValidError as err:
+        except InvalidAddress as err:
             parsed.problems.append(Problem(table.tab, number, columns.header("email"), str(err)))
             continue
         parsed.members.add(normalize_email(address))
@@ -345,16 +353,7 @@ class EventMatcher:
         return found
 
 
-SIGNUP_REQUIRED = ("timestamp", "email", "event")
-# The columns each tab cannot do without; `mailer check` reports the rest as optional.
-REQUIRED_COLUMNS = {
-    "events": ("id", "title", "starts_at", "ends_at", "capacity"),
-    "signups": SIGNUP_REQUIRED,
-    "members": ("email",),
-    "resources": ("title", "url", "category"),
-    "subscribers": ("email",),
-    "series": ("id", "weekday", "start_time", "end_time", "capacity"),
-}
+SIGNUP_REQUIRED = REQUIRED_COLUMNS["signups"]
 
 
 class Resolve(Protocol):
@@ -454,7 +453,7 @@ def _signup(
         raise _CellError("email", "is empty")
     try:
         address = deliverable_address(raw_email)
-    except EmailNotValidError as err:
+    except InvalidAddress as err:
         raise _CellError("email", f"not a valid email address: {err}") from None
     email = normalize_email(address)
     answer = text("event")
@@ -579,7 +578,7 @@ def parse_subscribers(
             continue
         try:
             address = deliverable_address(raw)
-        except EmailNotValidError as err:
+        except InvalidAddress as err:
             problems.append(
                 Problem(table.tab, number, columns.header("email"), f"not a valid address: {err}")
             )

@@ -1,17 +1,36 @@
-"""Runs one configured job by its kind; the CLI and the daemon both come through here."""
+"""Runs jobs once: under the run lock, in one ledger, each outcome kept in the run log.
+
+`mailer run` (also with --dry-run, on the site dry_run.py makes) and the
+daemon both come through here.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 
-from mailer.config import JobSettings, ReminderOptions
-from mailer.jobs import digest, reminders, signups
-from mailer.ledger import Ledger
+from mailer.config import JobSettings
+from mailer.delivery import deliver
+from mailer.errors import ConfigError, MailerError
+from mailer.jobs import job_module
+from mailer.jobs.base import Progress, Report, send_nothing
+from mailer.ledger import Ledger, locked
+from mailer.runlog import RunLog
 from mailer.site import Site
 
-Report = signups.SignupsReport | reminders.RemindersReport | digest.DigestReport
+ProgressFactory = Callable[[], AbstractContextManager[Progress | None]]
+
+
+@dataclass
+class Outcome:
+    """How one job's run went: its report, or what stopped it."""
+
+    job: JobSettings
+    report: Report | None = None
+    error: str = ""
 
 
 def run_job(
@@ -20,38 +39,47 @@ def run_job(
     job: JobSettings,
     now: datetime,
     send: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """One pass of `job` as of `now`; the caller holds the ledger's lock."""
-    if job.kind == "signups":
-        return signups.run(site, ledger, now, send=send, progress=progress)
-    if job.kind == "reminders":
-        assert isinstance(job.options, ReminderOptions)
-        return reminders.run(site, ledger, now, job.options, send=send, progress=progress)
-    return digest.run(site, ledger, now, job, send=send, progress=progress)
+
+    def sending() -> Counter[str]:
+        return deliver(ledger, site.transport, now, progress)
+
+    return job_module(job.kind).run(site, ledger, job, now, sending if send else send_nothing)
 
 
-def delivered_text(sent: Counter) -> str:
-    """'12 sent, 1 to retry, 1 failed, 1 unknown, 40 waiting': what a send did."""
-    parts = [f"{sent.get('sent', 0)} sent"]
-    if sent.get("retry"):
-        parts.append(f"{sent['retry']} to retry")
-    if sent.get("failed"):
-        parts.append(f"{sent['failed']} failed")
-    if sent.get("unknown"):
-        parts.append(f"{sent['unknown']} unknown (see `mailer status`)")
-    if sent.get("skipped"):
-        parts.append(f"{sent['skipped']} not sent (unsubscribed meanwhile)")
-    if sent.get("waiting"):
-        parts.append(f"{sent['waiting']} waiting (see `mailer status`)")
-    return ", ".join(parts)
+def run_jobs(
+    site: Site,
+    jobs: Iterable[JobSettings],
+    now: datetime,
+    send: bool = True,
+    record: bool = True,
+    progress: ProgressFactory = lambda: nullcontext(None),
+) -> Iterator[Outcome]:
+    """Each job once, in order, under the lock; one job's trouble leaves the others to run.
 
-
-def summary(report: Report) -> str:
-    """One line for logs: what was decided, sent and rejected."""
-    if isinstance(report, digest.DigestReport):
-        decided = report.skipped or f"{report.recipients} recipients for {report.slot}"
-    else:
-        decided = f"{report.decided} new"
-    rejected = len(getattr(report, "problems", []))
-    return f"{decided}, {delivered_text(report.delivered)}, {rejected} rows rejected"
+    A MailerError or ConfigError (the sheet unreachable, say) becomes a failed
+    Outcome; anything else is recorded as a crash and raised.
+    """
+    runs = RunLog(site.ledger_path.parent)
+    with (
+        locked(site.ledger_path, site.settings.ledger.lock_timeout),
+        Ledger(site.ledger_path) as ledger,
+    ):
+        for job in jobs:
+            try:
+                with progress() as shown:
+                    report = run_job(site, ledger, job, now, send, shown)
+            except (MailerError, ConfigError) as err:
+                if record:
+                    runs.record(job, now, False, str(err))
+                yield Outcome(job, error=str(err))
+                continue
+            except Exception:
+                if record:
+                    runs.record(job, now, False, "crashed")
+                raise
+            if record:
+                runs.record(job, now, True, report.summary())
+            yield Outcome(job, report)

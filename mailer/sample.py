@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from mailer.config import Settings
-from mailer.workbook.csv import atomic_write
+from mailer.files import atomic_write
 
 SESSION_WEEKDAY = 2  # Wednesday
 
@@ -99,14 +99,14 @@ def sample_tables(settings: Settings, now: datetime) -> dict[str, list[list[str]
     header = [
         columns[c] for c in ("timestamp", "email", "name", "pronouns", "member", "event", "digest")
     ]
-    answers = []
+    answers: list[tuple[str, str, str, bool, bool]] = []
     first = now.astimezone(zone).replace(microsecond=0) - timedelta(days=5)
     for i, (name, pronouns, member) in enumerate(PEOPLE):
         email = f"{ascii_local(name)}@example.org"
-        answers.append([name, email, pronouns, member, i % 3 == 0])
+        answers.append((name, email, pronouns, member, i % 3 == 0))
     # One person signs up again with different letter case; one address is malformed.
-    answers.insert(5, ["Maya Okafor", "MAYA.Okafor@Example.org", "she/her", True, True])
-    answers.insert(8, ["Chris Doe", "chris.doe@@example.org", "", False, False])
+    answers.insert(5, ("Maya Okafor", "MAYA.Okafor@Example.org", "she/her", True, True))
+    answers.insert(8, ("Chris Doe", "chris.doe@@example.org", "", False, False))
     signups = [header]
     for i, (name, email, pronouns, member, digest) in enumerate(answers):
         stamp = first + timedelta(hours=6 * i, minutes=7 * i, seconds=13 * i)

@@ -17,6 +17,7 @@ from mailer.errors import ConfigError
 
 SECRET_ENV = "MAILER_SECRET"
 MIN_SECRET = 16
+LOCAL_SECRET = "local-secret"  # beside the ledger, for the outbox transport only
 
 
 def unsubscribe_token(secret: str, email: str) -> str:
@@ -45,7 +46,7 @@ def load_secret(state_folder: Path, may_generate: bool) -> str:
             "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`): it signs "
             "unsubscribe links"
         )
-    path = state_folder / "local-secret"
+    path = state_folder / LOCAL_SECRET
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -4,7 +4,7 @@ GET shows one button (a plain form: no JavaScript, no external resources);
 POST, from that button or from a mail client's one-click, writes the
 suppression to the ledger at once. A token that is not one mailer issued
 gets a plain refusal and changes nothing. /sendgrid/events takes SendGrid's
-signed Event Webhook (deliveries, bounces, spam reports; see provider_events).
+signed Event Webhook (deliveries, bounces, spam reports; see transports/sendgrid_events.py).
 
 Every answer, errors included, carries headers that keep the pages out of
 frames and referrers; bodies are capped (a form needs a few KB, SendGrid's
@@ -13,7 +13,7 @@ event batches a few MB); a browser POST from another site's page is refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
-from mailer import provider_events
 from mailer.ledger import Ledger
-from mailer.mime import mask
+from mailer.redact import mask
 from mailer.tokens import token_matches
+from mailer.transports import sendgrid_events as webhook
 
 UNSUBSCRIBE = "unsubscribe"
 STYLE = (
@@ -77,11 +77,8 @@ def create_app(
 
     def subscriber(token: str) -> str | None:
         """The address a token was issued for, if it is genuine."""
-        ledger = Ledger(ledger_path)
-        try:
+        with Ledger(ledger_path) as ledger:
             email = ledger.email_for_token(token)
-        finally:
-            ledger.close()
         return email if email and token_matches(secret, email, token) else None
 
     def refusal() -> Response:
@@ -115,7 +112,12 @@ def create_app(
     @app.post("/unsubscribe/<token>")
     def unsubscribe(token: str) -> Response:
         one_click = request.form.get("List-Unsubscribe") == ONE_CLICK
-        if not (one_click or same_origin(request.headers, public_url)):
+        if not (
+            one_click
+            or same_origin(
+                request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin"), public_url
+            )
+        ):
             return page(
                 "This form belongs to another site",
                 "<p>Nothing was changed. Use the unsubscribe link in the digest email.</p>",
@@ -124,11 +126,8 @@ def create_app(
         email = subscriber(token)
         if email is None:
             return refusal()
-        ledger = Ledger(ledger_path)
-        try:
+        with Ledger(ledger_path) as ledger:
             ledger.suppress(email, UNSUBSCRIBE, clock())
-        finally:
-            ledger.close()
         if one_click:
             return Response("Unsubscribed.\n", mimetype="text/plain", headers=HEADERS)
         return page(
@@ -142,31 +141,26 @@ def create_app(
         """SendGrid's Event Webhook: deliveries, bounces and spam reports, signed with its key."""
         request.max_content_length = WEBHOOK_LIMIT
         body = request.get_data()
-        signature = request.headers.get(provider_events.SIGNATURE_HEADER, "")
-        timestamp = request.headers.get(provider_events.TIMESTAMP_HEADER, "")
-        if not provider_events.genuine(sendgrid_key, body, signature, timestamp, clock()):
+        signature = request.headers.get(webhook.SIGNATURE_HEADER, "")
+        timestamp = request.headers.get(webhook.TIMESTAMP_HEADER, "")
+        if not webhook.genuine(sendgrid_key, body, signature, timestamp, clock()):
             return Response("Not signed by SendGrid.\n", status=403, mimetype="text/plain")
-        ledger = Ledger(ledger_path)
-        try:
-            provider_events.apply(ledger, provider_events.outcomes(body), clock())
-        finally:
-            ledger.close()
+        with Ledger(ledger_path) as ledger:
+            webhook.apply(ledger, webhook.outcomes(body), clock())
         return Response(status=204)
 
     return app
 
 
-def same_origin(headers: Mapping[str, str], public_url: str) -> bool:
+def same_origin(fetch_site: str | None, origin: str | None, public_url: str) -> bool:
     """A POST from our own page, or from no page at all (a mail provider's one-click).
 
     Browsers say where a request comes from in Sec-Fetch-Site; older ones only in
     Origin, which is "null" under our no-referrer policy. Our pages are served at
     `public_url` behind a proxy, or at the address the request came to.
     """
-    fetch_site = headers.get("Sec-Fetch-Site")
     if fetch_site is not None:
         return fetch_site in ("same-origin", "none")
-    origin = headers.get("Origin")
     if origin is None or origin == "null":
         return True
     ours = {_origin(request.host_url)}

@@ -23,6 +23,11 @@ REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, so parallel workers start on them and finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @dataclass
 class SiteDir:
     """A site folder (mailer.toml, templates/, lists/) and ways to look at it."""
@@ -51,16 +56,25 @@ class SiteDir:
             lines.append(f"{key} = {shown}")
         self.config.write_text(text + "\n".join(lines) + "\n", encoding="utf-8")
 
-    def mailer(self, *args: str, now: datetime = NOW) -> Result:
-        """Run the real CLI in-process, as of `now`."""
+    def mailer(self, *args: str, now: datetime | None = NOW) -> Result:
+        """Run the real CLI in-process, as of `now` (None: ARGS say when, or the clock)."""
         argv = ["--config", str(self.config), *args]
-        if args and args[0] in ("run", "init", "status", "unsubscribe", "check", "jobs"):
+        commands = ("run", "init", "status", "unsubscribe", "check", "jobs")
+        if now is not None and args and args[0] in commands:
             argv += ["--now", now.isoformat()]
         return CliRunner().invoke(cli, argv, catch_exceptions=False)
 
     def command(self, *args: str) -> list[str]:
         """`mailer --config <site> ARGS` as a separate process would run it."""
         return [sys.executable, "-m", "mailer", "--config", str(self.config), *args]
+
+    def files(self) -> dict[str, bytes]:
+        """Every file of the site (ledger, outbox, workbook, run log), by path, with its bytes."""
+        return {
+            str(path.relative_to(self.root)): path.read_bytes()
+            for path in sorted(self.root.rglob("*"))
+            if path.is_file()
+        }
 
     def rows(self, tab: str = "signups") -> list[dict[str, str]]:
         with open(self.root / "lists" / f"{tab}.csv", encoding="utf-8-sig", newline="") as f:

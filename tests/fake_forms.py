@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+POLL = 0.05  # seconds between shutdown checks: a test's teardown waits at most this
+
 SESSION_QUESTION = "Which session?"
 
 
@@ -64,7 +66,7 @@ class FakeForms:
         self.before_write = None  # called before a batchUpdate is applied (an organizer's edit)
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(POLL,), daemon=True)
 
     @property
     def url(self) -> str:

@@ -17,6 +17,8 @@ from urllib.parse import parse_qs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+POLL = 0.05  # seconds between shutdown checks: a test's teardown waits at most this
+
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
@@ -27,7 +29,7 @@ class TokenEndpoint:
         self.grants: list[dict] = []  # the claims of each JWT presented
         self.refusal: str | None = None
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(POLL,), daemon=True)
 
     @property
     def uri(self) -> str:

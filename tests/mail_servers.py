@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+POLL = 0.05  # seconds between shutdown checks: a test's teardown waits at most this
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -226,7 +228,7 @@ class SendgridStandIn:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> SendgridStandIn:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(POLL,), daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 import pytest
 from conftest import NOW
 from mail_servers import SendgridStandIn, SmtpServer, SmtpSink
-from test_provider_events import client, signed, signer  # noqa: F401 - a fixture
 from test_sendgrid import queue, transport
+from test_sendgrid_events import client, signed, signer  # noqa: F401 - a fixture
 
 from mailer.delivery import deliver
 from mailer.ledger import Ledger
@@ -138,7 +138,7 @@ def test_the_organizer_lists_and_requeues_unknowns(site):
     assert again.exit_code == 0
     assert "unknown: confirmation to s***@example.org" in listed.output
     assert "mailer retry --unknown" in listed.output
-    assert "1 unknown messages queued again" in requeued.output
+    assert "1 unknown message queued again" in requeued.output
     assert last.exit_code == 0
     counts = sink.counts()
     assert counts["samira.haddad@example.org"] == 2, "the organizer chose a second copy"

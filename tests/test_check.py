@@ -109,7 +109,7 @@ def test_a_job_that_names_a_missing_template_is_named_by_file_and_line(site):
     assert result.exit_code == 1
     assert f"{job}:{line}: error: [options] template: no template " in result.output
     assert result.output.count("remindr.mjml") == 1
-    assert "1 errors" in result.output
+    assert "1 error, 0 warnings" in result.output
 
 
 def test_a_finding_carries_file_and_line_apart_for_tools(site):

@@ -28,3 +28,13 @@ def test_the_readme_opens_with_the_two_setup_commands():
     opening = (REPO / "README.md").read_text().split("\n## ")[0]
 
     assert "make run" in opening and "make test" in opening
+
+
+def test_the_readmes_first_run_is_what_make_run_prints(site):
+    section = (REPO / "README.md").read_text().split("## A first run")[1]
+    shown = section.split("```")[1].strip().splitlines()
+
+    printed = site.mailer("run").output.splitlines()
+
+    for line in shown:
+        assert line.rstrip() in [p.rstrip() for p in printed], line

@@ -19,7 +19,8 @@ from mail_servers import SmtpServer, SmtpSink
 
 from mailer.config import JobSettings, load_jobs
 from mailer.redact import RedactingFormatter
-from mailer.schedules import LastRun, RunLog, check_every, is_due, next_run
+from mailer.rules.schedules import LastRun, check_every, is_due, next_run
+from mailer.runlog import RunLog
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -78,7 +79,7 @@ def test_daemon_sends_survives_a_failing_job_and_stops_on_a_signal(site, tmp_pat
     text = log_path.read_text()
     assert code == 0, text
     assert took < 1.0, f"took {took:.1f} s to stop"
-    assert "signups: 0 new, 14 sent, 1 rows rejected" in text
+    assert "signups: 0 new, 14 sent, 1 row rejected" in text
     assert "no-such-template" in text
     assert f"{stop.name} received; finishing the running job" in text
     assert text.rstrip().endswith("daemon stopped")
@@ -164,7 +165,7 @@ def test_the_daemon_asks_often_enough_to_stay_on_time():
 
 def test_mailer_jobs_lists_each_job_with_its_last_and_next_run(site):
     signups = next(j for j in load_jobs(site.settings()) if j.kind == "signups")
-    RunLog(site.root / "state").record(signups, NOW, True, "14 new, 14 sent, 1 rows rejected")
+    RunLog(site.root / "state").record(signups, NOW, True, "14 new, 14 sent, 1 row rejected")
 
     result = site.mailer("jobs", now=NOW + timedelta(minutes=2))
 

@@ -76,7 +76,7 @@ def test_only_resources_added_since_the_last_digest_appear_once_per_slot(site):
     assert "Rest as resistance" in text and "Noticing burnout early" in text
     assert text.index("Burnout") < text.index("Activist self-care")
     assert "ProQOL" not in text
-    assert "the 2026-11-30 digest was already decided; 0 sent" in again.output
+    assert "the 2026-11-30 digest was already decided." in again.output
     assert len(site.sent(digests=True)) == 14
 
 
@@ -149,7 +149,7 @@ def test_unsubscribing_by_hand_is_honoured_and_written_to_the_sheet(site):
 
     second = {line["to"] for line in site.sent(digests=True) if "2026-11-30" in line["key"]}
     assert "priya.raman@example.org" not in second and len(second) == 6
-    assert "1 unsubscribes written to the sheet" in result.output
+    assert "1 unsubscribe written to the sheet" in result.output
     rows = {row["email"]: row["unsubscribed_on"] for row in site.rows("subscribers")}
     assert rows["priya.raman@example.org"] == "2026-11-24"
 

@@ -7,8 +7,9 @@ from email import policy
 
 from conftest import NOW
 
-from mailer.jobs import signups
+from mailer.config import SIGNUPS_JOB
 from mailer.ledger import Ledger
+from mailer.runner import run_job
 from mailer.site import Site
 
 
@@ -68,7 +69,7 @@ def test_a_run_compiles_each_body_once_not_once_per_person(site):
     built = Site.from_settings(site.settings())
     ledger = Ledger(site.settings().ledger.path)
 
-    report = signups.run(built, ledger, NOW)
+    report = run_job(built, ledger, SIGNUPS_JOB, NOW)
 
     assert sum(report.delivered.values()) == 14
     # confirmation for members, for non-members, and the waitlist notice

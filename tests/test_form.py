@@ -190,3 +190,13 @@ def test_check_shows_the_question_its_choices_and_what_the_next_run_changes(site
         shown.output
     )
     assert "the next run changes nothing" in after.output
+
+
+def test_a_site_without_waitlists_closes_the_form_when_every_seat_is_taken(site, form):
+    forms, _ = form
+    with site.config.open("a", encoding="utf-8") as handle:
+        handle.write("waitlist = false\n")  # under [form], the last table of the file
+
+    site.mailer("run", "signups")
+
+    assert not forms.accepting

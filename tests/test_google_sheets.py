@@ -22,10 +22,11 @@ from fake_token_endpoint import TokenEndpoint
 
 from mailer import config
 from mailer.checks import check_workbook
+from mailer.dry_run import dry_run
 from mailer.errors import ConfigError, WorkbookError
 from mailer.ledger import Ledger
 from mailer.render import Renderer
-from mailer.runner import run_job
+from mailer.runner import run_job, run_jobs
 from mailer.site import Site
 from mailer.transports import open_transport
 from mailer.workbook.google import (
@@ -75,12 +76,9 @@ class SheetSite:
 
     def run(self, kind: str = "signups", now: datetime = NOW):
         site = self.open()
-        ledger = Ledger(site.ledger_path)
-        try:
-            job = next(j for j in config.load_jobs(site.settings) if j.kind == kind)
+        job = next(j for j in config.load_jobs(site.settings) if j.kind == kind)
+        with Ledger(site.ledger_path) as ledger:
             return run_job(site, ledger, job, now)
-        finally:
-            ledger.close()
 
     def signups(self) -> list[dict]:
         return self.sheets.records(FORM_TAB)
@@ -466,3 +464,15 @@ def test_a_series_adds_its_dates_to_the_events_tab_through_the_api(sheet):
     ids = [row["id"] for row in sheet.sheets.records("events")]
     assert ids[1:] == ["wed-2026-11-25", "wed-2026-12-02", "wed-2026-12-09"]
     assert sheet.sheets.records("events")[2]["starts_at"] == "2026-12-02 12:00"
+
+
+def test_a_dry_run_reads_the_sheet_and_writes_not_one_cell(sheet):
+    before = sheet.signups()
+
+    with dry_run(sheet.open()) as (scratch, memory):
+        (outcome,) = run_jobs(scratch, [config.SIGNUPS_JOB], NOW, record=False)
+
+    assert outcome.report is not None and outcome.report.cells_written > 0  # would write
+    assert len(memory.sent) == 14
+    assert sheet.signups() == before
+    assert not [c for c in sheet.sheets.calls if c.method != "GET"]

@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from conftest import NOW, REPO, SiteDir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -95,6 +96,7 @@ def capacity(site: SiteDir) -> int:
     return int(rows[0]["capacity"]) if rows else 0
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(edits, min_size=1, max_size=7))
 def test_no_organizer_edit_double_books_bumps_or_overwrites(steps):

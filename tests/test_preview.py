@@ -20,6 +20,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", path.read_bytes()[16:24])
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_preview_writes_the_gallery_with_both_widths_of_every_email(site):
     result = site.mailer("preview")
@@ -46,9 +47,12 @@ def test_preview_writes_the_gallery_with_both_widths_of_every_email(site):
     assert "donate" in index.lower() or "donation" in index.lower()
 
 
+@pytest.mark.slow
 @needs_chromium
-def test_without_playwright_chromium_alone_takes_the_screenshots(site, tmp_path):
-    result = build(site.settings(), NOW, tmp_path / "gallery")
+def test_without_playwright_chromium_alone_takes_the_screenshots(site, tmp_path, monkeypatch):
+    with monkeypatch.context() as no_browser:  # the gallery alone; the screenshots come next
+        no_browser.setenv("MAILER_CHROMIUM", str(tmp_path / "no-such-chromium"))
+        result = build(site.settings(), NOW, tmp_path / "gallery")
     entries = [Entry(e.specimen, e.page, []) for e in result.entries[:1]]
 
     how = _with_chromium_alone(CHROMIUM, tmp_path / "gallery", entries)

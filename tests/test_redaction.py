@@ -51,9 +51,11 @@ def test_an_address_the_server_echoes_is_masked_in_status_logs_and_the_sheet(sit
         unmasked = site.mailer("status", "--addresses")
 
     note = next(row["Note"] for row in site.rows() if row["Email Address"] == BOUNCING)
-    assert "failed: confirmation for ccs-2026-12-02 to d***@example.org" in status.output
+    assert "failed: confirmation for ccs-2026-12-02 to Daniel Reyes <d***@example.org>" in (
+        status.output
+    )
     assert "<d***@example.org>: no such user here" in status.output
     assert BOUNCING not in status.output
-    assert f"to {BOUNCING} (550 5.1.1 <{BOUNCING}>" in unmasked.output
+    assert f"to Daniel Reyes <{BOUNCING}> (550 5.1.1 <{BOUNCING}>" in unmasked.output
     assert note == "email failed: 550 5.1.1 <d***@example.org>: no such user here"
     assert BOUNCING not in caplog.text

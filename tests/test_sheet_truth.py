@@ -286,3 +286,21 @@ def test_a_stray_quote_within_one_line_is_reported_and_changes_nothing(site):
     assert "signups row 4: has a stray quote" in result.output
     assert path.read_text(encoding="utf-8") == broken
     assert kinds(site) == {"confirmation": 12, "waitlist": 2}
+
+
+def test_a_corrected_address_keeps_the_place_and_gets_the_email(site):
+    site.mailer("run")
+    edit(
+        site,
+        "signups",
+        lambda rows: person(rows, "Daniel Reyes").update(
+            {"Email Address": "dan.reyes@example.org"}
+        ),
+    )
+
+    site.mailer("run", now=NOW + timedelta(hours=1))
+
+    assert person(site.rows(), "Daniel Reyes")["Status"] == "confirmed"
+    to_daniel = [line["kind"] for line in site.sent() if line["to"] == "dan.reyes@example.org"]
+    assert to_daniel == ["confirmation"]
+    assert confirmed_count(site) == 12 and kinds(site)["promotion"] == 0

@@ -12,6 +12,9 @@ import trustme
 from conftest import NOW
 from mail_servers import SmtpServer, SmtpSink
 
+from mailer.config import SmtpSettings
+from mailer.transports.smtp import SmtpTransport
+
 BOUNCING = "daniel.reyes@example.org"
 
 
@@ -217,3 +220,16 @@ def test_a_password_is_never_sent_unencrypted_to_another_machine(site, monkeypat
 
     assert result.exit_code == 2
     assert '[transport.smtp] security: "none" would send the password unencrypted' in result.output
+
+
+def test_with_holds_one_connection_and_closes_only_what_it_opened():
+    with SmtpServer(SmtpSink()) as server:
+        transport = SmtpTransport(SmtpSettings("127.0.0.1", server.port, security="none"))
+        with transport, transport:  # nested: the inner one finds it open
+            assert transport.connections == 1
+        transport.open()  # the caller's own connection
+        with transport:
+            pass
+        with transport:  # still open: the block above left it alone
+            assert transport.connections == 2
+        transport.close()

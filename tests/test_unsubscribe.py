@@ -41,11 +41,8 @@ def unsubscribe_link(site, address: str) -> str:
 
 
 def suppressed(site) -> set[str]:
-    ledger = Ledger(site.settings().ledger.path)
-    try:
+    with Ledger(site.settings().ledger.path) as ledger:
         return set(ledger.suppressed())
-    finally:
-        ledger.close()
 
 
 @pytest.fixture
@@ -133,6 +130,7 @@ def served(site):
     thread.join(timeout=5)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM, reason="needs Debian's chromium (make test installs it)")
 def test_unsubscribing_in_a_real_browser_stops_the_next_digest(served):
     from playwright.sync_api import sync_playwright

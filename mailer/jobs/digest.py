@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from mailer import digest, roster
 from mailer.binding import ledger_ids
-from mailer.config import DigestOptions, JobSettings
-from mailer.delivery import deliver
-from mailer.digest import Recipient, Slot
+from mailer.config import JobSettings
 from mailer.emails import event_view, site_body
+from mailer.jobs import DigestOptions
+from mailer.jobs.base import Send, delivered_text
 from mailer.ledger import Ledger
 from mailer.message import Body, Draft, placeholder
 from mailer.rows import (
@@ -30,10 +30,16 @@ from mailer.rows import (
     parse_signups,
     parse_subscribers,
 )
+from mailer.rules import digest, roster
+from mailer.rules.digest import Recipient, Slot
 from mailer.site import Site
 from mailer.subscribers import write_unsubscribes
+from mailer.text import plural
 from mailer.tokens import load_secret, unsubscribe_token
 from mailer.workbook import CellChange, Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 UNSUBSCRIBE = "unsubscribe"
 DIGEST_TABS = ("resources", "subscribers", "signups", "events")
@@ -46,9 +52,33 @@ class DigestReport:
     resources: int = 0
     recipients: int = 0
     problems: list[Problem] = field(default_factory=list)
-    delivered: Counter = field(default_factory=Counter)
+    delivered: Counter[str] = field(default_factory=Counter)
     unsubscribes_written: int = 0
     adopted: int = 0  # digests the Resources tab shows were sent that the ledger did not hold
+
+    def summary(self) -> str:
+        decided = self.skipped or f"{plural(self.recipients, 'recipient')} for {self.slot}"
+        rejected = plural(len(self.problems), "row")
+        return f"{decided}, {delivered_text(self.delivered)}, {rejected} rejected"
+
+    def show(self, console: Console, job: JobSettings) -> None:
+        line = f"Digest ({job.name}), slot {self.slot}: "
+        if self.skipped:
+            line += self.skipped
+        else:
+            resources = plural(self.resources, "new resource")
+            line += f"{resources} to {plural(self.recipients, 'person', 'people')}"
+        if self.delivered or not self.skipped:
+            line += f"; {delivered_text(self.delivered)}"
+        if self.unsubscribes_written:
+            written = plural(self.unsubscribes_written, "unsubscribe")
+            line += f"; {written} written to the sheet"
+        if self.adopted:
+            earlier = plural(self.adopted, "earlier digest")
+            line += f"; rebuilt from the sheet: {earlier} the Resources tab shows as sent"
+        console.print(line + ".", soft_wrap=True, highlight=False)
+        for problem in self.problems:
+            console.print(f"  {problem}", markup=False, soft_wrap=True)
 
 
 @dataclass(frozen=True)
@@ -57,16 +87,8 @@ class Contents:
     sessions: list[dict[str, object]]
 
 
-def run(
-    site: Site,
-    ledger: Ledger,
-    now: datetime,
-    job: JobSettings,
-    send: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-) -> DigestReport:
+def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> DigestReport:
     """Decide this slot's digest if it is due and has news, then send what is due."""
-    assert isinstance(job.options, DigestOptions)
     slot = digest.latest_slot(job.at, ZoneInfo(job.timezone), now)
     report = DigestReport(slot=slot.label)
     tables = _read(site)
@@ -77,8 +99,7 @@ def run(
         report.skipped = f"the {history[-1][0]} digest was already decided"
     else:
         _decide(site, ledger, now, job, slot, history, tables, subscribers, report)
-    if send:
-        report.delivered = deliver(ledger, site.transport, now, progress)
+    report.delivered = send()
     if "subscribers" in tables:
         _, signups = _events_and_signups(site, tables)
         report.unsubscribes_written = write_unsubscribes(
@@ -119,10 +140,10 @@ def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[st
     table = tables["resources"]
     changes = []
     for resource in _resources(site, tables)[0]:
-        slot = carried.get(resource.key)
-        if slot is None or (job.name, slot) in digest.sent_in(resource.sent_in):
+        carried_in = carried.get(resource.key)
+        if carried_in is None or (job.name, carried_in) in digest.sent_in(resource.sent_in):
             continue
-        text = digest.sent_in_text([*digest.sent_in(resource.sent_in), (job.name, slot)])
+        text = digest.sent_in_text([*digest.sent_in(resource.sent_in), (job.name, carried_in)])
         changes.append(
             CellChange(resource.row, (resource.url,), mapping["sent_in"], resource.sent_in, text)
         )
@@ -143,8 +164,7 @@ def _decide(
     subscribers: list[Subscriber],
     report: DigestReport,
 ) -> None:
-    options = job.options
-    assert isinstance(options, DigestOptions)
+    options = job.options_as(DigestOptions)
     settings = site.settings
     resources, problems = _resources(site, tables)
     report.problems.extend(problems)

@@ -3,36 +3,47 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from mailer import roster
 from mailer.adoption import NOTIFIED
-from mailer.config import ReminderOptions
-from mailer.delivery import deliver
+from mailer.config import JobSettings
 from mailer.emails import EventEmails
+from mailer.jobs import ReminderOptions
+from mailer.jobs.base import Send, delivered_text
 from mailer.ledger import Ledger
-from mailer.reminders import REMINDER, due_reminders
+from mailer.rules import roster
+from mailer.rules.reminders import REMINDER, due_reminders
 from mailer.site import Site
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass
 class RemindersReport:
     decided: int = 0
-    by_event: Counter = field(default_factory=Counter)
-    delivered: Counter = field(default_factory=Counter)
+    by_event: Counter[str] = field(default_factory=Counter)
+    delivered: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        return f"{self.decided} new, {delivered_text(self.delivered)}"
+
+    def show(self, console: Console, job: JobSettings) -> None:
+        per_event = ", ".join(f"{n} for {event}" for event, n in sorted(self.by_event.items()))
+        console.print(
+            f"Reminders ({job.name}): {self.decided} new"
+            + (f" ({per_event})" if per_event else "")
+            + f", {delivered_text(self.delivered)}.",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
-def run(
-    site: Site,
-    ledger: Ledger,
-    now: datetime,
-    options: ReminderOptions,
-    send: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-) -> RemindersReport:
+def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> RemindersReport:
     """Send every reminder due as of `now`. Reads no spreadsheet: seats come from the ledger."""
+    options = job.options_as(ReminderOptions)
     # A session whose row left the events tab gets no reminder (it is not cancelled either).
     events = {i: s.event for i, s in ledger.stored_events().items() if not s.missing}
     seats = {(s.event_id, s.email): s for s in ledger.seats()}
@@ -70,6 +81,5 @@ def run(
         )
     report = RemindersReport(by_event=Counter(n.event_id for n in notices))
     report.decided = ledger.add(drafts)
-    if send:
-        report.delivered = deliver(ledger, site.transport, now, progress)
+    report.delivered = send()
     return report

@@ -5,22 +5,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
-from mailer import adoption, binding, changes, config, roster
+from mailer import adoption, binding, config
 from mailer.adoption import notified_text
 from mailer.binding import Memory, Renamed
-from mailer.changes import EventChange, StoredEvent
-from mailer.delivery import deliver
+from mailer.config import JobSettings
 from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
 from mailer.form_choices import FormChoices, form_choices
 from mailer.forms import FormError, FormReport, FormsClient, keep_in_step
+from mailer.jobs.base import Send, delivered_text
 from mailer.ledger import Decisions, Ledger, SeatRow
 from mailer.message import Draft
-from mailer.roster import Plan, RowDecision
 from mailer.rows import (
     Event,
     Parsed,
@@ -32,12 +32,19 @@ from mailer.rows import (
     parse_signups,
     parse_subscribers,
 )
+from mailer.rules import changes, roster
+from mailer.rules.changes import EventChange, StoredEvent
+from mailer.rules.roster import Plan, RowDecision
 from mailer.series import events_row, parse_series, sessions_ahead
 from mailer.site import Site
 from mailer.statuses import canonical
 from mailer.subscribers import write_unsubscribes
+from mailer.text import plural
 from mailer.workbook import CellChange, Table, WritePlan
 from mailer.workbook.base import Skipped
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 log = logging.getLogger("mailer.signups")
 JOB_COLUMNS = ("status", "position", "notified", "note", "session")
@@ -54,25 +61,69 @@ class EventSummary:
 
 @dataclass
 class SignupsReport:
+    zone: ZoneInfo
     events: list[EventSummary] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     decided: int = 0
-    delivered: Counter = field(default_factory=Counter)
+    delivered: Counter[str] = field(default_factory=Counter)
     cells_written: int = 0
     skipped_writes: list[Skipped] = field(default_factory=list)
     adopted: int = 0  # emails the sheet showed as sent that the ledger had no record of
     series_added: int = 0  # Events rows added for the Series tab
     form: FormReport | None = None  # what keeping the signup form in step did
 
+    @property
+    def rejected(self) -> list[Problem]:
+        return [p for p in self.problems if p.fatal]
 
-def run(
-    site: Site,
-    ledger: Ledger,
-    now: datetime,
-    send: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-) -> SignupsReport:
+    def summary(self) -> str:
+        rejected = plural(len(self.rejected), "row")
+        return f"{self.decided} new, {delivered_text(self.delivered)}, {rejected} rejected"
+
+    def show(self, console: Console, job: JobSettings) -> None:
+        from rich.table import Table as RichTable
+
+        table = RichTable(title="Signups", title_justify="left")
+        for column in ("Session", "Starts", "Confirmed", "Waitlisted", "New emails"):
+            table.add_column(column, no_wrap=column != "New emails")
+        for each in self.events:
+            event = each.event
+            new = ", ".join(f"{n} {kind}" for kind, n in sorted(each.new_messages.items()))
+            table.add_row(
+                event.id + (" (cancelled)" if event.cancelled else ""),
+                f"{event.starts_at.astimezone(self.zone):%a %b %d %H:%M}",
+                f"{each.confirmed}/{event.capacity}",
+                str(each.waitlisted),
+                new or "-",
+            )
+        console.print(table if self.events else "No upcoming sessions in the workbook.")
+        console.print(
+            f"Emails: {self.decided} new, {delivered_text(self.delivered)}."
+            f" Sheet: {plural(self.cells_written, 'cell')} written."
+        )
+        if self.adopted:
+            console.print(
+                f"Rebuilt from the sheet: the ledger had no record of"
+                f" {plural(self.adopted, 'email')} that the Notified column shows as sent;"
+                " they are taken as sent, never sent again.",
+                soft_wrap=True,
+            )
+        if self.rejected:
+            rows = plural(len(self.rejected), "row")
+            console.print(f"[bold]{rows} rejected[/bold] (fix in the sheet):")
+        lines = [f"  {p}" for p in self.rejected]
+        lines += [f"  note: {p}" for p in self.problems if not p.fatal]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [
+            f"  not written: row {s.row} {s.column}: {s.reason} (the next run tries again)"
+            for s in self.skipped_writes
+        ]
+        for line in lines:
+            console.print(line, markup=False, soft_wrap=True)
+
+
+def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> SignupsReport:
     """One pass of the job, as of `now`. The caller holds the ledger's lock."""
     settings = site.settings
     tabs = ["events", "signups", "members", "subscribers"]
@@ -83,11 +134,12 @@ def run(
     for tab in ("events", "signups"):
         if names[tab] not in tables:
             raise WorkbookError(f"the workbook has no tab {names[tab]!r} ({tab})")
-    report = SignupsReport()
+    report = SignupsReport(settings.organization.zone)
     if "series" in names and names["series"] in tables:
         report.series_added = _add_series_dates(site, ledger, tables, names, now, report)
     stored = ledger.stored_events()
-    parsed, renames = _parse(site, tables, names, stored, ledger.memory())
+    memory = ledger.memory()
+    parsed, renames = _parse(site, tables, names, stored, memory)
     report.problems.extend(parsed.problems)
     report.warnings.extend(
         f"events row {r.row}: id {r.sheet_id!r} is session {r.event_id!r} renamed (same time"
@@ -111,7 +163,13 @@ def run(
     )
     plans, events, seats, drafts, adopted = [], [], [], [], []
     for event in parsed.events:
-        previous = ledger.previous(event.id)
+        moves = binding.corrected_addresses(event.id, by_event[event.id], memory.bindings)
+        previous = ledger.previous(event.id).moved(moves)
+        report.warnings.extend(
+            f"{event.shown_id}: an address was corrected in the sheet; the place follows it"
+            " and the email goes to the new address"
+            for _ in moves
+        )
         found = adoption.adopt(
             event.id, by_event[event.id], previous, last_sent, settings.organization.zone
         )
@@ -135,15 +193,15 @@ def run(
                 )
             )
     decided.events, decided.seats, decided.drafts, decided.adopted = events, seats, drafts, adopted
-    choices = form_choices(parsed.events, {p.event_id: p.confirmed for p in plans}, now)
+    confirmed = {p.event_id: p.confirmed for p in plans}
+    choices = form_choices(parsed.events, confirmed, now, settings.form.waitlist)
     decided.names = [
         *decided.names,
         *((normalize_email(text), event_id) for event_id, text in choices.by_event.items()),
     ]
     report.adopted = len(adopted)
     report.decided = ledger.record(decided)
-    if send:
-        report.delivered = deliver(ledger, site.transport, now, progress)
+    report.delivered = send()
 
     cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger)
     skipped: list[Skipped] = []

@@ -1,12 +1,16 @@
-"""The transport contract: open once per batch, send messages, say how each one fared."""
+"""The transport contract: open once per batch, send messages, say how each one fared.
+
+`with transport:` holds a connection for a batch, as Django's mail backends
+do: it opens what is not open yet and, on leaving, closes only what it opened.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Protocol, Self
 
 from mailer.message import OutgoingMessage, SendResult
-from mailer.pacing import Limits
+from mailer.pacing import NO_LIMITS, Limits
 
 
 class Transport(Protocol):
@@ -17,11 +21,40 @@ class Transport(Protocol):
     limits: Limits
     """The site's daily and per-minute limits (`[transport]`)."""
 
-    def open(self) -> None:
-        """Get ready for a batch (a connection, a folder); idempotent."""
+    def open(self) -> bool:
+        """Get ready for a batch (a connection, a folder); True when this call opened it."""
+        ...
 
     def close(self) -> None:
         """Release only what open() took."""
 
     def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
         """Deliver messages, yielding one result per message as soon as it is known."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class TransportBase:
+    """`with` support for a transport; subclasses override open() and close() as they need."""
+
+    opened_here: list[bool]
+    limits: Limits = NO_LIMITS
+
+    def open(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> Self:
+        if not hasattr(self, "opened_here"):
+            self.opened_here = []
+        self.opened_here.append(self.open())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.opened_here.pop():
+            self.close()

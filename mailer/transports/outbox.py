@@ -15,10 +15,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mailer.errors import ConfigError
+from mailer.files import atomic_write
 from mailer.message import SENT, OutgoingMessage, SendResult
 from mailer.mime import message_id, mime_bytes
-from mailer.pacing import NO_LIMITS, Limits
-from mailer.workbook.csv import atomic_write
+from mailer.transports.base import TransportBase
 
 INDEX = "index.jsonl"
 
@@ -29,13 +29,12 @@ def file_stem(key: str) -> str:
     return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
-class OutboxTransport:
+class OutboxTransport(TransportBase):
     name = "outbox"
     batch_size = 100
     # Sending a message again rewrites the same file: nothing is ever multiplied, so
     # no message needs to be committed as sending first.
     idempotent = True
-    limits: Limits = NO_LIMITS
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
@@ -43,15 +42,15 @@ class OutboxTransport:
             raise ConfigError(f"outbox {self.folder} exists and is not a folder")
         self._indexed: set[str] | None = None
 
-    def open(self) -> None:
+    def open(self) -> bool:
         self.folder.mkdir(parents=True, exist_ok=True)
         if not os.access(self.folder, os.W_OK):
             raise ConfigError(f"outbox {self.folder} is not writable")
-        if self._indexed is None:
-            self._indexed = set()
-            index = self.folder / INDEX
-            if index.exists():
-                self._indexed = read_index(index)
+        if self._indexed is not None:
+            return False
+        index = self.folder / INDEX
+        self._indexed = read_index(index) if index.exists() else set()
+        return True
 
     def close(self) -> None:
         self._indexed = None

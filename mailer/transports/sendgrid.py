@@ -27,7 +27,6 @@ from html import escape
 from http.client import HTTPException
 from itertools import groupby
 
-import tenacity
 from python_http_client import exceptions as http
 from sendgrid import SendGridAPIClient
 
@@ -44,7 +43,8 @@ from mailer.message import (
     OutgoingMessage,
     SendResult,
 )
-from mailer.pacing import NO_LIMITS, Limits
+from mailer.retry import Retry, with_retries
+from mailer.transports.base import TransportBase
 
 log = logging.getLogger("mailer.sendgrid")
 # The SDK's HTTP client logs request headers (the API key) and payloads (addresses) at DEBUG.
@@ -64,16 +64,11 @@ NO_TRACKING = {
 }
 
 
-class Retryable(Exception):
-    """A request SendGrid did not take (429, 5xx, no connection): safe to repeat.
+class RateLimited(Retry):
+    """A 429 worth waiting out; `resume_at` is when SendGrid's limit resets."""
 
-    `wait` is what the server asked; `resume_at` is when its rate limit resets.
-    """
-
-    def __init__(self, reason: str, wait: float | None = None, resume_at: datetime | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait
+    def __init__(self, reason: str, wait: float, resume_at: datetime):
+        super().__init__(reason, wait)
         self.resume_at = resume_at
 
 
@@ -149,10 +144,9 @@ def _personalization(message: OutgoingMessage, names: set[str]) -> dict[str, obj
     return entry
 
 
-class SendgridTransport:
+class SendgridTransport(TransportBase):
     name = "sendgrid"
     batch_size = PER_REQUEST
-    limits: Limits = NO_LIMITS
 
     def __init__(
         self,
@@ -174,12 +168,6 @@ class SendgridTransport:
         self.sleep = sleep
         self.clock = clock
         self.requests = 0
-
-    def open(self) -> None:
-        """Nothing to hold open: each request is its own HTTPS call."""
-
-    def close(self) -> None:
-        """Nothing was held."""
 
     def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
         for _, shared in groupby(messages, key=lambda m: m.body_id):
@@ -203,10 +191,12 @@ class SendgridTransport:
                     m.key, PAUSE, reason=err.reason, resume_at=err.resume_at, quota=err.quota
                 )
             return
-        except Retryable as err:
-            state = PAUSE if err.resume_at else RETRY
+        except Retry as err:
+            # Retries ran out; a rate limit that named its reset is a pause until then.
+            resume_at = err.resume_at if isinstance(err, RateLimited) else None
+            state = PAUSE if resume_at else RETRY
             for m in messages:
-                yield SendResult(m.key, state, reason=err.reason, resume_at=err.resume_at)
+                yield SendResult(m.key, state, reason=err.reason, resume_at=resume_at)
             return
         except http.PayloadTooLargeError:
             if len(messages) == 1:
@@ -250,22 +240,8 @@ class SendgridTransport:
         yield from self._send_group(rest)
 
     def _post(self, data: dict[str, object]):
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(Retryable),
-            wait=self._wait,
-            stop=tenacity.stop_after_attempt(ATTEMPTS)
-            | tenacity.stop_after_delay(self.settings.max_wait),
-            sleep=self.sleep,
-            reraise=True,
-        )
-        return retrying(self._post_once, data)
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, Retryable) and error.wait is not None:
-            return min(max(error.wait, 0.0), float(self.settings.max_wait))
-        backoff = tenacity.wait_exponential_jitter(initial=1, max=30)
-        return backoff(state)
+        wait = float(self.settings.max_wait)
+        return with_retries(lambda: self._post_once(data), ATTEMPTS, wait, wait, self.sleep)
 
     def _post_once(self, data: dict[str, object]):
         self.requests += 1
@@ -286,11 +262,11 @@ class SendgridTransport:
             raise self._rate_limited(err) from None
         except http.HTTPError as err:
             if err.status_code >= 500:
-                raise Retryable(f"{err.status_code} SendGrid server error") from None
+                raise Retry(f"{err.status_code} SendGrid server error") from None
             raise
         except urllib.error.URLError as err:
             # urllib wraps what fails before the request is out (no connection, refused).
-            raise Retryable(f"cannot reach SendGrid: {err.reason}") from None
+            raise Retry(f"cannot reach SendGrid: {err.reason}") from None
         except (OSError, HTTPException) as err:
             # Raised while waiting for the answer: the request may have been accepted.
             raise Unanswered(
@@ -302,13 +278,13 @@ class SendgridTransport:
         """Wait out a short rate limit; pause until a longer one resets."""
         reset = _header(err, "X-RateLimit-Reset")
         if not (reset and reset.isdigit()):
-            return Retryable("429 rate limited by SendGrid")
+            return Retry("429 rate limited by SendGrid")
         wait = float(reset) - self.clock()
         resume_at = datetime.fromtimestamp(int(reset), UTC)
         if wait > self.settings.max_wait:
             return Paused("429 rate limited by SendGrid", resume_at)
         log.info("SendGrid rate limit reached; waiting %.0f s", wait)
-        return Retryable("429 rate limited by SendGrid", wait, resume_at)
+        return RateLimited("429 rate limited by SendGrid", wait, resume_at)
 
 
 def _header(err: http.HTTPError, name: str) -> str:

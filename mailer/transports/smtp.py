@@ -16,13 +16,13 @@ import os
 import re
 import smtplib
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from mailer.config import SmtpSettings
 from mailer.errors import ConfigError, TransportError
 from mailer.message import FAILED, PAUSE, RETRY, SENT, UNKNOWN, OutgoingMessage, SendResult
 from mailer.mime import message_id, mime_bytes
-from mailer.pacing import NO_LIMITS, Limits
+from mailer.transports.base import TransportBase
 
 log = logging.getLogger("mailer.smtp")
 PASSWORD_VARIABLE = "SMTP_PASSWORD"
@@ -65,17 +65,15 @@ def is_quota(code: int, text: str) -> bool:
     return bool(QUOTA.search(text)) or (enhanced is not None and enhanced.group(0) == "5.4.5")
 
 
-class SmtpTransport:
+class SmtpTransport(TransportBase):
     name = "smtp"
     # One message per send() call: each is looked up against the suppression list and
     # committed as sending right before it goes, so a kill leaves at most one unknown.
     batch_size = 1
-    limits: Limits = NO_LIMITS
 
-    def __init__(self, settings: SmtpSettings, environ: dict[str, str] | None = None):
-        environ = os.environ if environ is None else environ
+    def __init__(self, settings: SmtpSettings, environ: Mapping[str, str] | None = None):
         self.settings = settings
-        self.password = environ.get(PASSWORD_VARIABLE, "")
+        self.password = (os.environ if environ is None else environ).get(PASSWORD_VARIABLE, "")
         if settings.username and not self.password:
             raise ConfigError(
                 f"[transport.smtp] username is set but {PASSWORD_VARIABLE} is not; "
@@ -89,18 +87,21 @@ class SmtpTransport:
         cafile = str(self.settings.ca_file) if self.settings.ca_file else None
         return ssl.create_default_context(cafile=cafile)
 
-    def open(self) -> None:
-        """Connect, unless connected; a server that says "not now" leaves it unconnected.
+    def open(self) -> bool:
+        """Connect, unless connected; True when this call connected.
 
-        Gmail greets with 421 4.7.0 or refuses a login with 454 4.7.0 when too much
-        came too fast: each message then pauses instead of failing the run.
+        A server that says "not now" leaves it unconnected: Gmail greets with
+        421 4.7.0 or refuses a login with 454 4.7.0 when too much came too fast,
+        and each message then pauses instead of failing the run.
         """
         if self._connection is not None or self._not_now:
-            return
+            return False
         try:
             self._connect()
         except _NotNow as err:
             self._not_now = str(err)
+            return False
+        return True
 
     def _connect(self) -> None:
         s = self.settings

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.errors import WorkbookError
+from mailer.files import atomic_write
 from mailer.workbook.base import CellChange, Table, WritePlan, plain_text_cell, plan_writes
 
 BOM = "\ufeff"
@@ -170,24 +169,3 @@ def _broken(values: list[str], width: int, source: str) -> str:
             " outside quotes?); nothing on this row is changed until it is fixed"
         )
     return ""
-
-
-def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
-    """Write a file so that readers see the old or the new content, never half of it.
-
-    `durable` also flushes it to disk before the rename, so it survives a power cut.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

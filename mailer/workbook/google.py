@@ -27,14 +27,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import gspread
 import requests
-import tenacity
 from google.auth import exceptions as auth_errors
 from gspread.exceptions import APIError
+from gspread.http_client import ParamsType
 
-from mailer.config import DEFAULT_COLUMNS, Settings
+from mailer.config import Settings
 from mailer.errors import ConfigError, WorkbookError
+from mailer.files import atomic_write
+from mailer.retry import Retry, with_retries
+from mailer.schema import DATE_FIELDS, DEFAULT_COLUMNS
 from mailer.workbook.base import CellChange, Table, WritePlan, normalize_header, plan_writes
-from mailer.workbook.csv import atomic_write
 
 log = logging.getLogger("mailer.sheets")
 
@@ -48,6 +50,7 @@ MISSING_TAB_RECHECK = 3600
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]  # this sheet's cells, no Drive
 ATTEMPTS = 6
 MAX_RETRY_SECONDS = 100
+LONGEST_WAIT = 60.0  # a longer Retry-After is cut to this
 READ_OPTIONS = {
     "valueRenderOption": "UNFORMATTED_VALUE",
     "dateTimeRenderOption": "SERIAL_NUMBER",
@@ -58,15 +61,6 @@ GRID_FIELDS = (
     "spreadsheetId,properties(title,timeZone),"
     "sheets(properties,data(rowData(values(effectiveValue))))"
 )
-
-# How a serial number in a date-time column reads: an instant stamped by the form in
-# the sheet's zone, a wall-clock time in the event's own zone, or a plain date.
-DATE_FIELDS: dict[str, dict[str, str]] = {
-    "signups": {"timestamp": "instant"},
-    "events": {"starts_at": "wall", "ends_at": "wall"},
-    "resources": {"added_on": "date"},
-    "subscribers": {"subscribed_on": "date", "unsubscribed_on": "date"},
-}
 
 
 def spreadsheet_key(text: str) -> str:
@@ -120,14 +114,6 @@ def serial_text(value: float, kind: str, zone: ZoneInfo) -> str:
 
 class MissingTabError(WorkbookError):
     """A range named a tab the spreadsheet no longer has."""
-
-
-class Retry(Exception):
-    """A call worth repeating (429, 5xx, the network); `wait` is what the server asked for."""
-
-    def __init__(self, reason: str, wait: float | None):
-        super().__init__(reason)
-        self.wait = wait
 
 
 class GoogleWorkbook:
@@ -199,7 +185,7 @@ class GoogleWorkbook:
         kept = self._kept()
         fresh = kept is not None and self._age(kept) <= METADATA_MAX_AGE
         unknown = [t for t in tabs if kept is None or t not in _titles(kept)]
-        if not fresh or (unknown and not kept.get("complete")):
+        if kept is None or not fresh or (unknown and not kept.get("complete")):
             wanted = list(tabs)
             if kept is not None and kept.get("complete"):
                 wanted = [t for t in tabs if t in _titles(kept)]
@@ -223,7 +209,7 @@ class GoogleWorkbook:
 
     def _read_with_metadata(self, tabs: list[str]) -> dict[str, Table] | None:
         """Read tabs and the metadata in one spreadsheets.get; None when a tab is missing."""
-        params = {
+        params: ParamsType = {
             "ranges": [a1_tab(t) for t in tabs],
             "includeGridData": "true",
             "fields": GRID_FIELDS,
@@ -433,16 +419,10 @@ class GoogleWorkbook:
 
     def _call(self, request: Callable[[], Any]) -> Any:
         """One API call, retried on 429, 5xx and network errors, bounded in tries and time."""
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(Retry),
-            wait=self._wait,
-            stop=tenacity.stop_after_attempt(ATTEMPTS)
-            | tenacity.stop_after_delay(MAX_RETRY_SECONDS),
-            sleep=self.sleep,
-            reraise=True,
-        )
         try:
-            return retrying(self._once, request)
+            return with_retries(
+                lambda: self._once(request), ATTEMPTS, MAX_RETRY_SECONDS, LONGEST_WAIT, self.sleep
+            )
         except Retry as err:
             raise WorkbookError(
                 f"Google Sheets is not answering ({err}) after {ATTEMPTS} tries; nothing "
@@ -468,12 +448,6 @@ class GoogleWorkbook:
             if err.retryable:
                 raise Retry(f"sign-in: {reason}", None) from None
             raise self._refused_key(reason) from None
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, Retry) and error.wait is not None:
-            return min(error.wait, 60.0)
-        return tenacity.wait_exponential_jitter(initial=1, max=30)(state)
 
     def _refused_key(self, reason: str) -> WorkbookError:
         who = self.account or "the service account"

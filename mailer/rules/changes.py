@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mailer import roster
-from mailer.roster import Notice, Plan, Previous
 from mailer.rows import Event
+from mailer.rules import roster
+from mailer.rules.roster import Notice, Plan, Previous
 
 UPDATE = "update"
 CANCELLATION = "cancellation"

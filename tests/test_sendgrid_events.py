@@ -82,13 +82,10 @@ def events() -> bytes:
 
 
 def ledger_view(site) -> tuple[dict[str, str], dict[str, str]]:
-    ledger = Ledger(site.settings().ledger.path)
-    try:
+    with Ledger(site.settings().ledger.path) as ledger:
         reasons = {m.email: m.reason for m in ledger.messages(("failed",))}
         rows = ledger.db.execute("SELECT email, reason FROM suppressions").fetchall()
-        return reasons, dict(rows)
-    finally:
-        ledger.close()
+    return reasons, dict(rows)
 
 
 def test_a_later_bounce_fails_the_message_and_suppresses_the_address(sent, signer):

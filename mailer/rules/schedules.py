@@ -1,4 +1,4 @@
-"""When each job is due, from its schedule and when it last ran (kept in `state/job-runs.json`).
+"""When each job is due, from its schedule and when it last ran (the run log's LastRun).
 
 An `every` job is due when its interval has passed since its last run (or it
 never ran); an `at` job when a slot has come since its last good run. Both
@@ -8,17 +8,12 @@ where the schedule stands instead of starting over.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from mailer.config import JobSettings, seconds
-from mailer.digest import latest_slot
-from mailer.redact import redact, secrets_in
-from mailer.workbook.csv import atomic_write
-
-RUNS_FILE = "job-runs.json"
+from mailer.config import JobSettings
+from mailer.durations import seconds
+from mailer.rules.digest import latest_slot
 
 
 @dataclass(frozen=True)
@@ -26,32 +21,6 @@ class LastRun:
     started: datetime
     ok: bool
     summary: str
-
-
-class RunLog:
-    """When each job last ran and how it went."""
-
-    def __init__(self, state_folder: Path):
-        self.path = Path(state_folder) / RUNS_FILE
-
-    def read(self) -> dict[str, LastRun]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return {
-            name: LastRun(datetime.fromisoformat(run["started"]), run["ok"], run["summary"])
-            for name, run in data.items()
-        }
-
-    def record(self, job: JobSettings, started: datetime, ok: bool, summary: str) -> None:
-        runs = self.read()
-        # `mailer jobs` shows the summary, and a failure's may quote an address
-        runs[job.name] = LastRun(started.astimezone(UTC), ok, redact(summary, secrets_in()))
-        data = {
-            name: {**asdict(run), "started": run.started.isoformat()} for name, run in runs.items()
-        }
-        atomic_write(self.path, json.dumps(data, indent=2).encode("utf-8"), durable=False)
 
 
 def interval(job: JobSettings) -> timedelta:

@@ -99,9 +99,9 @@ def audience(
             left.add(s.email)
         else:
             seen.setdefault(s.email, Recipient(s.email, s.address, s.name))
-    for s in signups:
-        if s.digest:
-            seen.setdefault(s.email, Recipient(s.email, s.address, s.name))
+    for signup in signups:
+        if signup.digest:
+            seen.setdefault(signup.email, Recipient(signup.email, signup.address, signup.name))
     return [r for email, r in seen.items() if normalize_email(email) not in left]
 
 

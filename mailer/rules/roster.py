@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from mailer.rows import Event, Signup
 from mailer.statuses import (
@@ -32,6 +33,7 @@ from mailer.statuses import (
     WAITLISTED,
     accepted_words,
 )
+from mailer.text import plural
 
 __all__ = ["CANCELLED", "CONFIRMED", "DUPLICATE", "INVALID", "WAITLISTED"]
 
@@ -83,6 +85,18 @@ class Previous:
     notified: frozenset[tuple[str, str]] = frozenset()  # (kind, email)
     written: Mapping[str, str] = field(default_factory=dict)  # what mailer put in Status
     rows: Mapping[str, int] = field(default_factory=dict)  # the sheet row, last seen
+
+    def moved(self, moves: Mapping[str, str]) -> Previous:
+        """The same memory, with each old address's place under its corrected address."""
+        if not moves:
+            return self
+
+        def follow(table: Mapping[str, Any]) -> dict[str, Any]:
+            return {moves.get(email, email): value for email, value in table.items()}
+
+        return Previous(
+            follow(self.statuses), self.notified, follow(self.written), follow(self.rows)
+        )
 
     def told_seat(self, email: str) -> bool:
         """Told they have a seat (a confirmation or promotion) and not cancelled since."""
@@ -153,7 +167,8 @@ def plan(event: Event, signups: Iterable[Signup], previous: Previous, now: datet
     warnings = []
     if len(confirmed) > event.capacity:
         warnings.append(
-            f"{event.id}: {len(confirmed)} confirmed for {event.capacity} seats; nobody is bumped"
+            f"{event.id}: {len(confirmed)} confirmed for {plural(event.capacity, 'seat')}; "
+            "nobody is bumped"
         )
     line = [p for p in people.values() if p.in_line and p.status != CONFIRMED]
     if now < event.starts_at and not event.cancelled:
@@ -167,11 +182,11 @@ def plan(event: Event, signups: Iterable[Signup], previous: Previous, now: datet
     position = 0
     for email, person in people.items():
         row = person.signup.row
-        if person.status == WAITLISTED or (person.in_line and person.status != CONFIRMED):
+        number = None
+        if person.in_line and person.status != CONFIRMED:
             person.status = WAITLISTED
-            if person.in_line:
-                position += 1
-        number = position if person.status == WAITLISTED and person.in_line else None
+            position += 1
+            number = position
         if person.problem:
             rows[row] = RowDecision(None, problem=person.problem)
         else:
