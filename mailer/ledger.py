@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from mailer.adoption import Adopted
-from mailer.binding import Memory
 from mailer.errors import LedgerError, LockedError
 from mailer.message import FAILED, RETRY, SENT, Body, Draft, OutgoingMessage, SendResult
 from mailer.rows import Event
+from mailer.rules.adoption import Adopted
+from mailer.rules.binding import Memory
 from mailer.rules.changes import StoredEvent
 from mailer.rules.roster import Previous
 
