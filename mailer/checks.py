@@ -409,9 +409,9 @@ class FormCheck:
 
 def check_form(settings: Settings, now: datetime) -> FormCheck:
     """Read the form (one forms.get) and compare it with the seats the ledger last decided."""
-    from mailer.form_choices import form_choices
     from mailer.forms import FormError, open_forms
     from mailer.ledger import Ledger
+    from mailer.rules.form_choices import form_choices
 
     report = FormCheck(question=settings.form.question)
     try:

@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from mailer.adoption import Adopted
-from mailer.binding import Memory
 from mailer.errors import LedgerError, LockedError
 from mailer.message import (
     FAILED,
@@ -35,6 +33,8 @@ from mailer.message import (
 )
 from mailer.redact import redact
 from mailer.rows import Event
+from mailer.rules.adoption import Adopted
+from mailer.rules.binding import Memory
 from mailer.rules.changes import StoredEvent
 from mailer.rules.roster import Previous
 

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.errors import MissingColumnError
+from mailer.rules.statuses import CANCELLED, canonical
 from mailer.schema import REQUIRED_COLUMNS
-from mailer.statuses import CANCELLED, canonical
 from mailer.text import clean_text
 from mailer.workbook.base import FORMULA_STARTS, Table
 

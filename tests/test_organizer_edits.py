@@ -20,8 +20,8 @@ from conftest import NOW, REPO, SiteDir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailer.rules.statuses import canonical
 from mailer.sample import write_sample
-from mailer.statuses import canonical
 
 CANCEL_SPELLINGS = ("cancelled", "canceled", "Cancel", "withdrawn", "CANCELED ")
 edits = st.one_of(

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from mailer.binding import ledger_ids
 from mailer.config import JobSettings
 from mailer.emails import event_view, site_body
 from mailer.jobs import DigestOptions
@@ -31,6 +30,7 @@ from mailer.rows import (
     parse_subscribers,
 )
 from mailer.rules import digest, roster
+from mailer.rules.binding import ledger_ids
 from mailer.rules.digest import Recipient, Slot
 from mailer.site import Site
 from mailer.subscribers import write_unsubscribes

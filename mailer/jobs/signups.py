@@ -10,13 +10,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from mailer import adoption, binding, config
-from mailer.adoption import notified_text
-from mailer.binding import Memory, Renamed
+from mailer import config
 from mailer.config import JobSettings
 from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
-from mailer.form_choices import FormChoices, form_choices
 from mailer.forms import FormError, FormReport, FormsClient, keep_in_step
 from mailer.jobs.base import Send, delivered_text
 from mailer.ledger import Decisions, Ledger, SeatRow
@@ -32,12 +29,15 @@ from mailer.rows import (
     parse_signups,
     parse_subscribers,
 )
-from mailer.rules import changes, roster
+from mailer.rules import adoption, binding, changes, roster
+from mailer.rules.adoption import notified_text
+from mailer.rules.binding import Memory, Renamed
 from mailer.rules.changes import EventChange, StoredEvent
+from mailer.rules.form_choices import FormChoices, form_choices
 from mailer.rules.roster import Plan, RowDecision
-from mailer.series import events_row, parse_series, sessions_ahead
+from mailer.rules.series import events_row, parse_series, sessions_ahead
+from mailer.rules.statuses import canonical
 from mailer.site import Site
-from mailer.statuses import canonical
 from mailer.subscribers import write_unsubscribes
 from mailer.text import plural
 from mailer.workbook import CellChange, Table, WritePlan

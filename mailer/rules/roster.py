@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from mailer.rows import Event, Signup
-from mailer.statuses import (
+from mailer.rules.statuses import (
     CANCELLED,
     CONFIRMED,
     DUPLICATE,

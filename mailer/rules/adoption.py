@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from mailer.rows import Signup
 from mailer.rules.roster import CONFIRMATION, PROMOTION, WAITLIST, Previous
-from mailer.statuses import CONFIRMED, WAITLISTED
+from mailer.rules.statuses import CONFIRMED, WAITLISTED
 
 NOTIFIED_FORMAT = "%Y-%m-%d %H:%M"
 NOTIFIED = "notified"  # an email of a kind the sheet does not say went out at that time

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mailer.form_choices import session_label
 from mailer.rows import (
     MAX_CAPACITY,
     Columns,
@@ -23,6 +22,7 @@ from mailer.rows import (
     parse_date,
     web_link,
 )
+from mailer.rules.form_choices import session_label
 from mailer.workbook.base import Table
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
