@@ -188,6 +188,11 @@ def _check(settings: Settings, path: Path) -> None:
         if backend not in allowed:
             choices = ", ".join(sorted(allowed))
             raise ConfigError(f"{path}: [{section}] backend: {backend!r} is not one of {choices}")
+    for limit in ("daily_limit", "per_minute"):
+        if getattr(settings.transport, limit) < 0:
+            raise ConfigError(
+                f"{path}: [transport] {limit}: expected 0 (no limit) or a number of messages"
+            )
     security = settings.transport.smtp.security
     if security not in SMTP_SECURITY:
         raise ConfigError(
