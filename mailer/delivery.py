@@ -97,12 +97,15 @@ def deliver(
 def settle_previous_run(ledger: Ledger, now: datetime) -> None:
     """Messages a killed run left mid-send become unknown; old time-critical unknowns go again.
 
-    Not about a session that has started: nothing is sent about those.
+    Once only, so a provider that never answers in time gets at most two copies;
+    and not about a session that has started: nothing is sent about those.
     """
     if ledger.interrupted():
         log.warning("the last run stopped mid-send: see `mailer status` for unknown messages")
     started = [e.event.id for e in ledger.stored_events().values() if e.event.starts_at <= now]
-    ledger.requeue_unknown(tried_before=now - UNKNOWN_GRACE, bulk=False, except_events=started)
+    ledger.requeue_unknown(
+        tried_before=now - UNKNOWN_GRACE, bulk=False, except_events=started, tried_once=True
+    )
 
 
 def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int) -> None:

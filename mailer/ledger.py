@@ -500,7 +500,7 @@ class Ledger:
         sending them right now.
         """
         return self.db.execute(
-            "UPDATE messages SET state = ?, reason = ? WHERE state = ?",
+            "UPDATE messages SET state = ?, reason = ?, attempts = attempts + 1 WHERE state = ?",
             (UNKNOWN, "the run stopped while handing it to the provider", SENDING),
         ).rowcount
 
@@ -587,9 +587,10 @@ class Ledger:
         tried_before: datetime | None = None,
         bulk: bool = True,
         except_events: Sequence[str] = (),
+        tried_once: bool = False,
     ) -> int:
         """Unknown messages go back in the queue: all, or those tried before a moment,
-        without bulk mail, or without those about some events."""
+        without bulk mail, without those about some events, or only those tried once."""
         query = "UPDATE messages SET state = ?, reason = '' WHERE state = ?"
         args: tuple = (PENDING, UNKNOWN)
         if tried_before is not None:
@@ -597,6 +598,8 @@ class Ledger:
             args += (tried_before.astimezone(UTC).isoformat(),)
         if not bulk:
             query += " AND priority = 0"
+        if tried_once:
+            query += " AND attempts <= 1"
         if except_events:
             query += f" AND event_id NOT IN ({','.join('?' * len(except_events))})"
             args += tuple(except_events)

@@ -112,6 +112,16 @@ def test_an_unsettled_confirmation_goes_again_after_an_hour_but_a_digest_never(s
     assert {m["key"].split(":")[0] for m in unsent(site)} == {"digest"}
 
 
+def test_a_provider_that_never_answers_in_time_gets_a_confirmation_twice_at_most(site):
+    with SendgridStandIn(hang_up=True) as server:
+        site.use_transport("sendgrid", host=server.url)
+        for hours in range(5):
+            site.mailer("run", "signups", now=NOW + timedelta(hours=hours, minutes=hours))
+
+    assert set(server.copies().values()) == {2}
+    assert {m["state"] for m in unsent(site)} == {"unknown"}
+
+
 def test_nothing_unknown_goes_again_once_its_session_has_started(site):
     with SendgridStandIn(hang_up=True) as server:
         site.use_transport("sendgrid", host=server.url)
