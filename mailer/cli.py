@@ -258,6 +258,9 @@ def _print_signups(report: signups.SignupsReport, settings: config.Settings) -> 
         f"Emails: {report.decided} new, {delivered_text(sent)}."
         f" Sheet: {report.cells_written} cells written."
     )
+    if report.requests:
+        people = "person" if report.requests == 1 else "people"
+        console.print(f"{report.requests} {people} gave up their place from the link in an email.")
     if report.adopted:
         console.print(
             f"Rebuilt from the sheet: the ledger had no record of {report.adopted} emails that"

@@ -19,6 +19,7 @@ DEFAULT_TABS = {
     "members": "members",
     "resources": "resources",
     "subscribers": "subscribers",
+    "releases": "releases",
 }
 
 # Logical field -> the header it is found under unless mailer.toml maps it elsewhere.
@@ -65,6 +66,7 @@ DEFAULT_COLUMNS: dict[str, dict[str, str]] = {
         "subscribed_on": "subscribed_on",
         "unsubscribed_on": "unsubscribed_on",
     },
+    "releases": {"timestamp": "Timestamp", "token": "token"},
 }
 
 
@@ -165,6 +167,26 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class SelfServiceSettings:
+    """`[self_service]`: how people release a seat, leave the waitlist or claim an offer.
+
+    With `[server] public_url` the links open `mailer serve`; otherwise, with
+    `form_url` (a Google Form's pre-filled link, ending where the token goes),
+    they open that form, whose answers land in the `releases` tab.
+    """
+
+    form_url: str = ""
+    acknowledge_organizer_cancels: bool = True
+
+
+@dataclass(frozen=True)
+class ConfirmationText:
+    """`[confirmation]`: what a confirmed person should expect, a line each; empty leaves it out."""
+
+    what_to_expect: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
@@ -172,6 +194,8 @@ class Settings:
     transport: TransportSettings = field(default_factory=TransportSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
+    confirmation: ConfirmationText = field(default_factory=ConfirmationText)
     source: Path = Path("mailer.toml")
 
     @property
@@ -230,6 +254,12 @@ def _check(settings: Settings, path: Path) -> None:
         raise ConfigError(
             f'{path}: [transport.smtp] security: "none" would send the password unencrypted '
             f'to {smtp.host}; use "starttls" or "ssl"'
+        )
+    form_url = settings.self_service.form_url
+    if form_url and not form_url.startswith("https://"):
+        raise ConfigError(
+            f"{path}: [self_service] form_url: expected the form's https pre-filled link, "
+            "ending with `entry.<number>=`"
         )
     for tab in settings.workbook.tabs:
         if tab not in DEFAULT_TABS:

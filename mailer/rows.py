@@ -342,6 +342,7 @@ REQUIRED_COLUMNS = {
     "members": ("email",),
     "resources": ("title", "url", "category"),
     "subscribers": ("email",),
+    "releases": ("token",),
 }
 
 

@@ -1,10 +1,11 @@
-"""`mailer serve`: the unsubscribe pages, and RFC 8058 one-click unsubscribe.
+"""`mailer serve`: the unsubscribe pages, RFC 8058 one-click unsubscribe, and seat links.
 
 GET shows one button (a plain form: no JavaScript, no external resources);
 POST, from that button or from a mail client's one-click, writes the
 suppression to the ledger at once. A token that is not one mailer issued
 gets a plain refusal and changes nothing. /sendgrid/events takes SendGrid's
 signed Event Webhook (bounces, spam reports; see provider_events).
+/seat/<token> releases a seat or a waitlist place (see seat_pages).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
-from mailer import provider_events
+from mailer import provider_events, seat_pages
 from mailer.ledger import Ledger
 from mailer.mime import mask
 from mailer.tokens import token_matches
@@ -54,6 +55,7 @@ def create_app(
     sendgrid_key: str = "",
 ) -> Flask:
     app = Flask("mailer")
+    app.register_blueprint(seat_pages.blueprint(ledger_path, secret, page, clock))
 
     def subscriber(token: str) -> str | None:
         """The address a token was issued for, if it is genuine."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mailer import adoption, binding, changes, roster
+from mailer import adoption, binding, changes, roster, self_service
 from mailer.adoption import notified_text
 from mailer.binding import Memory, Renamed
 from mailer.changes import EventChange, StoredEvent
@@ -18,21 +18,24 @@ from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
 from mailer.ledger import Decisions, Ledger, SeatRow
 from mailer.message import Draft
-from mailer.roster import Plan, RowDecision
+from mailer.roster import Notice, Plan, RowDecision
 from mailer.rows import (
     Event,
     Parsed,
     Problem,
     Signup,
     normalize_email,
+    parse_datetime,
     parse_events,
     parse_members,
     parse_signups,
     parse_subscribers,
 )
+from mailer.self_service import RELEASE, Request
 from mailer.site import Site
-from mailer.statuses import canonical
+from mailer.statuses import CANCELLED, canonical
 from mailer.subscribers import write_unsubscribes
+from mailer.tokens import load_secret
 from mailer.workbook import CellChange, Table, WritePlan
 from mailer.workbook.base import Skipped
 
@@ -59,6 +62,7 @@ class SignupsReport:
     cells_written: int = 0
     skipped_writes: list[Skipped] = field(default_factory=list)
     adopted: int = 0  # emails the sheet showed as sent that the ledger had no record of
+    requests: int = 0  # people's own answers (a release, leaving the waitlist) acted on
 
 
 def run(
@@ -73,6 +77,8 @@ def run(
     names = {
         tab: settings.workbook.tab(tab) for tab in ("events", "signups", "members", "subscribers")
     }
+    if self_service.way(settings) == self_service.FORM:
+        names["releases"] = settings.workbook.tab("releases")
     tables = site.workbook.read(list(names.values()))
     for tab in ("events", "signups"):
         if names[tab] not in tables:
@@ -86,6 +92,12 @@ def run(
         for r in renames
     )
     missing = _missing(parsed, stored, now, report)
+    if names.get("releases") in tables:
+        report.warnings.extend(_take_answers(site, ledger, tables[names["releases"]], now))
+    asked: dict[str, list[Request]] = {}
+    for request in ledger.open_requests():
+        asked.setdefault(request.event_id, []).append(request)
+    acknowledge_all = settings.self_service.acknowledge_organizer_cancels
 
     by_event: dict[str, list[Signup]] = {e.id: [] for e in parsed.events}
     for signup in parsed.signups:
@@ -108,18 +120,32 @@ def run(
         )
         adopted.extend(found)
         previous = adoption.with_adopted(previous, found)
-        plan = roster.plan(event, by_event[event.id], previous, now)
+        requests = asked.get(event.id, []) if now < event.starts_at else []
+        plan = roster.plan(
+            event, by_event[event.id], self_service.with_requests(previous, requests), now
+        )
         change = changes.detect(event, stored.get(event.id), plan, previous, now)
+        acks = self_service.acknowledgements(
+            plan,
+            previous,
+            {r.email for r in requests if r.action == RELEASE},
+            organizer_too=acknowledge_all,
+            open_for_notices=now < event.starts_at and not event.cancelled,
+        )
+        decided.applied = [*decided.applied, *((r.token, now) for r in asked.get(event.id, []))]
+        report.requests += len(requests)
         plans.append(plan)
         events.append(StoredEvent(event, change.sequence))
         seats.extend(_seat_rows(plan, by_row, previous, known_seats))
-        drafts.extend(_drafts(site, event, plan, change, previous, by_row, parsed.members, now))
+        drafts.extend(
+            _drafts(site, event, plan, change, previous, by_row, parsed.members, now, acks)
+        )
         report.warnings.extend(plan.warnings)
         report.problems.extend(_held_problems(site, plan, by_row))
         if plan.kept and event.ends_at > now:
             report.warnings.append(_kept_warning(event, plan.kept))
         if event.ends_at > now:
-            notices = plan.notices + change.notices
+            notices = plan.notices + change.notices + acks
             report.events.append(
                 EventSummary(
                     event, plan.confirmed, plan.waitlisted, Counter(n.kind for n in notices)
@@ -178,6 +204,39 @@ def _missing(
                 " its status to cancelled to tell people."
             )
     return missing
+
+
+def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> list[str]:
+    """Keep each answer of the release form as a request, once; warn of links mailer never made."""
+    settings = site.settings
+    mapping = settings.workbook.column_map("releases")
+    token_at = table.column_index(mapping["token"])
+    if token_at is None:
+        return [
+            f"{table.tab}: no column {mapping['token']!r}, so no release answer can be read"
+            f" (map it as [workbook.columns.releases] token)"
+        ]
+    stamp_at = table.column_index(mapping["timestamp"])
+    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    index = self_service.token_index(secret, [(s.event_id, s.email) for s in ledger.seats()])
+    warnings = []
+    for number, values in table.numbered_rows():
+        text = table.cell(values, token_at)
+        token = self_service.find_token(text)
+        if not text.strip():
+            continue
+        if token not in index:
+            warnings.append(
+                f"{table.tab} row {number}: not a link mailer made (altered, or for a seat it"
+                " does not know); nothing was changed"
+            )
+            continue
+        try:
+            at = parse_datetime(table.cell(values, stamp_at), settings.organization.zone)
+        except ValueError:
+            at = now
+        ledger.add_request(token, index[token], min(at, now), "form")
+    return warnings
 
 
 def _names(events: list[Event]) -> list[tuple[str, str]]:
@@ -250,11 +309,12 @@ def _drafts(
     by_row: dict[int, Signup],
     members: set[str],
     now: datetime,
+    acks: list[Notice],
 ) -> list[Draft]:
     """A draft per notice; one body per variant (kind, member or not, invited or not)."""
     emails = EventEmails(site, event, now, change)
     drafts = []
-    for notice in plan.notices + change.notices:
+    for notice in plan.notices + change.notices + acks:
         signup = by_row.get(notice.row)
         if signup is None or signup.email != notice.email:
             continue  # a cancellation to a seat whose row is gone: it has no address here
@@ -320,6 +380,7 @@ def _write_back(
     zone = settings.organization.zone
     last_sent = ledger.last_sent()
     failures = ledger.failures()
+    released = ledger.released()
     events = {e.id: e for e in parsed.events}
 
     wanted: dict[int, tuple[tuple[str, str], dict[str, str | None], str]] = {}
@@ -336,6 +397,10 @@ def _write_back(
             cells = _cells(decision, notified)
             if decision.status is not None:
                 cells["session"] = session
+            released_at = released.get((plan.event_id, signup.email))
+            if decision.status == CANCELLED and released_at and signup.status != CANCELLED:
+                # Said once, as the row turns cancelled; a Note typed later is the organizer's.
+                cells["note"] = self_service.release_note(released_at, zone)
             wanted[row] = (signup.key, cells, failure)
     for rejected in parsed.rejected:
         values = table.rows[rejected.row - 2]

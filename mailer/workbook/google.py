@@ -66,6 +66,7 @@ DATE_FIELDS: dict[str, dict[str, str]] = {
     "events": {"starts_at": "wall", "ends_at": "wall"},
     "resources": {"added_on": "date"},
     "subscribers": {"subscribed_on": "date", "unsubscribed_on": "date"},
+    "releases": {"timestamp": "instant"},
 }
 
 
