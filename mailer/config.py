@@ -8,6 +8,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -387,7 +388,11 @@ def minutes(text: str) -> int:
 
 @dataclass(frozen=True)
 class SignupsOptions:
-    pass
+    claim_within: str = ""  # e.g. "12 hours": a freed seat is offered that long (mailer.claims)
+
+    @property
+    def claim_window(self) -> timedelta | None:
+        return timedelta(seconds=seconds(self.claim_within)) if self.claim_within else None
 
 
 @dataclass(frozen=True)
@@ -475,6 +480,11 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{path}: timezone: unknown time zone {zone!r}") from None
+    if isinstance(typed, SignupsOptions) and typed.claim_within:
+        try:
+            seconds(typed.claim_within)
+        except ValueError as err:
+            raise ConfigError(f"{path}: [options] claim_within: {err}") from None
     if isinstance(typed, ReminderOptions):
         for i, offset in enumerate(typed.offsets):
             try:

@@ -143,6 +143,7 @@ class EventEmails:
         invited: bool,
         position: int | None,
         template: str = "",
+        offer_until: str = "",
     ) -> Draft:
         """The draft for one notice; `template` defaults to the notice's kind."""
         template = template or notice.kind
@@ -155,10 +156,12 @@ class EventEmails:
             "first_name": name.split(" ")[0] if name else "friend",
             "email": address,
             "position": str(position or ""),
+            "offer_until": offer_until,
         }
         if self.links is not None:
             release = self.links.url(self_service.RELEASE, self.event.id, notice.email)
             person["release_url"] = release
+            person["claim_url"] = self.links.url(self_service.CLAIM, self.event.id, notice.email)
         return Draft(
             key=notice.key,
             kind=notice.kind,

@@ -32,6 +32,7 @@ PERSON_FIELDS = (
     "unsubscribe_mailto",
     "release_url",
     "claim_url",
+    "offer_until",
 )
 TOKEN = re.compile(r"%%mailer:(\w+)%%")
 

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from mailer.config import JobSettings, ReminderOptions
+from mailer.config import JobSettings, ReminderOptions, SignupsOptions
 from mailer.jobs import digest, reminders, signups
 from mailer.ledger import Ledger
 from mailer.site import Site
@@ -24,7 +24,8 @@ def run_job(
 ) -> Report:
     """One pass of `job` as of `now`; the caller holds the ledger's lock."""
     if job.kind == "signups":
-        return signups.run(site, ledger, now, send=send, progress=progress)
+        assert isinstance(job.options, SignupsOptions)
+        return signups.run(site, ledger, now, send=send, progress=progress, options=job.options)
     if job.kind == "reminders":
         assert isinstance(job.options, ReminderOptions)
         return reminders.run(site, ledger, now, job.options, send=send, progress=progress)

@@ -1,4 +1,4 @@
-"""`mailer serve`'s pages for a seat's links: release a seat or leave the waitlist.
+"""`mailer serve`'s pages for a seat's links: release a seat, leave the waitlist, claim an offer.
 
 GET shows what the button will do and changes nothing (mail scanners open
 links); the POST of that one button records the request in the ledger,
@@ -21,17 +21,18 @@ from flask import Blueprint, Response
 from mailer.calendar import describe_time
 from mailer.ledger import Ledger, SeatRow
 from mailer.rows import Event
-from mailer.self_service import RELEASE, SeatRef, seat_token
-from mailer.statuses import CANCELLED, WAITLISTED
+from mailer.self_service import ACTIONS, CLAIM, RELEASE, SeatRef, seat_token
+from mailer.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
 
 Page = Callable[..., Response]
 
 
 @dataclass(frozen=True)
 class Found:
+    action: str
     seat: SeatRow
     event: Event
-    done: bool  # this link was used already, or the seat is given up
+    done: bool  # this link was used already, or what it asks for is so already
 
 
 def blueprint(
@@ -40,15 +41,17 @@ def blueprint(
     pages = Blueprint("seat", __name__)
 
     def find(token: str) -> Found | None:
-        """The seat a genuine release token stands for."""
+        """The seat and action a genuine token stands for."""
         with_ledger = Ledger(ledger_path)
         try:
             events = with_ledger.stored_events()
             for seat in with_ledger.seats():
-                mine = seat_token(secret, RELEASE, seat.event_id, seat.email)
-                if hmac.compare_digest(mine, token) and seat.event_id in events:
-                    done = with_ledger.has_request(token) or seat.status == CANCELLED
-                    return Found(seat, events[seat.event_id].event, done)
+                for action in ACTIONS:
+                    mine = seat_token(secret, action, seat.event_id, seat.email)
+                    if hmac.compare_digest(mine, token) and seat.event_id in events:
+                        already = CANCELLED if action == RELEASE else CONFIRMED
+                        done = with_ledger.has_request(token) or seat.status == already
+                        return Found(action, seat, events[seat.event_id].event, done)
         finally:
             with_ledger.close()
         return None
@@ -74,10 +77,17 @@ def blueprint(
                 "the session starts.</p>",
             )
         if found.done:
+            done = "taken" if found.action == CLAIM else "given up"
             return page(
                 "Already done",
-                f"{what(found)}<p>This place is already given up; nothing more was changed. "
+                f"{what(found)}<p>This place is already {done}; nothing more was changed. "
                 "An email confirming it is on its way, if it has not arrived yet.</p>",
+            )
+        if found.action == CLAIM and found.seat.status != OFFERED:
+            return page(
+                "This offer has ended",
+                f"{what(found)}<p>The seat was not claimed in time and went to the next person "
+                "waiting; nothing was changed. You are still on the waitlist.</p>",
             )
         return None
 
@@ -89,7 +99,10 @@ def blueprint(
         answer = settled(found)
         if answer is not None:
             return answer
-        if found.seat.status == WAITLISTED:
+        if found.action == CLAIM:
+            title, button = "Claim your seat?", "Claim my seat"
+            effect = "The seat held for you becomes yours."
+        elif found.seat.status in (WAITLISTED, OFFERED):
             title, button = "Leave the waitlist?", "Leave the waitlist"
             effect = "The people after you on the waitlist move up."
         else:
@@ -112,10 +125,17 @@ def blueprint(
         ledger = Ledger(ledger_path)
         try:
             seat = found.seat
-            ledger.add_request(token, SeatRef(RELEASE, seat.event_id, seat.email), clock(), "web")
+            ref = SeatRef(found.action, seat.event_id, seat.email)
+            ledger.add_request(token, ref, clock(), "web")
         finally:
             ledger.close()
-        left = found.seat.status == WAITLISTED
+        if found.action == CLAIM:
+            return page(
+                "The seat is yours",
+                f"{what(found)}<p>Thank you. An email with the Zoom link and a calendar "
+                "invitation follows within a few minutes.</p>",
+            )
+        left = found.seat.status in (WAITLISTED, OFFERED)
         return page(
             "You have left the waitlist" if left else "Your seat is released",
             f"{what(found)}<p>Thank you for letting us know. "

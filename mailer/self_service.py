@@ -23,12 +23,13 @@ from zoneinfo import ZoneInfo
 
 from mailer.config import Settings
 from mailer.roster import Notice, Plan, Previous
-from mailer.statuses import CANCELLED, CONFIRMED, WAITLISTED
+from mailer.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
 
 RELEASE = "release"  # give up a seat, or a place on the waitlist
 CLAIM = "claim"  # take a seat offered from the waitlist
 ACTIONS = (RELEASE, CLAIM)
 RELEASED = "released"  # the acknowledgement a person gets once their place is given up
+PLACES = (CONFIRMED, OFFERED, WAITLISTED)  # what a release gives up
 SERVER = "server"
 FORM = "form"
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
@@ -108,7 +109,7 @@ def with_requests(previous: Previous, requests: Iterable[Request]) -> Previous:
     """
     statuses = dict(previous.statuses)
     for request in requests:
-        if request.action == RELEASE and statuses.get(request.email) in (CONFIRMED, WAITLISTED):
+        if request.action == RELEASE and statuses.get(request.email) in PLACES:
             statuses[request.email] = CANCELLED
     return dataclasses.replace(previous, statuses=statuses)
 
@@ -130,7 +131,7 @@ def acknowledgements(
     notices = []
     for email, seat in plan.seats.items():
         had = before.statuses.get(email)
-        if seat.status != CANCELLED or had not in (CONFIRMED, WAITLISTED):
+        if seat.status != CANCELLED or had not in PLACES:
             continue
         if email not in requested and not organizer_too:
             continue

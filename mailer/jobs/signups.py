@@ -7,12 +7,13 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from mailer import adoption, binding, changes, roster, self_service
+from mailer import adoption, binding, changes, claims, roster, self_service
 from mailer.adoption import notified_text
 from mailer.binding import Memory, Renamed
 from mailer.changes import EventChange, StoredEvent
+from mailer.config import SignupsOptions
 from mailer.delivery import deliver
 from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
@@ -31,9 +32,9 @@ from mailer.rows import (
     parse_signups,
     parse_subscribers,
 )
-from mailer.self_service import RELEASE, Request
+from mailer.self_service import CLAIM, RELEASE, Request
 from mailer.site import Site
-from mailer.statuses import CANCELLED, canonical
+from mailer.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
 from mailer.subscribers import write_unsubscribes
 from mailer.tokens import load_secret
 from mailer.workbook import CellChange, Table, WritePlan
@@ -71,9 +72,11 @@ def run(
     now: datetime,
     send: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    options: SignupsOptions | None = None,
 ) -> SignupsReport:
     """One pass of the job, as of `now`. The caller holds the ledger's lock."""
     settings = site.settings
+    window = options.claim_window if options else None
     names = {
         tab: settings.workbook.tab(tab) for tab in ("events", "signups", "members", "subscribers")
     }
@@ -98,6 +101,10 @@ def run(
     for request in ledger.open_requests():
         asked.setdefault(request.event_id, []).append(request)
     acknowledge_all = settings.self_service.acknowledge_organizer_cancels
+    offers: dict[str, dict[str, datetime]] = {}
+    for (_, event_id, email), at in ledger.sent_at((claims.OFFER,)).items():
+        offers.setdefault(event_id, {})[email] = datetime.fromisoformat(at)
+    offered: dict[tuple[str, str], datetime] = {}
 
     by_event: dict[str, list[Signup]] = {e.id: [] for e in parsed.events}
     for signup in parsed.signups:
@@ -121,9 +128,20 @@ def run(
         adopted.extend(found)
         previous = adoption.with_adopted(previous, found)
         requests = asked.get(event.id, []) if now < event.starts_at else []
-        plan = roster.plan(
-            event, by_event[event.id], self_service.with_requests(previous, requests), now
-        )
+        effective = self_service.with_requests(previous, requests)
+        if window is None:
+            plan = roster.plan(event, by_event[event.id], effective, now)
+        else:
+            plan, ends = _with_offers(
+                event,
+                by_event[event.id],
+                effective,
+                offers.get(event.id, {}),
+                requests,
+                window,
+                now,
+            )
+            offered.update(((event.id, email), at) for email, at in ends.items())
         change = changes.detect(event, stored.get(event.id), plan, previous, now)
         acks = self_service.acknowledgements(
             plan,
@@ -138,7 +156,7 @@ def run(
         events.append(StoredEvent(event, change.sequence))
         seats.extend(_seat_rows(plan, by_row, previous, known_seats))
         drafts.extend(
-            _drafts(site, event, plan, change, previous, by_row, parsed.members, now, acks)
+            _drafts(site, event, plan, change, previous, by_row, parsed.members, now, acks, offered)
         )
         report.warnings.extend(plan.warnings)
         report.problems.extend(_held_problems(site, plan, by_row))
@@ -157,7 +175,7 @@ def run(
     if send:
         report.delivered = deliver(ledger, site.transport, now, progress)
 
-    cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger)
+    cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger, offered)
     skipped: list[Skipped] = []
     if cell_changes:
         mapping = settings.workbook.column_map("signups")
@@ -204,6 +222,39 @@ def _missing(
                 " its status to cancelled to tell people."
             )
     return missing
+
+
+def _with_offers(
+    event: Event,
+    signups: list[Signup],
+    previous: roster.Previous,
+    offers: dict[str, datetime],
+    requests: list[Request],
+    window: timedelta,
+    now: datetime,
+) -> tuple[Plan, dict[str, datetime]]:
+    """The roster's plan with freed seats offered for `window` (mailer.claims)."""
+    claimed = {
+        r.email
+        for r in requests
+        if r.action == CLAIM
+        and r.email in offers
+        and r.at < claims.until(event, offers[r.email], window)
+    }
+    passed_over = claims.lapsed(event, offers, claimed, previous.statuses, window, now)
+    plan = roster.plan(event, signups, previous, now, passed_over)
+    by_hand = {
+        s.email
+        for s in signups
+        if s.status == CONFIRMED and previous.written.get(s.email) != CONFIRMED
+    }
+    holding = {
+        email
+        for email in offers
+        if previous.statuses.get(email) == OFFERED and email not in passed_over
+    }
+    held = claims.hold(event, plan, offers, claimed, by_hand, holding, window, now)
+    return held.plan, held.until
 
 
 def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> list[str]:
@@ -310,6 +361,7 @@ def _drafts(
     members: set[str],
     now: datetime,
     acks: list[Notice],
+    offered: dict[tuple[str, str], datetime],
 ) -> list[Draft]:
     """A draft per notice; one body per variant (kind, member or not, invited or not)."""
     emails = EventEmails(site, event, now, change)
@@ -320,6 +372,8 @@ def _drafts(
             continue  # a cancellation to a seat whose row is gone: it has no address here
         member = signup.member or signup.email in members
         had_invitation = changes.invited(previous, notice.email)
+        ends = offered.get((event.id, notice.email))
+        until = claims.offer_note(ends.astimezone(event.starts_at.tzinfo)) if ends else ""
         drafts.append(
             emails.draft(
                 notice,
@@ -328,6 +382,7 @@ def _drafts(
                 member=member,
                 invited=had_invitation,
                 position=plan.seats[signup.email].position,
+                offer_until=until.removeprefix(claims.OFFER_NOTE),
             )
         )
     return drafts
@@ -371,7 +426,12 @@ def _parse(
 
 
 def _write_back(
-    site: Site, table: Table, parsed: Parsed, plans: list[Plan], ledger: Ledger
+    site: Site,
+    table: Table,
+    parsed: Parsed,
+    plans: list[Plan],
+    ledger: Ledger,
+    offered: dict[tuple[str, str], datetime],
 ) -> list[CellChange]:
     """The cells of Status, Position, Notified, Note and Session id that differ from the plan."""
     settings = site.settings
@@ -401,6 +461,9 @@ def _write_back(
             if decision.status == CANCELLED and released_at and signup.status != CANCELLED:
                 # Said once, as the row turns cancelled; a Note typed later is the organizer's.
                 cells["note"] = self_service.release_note(released_at, zone)
+            ends = offered.get((plan.event_id, signup.email))
+            if decision.status == OFFERED and ends is not None:
+                cells["note"] = claims.offer_note(ends.astimezone(zone))
             wanted[row] = (signup.key, cells, failure)
     for rejected in parsed.rejected:
         values = table.rows[rejected.row - 2]
@@ -425,6 +488,8 @@ def _write_back(
             cells["note"] = f"{EMAIL_FAILED}{failure}"
         elif cells["note"] is None and current["note"].startswith(EMAIL_FAILED):
             cells["note"] = ""
+        elif cells["note"] is None and current["note"].startswith(claims.OFFER_NOTE):
+            cells["note"] = ""  # the offer was claimed, or passed on
         for column, new in cells.items():
             if new is not None and new != current[column]:
                 changes.append(CellChange(row, key, headers[column], current[column], new))
