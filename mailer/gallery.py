@@ -2,8 +2,9 @@
 
 A throwaway copy of the site (the same templates, jobs and settings, with the
 sample workbook, an outbox and a ledger in a temporary folder) lives through
-a session's story: signups, a cancellation that promotes someone, a
-reminder, the digest, the session moving, the session cancelled. What the
+a session's story: signups, someone leaving the waitlist, a cancellation
+whose seat is offered, claimed and confirmed, a reminder, the digest, the
+session moving, the session cancelled. What the
 jobs decide is what `mailer preview` shows and `mailer check` inspects.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from mailer import config
+from mailer import config, self_service
 from mailer.config import Settings
 from mailer.errors import MailerError
 from mailer.jobs import digest, reminders, signups
@@ -27,10 +28,12 @@ from mailer.message import OutgoingMessage
 from mailer.rows import parse_events
 from mailer.sample import write_sample
 from mailer.site import Site
+from mailer.tokens import load_secret
 
 MEMBER = "maya.okafor@example.org"
 NON_MEMBER = "daniel.reyes@example.org"
 WAITING = "ben.whitaker@example.org"
+LEAVING = "rosa.jimenez@example.org"
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,27 @@ def _story(site: Site, ledger: Ledger, now: datetime) -> list[Callable[[], objec
         else config.ReminderOptions()
     )
     start = _event_start(site)
+    # The seat Daniel frees is offered to Ben for a while, whatever the site's own setting.
+    offering = config.SignupsOptions(claim_within="12 hours")
+
+    def leave_waitlist() -> None:
+        _edit(site, "signups", "email", LEAVING, "status", "cancelled")
+        signups.run(site, ledger, now + timedelta(minutes=2), send=False)
 
     def cancel_seat() -> None:
         _edit(site, "signups", "email", NON_MEMBER, "status", "cancelled")
-        signups.run(site, ledger, now + timedelta(minutes=5), send=False)
+        signups.run(site, ledger, now + timedelta(minutes=5), send=False, options=offering)
+
+    def claim_seat() -> None:
+        settings = site.settings
+        secret = load_secret(settings.ledger.path.parent, may_generate=True)
+        seat = next((s for s in ledger.seats() if s.email == WAITING), None)
+        if seat is None:
+            return  # the story broke earlier, and said so
+        token = self_service.seat_token(secret, self_service.CLAIM, seat.event_id, seat.email)
+        claim = self_service.SeatRef(self_service.CLAIM, seat.event_id, seat.email)
+        ledger.add_request(token, claim, now + timedelta(minutes=6), "preview")
+        signups.run(site, ledger, now + timedelta(minutes=7), send=False, options=offering)
 
     def move_session() -> None:
         for column, hours in (("starts_at", 1), ("ends_at", 1)):
@@ -110,7 +130,9 @@ def _story(site: Site, ledger: Ledger, now: datetime) -> list[Callable[[], objec
 
     return [
         lambda: signups.run(site, ledger, now, send=False),
+        leave_waitlist,
         cancel_seat,
+        claim_seat,
         lambda: reminders.run(
             site, ledger, start - timedelta(hours=23), reminder_options, send=False
         ),
@@ -125,6 +147,9 @@ def _pick(ledger: Ledger) -> list[Specimen]:
         ("Confirmation, member", "confirmation", MEMBER),
         ("Confirmation, non-member (donation details)", "confirmation", NON_MEMBER),
         ("Waitlisted", "waitlist", WAITING),
+        ("Left the waitlist (acknowledgement)", "released", LEAVING),
+        ("Seat released (acknowledgement, calendar cancellation)", "released", NON_MEMBER),
+        ("A freed seat offered, to claim", "offer", WAITING),
         ("Promoted from the waitlist", "promotion", WAITING),
         ("Reminder", "reminder", None),
         ("Digest", "digest", None),
