@@ -257,10 +257,10 @@ def _check(settings: Settings, path: Path) -> None:
             f'to {smtp.host}; use "starttls" or "ssl"'
         )
     form_url = settings.self_service.form_url
-    if form_url and not form_url.startswith("https://"):
+    if form_url and not (form_url.startswith("https://") and form_url.endswith("=")):
         raise ConfigError(
             f"{path}: [self_service] form_url: expected the form's https pre-filled link, "
-            "ending with `entry.<number>=`"
+            "ending with `entry.<number>=` (drop the sample answer after the `=`)"
         )
     for tab in settings.workbook.tabs:
         if tab not in DEFAULT_TABS:

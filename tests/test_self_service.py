@@ -344,3 +344,12 @@ def test_a_release_form_answer_in_a_google_sheet_promotes_once(sheet):  # noqa: 
     after = {r["Name"]: (r["Status"], r["Note"]) for r in sheet.signups()}
     assert after["Daniel Reyes"] == ("cancelled", "released by the person on 2026-11-24")
     assert after["Ben Whitaker"][0] == "confirmed"
+
+
+def test_a_form_url_that_still_holds_the_sample_answer_is_refused_by_name(site):
+    with_form(site, FORM + "TOKEN")
+
+    result = site.mailer("check")
+
+    assert result.exit_code != 0
+    assert "[self_service] form_url" in result.output and "drop the sample answer" in result.output
