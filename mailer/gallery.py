@@ -43,11 +43,20 @@ class Specimen:
     message: OutgoingMessage
 
 
+@dataclass(frozen=True)
+class PageSpecimen:
+    """A page of `mailer serve` as a person sees it after following a link."""
+
+    label: str
+    html: str
+
+
 @dataclass
 class Gallery:
     specimens: list[Specimen] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     mjml: dict[str, set[str]] = field(default_factory=dict)  # template -> MJML it rendered
+    pages: list[PageSpecimen] = field(default_factory=list)
 
 
 @contextmanager
@@ -71,7 +80,7 @@ def build(settings: Settings, now: datetime) -> Gallery:
         write_sample(site.settings, now)
         ledger = Ledger(site.ledger_path)
         try:
-            for step in _story(site, ledger, now):
+            for step in _story(site, ledger, now, gallery.pages):
                 try:
                     step()
                 except MailerError as err:
@@ -83,7 +92,9 @@ def build(settings: Settings, now: datetime) -> Gallery:
     return gallery
 
 
-def _story(site: Site, ledger: Ledger, now: datetime) -> list[Callable[[], object]]:
+def _story(
+    site: Site, ledger: Ledger, now: datetime, pages: list[PageSpecimen]
+) -> list[Callable[[], object]]:
     jobs = {job.kind: job for job in config.load_jobs(site.settings)}
     reminder_job = jobs.get("reminders")
     reminder_options = (
@@ -94,6 +105,24 @@ def _story(site: Site, ledger: Ledger, now: datetime) -> list[Callable[[], objec
     start = _event_start(site)
     # The seat Daniel frees is offered to Ben for a while, whatever the site's own setting.
     offering = config.SignupsOptions(claim_within="12 hours")
+
+    def show(label: str, action: str, email: str, press: bool = False) -> None:
+        """One seat page as the person sees it, made by mailer serve's own app."""
+        from mailer.web import create_app  # Flask only when the pages are shown
+
+        settings = site.settings
+        secret = load_secret(settings.ledger.path.parent, may_generate=True)
+        event_id = next((s.event_id for s in ledger.seats() if s.email == email), "")
+        token = self_service.seat_token(secret, action, event_id, email) if event_id else "-"
+        app = create_app(site.ledger_path, secret, settings.organization.name, lambda: now)
+        client = app.test_client()
+        answer = client.post(f"/seat/{token}") if press else client.get(f"/seat/{token}")
+        pages.append(PageSpecimen(label, answer.get_data(as_text=True)))
+
+    def show_first_pages() -> None:
+        show("Page: release your seat?", self_service.RELEASE, MEMBER)
+        show("Page: leave the waitlist?", self_service.RELEASE, WAITING)
+        show("Page: a link that is not valid", self_service.RELEASE, "nobody@example.org")
 
     def leave_waitlist() -> None:
         _edit(site, "signups", "email", LEAVING, "status", "cancelled")
@@ -130,9 +159,12 @@ def _story(site: Site, ledger: Ledger, now: datetime) -> list[Callable[[], objec
 
     return [
         lambda: signups.run(site, ledger, now, send=False),
+        show_first_pages,
         leave_waitlist,
         cancel_seat,
+        lambda: show("Page: claim your seat?", self_service.CLAIM, WAITING),
         claim_seat,
+        lambda: show("Page: your seat is released", self_service.RELEASE, MEMBER, press=True),
         lambda: reminders.run(
             site, ledger, start - timedelta(hours=23), reminder_options, send=False
         ),

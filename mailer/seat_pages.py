@@ -76,6 +76,12 @@ def blueprint(
                 f"{what(found)}<p>Nothing was changed: places can be given up only before "
                 "the session starts.</p>",
             )
+        if found.event.cancelled:
+            return page(
+                "This session is cancelled",
+                f"{what(found)}<p>Nothing was changed: the session will not take place, and "
+                "an email saying so has gone to everyone signed up.</p>",
+            )
         if found.done:
             done = "taken" if found.action == CLAIM else "given up"
             return page(

@@ -353,3 +353,22 @@ def test_a_form_url_that_still_holds_the_sample_answer_is_refused_by_name(site):
 
     assert result.exit_code != 0
     assert "[self_service] form_url" in result.output and "drop the sample answer" in result.output
+
+
+def test_a_cancelled_session_page_says_so_and_changes_nothing(served):
+    site = served
+    site.mailer("run")
+    path = urlsplit(link_in(site, "confirmation", DANIEL)).path
+    rows = site.rows("events")
+    rows[0]["status"] = "cancelled"
+    site.write_rows("events", rows)
+    site.mailer("run", now=NOW + timedelta(minutes=5))
+
+    pressed = site.client.post(path)
+
+    assert "This session is cancelled" in pressed.get_data(as_text=True)
+    ledger = Ledger(site.settings().ledger.path)
+    try:
+        assert ledger.open_requests() == []
+    finally:
+        ledger.close()
