@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -550,6 +550,14 @@ def retry(obj: Context) -> None:
     console.print(f"{count} failed messages queued again.")
 
 
+def _claim_window(settings: config.Settings) -> timedelta | None:
+    """How long an offered seat may be claimed, as the signups job has it."""
+    for job in config.load_jobs(settings):
+        if isinstance(job.options, config.SignupsOptions) and job.options.claim_window:
+            return job.options.claim_window
+    return None
+
+
 @cli.command()
 @click.option("--host", help="Address to listen on (default: [server] host).")
 @click.option("--port", type=int, help="Port to listen on (default: [server] port).")
@@ -557,7 +565,8 @@ def retry(obj: Context) -> None:
 def serve(obj: Context, host: str | None, port: int | None) -> None:
     """Serve the digest's unsubscribe pages and one-click unsubscribe (RFC 8058).
 
-    With [server] sendgrid_event_key set it also takes SendGrid's signed Event
+    It also serves the pages behind the emails' release and claim links
+    (/seat/<token>). With [server] sendgrid_event_key set it also takes SendGrid's signed Event
     Webhook at /sendgrid/events (bounces, spam reports). Put it behind your
     HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
@@ -572,6 +581,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
         secret,
         settings.organization.name,
         sendgrid_key=settings.server.sendgrid_event_key,
+        claim_window=_claim_window(settings),
     )
     host = host or settings.server.host
     port = port or settings.server.port

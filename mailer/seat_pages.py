@@ -12,12 +12,13 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
 
 from flask import Blueprint, Response
 
+from mailer import claims
 from mailer.calendar import describe_time
 from mailer.ledger import Ledger, SeatRow
 from mailer.rows import Event
@@ -36,9 +37,30 @@ class Found:
 
 
 def blueprint(
-    ledger_path: Path, secret: str, page: Page, clock: Callable[[], datetime]
+    ledger_path: Path,
+    secret: str,
+    page: Page,
+    clock: Callable[[], datetime],
+    claim_window: timedelta | None = None,
 ) -> Blueprint:
+    """The seat pages; `claim_window` is the signups job's claim_within, when set."""
     pages = Blueprint("seat", __name__)
+
+    def offer_ended(found: Found) -> bool:
+        if found.seat.status != OFFERED:
+            return True
+        if claim_window is None:
+            return False
+        ledger = Ledger(ledger_path)
+        try:
+            made = ledger.sent_at((claims.OFFER,)).get(
+                (claims.OFFER, found.event.id, found.seat.email)
+            )
+        finally:
+            ledger.close()
+        if made is None:
+            return False
+        return clock() >= claims.until(found.event, datetime.fromisoformat(made), claim_window)
 
     def find(token: str) -> Found | None:
         """The seat and action a genuine token stands for."""
@@ -89,7 +111,7 @@ def blueprint(
                 f"{what(found)}<p>This place is already {done}; nothing more was changed. "
                 "An email confirming it is on its way, if it has not arrived yet.</p>",
             )
-        if found.action == CLAIM and found.seat.status != OFFERED:
+        if found.action == CLAIM and offer_ended(found):
             return page(
                 "This offer has ended",
                 f"{what(found)}<p>The seat was not claimed in time and went to the next person "

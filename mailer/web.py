@@ -11,7 +11,7 @@ signed Event Webhook (bounces, spam reports; see provider_events).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 
@@ -53,9 +53,10 @@ def create_app(
     org_name: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sendgrid_key: str = "",
+    claim_window: timedelta | None = None,
 ) -> Flask:
     app = Flask("mailer")
-    app.register_blueprint(seat_pages.blueprint(ledger_path, secret, page, clock))
+    app.register_blueprint(seat_pages.blueprint(ledger_path, secret, page, clock, claim_window))
 
     def subscriber(token: str) -> str | None:
         """The address a token was issued for, if it is genuine."""

@@ -25,9 +25,12 @@ from test_self_service import (  # noqa: F401 (served: mailer serve on a loopbac
     served,
     with_form,
 )
+from test_unsubscribe import with_public_url
 
 from mailer import claims
 from mailer.rows import Event
+from mailer.tokens import load_secret
+from mailer.web import create_app
 
 CANCELLED_AT = NOW + timedelta(minutes=5)  # Tuesday 09:05 in Chicago
 
@@ -201,3 +204,24 @@ def test_claiming_on_the_page_confirms_and_an_ended_offer_says_so(served):  # no
     assert "Already done" in again.get_data(as_text=True)
     assert sent_to(site, "promotion") == [BEN]
     assert row_of(site, "Ben Whitaker")["Status"] == "confirmed"
+
+
+def test_the_claim_page_says_the_offer_ended_once_its_time_is_up(site):
+    with_window(site)
+    with_public_url(site, "https://seats.example.org")
+    site.mailer("run")
+    cancel(site, "Daniel Reyes")
+    site.mailer("run", now=CANCELLED_AT)
+    line = next(x for x in site.sent() if x["kind"] == "offer" and x["to"] == BEN)
+    plain = read_eml(site, line).get_body(preferencelist=("plain",)).get_content()
+    claim = urlsplit(re.search(r"Claim your seat: (\S+)", plain).group(1)).path
+    settings = site.settings()
+    secret = load_secret(settings.ledger.path.parent, may_generate=True)
+    late = CANCELLED_AT + timedelta(hours=12, minutes=1)  # before the next run passes it on
+    app = create_app(
+        settings.ledger.path, secret, "CCN", clock=lambda: late, claim_window=timedelta(hours=12)
+    )
+
+    pressed = app.test_client().post(claim)
+
+    assert "This offer has ended" in pressed.get_data(as_text=True)
