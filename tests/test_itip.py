@@ -46,6 +46,9 @@ def test_every_calendar_part_meets_itip(site):
     release_by_hand(site, token, DANIEL)
     site.mailer("run", now=NOW + timedelta(minutes=5))  # Daniel's cancel, Ben's invitation
     rows = site.rows("events")
+    rows[0]["starts_at"], rows[0]["ends_at"] = "2026-12-02 13:00", "2026-12-02 14:30"
+    site.write_rows("events", rows)
+    site.mailer("run", now=NOW + timedelta(minutes=30))  # everyone's update
     rows[0]["status"] = "cancelled"
     site.write_rows("events", rows)
     site.mailer("run", now=NOW + timedelta(hours=1))  # everyone's cancellation
@@ -65,6 +68,7 @@ def test_every_calendar_part_meets_itip(site):
     assert kinds == {
         ("confirmation", "REQUEST"),
         ("promotion", "REQUEST"),
+        ("update", "REQUEST"),
         ("released", "CANCEL"),
         ("cancellation", "CANCEL"),
     }
