@@ -8,6 +8,7 @@ address.
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from test_google_sheets import sheet  # noqa: F401 (the Google Sheet stand-in fi
 from test_unsubscribe import CHROMIUM, CHROMIUM_ARGS, with_public_url
 
 from mailer.ledger import Ledger
+from mailer.self_service import SeatRef
 from mailer.tokens import load_secret
 from mailer.web import create_app
 
@@ -372,3 +374,33 @@ def test_a_cancelled_session_page_says_so_and_changes_nothing(served):
         assert ledger.open_requests() == []
     finally:
         ledger.close()
+
+
+def test_a_reminder_carries_the_release_link_too(served):
+    site = served
+    site.mailer("run")
+
+    site.mailer("run", "reminders", now=START - timedelta(minutes=50))
+
+    reminder = next(x for x in site.sent() if x["kind"] == "reminder" and x["to"] == DANIEL)
+    text = text_of(site, reminder)
+    assert "Can't make it? Release your seat" in text
+    assert link_in(site, "reminder", DANIEL) == link_in(site, "confirmation", DANIEL)
+
+
+def test_a_ledger_from_before_requests_existed_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "mailer.db"
+    Ledger(path).close()
+    older = sqlite3.connect(path)
+    older.execute("DROP TABLE requests")
+    older.execute("PRAGMA user_version = 2")
+    older.close()
+
+    ledger = Ledger(path)
+    try:
+        added = ledger.add_request("t" * 32, SeatRef("release", "e", "a@x.org"), NOW, "web")
+        again = ledger.add_request("t" * 32, SeatRef("release", "e", "a@x.org"), NOW, "web")
+        (version,) = ledger.db.execute("PRAGMA user_version").fetchone()
+    finally:
+        ledger.close()
+    assert (added, again, version) == (True, False, 3)
