@@ -64,18 +64,18 @@ def blueprint(
 
     def find(token: str) -> Found | None:
         """The seat and action a genuine token stands for."""
-        with_ledger = Ledger(ledger_path)
+        ledger = Ledger(ledger_path)
         try:
-            events = with_ledger.stored_events()
-            for seat in with_ledger.seats():
+            events = ledger.stored_events()
+            for seat in ledger.seats():
                 for action in ACTIONS:
                     mine = seat_token(secret, action, seat.event_id, seat.email)
                     if hmac.compare_digest(mine, token) and seat.event_id in events:
                         already = CANCELLED if action == RELEASE else CONFIRMED
-                        done = with_ledger.has_request(token) or seat.status == already
+                        done = ledger.has_request(token) or seat.status == already
                         return Found(action, seat, events[seat.event_id].event, done)
         finally:
-            with_ledger.close()
+            ledger.close()
         return None
 
     def refusal() -> Response:

@@ -225,3 +225,14 @@ def test_the_claim_page_says_the_offer_ended_once_its_time_is_up(site):
     pressed = app.test_client().post(claim)
 
     assert "This offer has ended" in pressed.get_data(as_text=True)
+
+
+def test_cancelling_the_session_tells_the_person_holding_an_offer_too(offered):
+    site = offered
+    rows = site.rows("events")
+    rows[0]["status"] = "cancelled"
+    site.write_rows("events", rows)
+
+    site.mailer("run", now=CANCELLED_AT + timedelta(hours=1))
+
+    assert BEN in sent_to(site, "cancellation") and ROSA in sent_to(site, "cancellation")

@@ -31,6 +31,7 @@ from mailer.rows import (
     parse_subscribers,
 )
 from mailer.site import Site
+from mailer.statuses import OFFERED
 from mailer.subscribers import write_unsubscribes
 from mailer.tokens import load_secret, unsubscribe_token
 from mailer.workbook import CellChange, Table
@@ -226,7 +227,9 @@ def _sessions(
     events: Sequence[Event], ledger: Ledger, now: datetime, days: int
 ) -> list[dict[str, object]]:
     """Upcoming sessions with their seats left, as the last signups run decided them."""
-    confirmed = Counter(s.event_id for s in ledger.seats() if s.status == roster.CONFIRMED)
+    # A seat offered to someone on the waitlist is held for them: not free.
+    taken = (roster.CONFIRMED, OFFERED)
+    confirmed = Counter(s.event_id for s in ledger.seats() if s.status in taken)
     horizon = now + timedelta(days=days)
     return [
         {

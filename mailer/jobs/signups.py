@@ -120,6 +120,7 @@ def run(
         missing=missing,
     )
     plans, events, seats, drafts, adopted = [], [], [], [], []
+    applied: list[tuple[str, datetime]] = []  # every request read is acted on once, or dropped
     for event in parsed.events:
         previous = ledger.previous(event.id)
         found = adoption.adopt(
@@ -150,7 +151,7 @@ def run(
             organizer_too=acknowledge_all,
             open_for_notices=now < event.starts_at and not event.cancelled,
         )
-        decided.applied = [*decided.applied, *((r.token, now) for r in asked.get(event.id, []))]
+        applied.extend((r.token, now) for r in asked.get(event.id, []))
         report.requests += len(requests)
         plans.append(plan)
         events.append(StoredEvent(event, change.sequence))
@@ -170,6 +171,7 @@ def run(
                 )
             )
     decided.events, decided.seats, decided.drafts, decided.adopted = events, seats, drafts, adopted
+    decided.applied = applied
     report.adopted = len(adopted)
     report.decided = ledger.record(decided)
     if send:
@@ -273,9 +275,9 @@ def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> li
     warnings = []
     for number, values in table.numbered_rows():
         text = table.cell(values, token_at)
-        token = self_service.find_token(text)
         if not text.strip():
             continue
+        token = self_service.find_token(text)
         if token not in index:
             warnings.append(
                 f"{table.tab} row {number}: not a link mailer made (altered, or for a seat it"
