@@ -113,6 +113,11 @@ def _renumber(seats: dict[str, Seat], rows: dict[int, RowDecision]) -> None:
             rows[seat.row] = dataclasses.replace(rows[seat.row], position=place)
 
 
+def until_text(ends: datetime) -> str:
+    """'Tue Nov 24 21:05', in the zone `ends` is in (the session's)."""
+    return f"{ends:{UNTIL_FORMAT}}"
+
+
 def offer_note(ends: datetime) -> str:
-    """The Note of a row whose seat is on offer: until when, in the session's zone."""
-    return f"{OFFER_NOTE}{ends:{UNTIL_FORMAT}}"
+    """The Note of a row whose seat is on offer: until when."""
+    return f"{OFFER_NOTE}{until_text(ends)}"

@@ -236,3 +236,13 @@ def test_cancelling_the_session_tells_the_person_holding_an_offer_too(offered):
     site.mailer("run", now=CANCELLED_AT + timedelta(hours=1))
 
     assert BEN in sent_to(site, "cancellation") and ROSA in sent_to(site, "cancellation")
+
+
+def test_the_offer_says_until_when_in_the_sessions_zone(offered):
+    site = offered
+
+    line = next(x for x in site.sent() if x["kind"] == "offer")
+    plain = read_eml(site, line).get_body(preferencelist=("plain",)).get_content()
+
+    assert "until Tue Nov 24 21:05 CST" in plain
+    assert "Claim your seat: " + FORM in plain

@@ -375,7 +375,8 @@ def _drafts(
         member = signup.member or signup.email in members
         had_invitation = changes.invited(previous, notice.email)
         ends = offered.get((event.id, notice.email))
-        until = claims.offer_note(ends.astimezone(event.starts_at.tzinfo)) if ends else ""
+        local = ends.astimezone(event.starts_at.tzinfo) if ends else None
+        until = f"{claims.until_text(local)} {local.tzname()}" if local else ""
         drafts.append(
             emails.draft(
                 notice,
@@ -384,7 +385,7 @@ def _drafts(
                 member=member,
                 invited=had_invitation,
                 position=plan.seats[signup.email].position,
-                offer_until=until.removeprefix(claims.OFFER_NOTE),
+                offer_until=until,
             )
         )
     return drafts
