@@ -10,7 +10,7 @@ import json
 import logging
 from collections import Counter
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -696,6 +696,16 @@ def retry(obj: Context, unknown: bool, addresses: bool) -> None:
         )
 
 
+def _claim_window(settings: config.Settings) -> timedelta | None:
+    """How long an offered seat may be claimed, as the signups job has it."""
+    from mailer.jobs import SignupsOptions
+
+    for job in config.load_jobs(settings):
+        if isinstance(job.options, SignupsOptions) and job.options.claim_window:
+            return job.options.claim_window
+    return None
+
+
 @cli.command()
 @click.option("--host", help="Address to listen on (default: [server] host).")
 @click.option("--port", type=int, help="Port to listen on (default: [server] port).")
@@ -703,7 +713,8 @@ def retry(obj: Context, unknown: bool, addresses: bool) -> None:
 def serve(obj: Context, host: str | None, port: int | None) -> None:
     """Serve the digest's unsubscribe pages and one-click unsubscribe (RFC 8058).
 
-    With [server] sendgrid_event_key set it also takes SendGrid's signed Event
+    It also serves the pages behind the emails' release and claim links
+    (/seat/<token>). With [server] sendgrid_event_key set it also takes SendGrid's signed Event
     Webhook at /sendgrid/events (bounces, spam reports). Put it behind your
     HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
@@ -720,6 +731,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
         settings.organization.name,
         sendgrid_key=settings.server.sendgrid_event_key,
         public_url=settings.server.public_url,
+        claim_window=_claim_window(settings),
     )
     host = host or settings.server.host
     port = port or settings.server.port

@@ -139,6 +139,26 @@ class SeriesSettings:
 
 
 @dataclass(frozen=True)
+class SelfServiceSettings:
+    """`[self_service]`: how people release a seat, leave the waitlist or claim an offer.
+
+    With `[server] public_url` the links open `mailer serve`; otherwise, with
+    `form_url` (a Google Form's pre-filled link, ending where the token goes),
+    they open that form, whose answers land in the `releases` tab.
+    """
+
+    form_url: str = ""
+    acknowledge_organizer_cancels: bool = True
+
+
+@dataclass(frozen=True)
+class ConfirmationText:
+    """`[confirmation]`: what a confirmed person should expect, a line each; empty leaves it out."""
+
+    what_to_expect: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
@@ -148,6 +168,8 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     form: FormSettings = field(default_factory=FormSettings)
     series: SeriesSettings = field(default_factory=SeriesSettings)
+    self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
+    confirmation: ConfirmationText = field(default_factory=ConfirmationText)
     source: Path = Path("mailer.toml")
 
     @property
@@ -222,6 +244,12 @@ def _check(settings: Settings, path: Path) -> None:
         raise ConfigError(
             f'{path}: [transport.smtp] security: "none" would send the password unencrypted '
             f'to {smtp.host}; use "starttls" or "ssl"'
+        )
+    form_url = settings.self_service.form_url
+    if form_url and not (form_url.startswith("https://") and form_url.endswith("=")):
+        raise ConfigError(
+            f"{path}: [self_service] form_url: expected the form's https pre-filled link, "
+            "ending with `entry.<number>=` (drop the sample answer after the `=`)"
         )
     for tab in settings.workbook.tabs:
         if tab not in DEFAULT_TABS:

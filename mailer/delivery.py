@@ -198,10 +198,11 @@ def _pause(run: Run, result: SendResult) -> None:
 def requests(page: Sequence[OutgoingMessage], size: int) -> Iterator[list[OutgoingMessage]]:
     """The page cut into what one send() takes: one shared body, at most `size` messages.
 
-    A transport sends one body per request, so a kill mid-request leaves only
-    that request's messages unknown.
+    A transport sends one body (with the same attachments: an invitation names
+    its own recipient) per request, so a kill mid-request leaves only that
+    request's messages unknown.
     """
-    for _, shared in groupby(page, key=lambda m: m.body_id):
+    for _, shared in groupby(page, key=lambda m: (m.body_id, m.attachments)):
         group = list(shared)
         for start in range(0, len(group), size):
             yield group[start : start + size]

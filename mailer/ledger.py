@@ -37,6 +37,7 @@ from mailer.rules.adoption import Adopted
 from mailer.rules.binding import Memory
 from mailer.rules.changes import StoredEvent
 from mailer.rules.roster import Previous
+from mailer.self_service import RELEASE, Request, SeatRef
 
 PENDING = "pending"
 # Committed before a message is handed to the transport; one still there when the
@@ -44,7 +45,7 @@ PENDING = "pending"
 SENDING = "sending"
 SKIPPED = "skipped"
 BOUNCE = "bounce"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -141,6 +142,15 @@ CREATE TABLE IF NOT EXISTS suppressions (
     reason TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS requests (
+    token TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    applied_at TEXT
+);
 """
 
 # Upgrades of a ledger written by an earlier version: schema version -> statements.
@@ -154,6 +164,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE messages ADD COLUMN tried_at TEXT",
         "UPDATE messages SET priority = 1 WHERE kind = 'digest'",
+    ),
+    # People's own answers (release, claim), acted on once: see mailer.self_service.
+    4: (
+        "CREATE TABLE IF NOT EXISTS requests (token TEXT PRIMARY KEY, event_id TEXT NOT NULL,"
+        " email TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL,"
+        " applied_at TEXT)",
     ),
 }
 
@@ -182,6 +198,7 @@ class Decisions:
     aliases: Sequence[tuple[str, str]] = ()  # (id on the sheet, ledger id)
     adopted: Sequence[Adopted] = ()
     missing: Sequence[str] = ()  # ledger ids of sessions no longer on the events tab
+    applied: Sequence[tuple[str, datetime]] = ()  # (token, when) of requests acted on
 
 
 @dataclass(frozen=True)
@@ -265,7 +282,7 @@ class Ledger:
         )
 
     def memory(self) -> Memory:
-        """What binds answers and rows to sessions, for mailer.binding."""
+        """What binds answers and rows to sessions, for mailer.rules.binding."""
         bindings = {
             (stamp, email): event_id
             for stamp, email, event_id in self.db.execute("SELECT * FROM bindings")
@@ -297,6 +314,10 @@ class Ledger:
             db.executemany("INSERT OR REPLACE INTO aliases VALUES (?, ?)", decided.aliases)
             db.executemany(
                 "UPDATE events SET missing = 1 WHERE id = ?", [(i,) for i in decided.missing]
+            )
+            db.executemany(
+                "UPDATE requests SET applied_at = ? WHERE token = ? AND applied_at IS NULL",
+                [(at.astimezone(UTC).isoformat(), token) for token, at in decided.applied],
             )
             db.executemany(
                 "INSERT OR IGNORE INTO messages (key, kind, event_id, email, state, body_id,"
@@ -761,6 +782,43 @@ class Ledger:
             "INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?)",
             (email.casefold(), reason, now.astimezone(UTC).isoformat()),
         )
+
+    def add_request(self, token: str, seat: SeatRef, at: datetime, source: str) -> bool:
+        """Keep a person's answer until a run acts on it; False if this token was seen before."""
+        return bool(
+            self.db.execute(
+                "INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (
+                    token,
+                    seat.event_id,
+                    seat.email,
+                    seat.action,
+                    at.astimezone(UTC).isoformat(),
+                    source,
+                ),
+            ).rowcount
+        )
+
+    def has_request(self, token: str) -> bool:
+        query = "SELECT 1 FROM requests WHERE token = ?"
+        return self.db.execute(query, (token,)).fetchone() is not None
+
+    def open_requests(self) -> list[Request]:
+        """Answers no run has acted on yet, oldest first."""
+        rows = self.db.execute(
+            "SELECT token, kind, event_id, email, at FROM requests WHERE applied_at IS NULL"
+            " ORDER BY at, token"
+        )
+        return [Request(t, k, e, m, datetime.fromisoformat(a)) for t, k, e, m, a in rows]
+
+    def released(self) -> dict[tuple[str, str], datetime]:
+        """(event, email) -> when the person gave up their place, for releases acted on."""
+        rows = self.db.execute(
+            "SELECT event_id, email, MAX(at) FROM requests WHERE kind = ?"
+            " AND applied_at IS NOT NULL GROUP BY event_id, email",
+            (RELEASE,),
+        )
+        return {(e, m): datetime.fromisoformat(a) for e, m, a in rows}
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 SENT = "sent"
@@ -43,6 +43,9 @@ PERSON_FIELDS = (
     "position",
     "unsubscribe_url",
     "unsubscribe_mailto",
+    "release_url",
+    "claim_url",
+    "offer_until",
 )
 TOKEN = re.compile(r"%%mailer:(\w+)%%")
 
@@ -59,6 +62,35 @@ def fill(template: str, values: Mapping[str, str], escape: bool = False) -> str:
         return html.escape(text) if escape else text
 
     return TOKEN.sub(value, template)
+
+
+def fill_calendar(data: bytes, values: Mapping[str, str]) -> bytes:
+    """A recipient's values in an .ics, its long lines folded again at 75 octets (RFC 5545)."""
+    if b"%%mailer:" not in data:
+        return data
+    lines = fill(data.decode("utf-8"), values).split("\r\n")
+    return "\r\n".join(_fold(line) for line in lines).encode("utf-8")
+
+
+def _fold(line: str) -> str:
+    parts, current, size = [], "", 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if size + width > 75:
+            parts.append(current)
+            current, size = " ", 1
+        current += char
+        size += width
+    parts.append(current)
+    return "\r\n".join(parts)
+
+
+def personal(attachment: Attachment, values: Mapping[str, str]) -> Attachment:
+    """An attachment with the recipient's values in it (an invitation names its attendee)."""
+    if not attachment.content_type.startswith("text/calendar"):
+        return attachment
+    data = fill_calendar(attachment.data, values)
+    return attachment if data == attachment.data else replace(attachment, data=data)
 
 
 @dataclass(frozen=True)
@@ -142,7 +174,7 @@ class Draft:
             text=fill(body.text, self.person),
             html=fill(body.html, self.person, escape=True),
             created_at=self.created_at,
-            attachments=body.attachments,
+            attachments=tuple(personal(a, self.person) for a in body.attachments),
             headers=tuple((name, fill(value, self.person)) for name, value in body.headers),
             body_id=body.id,
             person=tuple(sorted(self.person.items())),

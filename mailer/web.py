@@ -1,10 +1,11 @@
-"""`mailer serve`: the unsubscribe pages, and RFC 8058 one-click unsubscribe.
+"""`mailer serve`: the unsubscribe pages, RFC 8058 one-click unsubscribe, and seat links.
 
 GET shows one button (a plain form: no JavaScript, no external resources);
 POST, from that button or from a mail client's one-click, writes the
 suppression to the ledger at once. A token that is not one mailer issued
 gets a plain refusal and changes nothing. /sendgrid/events takes SendGrid's
 signed Event Webhook (deliveries, bounces, spam reports; see transports/sendgrid_events.py).
+/seat/<token> releases a seat, leaves the waitlist or claims an offer (see seat_pages.py).
 
 Every answer, errors included, carries headers that keep the pages out of
 frames and referrers; bodies are capped (a form needs a few KB, SendGrid's
@@ -14,13 +15,14 @@ event batches a few MB); a browser POST from another site's page is refused.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
+from mailer import seat_pages
 from mailer.ledger import Ledger
 from mailer.redact import mask
 from mailer.tokens import token_matches
@@ -65,9 +67,11 @@ def create_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sendgrid_key: str = "",
     public_url: str = "",
+    claim_window: timedelta | None = None,
 ) -> Flask:
     app = Flask("mailer")
     app.config["MAX_CONTENT_LENGTH"] = FORM_LIMIT
+    app.register_blueprint(seat_pages.blueprint(ledger_path, secret, page, clock, claim_window))
 
     @app.after_request
     def secure(response: Response) -> Response:

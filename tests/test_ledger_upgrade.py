@@ -18,6 +18,7 @@ from mailer.message import Draft
 
 # What each schema added, undone to take a ledger back to the version before it.
 ADDED_IN = {
+    4: "DROP TABLE requests;",
     3: "DROP INDEX messages_by_sent_at; DROP TABLE pauses;"
     " ALTER TABLE messages DROP COLUMN priority; ALTER TABLE messages DROP COLUMN tried_at;",
     2: "ALTER TABLE events DROP COLUMN missing; ALTER TABLE seats DROP COLUMN written;"
@@ -34,7 +35,7 @@ def as_written_by_schema(path: Path, version: int) -> None:
     db.close()
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_older_ledger_is_upgraded_and_keeps_its_messages(tmp_path: Path, version: int):
     path = tmp_path / "mailer.db"
     ledger = Ledger(path)
@@ -46,7 +47,7 @@ def test_an_older_ledger_is_upgraded_and_keeps_its_messages(tmp_path: Path, vers
     ledger = Ledger(path)
     due = [m.kind for batch in ledger.due() for m in batch]
 
-    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert due == ["confirmation", "digest", "digest", "digest"], "the digest goes last"
     assert ledger.paused("smtp") is None
 

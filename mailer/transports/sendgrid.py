@@ -113,7 +113,10 @@ def payload(
     }
     if body.reply_to:
         data["reply_to"] = {"email": body.reply_to}
-    if body.attachments:
+    # Attachments are not substituted per personalization: an invitation names its attendee,
+    # so messages are grouped by their filled attachments (see send).
+    attachments = messages[0].attachments if messages else body.attachments
+    if attachments:
         data["attachments"] = [
             {
                 "content": base64.b64encode(a.data).decode("ascii"),
@@ -121,7 +124,7 @@ def payload(
                 "filename": a.filename,
                 "disposition": "attachment",
             }
-            for a in body.attachments
+            for a in attachments
         ]
     return data
 
@@ -170,7 +173,7 @@ class SendgridTransport(TransportBase):
         self.requests = 0
 
     def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
-        for _, shared in groupby(messages, key=lambda m: m.body_id):
+        for _, shared in groupby(messages, key=lambda m: (m.body_id, m.attachments)):
             group = list(shared)
             for start in range(0, len(group), PER_REQUEST):
                 yield from self._send_group(group[start : start + PER_REQUEST])
