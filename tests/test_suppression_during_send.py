@@ -73,6 +73,7 @@ def one_click(url: str, address: str) -> int:
         return answer.status
 
 
+@pytest.mark.slow
 def test_an_unsubscribe_during_a_3000_reader_digest_stops_everything_not_yet_sent(tmp_path, serve):
     ledger = Ledger(tmp_path / "mailer.db")
     digest_to_everyone(ledger)
