@@ -198,26 +198,43 @@ def keep_in_step(
     question: str,
     options: tuple[str, ...],
     accepting: bool,
+    pushed: tuple[str, ...] | None = None,
 ) -> FormReport:
     """Make the session question offer `options` and the form accept or refuse responses.
 
-    A write refused because the form changed meanwhile is retried once on a
-    fresh read; a second refusal is raised (Conflict) for the run to report.
+    A write refused because the form changed meanwhile is placed again on a
+    fresh read, once, unless the change was to these choices themselves: then,
+    or on a second refusal, Conflict is raised for the run to report.
     With nothing to offer the choices stay as they are and the form closes.
     """
     report = FormReport(options, accepting, warnings=[])
     state = client.read(question)
+    by_hand = [o for o in state.question.options if pushed is not None and o not in pushed]
+    if options and by_hand and state.question.options != options:
+        report.warnings = [
+            f"the choices of {question!r} were edited in the form"
+            f" ({', '.join(map(repr, by_hand))}); they are replaced by the sessions of the"
+            " Events tab, which are mailer's to offer"
+        ]
     if options and state.question.options != options:
         try:
             client.set_options(state, options)
         except Conflict:
-            state = client.read(question)
-            if state.question.options != options:
-                client.set_options(state, options)
+            # Someone edited the form since the read. Their edit elsewhere in the form is
+            # theirs to keep and ours to write around; an edit of these very choices is not
+            # ours to overwrite.
+            fresh = client.read(question)
+            if fresh.question.options != state.question.options:
+                raise Conflict(
+                    f"the choices of {question!r} were edited in the form while mailer was"
+                    " changing them; they are left as edited, and the next run tries again"
+                ) from None
+            state = fresh
+            client.set_options(state, options)
         report.changed = True
     if state.accepting is None:
         if not accepting:
-            report.warnings = [
+            report.warnings += [
                 "this form has no publish settings (it was made before 2025): close it by"
                 " hand (Responses → Accepting responses)"
             ]

@@ -82,6 +82,7 @@ class Signup:
     status: str = ""  # the Status cell's meaning (mailer.rules.statuses), "" when blank
     status_text: str = ""  # the Status cell as typed
     notified: str = ""  # the Notified cell as the sheet holds it
+    position: str = ""  # the Position cell: a number while on the waitlist
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -482,6 +483,7 @@ def _signup(
             status=canonical(status_text),
             status_text=status_text,
             notified=text("notified"),
+            position=text("position"),
         ),
         warnings,
     )

@@ -22,13 +22,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from mailer.config import Settings
-from mailer.rules.roster import Notice, Plan, Previous
+from mailer.rules.roster import RELEASED, Notice, Plan, Previous
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
 
 RELEASE = "release"  # give up a seat, or a place on the waitlist
 CLAIM = "claim"  # take a seat offered from the waitlist
 ACTIONS = (RELEASE, CLAIM)
-RELEASED = "released"  # the acknowledgement a person gets once their place is given up
 PLACES = (CONFIRMED, OFFERED, WAITLISTED)  # what a release gives up
 SERVER = "server"
 FORM = "form"

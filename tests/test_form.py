@@ -200,3 +200,19 @@ def test_a_site_without_waitlists_closes_the_form_when_every_seat_is_taken(site,
     site.mailer("run", "signups")
 
     assert not forms.accepting
+
+
+def test_an_organizer_editing_the_choices_meanwhile_keeps_the_edit_and_is_told(site, form):
+    forms, _ = form
+
+    def organizer_adds_a_choice() -> None:
+        forms.form["items"][1]["questionItem"]["question"]["choiceQuestion"]["options"].append(
+            {"value": "Organizer typed this"}
+        )
+        forms.revision += 1
+
+    forms.before_write = organizer_adds_a_choice
+    result = site.mailer("run", "signups")
+
+    assert forms.options == ["To be announced", "Organizer typed this"]
+    assert "were edited in the form while mailer was changing them" in result.output

@@ -286,11 +286,16 @@ def _keep_form_in_step(
 ) -> None:
     """Offer the open sessions on the signup form; no call when it already offers them."""
     wanted = (choices.options, choices.accepting)
-    if ledger.form_pushed(forms.form) == wanted:
+    pushed = ledger.form_pushed(forms.form)
+    if pushed == wanted:
         return
     try:
         report.form = keep_in_step(
-            forms, site.settings.form.question, choices.options, choices.accepting
+            forms,
+            site.settings.form.question,
+            choices.options,
+            choices.accepting,
+            pushed[0] if pushed else None,
         )
     except FormError as err:
         report.warnings.append(f"signup form: {err}")

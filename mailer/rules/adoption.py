@@ -16,8 +16,15 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from mailer.rows import Signup
-from mailer.rules.roster import CONFIRMATION, PROMOTION, WAITLIST, Previous
-from mailer.rules.statuses import CONFIRMED, WAITLISTED
+from mailer.rules.roster import CONFIRMATION, PROMOTION, RELEASED, WAITLIST, Previous
+from mailer.rules.statuses import (
+    CANCELLED,
+    CONFIRMED,
+    DUPLICATE,
+    INVALID,
+    UNKNOWN,
+    WAITLISTED,
+)
 
 NOTIFIED_FORMAT = "%Y-%m-%d %H:%M"
 NOTIFIED = "notified"  # an email of a kind the sheet does not say went out at that time
@@ -31,6 +38,7 @@ class Adopted:
     event_id: str
     email: str
     at: datetime
+    place: str = ""  # the status a row mailer cannot read held, as its Position showed
 
     @property
     def key(self) -> str:
@@ -61,14 +69,16 @@ def adopt(
 ) -> list[Adopted]:
     """The emails these rows show as sent that the ledger does not hold.
 
-    The seat or waitlist notice the Status implies when the ledger has none;
+    The seat or waitlist notice the Status implies when the ledger has none (a
+    word mailer does not know stands for the place Position shows: a number on
+    the waitlist, blank with a seat); for a cancelled row, its acknowledgement;
     otherwise a `notified` mark at that time, which tells the reminders that
     something (a reminder, say) reached the person then.
     """
     adopted = []
     for signup in signups:
         told_at = read_notified(signup.notified, zone)
-        if told_at is None or signup.status not in (CONFIRMED, WAITLISTED):
+        if told_at is None or signup.status in ("", DUPLICATE, INVALID):
             continue
         email = signup.email
         sent = last_sent.get((event_id, email))
@@ -76,24 +86,40 @@ def adopt(
             continue  # a place the ledger holds but never wrote to: an address corrected since
         if sent is not None and told_at <= _minute(datetime.fromisoformat(sent)):
             continue  # the sheet knows nothing the ledger does not: an organizer's edit
-        has_seat_notice = any((k, email) in previous.notified for k in (CONFIRMATION, PROMOTION))
-        if signup.status == CONFIRMED and not has_seat_notice:
-            kind = CONFIRMATION
-        elif (
-            signup.status == WAITLISTED
-            and not has_seat_notice
-            and ((WAITLIST, email) not in previous.notified)
-        ):
-            kind = WAITLIST
-        else:
-            kind = NOTIFIED
-        adopted.append(Adopted(kind, event_id, email, told_at.astimezone(UTC)))
+        place = ""
+        status = signup.status
+        if status == UNKNOWN and email not in previous.statuses:
+            place = status = WAITLISTED if signup.position.strip() else CONFIRMED
+        kind = _kind(status, email, previous)
+        adopted.append(Adopted(kind, event_id, email, told_at.astimezone(UTC), place))
     return adopted
 
 
+def _kind(status: str, email: str, previous: Previous) -> str:
+    def told(*kinds: str) -> bool:
+        return any((kind, email) in previous.notified for kind in kinds)
+
+    if status == CONFIRMED and not told(CONFIRMATION, PROMOTION):
+        return CONFIRMATION
+    if status == WAITLISTED and not told(CONFIRMATION, PROMOTION, WAITLIST):
+        return WAITLIST
+    if status == CANCELLED and not told(RELEASED):
+        return RELEASED
+    return NOTIFIED
+
+
 def with_adopted(previous: Previous, adopted: Iterable[Adopted]) -> Previous:
+    """The ledger's memory with what the sheet showed: the emails, and places held as typed."""
+    adopted = list(adopted)
+    if not adopted:
+        return previous
     told = frozenset((a.kind, a.email) for a in adopted)
-    return dataclasses.replace(previous, notified=previous.notified | told) if told else previous
+    places = {a.email: a.place for a in adopted if a.place}
+    return dataclasses.replace(
+        previous,
+        notified=previous.notified | told,
+        statuses={**previous.statuses, **places},
+    )
 
 
 def _minute(moment: datetime) -> datetime:

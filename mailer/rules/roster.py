@@ -40,6 +40,7 @@ __all__ = ["CANCELLED", "CONFIRMED", "DUPLICATE", "INVALID", "WAITLISTED"]
 CONFIRMATION = "confirmation"
 WAITLIST = "waitlist"
 PROMOTION = "promotion"
+RELEASED = "released"  # the acknowledgement a person gets once their place is given up
 SEAT_NOTICES = (CONFIRMATION, PROMOTION)
 
 
