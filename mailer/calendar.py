@@ -18,10 +18,13 @@ def invitation(
     stamp: datetime,
     sequence: int = 0,
     method: str = "REQUEST",
+    attendee: str = "",
 ) -> bytes:
     """One VEVENT with a UID stable per event, in the event's own zone with its VTIMEZONE.
 
     `stamp` is when the invitation is made (DTSTAMP); `sequence` rises with each change.
+    `attendee` is the recipient's address (or its placeholder): iTIP (RFC 5546) wants
+    every REQUEST and CANCEL to name who it is for, and calendars act on it only then.
     """
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//mailer//community sessions//EN")
@@ -43,6 +46,11 @@ def invitation(
     organizer = icalendar.vCalAddress(f"mailto:{org.sender}")
     organizer.params["cn"] = icalendar.vText(org.sender_name or org.name)
     vevent.add("organizer", organizer)
+    if attendee:
+        # No RSVP: mailer reads no replies; the seat is managed from the email's links.
+        recipient = icalendar.vCalAddress(f"mailto:{attendee}")
+        recipient.params["rsvp"] = icalendar.vText("FALSE")
+        vevent.add("attendee", recipient)
     vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     calendar.add_component(_vtimezone(event.timezone, event.starts_at.year))
     calendar.add_component(vevent)
@@ -55,6 +63,11 @@ def _vtimezone(tzid: str, year: int) -> icalendar.Timezone:
     return icalendar.Timezone.from_tzid(
         tzid, first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1)
     )
+
+
+def content_type(method: str) -> str:
+    """The MIME type of an iTIP part: its method is a parameter too (RFC 6047)."""
+    return f"text/calendar; method={method}"
 
 
 def event_uid(event: Event, org: Organization) -> str:

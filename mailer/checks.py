@@ -25,6 +25,7 @@ from mailer.errors import ConfigError, MailerError
 from mailer.mjml_structure import misplaced
 from mailer.rows import Problem, parse_events, parse_resources
 from mailer.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
+from mailer.self_service import FORM, way
 from mailer.workbook import Table, Workbook, open_workbook
 
 ERROR = "error"
@@ -93,7 +94,9 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
     try:
         workbook = workbook or open_workbook(settings)
         report.describe = workbook.describe()
-        names = {tab: settings.workbook.tab(tab) for tab in DEFAULT_TABS}
+        # The release form's tab matters only where release links open that form.
+        wanted = [t for t in DEFAULT_TABS if t != "releases" or way(settings) == FORM]
+        names = {tab: settings.workbook.tab(tab) for tab in wanted}
         tables = workbook.read(list(names.values()))
         titles = getattr(workbook, "tab_titles", None)
         report.tabs_in_workbook = titles() if titles else sorted(tables)
@@ -163,6 +166,7 @@ def _absent(logical: str, name: str) -> str:
         "resources": "the digest has no resources to send",
         "subscribers": "the digest goes only to signers-up who opted in",
         "series": "no series adds sessions (optional)",
+        "releases": "answers to the release form cannot be read",
     }[logical]
     return f"no tab named {name!r}: {consequence} (map it under [workbook.tabs] {logical})"
 

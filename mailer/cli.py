@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import click
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
     from mailer import checks, config
@@ -69,7 +72,10 @@ class UserError(click.ClickException):
     """A one-line error for people: `error: <what, where, what to do>`; exits 1."""
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
+        from mailer.redact import redact
+
+        # Whatever a server or a library echoed (a key, an address) is blanked here too.
+        click.echo(f"error: {redact(self.message)}", err=True)
 
 
 def _set_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
@@ -290,10 +296,13 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     ledger only, no spreadsheet calls. Example: mailer status --json
     """
     from mailer.ledger import Ledger
-    from mailer.redact import mask
+    from mailer.pacing import forecast
+    from mailer.redact import mask, redact
+    from mailer.transports import limits
 
     settings = obj.settings()
     moment = parse_now(now, settings.organization.zone)
+    backend = settings.transport.backend
     with Ledger(settings.ledger.path) as ledger:
         events = [
             stored.event
@@ -301,10 +310,14 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
             if show_all or stored.event.ends_at > moment
         ]
         seats = ledger.seats()
-        unsent = ledger.messages(("pending", "retry", "failed"))
+        unsent = ledger.messages(UNSENT)
+        queue = Queue(ledger.paused(backend), forecast(ledger, limits(settings), backend, moment))
 
     def show(email: str) -> str:
         return email if addresses or as_json else mask(email)
+
+    def why(reason: str) -> str:
+        return redact(reason, addresses=addresses)
 
     roster: dict[str, list[Any]] = {e.id: [] for e in events}
     names = {}
@@ -335,9 +348,11 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
                 for event in events
             ],
             "unsent": [
-                {"key": m.key, "state": m.state, "reason": m.reason, "attempts": m.attempts}
+                {"key": m.key, "state": m.state, "reason": why(m.reason), "attempts": m.attempts}
                 for m in unsent
             ],
+            "paused_until": queue.paused_until(moment),
+            "expected": [{"from": at.isoformat(), "messages": n} for at, n in queue.waves],
         }
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -367,14 +382,69 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         for line in columns(["Status", "Place", "Person", "Sheet row"], rows):
             click.echo(f"  {line}")
         click.echo()
-    for message in unsent:
-        name = names.get((message.event_id, message.email), "")
+    _print_unsent(
+        unsent, lambda m: _person(names.get((m.event_id, m.email), ""), show(m.email)), why
+    )
+    _print_queue(queue, moment, settings.organization.zone)
+
+
+# "sending" outside a run: that run was killed mid-send; the next run calls them unknown.
+UNSENT = ("pending", "retry", "failed", "unknown", "sending")
+LISTED_WAITING = 20  # beyond this, waiting messages are counted by kind, not listed
+
+
+class Queue(NamedTuple):
+    pause: tuple[datetime, str] | None
+    waves: list[tuple[datetime, int]]
+
+    def paused_until(self, now: datetime) -> str | None:
+        return self.pause[0].isoformat() if self.pause and self.pause[0] > now else None
+
+
+def _print_unsent(
+    unsent: list[Any], recipient: Callable[[Any], str], why: Callable[[str], str]
+) -> None:
+    """Failed and unknown messages one by one; waiting ones too, or by kind when many."""
+    waiting = [m for m in unsent if m.state in ("pending", "retry")]
+    listed = [m for m in unsent if m.state in ("failed", "unknown", "sending")]
+    if len(waiting) <= LISTED_WAITING:
+        listed = waiting + listed
+    else:
+        kinds = Counter(m.kind for m in waiting)
+        by_kind = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        click.echo(f"waiting: {len(waiting)} ({by_kind})")
+    for message in listed:
         click.echo(
             f"{message.state}: {message.kind}"
             + (f" for {message.event_id}" if message.event_id else "")
-            + f" to {_person(name, show(message.email))}"
-            + (f" ({message.reason})" if message.reason else "")
+            + f" to {recipient(message)}"
+            + (f" ({why(message.reason)})" if message.reason else "")
         )
+    unknown = sum(1 for m in unsent if m.state in ("unknown", "sending"))
+    if unknown:
+        click.echo(
+            f"{unknown} unknown: handed to the provider with no answer back, so they may have"
+            " arrived. SendGrid's webhook settles them; `mailer retry --unknown` sends them again."
+        )
+
+
+def _print_queue(queue: Queue, now: datetime, zone: ZoneInfo) -> None:
+    """When the waiting messages are expected to go, as the limits and any pause allow."""
+    from mailer.redact import redact
+
+    if queue.pause and queue.pause[0] > now:
+        until, reason = queue.pause
+        click.echo(
+            f"Sending paused until {until.astimezone(zone):%a %b %d %H:%M %Z}"
+            f" ({redact(reason)}); the next run after that goes on."
+        )
+    if not queue.waves:
+        return
+    parts = [
+        f"{n} {'now' if at <= now else f'from {at.astimezone(zone):%a %b %d %H:%M %Z}'}"
+        for at, n in queue.waves
+    ]
+    click.echo(f"Expected to go: {', '.join(parts)} (time-critical mail first, then the digest).")
 
 
 @cli.command()
@@ -583,10 +653,24 @@ def _print_form_check(console: Console, form: checks.FormCheck) -> list[checks.F
 
 
 @cli.command()
+@click.option(
+    "--unknown",
+    "unknown",
+    is_flag=True,
+    help="Also send again the messages whose fate is unknown (each may arrive twice).",
+)
+@click.option("--addresses", is_flag=True, help="Show full addresses instead of masked ones.")
 @click.pass_obj
-def retry(obj: Context) -> None:
-    """Queue failed messages again; the next `mailer run` sends them. Example: mailer retry"""
+def retry(obj: Context, unknown: bool, addresses: bool) -> None:
+    """Queue failed messages again; the next `mailer run` sends them.
+
+    Messages whose fate is unknown (a timeout after the provider had the
+    message, a run killed mid-send) are listed; with --unknown they are
+    queued again too, at the risk of a second copy.
+    Example: mailer retry --unknown
+    """
     from mailer.ledger import Ledger, locked
+    from mailer.redact import mask
     from mailer.text import plural
 
     settings = obj.settings()
@@ -594,8 +678,32 @@ def retry(obj: Context) -> None:
         locked(settings.ledger.path, settings.ledger.lock_timeout),
         Ledger(settings.ledger.path) as ledger,
     ):
+        ledger.interrupted()  # under the lock no run is sending: these were cut off
+        unknowns = ledger.messages(("unknown",))
         count = ledger.retry_failed()
-    obj.console.print(f"{plural(count, 'failed message')} queued again.")
+        requeued = ledger.requeue_unknown() if unknown else 0
+    console = obj.console
+    console.print(f"{plural(count, 'failed message')} queued again.")
+    for message in unknowns:
+        shown = message.email if addresses else mask(message.email)
+        console.print(f"unknown: {message.kind} to {shown}", markup=False, highlight=False)
+    if requeued:
+        console.print(f"{plural(requeued, 'unknown message')} queued again.")
+    elif unknowns:
+        console.print(
+            f"{plural(len(unknowns), 'unknown message')} left as they are: each may have"
+            " arrived; `mailer retry --unknown` sends them again."
+        )
+
+
+def _claim_window(settings: config.Settings) -> timedelta | None:
+    """How long an offered seat may be claimed, as the signups job has it."""
+    from mailer.jobs import SignupsOptions
+
+    for job in config.load_jobs(settings):
+        if isinstance(job.options, SignupsOptions) and job.options.claim_window:
+            return job.options.claim_window
+    return None
 
 
 @cli.command()
@@ -605,14 +713,15 @@ def retry(obj: Context) -> None:
 def serve(obj: Context, host: str | None, port: int | None) -> None:
     """Serve the digest's unsubscribe pages and one-click unsubscribe (RFC 8058).
 
-    With [server] sendgrid_event_key set it also takes SendGrid's signed Event
+    It also serves the pages behind the emails' release and claim links
+    (/seat/<token>). With [server] sendgrid_event_key set it also takes SendGrid's signed Event
     Webhook at /sendgrid/events (bounces, spam reports). Put it behind your
     HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
     import waitress
 
     from mailer.tokens import load_secret
-    from mailer.web import create_app
+    from mailer.web import WEBHOOK_LIMIT, create_app
 
     settings = obj.settings()
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
@@ -621,11 +730,13 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
         secret,
         settings.organization.name,
         sendgrid_key=settings.server.sendgrid_event_key,
+        public_url=settings.server.public_url,
+        claim_window=_claim_window(settings),
     )
     host = host or settings.server.host
     port = port or settings.server.port
     obj.console.print(f"Serving unsubscribe pages on http://{host}:{port}/ (Ctrl-C stops)")
-    waitress.serve(app, host=host, port=port, ident="mailer")
+    waitress.serve(app, host=host, port=port, ident="mailer", max_request_body_size=WEBHOOK_LIMIT)
 
 
 @cli.command()

@@ -96,6 +96,8 @@ class SendgridSettings:
 class TransportSettings:
     backend: str = "outbox"
     path: Path = Path("outbox")
+    daily_limit: int = 0  # messages in any 24 hours, to stay under the provider's quota; 0: none
+    per_minute: int = 0  # messages in any minute; 0: as fast as the provider takes them
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     sendgrid: SendgridSettings = field(default_factory=SendgridSettings)
 
@@ -137,6 +139,26 @@ class SeriesSettings:
 
 
 @dataclass(frozen=True)
+class SelfServiceSettings:
+    """`[self_service]`: how people release a seat, leave the waitlist or claim an offer.
+
+    With `[server] public_url` the links open `mailer serve`; otherwise, with
+    `form_url` (a Google Form's pre-filled link, ending where the token goes),
+    they open that form, whose answers land in the `releases` tab.
+    """
+
+    form_url: str = ""
+    acknowledge_organizer_cancels: bool = True
+
+
+@dataclass(frozen=True)
+class ConfirmationText:
+    """`[confirmation]`: what a confirmed person should expect, a line each; empty leaves it out."""
+
+    what_to_expect: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
@@ -146,6 +168,8 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     form: FormSettings = field(default_factory=FormSettings)
     series: SeriesSettings = field(default_factory=SeriesSettings)
+    self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
+    confirmation: ConfirmationText = field(default_factory=ConfirmationText)
     source: Path = Path("mailer.toml")
 
     @property
@@ -186,6 +210,11 @@ def _check(settings: Settings, path: Path) -> None:
         if backend not in allowed:
             choices = ", ".join(sorted(allowed))
             raise ConfigError(f"{path}: [{section}] backend: {backend!r} is not one of {choices}")
+    for limit in ("daily_limit", "per_minute"):
+        if getattr(settings.transport, limit) < 0:
+            raise ConfigError(
+                f"{path}: [transport] {limit}: expected 0 (no limit) or a number of messages"
+            )
     security = settings.transport.smtp.security
     if security not in SMTP_SECURITY:
         raise ConfigError(
@@ -215,6 +244,12 @@ def _check(settings: Settings, path: Path) -> None:
         raise ConfigError(
             f'{path}: [transport.smtp] security: "none" would send the password unencrypted '
             f'to {smtp.host}; use "starttls" or "ssl"'
+        )
+    form_url = settings.self_service.form_url
+    if form_url and not (form_url.startswith("https://") and form_url.endswith("=")):
+        raise ConfigError(
+            f"{path}: [self_service] form_url: expected the form's https pre-filled link, "
+            "ending with `entry.<number>=` (drop the sample answer after the `=`)"
         )
     for tab in settings.workbook.tabs:
         if tab not in DEFAULT_TABS:

@@ -5,18 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from mailer.calendar import describe_time, invitation
-from mailer.message import Attachment, Body, Draft
+from mailer import self_service
+from mailer.calendar import content_type, describe_time, invitation
+from mailer.message import Attachment, Body, Draft, placeholder
 from mailer.render import Prepared
 from mailer.rows import Event
 from mailer.rules import roster
 from mailer.rules.changes import CANCELLATION, UPDATE, EventChange
 from mailer.rules.reminders import REMINDER
 from mailer.rules.roster import Notice
+from mailer.self_service import RELEASED, SeatLinks
 from mailer.site import Site
 from mailer.text import plural
+from mailer.tokens import load_secret
 
 INVITING = (roster.CONFIRMATION, roster.PROMOTION, UPDATE)
+UNINVITING = (CANCELLATION, RELEASED)  # a METHOD:CANCEL for those who had an invitation
 
 
 def site_body(
@@ -101,6 +105,18 @@ def donation_view(site: Site) -> dict[str, object]:
     }
 
 
+def seat_links(site: Site) -> SeatLinks | None:
+    """The site's release links, or None where emails say "reply to this email"."""
+    settings = site.settings
+    way = self_service.way(settings)
+    if not way:
+        return None
+    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    if way == self_service.SERVER:
+        return SeatLinks(secret, public_url=settings.server.public_url)
+    return SeatLinks(secret, form_url=settings.self_service.form_url)
+
+
 def lead_time(minutes: int) -> str:
     """'in 24 hours', 'in 1 hour', 'in 90 minutes'."""
     if minutes % 60 == 0:
@@ -118,6 +134,7 @@ class EventEmails:
         self.event = event
         self.change = change or EventChange(sequence=0)
         self._bodies: dict[tuple, Body] = {}
+        self.links = seat_links(site)
 
     def draft(
         self,
@@ -128,6 +145,7 @@ class EventEmails:
         invited: bool,
         position: int | None,
         template: str = "",
+        offer_until: str = "",
     ) -> Draft:
         """The draft for one notice; `template` defaults to the notice's kind."""
         template = template or notice.kind
@@ -135,6 +153,17 @@ class EventEmails:
         variant = (template, lead, member, invited)
         if variant not in self._bodies:
             self._bodies[variant] = self._body(notice, template, member, invited)
+        person = {
+            "name": name,
+            "first_name": name.split(" ")[0] if name else "friend",
+            "email": address,
+            "position": str(position or ""),
+            "offer_until": offer_until,
+        }
+        if self.links is not None:
+            release = self.links.url(self_service.RELEASE, self.event.id, notice.email)
+            person["release_url"] = release
+            person["claim_url"] = self.links.url(self_service.CLAIM, self.event.id, notice.email)
         return Draft(
             key=notice.key,
             kind=notice.kind,
@@ -143,12 +172,7 @@ class EventEmails:
             to_name=name,
             created_at=self.now.astimezone(UTC),
             body=self._bodies[variant],
-            person={
-                "name": name,
-                "first_name": name.split(" ")[0] if name else "friend",
-                "email": address,
-                "position": str(position or ""),
-            },
+            person=person,
         )
 
     def _body(self, notice: Notice, template: str, member: bool, invited: bool) -> Body:
@@ -156,6 +180,9 @@ class EventEmails:
         change = self.change
         context = {
             "org": org,
+            "links": self.links is not None,
+            "invited": invited,
+            "what_to_expect": self.site.settings.confirmation.what_to_expect,
             "event": event_view(self.event, org.name),
             "donation": donation_view(self.site),
             "member": member,
@@ -168,10 +195,15 @@ class EventEmails:
         }
         prepared = self.site.renderer.prepare(template, context)
         attachments: tuple[Attachment, ...] = ()
+        attendee = placeholder("email")
         if notice.kind in INVITING:
-            ics = invitation(self.event, org, self.now, sequence=change.sequence)
-            attachments = (Attachment("invite.ics", "text/calendar", ics),)
-        elif notice.kind == CANCELLATION and invited:
-            ics = invitation(self.event, org, self.now, change.sequence, method="CANCEL")
-            attachments = (Attachment("cancel.ics", "text/calendar", ics),)
+            ics = invitation(self.event, org, self.now, change.sequence, attendee=attendee)
+            attachments = (Attachment("invite.ics", content_type("REQUEST"), ics),)
+        elif notice.kind in UNINVITING and invited:
+            # A release cancels one person's invitation: a SEQUENCE above the one it had.
+            sequence = change.sequence + (1 if notice.kind == RELEASED else 0)
+            ics = invitation(
+                self.event, org, self.now, sequence, method="CANCEL", attendee=attendee
+            )
+            attachments = (Attachment("cancel.ics", content_type("CANCEL"), ics),)
         return site_body(self.site, prepared, attachments=attachments)

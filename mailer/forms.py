@@ -5,7 +5,8 @@ forms.batchUpdate (updateItem on that question's options, guarded by
 writeControl.requiredRevisionId, so an organizer's edit made meanwhile is
 never overwritten) changes it; forms.setPublishSettings opens or closes the
 form. Calls go through google-auth's AuthorizedSession with the forms.body
-scope only, and 429/5xx/network errors are retried with bounded backoff.
+scope only, and 429/5xx/network errors are retried with the bounded backoff every
+HTTP client shares (mailer.retry).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
-import tenacity
 from google.auth import exceptions as auth_errors
 
 from mailer.errors import ConfigError, MailerError
+from mailer.retry import Retry, with_retries
 
 if TYPE_CHECKING:
     from mailer.config import Settings
@@ -39,12 +40,6 @@ class FormError(MailerError):
 
 class Conflict(FormError):
     """The form changed between mailer's read and its write."""
-
-
-class _Retry(Exception):
-    def __init__(self, reason: str, wait: float | None):
-        super().__init__(reason)
-        self.wait = wait
 
 
 def form_id(text: str) -> str:
@@ -139,17 +134,15 @@ class FormsClient:
         self._call("POST", ":setPublishSettings", body)
 
     def _call(self, method: str, suffix: str, body: dict[str, Any] | None = None) -> Any:
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(_Retry),
-            wait=self._wait,
-            stop=tenacity.stop_after_attempt(ATTEMPTS)
-            | tenacity.stop_after_delay(MAX_RETRY_SECONDS),
-            sleep=self.sleep,
-            reraise=True,
-        )
         try:
-            return retrying(self._once, method, suffix, body)
-        except _Retry as err:
+            return with_retries(
+                lambda: self._once(method, suffix, body),
+                ATTEMPTS,
+                MAX_RETRY_SECONDS,
+                longest_wait=60.0,
+                sleep=self.sleep,
+            )
+        except Retry as err:
             raise FormError(
                 f"Google Forms is not answering ({err}) after {ATTEMPTS} tries; the next run"
                 " tries again"
@@ -161,22 +154,16 @@ class FormsClient:
         try:
             answer = self.session.request(method, url, json=body, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout, auth_errors.TransportError) as err:
-            raise _Retry(f"network: {type(err).__name__}", None) from None
+            raise Retry(f"network: {type(err).__name__}") from None
         except auth_errors.RefreshError as err:
             raise FormError(f"Google refused the service account's key ({err})") from None
         if answer.status_code == 429 or answer.status_code >= 500:
             after = answer.headers.get("Retry-After", "")
             wait = float(after) if after.replace(".", "", 1).isdigit() else None
-            raise _Retry(str(answer.status_code), wait)
+            raise Retry(str(answer.status_code), wait)
         if answer.status_code >= 400:
             raise self._explain(answer)
         return answer.json() if answer.content else {}
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Retry) and error.wait is not None:
-            return min(error.wait, 60.0)
-        return tenacity.wait_exponential_jitter(initial=1, max=30)(state)
 
     def _explain(self, answer: requests.Response) -> FormError:
         try:

@@ -2,8 +2,9 @@
 
 A throwaway copy of the site (the same templates, jobs and settings, with the
 sample workbook, an outbox and a ledger in a temporary folder) lives through
-a session's story: signups, a cancellation that promotes someone, a
-reminder, the digest, the session moving, the session cancelled. What the
+a session's story: signups, someone leaving the waitlist, a cancellation
+whose seat is offered, claimed and confirmed, a reminder, the digest, the
+session moving, the session cancelled. What the
 jobs decide is what `mailer preview` shows and `mailer check` inspects.
 """
 
@@ -18,20 +19,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from mailer import config
+from mailer import config, self_service
 from mailer.config import Settings
 from mailer.errors import MailerError
-from mailer.jobs import ReminderOptions
+from mailer.jobs import ReminderOptions, SignupsOptions
 from mailer.ledger import Ledger
 from mailer.message import OutgoingMessage
 from mailer.rows import parse_events
 from mailer.runner import run_job
 from mailer.sample import write_sample
 from mailer.site import Site
+from mailer.tokens import load_secret
 
 MEMBER = "maya.okafor@example.org"
 NON_MEMBER = "daniel.reyes@example.org"
 WAITING = "ben.whitaker@example.org"
+LEAVING = "rosa.jimenez@example.org"
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,20 @@ class Specimen:
     message: OutgoingMessage
 
 
+@dataclass(frozen=True)
+class PageSpecimen:
+    """A page of `mailer serve` as a person sees it after following a link."""
+
+    label: str
+    html: str
+
+
 @dataclass
 class Gallery:
     specimens: list[Specimen] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     mjml: dict[str, set[str]] = field(default_factory=dict)  # template -> MJML it rendered
+    pages: list[PageSpecimen] = field(default_factory=list)
 
 
 @contextmanager
@@ -69,7 +81,7 @@ def build(settings: Settings, now: datetime) -> Gallery:
     with scratch_site(settings) as site:
         write_sample(site.settings, now)
         with Ledger(site.ledger_path) as ledger:
-            for step in _story(site, ledger, now):
+            for step in _story(site, ledger, now, gallery.pages):
                 try:
                     step()
                 except MailerError as err:
@@ -79,20 +91,57 @@ def build(settings: Settings, now: datetime) -> Gallery:
     return gallery
 
 
-def _story(site: Site, ledger: Ledger, now: datetime) -> list[Callable[[], object]]:
+def _story(
+    site: Site, ledger: Ledger, now: datetime, pages: list[PageSpecimen]
+) -> list[Callable[[], object]]:
     jobs = {job.kind: job for job in config.load_jobs(site.settings)}
     signups = jobs.get("signups", config.SIGNUPS_JOB)
     reminders = jobs.get("reminders") or config.JobSettings(
         "reminders", every="5 minutes", options=ReminderOptions()
     )
     start = _event_start(site)
+    # The seat Daniel frees is offered to Ben for a while, whatever the site's own setting.
+    offered = dataclasses.replace(signups, options=SignupsOptions(claim_within="12 hours"))
+
+    def show(label: str, action: str, email: str, press: bool = False) -> None:
+        """One seat page as the person sees it, made by mailer serve's own app."""
+        from mailer.web import create_app  # Flask only when the pages are shown
+
+        settings = site.settings
+        secret = load_secret(settings.ledger.path.parent, may_generate=True)
+        event_id = next((s.event_id for s in ledger.seats() if s.email == email), "")
+        token = self_service.seat_token(secret, action, event_id, email) if event_id else "-"
+        app = create_app(site.ledger_path, secret, settings.organization.name, lambda: now)
+        client = app.test_client()
+        answer = client.post(f"/seat/{token}") if press else client.get(f"/seat/{token}")
+        pages.append(PageSpecimen(label, answer.get_data(as_text=True)))
+
+    def show_first_pages() -> None:
+        show("Page: release your seat?", self_service.RELEASE, MEMBER)
+        show("Page: leave the waitlist?", self_service.RELEASE, WAITING)
+        show("Page: a link that is not valid", self_service.RELEASE, "nobody@example.org")
 
     def decide(job: config.JobSettings, at: datetime) -> Callable[[], object]:
         return lambda: run_job(site, ledger, job, at, send=False)
 
+    def leave_waitlist() -> None:
+        _edit(site, "signups", "email", LEAVING, "status", "cancelled")
+        decide(signups, now + timedelta(minutes=2))()
+
     def cancel_seat() -> None:
         _edit(site, "signups", "email", NON_MEMBER, "status", "cancelled")
-        decide(signups, now + timedelta(minutes=5))()
+        decide(offered, now + timedelta(minutes=5))()
+
+    def claim_seat() -> None:
+        settings = site.settings
+        secret = load_secret(settings.ledger.path.parent, may_generate=True)
+        seat = next((s for s in ledger.seats() if s.email == WAITING), None)
+        if seat is None:
+            return  # the story broke earlier, and said so
+        token = self_service.seat_token(secret, self_service.CLAIM, seat.event_id, seat.email)
+        claim = self_service.SeatRef(self_service.CLAIM, seat.event_id, seat.email)
+        ledger.add_request(token, claim, now + timedelta(minutes=6), "preview")
+        decide(offered, now + timedelta(minutes=7))()
 
     def move_session() -> None:
         for column, hours in (("starts_at", 1), ("ends_at", 1)):
@@ -106,7 +155,12 @@ def _story(site: Site, ledger: Ledger, now: datetime) -> list[Callable[[], objec
     digest = jobs.get("digest")
     return [
         decide(signups, now),
+        show_first_pages,
+        leave_waitlist,
         cancel_seat,
+        lambda: show("Page: claim your seat?", self_service.CLAIM, WAITING),
+        claim_seat,
+        lambda: show("Page: your seat is released", self_service.RELEASE, MEMBER, press=True),
         decide(reminders, start - timedelta(hours=23)),
         *([decide(digest, now + timedelta(minutes=10))] if digest else []),
         move_session,
@@ -119,6 +173,9 @@ def _pick(ledger: Ledger) -> list[Specimen]:
         ("Confirmation, member", "confirmation", MEMBER),
         ("Confirmation, non-member (donation details)", "confirmation", NON_MEMBER),
         ("Waitlisted", "waitlist", WAITING),
+        ("Left the waitlist (acknowledgement)", "released", LEAVING),
+        ("Seat released (acknowledgement, calendar cancellation)", "released", NON_MEMBER),
+        ("A freed seat offered, to claim", "offer", WAITING),
         ("Promoted from the waitlist", "promotion", WAITING),
         ("Reminder", "reminder", None),
         ("Digest", "digest", None),

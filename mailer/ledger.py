@@ -20,16 +20,32 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from mailer.errors import LedgerError, LockedError
-from mailer.message import FAILED, RETRY, SENT, Body, Draft, OutgoingMessage, SendResult
+from mailer.message import (
+    FAILED,
+    RETRY,
+    SENT,
+    UNKNOWN,
+    Body,
+    Draft,
+    OutgoingMessage,
+    SendResult,
+    priority,
+)
+from mailer.redact import redact
 from mailer.rows import Event
 from mailer.rules.adoption import Adopted
 from mailer.rules.binding import Memory
 from mailer.rules.changes import StoredEvent
 from mailer.rules.roster import Previous
+from mailer.self_service import RELEASE, Request, SeatRef
 
 PENDING = "pending"
+# Committed before a message is handed to the transport; one still there when the
+# next run starts was cut off mid-send and becomes UNKNOWN.
+SENDING = "sending"
+SKIPPED = "skipped"
 BOUNCE = "bounce"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -97,10 +113,18 @@ CREATE TABLE IF NOT EXISTS messages (
     reason TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    sent_at TEXT
+    sent_at TEXT,
+    priority INTEGER NOT NULL DEFAULT 0,
+    tried_at TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_state ON messages (state);
 CREATE INDEX IF NOT EXISTS messages_by_event ON messages (event_id, email);
+CREATE INDEX IF NOT EXISTS messages_by_sent_at ON messages (sent_at);
+CREATE TABLE IF NOT EXISTS pauses (
+    transport TEXT PRIMARY KEY,
+    until TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS digests (
     job TEXT NOT NULL,
     slot TEXT NOT NULL,
@@ -118,8 +142,16 @@ CREATE TABLE IF NOT EXISTS suppressions (
     reason TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS requests (
+    token TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    applied_at TEXT
+);
 """
-
 
 # Upgrades of a ledger written by an earlier version: schema version -> statements.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -127,6 +159,17 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE events ADD COLUMN missing INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE seats ADD COLUMN written TEXT NOT NULL DEFAULT ''",
         "UPDATE seats SET written = status",
+    ),
+    3: (
+        "ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE messages ADD COLUMN tried_at TEXT",
+        "UPDATE messages SET priority = 1 WHERE kind = 'digest'",
+    ),
+    # People's own answers (release, claim), acted on once: see mailer.self_service.
+    4: (
+        "CREATE TABLE IF NOT EXISTS requests (token TEXT PRIMARY KEY, event_id TEXT NOT NULL,"
+        " email TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL,"
+        " applied_at TEXT)",
     ),
 }
 
@@ -155,6 +198,7 @@ class Decisions:
     aliases: Sequence[tuple[str, str]] = ()  # (id on the sheet, ledger id)
     adopted: Sequence[Adopted] = ()
     missing: Sequence[str] = ()  # ledger ids of sessions no longer on the events tab
+    applied: Sequence[tuple[str, datetime]] = ()  # (token, when) of requests acted on
 
 
 @dataclass(frozen=True)
@@ -175,6 +219,9 @@ class Ledger:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Addresses and names live here: only the owner may read it (SQLite gives
+        # the -wal and -shm files the same mode).
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         # In WAL mode NORMAL keeps every commit across a killed process; only a power
@@ -192,6 +239,8 @@ class Ledger:
             )
         if tables and version < SCHEMA_VERSION:
             with self.transaction() as db:
+                # Another process may have upgraded it while this one waited for the lock.
+                (version,) = db.execute("PRAGMA user_version").fetchone()
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     for statement in MIGRATIONS.get(step, ()):
                         db.execute(statement)
@@ -233,7 +282,7 @@ class Ledger:
         )
 
     def memory(self) -> Memory:
-        """What binds answers and rows to sessions, for mailer.binding."""
+        """What binds answers and rows to sessions, for mailer.rules.binding."""
         bindings = {
             (stamp, email): event_id
             for stamp, email, event_id in self.db.execute("SELECT * FROM bindings")
@@ -265,6 +314,10 @@ class Ledger:
             db.executemany("INSERT OR REPLACE INTO aliases VALUES (?, ?)", decided.aliases)
             db.executemany(
                 "UPDATE events SET missing = 1 WHERE id = ?", [(i,) for i in decided.missing]
+            )
+            db.executemany(
+                "UPDATE requests SET applied_at = ? WHERE token = ? AND applied_at IS NULL",
+                [(at.astimezone(UTC).isoformat(), token) for token, at in decided.applied],
             )
             db.executemany(
                 "INSERT OR IGNORE INTO messages (key, kind, event_id, email, state, body_id,"
@@ -367,12 +420,13 @@ class Ledger:
                         ensure_ascii=False,
                     ),
                     d.created_at.isoformat(),
+                    priority(d.kind),
                 )
 
         before = db.total_changes
         db.executemany(
             "INSERT OR IGNORE INTO messages (key, kind, event_id, email, state, body_id,"
-            " envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " envelope, created_at, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows(),
         )
         return db.total_changes - before - new_bodies
@@ -386,28 +440,31 @@ class Ledger:
         return self.db.execute(query, (PENDING, RETRY)).fetchone()[0]
 
     def due(self, batch: int = 500) -> Iterator[list[OutgoingMessage]]:
-        """Messages decided but not delivered (new, or left by a crash or a 4xx), in batches.
+        """Messages decided but not delivered (new, or left by a pause or a 4xx), in batches.
 
-        Messages that share a body come next to each other, so a transport can
-        send them together. Pages through the ledger so a large send never holds
-        every message at once.
+        Time-critical mail comes before the digest (by priority); messages that
+        share a body come next to each other, so a transport can send them
+        together. Pages through the ledger so a large send never holds every
+        message at once.
         """
-        after = ("", "", "")
+        after: tuple[object, ...] = (-1, "", "", "")
         bodies: dict[str, Body] = {}
         while True:
             rows = self.db.execute(
-                "SELECT key, kind, event_id, envelope, created_at, body_id FROM messages"
-                " WHERE state IN (?, ?) AND (created_at, body_id, key) > (?, ?, ?)"
-                " ORDER BY created_at, body_id, key LIMIT ?",
+                "SELECT key, kind, event_id, envelope, created_at, body_id, priority"
+                " FROM messages WHERE state IN (?, ?)"
+                " AND (priority, created_at, body_id, key) > (?, ?, ?, ?)"
+                " ORDER BY priority, created_at, body_id, key LIMIT ?",
                 (PENDING, RETRY, *after, batch),
             ).fetchall()
             if not rows:
                 return
-            after = (rows[-1][4], rows[-1][5], rows[-1][0])
+            last = rows[-1]
+            after = (last[6], last[4], last[5], last[0])
             yield [self._message(row, bodies) for row in rows]
 
     def _message(self, row: tuple, bodies: dict[str, Body]) -> OutgoingMessage:
-        key, kind, event_id, envelope_json, created_at, body_id = row
+        key, kind, event_id, envelope_json, created_at, body_id, _ = row
         if body_id not in bodies:
             query = "SELECT body FROM bodies WHERE id = ?"
             (text,) = self.db.execute(query, (body_id,)).fetchone()
@@ -425,14 +482,62 @@ class Ledger:
         )
         return draft.message()
 
+    def claim(
+        self, messages: Sequence[OutgoingMessage], now: datetime, mark_sending: bool = True
+    ) -> dict[str, str]:
+        """Just before a send: which messages to hold back (key -> suppression reason).
+
+        A bounce holds back every kind; an unsubscribe or a spam report holds back
+        the digest. The rest are committed as `sending` in the same transaction, so
+        a suppression written by `mailer serve` is either seen here or came after.
+        """
+        held: dict[str, str] = {}
+        with self.transaction():
+            found = self.suppressions_among(m.to_email for m in messages)
+            for m in messages:
+                reason = found.get(m.to_email.casefold())
+                if reason == BOUNCE or (reason and priority(m.kind) > 0):
+                    held[m.key] = reason
+            if mark_sending:
+                at = now.astimezone(UTC).isoformat()
+                self.db.executemany(
+                    "UPDATE messages SET state = ?, tried_at = ? WHERE key = ?",
+                    [(SENDING, at, m.key) for m in messages if m.key not in held],
+                )
+        return held
+
+    def requeue_untried(self, keys: Iterable[str]) -> None:
+        """Messages marked sending that the transport never took (a pause stopped it)."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE messages SET state = ? WHERE key = ? AND state = ?",
+                [(PENDING, key, SENDING) for key in keys],
+            )
+
+    def interrupted(self) -> int:
+        """Messages a killed run left mid-send become unknown; returns how many.
+
+        Only a sending run calls this, under the run lock, so no other run is
+        sending them right now.
+        """
+        return self.db.execute(
+            "UPDATE messages SET state = ?, reason = ?, attempts = attempts + 1 WHERE state = ?",
+            (UNKNOWN, "the run stopped while handing it to the provider", SENDING),
+        ).rowcount
+
     def mark(self, result: SendResult, now: datetime) -> None:
-        """Store one message's outcome as it came; a hard bounce suppresses the address."""
+        """Store one message's outcome as it came; a hard bounce suppresses the address.
+
+        An unknown outcome never overwrites what the provider's webhook settled meanwhile.
+        """
         at = now.astimezone(UTC).isoformat()
+        only_sending = " AND state = 'sending'" if result.state == UNKNOWN else ""
         with self.transaction() as db:
             db.execute(
                 "UPDATE messages SET state = ?, provider_id = ?, reason = ?,"
                 " attempts = attempts + 1,"
-                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE key = ?",
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE key = ?"
+                + only_sending,
                 (result.state, result.provider_id, result.reason, result.state, at, result.key),
             )
             if result.bounced:
@@ -448,19 +553,88 @@ class Ledger:
             "UPDATE messages SET state = ?, reason = ? WHERE key = ?", (FAILED, reason, key)
         )
 
-    def bounced_among(self, emails: Iterable[str]) -> set[str]:
-        """Which of these addresses (casefolded) bounced hard before."""
+    def settle_sent(self, key: str, now: datetime) -> bool:
+        """The provider says it took this message: it counts as sent and is not sent again."""
+        at = now.astimezone(UTC).isoformat()
+        return bool(
+            self.db.execute(
+                "UPDATE messages SET state = ?, reason = '',"
+                " sent_at = COALESCE(sent_at, tried_at, ?)"
+                " WHERE key = ? AND state IN (?, ?, ?, ?)",
+                (SENT, at, key, UNKNOWN, SENDING, PENDING, RETRY),
+            ).rowcount
+        )
+
+    def suppressions_among(self, emails: Iterable[str]) -> dict[str, str]:
+        """Address (casefolded) -> why it is suppressed, for those of these that are."""
         wanted = list({e.casefold() for e in emails})
-        found: set[str] = set()
+        found: dict[str, str] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                f"SELECT email FROM suppressions WHERE reason = ? AND email IN ({marks})",
-                (BOUNCE, *chunk),
+                f"SELECT email, reason FROM suppressions WHERE email IN ({marks})", chunk
             )
-            found.update(email for (email,) in rows)
+            found.update(rows)
         return found
+
+    def counted_since(self, since: datetime) -> tuple[int, str | None]:
+        """Messages handed to the provider after `since` (sent or unknown), and the first's time.
+
+        An unknown message may have been delivered, so it counts against a quota.
+        """
+        return self.db.execute(
+            "SELECT count(*), MIN(COALESCE(sent_at, tried_at)) FROM messages"
+            " WHERE state IN (?, ?, ?) AND COALESCE(sent_at, tried_at) > ?",
+            (SENT, UNKNOWN, SENDING, since.astimezone(UTC).isoformat()),
+        ).fetchone()
+
+    def pause(self, transport: str, until: datetime, reason: str) -> None:
+        """Send nothing more through `transport` before `until` (a quota or a rate limit)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO pauses VALUES (?, ?, ?)",
+            (transport, until.astimezone(UTC).isoformat(), reason),
+        )
+
+    def paused(self, transport: str) -> tuple[datetime, str] | None:
+        """(until, why) of the latest pause of `transport`, if any was recorded."""
+        row = self.db.execute(
+            "SELECT until, reason FROM pauses WHERE transport = ?", (transport,)
+        ).fetchone()
+        return (datetime.fromisoformat(row[0]), row[1]) if row else None
+
+    def requeue_unknown(
+        self,
+        tried_before: datetime | None = None,
+        bulk: bool = True,
+        except_events: Sequence[str] = (),
+        tried_once: bool = False,
+    ) -> int:
+        """Unknown messages go back in the queue: all, or those tried before a moment,
+        without bulk mail, without those about some events, or only those tried once."""
+        query = "UPDATE messages SET state = ?, reason = '' WHERE state = ?"
+        args: tuple = (PENDING, UNKNOWN)
+        if tried_before is not None:
+            query += " AND COALESCE(tried_at, created_at) < ?"
+            args += (tried_before.astimezone(UTC).isoformat(),)
+        if not bulk:
+            query += " AND priority = 0"
+        if tried_once:
+            query += " AND attempts <= 1"
+        if except_events:
+            query += f" AND event_id NOT IN ({','.join('?' * len(except_events))})"
+            args += tuple(except_events)
+        with self.transaction() as db:
+            return db.execute(query, args).rowcount
+
+    def waiting(self) -> list[tuple[int, int]]:
+        """(priority, how many) of the messages queued to send, most urgent first."""
+        rows = self.db.execute(
+            "SELECT priority, count(*) FROM messages WHERE state IN (?, ?)"
+            " GROUP BY priority ORDER BY priority",
+            (PENDING, RETRY),
+        )
+        return [(p, n) for p, n in rows]
 
     def retry_failed(self) -> int:
         """Put failed messages back in the queue (`mailer retry`).
@@ -489,12 +663,15 @@ class Ledger:
         return {(event_id, email): sent_at for event_id, email, sent_at in rows}
 
     def failures(self) -> dict[tuple[str, str], str]:
-        """(event, email) -> why the latest failed message to that person about it failed."""
+        """(event, email) -> why the latest failed message to that person about it failed.
+
+        Redacted, as it goes into the sheet: a server may have echoed an address.
+        """
         rows = self.db.execute(
             "SELECT event_id, email, reason FROM messages WHERE state = ? ORDER BY created_at",
             (FAILED,),
         )
-        return {(event_id, email): reason for event_id, email, reason in rows}
+        return {(event_id, email): redact(reason) for event_id, email, reason in rows}
 
     def seats(self) -> list[SeatRow]:
         rows = self.db.execute(
@@ -541,7 +718,9 @@ class Ledger:
         )
         return {(kind, event_id, email): at for kind, event_id, email, at in rows}
 
-    def messages(self, states: Sequence[str] = (SENT, PENDING, RETRY, FAILED)) -> list[MessageRow]:
+    def messages(
+        self, states: Sequence[str] = (SENT, PENDING, RETRY, FAILED, UNKNOWN)
+    ) -> list[MessageRow]:
         marks = ",".join("?" * len(states))
         rows = self.db.execute(
             "SELECT key, kind, event_id, email, state, reason, attempts, created_at, sent_at,"
@@ -604,6 +783,43 @@ class Ledger:
             (email.casefold(), reason, now.astimezone(UTC).isoformat()),
         )
 
+    def add_request(self, token: str, seat: SeatRef, at: datetime, source: str) -> bool:
+        """Keep a person's answer until a run acts on it; False if this token was seen before."""
+        return bool(
+            self.db.execute(
+                "INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (
+                    token,
+                    seat.event_id,
+                    seat.email,
+                    seat.action,
+                    at.astimezone(UTC).isoformat(),
+                    source,
+                ),
+            ).rowcount
+        )
+
+    def has_request(self, token: str) -> bool:
+        query = "SELECT 1 FROM requests WHERE token = ?"
+        return self.db.execute(query, (token,)).fetchone() is not None
+
+    def open_requests(self) -> list[Request]:
+        """Answers no run has acted on yet, oldest first."""
+        rows = self.db.execute(
+            "SELECT token, kind, event_id, email, at FROM requests WHERE applied_at IS NULL"
+            " ORDER BY at, token"
+        )
+        return [Request(t, k, e, m, datetime.fromisoformat(a)) for t, k, e, m, a in rows]
+
+    def released(self) -> dict[tuple[str, str], datetime]:
+        """(event, email) -> when the person gave up their place, for releases acted on."""
+        rows = self.db.execute(
+            "SELECT event_id, email, MAX(at) FROM requests WHERE kind = ?"
+            " AND applied_at IS NOT NULL GROUP BY event_id, email",
+            (RELEASE,),
+        )
+        return {(e, m): datetime.fromisoformat(a) for e, m, a in rows}
+
 
 @contextmanager
 def locked(path: Path, timeout: float) -> Iterator[None]:
@@ -629,4 +845,15 @@ def locked(path: Path, timeout: float) -> Iterator[None]:
         os.close(fd)
 
 
-__all__ = ["BOUNCE", "FAILED", "PENDING", "RETRY", "SENT", "Ledger", "locked"]
+__all__ = [
+    "BOUNCE",
+    "FAILED",
+    "PENDING",
+    "RETRY",
+    "SENDING",
+    "SENT",
+    "SKIPPED",
+    "UNKNOWN",
+    "Ledger",
+    "locked",
+]

@@ -15,12 +15,26 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 SENT = "sent"
 RETRY = "retry"
 FAILED = "failed"
+# Handed to the provider with no answer back (a timeout, a lost line, a killed run):
+# it may have been delivered, so it is never sent again without someone deciding.
+UNKNOWN = "unknown"
+# A result only, never stored: "not now" (a quota or throttling reply); the message
+# stays queued and sending stops until `resume_at`.
+PAUSE = "pause"
+# Bulk mail waits behind everything time-critical (confirmations, reminders, changes).
+BULK_KINDS = frozenset({"digest"})
+
+
+def priority(kind: str) -> int:
+    """The order kinds go out in when the quota cannot take everything: lower first."""
+    return 1 if kind in BULK_KINDS else 0
+
 
 PERSON_FIELDS = (
     "name",
@@ -29,6 +43,9 @@ PERSON_FIELDS = (
     "position",
     "unsubscribe_url",
     "unsubscribe_mailto",
+    "release_url",
+    "claim_url",
+    "offer_until",
 )
 TOKEN = re.compile(r"%%mailer:(\w+)%%")
 
@@ -45,6 +62,35 @@ def fill(template: str, values: Mapping[str, str], escape: bool = False) -> str:
         return html.escape(text) if escape else text
 
     return TOKEN.sub(value, template)
+
+
+def fill_calendar(data: bytes, values: Mapping[str, str]) -> bytes:
+    """A recipient's values in an .ics, its long lines folded again at 75 octets (RFC 5545)."""
+    if b"%%mailer:" not in data:
+        return data
+    lines = fill(data.decode("utf-8"), values).split("\r\n")
+    return "\r\n".join(_fold(line) for line in lines).encode("utf-8")
+
+
+def _fold(line: str) -> str:
+    parts, current, size = [], "", 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if size + width > 75:
+            parts.append(current)
+            current, size = " ", 1
+        current += char
+        size += width
+    parts.append(current)
+    return "\r\n".join(parts)
+
+
+def personal(attachment: Attachment, values: Mapping[str, str]) -> Attachment:
+    """An attachment with the recipient's values in it (an invitation names its attendee)."""
+    if not attachment.content_type.startswith("text/calendar"):
+        return attachment
+    data = fill_calendar(attachment.data, values)
+    return attachment if data == attachment.data else replace(attachment, data=data)
 
 
 @dataclass(frozen=True)
@@ -128,7 +174,7 @@ class Draft:
             text=fill(body.text, self.person),
             html=fill(body.html, self.person, escape=True),
             created_at=self.created_at,
-            attachments=body.attachments,
+            attachments=tuple(personal(a, self.person) for a in body.attachments),
             headers=tuple((name, fill(value, self.person)) for name, value in body.headers),
             body_id=body.id,
             person=tuple(sorted(self.person.items())),
@@ -165,10 +211,12 @@ class OutgoingMessage:
 
 @dataclass(frozen=True)
 class SendResult:
-    """How one message fared: sent, retry on a later run, or failed for good.
+    """How one message fared: sent, retry on a later run, failed for good, unknown, or pause.
 
     `bounced` marks a permanent refusal of the address itself (such as SMTP 550):
     the address goes on the suppression list and no job writes to it again.
+    A PAUSE carries `resume_at` when the provider said when (SendGrid's reset
+    header), and `quota` when the day's quota is spent (Gmail's 5.4.5).
     """
 
     key: str
@@ -176,3 +224,5 @@ class SendResult:
     provider_id: str = ""
     reason: str = ""
     bounced: bool = False
+    resume_at: datetime | None = None
+    quota: bool = False

@@ -66,8 +66,10 @@ def _text(subtype: str, text: str) -> MIMENonMultipart:
 
 @functools.lru_cache(maxsize=64)
 def _attachment(attachment: Attachment) -> MIMENonMultipart:
-    maintype, _, subtype = attachment.content_type.partition("/")
+    kind, *extra = (part.strip() for part in attachment.content_type.split(";"))
+    maintype, _, subtype = kind.partition("/")
     params = {"charset": "utf-8"} if maintype == "text" else {}
+    params.update(p.partition("=")[::2] for p in extra if "=" in p)
     part = MIMENonMultipart(maintype, subtype, policy=WIRE, **params)
     del part["MIME-Version"]
     part["Content-Transfer-Encoding"] = "base64"

@@ -12,6 +12,7 @@ import html
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +41,15 @@ class Entry:
     specimen: gallery.Specimen
     page: str
     warnings: list[str]
+    shots: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class PageEntry:
+    """A page of `mailer serve` in the gallery: its file and screenshots."""
+
+    label: str
+    page: str
     shots: dict[int, str] = field(default_factory=dict)
 
 
@@ -76,13 +86,20 @@ def build(settings: Settings, now: datetime, folder: Path) -> PreviewResult:
             f"{f.severity}: {f.message}" for f in check_html(specimen.message.html, template)
         ]
         entries.append(Entry(specimen, page, warnings))
-    how = _screenshots(folder, entries)
+    pages = []
+    for number, shown in enumerate(made.pages, len(entries) + 1):
+        page = f"{number:02d}-page.html"
+        (folder / page).write_text(shown.html, encoding="utf-8")
+        pages.append(PageEntry(shown.label, page))
+    how = _screenshots(folder, [*entries, *pages])
     index = folder / "index.html"
-    index.write_text(_index(settings, entries, made.errors, how), encoding="utf-8")
+    text = _index(settings, entries, made.errors, how)
+    text = text.replace("</body></html>", _pages(pages) + "</body></html>")
+    index.write_text(text, encoding="utf-8")
     return PreviewResult(index, entries, made.errors, how)
 
 
-def _screenshots(folder: Path, entries: list[Entry]) -> str:
+def _screenshots(folder: Path, entries: Sequence[Entry | PageEntry]) -> str:
     chromium = find_chromium()
     if chromium is None:
         return "no Chromium found (install Debian's chromium, or set MAILER_CHROMIUM)"
@@ -115,7 +132,7 @@ def _local_only(route) -> None:
         route.abort()
 
 
-def _with_chromium_alone(chromium: str, folder: Path, entries: list[Entry]) -> str:
+def _with_chromium_alone(chromium: str, folder: Path, entries: Sequence[Entry | PageEntry]) -> str:
     for entry in entries:
         for width in WIDTHS:
             shot = f"{Path(entry.page).stem}-{width}.png"
@@ -134,6 +151,27 @@ def _with_chromium_alone(chromium: str, folder: Path, entries: list[Entry]) -> s
             if (folder / shot).exists():
                 entry.shots[width] = shot
     return f"headless Chromium ({chromium}), 2,200 px tall (install playwright for full pages)"
+
+
+def _pages(pages: list[PageEntry]) -> str:
+    """The pages behind the emails' links, as `mailer serve` shows them."""
+    if not pages:
+        return ""
+    parts = ["<h1>The pages behind the links</h1>"]
+    for entry in pages:
+        label = html.escape(entry.label)
+        parts += [
+            f"<section><h2>{label}</h2>",
+            f"<p><a href='{entry.page}'>Open the page</a></p><div class='shots'>",
+        ]
+        for width in WIDTHS:
+            if width in entry.shots:
+                parts.append(
+                    f"<figure><img src='{entry.shots[width]}' width='{width}' "
+                    f"alt='{label} at {width} px wide'><figcaption>{width} px</figcaption></figure>"
+                )
+        parts.append("</div></section>")
+    return "\n".join(parts) + "\n"
 
 
 def _index(settings: Settings, entries: list[Entry], errors: list[str], how: str) -> str:

@@ -18,11 +18,17 @@ def mask(email: str) -> str:
     return f"{local[:1]}***@{domain}" if local else "***"
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with each secret value replaced and each address masked (a***@example.org)."""
-    for secret in sorted(secrets, key=len, reverse=True):
+def redact(text: str, secrets: Iterable[str] | None = None, addresses: bool = False) -> str:
+    """`text` with each secret value blanked and each address masked (a***@example.org).
+
+    `secrets` defaults to the secret variables set in the environment;
+    `addresses=True` keeps addresses whole (`mailer status --addresses`).
+    """
+    for secret in sorted(secrets_in() if secrets is None else secrets, key=len, reverse=True):
         if len(secret) >= SHORTEST_SECRET:
             text = text.replace(secret, "[secret]")
+    if addresses:
+        return text
     return ADDRESS.sub(lambda match: mask(match.group(0)), text)
 
 

@@ -79,7 +79,7 @@ class Signup:
     member: bool = False
     pronouns: str = ""
     digest: bool = False
-    status: str = ""  # the Status cell's meaning (mailer.statuses), "" when blank
+    status: str = ""  # the Status cell's meaning (mailer.rules.statuses), "" when blank
     status_text: str = ""  # the Status cell as typed
     notified: str = ""  # the Notified cell as the sheet holds it
 
@@ -375,7 +375,7 @@ def parse_signups(
 ) -> Parsed:
     """Every non-blank row becomes a Signup, a RejectedRow or a HeldRow; warnings ride along.
 
-    `resolve` finds an answer's session (mailer.binding); by default the
+    `resolve` finds an answer's session (mailer.rules.binding); by default the
     answer's text alone names it.
     """
     columns = Columns(table, mapping, SIGNUP_REQUIRED)

@@ -96,6 +96,13 @@ TABS: dict[str, Tab] = {
         ),
         missing="fine",  # most sites list their sessions by hand
     ),
+    "releases": Tab(
+        {
+            "timestamp": Column("Timestamp", date="instant"),
+            "token": Column("token", required=True),
+        },
+        # read only where seat links open the release form; then it should be there
+    ),
 }  # fmt: skip
 
 DEFAULT_TABS: dict[str, str] = {tab: tab for tab in TABS}

@@ -1,21 +1,28 @@
-"""`mailer serve`: the unsubscribe pages, and RFC 8058 one-click unsubscribe.
+"""`mailer serve`: the unsubscribe pages, RFC 8058 one-click unsubscribe, and seat links.
 
 GET shows one button (a plain form: no JavaScript, no external resources);
 POST, from that button or from a mail client's one-click, writes the
 suppression to the ledger at once. A token that is not one mailer issued
 gets a plain refusal and changes nothing. /sendgrid/events takes SendGrid's
-signed Event Webhook (bounces, spam reports; see transports/sendgrid_events.py).
+signed Event Webhook (deliveries, bounces, spam reports; see transports/sendgrid_events.py).
+/seat/<token> releases a seat, leaves the waitlist or claims an offer (see seat_pages.py).
+
+Every answer, errors included, carries headers that keep the pages out of
+frames and referrers; bodies are capped (a form needs a few KB, SendGrid's
+event batches a few MB); a browser POST from another site's page is refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
+from mailer import seat_pages
 from mailer.ledger import Ledger
 from mailer.redact import mask
 from mailer.tokens import token_matches
@@ -29,11 +36,18 @@ STYLE = (
     "color:#fff;background:#2f6f5e;border:0;border-radius:6px;padding:12px 22px;cursor:pointer}"
 )
 HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+FORM_LIMIT = 16 * 1024  # an unsubscribe form or a one-click POST is a few bytes
+# SendGrid posts events in batches of up to a few MB; a little headroom above that.
+WEBHOOK_LIMIT = 8 * 1024 * 1024
+ONE_CLICK = "One-Click"
 
 
 def page(title: str, body: str, status: int = 200) -> Response:
@@ -52,8 +66,18 @@ def create_app(
     org_name: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sendgrid_key: str = "",
+    public_url: str = "",
+    claim_window: timedelta | None = None,
 ) -> Flask:
     app = Flask("mailer")
+    app.config["MAX_CONTENT_LENGTH"] = FORM_LIMIT
+    app.register_blueprint(seat_pages.blueprint(ledger_path, secret, page, clock, claim_window))
+
+    @app.after_request
+    def secure(response: Response) -> Response:
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     def subscriber(token: str) -> str | None:
         """The address a token was issued for, if it is genuine."""
@@ -91,12 +115,24 @@ def create_app(
 
     @app.post("/unsubscribe/<token>")
     def unsubscribe(token: str) -> Response:
+        one_click = request.form.get("List-Unsubscribe") == ONE_CLICK
+        if not (
+            one_click
+            or same_origin(
+                request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin"), public_url
+            )
+        ):
+            return page(
+                "This form belongs to another site",
+                "<p>Nothing was changed. Use the unsubscribe link in the digest email.</p>",
+                status=403,
+            )
         email = subscriber(token)
         if email is None:
             return refusal()
         with Ledger(ledger_path) as ledger:
             ledger.suppress(email, UNSUBSCRIBE, clock())
-        if request.form.get("List-Unsubscribe") == "One-Click":
+        if one_click:
             return Response("Unsubscribed.\n", mimetype="text/plain", headers=HEADERS)
         return page(
             "You are unsubscribed",
@@ -106,7 +142,8 @@ def create_app(
 
     @app.post("/sendgrid/events")
     def sendgrid_events() -> Response:
-        """SendGrid's Event Webhook: bounces and spam reports, signed with its key."""
+        """SendGrid's Event Webhook: deliveries, bounces and spam reports, signed with its key."""
+        request.max_content_length = WEBHOOK_LIMIT
         body = request.get_data()
         signature = request.headers.get(webhook.SIGNATURE_HEADER, "")
         timestamp = request.headers.get(webhook.TIMESTAMP_HEADER, "")
@@ -117,3 +154,25 @@ def create_app(
         return Response(status=204)
 
     return app
+
+
+def same_origin(fetch_site: str | None, origin: str | None, public_url: str) -> bool:
+    """A POST from our own page, or from no page at all (a mail provider's one-click).
+
+    Browsers say where a request comes from in Sec-Fetch-Site; older ones only in
+    Origin, which is "null" under our no-referrer policy. Our pages are served at
+    `public_url` behind a proxy, or at the address the request came to.
+    """
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    if origin is None or origin == "null":
+        return True
+    ours = {_origin(request.host_url)}
+    if public_url:
+        ours.add(_origin(public_url))
+    return _origin(origin) in ours
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()

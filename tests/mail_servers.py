@@ -5,12 +5,14 @@ Both record what arrived so tests can read it back as a recipient would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -47,13 +49,23 @@ class SmtpSink:
 
     `refuse` maps a recipient to the RCPT reply it gets (say "550 5.1.1 no such user");
     `close_after_data` answers 421 to the DATA of these recipients, which ends the
-    connection as a server at its per-connection limit would.
+    connection as a server at its per-connection limit would. With `quota` set, the
+    server takes that many messages and then answers every DATA as Gmail does when
+    the day's quota is spent, until `reset_quota()`. `on_message` is called with each
+    message as it arrives, before the server answers. `hang_up_after_data` takes the
+    message of these recipients and drops the line before answering, so the sender
+    cannot know the message arrived.
     """
 
     refuse: dict[str, str] = field(default_factory=dict)
     close_after_data: set[str] = field(default_factory=set)
+    hang_up_after_data: set[str] = field(default_factory=set)
+    quota: int | None = None
+    quota_reply: str = "550 5.4.5 Daily user sending quota exceeded. Learn more at gmail.com"
+    on_message: Callable[[Received], None] | None = None
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _taken_today: int = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -65,16 +77,23 @@ class SmtpSink:
         if set(envelope.rcpt_tos) & self.close_after_data:
             self.close_after_data -= set(envelope.rcpt_tos)
             return "421 4.7.0 too many messages on this connection, try again"
+        if self.quota is not None and self._taken_today >= self.quota:
+            return self.quota_reply
+        received = Received(
+            envelope.mail_from,
+            list(envelope.rcpt_tos),
+            envelope.content,
+            id(session),
+            server.transport.get_extra_info("ssl_object") is not None,
+        )
         with self.lock:
-            self.received.append(
-                Received(
-                    envelope.mail_from,
-                    list(envelope.rcpt_tos),
-                    envelope.content,
-                    id(session),
-                    server.transport.get_extra_info("ssl_object") is not None,
-                )
-            )
+            self.received.append(received)
+            self._taken_today += 1
+        if self.on_message:
+            self.on_message(received)
+        if set(envelope.rcpt_tos) & self.hang_up_after_data:
+            self.hang_up_after_data -= set(envelope.rcpt_tos)
+            server.transport.abort()
         return "250 2.0.0 queued"
 
     def to(self, address: str) -> list[Received]:
@@ -147,15 +166,22 @@ class SendgridStandIn:
     `script` is a list of replies used in order; once it runs out every request
     gets 202 with an X-Message-Id. `delay` makes each answer take that long.
     With `keep_bodies=False` only the number of personalizations is kept, so a
-    benchmark measures the sender's memory, not the stand-in's.
+    benchmark measures the sender's memory, not the stand-in's. With
+    `hang_up=True` it takes each request (it counts as accepted) and closes the
+    connection without an answer, as a server killed mid-request would.
     """
 
     def __init__(
-        self, script: list[Reply] | None = None, delay: float = 0.0, keep_bodies: bool = True
+        self,
+        script: list[Reply] | None = None,
+        delay: float = 0.0,
+        keep_bodies: bool = True,
+        hang_up: bool = False,
     ):
         self.script = list(script or [])
         self.delay = delay
         self.keep_bodies = keep_bodies
+        self.hang_up = hang_up
         self.requests: list[ApiRequest] = []
         self.lock = threading.Lock()
         stand_in = self
@@ -172,9 +198,18 @@ class SendgridStandIn:
                     stand_in.requests.append(ApiRequest(self.path, dict(self.headers), body))
                     reply = stand_in.script.pop(0) if stand_in.script else None
                     number = len(stand_in.requests)
+                if stand_in.hang_up:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 if stand_in.delay:
                     time.sleep(stand_in.delay)
                 reply = reply or Reply(202, None, {"X-Message-Id": f"sg-{number}"})
+                # The sender may have given up waiting (its timeout) or been killed.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._answer(reply)
+
+            def _answer(self, reply: Reply) -> None:
                 data = json.dumps(reply.body).encode() if reply.body is not None else b""
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
@@ -203,3 +238,7 @@ class SendgridStandIn:
     @property
     def personalizations(self) -> list[dict]:
         return [p for r in self.requests for p in r.body.get("personalizations", [])]
+
+    def copies(self) -> Counter:
+        """How many copies of each message (by its mailer key) were accepted."""
+        return Counter(p["custom_args"]["mailer_key"] for p in self.personalizations)

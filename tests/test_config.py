@@ -107,3 +107,15 @@ def test_a_wrong_job_file_names_file_and_key(site, text, message):
     assert result.exit_code == 2
     assert f"error: {path}: " in result.output
     assert message in result.output
+
+
+@pytest.mark.parametrize("limit", ["daily_limit", "per_minute"])
+def test_a_negative_sending_limit_is_named(tmp_path, limit):
+    with pytest.raises(ConfigError, match=rf"\[transport\] {limit}: expected 0 \(no limit\)"):
+        config.load(write(tmp_path, f"[transport]\n{limit} = -5\n"))
+
+
+def test_sending_limits_are_read_from_the_transport_table(tmp_path):
+    settings = config.load(write(tmp_path, "[transport]\ndaily_limit = 450\nper_minute = 20\n"))
+
+    assert (settings.transport.daily_limit, settings.transport.per_minute) == (450, 20)

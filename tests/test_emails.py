@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from email import policy
 
 from conftest import NOW
@@ -84,3 +85,24 @@ def test_outbox_index_names_each_message(site):
     assert set(line) == {"key", "kind", "event", "to", "subject", "file"}
     assert line["key"] == f"waitlist:{line['event']}:{line['to']}"
     assert (site.outbox / line["file"]).exists()
+
+
+def test_the_confirmation_says_what_to_expect_from_the_sites_settings(site):
+    site.mailer("run")
+
+    text = message_to(site, "daniel.reyes@example.org").get_body(("plain",)).get_content()
+    assert "What to expect:" in text
+    assert "What is shared in the room stays in the room" in text
+    assert "Cameras are optional" in text and "captions" in text
+
+
+def test_a_site_that_says_nothing_of_what_to_expect_leaves_it_out(site):
+    site.config.write_text(
+        re.sub(r"what_to_expect = \[[^\]]*\]", "what_to_expect = []", site.config.read_text())
+    )
+
+    site.mailer("run")
+
+    shown = message_to(site, "daniel.reyes@example.org")
+    assert "What to expect" not in shown.get_body(("plain",)).get_content()
+    assert "What to expect" not in shown.get_body(("html",)).get_content()

@@ -31,6 +31,9 @@ def test_preview_writes_the_gallery_with_both_widths_of_every_email(site):
         "Confirmation, member",
         "Confirmation, non-member (donation details)",
         "Waitlisted",
+        "Left the waitlist (acknowledgement)",
+        "Seat released (acknowledgement, calendar cancellation)",
+        "A freed seat offered, to claim",
         "Promoted from the waitlist",
         "Reminder",
         "Digest",
@@ -40,7 +43,15 @@ def test_preview_writes_the_gallery_with_both_widths_of_every_email(site):
         assert f"<h2>{label}</h2>" in index
     assert "Plain-text part" in index and "Subject" in index and "KB" in index
     shots = sorted((site.root / "preview").glob("*.png"))
-    assert len(shots) == 16
+    for page in (
+        "Page: release your seat?",
+        "Page: leave the waitlist?",
+        "Page: a link that is not valid",
+        "Page: claim your seat?",
+        "Page: your seat is released",
+    ):
+        assert f"<h2>{page}</h2>" in index
+    assert len(shots) == 2 * (11 + 5)  # every email and every page, at both widths
     widths = sorted({png_size(shot)[0] for shot in shots})
     assert widths == [375, 600]
     assert all(png_size(shot)[1] >= 600 for shot in shots)

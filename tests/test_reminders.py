@@ -42,7 +42,7 @@ def test_a_reminder_says_how_soon_and_gives_the_link(site):
     text = (site.outbox / line["file"]).read_text()
     assert line["subject"].startswith("Reminder: Community Support Conversation starts in 1 hour")
     assert "https://zoom.example.org/j/81234567890" in text
-    assert "Can't make it? Reply and we'll give your seat to someone waiting." in text
+    assert "Can't make it after all? Reply to this email and we will give your seat" in text
 
 
 def test_after_missed_runs_only_the_latest_reminder_goes(site):

@@ -102,7 +102,7 @@ def test_sample_run_sends_one_request_per_shared_body(site):
     assert first["substitutions"]["%%mailer:first_name%%"] in first["to"][0]["name"]
     confirmation = next(r.body for r in server.requests if "confirmed" in r.body["subject"])
     invite = confirmation["attachments"][0]
-    assert invite["type"] == "text/calendar" and invite["filename"] == "invite.ics"
+    assert invite["type"] == "text/calendar; method=REQUEST" and invite["filename"] == "invite.ics"
     event = icalendar.Calendar.from_ical(base64.b64decode(invite["content"])).walk("VEVENT")[0]
     assert event["DTSTART"].dt.tzinfo is not None
 

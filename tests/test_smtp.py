@@ -144,7 +144,7 @@ def test_hard_bounce_fails_and_suppresses_soft_bounce_retries(site):
     sink = SmtpSink(
         refuse={
             BOUNCING: "550 5.1.1 mailbox unavailable",
-            "priya.raman@example.org": "451 4.3.0 try again later",
+            "priya.raman@example.org": "450 4.2.1 mailbox busy, try again later",
         }
     )
     with SmtpServer(sink) as server:
@@ -192,19 +192,24 @@ def test_a_bounced_address_gets_nothing_from_any_job_until_retried(site):
     assert not daniel["Note"], "the note goes once the email went"
 
 
-def test_a_dropped_connection_is_reopened_and_the_message_retried(site):
+def test_a_421_after_data_pauses_and_the_next_run_after_the_pause_sends_the_rest(site):
     sink = SmtpSink(close_after_data={"samira.haddad@example.org"})
     with SmtpServer(sink) as server:
         site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
         first = site.mailer("run", "signups")
-        second = site.mailer("run", "signups", now=NOW + timedelta(minutes=5))
+        received_first = len(sink.received)
+        too_soon = site.mailer("run", "signups", now=NOW + timedelta(minutes=5))
+        received_while_paused = len(sink.received)
+        status = site.mailer("status", now=NOW + timedelta(minutes=5))
+        later = site.mailer("run", "signups", now=NOW + timedelta(minutes=20))
 
     assert first.exit_code == 0, first.output
-    assert "1 to retry" in first.output
-    assert len(sink.received) == 14
-    assert sink.connections == 3, "the first, one reopened after the 421, one for the retry"
-    assert len(sink.to("samira.haddad@example.org")) == 1
-    assert second.exit_code == 0
+    assert "waiting" in first.output and "failed" not in first.output
+    assert received_first < 14
+    assert too_soon.exit_code == 0 and received_while_paused == received_first
+    assert "paused until" in status.output and "421 4.7.0" in status.output
+    assert later.exit_code == 0
+    assert sorted(sink.counts().values()) == [1] * 14, "everyone once, nobody twice"
 
 
 def test_a_password_is_never_sent_unencrypted_to_another_machine(site, monkeypatch):

@@ -73,7 +73,9 @@ def test_cancelling_a_seat_promotes_the_first_waitlisted_once(site):
     site.mailer("run", now=NOW + timedelta(hours=2))
 
     assert [p["to"] for p in promotions] == ["ben.whitaker@example.org"]
-    assert len(site.sent()) == 15
+    acknowledged = [line["to"] for line in site.sent() if line["kind"] == "released"]
+    assert acknowledged == ["daniel.reyes@example.org"]
+    assert len(site.sent()) == 16
     after = {row["Name"]: (row["Status"], row["Position"]) for row in site.rows()}
     assert after["Daniel Reyes"] == ("cancelled", "")
     assert after["Ben Whitaker"] == ("confirmed", "")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 
-from mailer.durations import minutes
+from mailer.durations import minutes, seconds
 
 if TYPE_CHECKING:
     from mailer.jobs.base import JobModule
@@ -32,7 +33,20 @@ class Options:
 
 @dataclass(frozen=True)
 class SignupsOptions(Options):
-    pass
+    claim_within: str = (
+        ""  # e.g. "12 hours": a freed seat is offered that long (mailer.rules.claims)
+    )
+
+    @property
+    def claim_window(self) -> timedelta | None:
+        return timedelta(seconds=seconds(self.claim_within)) if self.claim_within else None
+
+    def problem(self, every: str, at: str) -> str | None:
+        try:
+            self.claim_window  # noqa: B018 - validates the duration
+        except ValueError as err:
+            return f"[options] claim_within: {err}"
+        return None
 
 
 @dataclass(frozen=True)

@@ -45,10 +45,16 @@ class JobModule(Protocol):
 
 
 def delivered_text(sent: Counter[str]) -> str:
-    """'12 sent, 1 to retry, 1 failed': what a send did, for people and logs."""
+    """'12 sent, 1 to retry, 1 failed, 1 unknown, 40 waiting': what a send did."""
     parts = [f"{sent.get('sent', 0)} sent"]
     if sent.get("retry"):
         parts.append(f"{sent['retry']} to retry")
     if sent.get("failed"):
         parts.append(f"{sent['failed']} failed")
+    if sent.get("unknown"):
+        parts.append(f"{sent['unknown']} unknown (see `mailer status`)")
+    if sent.get("skipped"):
+        parts.append(f"{sent['skipped']} not sent (unsubscribed meanwhile)")
+    if sent.get("waiting"):
+        parts.append(f"{sent['waiting']} waiting (see `mailer status`)")
     return ", ".join(parts)

@@ -32,6 +32,7 @@ from mailer.rows import (
 from mailer.rules import digest, roster
 from mailer.rules.binding import ledger_ids
 from mailer.rules.digest import Recipient, Slot
+from mailer.rules.statuses import OFFERED
 from mailer.site import Site
 from mailer.subscribers import write_unsubscribes
 from mailer.text import plural
@@ -246,7 +247,9 @@ def _sessions(
     events: Sequence[Event], ledger: Ledger, now: datetime, days: int
 ) -> list[dict[str, object]]:
     """Upcoming sessions with their seats left, as the last signups run decided them."""
-    confirmed = Counter(s.event_id for s in ledger.seats() if s.status == roster.CONFIRMED)
+    # A seat offered to someone on the waitlist is held for them: not free.
+    taken = (roster.CONFIRMED, OFFERED)
+    confirmed = Counter(s.event_id for s in ledger.seats() if s.status in taken)
     horizon = now + timedelta(days=days)
     return [
         {

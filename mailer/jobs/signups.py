@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from mailer import config
+from mailer import config, self_service
 from mailer.config import JobSettings
 from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
 from mailer.forms import FormError, FormReport, FormsClient, keep_in_step
+from mailer.jobs import SignupsOptions
 from mailer.jobs.base import Send, delivered_text
 from mailer.ledger import Decisions, Ledger, SeatRow
 from mailer.message import Draft
@@ -24,22 +25,25 @@ from mailer.rows import (
     Problem,
     Signup,
     normalize_email,
+    parse_datetime,
     parse_events,
     parse_members,
     parse_signups,
     parse_subscribers,
 )
-from mailer.rules import adoption, binding, changes, roster
+from mailer.rules import adoption, binding, changes, claims, roster
 from mailer.rules.adoption import notified_text
 from mailer.rules.binding import Memory, Renamed
 from mailer.rules.changes import EventChange, StoredEvent
 from mailer.rules.form_choices import FormChoices, form_choices
-from mailer.rules.roster import Plan, RowDecision
+from mailer.rules.roster import Notice, Plan, RowDecision
 from mailer.rules.series import events_row, parse_series, sessions_ahead
-from mailer.rules.statuses import canonical
+from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
+from mailer.self_service import CLAIM, RELEASE, Request
 from mailer.site import Site
 from mailer.subscribers import write_unsubscribes
 from mailer.text import plural
+from mailer.tokens import load_secret
 from mailer.workbook import CellChange, Table, WritePlan
 from mailer.workbook.base import Skipped
 
@@ -72,6 +76,7 @@ class SignupsReport:
     adopted: int = 0  # emails the sheet showed as sent that the ledger had no record of
     series_added: int = 0  # Events rows added for the Series tab
     form: FormReport | None = None  # what keeping the signup form in step did
+    requests: int = 0  # people's own answers (a release, leaving the waitlist) acted on
 
     @property
     def rejected(self) -> list[Problem]:
@@ -102,6 +107,9 @@ class SignupsReport:
             f"Emails: {self.decided} new, {delivered_text(self.delivered)}."
             f" Sheet: {plural(self.cells_written, 'cell')} written."
         )
+        if self.requests:
+            people = plural(self.requests, "person", "people")
+            console.print(f"{people} gave up their place from the link in an email.")
         if self.adopted:
             console.print(
                 f"Rebuilt from the sheet: the ledger had no record of"
@@ -126,9 +134,13 @@ class SignupsReport:
 def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> SignupsReport:
     """One pass of the job, as of `now`. The caller holds the ledger's lock."""
     settings = site.settings
+    options = job.options
+    window = options.claim_window if isinstance(options, SignupsOptions) else None
     tabs = ["events", "signups", "members", "subscribers"]
     if settings.series.ahead:
         tabs.append("series")
+    if self_service.way(settings) == self_service.FORM:
+        tabs.append("releases")
     names = {tab: settings.workbook.tab(tab) for tab in tabs}
     tables = site.workbook.read(list(names.values()))
     for tab in ("events", "signups"):
@@ -147,6 +159,16 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         for r in renames
     )
     missing = _missing(parsed, stored, now, report)
+    if names.get("releases") in tables:
+        report.warnings.extend(_take_answers(site, ledger, tables[names["releases"]], now))
+    asked: dict[str, list[Request]] = {}
+    for request in ledger.open_requests():
+        asked.setdefault(request.event_id, []).append(request)
+    acknowledge_all = settings.self_service.acknowledge_organizer_cancels
+    offers: dict[str, dict[str, datetime]] = {}
+    for (_, event_id, email), at in ledger.sent_at((claims.OFFER,)).items():
+        offers.setdefault(event_id, {})[email] = datetime.fromisoformat(at)
+    offered: dict[tuple[str, str], datetime] = {}
 
     by_event: dict[str, list[Signup]] = {e.id: [] for e in parsed.events}
     for signup in parsed.signups:
@@ -162,6 +184,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         missing=missing,
     )
     plans, events, seats, drafts, adopted = [], [], [], [], []
+    applied: list[tuple[str, datetime]] = []  # every request read is acted on once, or dropped
     for event in parsed.events:
         moves = binding.corrected_addresses(event.id, by_event[event.id], memory.bindings)
         previous = ledger.previous(event.id).moved(moves)
@@ -175,18 +198,43 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         )
         adopted.extend(found)
         previous = adoption.with_adopted(previous, found)
-        plan = roster.plan(event, by_event[event.id], previous, now)
+        requests = asked.get(event.id, []) if now < event.starts_at else []
+        effective = self_service.with_requests(previous, requests)
+        if window is None:
+            plan = roster.plan(event, by_event[event.id], effective, now)
+        else:
+            plan, ends = _with_offers(
+                event,
+                by_event[event.id],
+                effective,
+                offers.get(event.id, {}),
+                requests,
+                window,
+                now,
+            )
+            offered.update(((event.id, email), at) for email, at in ends.items())
         change = changes.detect(event, stored.get(event.id), plan, previous, now)
+        acks = self_service.acknowledgements(
+            plan,
+            previous,
+            {r.email for r in requests if r.action == RELEASE},
+            organizer_too=acknowledge_all,
+            open_for_notices=now < event.starts_at and not event.cancelled,
+        )
+        applied.extend((r.token, now) for r in asked.get(event.id, []))
+        report.requests += len(requests)
         plans.append(plan)
         events.append(StoredEvent(event, change.sequence))
         seats.extend(_seat_rows(plan, by_row, previous, known_seats))
-        drafts.extend(_drafts(site, event, plan, change, previous, by_row, parsed.members, now))
+        drafts.extend(
+            _drafts(site, event, plan, change, previous, by_row, parsed.members, now, acks, offered)
+        )
         report.warnings.extend(plan.warnings)
         report.problems.extend(_held_problems(site, plan, by_row))
         if plan.kept and event.ends_at > now:
             report.warnings.append(_kept_warning(event, plan.kept))
         if event.ends_at > now:
-            notices = plan.notices + change.notices
+            notices = plan.notices + change.notices + acks
             report.events.append(
                 EventSummary(
                     event, plan.confirmed, plan.waitlisted, Counter(n.kind for n in notices)
@@ -199,11 +247,12 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         *decided.names,
         *((normalize_email(text), event_id) for event_id, text in choices.by_event.items()),
     ]
+    decided.applied = applied
     report.adopted = len(adopted)
     report.decided = ledger.record(decided)
     report.delivered = send()
 
-    cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger)
+    cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger, offered)
     skipped: list[Skipped] = []
     if cell_changes:
         mapping = settings.workbook.column_map("signups")
@@ -313,6 +362,72 @@ def _missing(
     return missing
 
 
+def _with_offers(
+    event: Event,
+    signups: list[Signup],
+    previous: roster.Previous,
+    offers: dict[str, datetime],
+    requests: list[Request],
+    window: timedelta,
+    now: datetime,
+) -> tuple[Plan, dict[str, datetime]]:
+    """The roster's plan with freed seats offered for `window` (mailer.rules.claims)."""
+    claimed = {
+        r.email
+        for r in requests
+        if r.action == CLAIM
+        and r.email in offers
+        and r.at < claims.until(event, offers[r.email], window)
+    }
+    passed_over = claims.lapsed(event, offers, claimed, previous.statuses, window, now)
+    plan = roster.plan(event, signups, previous, now, passed_over)
+    by_hand = {
+        s.email
+        for s in signups
+        if s.status == CONFIRMED and previous.written.get(s.email) != CONFIRMED
+    }
+    holding = {
+        email
+        for email in offers
+        if previous.statuses.get(email) == OFFERED and email not in passed_over
+    }
+    held = claims.hold(event, plan, offers, claimed, by_hand, holding, window, now)
+    return held.plan, held.until
+
+
+def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> list[str]:
+    """Keep each answer of the release form as a request, once; warn of links mailer never made."""
+    settings = site.settings
+    mapping = settings.workbook.column_map("releases")
+    token_at = table.column_index(mapping["token"])
+    if token_at is None:
+        return [
+            f"{table.tab}: no column {mapping['token']!r}, so no release answer can be read"
+            f" (map it as [workbook.columns.releases] token)"
+        ]
+    stamp_at = table.column_index(mapping["timestamp"])
+    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    index = self_service.token_index(secret, [(s.event_id, s.email) for s in ledger.seats()])
+    warnings = []
+    for number, values in table.numbered_rows():
+        text = table.cell(values, token_at)
+        if not text.strip():
+            continue
+        token = self_service.find_token(text)
+        if token not in index:
+            warnings.append(
+                f"{table.tab} row {number}: not a link mailer made (altered, or for a seat it"
+                " does not know); nothing was changed"
+            )
+            continue
+        try:
+            at = parse_datetime(table.cell(values, stamp_at), settings.organization.zone)
+        except ValueError:
+            at = now
+        ledger.add_request(token, index[token], min(at, now), "form")
+    return warnings
+
+
 def _names(events: list[Event]) -> list[tuple[str, str]]:
     """Every id and label a session is shown by now, so answers given with them still match."""
     return [
@@ -383,16 +498,21 @@ def _drafts(
     by_row: dict[int, Signup],
     members: set[str],
     now: datetime,
+    acks: list[Notice],
+    offered: dict[tuple[str, str], datetime],
 ) -> list[Draft]:
     """A draft per notice; one body per variant (kind, member or not, invited or not)."""
     emails = EventEmails(site, event, now, change)
     drafts = []
-    for notice in plan.notices + change.notices:
+    for notice in plan.notices + change.notices + acks:
         signup = by_row.get(notice.row)
         if signup is None or signup.email != notice.email:
             continue  # a cancellation to a seat whose row is gone: it has no address here
         member = signup.member or signup.email in members
         had_invitation = changes.invited(previous, notice.email)
+        ends = offered.get((event.id, notice.email))
+        local = ends.astimezone(event.starts_at.tzinfo) if ends else None
+        until = f"{claims.until_text(local)} {local.tzname()}" if local else ""
         drafts.append(
             emails.draft(
                 notice,
@@ -401,6 +521,7 @@ def _drafts(
                 member=member,
                 invited=had_invitation,
                 position=plan.seats[signup.email].position,
+                offer_until=until,
             )
         )
     return drafts
@@ -444,7 +565,12 @@ def _parse(
 
 
 def _write_back(
-    site: Site, table: Table, parsed: Parsed, plans: list[Plan], ledger: Ledger
+    site: Site,
+    table: Table,
+    parsed: Parsed,
+    plans: list[Plan],
+    ledger: Ledger,
+    offered: dict[tuple[str, str], datetime],
 ) -> list[CellChange]:
     """The cells of Status, Position, Notified, Note and Session id that differ from the plan."""
     settings = site.settings
@@ -453,6 +579,7 @@ def _write_back(
     zone = settings.organization.zone
     last_sent = ledger.last_sent()
     failures = ledger.failures()
+    released = ledger.released()
     events = {e.id: e for e in parsed.events}
 
     wanted: dict[int, tuple[tuple[str, str], dict[str, str | None], str]] = {}
@@ -469,6 +596,13 @@ def _write_back(
             cells = _cells(decision, notified)
             if decision.status is not None:
                 cells["session"] = session
+            released_at = released.get((plan.event_id, signup.email))
+            if decision.status == CANCELLED and released_at and signup.status != CANCELLED:
+                # Said once, as the row turns cancelled; a Note typed later is the organizer's.
+                cells["note"] = self_service.release_note(released_at, zone)
+            ends = offered.get((plan.event_id, signup.email))
+            if decision.status == OFFERED and ends is not None:
+                cells["note"] = claims.offer_note(ends.astimezone(zone))
             wanted[row] = (signup.key, cells, failure)
     for rejected in parsed.rejected:
         values = table.rows[rejected.row - 2]
@@ -493,6 +627,8 @@ def _write_back(
             cells["note"] = f"{EMAIL_FAILED}{failure}"
         elif cells["note"] is None and current["note"].startswith(EMAIL_FAILED):
             cells["note"] = ""
+        elif cells["note"] is None and current["note"].startswith(claims.OFFER_NOTE):
+            cells["note"] = ""  # the offer was claimed, or passed on
         for column, new in cells.items():
             if new is not None and new != current[column]:
                 changes.append(CellChange(row, key, headers[column], current[column], new))

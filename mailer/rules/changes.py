@@ -2,8 +2,8 @@
 
 - A change of start, end or join link after people were invited raises the
   event's SEQUENCE and sends each invited, confirmed person one update.
-- Setting the event's status to `cancelled` sends everyone confirmed or
-  waitlisted one cancellation.
+- Setting the event's status to `cancelled` sends everyone confirmed,
+  offered a seat or waitlisted one cancellation.
 - Nothing is sent about a session that has already started.
 """
 
@@ -15,6 +15,7 @@ from datetime import datetime
 from mailer.rows import Event
 from mailer.rules import roster
 from mailer.rules.roster import Notice, Plan, Previous
+from mailer.rules.statuses import OFFERED
 
 UPDATE = "update"
 CANCELLATION = "cancellation"
@@ -61,7 +62,7 @@ def detect(
         change.notices.extend(
             Notice(CANCELLATION, event.id, email, seat.row)
             for email, seat in plan.seats.items()
-            if seat.status in (roster.CONFIRMED, roster.WAITLISTED)
+            if seat.status in (roster.CONFIRMED, roster.WAITLISTED, OFFERED)
         )
     elif moved or relinked:
         newly_told = {n.email for n in plan.notices}

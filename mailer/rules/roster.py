@@ -146,8 +146,18 @@ class _Person:
     problem: str = ""  # held as it was: the Status cell is left alone
 
 
-def plan(event: Event, signups: Iterable[Signup], previous: Previous, now: datetime) -> Plan:
-    """Decide every seat of one event from its signups and what was decided before."""
+def plan(
+    event: Event,
+    signups: Iterable[Signup],
+    previous: Previous,
+    now: datetime,
+    passed_over: frozenset[str] = frozenset(),
+) -> Plan:
+    """Decide every seat of one event from its signups and what was decided before.
+
+    `passed_over`: people who stay on the waitlist but take no free seat (an offer
+    of one lapsed, see mailer.rules.claims).
+    """
     ordered = sorted(signups, key=lambda s: (s.timestamp, s.row))
     people: dict[str, _Person] = {}
     rows: dict[int, RowDecision] = {}
@@ -170,7 +180,11 @@ def plan(event: Event, signups: Iterable[Signup], previous: Previous, now: datet
             f"{event.id}: {len(confirmed)} confirmed for {plural(event.capacity, 'seat')}; "
             "nobody is bumped"
         )
-    line = [p for p in people.values() if p.in_line and p.status != CONFIRMED]
+    line = [
+        p
+        for p in people.values()
+        if p.in_line and p.status != CONFIRMED and p.signup.email not in passed_over
+    ]
     if now < event.starts_at and not event.cancelled:
         for person in line:
             if len(confirmed) >= event.capacity:

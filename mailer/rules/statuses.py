@@ -1,9 +1,10 @@
 """PURE: the words a Status cell may hold, and what an organizer means by them.
 
-mailer writes `confirmed`, `waitlisted`, `cancelled`, `duplicate` and
-`invalid`. Organizers type instructions in the same cell: a cancellation in
-any common spelling frees the seat, `confirmed` promotes by hand. Anything
-else is kept as typed, reported, and changes nothing.
+mailer writes `confirmed`, `waitlisted`, `cancelled`, `duplicate`,
+`invalid`, and `offered` when seats are offered for a while. Organizers
+type instructions in the same cell: a cancellation in any common spelling
+frees the seat, `confirmed` promotes by hand. Anything else is kept as
+typed, reported, and changes nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 CONFIRMED = "confirmed"
 WAITLISTED = "waitlisted"
 CANCELLED = "cancelled"
+OFFERED = "offered"  # a freed seat held for someone on the waitlist to claim (mailer.rules.claims)
 DUPLICATE = "duplicate"
 INVALID = "invalid"
 UNKNOWN = "?"  # a value mailer does not understand: kept as typed, acted on as "no change"
@@ -34,6 +36,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     ),
     CONFIRMED: ("confirmed", "confirm", "confirmed by hand"),
     WAITLISTED: ("waitlisted", "waitlist", "wait list", "wait listed", "waiting list", "waiting"),
+    OFFERED: ("offered",),
     DUPLICATE: ("duplicate",),
     INVALID: ("invalid",),
 }

@@ -10,12 +10,16 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol, Self
 
 from mailer.message import OutgoingMessage, SendResult
+from mailer.pacing import NO_LIMITS, Limits
 
 
 class Transport(Protocol):
     name: str
     batch_size: int
-    """How many due messages to hand to one send() call."""
+    """How many due messages to hand to one send() call: each call is preceded by a
+    look at the suppression list and a commit that these messages are being sent."""
+    limits: Limits
+    """The site's daily and per-minute limits (`[transport]`)."""
 
     def open(self) -> bool:
         """Get ready for a batch (a connection, a folder); True when this call opened it."""
@@ -37,6 +41,7 @@ class TransportBase:
     """`with` support for a transport; subclasses override open() and close() as they need."""
 
     opened_here: list[bool]
+    limits: Limits = NO_LIMITS
 
     def open(self) -> bool:
         return False

@@ -3,9 +3,13 @@
 Messages that share a body go out in one request, up to 1,000
 personalizations, each carrying that person's values as substitutions and
 the idempotency key in custom_args. Open, click and subscription tracking
-are off. 429 waits until X-RateLimit-Reset; 5xx and network errors retry
-with backoff; 400 fails the messages it names with SendGrid's reason; 401
-and 403 stop the run at once. The key comes from SENDGRID_API_KEY.
+are off. A 429 waits until X-RateLimit-Reset when that is within `max_wait`,
+and otherwise pauses sending until then; 5xx and a server that cannot be
+reached retry with backoff; 400 fails the messages it names with SendGrid's
+reason; 401 and 403 stop the run at once. Mail Send has no idempotency key:
+a request that went out and got no answer (a timeout, a dropped line) may
+have been accepted, so it is never repeated and its messages are unknown.
+The key comes from SENDGRID_API_KEY.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ import logging
 import os
 import re
 import time
+import urllib.error
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from html import escape
+from http.client import HTTPException
 from itertools import groupby
 
 from python_http_client import exceptions as http
@@ -25,7 +32,17 @@ from sendgrid import SendGridAPIClient
 
 from mailer.config import SendgridSettings
 from mailer.errors import ConfigError, TransportError
-from mailer.message import FAILED, RETRY, SENT, TOKEN, Body, OutgoingMessage, SendResult
+from mailer.message import (
+    FAILED,
+    PAUSE,
+    RETRY,
+    SENT,
+    TOKEN,
+    UNKNOWN,
+    Body,
+    OutgoingMessage,
+    SendResult,
+)
 from mailer.retry import Retry, with_retries
 from mailer.transports.base import TransportBase
 
@@ -36,6 +53,7 @@ logging.getLogger("python_http_client").setLevel(logging.WARNING)
 KEY_VARIABLE = "SENDGRID_API_KEY"
 PER_REQUEST = 1000
 ATTEMPTS = 6
+CREDITS = "maximum credits exceeded"
 PERSONALIZATION = re.compile(r"personalizations\.(\d+)")
 SANDBOX_REASON = "accepted by the SendGrid sandbox, not delivered (sandbox = true)"
 NO_TRACKING = {
@@ -44,6 +62,28 @@ NO_TRACKING = {
     "subscription_tracking": {"enable": False},
     "ganalytics": {"enable": False},
 }
+
+
+class RateLimited(Retry):
+    """A 429 worth waiting out; `resume_at` is when SendGrid's limit resets."""
+
+    def __init__(self, reason: str, wait: float, resume_at: datetime):
+        super().__init__(reason, wait)
+        self.resume_at = resume_at
+
+
+class Unanswered(Exception):
+    """The request went out and no answer came back: SendGrid may have accepted it."""
+
+
+class Paused(Exception):
+    """SendGrid said "not now" for longer than `max_wait` (a rate limit, a day's credits)."""
+
+    def __init__(self, reason: str, resume_at: datetime | None = None, quota: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.resume_at = resume_at
+        self.quota = quota
 
 
 def html_tag(name: str) -> str:
@@ -73,7 +113,10 @@ def payload(
     }
     if body.reply_to:
         data["reply_to"] = {"email": body.reply_to}
-    if body.attachments:
+    # Attachments are not substituted per personalization: an invitation names its attendee,
+    # so messages are grouped by their filled attachments (see send).
+    attachments = messages[0].attachments if messages else body.attachments
+    if attachments:
         data["attachments"] = [
             {
                 "content": base64.b64encode(a.data).decode("ascii"),
@@ -81,7 +124,7 @@ def payload(
                 "filename": a.filename,
                 "disposition": "attachment",
             }
-            for a in body.attachments
+            for a in attachments
         ]
     return data
 
@@ -123,12 +166,14 @@ class SendgridTransport(TransportBase):
             )
         self.settings = settings
         self.client = SendGridAPIClient(api_key=key, host=settings.host.rstrip("/"))
+        # The SDK waits forever by default; an answer that never comes must end.
+        self.client.client.timeout = settings.timeout
         self.sleep = sleep
         self.clock = clock
         self.requests = 0
 
     def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
-        for _, shared in groupby(messages, key=lambda m: m.body_id):
+        for _, shared in groupby(messages, key=lambda m: (m.body_id, m.attachments)):
             group = list(shared)
             for start in range(0, len(group), PER_REQUEST):
                 yield from self._send_group(group[start : start + PER_REQUEST])
@@ -139,9 +184,22 @@ class SendgridTransport(TransportBase):
             raise TransportError("a message reached SendGrid without its body")
         try:
             response = self._post(payload(body, messages, self.settings.sandbox))
-        except Retry as err:
+        except Unanswered as err:
             for m in messages:
-                yield SendResult(m.key, RETRY, reason=err.reason)
+                yield SendResult(m.key, UNKNOWN, reason=str(err))
+            return
+        except Paused as err:
+            for m in messages:
+                yield SendResult(
+                    m.key, PAUSE, reason=err.reason, resume_at=err.resume_at, quota=err.quota
+                )
+            return
+        except Retry as err:
+            # Retries ran out; a rate limit that named its reset is a pause until then.
+            resume_at = err.resume_at if isinstance(err, RateLimited) else None
+            state = PAUSE if resume_at else RETRY
+            for m in messages:
+                yield SendResult(m.key, state, reason=err.reason, resume_at=resume_at)
             return
         except http.PayloadTooLargeError:
             if len(messages) == 1:
@@ -195,22 +253,41 @@ class SendgridTransport(TransportBase):
                 request_body=data, timeout=self.settings.timeout
             )
         except (http.UnauthorizedError, http.ForbiddenError) as err:
+            if CREDITS in _summary(err).lower():
+                # A plan's daily credits are spent (the free plan: 100 a day).
+                raise Paused(f"{err.status_code} {_summary(err)}", quota=True) from None
             raise TransportError(
                 f"SendGrid refused the request ({err.status_code} {_summary(err)}): "
                 f"check {KEY_VARIABLE} (a key with Mail Send permission) and the sender "
                 "identity; nothing more was sent"
             ) from None
         except http.TooManyRequestsError as err:
-            reset = _header(err, "X-RateLimit-Reset")
-            wait = float(reset) - self.clock() if reset and reset.isdigit() else None
-            log.info("SendGrid rate limit reached; waiting %.0f s", wait or 0)
-            raise Retry("429 rate limited by SendGrid", wait) from None
+            raise self._rate_limited(err) from None
         except http.HTTPError as err:
             if err.status_code >= 500:
                 raise Retry(f"{err.status_code} SendGrid server error") from None
             raise
-        except OSError as err:
-            raise Retry(f"cannot reach SendGrid: {err}") from None
+        except urllib.error.URLError as err:
+            # urllib wraps what fails before the request is out (no connection, refused).
+            raise Retry(f"cannot reach SendGrid: {err.reason}") from None
+        except (OSError, HTTPException) as err:
+            # Raised while waiting for the answer: the request may have been accepted.
+            raise Unanswered(
+                f"no answer from SendGrid ({err or 'timed out'});"
+                " it may have been accepted, so it is not sent again"
+            ) from None
+
+    def _rate_limited(self, err: http.HTTPError) -> Exception:
+        """Wait out a short rate limit; pause until a longer one resets."""
+        reset = _header(err, "X-RateLimit-Reset")
+        if not (reset and reset.isdigit()):
+            return Retry("429 rate limited by SendGrid")
+        wait = float(reset) - self.clock()
+        resume_at = datetime.fromtimestamp(int(reset), UTC)
+        if wait > self.settings.max_wait:
+            return Paused("429 rate limited by SendGrid", resume_at)
+        log.info("SendGrid rate limit reached; waiting %.0f s", wait)
+        return RateLimited("429 rate limited by SendGrid", wait, resume_at)
 
 
 def _header(err: http.HTTPError, name: str) -> str:

@@ -1,11 +1,13 @@
-"""What SendGrid tells later: bounces, drops and spam reports from its Event Webhook.
+"""What SendGrid tells later: deliveries, bounces, drops and spam reports from its Event Webhook.
 
 SendGrid accepts a message first and learns of a bounce afterwards; it posts
 those events to `mailer serve` at /sendgrid/events, signed with its key
-(ECDSA over the timestamp and the body). A hard bounce puts the address on
-the suppression list (no job writes to it again) and marks the message
-failed with the reason; a spam report stops the digest for that address.
-Everything else (delivered, deferred, blocked, opens, clicks) changes nothing.
+(ECDSA over the timestamp and the body). `processed` or `delivered` settles a
+message whose outcome was unknown (a request that timed out) as sent; a hard
+bounce puts the address on the suppression list (no job writes to it again)
+and marks the message failed with the reason, as a drop does; a spam report
+stops the digest for that address. Everything else (deferred, blocked, opens,
+clicks) changes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from datetime import datetime
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 from mailer.ledger import BOUNCE, Ledger
+from mailer.message import FAILED, SENT
+from mailer.redact import redact
 
 COMPLAINT = "complaint"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -30,8 +34,9 @@ class Outcome:
 
     email: str
     suppress: str  # a suppression reason, or ""
-    key: str  # the message to mark failed, or ""
+    key: str  # the message it settles, or ""
     reason: str
+    state: str = FAILED  # what the message becomes: sent or failed
 
 
 def genuine(public_key: str, body: bytes, signature: str, timestamp: str, now: datetime) -> bool:
@@ -60,10 +65,15 @@ def outcomes(body: bytes) -> list[Outcome]:
         kind = event.get("event")
         key = str(event.get("mailer_key", ""))
         reason = str(event.get("reason", ""))[:300]
-        if kind == "bounce" and event.get("type", "bounce") == "bounce":
+        if kind in ("processed", "delivered") and key:
+            found.append(Outcome(event["email"], "", key, "", SENT))
+        elif kind == "bounce" and event.get("type", "bounce") == "bounce":
             found.append(Outcome(event["email"], BOUNCE, key, f"bounced: {reason}".strip()))
-        elif kind == "dropped" and "bounced address" in reason.lower():
-            found.append(Outcome(event["email"], BOUNCE, key, f"dropped: {reason}"))
+        elif kind == "dropped":
+            bounced = "bounced address" in reason.lower()
+            found.append(
+                Outcome(event["email"], BOUNCE if bounced else "", key, f"dropped: {reason}")
+            )
         elif kind == "spamreport":
             found.append(Outcome(event["email"], COMPLAINT, "", "marked as spam"))
     return found
@@ -72,7 +82,10 @@ def outcomes(body: bytes) -> list[Outcome]:
 def apply(ledger: Ledger, found: list[Outcome], now: datetime) -> int:
     """Store what the events say; returns how many changed something."""
     for outcome in found:
-        ledger.suppress(outcome.email, outcome.suppress, now)
-        if outcome.key:
-            ledger.fail(outcome.key, outcome.reason)
+        if outcome.suppress:
+            ledger.suppress(outcome.email, outcome.suppress, now)
+        if outcome.key and outcome.state == SENT:
+            ledger.settle_sent(outcome.key, now)
+        elif outcome.key:
+            ledger.fail(outcome.key, redact(outcome.reason, addresses=True))
     return len(found)

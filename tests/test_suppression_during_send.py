@@ -1,0 +1,99 @@
+"""An unsubscribe answered by `mailer serve` while a digest is going out is honoured at once.
+
+The send loop looks the address up right before each message goes, in the
+same transaction that marks it as being sent, so whatever `mailer serve`
+wrote before that moment stops it.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from collections import Counter
+
+import pytest
+import waitress
+from conftest import NOW
+from mail_servers import Received, SmtpServer, SmtpSink
+from test_sendgrid import shared_body
+
+from mailer.config import SmtpSettings
+from mailer.delivery import deliver
+from mailer.ledger import Ledger
+from mailer.message import Draft
+from mailer.tokens import unsubscribe_token
+from mailer.transports.smtp import SmtpTransport
+from mailer.web import create_app
+
+SECRET = "test-secret-for-unsubscribe-links"
+READERS = 3000
+
+
+def reader(i: int) -> str:
+    return f"reader{i:04d}@example.org"
+
+
+def digest_to_everyone(ledger: Ledger) -> None:
+    body = shared_body()
+    drafts = (
+        Draft(
+            key=f"digest:weekly:2026-11-23:{reader(i)}",
+            kind="digest",
+            event_id="",
+            to_email=reader(i),
+            to_name=f"Reader {i}",
+            created_at=NOW,
+            body=body,
+            person={"name": f"Reader {i}", "first_name": "Reader"},
+        )
+        for i in range(READERS)
+    )
+    tokens = ((unsubscribe_token(SECRET, reader(i)), reader(i)) for i in range(READERS))
+    ledger.record_digest("weekly", "2026-11-23", [], drafts, tokens, NOW)
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """`mailer serve` on a loopback port, writing the same ledger; yields its URL."""
+    app = create_app(tmp_path / "mailer.db", SECRET, "Care", clock=lambda: NOW)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    threading.Thread(target=server.run, daemon=True).start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+def one_click(url: str, address: str) -> int:
+    """What a mail provider does when a reader presses "Unsubscribe" (RFC 8058)."""
+    request = urllib.request.Request(
+        f"{url}/unsubscribe/{unsubscribe_token(SECRET, address)}",
+        data=b"List-Unsubscribe=One-Click",
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return answer.status
+
+
+@pytest.mark.slow
+def test_an_unsubscribe_during_a_3000_reader_digest_stops_everything_not_yet_sent(tmp_path, serve):
+    ledger = Ledger(tmp_path / "mailer.db")
+    digest_to_everyone(ledger)
+    leaving = [reader(1000), reader(2500)]  # the very next message, and a later one
+    answered: list[int] = []
+
+    def unsubscribe_at_the_thousandth(message: Received) -> None:
+        if message.recipients == [reader(999)]:
+            answered.extend(one_click(serve, address) for address in leaving)
+
+    sink = SmtpSink(on_message=unsubscribe_at_the_thousandth)
+    with SmtpServer(sink) as server:
+        smtp = SmtpTransport(SmtpSettings("127.0.0.1", server.port, security="none"))
+        outcome = deliver(ledger, smtp, NOW)
+
+    assert answered == [200, 200]
+    received = sink.counts()
+    assert not set(leaving) & set(received), "nothing reaches them after the answer"
+    assert len(received) == READERS - 2 and set(received.values()) == {1}
+    assert outcome == Counter({"sent": READERS - 2, "skipped": 2})
+    skipped = ledger.messages(("skipped",))
+    assert [m.email for m in skipped] == leaving
+    assert "unsubscribe" in skipped[0].reason
