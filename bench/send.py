@@ -68,6 +68,12 @@ class FreshConnectionSmtp:
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> FreshConnectionSmtp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
     def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
         s = self.settings
         for message in messages:

@@ -698,9 +698,10 @@ def retry(obj: Context, unknown: bool, addresses: bool) -> None:
 
 def _claim_window(settings: config.Settings) -> timedelta | None:
     """How long an offered seat may be claimed, as the signups job has it."""
+    from mailer.config import load_jobs
     from mailer.jobs import SignupsOptions
 
-    for job in config.load_jobs(settings):
+    for job in load_jobs(settings):
         if isinstance(job.options, SignupsOptions) and job.options.claim_window:
             return job.options.claim_window
     return None
@@ -746,18 +747,30 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
 def unsubscribe(obj: Context, email: str, now: str | None) -> None:
     """Stop the digest for EMAIL, as its unsubscribe link would.
 
-    The next digest run writes unsubscribed_on into the Subscribers tab.
-    Example: mailer unsubscribe someone@example.org
+    It is written into the Subscribers tab at once (unsubscribed_on; a row is
+    added for someone who opted in on the form), so the sheet keeps it even
+    if the ledger is lost. Example: mailer unsubscribe someone@example.org
     """
+    from mailer.errors import MailerError
     from mailer.ledger import Ledger
     from mailer.redact import mask
     from mailer.rows import normalize_email
+    from mailer.site import Site
+    from mailer.subscribers import sync_unsubscribes
 
     settings = obj.settings()
     moment = parse_now(now, settings.organization.zone)
     with Ledger(settings.ledger.path) as ledger:
         ledger.suppress(normalize_email(email), "unsubscribe", moment)
-    obj.console.print(f"{mask(email)} will get no more digests.", highlight=False)
+        obj.console.print(f"{mask(email)} will get no more digests.", highlight=False)
+        try:
+            sync_unsubscribes(Site.from_settings(settings), ledger)
+        except MailerError as err:
+            obj.console.print(
+                f"The sheet could not be written now ({err}); the next run writes it.",
+                highlight=False,
+                markup=False,
+            )
 
 
 @cli.command()

@@ -15,7 +15,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -190,7 +190,7 @@ class FormReport:
     options: tuple[str, ...] = ()
     accepting: bool = True
     changed: bool = False
-    warnings: list[str] | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def keep_in_step(
@@ -207,7 +207,7 @@ def keep_in_step(
     or on a second refusal, Conflict is raised for the run to report.
     With nothing to offer the choices stay as they are and the form closes.
     """
-    report = FormReport(options, accepting, warnings=[])
+    report = FormReport(options, accepting)
     state = client.read(question)
     by_hand = [o for o in state.question.options if pushed is not None and o not in pushed]
     if options and by_hand and state.question.options != options:

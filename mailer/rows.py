@@ -365,6 +365,7 @@ class Resolve(Protocol):
 class Resolution:
     event_id: str | None  # None: the answer names no session
     held: str = ""  # why the row is left alone: its session is not on the events tab
+    held_id: str = ""  # the session a held row belongs to, when known
 
 
 def parse_signups(
@@ -460,7 +461,7 @@ def _signup(
     answer = text("event")
     found = resolve((timestamp.isoformat(), email), answer, text("session"))
     if found.held:
-        raise _Held(email, found.event_id or "", found.held)
+        raise _Held(email, found.held_id, found.held)
     if found.event_id is None:
         reason = "is empty" if not answer else "names no session on the events tab"
         raise _CellError("event", reason)

@@ -53,3 +53,29 @@ def write_unsubscribes(
         if email in opted_in and email not in listed
     ]
     return written + (site.workbook.append(table.tab, added) if added else 0)
+
+
+def sync_unsubscribes(site: Site, ledger: Ledger) -> int:
+    """Write every unsubscribe the ledger holds to the Subscribers tab now (one read, one write).
+
+    For `mailer unsubscribe`, so the sheet says it at once, not at the next run.
+    """
+    from mailer.rows import Resolution, parse_signups, parse_subscribers
+
+    settings = site.settings
+    names = {tab: settings.workbook.tab(tab) for tab in ("subscribers", "signups")}
+    tables = site.workbook.read(list(names.values()))
+    if names["subscribers"] not in tables:
+        return 0
+    table = tables[names["subscribers"]]
+    subscribers, _ = parse_subscribers(table, settings.workbook.column_map("subscribers"))
+    signups: list[Signup] = []
+    if names["signups"] in tables:
+        signups = parse_signups(
+            tables[names["signups"]],
+            settings.workbook.column_map("signups"),
+            [],
+            settings.organization.zone,
+            lambda identity, answer, cell: Resolution(answer or cell or "-"),
+        ).signups
+    return write_unsubscribes(site, ledger, table, subscribers, signups)

@@ -305,3 +305,31 @@ def test_a_corrected_address_keeps_the_place_and_gets_the_email(site):
     to_daniel = [line["kind"] for line in site.sent() if line["to"] == "dan.reyes@example.org"]
     assert to_daniel == ["confirmation"]
     assert confirmed_count(site) == 12 and kinds(site)["promotion"] == 0
+
+
+def test_an_unsubscribe_by_hand_reaches_the_sheet_at_once(site):
+    site.mailer("run")
+    subscribers = {row["email"] for row in site.rows("subscribers")}
+    opted_in = next(
+        row["Email Address"]
+        for row in site.rows()
+        if row["Send me the resource digest"] == "Yes" and row["Email Address"] not in subscribers
+    )
+
+    site.mailer("unsubscribe", opted_in)
+
+    assert {row["email"]: row["unsubscribed_on"] for row in site.rows("subscribers")}[
+        opted_in
+    ] == "2026-11-24"
+
+
+def test_a_no_show_survives_a_lost_ledger(site):
+    site.mailer("run")
+    edit(site, "signups", lambda rows: person(rows, "Priya Raman").update(Status="no-show"))
+    site.mailer("run", now=NOW + timedelta(hours=1))
+    shutil.rmtree(site.root / "state")
+
+    site.mailer("run", now=NOW + timedelta(hours=2))
+
+    assert kinds(site) == {"confirmation": 12, "waitlist": 2}
+    assert person(site.rows(), "Priya Raman")["Status"] == "no-show"

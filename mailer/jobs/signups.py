@@ -96,7 +96,7 @@ class SignupsReport:
             event = each.event
             new = ", ".join(f"{n} {kind}" for kind, n in sorted(each.new_messages.items()))
             table.add_row(
-                event.id + (" (cancelled)" if event.cancelled else ""),
+                event.shown_id + (" (cancelled)" if event.cancelled else ""),
                 f"{event.starts_at.astimezone(self.zone):%a %b %d %H:%M}",
                 f"{each.confirmed}/{event.capacity}",
                 str(each.waitlisted),
@@ -107,6 +107,13 @@ class SignupsReport:
             f"Emails: {self.decided} new, {delivered_text(self.delivered)}."
             f" Sheet: {plural(self.cells_written, 'cell')} written."
         )
+        if self.series_added:
+            added = plural(self.series_added, "session")
+            console.print(f"Series: {added} added to the Events tab.")
+        if self.form is not None and self.form.changed:
+            state = "accepting responses" if self.form.accepting else "not accepting responses"
+            offered = plural(len(self.form.options), "choice")
+            console.print(f"Signup form: now {offered}, {state}.")
         if self.requests:
             people = plural(self.requests, "person", "people")
             console.print(f"{people} gave up their place from the link in an email.")
@@ -300,7 +307,7 @@ def _keep_form_in_step(
     except FormError as err:
         report.warnings.append(f"signup form: {err}")
         return
-    report.warnings.extend(report.form.warnings or [])
+    report.warnings.extend(report.form.warnings)
     ledger.set_form_pushed(forms.form, *wanted)
 
 
@@ -454,9 +461,11 @@ def _held_problems(site: Site, plan: Plan, by_row: dict[int, Signup]) -> list[Pr
 
 
 def _kept_warning(event: Event, kept: list[str]) -> str:
-    people = "person" if len(kept) == 1 else "people"
+    people = (
+        "1 person with a place has" if len(kept) == 1 else f"{len(kept)} people with a place have"
+    )
     return (
-        f"{event.shown_id}: {len(kept)} {people} with a place have no row on the signups tab"
+        f"{event.shown_id}: {people} no row on the signups tab"
         " that mailer can read (deleted, or joined to another row); their places are kept"
         " as they were (put the row back, with Status cancelled to free a seat)"
     )

@@ -73,7 +73,9 @@ class Resolver:
     def _found(self, event_id: str) -> Resolution:
         if event_id in self.current:
             return Resolution(event_id)
-        return Resolution(None, held=f"its session {event_id!r} is not on the events tab")
+        return Resolution(
+            None, held=f"its session {event_id!r} is not on the events tab", held_id=event_id
+        )
 
 
 @dataclass(frozen=True)
