@@ -779,12 +779,15 @@ def unsubscribe(obj: Context, email: str, now: str | None) -> None:
 def resubscribe(obj: Context, email: str) -> None:
     """Take EMAIL off the suppression list: an unsubscribe, a spam report or a bounce.
 
-    Clear its unsubscribed_on cell in the Subscribers tab too, or the next
-    digest still skips it. Example: mailer resubscribe someone@example.org
+    Its unsubscribed_on cell in the Subscribers tab is cleared too, so the
+    next digest reaches it. Example: mailer resubscribe someone@example.org
     """
+    from mailer.errors import MailerError
     from mailer.ledger import Ledger
     from mailer.redact import mask
     from mailer.rows import normalize_email
+    from mailer.site import Site
+    from mailer.subscribers import clear_unsubscribe
 
     settings = obj.settings()
     console = obj.console
@@ -794,10 +797,16 @@ def resubscribe(obj: Context, email: str) -> None:
         console.print(f"{mask(email)} was not on the suppression list.", highlight=False)
         return
     console.print(
-        f"{mask(email)} is off the suppression list (was: {', '.join(lifted)}). "
-        "If the Subscribers tab has an unsubscribed_on date for it, clear that cell.",
+        f"{mask(email)} is off the suppression list (was: {', '.join(lifted)}).",
         highlight=False,
     )
+    try:
+        cleared = clear_unsubscribe(Site.from_settings(settings), normalize_email(email))
+    except MailerError as err:
+        cleared = 0
+        console.print(f"The sheet could not be written ({err}).", highlight=False, markup=False)
+    if cleared:
+        console.print("Its unsubscribed_on date in the Subscribers tab is cleared.")
 
 
 def main() -> None:

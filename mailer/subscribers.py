@@ -79,3 +79,26 @@ def sync_unsubscribes(site: Site, ledger: Ledger) -> int:
             lambda identity, answer, cell: Resolution(answer or cell or "-"),
         ).signups
     return write_unsubscribes(site, ledger, table, subscribers, signups)
+
+
+def clear_unsubscribe(site: Site, email: str) -> int:
+    """Clear unsubscribed_on for an address taken off the suppression list; cells cleared."""
+    from mailer.rows import parse_subscribers
+
+    tab = site.settings.workbook.tab("subscribers")
+    table = site.workbook.read([tab]).get(tab)
+    if table is None:
+        return 0
+    mapping = site.settings.workbook.column_map("subscribers")
+    subscribers, _ = parse_subscribers(table, mapping)
+    column = table.column_index(mapping["unsubscribed_on"])
+    changes = [
+        CellChange(
+            s.row, s.key, mapping["unsubscribed_on"], table.cell(table.rows[s.row - 2], column), ""
+        )
+        for s in subscribers
+        if s.email == email and s.unsubscribed
+    ]
+    if not changes:
+        return 0
+    return len(site.workbook.write(tab, [mapping["email"]], changes).cells)

@@ -149,7 +149,7 @@ def test_unsubscribing_by_hand_is_honoured_and_written_to_the_sheet(site):
 
     second = {line["to"] for line in site.sent(digests=True) if "2026-11-30" in line["key"]}
     assert "priya.raman@example.org" not in second and len(second) == 6
-    assert "1 unsubscribe written to the sheet" in result.output
+    assert "1 new resource to 6 people" in result.output
     rows = {row["email"]: row["unsubscribed_on"] for row in site.rows("subscribers")}
     assert rows["priya.raman@example.org"] == "2026-11-24"
 
