@@ -88,7 +88,7 @@ class SendgridSettings:
 
     host: str = "https://api.sendgrid.com"
     sandbox: bool = False
-    timeout: int = 30
+    timeout: float = 30  # seconds; fractions allowed
     max_wait: int = 120
 
 
@@ -334,6 +334,8 @@ def _coerce(hint, value, path: Path, where: str):
 
 
 def _expect(kind: type, value, path: Path, where: str):
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # `timeout = 30` is a float setting written as a whole number
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if not ok:
         raise ConfigError(
