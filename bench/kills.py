@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from mail_servers import SendgridStandIn, free_port  # noqa: E402
+from mail_servers import SendgridStandIn, free_port, wait_for_port  # noqa: E402
 
 from mailer.config import SendgridSettings, SmtpSettings  # noqa: E402
 from mailer.delivery import deliver  # noqa: E402
@@ -135,7 +135,7 @@ def _server(kind: str, folder: Path):
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
             stderr=subprocess.DEVNULL,
         )
-        _wait_for_port(port)
+        wait_for_port(port)
 
         def accepted() -> Counter:
             return Counter(log.read_text().split())
@@ -175,18 +175,6 @@ def _run_and_kill(kind, ledger_path, target, accepted, rng: random.Random | None
     run.send_signal(signal.SIGKILL)
     run.wait()
     return True
-
-
-def _wait_for_port(port: int) -> None:
-    import socket
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def report(count: int, kills: int) -> None:

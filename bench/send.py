@@ -18,7 +18,6 @@ import os
 import resource
 import shutil
 import smtplib
-import socket
 import ssl
 import subprocess
 import sys
@@ -33,7 +32,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 import kills  # noqa: E402
-from mail_servers import SendgridStandIn, free_port  # noqa: E402
+from mail_servers import SendgridStandIn, free_port, wait_for_port  # noqa: E402
 
 from mailer import config  # noqa: E402
 from mailer.config import SendgridSettings, SmtpSettings  # noqa: E402
@@ -147,16 +146,6 @@ def queue(ledger: Ledger, body: Body, count: int) -> None:
         )
         for i in range(count)
     )
-
-
-def wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def measure(kind: str, count: int, ports: dict[str, int], folder: Path) -> dict[str, float]:

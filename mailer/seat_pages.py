@@ -119,14 +119,18 @@ def blueprint(
             )
         return None
 
-    @pages.get("/seat/<token>")
-    def ask(token: str) -> Response:
+    def open_seat(token: str) -> Found | Response:
+        """The seat a genuine, still actionable token names, or the page that says why not."""
         found = find(token)
         if found is None:
             return refusal()
-        answer = settled(found)
-        if answer is not None:
-            return answer
+        return settled(found) or found
+
+    @pages.get("/seat/<token>")
+    def ask(token: str) -> Response:
+        found = open_seat(token)
+        if isinstance(found, Response):
+            return found
         if found.action == CLAIM:
             title, button = "Claim your seat?", "Claim my seat"
             effect = "The seat held for you becomes yours."
@@ -144,12 +148,9 @@ def blueprint(
 
     @pages.post("/seat/<token>")
     def release(token: str) -> Response:
-        found = find(token)
-        if found is None:
-            return refusal()
-        answer = settled(found)
-        if answer is not None:
-            return answer
+        found = open_seat(token)
+        if isinstance(found, Response):
+            return found
         ledger = Ledger(ledger_path)
         try:
             seat = found.seat
