@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 
-from mailer.durations import minutes, seconds
+from mailer.core.durations import minutes, seconds
 
 if TYPE_CHECKING:
     from mailer.jobs.base import JobModule

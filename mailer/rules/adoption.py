@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from mailer.rows import Signup
 from mailer.rules.roster import CONFIRMATION, PROMOTION, RELEASED, WAITLIST, Previous
 from mailer.rules.statuses import (
     CANCELLED,
@@ -25,6 +24,7 @@ from mailer.rules.statuses import (
     UNKNOWN,
     WAITLISTED,
 )
+from mailer.sheet.tabs import Signup
 
 NOTIFIED_FORMAT = "%Y-%m-%d %H:%M"
 NOTIFIED = "notified"  # an email of a kind the sheet does not say went out at that time

@@ -14,14 +14,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mailer.rows import (
-    SEAT_NOTE,
-    Event,
-    EventMatcher,
-    Resolution,
-    Signup,
-    normalize_email,
-)
+from mailer.sheet.tabs import SEAT_NOTE, Event, EventMatcher, Resolution, Signup, normalize_email
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from mailer.config import AT
-from mailer.rows import Resource, Signup, Subscriber, normalize_email
+from mailer.settings.config import AT
+from mailer.sheet.tabs import Resource, Signup, Subscriber, normalize_email
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

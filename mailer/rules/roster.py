@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mailer.rows import Event, Signup
+from mailer.core.text import plural
 from mailer.rules.statuses import (
     CANCELLED,
     CONFIRMED,
@@ -33,7 +33,7 @@ from mailer.rules.statuses import (
     WAITLISTED,
     accepted_words,
 )
-from mailer.text import plural
+from mailer.sheet.tabs import Event, Signup
 
 __all__ = ["CANCELLED", "CONFIRMED", "DUPLICATE", "INVALID", "WAITLISTED"]
 

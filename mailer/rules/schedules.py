@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mailer.config import JobSettings
-from mailer.durations import seconds
+from mailer.core.durations import seconds
 from mailer.rules.digest import latest_slot
+from mailer.settings.config import JobSettings
 
 
 @dataclass(frozen=True)

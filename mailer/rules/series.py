@@ -14,16 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mailer.rows import (
-    MAX_CAPACITY,
-    Columns,
-    Event,
-    Problem,
-    parse_date,
-    web_link,
-)
 from mailer.rules.form_choices import session_label
-from mailer.workbook.base import Table
+from mailer.sheet.tabs import MAX_CAPACITY, Columns, Event, Problem, parse_date, web_link
+from mailer.sheet.workbook import Table
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 REQUIRED = ("id", "weekday", "start_time", "end_time", "capacity")

@@ -1,0 +1,594 @@
+"""Raw workbook rows -> Event, Signup and Member records, with a Problem for each bad cell."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mailer.core.errors import MissingColumnError
+from mailer.core.text import clean_text
+from mailer.rules.statuses import CANCELLED, canonical
+from mailer.sheet.schema import REQUIRED_COLUMNS
+from mailer.sheet.workbook import FORMULA_STARTS, Table
+
+MAX_CELL = 500
+MAX_NAME = 200
+MAX_URL = 2000
+MAX_CAPACITY = 10_000
+SEAT_NOTE = re.compile(  # what the signup form adds to a session's label: "(2 of 12 seats left)"
+    r"\s*\((?:\d+ of \d+ seats? left|full: join the waitlist)\)\s*$", re.IGNORECASE
+)
+YEARS = range(1970, 2200)  # beyond these a date is a typo, and date arithmetic would overflow
+YES = {"yes", "y", "true", "1", "x", "member", "yes, i am a member"}
+NO = {"no", "n", "false", "0", "none"}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    tab: str
+    row: int
+    column: str
+    reason: str
+    fatal: bool = True
+
+    def __str__(self) -> str:
+        column = f", column {self.column!r}" if self.column else ""
+        return f"{self.tab} row {self.row}{column}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    capacity: int
+    join_url: str = ""
+    signup_url: str = ""
+    label: str = ""
+    status: str = ""
+    row: int = 0
+    sheet_id: str = ""  # the id as the events tab shows it now, when renamed from `id`
+    waitlist: bool | None = None  # whether the signup form offers it once full ([form] waitlist)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+    @property
+    def shown_id(self) -> str:
+        """The id organizers see on the events tab."""
+        return self.sheet_id or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Signup:
+    row: int
+    key: tuple[str, str]
+    timestamp: datetime
+    email: str
+    address: str
+    name: str
+    event_id: str
+    member: bool = False
+    pronouns: str = ""
+    digest: bool = False
+    status: str = ""  # the Status cell's meaning (mailer.rules.statuses), "" when blank
+    status_text: str = ""  # the Status cell as typed
+    notified: str = ""  # the Notified cell as the sheet holds it
+    position: str = ""  # the Position cell: a number while on the waitlist
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """What makes a form answer the same answer across edits: when, and who."""
+        return (self.timestamp.isoformat(), self.email)
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split(" ")[0] if self.name else ""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A Signups row that cannot take a seat; it still gets a Status and Note."""
+
+    row: int
+    key: tuple[str, str]
+    problem: Problem
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    """A Signups row left exactly as it is: its session is missing, or the row is broken."""
+
+    row: int
+    email: str
+    event_id: str
+    reason: str
+
+
+@dataclass
+class Parsed:
+    events: list[Event] = field(default_factory=list)
+    signups: list[Signup] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+    held: list[HeldRow] = field(default_factory=list)
+    troubled: dict[str, int] = field(default_factory=dict)  # names of events rows in trouble
+    members: set[str] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class InvalidAddress(ValueError):
+    """Not an address mail can carry; says why."""
+
+
+def deliverable_address(raw: str) -> str:
+    """The address as mail can carry it: syntax checked, its domain in ASCII (IDNA).
+
+    Letters beyond ASCII before the @ need SMTPUTF8, which not every relay
+    offers; such an address is refused here, with the reason, rather than
+    failing at send time.
+    """
+    from email_validator import EmailNotValidError, validate_email  # slow to import
+
+    try:
+        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as err:
+        raise InvalidAddress(str(err)) from None
+    address = checked.ascii_email or checked.normalized
+    return raw if address == raw else address  # one string, not two, for 100,000 rows
+
+
+def normalize_email(address: str) -> str:
+    """The form people compare addresses in: trimmed and case-folded."""
+    folded = address.strip().casefold()
+    return address if folded == address else folded
+
+
+class Columns:
+    """Finds a tab's logical fields by header text; required ones must be there."""
+
+    def __init__(self, table: Table, mapping: dict[str, str], required: tuple[str, ...]):
+        self.table = table
+        self.mapping = mapping
+        self.index = {name: table.column_index(text) for name, text in mapping.items()}
+        for name in required:
+            if self.index[name] is None:
+                raise MissingColumnError(table.tab, mapping[name], table.header)
+
+    def get(self, values: list[str], name: str) -> str:
+        return str(self.table.cell(values, self.index[name]))
+
+    def header(self, name: str) -> str:
+        return self.mapping[name]
+
+    def text(self, values: list[str], name: str) -> str:
+        """The cell as one clean line, or "" when the tab has no such column."""
+        return clean_text(self.get(values, name)) if self.index.get(name) is not None else ""
+
+
+def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
+    """A sheet's date-time: ISO 8601 or a Google Form's M/D/YYYY H:MM:SS, naive means `zone`."""
+    text = text.strip()
+    value = None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        for pattern in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S"):
+            try:
+                value = datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+    if value is None:
+        raise ValueError(f"{text!r} is not a date and time (use 2026-12-02 12:00)")
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Parsed:
+    """Every events row becomes an Event or a Problem; a bad row never stops the others."""
+    columns = Columns(table, mapping, REQUIRED_COLUMNS["events"])
+    parsed = Parsed()
+    seen: dict[str, int] = {}
+    for number, values in table.numbered_rows():
+        if not any(v.strip() for v in values):
+            continue
+        problem = None
+        if number in table.broken:
+            problem = Problem(table.tab, number, "", table.broken[number])
+        else:
+            try:
+                event, warnings = _event(columns, values, number, default_zone)
+            except _CellError as err:
+                problem = Problem(table.tab, number, columns.header(err.field), err.reason)
+            else:
+                parsed.problems.extend(
+                    Problem(table.tab, number, columns.header(f), reason, fatal=False)
+                    for f, reason in warnings
+                )
+                if event.id in seen:
+                    problem = Problem(
+                        table.tab, number, columns.header("id"), f"same id as row {seen[event.id]}"
+                    )
+                else:
+                    seen[event.id] = number
+                    parsed.events.append(event)
+        if problem:
+            parsed.problems.append(problem)
+            for name in ("id", "label", "title"):
+                if columns.index.get(name) is not None and columns.text(values, name):
+                    parsed.troubled.setdefault(normalize_email(columns.text(values, name)), number)
+    return parsed
+
+
+def _yes_no(text: str) -> bool | None:
+    folded = text.strip().casefold()
+    return None if not folded else folded not in NO
+
+
+class _CellError(Exception):
+    def __init__(self, field_name: str, reason: str):
+        self.field = field_name
+        self.reason = reason
+
+
+HTTP_WARNING = "is http, not https: the link is not private on the way"
+
+
+def web_link(url: str) -> str | None:
+    """Why `url` may not go into an email's href, or None when it is an http(s) link."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return f"{url[:60]!r} is not a web link (it must start with https://)"
+    return None
+
+
+def _event(
+    columns: Columns, values: list[str], number: int, default_zone: str
+) -> tuple[Event, list[tuple[str, str]]]:
+    warnings: list[tuple[str, str]] = []
+
+    def text(name: str) -> str:
+        if columns.index.get(name) is None:
+            return ""
+        raw = columns.get(values, name)
+        limit = MAX_URL if name.endswith("_url") else MAX_CELL
+        if len(raw) > limit:
+            raise _CellError(name, f"is {len(raw):,} characters long (at most {limit:,})")
+        return clean_text(raw)
+
+    event_id = text("id")
+    if not event_id:
+        raise _CellError("id", "is empty")
+    zone_name = text("timezone") or default_zone
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _CellError("timezone", f"unknown time zone {zone_name!r}") from None
+    times = {}
+    for name in ("starts_at", "ends_at"):
+        try:
+            times[name] = parse_datetime(text(name), zone)
+        except (ValueError, OverflowError) as err:
+            raise _CellError(name, str(err)) from None
+        if times[name].year not in YEARS:
+            raise _CellError(name, f"year {times[name].year} is not a year for a session")
+    if times["ends_at"] <= times["starts_at"]:
+        raise _CellError("ends_at", "is not after starts_at")
+    capacity_text = text("capacity")
+    if not re.fullmatch(r"\d{1,9}", capacity_text) or int(capacity_text) > MAX_CAPACITY:
+        raise _CellError(
+            "capacity", f"{capacity_text[:30]!r} is not a whole number from 0 to {MAX_CAPACITY:,}"
+        )
+    for name in ("join_url", "signup_url"):
+        url = text(name)
+        if url and (reason := web_link(url)):
+            raise _CellError(name, reason)
+        if url.lower().startswith("http://"):
+            warnings.append((name, HTTP_WARNING))
+    status = text("status")
+    if status.strip().casefold() not in ("", "scheduled") and canonical(status) != CANCELLED:
+        raise _CellError(
+            "status", f"{status!r} is not blank or 'cancelled' (a session is cancelled only so)"
+        )
+    event = Event(
+        id=event_id,
+        title=text("title") or event_id,
+        starts_at=times["starts_at"],
+        ends_at=times["ends_at"],
+        timezone=zone_name,
+        capacity=int(capacity_text),
+        join_url=text("join_url"),
+        signup_url=text("signup_url"),
+        label=text("label"),
+        status=CANCELLED if status.strip() and canonical(status) == CANCELLED else "",
+        row=number,
+        waitlist=_yes_no(text("waitlist")),
+    )
+    return event, warnings
+
+
+def parse_members(table: Table, mapping: dict[str, str]) -> Parsed:
+    columns = Columns(table, mapping, ("email",))
+    parsed = Parsed()
+    for number, values in table.numbered_rows():
+        raw = columns.get(values, "email").strip()
+        if not raw:
+            continue
+        try:
+            address = deliverable_address(raw)
+        except InvalidAddress as err:
+            parsed.problems.append(Problem(table.tab, number, columns.header("email"), str(err)))
+            continue
+        parsed.members.add(normalize_email(address))
+    return parsed
+
+
+class EventMatcher:
+    """Finds the event a form answer names: its id, its label, or a title no other event has."""
+
+    def __init__(self, events: list[Event]):
+        self.names: dict[str, str | None] = {}
+        for event in events:
+            for name in (event.id, event.sheet_id, event.label):
+                if name:
+                    self.names[normalize_email(name)] = event.id
+        titles: dict[str, list[str]] = {}
+        for event in events:
+            titles.setdefault(normalize_email(event.title), []).append(event.id)
+        for title, ids in titles.items():
+            self.names.setdefault(title, ids[0] if len(ids) == 1 else None)
+
+    def find(self, answer: str) -> str | None:
+        """The session an answer names, with or without the seat note the form showed."""
+        name = normalize_email(clean_text(answer))
+        found = self.names.get(name)
+        if found is None:
+            found = self.names.get(SEAT_NOTE.sub("", name))
+        return found
+
+
+SIGNUP_REQUIRED = REQUIRED_COLUMNS["signups"]
+
+
+class Resolve(Protocol):
+    def __call__(self, identity: tuple[str, str], answer: str, session_cell: str) -> Resolution: ...
+
+
+@dataclass(frozen=True)
+class Resolution:
+    event_id: str | None  # None: the answer names no session
+    held: str = ""  # why the row is left alone: its session is not on the events tab
+    held_id: str = ""  # the session a held row belongs to, when known
+
+
+def parse_signups(
+    table: Table,
+    mapping: dict[str, str],
+    events: list[Event],
+    zone: ZoneInfo,
+    resolve: Resolve | None = None,
+) -> Parsed:
+    """Every non-blank row becomes a Signup, a RejectedRow or a HeldRow; warnings ride along.
+
+    `resolve` finds an answer's session (mailer.rules.binding); by default the
+    answer's text alone names it.
+    """
+    columns = Columns(table, mapping, SIGNUP_REQUIRED)
+    if resolve is None:
+        matcher = EventMatcher(events)
+
+        def resolve(identity: tuple[str, str], answer: str, session_cell: str) -> Resolution:
+            return Resolution(matcher.find(answer))
+
+    parsed = Parsed()
+    for number, values in table.numbered_rows():
+        if not any(str(v).strip() for v in values):
+            continue
+        key = (columns.get(values, "timestamp").strip(), columns.get(values, "email").strip())
+        if number in table.broken:
+            problem = Problem(table.tab, number, "", table.broken[number])
+            parsed.problems.append(problem)
+            parsed.held.append(HeldRow(number, normalize_email(key[1]), "", problem.reason))
+            continue
+        try:
+            signup, warnings = _signup(columns, values, number, key, resolve, zone)
+        except _CellError as err:
+            problem = Problem(table.tab, number, columns.header(err.field), err.reason)
+            parsed.rejected.append(RejectedRow(number, key, problem))
+            parsed.problems.append(problem)
+            continue
+        except _Held as held:
+            parsed.held.append(HeldRow(number, held.email, held.event_id, held.reason))
+            continue
+        parsed.signups.append(signup)
+        parsed.problems.extend(
+            Problem(table.tab, number, columns.header(f), reason, fatal=False)
+            for f, reason in warnings
+        )
+    return parsed
+
+
+class _Held(Exception):
+    def __init__(self, email: str, event_id: str, reason: str):
+        self.email = email
+        self.event_id = event_id
+        self.reason = reason
+
+
+def _signup(
+    columns: Columns,
+    values: list[str],
+    number: int,
+    key: tuple[str, str],
+    resolve: Resolve,
+    zone: ZoneInfo,
+) -> tuple[Signup, list[tuple[str, str]]]:
+    warnings: list[tuple[str, str]] = []
+
+    def text(name: str, limit: int = MAX_CELL) -> str:
+        if columns.index.get(name) is None:
+            return ""
+        raw = columns.get(values, name)
+        if len(raw) > limit:
+            raise _CellError(name, f"is {len(raw):,} characters long (at most {limit:,})")
+        cleaned = clean_text(raw)
+        if cleaned != raw.strip():
+            warnings.append((name, "line breaks or control characters were replaced by spaces"))
+        return cleaned
+
+    stamp = text("timestamp")
+    if not stamp:
+        raise _CellError("timestamp", "is empty")
+    try:
+        timestamp = parse_datetime(stamp, zone)
+    except (ValueError, OverflowError) as err:
+        raise _CellError("timestamp", str(err)) from None
+    raw_email = text("email")
+    if not raw_email:
+        raise _CellError("email", "is empty")
+    try:
+        address = deliverable_address(raw_email)
+    except InvalidAddress as err:
+        raise _CellError("email", f"not a valid email address: {err}") from None
+    email = normalize_email(address)
+    answer = text("event")
+    found = resolve((timestamp.isoformat(), email), answer, text("session"))
+    if found.held:
+        raise _Held(email, found.held_id, found.held)
+    if found.event_id is None:
+        reason = "is empty" if not answer else "names no session on the events tab"
+        raise _CellError("event", reason)
+    name = text("name", MAX_NAME)
+    if name.startswith(FORMULA_STARTS):
+        warnings.append(("name", "looks like a spreadsheet formula; it is kept as plain text"))
+    status_text = text("status")
+    return (
+        Signup(
+            row=number,
+            key=key,
+            timestamp=timestamp,
+            email=email,
+            address=address,
+            name=name,
+            event_id=found.event_id,
+            member=text("member").casefold() in YES,
+            pronouns=text("pronouns"),
+            digest=text("digest").casefold() in YES,
+            status=canonical(status_text),
+            status_text=status_text,
+            notified=text("notified"),
+            position=text("position"),
+        ),
+        warnings,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    row: int
+    title: str
+    url: str
+    category: str
+    description: str = ""
+    audience: str = ""
+    added_on: date | None = None
+    sent_in: str = ""  # which digests carried it, as the Resources tab says
+
+    @property
+    def key(self) -> str:
+        """What identifies a resource across runs: its link."""
+        return self.url
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    row: int
+    key: tuple[str]
+    email: str
+    address: str
+    name: str = ""
+    unsubscribed: bool = False
+
+
+def parse_date(text: str) -> date:
+    text = text.strip()
+    for pattern in ("%Y-%m-%d", "%m/%d/%Y"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (use 2026-11-23)") from None
+
+
+def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resource], list[Problem]]:
+    columns = Columns(table, mapping, REQUIRED_COLUMNS["resources"])
+    resources, problems = [], []
+    for number, values in table.numbered_rows():
+        if not any(str(v).strip() for v in values):
+            continue
+        text = functools.partial(columns.text, values)
+        url = text("url")
+        if reason := web_link(url):
+            problems.append(Problem(table.tab, number, columns.header("url"), reason))
+            continue
+        if url.lower().startswith("http://"):
+            problems.append(
+                Problem(table.tab, number, columns.header("url"), HTTP_WARNING, fatal=False)
+            )
+        if not text("title"):
+            problems.append(Problem(table.tab, number, columns.header("title"), "is empty"))
+            continue
+        added = None
+        if text("added_on"):
+            try:
+                added = parse_date(text("added_on"))
+            except ValueError as err:
+                problems.append(Problem(table.tab, number, columns.header("added_on"), str(err)))
+                continue
+        resources.append(
+            Resource(
+                row=number,
+                title=text("title"),
+                url=url,
+                category=text("category") or "Resources",
+                description=text("description"),
+                audience=text("audience"),
+                added_on=added,
+                sent_in=text("sent_in"),
+            )
+        )
+    return resources, problems
+
+
+def parse_subscribers(
+    table: Table, mapping: dict[str, str]
+) -> tuple[list[Subscriber], list[Problem]]:
+    columns = Columns(table, mapping, ("email",))
+    subscribers, problems = [], []
+    for number, values in table.numbered_rows():
+        raw = columns.get(values, "email").strip()
+        if not raw:
+            continue
+        try:
+            address = deliverable_address(raw)
+        except InvalidAddress as err:
+            problems.append(
+                Problem(table.tab, number, columns.header("email"), f"not a valid address: {err}")
+            )
+            continue
+        unsubscribed = bool(columns.text(values, "unsubscribed_on"))
+        name = columns.text(values, "name")
+        subscribers.append(
+            Subscriber(number, (raw,), normalize_email(address), address, name, unsubscribed)
+        )
+    return subscribers, problems
