@@ -12,8 +12,8 @@ from conftest import NOW
 from test_emails import read_eml
 
 from mailer.mail.invitations import invitation
+from mailer.model import Event
 from mailer.settings import config
-from mailer.sheet.tabs import Event
 
 
 def invite_of(site, line) -> icalendar.Calendar:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailer.model import Event, Signup
 from mailer.rules import roster
 from mailer.rules.roster import Previous, plan
-from mailer.sheet.tabs import Event, Signup
 
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
 BEFORE = START - timedelta(days=3)

@@ -756,7 +756,7 @@ def unsubscribe(obj: Context, email: str, now: str | None) -> None:
     from mailer.core.redact import mask
     from mailer.jobs.subscribers import sync_unsubscribes
     from mailer.ledger.sqlite import Ledger
-    from mailer.sheet.tabs import normalize_email
+    from mailer.model import normalize_email
     from mailer.site import Site
 
     settings = obj.settings()
@@ -787,7 +787,7 @@ def resubscribe(obj: Context, email: str) -> None:
     from mailer.core.redact import mask
     from mailer.jobs.subscribers import clear_unsubscribe
     from mailer.ledger.sqlite import Ledger
-    from mailer.sheet.tabs import normalize_email
+    from mailer.model import normalize_email
     from mailer.site import Site
 
     settings = obj.settings()

@@ -19,24 +19,14 @@ from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Ledger
 from mailer.mail.emails import event_view, site_body
 from mailer.mail.message import Body, Draft, placeholder
+from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber
 from mailer.rules import digest, roster
 from mailer.rules.binding import ledger_ids
 from mailer.rules.digest import Recipient, Slot
 from mailer.rules.statuses import OFFERED
 from mailer.settings.config import JobSettings
 from mailer.sheet.backends import CellChange, Table
-from mailer.sheet.tabs import (
-    Event,
-    Problem,
-    Resolution,
-    Resource,
-    Signup,
-    Subscriber,
-    parse_events,
-    parse_resources,
-    parse_signups,
-    parse_subscribers,
-)
+from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
 from mailer.site import Site
 
 if TYPE_CHECKING:

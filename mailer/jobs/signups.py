@@ -19,6 +19,7 @@ from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Decisions, Ledger, SeatRow
 from mailer.mail.emails import EventEmails
 from mailer.mail.message import Draft
+from mailer.model import Event, Problem, Signup, normalize_email
 from mailer.rules import adoption, binding, changes, claims, roster, self_service
 from mailer.rules.adoption import notified_text
 from mailer.rules.binding import Memory, Renamed
@@ -26,18 +27,15 @@ from mailer.rules.changes import EventChange, StoredEvent
 from mailer.rules.form_choices import FormChoices, form_choices
 from mailer.rules.roster import Notice, Plan, RowDecision
 from mailer.rules.self_service import CLAIM, RELEASE, Request
-from mailer.rules.series import events_row, parse_series, sessions_ahead
+from mailer.rules.series import events_row, sessions_ahead
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
 from mailer.settings import config
 from mailer.settings.config import JobSettings
 from mailer.sheet.backends import CellChange, Table, WritePlan
 from mailer.sheet.google_form import FormError, FormReport, FormsClient, keep_in_step
+from mailer.sheet.series_tab import parse_series
 from mailer.sheet.tabs import (
-    Event,
     Parsed,
-    Problem,
-    Signup,
-    normalize_email,
     parse_datetime,
     parse_events,
     parse_members,
@@ -146,7 +144,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     tabs = ["events", "signups", "members", "subscribers"]
     if settings.series.ahead:
         tabs.append("series")
-    if self_service.way(settings) == self_service.FORM:
+    answers = self_service.way(settings.server.public_url, settings.self_service.form_url)
+    if answers == self_service.FORM:
         tabs.append("releases")
     names = {tab: settings.workbook.tab(tab) for tab in tabs}
     tables = site.workbook.read(list(names.values()))

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from mailer.ledger.sqlite import Ledger
+from mailer.model import Signup, Subscriber
 from mailer.sheet.backends import CellChange, Table
-from mailer.sheet.tabs import Signup, Subscriber
 from mailer.site import Site
 
 UNSUBSCRIBE = "unsubscribe"
@@ -60,7 +60,8 @@ def sync_unsubscribes(site: Site, ledger: Ledger) -> int:
 
     For `mailer unsubscribe`, so the sheet says it at once, not at the next run.
     """
-    from mailer.sheet.tabs import Resolution, parse_signups, parse_subscribers
+    from mailer.model import Resolution
+    from mailer.sheet.tabs import parse_signups, parse_subscribers
 
     settings = site.settings
     names = {tab: settings.workbook.tab(tab) for tab in ("subscribers", "signups")}

@@ -32,12 +32,12 @@ from mailer.mail.message import (
     SendResult,
     priority,
 )
+from mailer.model import Event
 from mailer.rules.adoption import Adopted
 from mailer.rules.binding import Memory
 from mailer.rules.changes import StoredEvent
 from mailer.rules.roster import Previous
 from mailer.rules.self_service import RELEASE, Request, SeatRef
-from mailer.sheet.tabs import Event
 
 PENDING = "pending"
 # Committed before a message is handed to the transport; one still there when the

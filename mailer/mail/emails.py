@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 from urllib.parse import urlencode
 
 from mailer.core.text import plural
 from mailer.core.tokens import load_secret
 from mailer.mail.invitations import content_type, describe_time, invitation
 from mailer.mail.message import Attachment, Body, Draft, placeholder
-from mailer.mail.render import Prepared
+from mailer.mail.render import Prepared, Renderer
+from mailer.model import Event
 from mailer.rules import roster, self_service
 from mailer.rules.changes import CANCELLATION, UPDATE, EventChange
 from mailer.rules.reminders import REMINDER
 from mailer.rules.roster import RELEASED, Notice
 from mailer.rules.self_service import SeatLinks
-from mailer.sheet.tabs import Event
-from mailer.site import Site
+from mailer.settings.config import Settings
 
 INVITING = (roster.CONFIRMATION, roster.PROMOTION, UPDATE)
 UNINVITING = (CANCELLATION, RELEASED)  # a METHOD:CANCEL for those who had an invitation
+
+
+class Site(Protocol):
+    """What emails need of a site (mailer.site.Site is one): its settings and its templates."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def renderer(self) -> Renderer: ...
 
 
 def site_body(
@@ -107,7 +118,7 @@ def donation_view(site: Site) -> dict[str, object]:
 def seat_links(site: Site) -> SeatLinks | None:
     """The site's release links, or None where emails say "reply to this email"."""
     settings = site.settings
-    way = self_service.way(settings)
+    way = self_service.way(settings.server.public_url, settings.self_service.form_url)
     if not way:
         return None
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import icalendar
 
 from mailer.core.text import plural
+from mailer.model import Event
 from mailer.settings.config import Organization
-from mailer.sheet.tabs import Event
 
 
 def invitation(

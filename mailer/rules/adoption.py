@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from mailer.model import Signup
 from mailer.rules.roster import CONFIRMATION, PROMOTION, RELEASED, WAITLIST, Previous
 from mailer.rules.statuses import (
     CANCELLED,
@@ -24,7 +25,6 @@ from mailer.rules.statuses import (
     UNKNOWN,
     WAITLISTED,
 )
-from mailer.sheet.tabs import Signup
 
 NOTIFIED_FORMAT = "%Y-%m-%d %H:%M"
 NOTIFIED = "notified"  # an email of a kind the sheet does not say went out at that time

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mailer.model import Event
 from mailer.rules import roster
 from mailer.rules.roster import Notice, Plan, Previous
 from mailer.rules.statuses import OFFERED
-from mailer.sheet.tabs import Event
 
 UPDATE = "update"
 CANCELLATION = "cancellation"

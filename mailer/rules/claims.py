@@ -19,9 +19,9 @@ import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from mailer.model import Event
 from mailer.rules.roster import PROMOTION, Notice, Plan, RowDecision, Seat
 from mailer.rules.statuses import CONFIRMED, OFFERED, WAITLISTED
-from mailer.sheet.tabs import Event
 
 OFFER = "offer"  # the email that offers a freed seat for a while
 UNTIL_FORMAT = "%a %b %d %H:%M"

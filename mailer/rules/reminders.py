@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from mailer.model import Event
 from mailer.rules.roster import CONFIRMED, Notice
-from mailer.sheet.tabs import Event
 
 REMINDER = "reminder"
 

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from mailer.core.text import plural
+from mailer.model import Event, Signup
 from mailer.rules.statuses import (
     CANCELLED,
     CONFIRMED,
@@ -33,7 +34,6 @@ from mailer.rules.statuses import (
     WAITLISTED,
     accepted_words,
 )
-from mailer.sheet.tabs import Event, Signup
 
 __all__ = ["CANCELLED", "CONFIRMED", "DUPLICATE", "INVALID", "WAITLISTED"]
 

@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 from mailer.rules.roster import RELEASED, Notice, Plan, Previous
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
-from mailer.settings.config import Settings
 
 RELEASE = "release"  # give up a seat, or a place on the waitlist
 CLAIM = "claim"  # take a seat offered from the waitlist
@@ -65,11 +64,14 @@ def find_token(text: str) -> str:
     return found[-1] if found else ""
 
 
-def way(settings: Settings) -> str:
-    """How answers reach mailer: SERVER, FORM, or '' (emails say "reply to this email")."""
-    if settings.server.public_url:
+def way(public_url: str, form_url: str) -> str:
+    """How answers reach mailer: SERVER, FORM, or '' (emails say "reply to this email").
+
+    `public_url` is [server] public_url, `form_url` is [self_service] form_url.
+    """
+    if public_url:
         return SERVER
-    if settings.self_service.form_url:
+    if form_url:
         return FORM
     return ""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import tomllib
 import types
 import typing
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mailer.core.durations import seconds
 from mailer.core.errors import ConfigError
 from mailer.jobs import KINDS, Options, SignupsOptions
+from mailer.rules.digest import AT
 from mailer.sheet.schema import DEFAULT_COLUMNS, DEFAULT_TABS
 
 Opts = TypeVar("Opts", bound=Options)
@@ -352,13 +352,6 @@ def _key(where: str, key: str | None = None) -> str:
     full = _join(where, key) if key else where
     section, _, name = full.rpartition(".")
     return f"[{section}] {name}" if section else name
-
-
-AT = re.compile(
-    r"^\s*(?:(monday|tuesday|wednesday|thursday|friday|saturday|sunday|day)\s+)?"
-    r"([01]?\d|2[0-3]):([0-5]\d)\s*$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)

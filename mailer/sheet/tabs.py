@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.core.errors import MissingColumnError
 from mailer.core.text import clean_text
+from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber, normalize_email
+from mailer.rules.binding import EventMatcher
 from mailer.rules.statuses import CANCELLED, canonical
 from mailer.sheet.schema import REQUIRED_COLUMNS
 from mailer.sheet.workbook import FORMULA_STARTS, Table
@@ -20,78 +22,9 @@ MAX_CELL = 500
 MAX_NAME = 200
 MAX_URL = 2000
 MAX_CAPACITY = 10_000
-SEAT_NOTE = re.compile(  # what the signup form adds to a session's label: "(2 of 12 seats left)"
-    r"\s*\((?:\d+ of \d+ seats? left|full: join the waitlist)\)\s*$", re.IGNORECASE
-)
 YEARS = range(1970, 2200)  # beyond these a date is a typo, and date arithmetic would overflow
 YES = {"yes", "y", "true", "1", "x", "member", "yes, i am a member"}
 NO = {"no", "n", "false", "0", "none"}
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    tab: str
-    row: int
-    column: str
-    reason: str
-    fatal: bool = True
-
-    def __str__(self) -> str:
-        column = f", column {self.column!r}" if self.column else ""
-        return f"{self.tab} row {self.row}{column}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class Event:
-    id: str
-    title: str
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
-    capacity: int
-    join_url: str = ""
-    signup_url: str = ""
-    label: str = ""
-    status: str = ""
-    row: int = 0
-    sheet_id: str = ""  # the id as the events tab shows it now, when renamed from `id`
-    waitlist: bool | None = None  # whether the signup form offers it once full ([form] waitlist)
-
-    @property
-    def cancelled(self) -> bool:
-        return self.status == "cancelled"
-
-    @property
-    def shown_id(self) -> str:
-        """The id organizers see on the events tab."""
-        return self.sheet_id or self.id
-
-
-@dataclass(frozen=True, slots=True)
-class Signup:
-    row: int
-    key: tuple[str, str]
-    timestamp: datetime
-    email: str
-    address: str
-    name: str
-    event_id: str
-    member: bool = False
-    pronouns: str = ""
-    digest: bool = False
-    status: str = ""  # the Status cell's meaning (mailer.rules.statuses), "" when blank
-    status_text: str = ""  # the Status cell as typed
-    notified: str = ""  # the Notified cell as the sheet holds it
-    position: str = ""  # the Position cell: a number while on the waitlist
-
-    @property
-    def identity(self) -> tuple[str, str]:
-        """What makes a form answer the same answer across edits: when, and who."""
-        return (self.timestamp.isoformat(), self.email)
-
-    @property
-    def first_name(self) -> str:
-        return self.name.split(" ")[0] if self.name else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +76,6 @@ def deliverable_address(raw: str) -> str:
         raise InvalidAddress(str(err)) from None
     address = checked.ascii_email or checked.normalized
     return raw if address == raw else address  # one string, not two, for 100,000 rows
-
-
-def normalize_email(address: str) -> str:
-    """The form people compare addresses in: trimmed and case-folded."""
-    folded = address.strip().casefold()
-    return address if folded == address else folded
 
 
 class Columns:
@@ -330,42 +257,11 @@ def parse_members(table: Table, mapping: dict[str, str]) -> Parsed:
     return parsed
 
 
-class EventMatcher:
-    """Finds the event a form answer names: its id, its label, or a title no other event has."""
-
-    def __init__(self, events: list[Event]):
-        self.names: dict[str, str | None] = {}
-        for event in events:
-            for name in (event.id, event.sheet_id, event.label):
-                if name:
-                    self.names[normalize_email(name)] = event.id
-        titles: dict[str, list[str]] = {}
-        for event in events:
-            titles.setdefault(normalize_email(event.title), []).append(event.id)
-        for title, ids in titles.items():
-            self.names.setdefault(title, ids[0] if len(ids) == 1 else None)
-
-    def find(self, answer: str) -> str | None:
-        """The session an answer names, with or without the seat note the form showed."""
-        name = normalize_email(clean_text(answer))
-        found = self.names.get(name)
-        if found is None:
-            found = self.names.get(SEAT_NOTE.sub("", name))
-        return found
-
-
 SIGNUP_REQUIRED = REQUIRED_COLUMNS["signups"]
 
 
 class Resolve(Protocol):
     def __call__(self, identity: tuple[str, str], answer: str, session_cell: str) -> Resolution: ...
-
-
-@dataclass(frozen=True)
-class Resolution:
-    event_id: str | None  # None: the answer names no session
-    held: str = ""  # why the row is left alone: its session is not on the events tab
-    held_id: str = ""  # the session a held row belongs to, when known
 
 
 def parse_signups(
@@ -488,33 +384,6 @@ def _signup(
         ),
         warnings,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    row: int
-    title: str
-    url: str
-    category: str
-    description: str = ""
-    audience: str = ""
-    added_on: date | None = None
-    sent_in: str = ""  # which digests carried it, as the Resources tab says
-
-    @property
-    def key(self) -> str:
-        """What identifies a resource across runs: its link."""
-        return self.url
-
-
-@dataclass(frozen=True, slots=True)
-class Subscriber:
-    row: int
-    key: tuple[str]
-    email: str
-    address: str
-    name: str = ""
-    unsubscribed: bool = False
 
 
 def parse_date(text: str) -> date:

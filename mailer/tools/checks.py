@@ -21,12 +21,13 @@ import jinja2
 
 from mailer.core.errors import ConfigError, MailerError
 from mailer.mail.mjml_structure import misplaced
+from mailer.model import Problem
 from mailer.rules.self_service import FORM, way
 from mailer.settings import config
 from mailer.settings.config import Settings
 from mailer.sheet.backends import Table, Workbook, open_workbook
 from mailer.sheet.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
-from mailer.sheet.tabs import Problem, parse_events, parse_resources
+from mailer.sheet.tabs import parse_events, parse_resources
 from mailer.tools import gallery
 
 ERROR = "error"
@@ -96,7 +97,8 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
         workbook = workbook or open_workbook(settings)
         report.describe = workbook.describe()
         # The release form's tab matters only where release links open that form.
-        wanted = [t for t in DEFAULT_TABS if t != "releases" or way(settings) == FORM]
+        answers = way(settings.server.public_url, settings.self_service.form_url)
+        wanted = [t for t in DEFAULT_TABS if t != "releases" or answers == FORM]
         names = {tab: settings.workbook.tab(tab) for tab in wanted}
         tables = workbook.read(list(names.values()))
         titles = getattr(workbook, "tab_titles", None)

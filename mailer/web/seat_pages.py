@@ -20,10 +20,10 @@ from flask import Blueprint, Response
 
 from mailer.ledger.sqlite import Ledger, SeatRow
 from mailer.mail.invitations import describe_time
+from mailer.model import Event
 from mailer.rules import claims
 from mailer.rules.self_service import ACTIONS, CLAIM, RELEASE, SeatRef, seat_token
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
-from mailer.sheet.tabs import Event
 
 Page = Callable[..., Response]
 
