@@ -699,8 +699,8 @@ def retry(obj: Context, unknown: bool, addresses: bool) -> None:
 
 def _claim_window(settings: config.Settings) -> timedelta | None:
     """How long an offered seat may be claimed, as the signups job has it."""
-    from mailer.jobs import SignupsOptions
     from mailer.settings.config import load_jobs
+    from mailer.settings.kinds import SignupsOptions
 
     for job in load_jobs(settings):
         if isinstance(job.options, SignupsOptions) and job.options.claim_window:

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from mailer.core.text import plural
 from mailer.core.tokens import load_secret, unsubscribe_token
-from mailer.jobs import DigestOptions
 from mailer.jobs.base import Send, delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Ledger
@@ -25,6 +24,7 @@ from mailer.rules.binding import ledger_ids
 from mailer.rules.digest import Recipient, Slot
 from mailer.rules.statuses import OFFERED
 from mailer.settings.config import JobSettings
+from mailer.settings.kinds import DigestOptions
 from mailer.sheet.backends import CellChange, Table
 from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
 from mailer.site import Site

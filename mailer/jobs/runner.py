@@ -6,19 +6,21 @@ daemon both come through here.
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from mailer.core.errors import ConfigError, MailerError
-from mailer.jobs import job_module
-from mailer.jobs.base import Progress, Report, send_nothing
+from mailer.jobs.base import JobModule, Progress, Report, send_nothing
 from mailer.jobs.runlog import RunLog
 from mailer.ledger.sqlite import Ledger, locked
 from mailer.sending.delivery import deliver
 from mailer.settings.config import JobSettings
+from mailer.settings.kinds import KINDS
 from mailer.site import Site
 
 ProgressFactory = Callable[[], AbstractContextManager[Progress | None]]
@@ -31,6 +33,11 @@ class Outcome:
     job: JobSettings
     report: Report | None = None
     error: str = ""
+
+
+def job_module(kind: str) -> JobModule:
+    """The module that runs `kind`, imported when a job of that kind runs."""
+    return cast("JobModule", importlib.import_module(KINDS[kind].module))
 
 
 def run_job(

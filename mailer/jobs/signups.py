@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from mailer.core.errors import WorkbookError
 from mailer.core.text import plural
 from mailer.core.tokens import load_secret
-from mailer.jobs import SignupsOptions
 from mailer.jobs.base import Send, delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Decisions, Ledger, SeatRow
@@ -31,6 +30,7 @@ from mailer.rules.series import events_row, sessions_ahead
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
 from mailer.settings import config
 from mailer.settings.config import JobSettings
+from mailer.settings.kinds import SignupsOptions
 from mailer.sheet.backends import CellChange, Table, WritePlan
 from mailer.sheet.google_form import FormError, FormReport, FormsClient, keep_in_step
 from mailer.sheet.series_tab import parse_series

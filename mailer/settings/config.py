@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.core.durations import seconds
 from mailer.core.errors import ConfigError
-from mailer.jobs import KINDS, Options, SignupsOptions
 from mailer.rules.digest import AT
-from mailer.sheet.schema import DEFAULT_COLUMNS, DEFAULT_TABS
+from mailer.settings.kinds import KINDS, Options, SignupsOptions
+from mailer.settings.schema import DEFAULT_COLUMNS, DEFAULT_TABS
 
 Opts = TypeVar("Opts", bound=Options)
 

@@ -35,7 +35,7 @@ from mailer.core.errors import ConfigError, WorkbookError
 from mailer.core.files import atomic_write
 from mailer.core.retry import Retry, with_retries
 from mailer.settings.config import Settings
-from mailer.sheet.schema import DATE_FIELDS, DEFAULT_COLUMNS
+from mailer.settings.schema import DATE_FIELDS, DEFAULT_COLUMNS
 from mailer.sheet.workbook import CellChange, Table, WritePlan, normalize_header, plan_writes
 
 log = logging.getLogger("mailer.sheets")

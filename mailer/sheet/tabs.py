@@ -15,7 +15,7 @@ from mailer.core.text import clean_text
 from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber, normalize_email
 from mailer.rules.binding import EventMatcher
 from mailer.rules.statuses import CANCELLED, canonical
-from mailer.sheet.schema import REQUIRED_COLUMNS
+from mailer.settings.schema import REQUIRED_COLUMNS
 from mailer.sheet.workbook import FORMULA_STARTS, Table
 
 MAX_CELL = 500

@@ -25,8 +25,8 @@ from mailer.model import Problem
 from mailer.rules.self_service import FORM, way
 from mailer.settings import config
 from mailer.settings.config import Settings
+from mailer.settings.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
 from mailer.sheet.backends import Table, Workbook, open_workbook
-from mailer.sheet.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
 from mailer.sheet.tabs import parse_events, parse_resources
 from mailer.tools import gallery
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 from mailer.core.errors import MailerError
 from mailer.core.tokens import load_secret
-from mailer.jobs import ReminderOptions, SignupsOptions
 from mailer.jobs.runner import run_job
 from mailer.ledger.sqlite import Ledger
 from mailer.mail.message import OutgoingMessage
 from mailer.rules import self_service
 from mailer.settings import config
 from mailer.settings.config import Settings
+from mailer.settings.kinds import ReminderOptions, SignupsOptions
 from mailer.sheet.tabs import parse_events
 from mailer.site import Site
 from mailer.tools.sample import write_sample
