@@ -3,7 +3,8 @@
 `workbook` is the small interface (a Table per tab, planned cell writes),
 `backends` picks the backend mailer.toml names: `csv_files` (a folder of CSVs,
 written atomically) or `google` (the Sheets API, one batch read and one batch
-write). `schema` names the tabs and columns, `tabs` turns rows into the domain
-values with a problem per bad row, `google_form` keeps the signup form's choices
-in step with the sessions.
+write). `tabs` reads rows into the domain's values (mailer.model) with a
+Problem per bad cell, `series_tab` reads the Series tab, and `google_form`
+keeps the signup form's choices in step with the sessions. The tabs' default
+names and columns are in mailer/settings/schema.py.
 """
