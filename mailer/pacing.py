@@ -22,6 +22,8 @@ DAY = timedelta(hours=24)
 MINUTE = timedelta(minutes=1)
 # A relay's "too fast" (421 4.7.0, 450 4.7.1) names no moment; try again after this.
 THROTTLE_PAUSE = timedelta(minutes=15)
+# The longest pause a provider can ask for: after it, the next run asks the provider again.
+LONGEST_PAUSE = DAY
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,17 @@ def pause_until(result: SendResult, now: datetime, first_in_day: str | None) -> 
     The provider's own reset when it gave one (SendGrid's X-RateLimit-Reset);
     for a spent daily quota (Gmail's 5.4.5), 24 hours after the first message of
     the rolling day, or a day from now when the ledger holds none; otherwise a
-    short throttling pause.
+    short throttling pause. Never more than LONGEST_PAUSE from `now`: a reset
+    years away (a provider's bug, a hostile header) is asked again tomorrow.
     """
     if result.resume_at is not None:
-        return max(result.resume_at, now)
-    if result.quota:
+        until = max(result.resume_at, now)
+    elif result.quota:
         start = datetime.fromisoformat(first_in_day) if first_in_day else now
-        return max(start + DAY, now + THROTTLE_PAUSE)
-    return now + THROTTLE_PAUSE
+        until = max(start + DAY, now + THROTTLE_PAUSE)
+    else:
+        until = now + THROTTLE_PAUSE
+    return min(until, now + LONGEST_PAUSE)
 
 
 def forecast(

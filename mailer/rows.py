@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.errors import MissingColumnError
+from mailer.moments import YEARS
 from mailer.rules.statuses import CANCELLED, canonical
 from mailer.schema import REQUIRED_COLUMNS
 from mailer.text import clean_text
@@ -23,7 +24,6 @@ MAX_CAPACITY = 10_000
 SEAT_NOTE = re.compile(  # what the signup form adds to a session's label: "(2 of 12 seats left)"
     r"\s*\((?:\d+ of \d+ seats? left|full: join the waitlist)\)\s*$", re.IGNORECASE
 )
-YEARS = range(1970, 2200)  # beyond these a date is a typo, and date arithmetic would overflow
 YES = {"yes", "y", "true", "1", "x", "member", "yes, i am a member"}
 NO = {"no", "n", "false", "0", "none"}
 
