@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+from email import policy
+
 
 def move_session(site, starts_at: str, ends_at: str) -> None:
     """Set the sample session's start and end as an organizer types them (its zone: Chicago)."""
@@ -49,8 +52,12 @@ def test_a_time_that_happens_twice_is_read_as_the_first_and_reported(site):
     assert warning in checked.output
     assert warning in result.output
     confirmation = next(line for line in site.sent() if line["kind"] == "confirmation")
-    text = (site.outbox / confirmation["file"]).read_text()
+    message = email.message_from_bytes(
+        (site.outbox / confirmation["file"]).read_bytes(), policy=policy.default
+    )
+    text = message.get_body(("plain",)).get_content()
     assert "2 hours on Zoom" in text, "01:30 CDT to 02:30 CST is two real hours"
+    assert "Sunday, November 7, 2027, 1:30 am CDT–2:30 am CST" in text
 
 
 def test_an_end_before_the_start_is_a_row_problem_even_when_the_clock_reads_later(site):
