@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mailer.emails import lead_time
 
 # The sample session: Wednesday 2026-12-02 12:00 America/Chicago (18:00 UTC).
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
@@ -87,6 +92,25 @@ def test_a_reminder_sent_hours_late_is_still_followed_by_the_hour_before(site):
         ("reminder-1440", f"Reminder: Community Support Conversation starts in 3 hours {when}"): 12,
         ("reminder-60", f"Reminder: Community Support Conversation starts in 1 hour {when}"): 12,
     }
+
+
+@pytest.mark.parametrize(
+    ("left", "said"),
+    [
+        (timedelta(minutes=50), "in 50 minutes"),
+        (timedelta(minutes=60), "in 1 hour"),
+        (timedelta(minutes=61), "in 61 minutes"),
+        (timedelta(hours=2, minutes=40), "in about 3 hours"),
+        (timedelta(hours=11), "in 11 hours"),
+        (timedelta(hours=13), "tomorrow"),
+        (timedelta(hours=24), "tomorrow"),
+        (timedelta(hours=49), "in 2 days"),
+    ],
+)
+def test_the_wording_follows_the_time_really_left(left, said):
+    start = START.astimezone(ZoneInfo("America/Chicago"))  # Wednesday 12:00 in Chicago
+
+    assert lead_time(start, start - left) == said
 
 
 def test_after_missed_runs_only_the_latest_reminder_goes(site):
