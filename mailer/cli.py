@@ -311,7 +311,7 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     ledger only, no spreadsheet calls. Example: mailer status --json
     """
     from mailer.ledger import Ledger
-    from mailer.pacing import forecast
+    from mailer.pacing import forecast, pause_in_force
     from mailer.redact import mask, redact
     from mailer.transports import limits
 
@@ -326,7 +326,10 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         ]
         seats = ledger.seats()
         unsent = ledger.messages(UNSENT)
-        queue = Queue(ledger.paused(backend), forecast(ledger, limits(settings), backend, moment))
+        queue = Queue(
+            pause_in_force(ledger, backend, moment),
+            forecast(ledger, limits(settings), backend, moment),
+        )
 
     def show(email: str) -> str:
         return email if addresses or as_json else mask(email)

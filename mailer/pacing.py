@@ -108,6 +108,19 @@ def pause_until(result: SendResult, now: datetime, first_in_day: str | None) -> 
     return min(until, now + LONGEST_PAUSE)
 
 
+def pause_in_force(ledger: Ledger, transport: str, now: datetime) -> tuple[datetime, str] | None:
+    """(until, why) of the transport's pause as of `now`, while it lasts.
+
+    A pause that ends more than LONGEST_PAUSE after `now` was never asked for in
+    those terms (a ledger from before the cap, a run forced to another moment):
+    it is not honoured, and the next send asks the provider again.
+    """
+    pause = ledger.paused(transport)
+    if pause is None or not now < pause[0] <= now + LONGEST_PAUSE:
+        return None
+    return pause
+
+
 def forecast(
     ledger: Ledger, limits: Limits, transport: str, now: datetime
 ) -> list[tuple[datetime, int]]:
@@ -116,8 +129,8 @@ def forecast(
     if not waiting:
         return []
     start = now
-    paused = ledger.paused(transport)
-    if paused and paused[0] > now:
+    paused = pause_in_force(ledger, transport, now)
+    if paused:
         start = paused[0]
     if not limits.daily:
         return [(start, waiting)]

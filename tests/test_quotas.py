@@ -13,7 +13,7 @@ import json
 import socket
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import NOW
@@ -154,6 +154,16 @@ def test_a_429_whose_reset_is_centuries_away_pauses_a_day_then_asks_again(tmp_pa
     assert paused is not None and paused[0] == NOW + timedelta(hours=24), "not the year 2286"
     assert next_day == {"sent": 10}
     assert len(server.requests) == 2
+
+
+def test_a_pause_recorded_until_2286_by_an_older_mailer_is_not_honoured(tmp_path):
+    ledger = Ledger(tmp_path / "mailer.db")
+    queue(ledger, 3)
+    ledger.pause("sendgrid", datetime.fromtimestamp(9999999999, UTC), "429 rate limited")
+    with SendgridStandIn() as server:
+        outcome = deliver(ledger, transport(server), NOW)
+
+    assert outcome == {"sent": 3}
 
 
 def test_mailer_retry_resume_lifts_a_pause_that_mailer_status_shows(site):
