@@ -22,7 +22,7 @@ from mailer.core.errors import TransportError
 from mailer.core.redact import redact, secrets_in
 from mailer.ledger.sqlite import BOUNCE, SKIPPED, Ledger
 from mailer.mail.message import FAILED, PAUSE, RETRY, SENT, UNKNOWN, OutgoingMessage, SendResult
-from mailer.sending.pacing import DAY, NO_LIMITS, Limits, Pacer, pause_until
+from mailer.sending.pacing import DAY, NO_LIMITS, Limits, Pacer, pause_in_force, pause_until
 from mailer.sending.transports import Transport
 
 log = logging.getLogger("mailer.delivery")
@@ -70,8 +70,8 @@ def deliver(
     settle_previous_run(ledger, now)
     run = Run(ledger, transport, now, secrets_in(), Pacer(limits, ledger, now, clock, sleep), None)
     total = ledger.count_due()
-    paused = ledger.paused(transport.name)
-    if total and paused and paused[0] > now:
+    paused = pause_in_force(ledger, transport.name, now)
+    if total and paused:
         log.warning("sending paused until %s: %s", paused[0].isoformat(), paused[1])
         run.outcome[WAITING] = total
         return run.outcome
