@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from mail_servers import SendgridStandIn  # noqa: E402
 
 from mailer.jobs.runner import run_job  # noqa: E402
-from mailer.ledger.sqlite import Ledger  # noqa: E402
+from mailer.ledger import open_ledger  # noqa: E402
 from mailer.sending.delivery import deliver  # noqa: E402
 from mailer.sending.transports.sendgrid import SendgridTransport  # noqa: E402
 from mailer.settings import config  # noqa: E402
@@ -61,7 +61,7 @@ def measure(subscribers: int, transport: str) -> dict[str, float]:
                 config.SendgridSettings(host=stand_in.url), environ={"SENDGRID_API_KEY": "SG.x"}
             )
         job = next(j for j in config.load_jobs(settings) if j.kind == "digest")
-        ledger = Ledger(settings.ledger.path)
+        ledger = open_ledger(settings.ledger.path)
         start = time.perf_counter()
         report = run_job(site, ledger, job, NOW, send=False)
         decide = time.perf_counter() - start

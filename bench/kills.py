@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from mail_servers import SendgridStandIn, free_port, wait_for_port  # noqa: E402
 
-from mailer.ledger.sqlite import Ledger  # noqa: E402
+from mailer.ledger import Ledger, open_ledger  # noqa: E402
 from mailer.mail.message import Body, Draft  # noqa: E402
 from mailer.sending.delivery import deliver  # noqa: E402
 from mailer.sending.transports.sendgrid import SendgridTransport  # noqa: E402
@@ -69,7 +69,7 @@ def child(kind: str, ledger_path: Path, target: str) -> None:
         transport = SendgridTransport(
             SendgridSettings(host=target), environ={"SENDGRID_API_KEY": "SG.bench"}
         )
-    ledger = Ledger(ledger_path)
+    ledger = open_ledger(ledger_path)
     deliver(ledger, transport, NOW)
     ledger.close()
 
@@ -95,7 +95,7 @@ def run_kills(kind: str, count: int, kills: int, seed: int) -> dict[str, float]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         ledger_path = Path(tmp) / "bench.db"
-        ledger = Ledger(ledger_path)
+        ledger = open_ledger(ledger_path)
         queue(ledger, count)
         ledger.close()
         accepted, target, stop = _server(kind, Path(tmp))
@@ -110,7 +110,7 @@ def run_kills(kind: str, count: int, kills: int, seed: int) -> dict[str, float]:
             copies = accepted()
         finally:
             stop()
-        ledger = Ledger(ledger_path)
+        ledger = open_ledger(ledger_path)
         unknown = {m.email for m in ledger.messages(("unknown",))}
         ledger.close()
     everyone = {f"person{i:05d}@example.org" for i in range(count)}

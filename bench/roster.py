@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from mailer.jobs.runner import run_job  # noqa: E402
 from mailer.jobs.signups import SignupsReport  # noqa: E402
-from mailer.ledger.sqlite import Ledger  # noqa: E402
+from mailer.ledger import open_ledger  # noqa: E402
 from mailer.settings import config  # noqa: E402
 from mailer.site import Site  # noqa: E402
 
@@ -79,7 +79,7 @@ def build_site(root: Path, n_signups: int, n_events: int) -> Path:
 
 def timed_run(config_path: Path, now: datetime) -> tuple[float, SignupsReport]:
     site = Site.from_settings(config.load(config_path))
-    with Ledger(site.ledger_path) as ledger:
+    with open_ledger(site.ledger_path) as ledger:
         start = time.perf_counter()
         report = run_job(site, ledger, config.SIGNUPS_JOB, now, send=False)
         elapsed = time.perf_counter() - start

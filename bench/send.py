@@ -18,12 +18,14 @@ import os
 import resource
 import shutil
 import smtplib
+import sqlite3
 import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,7 +37,7 @@ import kills  # noqa: E402
 from mail_servers import SendgridStandIn, free_port, wait_for_port  # noqa: E402
 
 from mailer.jobs.runner import run_job  # noqa: E402
-from mailer.ledger.sqlite import Ledger  # noqa: E402
+from mailer.ledger import Ledger, open_ledger  # noqa: E402
 from mailer.mail.message import SENT, Body, Draft, OutgoingMessage, SendResult  # noqa: E402
 from mailer.mail.mime import mime_bytes  # noqa: E402
 from mailer.sending.delivery import deliver  # noqa: E402
@@ -123,9 +125,10 @@ def confirmation_body(root: Path) -> Body:
     shutil.copytree(REPO / "templates", root / "templates")
     settings = config.load(root / "mailer.toml")
     write_sample(settings, NOW)
-    with Ledger(settings.ledger.path) as ledger:
+    with open_ledger(settings.ledger.path) as ledger:
         run_job(Site.from_settings(settings), ledger, config.SIGNUPS_JOB, NOW, send=False)
-        (text,) = ledger.db.execute(
+    with closing(sqlite3.connect(settings.ledger.path)) as db:
+        (text,) = db.execute(
             "SELECT b.body FROM bodies b JOIN messages m ON m.body_id = b.id"
             " WHERE m.kind = 'confirmation' LIMIT 1"
         ).fetchone()
@@ -153,7 +156,7 @@ def measure(kind: str, count: int, ports: dict[str, int], folder: Path) -> dict[
     tls = SmtpSettings("localhost", ports["tls"], "bench", "starttls", ca_file=folder / "ca.pem")
     with tempfile.TemporaryDirectory() as tmp:
         body = confirmation_body(Path(tmp))
-        ledger = Ledger(Path(tmp) / "bench.db")
+        ledger = open_ledger(Path(tmp) / "bench.db")
         queue(ledger, body, count)
         stand_in = None
         if kind == "outbox":

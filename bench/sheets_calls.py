@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from fake_sheets import FakeSheets, serial  # noqa: E402
 
 from mailer.jobs.runner import run_job  # noqa: E402
-from mailer.ledger.sqlite import Ledger  # noqa: E402
+from mailer.ledger import open_ledger  # noqa: E402
 from mailer.mail.render import Renderer  # noqa: E402
 from mailer.sending.transports import open_transport  # noqa: E402
 from mailer.settings import config  # noqa: E402
@@ -76,7 +76,7 @@ def run(settings: config.Settings, sheets: FakeSheets, now: datetime) -> tuple[C
     )
     site = Site(settings, workbook, open_transport(settings), Renderer(settings.root / "templates"))
     sheets.calls.clear()
-    with Ledger(settings.ledger.path) as ledger:
+    with open_ledger(settings.ledger.path) as ledger:
         run_job(site, ledger, config.SIGNUPS_JOB, now, send=False)
     calls = Counter(f"{c.method} {c.path.rpartition('/')[2]}" for c in sheets.calls)
     cells = sum(len(d["values"][0]) for c in sheets.calls for d in (c.body or {}).get("data", []))

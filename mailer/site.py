@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailer.core.tokens import load_secret
 from mailer.mail.render import Renderer
 from mailer.sending.transports import Transport, open_transport
 from mailer.settings.config import Settings
@@ -31,5 +32,10 @@ class Site:
         )
 
     @property
-    def ledger_path(self) -> Path:
-        return self.settings.ledger.path
+    def state(self) -> Path:
+        """The folder for what is not in the ledger: the local secret, caches, the heartbeat."""
+        return self.settings.ledger.state_folder
+
+    def secret(self) -> str:
+        """MAILER_SECRET, or (when nothing leaves the machine) one kept in the state folder."""
+        return load_secret(self.state, self.settings.transport.backend == "outbox")

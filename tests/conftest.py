@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from postgres import Postgres
 
 from mailer.cli.commands import cli
+from mailer.jobs.runlog import RunLog
+from mailer.ledger import open_ledger
+from mailer.rules.schedules import LastRun
 from mailer.settings import config
+from mailer.settings.config import JobSettings
 from mailer.tools.sample import write_sample
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,6 +88,15 @@ class SiteDir:
             if path.is_file()
         }
 
+    def job_runs(self) -> dict[str, LastRun]:
+        """When each job last ran and how it went, as the ledger's run log holds it."""
+        with open_ledger(self.settings()) as ledger:
+            return RunLog(ledger, self.root / "state").read()
+
+    def record_run(self, job: JobSettings, started: datetime, ok: bool, summary: str) -> None:
+        with open_ledger(self.settings()) as ledger:
+            RunLog(ledger, self.root / "state").record(job, started, ok, summary)
+
     def rows(self, tab: str = "signups") -> list[dict[str, str]]:
         with open(self.root / "lists" / f"{tab}.csv", encoding="utf-8-sig", newline="") as f:
             return list(csv.DictReader(f))
@@ -111,3 +127,29 @@ def site(tmp_path: Path) -> SiteDir:
     site_dir = SiteDir(root)
     write_sample(site_dir.settings(), NOW)
     return site_dir
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """A real PostgreSQL server, shared by the run's xdist workers (see tests/postgres.py)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    server = Postgres(shared)
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a ledger lives, once on each backend: a SQLite file, an empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'mailer.db'}"
+    return request.getfixturevalue("postgres").database()
+
+
+@pytest.fixture
+def pg_site(site: SiteDir, postgres: Postgres, monkeypatch: pytest.MonkeyPatch) -> SiteDir:
+    """The sample site with its ledger on PostgreSQL (MAILER_LEDGER_URL, as an image sets it)."""
+    monkeypatch.setenv("MAILER_LEDGER_URL", postgres.database())
+    return site

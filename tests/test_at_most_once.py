@@ -20,7 +20,7 @@ from mail_servers import SendgridStandIn, SmtpServer, SmtpSink
 from test_sendgrid import queue, transport
 from test_sendgrid_events import client, signed, signer  # noqa: F401 - a fixture
 
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import open_ledger
 from mailer.sending.delivery import deliver
 
 SLOW = 1  # seconds the stand-in takes to answer; the transport waits a quarter of that
@@ -37,7 +37,7 @@ def unsent(site, *args: str) -> list[dict]:
 
 
 def test_a_sendgrid_slower_than_the_timeout_gets_each_message_once(tmp_path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 200)
     with SendgridStandIn(delay=SLOW) as server:
         first = deliver(ledger, transport(server, timeout=0.25), NOW)
@@ -52,7 +52,7 @@ def test_a_sendgrid_slower_than_the_timeout_gets_each_message_once(tmp_path):
 
 
 def test_a_sendgrid_that_hangs_up_mid_request_leaves_the_request_unknown(tmp_path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 5)
     with SendgridStandIn(hang_up=True) as server:
         outcome = deliver(ledger, transport(server), NOW)

@@ -18,7 +18,6 @@ from conftest import NOW, SiteDir
 from mail_servers import SmtpServer, SmtpSink
 
 from mailer.core.redact import RedactingFormatter
-from mailer.jobs.runlog import RunLog
 from mailer.rules.schedules import LastRun, check_every, is_due, next_run
 from mailer.settings.config import JobSettings, load_jobs
 
@@ -84,8 +83,8 @@ def test_daemon_sends_survives_a_failing_job_and_stops_on_a_signal(site, tmp_pat
     assert f"{stop.name} received; finishing the running job" in text
     assert text.rstrip().endswith("daemon stopped")
     assert len({line["key"] for line in site.sent()}) == len(site.sent()) == 14
-    runs = json.loads((site.root / "state" / "job-runs.json").read_text())
-    assert runs["signups"]["ok"] is True and runs["reminders"]["ok"] is False
+    runs = site.job_runs()
+    assert runs["signups"].ok is True and runs["reminders"].ok is False
     assert "@example.org" not in text.replace("sessions@example.org", "")
 
 
@@ -144,7 +143,7 @@ def test_the_run_log_keeps_no_address_or_secret_a_failure_quoted(site, monkeypat
     monkeypatch.setenv("MAILER_SECRET", "s3cret-value-for-tokens")
     signups = next(j for j in load_jobs(site.settings()) if j.kind == "signups")
     failure = "maya.okafor@example.org refused, token s3cret-value-for-tokens"
-    RunLog(site.root / "state").record(signups, NOW, False, failure)
+    site.record_run(signups, NOW, False, failure)
 
     result = site.mailer("jobs", "--json", now=NOW + timedelta(minutes=2))
 
@@ -165,7 +164,7 @@ def test_the_daemon_asks_often_enough_to_stay_on_time():
 
 def test_mailer_jobs_lists_each_job_with_its_last_and_next_run(site):
     signups = next(j for j in load_jobs(site.settings()) if j.kind == "signups")
-    RunLog(site.root / "state").record(signups, NOW, True, "14 new, 14 sent, 1 row rejected")
+    site.record_run(signups, NOW, True, "14 new, 14 sent, 1 row rejected")
 
     result = site.mailer("jobs", now=NOW + timedelta(minutes=2))
 
@@ -177,7 +176,7 @@ def test_mailer_jobs_lists_each_job_with_its_last_and_next_run(site):
 
 def test_mailer_jobs_json_for_scripts(site):
     signups = next(j for j in load_jobs(site.settings()) if j.kind == "signups")
-    RunLog(site.root / "state").record(signups, NOW, False, "sheet unreachable")
+    site.record_run(signups, NOW, False, "sheet unreachable")
 
     result = site.mailer("jobs", "--json", now=NOW + timedelta(minutes=2))
 
@@ -191,7 +190,7 @@ def test_mailer_jobs_json_for_scripts(site):
 def test_a_run_as_of_another_moment_is_not_recorded_as_a_run(site):
     site.mailer("run", now=NOW + timedelta(days=30))
 
-    assert RunLog(site.root / "state").read() == {}
+    assert site.job_runs() == {}
 
 
 def test_every_job_is_due_when_its_interval_has_passed():

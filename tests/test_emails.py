@@ -9,7 +9,7 @@ from email import policy
 from conftest import NOW
 
 from mailer.jobs.runner import run_job
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import open_ledger
 from mailer.settings.config import SIGNUPS_JOB
 from mailer.site import Site
 
@@ -68,7 +68,7 @@ def test_no_tracking_pixels_no_web_fonts(site):
 
 def test_a_run_compiles_each_body_once_not_once_per_person(site):
     built = Site.from_settings(site.settings())
-    ledger = Ledger(site.settings().ledger.path)
+    ledger = open_ledger(site.settings().ledger.path)
 
     report = run_job(built, ledger, SIGNUPS_JOB, NOW)
 

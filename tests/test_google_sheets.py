@@ -23,7 +23,7 @@ from fake_token_endpoint import TokenEndpoint
 from mailer.core.errors import ConfigError, WorkbookError
 from mailer.jobs.dry_run import dry_run
 from mailer.jobs.runner import run_job, run_jobs
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import open_ledger
 from mailer.mail.render import Renderer
 from mailer.sending.transports import open_transport
 from mailer.settings import config
@@ -77,7 +77,7 @@ class SheetSite:
     def run(self, kind: str = "signups", now: datetime = NOW):
         site = self.open()
         job = next(j for j in config.load_jobs(site.settings) if j.kind == kind)
-        with Ledger(site.ledger_path) as ledger:
+        with open_ledger(site.settings) as ledger:
             return run_job(site, ledger, job, now)
 
     def signups(self) -> list[dict]:

@@ -15,7 +15,7 @@ from conftest import NOW, SiteDir
 from test_emails import read_eml
 from test_self_service import BEN, DANIEL, link_in, with_form
 
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import open_ledger
 from mailer.rules.self_service import SeatRef
 
 
@@ -32,7 +32,7 @@ def calendars(site: SiteDir) -> list[tuple[dict, str, vobject.base.Component]]:
 
 
 def release_by_hand(site: SiteDir, token: str, email: str) -> None:
-    ledger = Ledger(site.settings().ledger.path)
+    ledger = open_ledger(site.settings().ledger.path)
     try:
         ledger.add_request(token, SeatRef("release", "ccs-2026-12-02", email), NOW, "test")
     finally:

@@ -13,11 +13,14 @@ from conftest import NOW
 from test_sendgrid import queue, shared_body
 
 from mailer.core.errors import LedgerError
-from mailer.ledger.sqlite import SCHEMA_VERSION, Ledger
+from mailer.ledger import open_ledger
+from mailer.ledger.schema import SCHEMA_VERSION
 from mailer.mail.message import Draft
 
 # What each schema added, undone to take a ledger back to the version before it.
 ADDED_IN = {
+    5: "ALTER TABLE messages DROP COLUMN holder; ALTER TABLE messages DROP COLUMN lease_until;"
+    " ALTER TABLE seats DROP COLUMN place; DROP TABLE job_runs;",
     4: "DROP TABLE requests;",
     3: "DROP INDEX messages_by_sent_at; DROP TABLE pauses;"
     " ALTER TABLE messages DROP COLUMN priority; ALTER TABLE messages DROP COLUMN tried_at;",
@@ -35,38 +38,38 @@ def as_written_by_schema(path: Path, version: int) -> None:
     db.close()
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_an_older_ledger_is_upgraded_and_keeps_its_messages(tmp_path: Path, version: int):
     path = tmp_path / "mailer.db"
-    ledger = Ledger(path)
+    ledger = open_ledger(path)
     queue(ledger, 3)
     ledger.add([confirmation()])
     ledger.close()
     as_written_by_schema(path, version)
 
-    ledger = Ledger(path)
+    ledger = open_ledger(path)
     due = [m.kind for batch in ledger.due() for m in batch]
 
-    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert ledger.schema_version() == SCHEMA_VERSION == 5
     assert due == ["confirmation", "digest", "digest", "digest"], "the digest goes last"
     assert ledger.paused("smtp") is None
 
 
 def test_a_ledger_from_a_newer_mailer_is_refused(tmp_path: Path):
     path = tmp_path / "mailer.db"
-    Ledger(path).close()
+    open_ledger(path).close()
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
 
     with pytest.raises(LedgerError, match="run the mailer version that wrote it"):
-        Ledger(path)
+        open_ledger(path)
 
 
 def test_the_ledger_file_is_readable_by_its_owner_only(tmp_path: Path):
     old = os.umask(0o022)
     try:
-        Ledger(tmp_path / "state" / "mailer.db").close()
+        open_ledger(tmp_path / "state" / "mailer.db").close()
     finally:
         os.umask(old)
 

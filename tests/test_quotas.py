@@ -20,7 +20,7 @@ from conftest import NOW
 from mail_servers import Reply, SendgridStandIn, SmtpServer, SmtpSink
 from test_sendgrid import queue, transport
 
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import open_ledger
 from mailer.sending.delivery import deliver
 from mailer.sending.pacing import Limits
 from mailer.sending.transports.sendgrid import SendgridTransport
@@ -43,7 +43,7 @@ def with_limits(site, **limits: int) -> None:
 
 
 def states(site) -> Counter:
-    ledger = Ledger(site.settings().ledger.path)
+    ledger = open_ledger(site.settings().ledger.path)
     try:
         return Counter(m.state for m in ledger.messages())
     finally:
@@ -51,7 +51,7 @@ def states(site) -> Counter:
 
 
 def suppressions(site) -> dict[str, str]:
-    ledger = Ledger(site.settings().ledger.path)
+    ledger = open_ledger(site.settings().ledger.path)
     try:
         return ledger.suppressed()
     finally:
@@ -119,7 +119,7 @@ def test_a_relay_saying_too_fast_pauses_a_quarter_hour(site):
 
 
 def test_sendgrids_429_with_a_far_reset_pauses_until_then(tmp_path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 10)
     limited = Reply(429, {"errors": [{"message": "too many"}]}, {"X-RateLimit-Reset": str(RESET)})
     with SendgridStandIn([limited]) as server:
@@ -138,7 +138,7 @@ def test_sendgrids_429_with_a_far_reset_pauses_until_then(tmp_path):
 
 
 def test_a_429_whose_reset_is_centuries_away_pauses_a_day_then_asks_again(tmp_path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 10)
     far = Reply(429, {"errors": [{"message": "too many"}]}, {"X-RateLimit-Reset": "9999999999"})
     with SendgridStandIn([far]) as server:
@@ -157,7 +157,7 @@ def test_a_429_whose_reset_is_centuries_away_pauses_a_day_then_asks_again(tmp_pa
 
 
 def test_a_pause_recorded_until_2286_by_an_older_mailer_is_not_honoured(tmp_path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 3)
     ledger.pause("sendgrid", datetime.fromtimestamp(9999999999, UTC), "429 rate limited")
     with SendgridStandIn() as server:
@@ -190,7 +190,7 @@ def test_mailer_retry_resume_lifts_a_pause_that_mailer_status_shows(site):
 
 
 def test_sendgrids_spent_daily_credits_pause_instead_of_stopping_the_run(tmp_path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 3)
     spent = Reply(401, {"errors": [{"field": None, "message": "Maximum credits exceeded"}]})
     with SendgridStandIn([spent]) as server:
@@ -249,7 +249,7 @@ def test_a_daily_limit_spreads_the_digest_over_the_following_days(site):
 def test_a_per_minute_limit_waits_between_batches(tmp_path):
     from mailer.sending.transports.outbox import OutboxTransport
 
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 25)
     outbox = OutboxTransport(tmp_path / "outbox")
     outbox.limits = Limits(per_minute=10)

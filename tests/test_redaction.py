@@ -1,13 +1,11 @@
 """Addresses masked and secrets blanked wherever text reaches a person or a file.
 
 Servers echo what they were sent: a refused key, the address they refused.
-`mailer status`, the `error:` line of `mailer run`, the logs, job-runs.json and
+`mailer status`, the `error:` line of `mailer run`, the logs, the run log and
 the sheet's Note all show it redacted (`mailer status --addresses` unmasks).
 """
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from click.testing import CliRunner
@@ -33,13 +31,13 @@ def test_a_key_the_server_echoes_is_blanked_in_the_error_line_and_job_runs(site)
         shown = site.mailer("run", "signups")
         recorded = CliRunner().invoke(cli, ["--config", str(site.config), "run", "signups"])
 
-    runs = (site.root / "state" / "job-runs.json").read_text()
+    runs = site.job_runs()["signups"].summary
     assert shown.exit_code == recorded.exit_code == 1
     assert "error: signups: SendGrid refused the request (401 The API key [secret]" in (
         shown.output
     )
     assert KEY not in shown.output + recorded.output + runs
-    assert "[secret]" in json.loads(runs)["signups"]["summary"]
+    assert "[secret]" in runs
 
 
 def test_an_address_the_server_echoes_is_masked_in_status_logs_and_the_sheet(site, caplog):

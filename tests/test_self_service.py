@@ -23,7 +23,8 @@ from test_google_sheets import sheet  # noqa: F401 (the Google Sheet stand-in fi
 from test_unsubscribe import CHROMIUM, CHROMIUM_ARGS, with_public_url
 
 from mailer.core.tokens import load_secret
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import open_ledger
+from mailer.ledger.schema import SCHEMA_VERSION
 from mailer.rules.self_service import SeatRef
 from mailer.web.app import create_app
 
@@ -317,7 +318,7 @@ def test_requests_are_kept_once_in_the_ledger(served):
     site.client.post(path)
     site.client.post(path)
 
-    ledger = Ledger(site.settings().ledger.path)
+    ledger = open_ledger(site.settings().ledger.path)
     try:
         waiting = ledger.open_requests()
     finally:
@@ -369,7 +370,7 @@ def test_a_cancelled_session_page_says_so_and_changes_nothing(served):
     pressed = site.client.post(path)
 
     assert "This session is cancelled" in pressed.get_data(as_text=True)
-    ledger = Ledger(site.settings().ledger.path)
+    ledger = open_ledger(site.settings().ledger.path)
     try:
         assert ledger.open_requests() == []
     finally:
@@ -390,17 +391,20 @@ def test_a_reminder_carries_the_release_link_too(served):
 
 def test_a_ledger_from_before_requests_existed_is_upgraded_in_place(tmp_path):
     path = tmp_path / "mailer.db"
-    Ledger(path).close()
+    open_ledger(path).close()
     older = sqlite3.connect(path)
-    older.execute("DROP TABLE requests")
+    older.executescript(
+        "DROP TABLE requests; DROP TABLE job_runs; ALTER TABLE messages DROP COLUMN holder;"
+        " ALTER TABLE messages DROP COLUMN lease_until; ALTER TABLE seats DROP COLUMN place;"
+    )
     older.execute("PRAGMA user_version = 3")
     older.close()
 
-    ledger = Ledger(path)
+    ledger = open_ledger(path)
     try:
         added = ledger.add_request("t" * 32, SeatRef("release", "e", "a@x.org"), NOW, "web")
         again = ledger.add_request("t" * 32, SeatRef("release", "e", "a@x.org"), NOW, "web")
-        (version,) = ledger.db.execute("PRAGMA user_version").fetchone()
+        version = ledger.schema_version()
     finally:
         ledger.close()
-    assert (added, again, version) == (True, False, 4)
+    assert (added, again, version) == (True, False, SCHEMA_VERSION)

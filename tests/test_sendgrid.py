@@ -13,7 +13,7 @@ from conftest import NOW
 from mail_servers import Reply, SendgridStandIn
 
 from mailer.core.errors import TransportError
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import Ledger, open_ledger
 from mailer.mail.message import Body, Draft
 from mailer.sending.delivery import deliver
 from mailer.sending.transports.sendgrid import SendgridTransport
@@ -108,7 +108,7 @@ def test_sample_run_sends_one_request_per_shared_body(site):
 
 
 def test_a_shared_body_goes_out_1000_personalizations_a_request(tmp_path: Path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 2500)
     with SendgridStandIn() as server:
         outcome = deliver(ledger, transport(server), NOW)
@@ -121,7 +121,7 @@ def test_a_shared_body_goes_out_1000_personalizations_a_request(tmp_path: Path):
 
 
 def test_values_are_escaped_in_html_and_plain_in_text(tmp_path: Path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     body = shared_body()
     ledger.add(
         [
@@ -150,7 +150,7 @@ def test_values_are_escaped_in_html_and_plain_in_text(tmp_path: Path):
 
 
 def test_429_waits_until_the_rate_limit_resets(tmp_path: Path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 10)
     waits: list[float] = []
     script = [Reply(429, {"errors": [{"message": "too many"}]}, {"X-RateLimit-Reset": "1000007"})]
@@ -163,14 +163,14 @@ def test_429_waits_until_the_rate_limit_resets(tmp_path: Path):
 
 
 def test_5xx_is_retried_with_backoff_then_left_for_the_next_run(tmp_path: Path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 3)
     waits: list[float] = []
     with SendgridStandIn([Reply(503), Reply(500)]) as server:
         outcome = deliver(ledger, transport(server, waits), NOW)
     assert outcome["sent"] == 3 and len(waits) == 2 and 0 < waits[0] <= waits[1] + 1
 
-    ledger = Ledger(tmp_path / "again.db")
+    ledger = open_ledger(tmp_path / "again.db")
     queue(ledger, 3)
     with SendgridStandIn([Reply(503)] * 6) as server:
         first = deliver(ledger, transport(server), NOW)
@@ -181,7 +181,7 @@ def test_5xx_is_retried_with_backoff_then_left_for_the_next_run(tmp_path: Path):
 
 
 def test_400_fails_the_messages_sendgrid_names_and_sends_the_rest(tmp_path: Path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 4)
     error = {
         "errors": [
@@ -202,7 +202,7 @@ def test_400_fails_the_messages_sendgrid_names_and_sends_the_rest(tmp_path: Path
 
 
 def test_400_without_a_field_fails_the_request_with_the_reason(tmp_path: Path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 2)
     error = {"errors": [{"message": "The from address does not match a verified Sender"}]}
     with SendgridStandIn([Reply(400, error)]) as server:
@@ -229,7 +229,7 @@ def test_a_refused_key_stops_at_once_and_retries_nothing(site, status):
 
 
 def test_sandbox_validates_without_marking_anything_sent(tmp_path: Path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 2)
     with SendgridStandIn([Reply(200)]) as server:
         outcome = deliver(ledger, transport(server, sandbox=True), NOW)
@@ -250,7 +250,7 @@ def test_no_key_is_a_config_error(site, monkeypatch):
 
 
 def test_an_unreachable_api_is_retried_then_left_pending(tmp_path: Path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 2)
     waits: list[float] = []
     unreachable = SendgridTransport(
@@ -265,7 +265,7 @@ def test_an_unreachable_api_is_retried_then_left_pending(tmp_path: Path):
 
 
 def test_transport_error_names_the_status(tmp_path: Path):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 1)
     with SendgridStandIn([Reply(401)]) as server, pytest.raises(TransportError, match="401"):
         deliver(ledger, transport(server), NOW)

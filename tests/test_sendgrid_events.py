@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from mail_servers import SendgridStandIn
 
 from mailer.core.tokens import load_secret
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import open_ledger
 from mailer.web.app import create_app
 
 BOUNCED = "daniel.reyes@example.org"
@@ -82,9 +84,11 @@ def events() -> bytes:
 
 
 def ledger_view(site) -> tuple[dict[str, str], dict[str, str]]:
-    with Ledger(site.settings().ledger.path) as ledger:
+    path = site.settings().ledger.path
+    with open_ledger(path) as ledger:
         reasons = {m.email: m.reason for m in ledger.messages(("failed",))}
-        rows = ledger.db.execute("SELECT email, reason FROM suppressions").fetchall()
+    with closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT email, reason FROM suppressions").fetchall()
     return reasons, dict(rows)
 
 

@@ -18,7 +18,7 @@ from mail_servers import Received, SmtpServer, SmtpSink
 from test_sendgrid import shared_body
 
 from mailer.core.tokens import unsubscribe_token
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import Ledger, open_ledger
 from mailer.mail.message import Draft
 from mailer.sending.delivery import deliver
 from mailer.sending.transports.smtp import SmtpTransport
@@ -75,7 +75,7 @@ def one_click(url: str, address: str) -> int:
 
 @pytest.mark.slow
 def test_an_unsubscribe_during_a_3000_reader_digest_stops_everything_not_yet_sent(tmp_path, serve):
-    ledger = Ledger(tmp_path / "mailer.db")
+    ledger = open_ledger(tmp_path / "mailer.db")
     digest_to_everyone(ledger)
     leaving = [reader(1000), reader(2500)]  # the very next message, and a later one
     answered: list[int] = []

@@ -12,7 +12,7 @@ from test_digest import NEXT_SLOT, add_resources
 from test_emails import read_eml
 
 from mailer.core.tokens import load_secret, unsubscribe_token
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import open_ledger
 from mailer.web.app import create_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -41,7 +41,7 @@ def unsubscribe_link(site, address: str) -> str:
 
 
 def suppressed(site) -> set[str]:
-    with Ledger(site.settings().ledger.path) as ledger:
+    with open_ledger(site.settings().ledger.path) as ledger:
         return set(ledger.suppressed())
 
 

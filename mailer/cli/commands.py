@@ -312,14 +312,14 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     ledger only, no spreadsheet calls. Example: mailer status --json
     """
     from mailer.core.redact import mask, redact
-    from mailer.ledger.sqlite import Ledger
+    from mailer.ledger import open_ledger
     from mailer.sending.pacing import forecast, pause_in_force
     from mailer.sending.transports import limits
 
     settings = obj.settings()
     moment = parse_now(now, settings.organization.zone)
     backend = settings.transport.backend
-    with Ledger(settings.ledger.path) as ledger:
+    with open_ledger(settings) as ledger:
         events = [
             stored.event
             for stored in ledger.stored_events().values()
@@ -499,12 +499,14 @@ def daemon(obj: Context) -> None:
 def list_jobs(obj: Context, now: str | None, as_json: bool) -> None:
     """List the jobs in jobs/, their schedules, last run and next run. Example: mailer jobs"""
     from mailer.jobs.runlog import RunLog
+    from mailer.ledger import open_ledger
     from mailer.rules.schedules import next_run
     from mailer.settings import config
 
     settings = obj.settings()
     moment = parse_now(now, settings.organization.zone)
-    runs = RunLog(settings.ledger.path.parent).read()
+    with open_ledger(settings) as ledger:
+        runs = RunLog(ledger, settings.ledger.state_folder).read()
     zone = settings.organization.zone
     listed = []
     for job in config.load_jobs(settings):
@@ -697,14 +699,11 @@ def retry(obj: Context, unknown: bool, resume: bool, addresses: bool) -> None:
     """
     from mailer.core.redact import mask, redact
     from mailer.core.text import plural
-    from mailer.ledger.sqlite import Ledger, locked
+    from mailer.ledger import open_ledger
 
     settings = obj.settings()
-    with (
-        locked(settings.ledger.path, settings.ledger.lock_timeout),
-        Ledger(settings.ledger.path) as ledger,
-    ):
-        ledger.interrupted()  # under the lock no run is sending: these were cut off
+    with open_ledger(settings) as ledger, ledger.run_lock(settings.ledger.lock_timeout):
+        ledger.interrupted()  # claims whose holder is gone: these were cut off
         unknowns = ledger.messages(("unknown",))
         count = ledger.retry_failed()
         requeued = ledger.requeue_unknown() if unknown else 0
@@ -758,12 +757,13 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     import waitress
 
     from mailer.core.tokens import load_secret
+    from mailer.ledger import open_ledger
     from mailer.web.app import WEBHOOK_LIMIT, create_app
 
     settings = obj.settings()
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    secret = load_secret(settings.ledger.state_folder, settings.transport.backend == "outbox")
     app = create_app(
-        settings.ledger.path,
+        open_ledger(settings),
         secret,
         settings.organization.name,
         sendgrid_key=settings.server.sendgrid_event_key,
@@ -790,13 +790,13 @@ def unsubscribe(obj: Context, email: str, now: str | None) -> None:
     from mailer.core.errors import MailerError
     from mailer.core.redact import mask
     from mailer.jobs.subscribers import sync_unsubscribes
-    from mailer.ledger.sqlite import Ledger
+    from mailer.ledger import open_ledger
     from mailer.model import normalize_email
     from mailer.site import Site
 
     settings = obj.settings()
     moment = parse_now(now, settings.organization.zone)
-    with Ledger(settings.ledger.path) as ledger:
+    with open_ledger(settings) as ledger:
         ledger.suppress(normalize_email(email), "unsubscribe", moment)
         obj.console.print(f"{mask(email)} will get no more digests.", highlight=False)
         try:
@@ -821,13 +821,13 @@ def resubscribe(obj: Context, email: str) -> None:
     from mailer.core.errors import MailerError
     from mailer.core.redact import mask
     from mailer.jobs.subscribers import clear_unsubscribe
-    from mailer.ledger.sqlite import Ledger
+    from mailer.ledger import open_ledger
     from mailer.model import normalize_email
     from mailer.site import Site
 
     settings = obj.settings()
     console = obj.console
-    with Ledger(settings.ledger.path) as ledger:
+    with open_ledger(settings) as ledger:
         lifted = ledger.unsuppress(normalize_email(email))
     if not lifted:
         console.print(f"{mask(email)} was not on the suppression list.", highlight=False)
@@ -843,6 +843,54 @@ def resubscribe(obj: Context, email: str) -> None:
         console.print(f"The sheet could not be written ({err}).", highlight=False, markup=False)
     if cleared:
         console.print("Its unsubscribed_on date in the Subscribers tab is cleared.")
+
+
+@cli.command()
+@click.option(
+    "--from",
+    "source",
+    metavar="URL",
+    help="The ledger to copy (default: this site's, [ledger] url or MAILER_LEDGER_URL).",
+)
+@click.option("--to", "target", metavar="URL", required=True, help="An empty ledger to fill.")
+@click.pass_obj
+def migrate(obj: Context, source: str | None, target: str) -> None:
+    """Move the site's memory to another ledger: every seat, message, suppression and run.
+
+    Run it with mailer stopped, then point [ledger] url (or MAILER_LEDGER_URL)
+    at the new ledger. Nothing is lost and nothing is sent again: a message
+    that was sent stays sent, one in flight stays unknown. The password of a
+    PostgreSQL ledger comes from MAILER_LEDGER_PASSWORD(_FILE). Example:
+    mailer migrate --from sqlite:///state/mailer.db --to postgresql://mailer@db/mailer
+    """
+    from mailer.core.text import plural
+    from mailer.ledger import open_ledger
+    from mailer.ledger.copy import copy_ledger
+    from mailer.settings.config import SQLITE_URL
+
+    settings = obj.settings()
+    root = settings.source.parent
+
+    def located(url: str) -> str:
+        """A relative SQLite path is the site's, as in [ledger] url."""
+        path = Path(url.removeprefix(SQLITE_URL))
+        if url.startswith(SQLITE_URL) and not path.is_absolute():
+            return SQLITE_URL + str(root / path)
+        return url
+
+    with (
+        open_ledger(located(source) if source else settings) as old,
+        open_ledger(located(target)) as new,
+        old.run_lock(settings.ledger.lock_timeout),
+    ):
+        copied = copy_ledger(old, new)
+        where = (old.where, new.where)
+    obj.console.print(
+        f"Copied {plural(copied['messages'], 'message')}, {plural(copied['seats'], 'seat')} "
+        f"and {plural(copied['suppressions'], 'suppression')} from {where[0]} to {where[1]}.",
+        markup=False,
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mailer.ledger.sqlite import Ledger
+    from mailer.ledger import Ledger
     from mailer.settings.config import JobSettings
     from mailer.site import Site
 

@@ -1,9 +1,12 @@
 """`mailer daemon`: every enabled job on its schedule, one at a time, until SIGTERM or SIGINT.
 
 The `schedule` package ticks; whether a job is due is decided from the run
-log (`state/job-runs.json`) and the job's own rules, so a restart catches up
-and nothing runs twice for one slot. A job that raises is logged and the
-daemon goes on; a signal lets the running job finish, then the daemon exits.
+log (in the ledger) and the job's own rules, checked again under the ledger's
+run lock, so a restart catches up and nothing runs twice for one slot, however
+many daemons share the ledger. On a shared ledger (PostgreSQL) each daemon
+also helps send what is queued, claiming messages row by row. A job that
+raises is logged and the daemon goes on; a signal lets the running job
+finish, then the daemon exits.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ import schedule
 from mailer.core.errors import LockedError
 from mailer.jobs.runlog import RunLog
 from mailer.jobs.runner import run_jobs
+from mailer.ledger import open_ledger
 from mailer.rules.schedules import check_every, is_due
+from mailer.sending.delivery import deliver
 from mailer.settings.config import JobSettings, Settings
 from mailer.site import Site
 
 log = logging.getLogger("mailer.daemon")
+HELP_EVERY = 2  # seconds between looks at a shared ledger's queue
 
 
 class Daemon:
@@ -38,12 +44,26 @@ class Daemon:
         self.jobs = [job for job in jobs if job.enabled]
         self.clock = clock
         self.site = Site.from_settings(settings)
-        self.runs = RunLog(settings.ledger.path.parent)
+        self.ledger = open_ledger(settings)  # migrated here, at start
+        self.runs = RunLog(self.ledger, self.site.state)
         self.stopping = threading.Event()
         self.scheduler = schedule.Scheduler()
         for job in self.jobs:
             every = int(check_every(job).total_seconds())
             self.scheduler.every(every).seconds.do(self.tick, job)
+        if self.ledger.shared:
+            self.scheduler.every(HELP_EVERY).seconds.do(self.help_send)
+
+    def help_send(self) -> None:
+        """Send what another daemon's job queued, beside it; never raises."""
+        if self.stopping.is_set():
+            return
+        try:
+            if self.ledger.count_due():
+                outcome = deliver(self.ledger, self.site.transport, self.clock())
+                log.info("helped send: %s", dict(outcome))
+        except Exception:
+            log.exception("helping to send crashed")
 
     def tick(self, job: JobSettings) -> None:
         """Run `job` if it is due; never raises, so `schedule` keeps it scheduled."""
@@ -60,13 +80,25 @@ class Daemon:
             return
         started = time.monotonic()
         try:
-            (outcome,) = run_jobs(self.site, [job], now)
+            outcomes = list(
+                run_jobs(
+                    self.site,
+                    [job],
+                    now,
+                    ledger=self.ledger,
+                    still_due=lambda job, last: is_due(job, last, now),
+                )
+            )
         except LockedError as err:
             log.warning("%s: skipped, %s", job.name, err)
             return
         except Exception:
             log.exception("%s: crashed after %.1f s", job.name, time.monotonic() - started)
             return
+        if not outcomes:
+            log.info("%s: another daemon ran it", job.name)
+            return
+        (outcome,) = outcomes
         took = time.monotonic() - started
         if outcome.report is None:
             log.error("%s: failed after %.1f s: %s", job.name, took, outcome.error)
@@ -83,6 +115,7 @@ class Daemon:
             self.scheduler.run_pending()
             idle = self.scheduler.idle_seconds
             self.stopping.wait(timeout=max(0.05, min(idle if idle is not None else 1.0, 1.0)))
+        self.ledger.close()
         log.info("daemon stopped")
 
     def stop(self, signum: int, frame: object) -> None:

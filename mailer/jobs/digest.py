@@ -15,7 +15,7 @@ from mailer.core.text import plural
 from mailer.core.tokens import load_secret, unsubscribe_token
 from mailer.jobs.base import Send, delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import Ledger
 from mailer.mail.emails import event_view, site_body
 from mailer.mail.message import Body, Draft, placeholder
 from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber
@@ -171,7 +171,7 @@ def _decide(
         sessions=_sessions(events, ledger, now, options.upcoming_days),
     )
     recipients = digest.audience(subscribers, signups, set(ledger.suppressed()))
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    secret = load_secret(settings.ledger.state_folder, settings.transport.backend == "outbox")
     body = _body(site, options.template, contents, slot)
     report.resources = len(fresh)
     report.recipients = ledger.record_digest(

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mailer.core.tokens import LOCAL_SECRET
-from mailer.ledger.sqlite import locked
+from mailer.ledger import open_ledger
+from mailer.ledger.copy import copy_ledger
 from mailer.sending.transports.memory import MemoryTransport
 from mailer.sheet.backends import Table, Workbook, WritePlan
 from mailer.sheet.workbook import plan_writes
@@ -50,28 +51,23 @@ def dry_run(site: Site) -> Iterator[tuple[Site, MemoryTransport]]:
     """The site with a scratch copy of its ledger, writes dropped and mail kept in memory."""
     with tempfile.TemporaryDirectory(prefix="mailer-dry-run-") as tmp:
         state = Path(tmp)
-        if site.ledger_path.exists():
-            with locked(site.ledger_path, site.settings.ledger.lock_timeout):
-                copy_ledger(site.ledger_path, state / site.ledger_path.name)
-        secret = site.ledger_path.parent / LOCAL_SECRET
+        settings = site.settings
+        copy = state / "mailer.db"
+        # A site that never ran has no SQLite file yet, and a dry run makes none.
+        if not settings.ledger.on_sqlite or settings.ledger.path.exists():
+            with (
+                open_ledger(settings) as ledger,
+                open_ledger(copy) as scratch_ledger,
+                ledger.run_lock(settings.ledger.lock_timeout),
+            ):
+                copy_ledger(ledger, scratch_ledger)
+        secret = site.state / LOCAL_SECRET
         if secret.exists():
             shutil.copyfile(secret, state / LOCAL_SECRET)
-        settings = site.settings
         scratch = dataclasses.replace(
             settings,
-            ledger=dataclasses.replace(settings.ledger, path=state / site.ledger_path.name),
+            ledger=settings.ledger.sqlite_at(copy, state),
         )
         transport = MemoryTransport()
         # forms=None: the signup form is left as it is
         yield Site(scratch, DroppedWrites(site.workbook), transport, site.renderer), transport
-
-
-def copy_ledger(path: Path, copy: Path) -> None:
-    """A copy of the ledger with its write-ahead log, if any; the original is only read.
-
-    Copied under the run lock, so no run writes it meanwhile.
-    """
-    for suffix in ("", "-wal"):
-        source = path.with_name(path.name + suffix)
-        if source.exists():
-            shutil.copyfile(source, copy.with_name(copy.name + suffix))

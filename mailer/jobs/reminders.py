@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mailer.jobs.base import Send, delivered_text
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import Ledger
 from mailer.mail.emails import EventEmails
 from mailer.rules import roster
 from mailer.rules.adoption import NOTIFIED

@@ -17,13 +17,15 @@ from typing import cast
 from mailer.core.errors import ConfigError, MailerError
 from mailer.jobs.base import JobModule, Progress, Report, send_nothing
 from mailer.jobs.runlog import RunLog
-from mailer.ledger.sqlite import Ledger, locked
+from mailer.ledger import Ledger, open_ledger
+from mailer.rules.schedules import LastRun
 from mailer.sending.delivery import deliver
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import KINDS
 from mailer.site import Site
 
 ProgressFactory = Callable[[], AbstractContextManager[Progress | None]]
+StillDue = Callable[[JobSettings, LastRun | None], bool]
 
 
 @dataclass
@@ -63,30 +65,48 @@ def run_jobs(
     send: bool = True,
     record: bool = True,
     progress: ProgressFactory = lambda: nullcontext(None),
+    ledger: Ledger | None = None,
+    still_due: StillDue | None = None,
 ) -> Iterator[Outcome]:
-    """Each job once, in order, under the lock; one job's trouble leaves the others to run.
+    """Each job once, in order, under the ledger's run lock; one job's trouble leaves the others.
 
-    A MailerError or ConfigError (the sheet unreachable, say) becomes a failed
-    Outcome; anything else is recorded as a crash and raised.
+    With `still_due`, a job is run only if it is still due once the lock is
+    held (another daemon may have run it meanwhile). A MailerError or
+    ConfigError (the sheet unreachable, say) becomes a failed Outcome;
+    anything else is recorded as a crash and raised.
     """
-    runs = RunLog(site.ledger_path.parent)
-    with (
-        locked(site.ledger_path, site.settings.ledger.lock_timeout),
-        Ledger(site.ledger_path) as ledger,
-    ):
-        for job in jobs:
-            try:
-                with progress() as shown:
-                    report = run_job(site, ledger, job, now, send, shown)
-            except (MailerError, ConfigError) as err:
-                if record:
-                    runs.record(job, now, False, str(err))
-                yield Outcome(job, error=str(err))
-                continue
-            except Exception:
-                if record:
-                    runs.record(job, now, False, "crashed")
-                raise
-            if record:
-                runs.record(job, now, True, report.summary())
-            yield Outcome(job, report)
+    with nullcontext(ledger) if ledger is not None else open_ledger(site.settings) as opened:
+        assert opened is not None
+        runs = RunLog(opened, site.state)
+        with opened.run_lock(site.settings.ledger.lock_timeout):
+            for job in jobs:
+                if still_due is not None and not still_due(job, runs.read().get(job.name)):
+                    continue
+                outcome = _run_one(site, opened, runs, job, now, send, record, progress)
+                yield outcome
+
+
+def _run_one(
+    site: Site,
+    ledger: Ledger,
+    runs: RunLog,
+    job: JobSettings,
+    now: datetime,
+    send: bool,
+    record: bool,
+    progress: ProgressFactory,
+) -> Outcome:
+    try:
+        with progress() as shown:
+            report = run_job(site, ledger, job, now, send, shown)
+    except (MailerError, ConfigError) as err:
+        if record:
+            runs.record(job, now, False, str(err))
+        return Outcome(job, error=str(err))
+    except Exception:
+        if record:
+            runs.record(job, now, False, "crashed")
+        raise
+    if record:
+        runs.record(job, now, True, report.summary())
+    return Outcome(job, report)

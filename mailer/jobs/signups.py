@@ -15,7 +15,8 @@ from mailer.core.text import plural
 from mailer.core.tokens import load_secret
 from mailer.jobs.base import Send, delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
-from mailer.ledger.sqlite import Decisions, Ledger, SeatRow
+from mailer.ledger import Ledger
+from mailer.ledger.records import Decisions, SeatRow
 from mailer.mail.emails import EventEmails
 from mailer.mail.message import Draft
 from mailer.model import Event, Problem, Signup, normalize_email
@@ -417,7 +418,7 @@ def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> li
             f" (map it as [workbook.columns.releases] token)"
         ]
     stamp_at = table.column_index(mapping["timestamp"])
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    secret = load_secret(settings.ledger.state_folder, settings.transport.backend == "outbox")
     index = self_service.token_index(secret, [(s.event_id, s.email) for s in ledger.seats()])
     warnings = []
     for number, values in table.numbered_rows():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import Ledger
 from mailer.model import Signup, Subscriber
 from mailer.sheet.backends import CellChange, Table
 from mailer.site import Site

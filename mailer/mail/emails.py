@@ -121,7 +121,7 @@ def seat_links(site: Site) -> SeatLinks | None:
     way = self_service.way(settings.server.public_url, settings.self_service.form_url)
     if not way:
         return None
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    secret = load_secret(settings.ledger.state_folder, settings.transport.backend == "outbox")
     if way == self_service.SERVER:
         return SeatLinks(secret, public_url=settings.server.public_url)
     return SeatLinks(secret, form_url=settings.self_service.form_url)

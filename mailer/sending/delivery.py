@@ -20,7 +20,8 @@ from itertools import groupby
 
 from mailer.core.errors import TransportError
 from mailer.core.redact import redact, secrets_in
-from mailer.ledger.sqlite import BOUNCE, SKIPPED, Ledger
+from mailer.ledger import Ledger
+from mailer.ledger.records import BOUNCE, SKIPPED
 from mailer.mail.message import FAILED, PAUSE, RETRY, SENT, UNKNOWN, OutgoingMessage, SendResult
 from mailer.sending.pacing import DAY, NO_LIMITS, Limits, Pacer, pause_in_force, pause_until
 from mailer.sending.transports import Transport
@@ -64,7 +65,9 @@ def deliver(
 ) -> Counter:
     """Send what is due; returns how many ended sent, retry, failed, unknown, or still waiting.
 
-    The caller holds the run lock. `sleep` and `clock` pace a per-minute limit.
+    On SQLite the caller holds the run lock; on a shared ledger other processes
+    may send beside it, each message going to whichever claims it first.
+    `sleep` and `clock` pace a per-minute limit.
     """
     limits: Limits = getattr(transport, "limits", NO_LIMITS)
     settle_previous_run(ledger, now)
@@ -119,12 +122,13 @@ def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int)
 def _send_chunk(run: Run, chunk: Sequence[OutgoingMessage]) -> None:
     """Look up suppressions, commit `sending`, hand the rest to the transport, store each result."""
     run.pacer.take(len(chunk))
-    held = run.ledger.claim(chunk, run.now, mark_sending=not _idempotent(run.transport))
+    mark_sending = run.ledger.shared or not _idempotent(run.transport)
+    held, mine = run.ledger.claim(chunk, run.now, mark_sending=mark_sending)
     for key, reason in held.items():
         state, why = (FAILED, BOUNCED) if reason == BOUNCE else (SKIPPED, UNSUBSCRIBED)
         run.ledger.mark(SendResult(key, state, reason=why.format(reason=reason)), run.now)
         run.outcome[state] += 1
-    by_key = {m.key: m for m in chunk if m.key not in held}
+    by_key = {m.key: m for m in mine}
     if not by_key:
         return
     try:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from mailer.mail.message import SendResult
 
 if TYPE_CHECKING:
-    from mailer.ledger.sqlite import Ledger
+    from mailer.ledger import Ledger
 
 DAY = timedelta(hours=24)
 MINUTE = timedelta(minutes=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 import types
 import typing
@@ -102,10 +103,41 @@ class TransportSettings:
     sendgrid: SendgridSettings = field(default_factory=SendgridSettings)
 
 
+LEDGER_URL_ENV = "MAILER_LEDGER_URL"  # overrides [ledger] url (an image sets it)
+SQLITE_URL = "sqlite:///"
+POSTGRES_URLS = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
 @dataclass(frozen=True)
 class LedgerSettings:
+    """`[ledger]`: where mailer's memory lives, and the folder for what is not in it.
+
+    `url` is `sqlite:///state/mailer.db` (relative to the site) by default, or
+    `postgresql://user@host/db` (the password from MAILER_LEDGER_PASSWORD or
+    MAILER_LEDGER_PASSWORD_FILE). `path` is the SQLite file, or empty on
+    PostgreSQL. `state` holds the local secret, caches and the like: the SQLite
+    file's folder, or `state/` beside mailer.toml.
+    """
+
+    url: str = ""
     path: Path = Path("state/mailer.db")
+    state: Path | None = None
     lock_timeout: int = 60
+    lease: str = "10 minutes"  # how long a claim to send holds before it may lapse
+
+    @property
+    def on_sqlite(self) -> bool:
+        return self.url.startswith(SQLITE_URL)
+
+    @property
+    def state_folder(self) -> Path:
+        return self.state if self.state is not None else self.path.parent
+
+    def sqlite_at(self, path: Path, state: Path | None = None) -> LedgerSettings:
+        """The same settings with the ledger in a SQLite file at `path` (a scratch copy, say)."""
+        return dataclasses.replace(
+            self, url=SQLITE_URL + str(path), path=path, state=state or path.parent
+        )
 
 
 @dataclass(frozen=True)
@@ -229,6 +261,17 @@ def _check(settings: Settings, path: Path) -> None:
             "https://api.sendgrid.com or https://api.eu.sendgrid.com (plain http only on "
             "this machine, for tests)"
         )
+    ledger_url = os.environ.get(LEDGER_URL_ENV, "") or settings.ledger.url
+    if ledger_url and not ledger_url.startswith((SQLITE_URL, *POSTGRES_URLS)):
+        where = LEDGER_URL_ENV if os.environ.get(LEDGER_URL_ENV) else f"{path}: [ledger] url"
+        raise ConfigError(
+            f"{where}: expected sqlite:///state/mailer.db or postgresql://user@host/database "
+            "(the password goes in MAILER_LEDGER_PASSWORD, not in the URL)"
+        )
+    try:
+        seconds(settings.ledger.lease)
+    except ValueError as err:
+        raise ConfigError(f"{path}: [ledger] lease: {err}") from None
     form = settings.form
     if form.id and not form.question:
         raise ConfigError(f"{path}: [form] question: the title of the session question")
@@ -287,7 +330,26 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
                 settings.transport.smtp, ca_file=maybe(settings.transport.smtp.ca_file)
             ),
         ),
-        ledger=dataclasses.replace(settings.ledger, path=under(settings.ledger.path)),
+        ledger=_resolve_ledger(settings.ledger, base),
+    )
+
+
+def _resolve_ledger(ledger: LedgerSettings, base: Path) -> LedgerSettings:
+    """The ledger's URL (MAILER_LEDGER_URL wins), its SQLite file and state folder, absolute."""
+    url = os.environ.get(LEDGER_URL_ENV, "") or ledger.url
+    path = ledger.path
+    if not url:
+        url = SQLITE_URL + str(path)
+    if url.startswith(SQLITE_URL):
+        path = Path(url.removeprefix(SQLITE_URL))
+        path = path if path.is_absolute() else base / path
+        url = SQLITE_URL + str(path)
+        state = ledger.state if ledger.state is not None else path.parent
+    else:
+        path = Path()
+        state = ledger.state if ledger.state is not None else Path("state")
+    return dataclasses.replace(
+        ledger, url=url, path=path, state=state if state.is_absolute() else base / state
     )
 
 

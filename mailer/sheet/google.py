@@ -160,7 +160,7 @@ class GoogleWorkbook:
             spreadsheet_key(wb.spreadsheet),
             date_columns_for(settings),
             account=account,
-            cache=settings.ledger.path.parent / "google-sheet.json",
+            cache=settings.ledger.state_folder / "google-sheet.json",
         )
 
     def describe(self) -> str:

@@ -416,7 +416,7 @@ class FormCheck:
 
 def check_form(settings: Settings, now: datetime) -> FormCheck:
     """Read the form (one forms.get) and compare it with the seats the ledger last decided."""
-    from mailer.ledger.sqlite import Ledger
+    from mailer.ledger import open_ledger
     from mailer.rules.form_choices import form_choices
     from mailer.sheet.google_form import FormError, open_forms
 
@@ -438,8 +438,8 @@ def check_form(settings: Settings, now: datetime) -> FormCheck:
         report.findings.append(Finding(ERROR, "form", str(err)))
         return report
     confirmed: dict[str, int] = {}
-    if settings.ledger.path.exists():
-        ledger = Ledger(settings.ledger.path)
+    if not settings.ledger.on_sqlite or settings.ledger.path.exists():
+        ledger = open_ledger(settings)
         try:
             aliases = ledger.memory().aliases
             for seat in ledger.seats():

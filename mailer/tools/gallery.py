@@ -22,7 +22,7 @@ from pathlib import Path
 from mailer.core.errors import MailerError
 from mailer.core.tokens import load_secret
 from mailer.jobs.runner import run_job
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import Ledger, open_ledger
 from mailer.mail.message import OutgoingMessage
 from mailer.rules import self_service
 from mailer.settings import config
@@ -70,7 +70,7 @@ def scratch_site(settings: Settings) -> Iterator[Site]:
             settings,
             workbook=dataclasses.replace(settings.workbook, backend="csv", path=root / "lists"),
             transport=dataclasses.replace(settings.transport, backend="outbox", path=root / "out"),
-            ledger=dataclasses.replace(settings.ledger, path=root / "state" / "mailer.db"),
+            ledger=settings.ledger.sqlite_at(root / "state" / "mailer.db"),
             form=dataclasses.replace(settings.form, id=""),  # never touch the real form
         )
         yield Site.from_settings(local)
@@ -81,7 +81,7 @@ def build(settings: Settings, now: datetime) -> Gallery:
     gallery = Gallery()
     with scratch_site(settings) as site:
         write_sample(site.settings, now)
-        with Ledger(site.ledger_path) as ledger:
+        with open_ledger(site.settings) as ledger:
             for step in _story(site, ledger, now, gallery.pages):
                 try:
                     step()
@@ -109,10 +109,10 @@ def _story(
         from mailer.web.app import create_app  # Flask only when the pages are shown
 
         settings = site.settings
-        secret = load_secret(settings.ledger.path.parent, may_generate=True)
+        secret = load_secret(settings.ledger.state_folder, may_generate=True)
         event_id = next((s.event_id for s in ledger.seats() if s.email == email), "")
         token = self_service.seat_token(secret, action, event_id, email) if event_id else "-"
-        app = create_app(site.ledger_path, secret, settings.organization.name, lambda: now)
+        app = create_app(ledger, secret, settings.organization.name, lambda: now)
         client = app.test_client()
         answer = client.post(f"/seat/{token}") if press else client.get(f"/seat/{token}")
         pages.append(PageSpecimen(label, answer.get_data(as_text=True)))
@@ -135,7 +135,7 @@ def _story(
 
     def claim_seat() -> None:
         settings = site.settings
-        secret = load_secret(settings.ledger.path.parent, may_generate=True)
+        secret = load_secret(settings.ledger.state_folder, may_generate=True)
         seat = next((s for s in ledger.seats() if s.email == WAITING), None)
         if seat is None:
             return  # the story broke earlier, and said so

@@ -24,7 +24,7 @@ from flask import Flask, Response, request
 
 from mailer.core.redact import mask
 from mailer.core.tokens import token_matches
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger import Ledger, open_ledger
 from mailer.web import seat_pages
 from mailer.web import sendgrid_events as webhook
 
@@ -61,7 +61,7 @@ def page(title: str, body: str, status: int = 200) -> Response:
 
 
 def create_app(
-    ledger_path: Path,
+    where: Ledger | Path | str,
     secret: str,
     org_name: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -69,9 +69,14 @@ def create_app(
     public_url: str = "",
     claim_window: timedelta | None = None,
 ) -> Flask:
+    """The pages and webhooks of `mailer serve`, answering from the ledger at `where`.
+
+    Every request asks the ledger: any number of copies may serve one shared ledger.
+    """
+    ledger = open_ledger(where) if isinstance(where, Path | str) else where
     app = Flask("mailer")
     app.config["MAX_CONTENT_LENGTH"] = FORM_LIMIT
-    app.register_blueprint(seat_pages.blueprint(ledger_path, secret, page, clock, claim_window))
+    app.register_blueprint(seat_pages.blueprint(ledger, secret, page, clock, claim_window))
 
     @app.after_request
     def secure(response: Response) -> Response:
@@ -81,8 +86,7 @@ def create_app(
 
     def subscriber(token: str) -> str | None:
         """The address a token was issued for, if it is genuine."""
-        with Ledger(ledger_path) as ledger:
-            email = ledger.email_for_token(token)
+        email = ledger.email_for_token(token)
         return email if email and token_matches(secret, email, token) else None
 
     def refusal() -> Response:
@@ -130,8 +134,7 @@ def create_app(
         email = subscriber(token)
         if email is None:
             return refusal()
-        with Ledger(ledger_path) as ledger:
-            ledger.suppress(email, UNSUBSCRIBE, clock())
+        ledger.suppress(email, UNSUBSCRIBE, clock())
         if one_click:
             return Response("Unsubscribed.\n", mimetype="text/plain", headers=HEADERS)
         return page(
@@ -149,8 +152,7 @@ def create_app(
         timestamp = request.headers.get(webhook.TIMESTAMP_HEADER, "")
         if not webhook.genuine(sendgrid_key, body, signature, timestamp, clock()):
             return Response("Not signed by SendGrid.\n", status=403, mimetype="text/plain")
-        with Ledger(ledger_path) as ledger:
-            webhook.apply(ledger, webhook.outcomes(body), clock())
+        webhook.apply(ledger, webhook.outcomes(body), clock())
         return Response(status=204)
 
     return app

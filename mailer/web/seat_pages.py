@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from pathlib import Path
 
 from flask import Blueprint, Response
 
-from mailer.ledger.sqlite import Ledger, SeatRow
+from mailer.ledger import Ledger
+from mailer.ledger.records import SeatRow
 from mailer.mail.invitations import describe_time
 from mailer.model import Event
 from mailer.rules import claims
@@ -37,7 +37,7 @@ class Found:
 
 
 def blueprint(
-    ledger_path: Path,
+    ledger: Ledger,
     secret: str,
     page: Page,
     clock: Callable[[], datetime],
@@ -51,31 +51,21 @@ def blueprint(
             return True
         if claim_window is None:
             return False
-        ledger = Ledger(ledger_path)
-        try:
-            made = ledger.sent_at((claims.OFFER,)).get(
-                (claims.OFFER, found.event.id, found.seat.email)
-            )
-        finally:
-            ledger.close()
+        made = ledger.sent_at((claims.OFFER,)).get((claims.OFFER, found.event.id, found.seat.email))
         if made is None:
             return False
         return clock() >= claims.until(found.event, datetime.fromisoformat(made), claim_window)
 
     def find(token: str) -> Found | None:
         """The seat and action a genuine token stands for."""
-        ledger = Ledger(ledger_path)
-        try:
-            events = ledger.stored_events()
-            for seat in ledger.seats():
-                for action in ACTIONS:
-                    mine = seat_token(secret, action, seat.event_id, seat.email)
-                    if hmac.compare_digest(mine, token) and seat.event_id in events:
-                        already = CANCELLED if action == RELEASE else CONFIRMED
-                        done = ledger.has_request(token) or seat.status == already
-                        return Found(action, seat, events[seat.event_id].event, done)
-        finally:
-            ledger.close()
+        events = ledger.stored_events()
+        for seat in ledger.seats():
+            for action in ACTIONS:
+                mine = seat_token(secret, action, seat.event_id, seat.email)
+                if hmac.compare_digest(mine, token) and seat.event_id in events:
+                    already = CANCELLED if action == RELEASE else CONFIRMED
+                    done = ledger.has_request(token) or seat.status == already
+                    return Found(action, seat, events[seat.event_id].event, done)
         return None
 
     def refusal() -> Response:
@@ -151,13 +141,9 @@ def blueprint(
         found = open_seat(token)
         if isinstance(found, Response):
             return found
-        ledger = Ledger(ledger_path)
-        try:
-            seat = found.seat
-            ref = SeatRef(found.action, seat.event_id, seat.email)
-            ledger.add_request(token, ref, clock(), "web")
-        finally:
-            ledger.close()
+        seat = found.seat
+        ref = SeatRef(found.action, seat.event_id, seat.email)
+        ledger.add_request(token, ref, clock(), "web")
         if found.action == CLAIM:
             return page(
                 "The seat is yours",

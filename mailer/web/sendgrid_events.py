@@ -19,7 +19,8 @@ from datetime import datetime
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 from mailer.core.redact import redact
-from mailer.ledger.sqlite import BOUNCE, Ledger
+from mailer.ledger import Ledger
+from mailer.ledger.records import BOUNCE
 from mailer.mail.message import FAILED, SENT
 
 COMPLAINT = "complaint"

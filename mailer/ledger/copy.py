@@ -1,0 +1,39 @@
+"""Copy a ledger's every row into another (`mailer migrate`, a dry run's scratch copy).
+
+Table by table, in chunks, into an empty ledger in one transaction: either
+everything arrives or nothing does. Claims in flight come along as they are,
+so a message that was being sent stays unknown, never sent again blindly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from mailer.core.errors import LedgerError
+from mailer.ledger import schema
+from mailer.ledger.protocols import Ledger
+from mailer.ledger.store import CHUNK, SqlLedger
+
+
+def copy_ledger(source: Ledger, target: Ledger) -> Counter[str]:
+    """Every row of `source` into `target`, which must hold nothing yet; rows copied by table.
+
+    The caller holds the source's run lock, so no run writes it meanwhile.
+    """
+    if not (isinstance(source, SqlLedger) and isinstance(target, SqlLedger)):
+        raise TypeError("copy_ledger copies between ledgers that open_ledger opened")
+    copied: Counter[str] = Counter()
+    with source.engine.connect() as read, target.transaction() as write:
+        for table in schema.METADATA.sorted_tables:
+            if write.execute(select(func.count()).select_from(table)).scalar_one():
+                raise LedgerError(
+                    f"{target.where} already holds {table.name}: migrate into an empty ledger"
+                )
+        for table in schema.METADATA.sorted_tables:
+            rows = read.execution_options(yield_per=CHUNK).execute(select(table))
+            for chunk in rows.partitions(CHUNK):
+                write.execute(table.insert(), [dict(row._mapping) for row in chunk])
+                copied[table.name] += len(chunk)
+    return copied

@@ -1,0 +1,72 @@
+"""The PostgreSQL backend: one ledger shared by any number of processes on any number of hosts.
+
+Messages are claimed row by row (`FOR UPDATE SKIP LOCKED`); the run lock is a
+session advisory lock on a connection of its own, which the server frees when
+its holder dies; migrating holds a transaction-scoped advisory lock, so two
+processes starting at once migrate one after the other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Table, create_engine, text
+from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy.engine import URL
+
+from mailer.core.errors import LockedError
+
+# Advisory lock keys: any two numbers no other program on the database uses.
+MIGRATION_LOCK = 0x6D61696C65720001  # "mailer" + 1
+RUN_LOCK = 0x6D61696C65720002
+
+
+class PostgresBackend:
+    shared = True
+    lock_rows = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: URL):
+        self.where = url.render_as_string(hide_password=True)
+        self.engine = create_engine(
+            url.set(drivername="postgresql+psycopg"), pool_pre_ping=True, pool_size=2
+        )
+
+    def insert(self, table: Table) -> Insert:
+        return insert(table)
+
+    def schema_version(self, db: Connection) -> int:
+        if not db.execute(text("SELECT to_regclass('ledger_version') IS NOT NULL")).scalar_one():
+            return 0
+        query = text("SELECT coalesce(max(version), 0) FROM ledger_version")
+        return int(db.execute(query).scalar_one())
+
+    def set_schema_version(self, db: Connection, version: int) -> None:
+        db.execute(text("CREATE TABLE IF NOT EXISTS ledger_version (version INTEGER NOT NULL)"))
+        db.execute(text("DELETE FROM ledger_version"))
+        db.execute(text("INSERT INTO ledger_version VALUES (:v)"), {"v": version})
+
+    def hold_for_migration(self, db: Connection) -> None:
+        db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+
+    @contextmanager
+    def run_lock(self, timeout: float) -> Iterator[None]:
+        """Hold the ledger's run lock for as long as this connection lives."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+            deadline = time.monotonic() + timeout
+            try_lock = text("SELECT pg_try_advisory_lock(:k)")
+            while not db.execute(try_lock, {"k": RUN_LOCK}).scalar_one():
+                if time.monotonic() >= deadline:
+                    raise LockedError(
+                        f"another mailer run holds the run lock of {self.where}; it is still "
+                        f"running after {timeout:g}s (try again later)"
+                    )
+                time.sleep(0.1)
+            try:
+                yield
+            finally:
+                db.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RUN_LOCK})
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,916 @@
+"""Every query the ledger makes, written once for SQLite and PostgreSQL alike (SQLAlchemy Core).
+
+A `Backend` (mailer.ledger.sqlite, mailer.ledger.postgresql) supplies the
+engine, the run lock and the few things the two databases do differently;
+everything here is plain SQL both accept. Timestamps are ISO 8601 strings in
+UTC, so they compare as text the same way on both; a claim's lease is a
+number of seconds since the epoch.
+
+A run decides and commits the seats and pending messages in one transaction,
+then claims each message (`sending`, with its holder and a lease) before the
+transport gets it and marks it as it goes. A claim whose holder is gone
+becomes `unknown`, never sent again blindly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, Table, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mailer.core.errors import LedgerError
+from mailer.core.redact import redact
+from mailer.ledger import schema
+from mailer.ledger.records import (
+    BOUNCE,
+    FAILED,
+    PENDING,
+    RETRY,
+    SENDING,
+    SENT,
+    UNKNOWN,
+    Decisions,
+    MessageRow,
+    SeatRow,
+)
+from mailer.mail.message import Body, Draft, OutgoingMessage, SendResult, priority
+from mailer.model import Event
+from mailer.rules.binding import Memory
+from mailer.rules.changes import StoredEvent
+from mailer.rules.roster import Previous
+from mailer.rules.schedules import LastRun
+from mailer.rules.self_service import RELEASE, Request, SeatRef
+
+CHUNK = 500  # rows per statement when a list of values goes into an IN (...) or an insert
+DEFAULT_LEASE = 600.0  # seconds a claim holds before another process may call it unknown
+
+
+Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
+
+
+class Backend(Protocol):
+    """What differs between the databases the ledger can live in."""
+
+    engine: Engine
+    where: str  # the ledger's place, for messages (never a password)
+    shared: bool  # many processes may send from it at once (claims decide who sends what)
+    lock_rows: str  # appended to a SELECT that picks rows to claim
+
+    def insert(self, table: Table) -> Upsert:
+        """An INSERT that can take ON CONFLICT (the dialect's own construct)."""
+
+    def schema_version(self, db: Connection) -> int: ...
+
+    def set_schema_version(self, db: Connection, version: int) -> None: ...
+
+    def hold_for_migration(self, db: Connection) -> None:
+        """Keep other processes from migrating until this transaction ends."""
+
+    def run_lock(self, timeout: float) -> AbstractContextManager[None]: ...
+
+    def close(self) -> None: ...
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    it = iter(values)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _marks(prefix: str, values: Sequence[object]) -> tuple[str, dict[str, object]]:
+    """`:p0, :p1, ...` for an IN (...) list, and the values by name."""
+    names = [f"{prefix}{i}" for i in range(len(values))]
+    return ", ".join(f":{n}" for n in names), dict(zip(names, values, strict=True))
+
+
+class SqlLedger:
+    """The ledger on one backend: roster, message queue, suppressions, tokens, requests, runs."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        lease: float = DEFAULT_LEASE,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.backend = backend
+        self.engine = backend.engine
+        self.where = backend.where
+        self.lease = lease
+        self.clock = clock  # wall time for leases only: a claim outlives no process by much
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        try:
+            self._migrate()
+        except BaseException:
+            backend.close()
+            raise
+
+    # -- schema -------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        """Create a new ledger or bring an older one up to date; safe with others starting too."""
+        with self._read() as db:
+            current = self.backend.schema_version(db)
+            new = not inspect(db).has_table("messages")
+        if not new and current == schema.SCHEMA_VERSION:
+            return
+        self._refuse_newer(current, new)
+        with self.transaction() as db:
+            self.backend.hold_for_migration(db)
+            # Another process may have migrated it while this one waited.
+            current = self.backend.schema_version(db)
+            new = not inspect(db).has_table("messages")
+            self._refuse_newer(current, new)
+            if not new:
+                for step in schema.STEPS:
+                    if step.version > current:
+                        for statement in step.statements:
+                            db.exec_driver_sql(statement)
+            schema.METADATA.create_all(db, checkfirst=True)
+            self.backend.set_schema_version(db, schema.SCHEMA_VERSION)
+
+    def _refuse_newer(self, version: int, new: bool) -> None:
+        if not new and version > schema.SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self.where} holds ledger schema {version}; this mailer knows up to "
+                f"{schema.SCHEMA_VERSION}. Keep the ledger and run the mailer version that "
+                "wrote it."
+            )
+
+    def schema_version(self) -> int:
+        with self._read() as db:
+            return self.backend.schema_version(db)
+
+    # -- connections --------------------------------------------------------
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> SqlLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as db:
+            yield db
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (on SQLite it takes the write lock at once)."""
+        with self.engine.connect().execution_options(immediate=True) as db, db.begin():
+            yield db
+
+    def _rows(self, query: str, **params: object) -> list[Any]:
+        with self._read() as db:
+            return list(db.execute(text(query), params))
+
+    def _write(self, query: str, params: dict[str, object] | list[dict[str, object]]) -> int:
+        with self.transaction() as db:
+            return db.execute(text(query), params).rowcount
+
+    def _ignore(self, db: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows whose key is not there yet; leave those that are."""
+        for chunk in _chunks(rows):
+            db.execute(self.backend.insert(table).on_conflict_do_nothing(), chunk)
+
+    def _replace(self, db: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows, or overwrite the row that has the same key."""
+        keys = {c.name for c in table.primary_key.columns}
+        for chunk in _chunks(rows):
+            statement = self.backend.insert(table)
+            excluded = statement.excluded
+            db.execute(
+                statement.on_conflict_do_update(
+                    index_elements=sorted(keys),
+                    set_={c.name: excluded[c.name] for c in table.columns if c.name not in keys},
+                ),
+                chunk,
+            )
+
+    # -- the run lock -------------------------------------------------------
+
+    def run_lock(self, timeout: float) -> AbstractContextManager[None]:
+        """One deciding run at a time; wait up to `timeout` seconds, then LockedError."""
+        return self.backend.run_lock(timeout)
+
+    @property
+    def shared(self) -> bool:
+        return self.backend.shared
+
+    # -- the roster ---------------------------------------------------------
+
+    def previous(self, event_id: str) -> Previous:
+        with self._read() as db:
+            seats = list(
+                db.execute(
+                    text("SELECT email, status, written, row FROM seats WHERE event_id = :e"),
+                    {"e": event_id},
+                )
+            )
+            notified = frozenset(
+                (kind, email)
+                for kind, email in db.execute(
+                    text("SELECT kind, email FROM messages WHERE event_id = :e"), {"e": event_id}
+                )
+            )
+        return Previous(
+            statuses={email: status for email, status, _, _ in seats},
+            notified=notified,
+            written={email: written for email, _, written, _ in seats if written},
+            rows={email: row for email, _, _, row in seats},
+        )
+
+    def memory(self) -> Memory:
+        """What binds answers and rows to sessions, for mailer.rules.binding."""
+        with self._read() as db:
+            bindings = {
+                (stamp, email): event_id
+                for stamp, email, event_id in db.execute(
+                    text("SELECT stamp, email, event_id FROM bindings")
+                )
+            }
+            names = {n: e for n, e in db.execute(text("SELECT name, event_id FROM event_names"))}
+            aliases = {s: e for s, e in db.execute(text("SELECT sheet_id, event_id FROM aliases"))}
+            known = frozenset(i for (i,) in db.execute(text("SELECT id FROM events")))
+        return Memory(bindings, names, aliases, known)
+
+    def record(self, decided: Decisions) -> int:
+        """Commit events, every seat of those events, their messages and bindings at once.
+
+        Returns how many messages were new.
+        """
+        with self.transaction() as db:
+            self._replace(db, schema.events, [self._event_row(s) for s in decided.events])
+            for chunk in _chunks([s.event.id for s in decided.events]):
+                marks, values = _marks("e", chunk)
+                db.execute(text(f"DELETE FROM seats WHERE event_id IN ({marks})"), values)
+            seat_rows = [
+                {
+                    "event_id": s.event_id,
+                    "email": s.email,
+                    "status": s.status,
+                    "position": s.position,
+                    "row": s.row,
+                    "address": s.address,
+                    "name": s.name,
+                    "written": s.written,
+                    "place": place,
+                }
+                for place, s in enumerate(decided.seats)
+            ]
+            for chunk in _chunks(seat_rows):
+                db.execute(schema.seats.insert(), chunk)
+            self._ignore(
+                db,
+                schema.bindings,
+                [{"stamp": s, "email": m, "event_id": e} for s, m, e in decided.bindings],
+            )
+            self._replace(
+                db, schema.event_names, [{"name": n, "event_id": e} for n, e in decided.names]
+            )
+            self._replace(
+                db, schema.aliases, [{"sheet_id": s, "event_id": e} for s, e in decided.aliases]
+            )
+            if decided.missing:
+                db.execute(
+                    text("UPDATE events SET missing = 1 WHERE id = :id"),
+                    [{"id": i} for i in decided.missing],
+                )
+            if decided.applied:
+                db.execute(
+                    text(
+                        "UPDATE requests SET applied_at = :at"
+                        " WHERE token = :token AND applied_at IS NULL"
+                    ),
+                    [{"at": _utc(at), "token": token} for token, at in decided.applied],
+                )
+            self._ignore(
+                db,
+                schema.messages,
+                [
+                    {
+                        "key": a.key,
+                        "kind": a.kind,
+                        "event_id": a.event_id,
+                        "email": a.email,
+                        "state": SENT,
+                        "body_id": "",
+                        "envelope": "{}",
+                        "reason": "adopted from the sheet's Notified column",
+                        "created_at": _utc(a.at),
+                        "sent_at": _utc(a.at),
+                    }
+                    for a in decided.adopted
+                ],
+            )
+            return self._insert_drafts(db, decided.drafts)
+
+    @staticmethod
+    def _event_row(stored: StoredEvent) -> dict[str, object]:
+        e = stored.event
+        return {
+            "id": e.id,
+            "title": e.title,
+            "label": e.label,
+            "starts_at": e.starts_at.isoformat(),
+            "ends_at": e.ends_at.isoformat(),
+            "timezone": e.timezone,
+            "capacity": e.capacity,
+            "join_url": e.join_url,
+            "signup_url": e.signup_url,
+            "status": e.status,
+            "sequence": stored.sequence,
+            "missing": 0,
+        }
+
+    def form_pushed(self, form: str) -> tuple[tuple[str, ...], bool] | None:
+        """The choices and open/closed state mailer last gave this form, if any."""
+        rows = self._rows("SELECT options, accepting FROM forms WHERE form = :f", f=form)
+        return None if not rows else (tuple(json.loads(rows[0][0])), bool(rows[0][1]))
+
+    def set_form_pushed(self, form: str, options: Sequence[str], accepting: bool) -> None:
+        row = {
+            "form": form,
+            "options": json.dumps(list(options), ensure_ascii=False),
+            "accepting": int(accepting),
+        }
+        with self.transaction() as db:
+            self._replace(db, schema.forms, [row])
+
+    def series_events(self) -> set[str]:
+        """Ids of the Events rows mailer added for a series (never added twice)."""
+        return {i for (i,) in self._rows("SELECT event_id FROM series_events")}
+
+    def add_series_events(self, added: Iterable[tuple[str, str]], now: datetime) -> None:
+        at = _utc(now)
+        rows: list[dict[str, object]] = [
+            {"event_id": e, "series": s, "added_at": at} for e, s in added
+        ]
+        with self.transaction() as db:
+            self._ignore(db, schema.series_events, rows)
+
+    def set_written(self, cells: Iterable[tuple[str, str, str]]) -> None:
+        """Remember what now stands in each (event, email)'s Status cell, as mailer wrote it."""
+        rows: list[dict[str, object]] = [
+            {"status": status, "e": event_id, "m": email} for event_id, email, status in cells
+        ]
+        if rows:
+            self._write(
+                "UPDATE seats SET written = :status WHERE event_id = :e AND email = :m", rows
+            )
+
+    def seats(self) -> list[SeatRow]:
+        rows = self._rows(
+            "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+            " ORDER BY event_id, place"
+        )
+        return [SeatRow(*r) for r in rows]
+
+    def stored_events(self) -> dict[str, StoredEvent]:
+        rows = self._rows(
+            "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url,"
+            " signup_url, status, sequence, missing FROM events ORDER BY starts_at, id"
+        )
+        stored = {}
+        for row in rows:
+            event_id, title, label, starts, ends, zone, capacity, join, signup, status = row[:10]
+            event = Event(
+                id=event_id,
+                title=title,
+                label=label,
+                starts_at=datetime.fromisoformat(starts).astimezone(ZoneInfo(zone)),
+                ends_at=datetime.fromisoformat(ends).astimezone(ZoneInfo(zone)),
+                timezone=zone,
+                capacity=capacity,
+                join_url=join,
+                signup_url=signup,
+                status=status,
+            )
+            stored[event_id] = StoredEvent(event, row[10], missing=bool(row[11]))
+        return stored
+
+    # -- the message queue --------------------------------------------------
+
+    def _insert_drafts(self, db: Connection, drafts: Iterable[Draft]) -> int:
+        """Insert messages (and each body once) from a stream; returns how many were new."""
+        bodies: set[str] = set()
+        new = 0
+        insert = self.backend.insert(schema.messages).on_conflict_do_nothing()
+        for chunk in _chunks(drafts):
+            fresh = [d.body for d in chunk if d.body.id not in bodies]
+            bodies.update(b.id for b in fresh)
+            self._ignore(
+                db,
+                schema.bodies,
+                [{"id": b.id, "body": b.to_json()} for b in {b.id: b for b in fresh}.values()],
+            )
+            rows = [
+                {
+                    "key": d.key,
+                    "kind": d.kind,
+                    "event_id": d.event_id,
+                    "email": d.to_email.casefold(),
+                    "state": PENDING,
+                    "body_id": d.body.id,
+                    "envelope": json.dumps(
+                        {"to": d.to_email, "name": d.to_name, "person": dict(d.person)},
+                        ensure_ascii=False,
+                    ),
+                    "created_at": d.created_at.isoformat(),
+                    "priority": priority(d.kind),
+                }
+                for d in chunk
+            ]
+            new += len(db.execute(insert.returning(schema.messages.c.key), rows).all())
+        return new
+
+    def add(self, drafts: Iterable[Draft]) -> int:
+        """Commit messages that decide no seat (reminders, digests); returns how many were new."""
+        return self.record(Decisions(drafts=drafts))
+
+    def count_due(self) -> int:
+        query = "SELECT count(*) FROM messages WHERE state IN (:p, :r)"
+        return int(self._rows(query, p=PENDING, r=RETRY)[0][0])
+
+    def due(self, batch: int = 500) -> Iterator[list[OutgoingMessage]]:
+        """Messages decided but not delivered (new, or left by a pause or a 4xx), in batches.
+
+        Time-critical mail comes before the digest (by priority); messages that
+        share a body come next to each other, so a transport can send them
+        together. Pages through the ledger so a large send never holds every
+        message at once. Another process may claim some of them meanwhile:
+        `claim` says which are this one's to send.
+        """
+        after: tuple[object, ...] = (-1, "", "", "")
+        bodies: dict[str, Body] = {}
+        while True:
+            rows = self._rows(
+                "SELECT key, kind, event_id, envelope, created_at, body_id, priority"
+                " FROM messages WHERE state IN (:p, :r)"
+                " AND (priority, created_at, body_id, key) > (:a0, :a1, :a2, :a3)"
+                " ORDER BY priority, created_at, body_id, key LIMIT :n",
+                p=PENDING,
+                r=RETRY,
+                a0=after[0],
+                a1=after[1],
+                a2=after[2],
+                a3=after[3],
+                n=batch,
+            )
+            if not rows:
+                return
+            last = rows[-1]
+            after = (last[6], last[4], last[5], last[0])
+            wanted = [b for b in {r[5] for r in rows} if b not in bodies]
+            with self._read() as db:
+                for chunk in _chunks(wanted):
+                    marks, values = _marks("b", chunk)
+                    query = text(f"SELECT id, body FROM bodies WHERE id IN ({marks})")
+                    for body_id, body in db.execute(query, values):
+                        bodies[body_id] = Body.from_json(body)
+            yield [self._message(row, bodies) for row in rows]
+
+    @staticmethod
+    def _message(row: Sequence[Any], bodies: dict[str, Body]) -> OutgoingMessage:
+        key, kind, event_id, envelope_json, created_at, body_id, _ = row
+        envelope = json.loads(envelope_json)
+        draft = Draft(
+            key=key,
+            kind=kind,
+            event_id=event_id,
+            to_email=envelope["to"],
+            to_name=envelope["name"],
+            created_at=datetime.fromisoformat(created_at),
+            body=bodies[body_id],
+            person=envelope["person"],
+        )
+        return draft.message()
+
+    def claim(
+        self, messages: Sequence[OutgoingMessage], now: datetime, mark_sending: bool = True
+    ) -> tuple[dict[str, str], list[OutgoingMessage]]:
+        """Just before a send: which messages to hold back, and which are this process's to send.
+
+        Returns (key -> suppression reason, the messages claimed). A bounce holds
+        back every kind; an unsubscribe or a spam report holds back the digest.
+        Only messages still queued are claimed, each row once (on PostgreSQL
+        rows another process is claiming are skipped): the rest were taken by
+        another process and are not this one's. The claimed are committed as
+        `sending` with this process as holder and a lease, in the same
+        transaction as the suppression look-up, so a suppression written by
+        `mailer serve` is either seen here or came after.
+        """
+        held: dict[str, str] = {}
+        mine: list[OutgoingMessage] = []
+        with self.transaction() as db:
+            free: set[str] = set()
+            for chunk in _chunks([m.key for m in messages]):
+                marks, values = _marks("k", chunk)
+                free.update(
+                    k
+                    for (k,) in db.execute(
+                        text(
+                            f"SELECT key FROM messages WHERE key IN ({marks})"
+                            f" AND state IN (:p, :r){self.backend.lock_rows}"
+                        ),
+                        {**values, "p": PENDING, "r": RETRY},
+                    )
+                )
+            queued = [m for m in messages if m.key in free]
+            found = self._suppressions_among(db, [m.to_email for m in queued])
+            for m in queued:
+                reason = found.get(m.to_email.casefold())
+                if reason == BOUNCE or (reason and priority(m.kind) > 0):
+                    held[m.key] = reason
+                else:
+                    mine.append(m)
+            if mark_sending and mine:
+                db.execute(
+                    text(
+                        "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
+                        " lease_until = :lease WHERE key = :key"
+                    ),
+                    [
+                        {
+                            "s": SENDING,
+                            "at": _utc(now),
+                            "h": self.holder,
+                            "lease": self.clock() + self.lease,
+                            "key": m.key,
+                        }
+                        for m in mine
+                    ],
+                )
+        return held, mine
+
+    def requeue_untried(self, keys: Iterable[str]) -> None:
+        """Messages marked sending that the transport never took (a pause stopped it)."""
+        rows: list[dict[str, object]] = [
+            {"p": PENDING, "key": key, "s": SENDING, "h": self.holder} for key in keys
+        ]
+        if rows:
+            self._write(
+                "UPDATE messages SET state = :p, holder = '', lease_until = NULL"
+                " WHERE key = :key AND state = :s AND holder = :h",
+                rows,
+            )
+
+    def interrupted(self) -> int:
+        """Claims whose holder is gone become unknown; returns how many.
+
+        On a ledger one process sends from at a time (SQLite, under the run
+        lock) every claim left is a killed run's. On a shared ledger a claim
+        lapses when its lease runs out: its holder stopped renewing it.
+        """
+        query = (
+            "UPDATE messages SET state = :u, reason = :why, attempts = attempts + 1,"
+            " lease_until = NULL WHERE state = :s"
+        )
+        params: dict[str, object] = {
+            "u": UNKNOWN,
+            "why": "the run stopped while handing it to the provider",
+            "s": SENDING,
+        }
+        if self.backend.shared:
+            query += " AND holder <> :h AND (lease_until IS NULL OR lease_until < :t)"
+            params.update(h=self.holder, t=self.clock())
+        return self._write(query, params)
+
+    def mark(self, result: SendResult, now: datetime) -> None:
+        """Store one message's outcome as it came; a hard bounce suppresses the address.
+
+        An unknown outcome never overwrites what the provider's webhook settled meanwhile.
+        """
+        at = _utc(now)
+        only_sending = " AND state = 'sending'" if result.state == UNKNOWN else ""
+        with self.transaction() as db:
+            db.execute(
+                text(
+                    "UPDATE messages SET state = :state, provider_id = :pid, reason = :reason,"
+                    " attempts = attempts + 1, lease_until = NULL,"
+                    " sent_at = CASE WHEN :state = 'sent' THEN :at ELSE sent_at END"
+                    " WHERE key = :key" + only_sending
+                ),
+                {
+                    "state": result.state,
+                    "pid": result.provider_id,
+                    "reason": result.reason,
+                    "at": at,
+                    "key": result.key,
+                },
+            )
+            if result.bounced:
+                db.execute(
+                    text(
+                        "INSERT INTO suppressions (email, reason, created_at)"
+                        " SELECT email, :reason, :at FROM messages WHERE key = :key"
+                        " ON CONFLICT DO NOTHING"
+                    ),
+                    {"reason": BOUNCE, "at": at, "key": result.key},
+                )
+
+    def fail(self, key: str, reason: str) -> None:
+        """A message the provider took but could not deliver (a bounce it reported later)."""
+        self._write(
+            "UPDATE messages SET state = :f, reason = :r WHERE key = :k",
+            {"f": FAILED, "r": reason, "k": key},
+        )
+
+    def settle_sent(self, key: str, now: datetime) -> bool:
+        """The provider says it took this message: it counts as sent and is not sent again."""
+        return bool(
+            self._write(
+                "UPDATE messages SET state = :sent, reason = '',"
+                " sent_at = COALESCE(sent_at, tried_at, :at)"
+                " WHERE key = :k AND state IN (:u, :s, :p, :r)",
+                {
+                    "sent": SENT,
+                    "at": _utc(now),
+                    "k": key,
+                    "u": UNKNOWN,
+                    "s": SENDING,
+                    "p": PENDING,
+                    "r": RETRY,
+                },
+            )
+        )
+
+    def counted_since(self, since: datetime) -> tuple[int, str | None]:
+        """Messages handed to the provider after `since` (sent or unknown), and the first's time.
+
+        An unknown message may have been delivered, so it counts against a quota.
+        """
+        count, first = self._rows(
+            "SELECT count(*), MIN(COALESCE(sent_at, tried_at)) FROM messages"
+            " WHERE state IN (:s, :u, :c) AND COALESCE(sent_at, tried_at) > :since",
+            s=SENT,
+            u=UNKNOWN,
+            c=SENDING,
+            since=_utc(since),
+        )[0]
+        return int(count), first
+
+    def requeue_unknown(
+        self,
+        tried_before: datetime | None = None,
+        bulk: bool = True,
+        except_events: Sequence[str] = (),
+        tried_once: bool = False,
+    ) -> int:
+        """Unknown messages go back in the queue: all, or those tried before a moment,
+        without bulk mail, without those about some events, or only those tried once."""
+        query = "UPDATE messages SET state = :p, reason = '' WHERE state = :u"
+        params: dict[str, object] = {"p": PENDING, "u": UNKNOWN}
+        if tried_before is not None:
+            query += " AND COALESCE(tried_at, created_at) < :before"
+            params["before"] = _utc(tried_before)
+        if not bulk:
+            query += " AND priority = 0"
+        if tried_once:
+            query += " AND attempts <= 1"
+        if except_events:
+            marks, values = _marks("e", except_events)
+            query += f" AND event_id NOT IN ({marks})"
+            params.update(values)
+        return self._write(query, params)
+
+    def waiting(self) -> list[tuple[int, int]]:
+        """(priority, how many) of the messages queued to send, most urgent first."""
+        rows = self._rows(
+            "SELECT priority, count(*) FROM messages WHERE state IN (:p, :r)"
+            " GROUP BY priority ORDER BY priority",
+            p=PENDING,
+            r=RETRY,
+        )
+        return [(int(p), int(n)) for p, n in rows]
+
+    def retry_failed(self) -> int:
+        """Put failed messages back in the queue (`mailer retry`).
+
+        Asking for a retry overrides a hard bounce: those addresses leave the
+        suppression list, so an address that was fixed gets its email.
+        """
+        with self.transaction() as db:
+            db.execute(
+                text(
+                    "DELETE FROM suppressions WHERE reason = :b AND email IN"
+                    " (SELECT email FROM messages WHERE state = :f)"
+                ),
+                {"b": BOUNCE, "f": FAILED},
+            )
+            return db.execute(
+                text("UPDATE messages SET state = :p WHERE state = :f"), {"p": PENDING, "f": FAILED}
+            ).rowcount
+
+    def last_sent(self) -> dict[tuple[str, str], str]:
+        """(event, email) -> when the last email to that person about that event went."""
+        rows = self._rows(
+            "SELECT event_id, email, MAX(sent_at) FROM messages WHERE state = :s"
+            " GROUP BY event_id, email",
+            s=SENT,
+        )
+        return {(event_id, email): sent_at for event_id, email, sent_at in rows}
+
+    def failures(self) -> dict[tuple[str, str], str]:
+        """(event, email) -> why the latest failed message to that person about it failed.
+
+        Redacted, as it goes into the sheet: a server may have echoed an address.
+        """
+        rows = self._rows(
+            "SELECT event_id, email, reason FROM messages WHERE state = :f"
+            " ORDER BY created_at, key",
+            f=FAILED,
+        )
+        return {(event_id, email): redact(reason) for event_id, email, reason in rows}
+
+    def message_keys(self, kind: str) -> set[str]:
+        return {k for (k,) in self._rows("SELECT key FROM messages WHERE kind = :k", k=kind)}
+
+    def sent_at(self, kinds: Sequence[str]) -> dict[tuple[str, str, str], str]:
+        """(kind, event, email) -> when the latest message of that kind was decided."""
+        marks, values = _marks("k", kinds)
+        rows = self._rows(
+            f"SELECT kind, event_id, email, MAX(created_at) FROM messages WHERE kind IN ({marks})"
+            " GROUP BY kind, event_id, email",
+            **values,
+        )
+        return {(kind, event_id, email): at for kind, event_id, email, at in rows}
+
+    def messages(
+        self, states: Sequence[str] = (SENT, PENDING, RETRY, FAILED, UNKNOWN)
+    ) -> list[MessageRow]:
+        marks, values = _marks("s", states)
+        rows = self._rows(
+            "SELECT key, kind, event_id, email, state, reason, attempts, created_at, sent_at,"
+            f" provider_id FROM messages WHERE state IN ({marks}) ORDER BY created_at, key",
+            **values,
+        )
+        return [MessageRow(*r) for r in rows]
+
+    # -- pauses -------------------------------------------------------------
+
+    def pause(self, transport: str, until: datetime, reason: str) -> None:
+        """Send nothing more through `transport` before `until` (a quota or a rate limit)."""
+        row = {"transport": transport, "until": _utc(until), "reason": reason}
+        with self.transaction() as db:
+            self._replace(db, schema.pauses, [row])
+
+    def resume(self) -> list[tuple[str, datetime, str]]:
+        """Lift every pause; returns (transport, until, why) of those lifted."""
+        with self.transaction() as db:
+            rows = list(db.execute(text("DELETE FROM pauses RETURNING transport, until, reason")))
+        return [(transport, datetime.fromisoformat(until), why) for transport, until, why in rows]
+
+    def paused(self, transport: str) -> tuple[datetime, str] | None:
+        """(until, why) of the latest pause of `transport`, if any was recorded."""
+        rows = self._rows("SELECT until, reason FROM pauses WHERE transport = :t", t=transport)
+        return (datetime.fromisoformat(rows[0][0]), rows[0][1]) if rows else None
+
+    # -- suppressions -------------------------------------------------------
+
+    def _suppressions_among(self, db: Connection, emails: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted({e.casefold() for e in emails})):
+            marks, values = _marks("m", chunk)
+            query = text(f"SELECT email, reason FROM suppressions WHERE email IN ({marks})")
+            found.update({e: r for e, r in db.execute(query, values)})
+        return found
+
+    def suppressions_among(self, emails: Iterable[str]) -> dict[str, str]:
+        """Address (casefolded) -> why it is suppressed, for those of these that are."""
+        with self._read() as db:
+            return self._suppressions_among(db, emails)
+
+    def suppressed(self, reason: str | None = None) -> dict[str, str]:
+        """Suppressed address -> when, for every reason or one."""
+        if reason is None:
+            rows = self._rows("SELECT email, created_at FROM suppressions")
+        else:
+            rows = self._rows(
+                "SELECT email, created_at FROM suppressions WHERE reason = :r", r=reason
+            )
+        return {e: at for e, at in rows}
+
+    def unsuppress(self, email: str) -> list[str]:
+        """Lift every suppression of an address; returns the reasons it had."""
+        with self.transaction() as db:
+            rows = db.execute(
+                text("DELETE FROM suppressions WHERE email = :m RETURNING reason"), {"m": email}
+            )
+            return [r for (r,) in rows]
+
+    def suppress(self, email: str, reason: str, now: datetime) -> None:
+        row = {"email": email.casefold(), "reason": reason, "created_at": _utc(now)}
+        with self.transaction() as db:
+            self._ignore(db, schema.suppressions, [row])
+
+    # -- digests and tokens -------------------------------------------------
+
+    def digest_history(self, job: str) -> list[tuple[str, list[str]]]:
+        """(slot, resource keys held) for each digest this job decided, oldest first."""
+        rows = self._rows("SELECT slot, held FROM digests WHERE job = :j ORDER BY slot", j=job)
+        return [(slot, json.loads(held)) for slot, held in rows]
+
+    def record_digest(
+        self,
+        job: str,
+        slot: str,
+        held: Sequence[str],
+        drafts: Iterable[Draft],
+        tokens: Iterable[tuple[str, str]],
+        now: datetime,
+    ) -> int:
+        """Commit a slot's digest, its messages (streamed) and unsubscribe tokens at once."""
+        with self.transaction() as db:
+            self._ignore(
+                db, schema.unsubscribe_tokens, [{"token": t, "email": e} for t, e in tokens]
+            )
+            recipients = self._insert_drafts(db, drafts)
+            db.execute(
+                schema.digests.insert(),
+                {
+                    "job": job,
+                    "slot": slot,
+                    "held": json.dumps(list(held)),
+                    "recipients": recipients,
+                    "decided_at": _utc(now),
+                },
+            )
+            return recipients
+
+    def email_for_token(self, token: str) -> str | None:
+        rows = self._rows("SELECT email FROM unsubscribe_tokens WHERE token = :t", t=token)
+        return rows[0][0] if rows else None
+
+    # -- self-service requests ----------------------------------------------
+
+    def add_request(self, token: str, seat: SeatRef, at: datetime, source: str) -> bool:
+        """Keep a person's answer until a run acts on it; False if this token was seen before."""
+        row = {
+            "token": token,
+            "event_id": seat.event_id,
+            "email": seat.email,
+            "kind": seat.action,
+            "at": _utc(at),
+            "source": source,
+        }
+        with self.transaction() as db:
+            inserted = db.execute(
+                self.backend.insert(schema.requests)
+                .on_conflict_do_nothing()
+                .returning(schema.requests.c.token),
+                row,
+            )
+            return inserted.first() is not None
+
+    def has_request(self, token: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM requests WHERE token = :t", t=token))
+
+    def open_requests(self) -> list[Request]:
+        """Answers no run has acted on yet, oldest first."""
+        rows = self._rows(
+            "SELECT token, kind, event_id, email, at FROM requests WHERE applied_at IS NULL"
+            " ORDER BY at, token"
+        )
+        return [Request(t, k, e, m, datetime.fromisoformat(a)) for t, k, e, m, a in rows]
+
+    def released(self) -> dict[tuple[str, str], datetime]:
+        """(event, email) -> when the person gave up their place, for releases acted on."""
+        rows = self._rows(
+            "SELECT event_id, email, MAX(at) FROM requests WHERE kind = :k"
+            " AND applied_at IS NOT NULL GROUP BY event_id, email",
+            k=RELEASE,
+        )
+        return {(e, m): datetime.fromisoformat(a) for e, m, a in rows}
+
+    # -- the job runs -------------------------------------------------------
+
+    def job_runs(self) -> dict[str, LastRun]:
+        """When each job last ran and how it went (what the daemons' schedules go by)."""
+        rows = self._rows("SELECT job, started, ok, summary FROM job_runs")
+        return {
+            job: LastRun(datetime.fromisoformat(started), bool(ok), summary)
+            for job, started, ok, summary in rows
+        }
+
+    def record_job_run(self, job: str, started: datetime, ok: bool, summary: str) -> None:
+        row = {"job": job, "started": _utc(started), "ok": int(ok), "summary": summary}
+        with self.transaction() as db:
+            self._replace(db, schema.job_runs, [row])
