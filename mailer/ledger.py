@@ -45,7 +45,7 @@ PENDING = "pending"
 SENDING = "sending"
 SKIPPED = "skipped"
 BOUNCE = "bounce"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -138,9 +138,10 @@ CREATE TABLE IF NOT EXISTS unsubscribe_tokens (
     email TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS suppressions (
-    email TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
     reason TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (email, reason)
 );
 CREATE TABLE IF NOT EXISTS requests (
     token TEXT PRIMARY KEY,
@@ -170,6 +171,14 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE IF NOT EXISTS requests (token TEXT PRIMARY KEY, event_id TEXT NOT NULL,"
         " email TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL,"
         " applied_at TEXT)",
+    ),
+    # One suppression per address and reason: a bounce is never lost behind an unsubscribe.
+    5: (
+        "CREATE TABLE suppressions_by_reason (email TEXT NOT NULL, reason TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, PRIMARY KEY (email, reason))",
+        "INSERT INTO suppressions_by_reason SELECT email, reason, created_at FROM suppressions",
+        "DROP TABLE suppressions",
+        "ALTER TABLE suppressions_by_reason RENAME TO suppressions",
     ),
 }
 
@@ -566,14 +575,20 @@ class Ledger:
         )
 
     def suppressions_among(self, emails: Iterable[str]) -> dict[str, str]:
-        """Address (casefolded) -> why it is suppressed, for those of these that are."""
+        """Address (casefolded) -> why it is suppressed, for those of these that are.
+
+        An address suppressed for several reasons gives its bounce, if it has one:
+        that one holds back every kind of message.
+        """
         wanted = list({e.casefold() for e in emails})
         found: dict[str, str] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                f"SELECT email, reason FROM suppressions WHERE email IN ({marks})", chunk
+                f"SELECT email, reason FROM suppressions WHERE email IN ({marks})"
+                " ORDER BY reason = ?",
+                (*chunk, BOUNCE),
             )
             found.update(rows)
         return found
@@ -730,10 +745,14 @@ class Ledger:
         return [MessageRow(*r) for r in rows]
 
     def suppressed(self, reason: str | None = None) -> dict[str, str]:
-        """Suppressed address -> when, for every reason or one."""
-        query = "SELECT email, created_at FROM suppressions"
+        """Suppressed address -> when (its first suppression), for every reason or one."""
+        query = "SELECT email, MIN(created_at) FROM suppressions"
         rows = self.db.execute(
-            *((query,) if reason is None else (query + " WHERE reason = ?", (reason,)))
+            *(
+                (query + " GROUP BY email",)
+                if reason is None
+                else (query + " WHERE reason = ? GROUP BY email", (reason,))
+            )
         )
         return dict(rows)
 
