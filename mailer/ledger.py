@@ -767,18 +767,21 @@ class Ledger:
         slot: str,
         held: Sequence[str],
         drafts: Iterable[Draft],
-        tokens: Iterable[tuple[str, str]],
         now: datetime,
     ) -> int:
-        """Commit a slot's digest, its messages (streamed) and unsubscribe tokens at once."""
+        """Commit a slot's digest and its messages (streamed) at once."""
         with self.transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO unsubscribe_tokens VALUES (?, ?)", tokens)
             recipients = self._insert_drafts(db, drafts)
             db.execute(
                 "INSERT INTO digests VALUES (?, ?, ?, ?, ?)",
                 (job, slot, json.dumps(list(held)), recipients, now.astimezone(UTC).isoformat()),
             )
             return recipients
+
+    def remember_tokens(self, tokens: Iterable[tuple[str, str]]) -> None:
+        """Keep (HMAC token, address) pairs, so links of that older format are answered."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO unsubscribe_tokens VALUES (?, ?)", tokens)
 
     def email_for_token(self, token: str) -> str | None:
         row = self.db.execute(

@@ -36,7 +36,7 @@ from mailer.rules.statuses import OFFERED
 from mailer.site import Site
 from mailer.subscribers import write_unsubscribes
 from mailer.text import plural
-from mailer.tokens import load_secret, unsubscribe_token
+from mailer.tokens import hmac_token, load_secret, unsubscribe_token
 from mailer.workbook import CellChange, Table
 
 if TYPE_CHECKING:
@@ -96,6 +96,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     history, report.adopted = _history(site, ledger, job, tables)
     subscribers, problems = _subscribers(site, tables)
     report.problems.extend(problems)
+    _remember_older_links(site, ledger, tables, subscribers)
     if history and history[-1][0] >= slot.label:
         report.skipped = f"the {history[-1][0]} digest was already decided"
     else:
@@ -127,6 +128,20 @@ def _history(
                 shown.setdefault(slot, []).append(resource.key)
     adopted = {slot: keys for slot, keys in shown.items() if slot not in history}
     return sorted({**history, **adopted}.items()), len(adopted)
+
+
+def _remember_older_links(
+    site: Site, ledger: Ledger, tables: dict[str, Table], subscribers: list[Subscriber]
+) -> None:
+    """Derive again the tokens of links issued before sealed tokens, for all on the sheet.
+
+    Those tokens are answered from the ledger; a rebuilt ledger gets them back here.
+    """
+    settings = site.settings
+    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    _, signups = _events_and_signups(site, tables)
+    readers = {s.email for s in subscribers} | {s.email for s in signups if s.digest}
+    ledger.remember_tokens((hmac_token(secret, email), email) for email in sorted(readers))
 
 
 def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]) -> int:
@@ -189,7 +204,6 @@ def _decide(
         slot.label,
         [r.key for r in fresh],
         _drafts(site, job, slot, body, recipients, secret, now),
-        ((unsubscribe_token(secret, r.email), r.email) for r in recipients),
         now,
     )
 
