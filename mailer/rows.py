@@ -14,7 +14,7 @@ from mailer.errors import MissingColumnError
 from mailer.rules.statuses import CANCELLED, canonical
 from mailer.schema import REQUIRED_COLUMNS
 from mailer.text import clean_text
-from mailer.workbook.base import FORMULA_STARTS, Table
+from mailer.workbook.base import FORMULA_STARTS, Table, as_meant
 
 MAX_CELL = 500
 MAX_NAME = 200
@@ -580,7 +580,8 @@ def parse_subscribers(
         if not raw:
             continue
         try:
-            address = deliverable_address(raw)
+            # mailer adds rows here itself: an address it wrote as '=x@... is =x@...
+            address = deliverable_address(as_meant(raw))
         except InvalidAddress as err:
             problems.append(
                 Problem(table.tab, number, columns.header("email"), f"not a valid address: {err}")
