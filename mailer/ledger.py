@@ -280,12 +280,14 @@ class Ledger:
         seats = self.db.execute(
             "SELECT email, status, written, row FROM seats WHERE event_id = ?", (event_id,)
         ).fetchall()
-        notified = frozenset(
-            self.db.execute("SELECT kind, email FROM messages WHERE event_id = ?", (event_id,))
-        )
+        notified: set[tuple[str, str]] = set()
+        query = "SELECT kind, email, key FROM messages WHERE event_id = ?"
+        for kind, email, key in self.db.execute(query, (event_id,)):
+            # The key starts with the kind and its version, if any (see roster.Notice.key).
+            notified |= {(kind, email), (key.split(":", 1)[0], email)}
         return Previous(
             statuses={email: status for email, status, _, _ in seats},
-            notified=notified,
+            notified=frozenset(notified),
             written={email: written for email, _, written, _ in seats if written},
             rows={email: row for email, _, _, row in seats},
         )
@@ -805,11 +807,21 @@ class Ledger:
             (email.casefold(), reason, now.astimezone(UTC).isoformat()),
         )
 
-    def add_request(self, token: str, seat: SeatRef, at: datetime, source: str) -> bool:
-        """Keep a person's answer until a run acts on it; False if this token was seen before."""
+    def add_request(
+        self, token: str, seat: SeatRef, at: datetime, source: str, again: bool = True
+    ) -> bool:
+        """Keep a person's answer until a run acts on it; False if this token was seen before.
+
+        With `again`, a token acted on before is taken again for an answer given
+        after that run (a released seat an organizer confirmed again can be
+        released again); the same answer read twice, or an older one, changes nothing.
+        """
         return bool(
             self.db.execute(
-                "INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (token)"
+                " DO UPDATE SET at = excluded.at, source = excluded.source, applied_at = NULL"
+                " WHERE ? AND requests.applied_at IS NOT NULL"
+                " AND excluded.at > requests.applied_at",
                 (
                     token,
                     seat.event_id,
@@ -817,12 +829,14 @@ class Ledger:
                     seat.action,
                     at.astimezone(UTC).isoformat(),
                     source,
+                    again,
                 ),
             ).rowcount
         )
 
-    def has_request(self, token: str) -> bool:
-        query = "SELECT 1 FROM requests WHERE token = ?"
+    def has_open_request(self, token: str) -> bool:
+        """An answer with this token waits for the next run."""
+        query = "SELECT 1 FROM requests WHERE token = ? AND applied_at IS NULL"
         return self.db.execute(query, (token,)).fetchone() is not None
 
     def open_requests(self) -> list[Request]:

@@ -72,7 +72,7 @@ def blueprint(
                     mine = seat_token(secret, action, seat.event_id, seat.email)
                     if hmac.compare_digest(mine, token) and seat.event_id in events:
                         already = CANCELLED if action == RELEASE else CONFIRMED
-                        done = ledger.has_request(token) or seat.status == already
+                        done = ledger.has_open_request(token) or seat.status == already
                         return Found(action, seat, events[seat.event_id].event, done)
         finally:
             ledger.close()
