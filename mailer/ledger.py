@@ -780,6 +780,10 @@ class Ledger:
             )
             return recipients
 
+    def has_tokens(self) -> bool:
+        """Whether any (HMAC token, address) pair is kept (none in a new or rebuilt ledger)."""
+        return self.db.execute("SELECT 1 FROM unsubscribe_tokens LIMIT 1").fetchone() is not None
+
     def remember_tokens(self, tokens: Iterable[tuple[str, str]]) -> None:
         """Keep (HMAC token, address) pairs, so links of that older format are answered."""
         with self.transaction() as db:

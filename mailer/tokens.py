@@ -12,13 +12,15 @@ its length.
 Links issued before this format (an HMAC of the address, 32 characters) are
 checked against token -> address pairs in the ledger, which the digest job
 derives again for everyone on the Subscribers tab and every signer-up who
-opted in, so those also survive a rebuild while their address is on the sheet.
+opted in (once, into a ledger that holds none: a new or rebuilt one), so those
+also survive a rebuild while their address is on the sheet.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -75,6 +77,7 @@ def token_matches(secret: str, email: str, token: str) -> bool:
     return hmac.compare_digest(hmac_token(secret, email), token)
 
 
+@functools.lru_cache(maxsize=4)
 def _cipher(secret: str) -> AESSIV:
     key = hmac.new(secret.encode(), b"mailer unsubscribe links", hashlib.sha512).digest()
     return AESSIV(key)  # 64 bytes: AES-256-SIV

@@ -135,8 +135,11 @@ def _remember_older_links(
 ) -> None:
     """Derive again the tokens of links issued before sealed tokens, for all on the sheet.
 
-    Those tokens are answered from the ledger; a rebuilt ledger gets them back here.
+    Those tokens are answered from the ledger; a rebuilt ledger (one that holds
+    none) gets them back here, once.
     """
+    if ledger.has_tokens():
+        return
     settings = site.settings
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
     _, signups = _events_and_signups(site, tables)
