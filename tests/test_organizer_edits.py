@@ -2,8 +2,9 @@
 
 After every step: nobody has two seat emails for one session unless told in
 between that the seat is gone (an organizer's cancel, acknowledged, then their
-`confirmed` again), nobody told they have a seat is on the waitlist, mailer confirms past capacity only when
-an organizer did, and no Status an organizer typed is replaced by one mailer chose.
+`confirmed` again), nobody told they have a seat is on the waitlist, mailer
+confirms past capacity only when an organizer did, and no Status an organizer
+typed is replaced by one mailer chose.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mailer.rules.statuses import canonical
-from mailer.sample import write_sample
+from mailer.tools.sample import write_sample
 
 FORM_TIME = "%m/%d/%Y %H:%M:%S"
 CANCEL_SPELLINGS = ("cancelled", "canceled", "Cancel", "withdrawn", "CANCELED ")

@@ -12,9 +12,9 @@ import trustme
 from conftest import NOW
 from mail_servers import SmtpServer, SmtpSink
 
-from mailer.config import SmtpSettings
-from mailer.ledger import Ledger
-from mailer.transports.smtp import SmtpTransport
+from mailer.ledger.sqlite import Ledger
+from mailer.sending.transports.smtp import SmtpTransport
+from mailer.settings.config import SmtpSettings
 
 BOUNCING = "daniel.reyes@example.org"
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mailer.rows import Event, Signup
+from mailer.core.text import plural
+from mailer.model import Event, Signup
 from mailer.rules.statuses import (
     CANCELLED,
     CONFIRMED,
@@ -36,7 +37,6 @@ from mailer.rules.statuses import (
     WAITLISTED,
     accepted_words,
 )
-from mailer.text import plural
 
 __all__ = ["CANCELLED", "CONFIRMED", "DUPLICATE", "INVALID", "WAITLISTED"]
 
