@@ -719,10 +719,9 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     Webhook at /sendgrid/events (bounces, spam reports). Put it behind your
     HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
-    import waitress
-
     from mailer.tokens import load_secret
-    from mailer.web import WEBHOOK_LIMIT, create_app
+    from mailer.web import create_app
+    from mailer.web_server import create_server
 
     settings = obj.settings()
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
@@ -736,8 +735,12 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     )
     host = host or settings.server.host
     port = port or settings.server.port
+    server = create_server(app, host, port)
     obj.console.print(f"Serving unsubscribe pages on http://{host}:{port}/ (Ctrl-C stops)")
-    waitress.serve(app, host=host, port=port, ident="mailer", max_request_body_size=WEBHOOK_LIMIT)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        server.close()
 
 
 @cli.command()

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from mailer import self_service
 from mailer.errors import LedgerError, LockedError
 from mailer.message import (
     FAILED,
@@ -142,6 +143,14 @@ CREATE TABLE IF NOT EXISTS suppressions (
     reason TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS seat_tokens (
+    lookup TEXT PRIMARY KEY,
+    signer TEXT NOT NULL,
+    action TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    email TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seat_tokens_by_seat ON seat_tokens (event_id, email, signer);
 CREATE TABLE IF NOT EXISTS requests (
     token TEXT PRIMARY KEY,
     event_id TEXT NOT NULL,
@@ -782,6 +791,44 @@ class Ledger:
             "INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?)",
             (email.casefold(), reason, now.astimezone(UTC).isoformat()),
         )
+
+    def index_seat_tokens(self, secret: str) -> int:
+        """Store the lookup of every seat's links not yet indexed under this secret; how many."""
+        unindexed = self.db.execute(
+            "SELECT event_id, email FROM seats AS s WHERE NOT EXISTS (SELECT 1 FROM seat_tokens"
+            " AS t WHERE t.event_id = s.event_id AND t.email = s.email AND t.signer = ?)",
+            (self_service.signer_id(secret),),
+        ).fetchall()
+        if unindexed:
+            with self.transaction() as db:
+                db.executemany(
+                    "INSERT OR IGNORE INTO seat_tokens VALUES (?, ?, ?, ?, ?)",
+                    [
+                        lookup
+                        for event_id, email in unindexed
+                        for lookup in self_service.seat_lookups(secret, event_id, email)
+                    ],
+                )
+        return len(unindexed)
+
+    def seat_for_token(self, secret: str, token: str) -> SeatRef | None:
+        """The seat and action a genuine token stands for: one indexed query, then its signature."""
+        row = self.db.execute(
+            "SELECT action, event_id, email FROM seat_tokens WHERE lookup = ?",
+            (self_service.token_lookup(token),),
+        ).fetchone()
+        if row is None:
+            return None
+        ref = SeatRef(*row)
+        return ref if self_service.genuine_for(secret, token, ref) else None
+
+    def seat(self, event_id: str, email: str) -> SeatRow | None:
+        row = self.db.execute(
+            "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+            " WHERE event_id = ? AND email = ?",
+            (event_id, email),
+        ).fetchone()
+        return SeatRow(*row) if row else None
 
     def add_request(self, token: str, seat: SeatRef, at: datetime, source: str) -> bool:
         """Keep a person's answer until a run acts on it; False if this token was seen before."""

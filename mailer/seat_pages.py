@@ -9,7 +9,6 @@ nothing.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from mailer.ledger import Ledger, SeatRow
 from mailer.rows import Event
 from mailer.rules import claims
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
-from mailer.self_service import ACTIONS, CLAIM, RELEASE, SeatRef, seat_token
+from mailer.self_service import CLAIM, RELEASE, SeatRef
 
 Page = Callable[..., Response]
 
@@ -63,20 +62,19 @@ def blueprint(
         return clock() >= claims.until(found.event, datetime.fromisoformat(made), claim_window)
 
     def find(token: str) -> Found | None:
-        """The seat and action a genuine token stands for."""
+        """The seat and action a genuine token stands for: found by index, never by a scan."""
         ledger = Ledger(ledger_path)
         try:
-            events = ledger.stored_events()
-            for seat in ledger.seats():
-                for action in ACTIONS:
-                    mine = seat_token(secret, action, seat.event_id, seat.email)
-                    if hmac.compare_digest(mine, token) and seat.event_id in events:
-                        already = CANCELLED if action == RELEASE else CONFIRMED
-                        done = ledger.has_request(token) or seat.status == already
-                        return Found(action, seat, events[seat.event_id].event, done)
+            ref = ledger.seat_for_token(secret, token)
+            seat = ref and ledger.seat(ref.event_id, ref.email)
+            stored = seat and ledger.stored_events().get(seat.event_id)
+            if not (ref and seat and stored):
+                return None
+            already = CANCELLED if ref.action == RELEASE else CONFIRMED
+            done = ledger.has_request(token) or seat.status == already
+            return Found(ref.action, seat, stored.event, done)
         finally:
             ledger.close()
-        return None
 
     def refusal() -> Response:
         return page(
