@@ -803,11 +803,7 @@ class Ledger:
             with self.transaction() as db:
                 db.executemany(
                     "INSERT OR IGNORE INTO seat_tokens VALUES (?, ?, ?, ?, ?)",
-                    [
-                        lookup
-                        for event_id, email in unindexed
-                        for lookup in self_service.seat_lookups(secret, event_id, email)
-                    ],
+                    self_service.seat_lookups(secret, unindexed),
                 )
         return len(unindexed)
 

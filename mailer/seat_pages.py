@@ -13,16 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from pathlib import Path
 
 from flask import Blueprint, Response
 
 from mailer.calendar import describe_time
-from mailer.ledger import Ledger, SeatRow
+from mailer.ledger import SeatRow
 from mailer.rows import Event
 from mailer.rules import claims
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
 from mailer.self_service import CLAIM, RELEASE, SeatRef
+from mailer.thread_ledgers import ThreadLedgers
 
 Page = Callable[..., Response]
 
@@ -36,7 +36,7 @@ class Found:
 
 
 def blueprint(
-    ledger_path: Path,
+    ledgers: ThreadLedgers,
     secret: str,
     page: Page,
     clock: Callable[[], datetime],
@@ -50,31 +50,26 @@ def blueprint(
             return True
         if claim_window is None:
             return False
-        ledger = Ledger(ledger_path)
-        try:
-            made = ledger.sent_at((claims.OFFER,)).get(
-                (claims.OFFER, found.event.id, found.seat.email)
-            )
-        finally:
-            ledger.close()
+        made = (
+            ledgers.get()
+            .sent_at((claims.OFFER,))
+            .get((claims.OFFER, found.event.id, found.seat.email))
+        )
         if made is None:
             return False
         return clock() >= claims.until(found.event, datetime.fromisoformat(made), claim_window)
 
     def find(token: str) -> Found | None:
         """The seat and action a genuine token stands for: found by index, never by a scan."""
-        ledger = Ledger(ledger_path)
-        try:
-            ref = ledger.seat_for_token(secret, token)
-            seat = ref and ledger.seat(ref.event_id, ref.email)
-            stored = seat and ledger.stored_events().get(seat.event_id)
-            if not (ref and seat and stored):
-                return None
-            already = CANCELLED if ref.action == RELEASE else CONFIRMED
-            done = ledger.has_request(token) or seat.status == already
-            return Found(ref.action, seat, stored.event, done)
-        finally:
-            ledger.close()
+        ledger = ledgers.get()
+        ref = ledger.seat_for_token(secret, token)
+        seat = ref and ledger.seat(ref.event_id, ref.email)
+        stored = seat and ledger.stored_events().get(seat.event_id)
+        if not (ref and seat and stored):
+            return None
+        already = CANCELLED if ref.action == RELEASE else CONFIRMED
+        done = ledger.has_request(token) or seat.status == already
+        return Found(ref.action, seat, stored.event, done)
 
     def refusal() -> Response:
         return page(
@@ -149,13 +144,9 @@ def blueprint(
         found = open_seat(token)
         if isinstance(found, Response):
             return found
-        ledger = Ledger(ledger_path)
-        try:
-            seat = found.seat
-            ref = SeatRef(found.action, seat.event_id, seat.email)
-            ledger.add_request(token, ref, clock(), "web")
-        finally:
-            ledger.close()
+        seat = found.seat
+        ref = SeatRef(found.action, seat.event_id, seat.email)
+        ledgers.get().add_request(token, ref, clock(), "web")
         if found.action == CLAIM:
             return page(
                 "The seat is yours",

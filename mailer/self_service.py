@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -39,7 +39,7 @@ NOTE_FORMAT = "released by the person on %Y-%m-%d"
 
 def seat_token(secret: str, action: str, event_id: str, email: str) -> str:
     message = f"seat:{action}:{event_id}:{email}".encode()
-    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    digest = hmac.digest(secret.encode(), message, "sha256")
     return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
 
 
@@ -53,13 +53,15 @@ def signer_id(secret: str) -> str:
     return hmac.new(secret.encode(), b"seat-token-signer", hashlib.sha256).hexdigest()[:16]
 
 
-def seat_lookups(secret: str, event_id: str, email: str) -> list[tuple[str, str, str, str, str]]:
-    """(lookup, signer, action, event id, email) for each action's link to one seat."""
+def seat_lookups(
+    secret: str, seats: Iterable[tuple[str, str]]
+) -> Iterator[tuple[str, str, str, str, str]]:
+    """(lookup, signer, action, event id, email) for each action's link to each seat."""
     signer = signer_id(secret)
-    return [
-        (token_lookup(seat_token(secret, action, event_id, email)), signer, action, event_id, email)
-        for action in ACTIONS
-    ]
+    for event_id, email in seats:
+        for action in ACTIONS:
+            token = seat_token(secret, action, event_id, email)
+            yield token_lookup(token), signer, action, event_id, email
 
 
 def genuine_for(secret: str, token: str, ref: SeatRef) -> bool:

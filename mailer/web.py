@@ -28,8 +28,8 @@ from werkzeug.exceptions import HTTPException
 
 from mailer import seat_pages
 from mailer.errors import ConfigError
-from mailer.ledger import Ledger
 from mailer.redact import mask, redact
+from mailer.thread_ledgers import ThreadLedgers
 from mailer.tokens import token_matches
 from mailer.transports import sendgrid_events as webhook
 from mailer.webhook_key import load_event_key
@@ -90,11 +90,11 @@ def create_app(
         event_key = load_event_key(sendgrid_key) if sendgrid_key else None
     except ValueError as err:
         raise ConfigError(f"[server] sendgrid_event_key: {err}") from None
-    with Ledger(ledger_path) as ledger:
-        ledger.index_seat_tokens(secret)  # seats from before the index, or a new MAILER_SECRET
+    ledgers = ThreadLedgers(ledger_path)
+    ledgers.get().index_seat_tokens(secret)  # seats from before the index, or a new secret
     app = Flask("mailer")
     app.config["MAX_CONTENT_LENGTH"] = FORM_LIMIT
-    app.register_blueprint(seat_pages.blueprint(ledger_path, secret, page, clock, claim_window))
+    app.register_blueprint(seat_pages.blueprint(ledgers, secret, page, clock, claim_window))
 
     @app.before_request
     def guard() -> Response | None:
@@ -140,8 +140,7 @@ def create_app(
 
     def subscriber(token: str) -> str | None:
         """The address a token was issued for, if it is genuine."""
-        with Ledger(ledger_path) as ledger:
-            email = ledger.email_for_token(token)
+        email = ledgers.get().email_for_token(token)
         return email if email and token_matches(secret, email, token) else None
 
     def refusal() -> Response:
@@ -178,8 +177,7 @@ def create_app(
         email = subscriber(token)
         if email is None:
             return refusal()
-        with Ledger(ledger_path) as ledger:
-            ledger.suppress(email, UNSUBSCRIBE, clock())
+        ledgers.get().suppress(email, UNSUBSCRIBE, clock())
         if one_click:
             return Response("Unsubscribed.\n", mimetype="text/plain", headers=HEADERS)
         return page(
@@ -196,8 +194,7 @@ def create_app(
         timestamp = request.headers.get(webhook.TIMESTAMP_HEADER, "")
         if not webhook.genuine(event_key, body, signature, timestamp, clock()):
             return Response("Not signed by SendGrid.\n", status=403, mimetype="text/plain")
-        with Ledger(ledger_path) as ledger:
-            webhook.apply(ledger, webhook.outcomes(body), clock())
+        webhook.apply(ledgers.get(), webhook.outcomes(body), clock())
         return Response(status=204)
 
     return app
