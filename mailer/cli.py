@@ -293,7 +293,8 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     """Show each session's roster as the last run decided it, and messages not yet sent.
 
     Lists sessions that have not ended as of --now (default: now). Reads the
-    ledger only, no spreadsheet calls. Example: mailer status --json
+    ledger only, no spreadsheet calls. Addresses are masked, in --json too,
+    unless --addresses. Example: mailer status --json
     """
     from mailer.ledger import Ledger
     from mailer.pacing import forecast
@@ -314,7 +315,7 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         queue = Queue(ledger.paused(backend), forecast(ledger, limits(settings), backend, moment))
 
     def show(email: str) -> str:
-        return email if addresses or as_json else mask(email)
+        return email if addresses else mask(email)
 
     def why(reason: str) -> str:
         return redact(reason, addresses=addresses)
@@ -336,7 +337,7 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
                     "status": event.status,
                     "seats": [
                         {
-                            "email": s.email,
+                            "email": show(s.email),
                             "name": s.name,
                             "status": s.status,
                             "position": s.position,
@@ -348,7 +349,12 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
                 for event in events
             ],
             "unsent": [
-                {"key": m.key, "state": m.state, "reason": why(m.reason), "attempts": m.attempts}
+                {
+                    "key": why(m.key),
+                    "state": m.state,
+                    "reason": why(m.reason),
+                    "attempts": m.attempts,
+                }
                 for m in unsent
             ],
             "paused_until": queue.paused_until(moment),

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from mailer import self_service
 from mailer.errors import LedgerError, LockedError
+from mailer.files import private_folder
 from mailer.message import (
     FAILED,
     RETRY,
@@ -227,7 +228,7 @@ class MessageRow:
 class Ledger:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
         # Addresses and names live here: only the owner may read it (SQLite gives
         # the -wal and -shm files the same mode).
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
@@ -868,7 +869,7 @@ class Ledger:
 def locked(path: Path, timeout: float) -> Iterator[None]:
     """Hold the run lock beside the ledger; wait up to `timeout` seconds for another run."""
     lock_path = Path(path).with_suffix(".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(lock_path.parent)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + timeout
