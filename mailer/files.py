@@ -9,6 +9,7 @@ looser, whatever the process's umask.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO
@@ -21,7 +22,10 @@ def private_folder(path: Path) -> Path:
     """`path` as a folder only its owner may open (made, with its parents, if missing)."""
     path = Path(path)
     path.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o777 != PRIVATE_FOLDER:
+    found = path.stat()
+    # A folder someone else owns, or one shared on purpose (sticky, like /tmp), is left alone.
+    shared = bool(found.st_mode & stat.S_ISVTX) or found.st_uid != os.getuid()
+    if found.st_mode & 0o777 != PRIVATE_FOLDER and not shared:
         os.chmod(path, PRIVATE_FOLDER)
     return path
 

@@ -105,3 +105,16 @@ def test_the_private_helpers_make_and_tighten(tmp_path, open_umask):
     assert mode(folder) == 0o700
     assert mode(old) == mode(folder / "cache.json") == 0o600
     assert old.read_text() == "line\n"
+
+
+def test_a_shared_folder_like_tmp_is_left_as_it_is(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+
+    private_folder(shared)
+    with open_private(shared / "mailer.log") as handle:
+        handle.write("line\n")
+
+    assert mode(shared) == 0o1777
+    assert mode(shared / "mailer.log") == 0o600

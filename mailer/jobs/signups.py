@@ -257,7 +257,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     decided.applied = applied
     report.adopted = len(adopted)
     report.decided = ledger.record(decided)
-    ledger.index_seat_tokens(_secret(site))  # before any link to a new seat goes out
+    if self_service.way(settings):  # the emails carry seat links: index them before they go
+        ledger.index_seat_tokens(_secret(site))
     report.delivered = send()
 
     cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger, offered)
