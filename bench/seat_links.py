@@ -28,12 +28,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mailer.ledger import Decisions, Ledger, SeatRow  # noqa: E402
-from mailer.rows import Event  # noqa: E402
+from mailer.ledger.sqlite import Decisions, Ledger, SeatRow  # noqa: E402
+from mailer.model import Event  # noqa: E402
 from mailer.rules.changes import StoredEvent  # noqa: E402
-from mailer.self_service import ACTIONS, RELEASE, seat_token  # noqa: E402
-from mailer.web import create_app  # noqa: E402
-from mailer.web_server import create_server  # noqa: E402
+from mailer.rules.self_service import ACTIONS, RELEASE, seat_token  # noqa: E402
+from mailer.web.app import create_app  # noqa: E402
+from mailer.web.server import create_server  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 SECRET = "bench-secret-for-seat-links-0123456789"

@@ -14,8 +14,8 @@ import stat
 import pytest
 from test_digest import NEXT_SLOT, add_resources
 
-from mailer.files import atomic_write, open_private, private_folder
-from mailer.transports.outbox import file_stem
+from mailer.core.files import atomic_write, open_private, private_folder
+from mailer.sending.transports.outbox import file_stem
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from conftest import NOW
 from test_self_service import DANIEL, link_in
 from test_unsubscribe import path_of, suppressed, unsubscribe_link, with_public_url
 
-from mailer.ledger import Ledger
-from mailer.tokens import load_secret
-from mailer.web import FORM_LIMIT, create_app
-from mailer.web_server import create_server
+from mailer.core.tokens import load_secret
+from mailer.ledger.sqlite import Ledger
+from mailer.web.app import FORM_LIMIT, create_app
+from mailer.web.server import create_server
 
 PUBLIC = "https://mail.example.org"
 READER = "priya.raman@example.org"
