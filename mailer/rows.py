@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.errors import MissingColumnError
 from mailer.rules.statuses import CANCELLED, canonical
-from mailer.schema import REQUIRED_COLUMNS
+from mailer.schema import DEFAULT_COLUMNS, REQUIRED_COLUMNS
 from mailer.text import clean_text
 from mailer.workbook.base import FORMULA_STARTS, Table
 
@@ -151,6 +151,12 @@ def normalize_email(address: str) -> str:
     return address if folded == address else folded
 
 
+def mapping_section(mapping: dict[str, str]) -> str:
+    """The mailer.toml section that maps this tab's columns: its fields are the tab's own."""
+    tabs = [tab for tab, fields in DEFAULT_COLUMNS.items() if fields.keys() == mapping.keys()]
+    return f"[workbook.columns.{tabs[0]}]" if len(tabs) == 1 else "[workbook.columns.<tab>]"
+
+
 class Columns:
     """Finds a tab's logical fields by header text; required ones must be there."""
 
@@ -160,7 +166,9 @@ class Columns:
         self.index = {name: table.column_index(text) for name, text in mapping.items()}
         for name in required:
             if self.index[name] is None:
-                raise MissingColumnError(table.tab, mapping[name], table.header)
+                raise MissingColumnError(
+                    table.tab, mapping[name], table.header, f"{mapping_section(mapping)} {name}"
+                )
 
     def get(self, values: list[str], name: str) -> str:
         return str(self.table.cell(values, self.index[name]))

@@ -16,7 +16,7 @@ from mailer.config import JobSettings
 from mailer.delivery import deliver
 from mailer.errors import ConfigError, MailerError
 from mailer.jobs import job_module
-from mailer.jobs.base import Progress, Report, send_nothing
+from mailer.jobs.base import WOULD_SEND, Progress, Report, send_nothing
 from mailer.ledger import Ledger, locked
 from mailer.runlog import RunLog
 from mailer.site import Site
@@ -40,11 +40,18 @@ def run_job(
     now: datetime,
     send: bool = True,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> Report:
-    """One pass of `job` as of `now`; the caller holds the ledger's lock."""
+    """One pass of `job` as of `now`; the caller holds the ledger's lock.
+
+    In a dry run what the transport took is counted as `would send`, not `sent`.
+    """
 
     def sending() -> Counter[str]:
-        return deliver(ledger, site.transport, now, progress)
+        counted = deliver(ledger, site.transport, now, progress)
+        if dry_run:
+            counted[WOULD_SEND] = counted.pop("sent", 0)
+        return counted
 
     return job_module(job.kind).run(site, ledger, job, now, sending if send else send_nothing)
 
@@ -56,6 +63,7 @@ def run_jobs(
     send: bool = True,
     record: bool = True,
     progress: ProgressFactory = lambda: nullcontext(None),
+    dry_run: bool = False,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the lock; one job's trouble leaves the others to run.
 
@@ -70,7 +78,7 @@ def run_jobs(
         for job in jobs:
             try:
                 with progress() as shown:
-                    report = run_job(site, ledger, job, now, send, shown)
+                    report = run_job(site, ledger, job, now, send, shown, dry_run)
             except (MailerError, ConfigError) as err:
                 if record:
                     runs.record(job, now, False, str(err))

@@ -31,3 +31,8 @@ def test_mailer_serve_starts_and_answers(site):
         server.terminate()
         server.wait(timeout=10)
     assert "Community Care Network" in page
+    said = server.stdout.read().decode()
+    assert f"Serving on http://127.0.0.1:{port}/ (Ctrl-C stops):" in said
+    for route in ("GET        /", "GET, POST  /unsubscribe/<token>", "POST       /sendgrid/events"):
+        assert f"\n  {route}\n" in said
+    assert "/seat/<token>" in said

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from mailer import config, self_service
+from mailer import self_service
 from mailer.config import JobSettings
+from mailer.durations import seconds
 from mailer.emails import EventEmails
 from mailer.errors import WorkbookError
 from mailer.forms import FormError, FormReport, FormsClient, keep_in_step
@@ -335,7 +336,7 @@ def _add_series_dates(
     id_column = events_table.column_index(mapping["id"])
     present = {events_table.cell(row, id_column).strip() for row in events_table.rows}
     added_before = ledger.series_events()
-    ahead = timedelta(seconds=config.seconds(settings.series.ahead))
+    ahead = timedelta(seconds=seconds(settings.series.ahead))
     new = [
         (series, event)
         for series in found
