@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mailer.durations import DAY, MINUTE, WEEK
+from mailer.durations import DAY, WEEK
 from mailer.errors import ConfigError
 from mailer.jobs import KINDS, Options, SignupsOptions
 from mailer.schema import DEFAULT_COLUMNS, DEFAULT_TABS
@@ -336,16 +336,20 @@ def _build(cls: type, table: object, path: Path, where: str, problems: list[str]
     fields = {f.name: f for f in dataclasses.fields(cls)}
     sections = [n for n in fields if _is_section(hints[n])]
     keys = [n for n in fields if n not in sections and n not in HIDDEN]
+    known_sections = ", ".join(f"[{_join(where, n)}]" for n in sections) or "none"
     for key in table:
         if key in fields:
             continue
         if isinstance(table[key], dict):
-            known = ", ".join(f"[{_join(where, n)}]" for n in sections) or "none"
             problems.append(
-                f"{path}: [{_join(where, key)}]: unknown section (known sections: {known})"
+                f"{path}: [{_join(where, key)}]: unknown section (known sections: {known_sections})"
             )
-        else:
+        elif keys:
             problems.append(f"{path}: {_key(where, key)}: unknown key (known: {', '.join(keys)})")
+        else:
+            problems.append(
+                f"{path}: {_key(where, key)}: unknown key; keys go in a section ({known_sections})"
+            )
     values = {}
     for name, f in fields.items():
         if name not in table:
@@ -457,7 +461,8 @@ class JobSettings:
 
     kind: str
     enabled: bool = True
-    every: str = accepts(Duration(MINUTE, WEEK, blank="a job scheduled by `at`"), "")
+    # seconds serve tests and a CSV workbook; a Google Sheet wants a minute or more (its quota)
+    every: str = accepts(Duration(1, WEEK, blank="a job scheduled by `at`"), "")
     at: str = ""
     timezone: str = ""
     options: Options = field(default_factory=SignupsOptions)

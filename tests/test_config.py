@@ -94,7 +94,7 @@ def test_column_mapping_overlays_the_defaults(tmp_path):
         ('kind = "newsletter"\nevery = "5 minutes"\n', "kind: 'newsletter' is not one of"),
         (
             'kind = "signups"\nevery = "often"\n',
-            "every: 'often': expected a duration from 1 minute to 1 week",
+            "every: 'often': expected a duration from 1 second to 1 week",
         ),
         ('kind = "signups"\n', "every: give a schedule"),
         ('kind = "signups"\nevery = "5 minutes"\nat = "09:00"\n', "every and at: give one"),

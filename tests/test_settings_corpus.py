@@ -90,6 +90,13 @@ REPORTED = [
         "[organization] sender: 'the organizers': expected an email address",
     ),
     Case("mailer.toml", ("donation", "minimum"), 30, "[donation] minimum: 30 is above maximum 25"),
+    Case("mailer.toml", ("naem",), "x", "naem: unknown key; keys go in a section ([organization]"),
+    Case(
+        "jobs/reminders.toml",
+        ("colour",),
+        1,
+        "colour: unknown key (known: kind, enabled, every, at, timezone)",
+    ),
     Case(
         "mailer.toml",
         ("donations",),
@@ -137,9 +144,15 @@ def bad_values(hint: object, rule: object) -> list[object]:
         case Between(least=least, most=most):
             values += [min(least - 1, -1), most + 1, 2**63 - 1, -(2**63)]
             values += [math.inf, math.nan] if hint is float else []
-        case Duration(blank=blank):
-            values += ["99999999999 weeks", "-5 minutes", "0 minutes", "soon", "1 second"]
-            values += [] if blank else [""]
+        case Duration(least=least, most=most, blank=blank):
+            values += [
+                "99999999999 weeks",
+                "-5 minutes",
+                "0 minutes",
+                "soon",
+                f"{most + 1} seconds",
+            ]
+            values += ([] if blank else [""]) + (["1 second"] if least > 1 else [])
         case Url():
             values += ["javascript:alert(1)//", "http://example.org", "https://", "https://a b"]
         case Address(optional=optional):
