@@ -359,3 +359,10 @@ def test_a_separate_process_prints_one_line_and_no_traceback(tmp_path, case, com
     assert done.stdout == ""
     assert done.stderr.startswith(f"error: {tmp_path / case.file}: {case.names}")
     assert done.stderr.count("\n") == 1
+
+
+def test_serve_refuses_a_port_option_out_of_range(tmp_path):
+    result = mailer(write_site(tmp_path), "serve", "--port", "99999")
+
+    assert result.exit_code == 2
+    assert "Invalid value for '--port': 99999 is not in the range 1<=x<=65535." in result.output
