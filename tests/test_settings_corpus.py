@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from mailer import config
-from mailer.cli import cli
-from mailer.jobs import KINDS
-from mailer.setting_rules import Address, Between, Duration, OneOf, Text, Url, rule_of
+from mailer.cli.commands import cli
+from mailer.settings import config
+from mailer.settings.kinds import KINDS
+from mailer.settings.rules import Address, Between, Duration, OneOf, Text, Url, rule_of
 
 SITE = {
     "organization": {"name": "N", "sender": "s@example.org", "timezone": "America/Chicago"},
