@@ -819,7 +819,9 @@ def unsubscribe(obj: Context, email: str, now: str | None) -> None:
     try:
         address = normalize_email(deliverable_address(email.strip()))
     except InvalidAddress as err:
-        raise click.BadParameter(f"{mask(email)} is not an email address ({err})") from None
+        raise click.BadParameter(
+            f"{mask(email)} is not an email address ({err})", param_hint="EMAIL"
+        ) from None
     settings = obj.settings()
     console = obj.console
     moment = parse_now(now, settings.organization.zone)
