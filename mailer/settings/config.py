@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mailer.core.durations import DAY, WEEK
 from mailer.core.errors import ConfigError
 from mailer.rules.digest import AT
+from mailer.settings.event_key import load_event_key
 from mailer.settings.kinds import KINDS, Options, SignupsOptions
 from mailer.settings.rules import (
     Address,
@@ -258,6 +259,11 @@ def _check(settings: Settings, path: Path) -> list[str]:
             f"{path}: [donation] minimum: {donation.minimum} is above maximum "
             f"{donation.maximum}; expected minimum <= maximum"
         )
+    if settings.server.sendgrid_event_key:
+        try:
+            load_event_key(settings.server.sendgrid_event_key)
+        except ValueError as err:
+            raise ConfigError(f"{path}: [server] sendgrid_event_key: {err}") from None
     form = settings.form
     if form.id and not form.question:
         problems.append(f"{path}: [form] question: the title of the session question")
