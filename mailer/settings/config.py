@@ -263,7 +263,7 @@ def _check(settings: Settings, path: Path) -> list[str]:
         try:
             load_event_key(settings.server.sendgrid_event_key)
         except ValueError as err:
-            raise ConfigError(f"{path}: [server] sendgrid_event_key: {err}") from None
+            problems.append(f"{path}: [server] sendgrid_event_key: {err}")
     form = settings.form
     if form.id and not form.question:
         problems.append(f"{path}: [form] question: the title of the session question")
