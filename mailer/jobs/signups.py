@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from mailer.core.durations import seconds
 from mailer.core.errors import WorkbookError
 from mailer.core.text import plural
 from mailer.core.tokens import load_secret
@@ -28,7 +29,6 @@ from mailer.rules.roster import Notice, Plan, RowDecision
 from mailer.rules.self_service import CLAIM, RELEASE, Request
 from mailer.rules.series import events_row, sessions_ahead
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
-from mailer.settings import config
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import SignupsOptions
 from mailer.sheet.backends import CellChange, Table, WritePlan
@@ -337,7 +337,7 @@ def _add_series_dates(
     id_column = events_table.column_index(mapping["id"])
     present = {events_table.cell(row, id_column).strip() for row in events_table.rows}
     added_before = ledger.series_events()
-    ahead = timedelta(seconds=config.seconds(settings.series.ahead))
+    ahead = timedelta(seconds=seconds(settings.series.ahead))
     new = [
         (series, event)
         for series in found
