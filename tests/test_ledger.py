@@ -136,7 +136,7 @@ def test_a_person_s_answer_is_kept_once_until_a_run_acts_on_it(ledger: Ledger):
     assert [r.token for r in ledger.open_requests()] == ["t" * 32]
     ledger.record(Decisions(applied=[("t" * 32, NOW)]))
 
-    assert ledger.open_requests() == [] and ledger.has_request("t" * 32)
+    assert ledger.open_requests() == [] and not ledger.has_open_request("t" * 32)
     assert ledger.released() == {("ccs-1", "ann@example.org"): NOW}
 
 
@@ -146,7 +146,9 @@ def test_pauses_digests_tokens_and_job_runs_are_remembered(ledger: Ledger):
     assert [t for t, _, _ in ledger.resume()] == ["smtp"] and ledger.paused("smtp") is None
 
     drafts = [confirmation("ann@example.org")]
-    assert ledger.record_digest("digest", "2026-11-30", ["r1"], drafts, [("tok", "a@x")], NOW) == 1
+    assert ledger.record_digest("digest", "2026-11-30", ["r1"], drafts, NOW) == 1
+    assert not ledger.has_tokens()
+    ledger.remember_tokens([("tok", "a@x")])
     assert ledger.digest_history("digest") == [("2026-11-30", ["r1"])]
     assert ledger.email_for_token("tok") == "a@x" and ledger.email_for_token("no") is None
 

@@ -75,7 +75,8 @@ class UserError(click.ClickException):
         from mailer.core.redact import redact
 
         # Whatever a server or a library echoed (a key, an address) is blanked here too.
-        click.echo(f"error: {redact(self.message)}", err=True)
+        for line in self.message.splitlines() or [""]:
+            click.echo(f"error: {redact(line)}", err=True)
 
 
 def _set_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
@@ -264,6 +265,7 @@ def run(
             send=not no_send,
             record=not (no_send or dry_run or now),
             progress=lambda: SendProgress(console),
+            dry_run=dry_run,
         ):
             if outcome.report is None:
                 failed.append(f"{outcome.job.name}: {outcome.error}")
@@ -272,7 +274,7 @@ def run(
         if memory is not None:
             _print_would_send(console, memory.sent)
     if failed:
-        raise UserError("; ".join(failed))
+        raise UserError("\n".join(failed))  # one `error:` line per job
 
 
 def _print_would_send(console: Console, messages: list[OutgoingMessage]) -> None:
@@ -309,7 +311,8 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     """Show each session's roster as the last run decided it, and messages not yet sent.
 
     Lists sessions that have not ended as of --now (default: now). Reads the
-    ledger only, no spreadsheet calls. Example: mailer status --json
+    ledger only, no spreadsheet calls. Addresses are masked, in --json too,
+    unless --addresses. Example: mailer status --json
     """
     from mailer.core.redact import mask, redact
     from mailer.ledger import open_ledger
@@ -333,7 +336,7 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         )
 
     def show(email: str) -> str:
-        return email if addresses or as_json else mask(email)
+        return email if addresses else mask(email)
 
     def why(reason: str) -> str:
         return redact(reason, addresses=addresses)
@@ -355,7 +358,7 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
                     "status": event.status,
                     "seats": [
                         {
-                            "email": s.email,
+                            "email": show(s.email),
                             "name": s.name,
                             "status": s.status,
                             "position": s.position,
@@ -367,7 +370,12 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
                 for event in events
             ],
             "unsent": [
-                {"key": m.key, "state": m.state, "reason": why(m.reason), "attempts": m.attempts}
+                {
+                    "key": why(m.key),
+                    "state": m.state,
+                    "reason": why(m.reason),
+                    "attempts": m.attempts,
+                }
                 for m in unsent
             ],
             "paused_until": queue.paused_until(moment),
@@ -744,7 +752,9 @@ def _claim_window(settings: config.Settings) -> timedelta | None:
 
 @cli.command()
 @click.option("--host", help="Address to listen on (default: [server] host).")
-@click.option("--port", type=int, help="Port to listen on (default: [server] port).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port to listen on (default: [server] port)."
+)
 @click.pass_obj
 def serve(obj: Context, host: str | None, port: int | None) -> None:
     """Serve the digest's unsubscribe pages and one-click unsubscribe (RFC 8058).
@@ -754,13 +764,13 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     Webhook at /sendgrid/events (bounces, spam reports). Put it behind your
     HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
-    import waitress
-
     from mailer.core.tokens import load_secret
     from mailer.ledger import open_ledger
-    from mailer.web.app import WEBHOOK_LIMIT, create_app
+    from mailer.web.app import create_app
+    from mailer.web.server import create_server
 
     settings = obj.settings()
+    claim_window = _claim_window(settings)  # the job files are checked before anything is made
     secret = load_secret(settings.ledger.state_folder, settings.transport.backend == "outbox")
     app = create_app(
         open_ledger(settings),
@@ -768,12 +778,32 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
         settings.organization.name,
         sendgrid_key=settings.server.sendgrid_event_key,
         public_url=settings.server.public_url,
-        claim_window=_claim_window(settings),
+        claim_window=claim_window,
     )
     host = host or settings.server.host
     port = port or settings.server.port
-    obj.console.print(f"Serving unsubscribe pages on http://{host}:{port}/ (Ctrl-C stops)")
-    waitress.serve(app, host=host, port=port, ident="mailer", max_request_body_size=WEBHOOK_LIMIT)
+    server = create_server(app, host, port)
+    console = obj.console
+    console.print(f"Serving on http://{host}:{port}/ (Ctrl-C stops):", highlight=False)
+    for line in _pages(app):
+        console.print(f"  {line}", highlight=False, markup=False)
+    console.file.flush()  # seen at once in a service's log, not when the buffer fills
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        server.close()
+
+
+def _pages(app: Any) -> list[str]:
+    """Each route the app answers: its methods and path, e.g. 'GET, POST /unsubscribe/<token>'."""
+    methods: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static":
+            methods.setdefault(rule.rule, set()).update(rule.methods or ())
+    return [
+        f"{', '.join(m for m in ('GET', 'POST') if m in methods[path]):<10} {path}"
+        for path in sorted(methods)
+    ]
 
 
 @cli.command()
@@ -792,21 +822,36 @@ def unsubscribe(obj: Context, email: str, now: str | None) -> None:
     from mailer.jobs.subscribers import sync_unsubscribes
     from mailer.ledger import open_ledger
     from mailer.model import normalize_email
+    from mailer.sheet.tabs import InvalidAddress, deliverable_address
     from mailer.site import Site
 
+    try:
+        address = normalize_email(deliverable_address(email.strip()))
+    except InvalidAddress as err:
+        raise click.BadParameter(
+            f"{mask(email)} is not an email address ({err})", param_hint="EMAIL"
+        ) from None
     settings = obj.settings()
+    console = obj.console
     moment = parse_now(now, settings.organization.zone)
     with open_ledger(settings) as ledger:
-        ledger.suppress(normalize_email(email), "unsubscribe", moment)
-        obj.console.print(f"{mask(email)} will get no more digests.", highlight=False)
+        ledger.suppress(address, "unsubscribe", moment)
+        console.print(f"{mask(address)} will get no more digests.", highlight=False)
         try:
-            sync_unsubscribes(Site.from_settings(settings), ledger)
+            synced = sync_unsubscribes(Site.from_settings(settings), ledger)
         except MailerError as err:
-            obj.console.print(
+            console.print(
                 f"The sheet could not be written now ({err}); the next run writes it.",
                 highlight=False,
                 markup=False,
             )
+            return
+    if address not in synced.readers:
+        console.print(
+            f"{mask(address)} is on no list: not in the Subscribers tab, and no signup opted "
+            "in to the digest with it. Check the spelling; it stays suppressed all the same.",
+            highlight=False,
+        )
 
 
 @cli.command()

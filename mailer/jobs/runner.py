@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import cast
 
 from mailer.core.errors import ConfigError, MailerError
-from mailer.jobs.base import JobModule, Progress, Report, send_nothing
+from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report, send_nothing
 from mailer.jobs.runlog import RunLog
 from mailer.ledger import Ledger, open_ledger
 from mailer.rules.schedules import LastRun
@@ -49,11 +49,18 @@ def run_job(
     now: datetime,
     send: bool = True,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> Report:
-    """One pass of `job` as of `now`; the caller holds the ledger's lock."""
+    """One pass of `job` as of `now`; the caller holds the ledger's lock.
+
+    In a dry run what the transport took is counted as `would send`, not `sent`.
+    """
 
     def sending() -> Counter[str]:
-        return deliver(ledger, site.transport, now, progress)
+        counted = deliver(ledger, site.transport, now, progress)
+        if dry_run:
+            counted[WOULD_SEND] = counted.pop("sent", 0)
+        return counted
 
     return job_module(job.kind).run(site, ledger, job, now, sending if send else send_nothing)
 
@@ -67,6 +74,7 @@ def run_jobs(
     progress: ProgressFactory = lambda: nullcontext(None),
     ledger: Ledger | None = None,
     still_due: StillDue | None = None,
+    dry_run: bool = False,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the ledger's run lock; one job's trouble leaves the others.
 
@@ -82,7 +90,7 @@ def run_jobs(
             for job in jobs:
                 if still_due is not None and not still_due(job, runs.read().get(job.name)):
                     continue
-                outcome = _run_one(site, opened, runs, job, now, send, record, progress)
+                outcome = _run_one(site, opened, runs, job, now, send, record, progress, dry_run)
                 yield outcome
 
 
@@ -95,10 +103,11 @@ def _run_one(
     send: bool,
     record: bool,
     progress: ProgressFactory,
+    dry_run: bool,
 ) -> Outcome:
     try:
         with progress() as shown:
-            report = run_job(site, ledger, job, now, send, shown)
+            report = run_job(site, ledger, job, now, send, shown, dry_run)
     except (MailerError, ConfigError) as err:
         if record:
             runs.record(job, now, False, str(err))

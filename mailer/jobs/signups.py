@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from mailer.core.durations import seconds
 from mailer.core.errors import WorkbookError
 from mailer.core.text import plural
-from mailer.core.tokens import load_secret
 from mailer.jobs.base import Send, delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger import Ledger
@@ -29,7 +29,6 @@ from mailer.rules.roster import Notice, Plan, RowDecision
 from mailer.rules.self_service import CLAIM, RELEASE, Request
 from mailer.rules.series import events_row, sessions_ahead
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
-from mailer.settings import config
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import SignupsOptions
 from mailer.sheet.backends import CellChange, Table, WritePlan
@@ -221,6 +220,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
             )
             offered.update(((event.id, email), at) for email, at in ends.items())
         change = changes.detect(event, stored.get(event.id), plan, previous, now)
+        change = self_service.with_room_for_reinvitation(change, plan)
         acks = self_service.acknowledgements(
             plan,
             previous,
@@ -257,6 +257,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     decided.applied = applied
     report.adopted = len(adopted)
     report.decided = ledger.record(decided)
+    if answers:  # the emails carry seat links: index them before they go out
+        ledger.index_seat_tokens(site.secret())
     report.delivered = send()
 
     cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger, offered)
@@ -335,7 +337,7 @@ def _add_series_dates(
     id_column = events_table.column_index(mapping["id"])
     present = {events_table.cell(row, id_column).strip() for row in events_table.rows}
     added_before = ledger.series_events()
-    ahead = timedelta(seconds=config.seconds(settings.series.ahead))
+    ahead = timedelta(seconds=seconds(settings.series.ahead))
     new = [
         (series, event)
         for series in found
@@ -418,25 +420,30 @@ def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> li
             f" (map it as [workbook.columns.releases] token)"
         ]
     stamp_at = table.column_index(mapping["timestamp"])
-    secret = load_secret(settings.ledger.state_folder, settings.transport.backend == "outbox")
-    index = self_service.token_index(secret, [(s.event_id, s.email) for s in ledger.seats()])
+    secret = site.secret()
+    ledger.index_seat_tokens(secret)  # seats from before the index, or a new MAILER_SECRET
     warnings = []
     for number, values in table.numbered_rows():
         text = table.cell(values, token_at)
         if not text.strip():
             continue
         token = self_service.find_token(text)
-        if token not in index:
+        seat = ledger.seat_for_token(secret, token)
+        if seat is None:
             warnings.append(
                 f"{table.tab} row {number}: not a link mailer made (altered, or for a seat it"
                 " does not know); nothing was changed"
             )
             continue
+        # An answer dated after this run's moment (a run --now in the past), or not
+        # dated at all, counts as given now, but cannot pass for one given after a
+        # run that acted on its token: only a dated answer can release a seat again.
         try:
             at = parse_datetime(table.cell(values, stamp_at), settings.organization.zone)
+            again = at <= now
         except ValueError:
-            at = now
-        ledger.add_request(token, index[token], min(at, now), "form")
+            at, again = now, False
+        ledger.add_request(token, seat, min(at, now), "form", again=again)
     return warnings
 
 
@@ -643,6 +650,12 @@ def _write_back(
             cells["note"] = ""
         elif cells["note"] is None and current["note"].startswith(claims.OFFER_NOTE):
             cells["note"] = ""  # the offer was claimed, or passed on
+        elif (
+            cells["note"] is None
+            and cells["status"] in self_service.PLACES
+            and self_service.is_release_note(current["note"])
+        ):
+            cells["note"] = ""  # confirmed again by an organizer: the place is theirs again
         for column, new in cells.items():
             if new is not None and new != current[column]:
                 changes.append(CellChange(row, key, headers[column], current[column], new))

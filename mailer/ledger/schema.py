@@ -2,7 +2,7 @@
 
 A new ledger is created from `METADATA` at `SCHEMA_VERSION`; a ledger at an
 earlier version runs each later step of `STEPS` in order, in one transaction,
-then gets the tables that are new since. Steps 2 to 5 predate PostgreSQL and
+then gets the tables that are new since. Steps 2 to 6 predate PostgreSQL and
 only ever run on SQLite files; every later step must run on both.
 """
 
@@ -114,8 +114,18 @@ suppressions = Table(
     "suppressions",
     METADATA,
     _text("email", primary_key=True),
-    _text("reason"),
+    _text("reason", primary_key=True),  # one per address and reason: a bounce is never lost
     _text("created_at"),
+)
+seat_tokens = Table(
+    "seat_tokens",
+    METADATA,
+    _text("lookup", primary_key=True),
+    _text("signer"),
+    _text("action"),
+    _text("event_id"),
+    _text("email"),
+    Index("seat_tokens_by_seat", "event_id", "email", "signer"),
 )
 requests = Table(
     "requests",
@@ -169,6 +179,17 @@ STEPS: tuple[Step, ...] = (
     Step(4, "people's own answers (release, claim), acted on once", ()),
     Step(
         5,
+        "one suppression per address and reason: a bounce is never lost behind an unsubscribe",
+        (
+            "CREATE TABLE suppressions_by_reason (email TEXT NOT NULL, reason TEXT NOT NULL,"
+            " created_at TEXT NOT NULL, PRIMARY KEY (email, reason))",
+            "INSERT INTO suppressions_by_reason SELECT email, reason, created_at FROM suppressions",
+            "DROP TABLE suppressions",
+            "ALTER TABLE suppressions_by_reason RENAME TO suppressions",
+        ),
+    ),
+    Step(
+        6,
         "claims with a holder and a lease; seats keep their order without rowid",
         (
             "ALTER TABLE messages ADD COLUMN holder TEXT NOT NULL DEFAULT ''",

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import Insert, insert
 
 from mailer.core.errors import LockedError
+from mailer.core.files import private_folder
 
 
 class SqliteBackend:
@@ -28,7 +29,7 @@ class SqliteBackend:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.where = str(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
         # Addresses and names live here: only the owner may read it (SQLite gives
         # the -wal and -shm files the same mode).
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))

@@ -26,7 +26,7 @@ from itertools import islice
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Table, inspect, text
+from sqlalchemy import Connection, Engine, Table, false, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailer.core.errors import LedgerError
@@ -46,6 +46,7 @@ from mailer.ledger.records import (
 )
 from mailer.mail.message import Body, Draft, OutgoingMessage, SendResult, priority
 from mailer.model import Event
+from mailer.rules import self_service
 from mailer.rules.binding import Memory
 from mailer.rules.changes import StoredEvent
 from mailer.rules.roster import Previous
@@ -224,15 +225,14 @@ class SqlLedger:
                     {"e": event_id},
                 )
             )
-            notified = frozenset(
-                (kind, email)
-                for kind, email in db.execute(
-                    text("SELECT kind, email FROM messages WHERE event_id = :e"), {"e": event_id}
-                )
-            )
+            notified: set[tuple[str, str]] = set()
+            query = text("SELECT kind, email, key FROM messages WHERE event_id = :e")
+            for kind, email, key in db.execute(query, {"e": event_id}):
+                # The key starts with the kind and its version, if any (see roster.Notice.key).
+                notified |= {(kind, email), (key.split(":", 1)[0], email)}
         return Previous(
             statuses={email: status for email, status, _, _ in seats},
-            notified=notified,
+            notified=frozenset(notified),
             written={email: written for email, _, written, _ in seats if written},
             rows={email: row for email, _, _, row in seats},
         )
@@ -789,23 +789,29 @@ class SqlLedger:
         found: dict[str, str] = {}
         for chunk in _chunks(sorted({e.casefold() for e in emails})):
             marks, values = _marks("m", chunk)
-            query = text(f"SELECT email, reason FROM suppressions WHERE email IN ({marks})")
-            found.update({e: r for e, r in db.execute(query, values)})
+            query = text(
+                f"SELECT email, reason FROM suppressions WHERE email IN ({marks})"
+                " ORDER BY CASE WHEN reason = :bounce THEN 1 ELSE 0 END, reason"
+            )
+            found.update({e: r for e, r in db.execute(query, {**values, "bounce": BOUNCE})})
         return found
 
     def suppressions_among(self, emails: Iterable[str]) -> dict[str, str]:
-        """Address (casefolded) -> why it is suppressed, for those of these that are."""
+        """Address (casefolded) -> why it is suppressed, for those of these that are.
+
+        An address suppressed for several reasons gives its bounce, if it has one:
+        that one holds back every kind of message.
+        """
         with self._read() as db:
             return self._suppressions_among(db, emails)
 
     def suppressed(self, reason: str | None = None) -> dict[str, str]:
-        """Suppressed address -> when, for every reason or one."""
+        """Suppressed address -> when (its first suppression), for every reason or one."""
+        query = "SELECT email, MIN(created_at) FROM suppressions"
         if reason is None:
-            rows = self._rows("SELECT email, created_at FROM suppressions")
+            rows = self._rows(query + " GROUP BY email")
         else:
-            rows = self._rows(
-                "SELECT email, created_at FROM suppressions WHERE reason = :r", r=reason
-            )
+            rows = self._rows(query + " WHERE reason = :r GROUP BY email", r=reason)
         return {e: at for e, at in rows}
 
     def unsuppress(self, email: str) -> list[str]:
@@ -834,14 +840,10 @@ class SqlLedger:
         slot: str,
         held: Sequence[str],
         drafts: Iterable[Draft],
-        tokens: Iterable[tuple[str, str]],
         now: datetime,
     ) -> int:
-        """Commit a slot's digest, its messages (streamed) and unsubscribe tokens at once."""
+        """Commit a slot's digest and its messages (streamed) at once."""
         with self.transaction() as db:
-            self._ignore(
-                db, schema.unsubscribe_tokens, [{"token": t, "email": e} for t, e in tokens]
-            )
             recipients = self._insert_drafts(db, drafts)
             db.execute(
                 schema.digests.insert(),
@@ -855,14 +857,71 @@ class SqlLedger:
             )
             return recipients
 
+    def has_tokens(self) -> bool:
+        """Whether any (HMAC token, address) pair is kept (none in a new or rebuilt ledger)."""
+        return bool(self._rows("SELECT 1 FROM unsubscribe_tokens LIMIT 1"))
+
+    def remember_tokens(self, tokens: Iterable[tuple[str, str]]) -> None:
+        """Keep (HMAC token, address) pairs, so links of that older format are answered."""
+        rows = [{"token": t, "email": e} for t, e in tokens]
+        with self.transaction() as db:
+            self._ignore(db, schema.unsubscribe_tokens, rows)
+
     def email_for_token(self, token: str) -> str | None:
         rows = self._rows("SELECT email FROM unsubscribe_tokens WHERE token = :t", t=token)
         return rows[0][0] if rows else None
 
     # -- self-service requests ----------------------------------------------
 
-    def add_request(self, token: str, seat: SeatRef, at: datetime, source: str) -> bool:
-        """Keep a person's answer until a run acts on it; False if this token was seen before."""
+    def index_seat_tokens(self, secret: str) -> int:
+        """Store the lookup of every seat's links not yet indexed under this secret; how many."""
+        unindexed = [
+            (e, m)
+            for e, m in self._rows(
+                "SELECT event_id, email FROM seats AS s WHERE NOT EXISTS (SELECT 1 FROM"
+                " seat_tokens AS t WHERE t.event_id = s.event_id AND t.email = s.email"
+                " AND t.signer = :signer)",
+                signer=self_service.signer_id(secret),
+            )
+        ]
+        if unindexed:
+            rows = [
+                dict(zip(("lookup", "signer", "action", "event_id", "email"), row, strict=True))
+                for row in self_service.seat_lookups(secret, unindexed)
+            ]
+            with self.transaction() as db:
+                self._ignore(db, schema.seat_tokens, rows)
+        return len(unindexed)
+
+    def seat_for_token(self, secret: str, token: str) -> SeatRef | None:
+        """The seat and action a genuine token stands for: one indexed query, then its signature."""
+        rows = self._rows(
+            "SELECT action, event_id, email FROM seat_tokens WHERE lookup = :lookup",
+            lookup=self_service.token_lookup(token),
+        )
+        if not rows:
+            return None
+        ref = SeatRef(*rows[0])
+        return ref if self_service.genuine_for(secret, token, ref) else None
+
+    def seat(self, event_id: str, email: str) -> SeatRow | None:
+        rows = self._rows(
+            "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+            " WHERE event_id = :e AND email = :m",
+            e=event_id,
+            m=email,
+        )
+        return SeatRow(*rows[0]) if rows else None
+
+    def add_request(
+        self, token: str, seat: SeatRef, at: datetime, source: str, again: bool = True
+    ) -> bool:
+        """Keep a person's answer until a run acts on it; False if this token was seen before.
+
+        With `again`, a token acted on before is taken again for an answer given
+        after that run (a released seat an organizer confirmed again can be
+        released again); the same answer read twice, or an older one, changes nothing.
+        """
         row = {
             "token": token,
             "event_id": seat.event_id,
@@ -871,17 +930,23 @@ class SqlLedger:
             "at": _utc(at),
             "source": source,
         }
+        insert = self.backend.insert(schema.requests)
+        requests = schema.requests.c
+        excluded = insert.excluded
+        statement = insert.on_conflict_do_update(
+            index_elements=["token"],
+            set_={"at": excluded.at, "source": excluded.source, "applied_at": None},
+            where=(requests.applied_at.is_not(None) & (excluded.at > requests.applied_at))
+            if again
+            else false(),
+        ).returning(requests.token)
         with self.transaction() as db:
-            inserted = db.execute(
-                self.backend.insert(schema.requests)
-                .on_conflict_do_nothing()
-                .returning(schema.requests.c.token),
-                row,
-            )
-            return inserted.first() is not None
+            return db.execute(statement, row).first() is not None
 
-    def has_request(self, token: str) -> bool:
-        return bool(self._rows("SELECT 1 FROM requests WHERE token = :t", t=token))
+    def has_open_request(self, token: str) -> bool:
+        """An answer with this token waits for the next run."""
+        query = "SELECT 1 FROM requests WHERE token = :t AND applied_at IS NULL"
+        return bool(self._rows(query, t=token))
 
     def open_requests(self) -> list[Request]:
         """Answers no run has acted on yet, oldest first."""

@@ -1,12 +1,14 @@
 """People manage their own seat: the signed links in their emails, and what an answer does.
 
 A link names one seat (an event and a person) and one action, signed with
-MAILER_SECRET; it carries no address. mailer finds the seat again by
-signing every seat it knows, so a token works as long as its seat is in the
-ledger, rebuilt from the sheet or not. An answer reaches mailer either
-through `mailer serve` (a page with one button) or through a Google Form
-whose answers land in the `releases` tab; either way it becomes a request
-in the ledger, acted on once by the next signups run.
+MAILER_SECRET; it carries no address. The ledger keeps a hash of each seat's
+tokens, indexed, so a token is found in one query (a made-up one costs no
+more than a real one) and then checked against its signature; a token
+works as long as its seat is in the ledger, rebuilt from the sheet or not.
+An answer reaches mailer either through `mailer serve` (a page with one
+button) or through a Google Form whose answers land in the `releases` tab;
+either way it becomes a request in the ledger, acted on once by the next
+signups run.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import dataclasses
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from mailer.rules.roster import RELEASED, Notice, Plan, Previous
+from mailer.rules.changes import EventChange
+from mailer.rules.roster import CONFIRMATION, RELEASED, Notice, Plan, Previous
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
 
 RELEASE = "release"  # give up a seat, or a place on the waitlist
@@ -32,12 +35,39 @@ SERVER = "server"
 FORM = "form"
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 NOTE_FORMAT = "released by the person on %Y-%m-%d"
+NOTE_SHAPE = re.compile(r"released by the person on \d{4}-\d{2}-\d{2}")
 
 
 def seat_token(secret: str, action: str, event_id: str, email: str) -> str:
     message = f"seat:{action}:{event_id}:{email}".encode()
-    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    digest = hmac.digest(secret.encode(), message, "sha256")
     return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
+
+
+def token_lookup(token: str) -> str:
+    """The key the ledger finds a token's seat by: a hash, so the ledger holds no working link."""
+    return hashlib.sha256(f"seat-token:{token}".encode()).hexdigest()
+
+
+def signer_id(secret: str) -> str:
+    """Names the secret that signed a lookup, so a new MAILER_SECRET indexes every seat again."""
+    return hmac.new(secret.encode(), b"seat-token-signer", hashlib.sha256).hexdigest()[:16]
+
+
+def seat_lookups(
+    secret: str, seats: Iterable[tuple[str, str]]
+) -> Iterator[tuple[str, str, str, str, str]]:
+    """(lookup, signer, action, event id, email) for each action's link to each seat."""
+    signer = signer_id(secret)
+    for event_id, email in seats:
+        for action in ACTIONS:
+            token = seat_token(secret, action, event_id, email)
+            yield token_lookup(token), signer, action, event_id, email
+
+
+def genuine_for(secret: str, token: str, ref: SeatRef) -> bool:
+    """The token is the one mailer signs for this seat and action (compared in constant time)."""
+    return hmac.compare_digest(seat_token(secret, ref.action, ref.event_id, ref.email), token)
 
 
 @dataclass(frozen=True)
@@ -47,15 +77,6 @@ class SeatRef:
     action: str
     event_id: str
     email: str
-
-
-def token_index(secret: str, seats: Iterable[tuple[str, str]]) -> dict[str, SeatRef]:
-    """token -> seat for every (event id, email) mailer knows and every action."""
-    return {
-        seat_token(secret, action, event_id, email): SeatRef(action, event_id, email)
-        for event_id, email in seats
-        for action in ACTIONS
-    }
 
 
 def find_token(text: str) -> str:
@@ -136,11 +157,30 @@ def acknowledgements(
             continue
         if email not in requested and not organizer_too:
             continue
-        if (RELEASED, email) in before.notified:
-            continue
-        notices.append(Notice(RELEASED, plan.event_id, email, seat.row))
+        if before.losses_told(email) > 0:
+            continue  # told already (a restored ledger may not know), and not given it back
+        # A place given back (an organizer confirmed them again) may be given up again:
+        # each acknowledgement is the next version, never a repeat of one that went.
+        told = before.sent_count(RELEASED, email)
+        notices.append(Notice(RELEASED, plan.event_id, email, seat.row, version=told))
     return notices
 
 
 def release_note(at: datetime, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime(NOTE_FORMAT)
+
+
+def is_release_note(text: str) -> bool:
+    """The Note mailer writes as a release is acted on, not a word an organizer typed."""
+    return NOTE_SHAPE.fullmatch(text.strip()) is not None
+
+
+def with_room_for_reinvitation(change: EventChange, plan: Plan) -> EventChange:
+    """A SEQUENCE above any CANCEL a release sent, when someone who released is confirmed again.
+
+    A release's CANCEL goes out at the event's SEQUENCE + 1 (see emails.py); a
+    calendar that holds it ignores an invitation at that SEQUENCE or a lower one.
+    """
+    if any(n.kind == CONFIRMATION and n.version for n in plan.notices):
+        return dataclasses.replace(change, sequence=change.sequence + 2)
+    return change
