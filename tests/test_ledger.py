@@ -16,6 +16,7 @@ from mailer.core.errors import LockedError
 from mailer.ledger import Ledger, open_ledger
 from mailer.ledger.copy import copy_ledger
 from mailer.ledger.records import SENDING, Decisions, SeatRow
+from mailer.ledger.schema import SCHEMA_VERSION
 from mailer.mail.message import SENT, UNKNOWN, Draft, SendResult
 from mailer.model import Event
 from mailer.rules.changes import StoredEvent
@@ -221,3 +222,23 @@ def test_a_ledger_copied_into_an_empty_one_keeps_every_row(ledger_url: str, tmp_
             assert target.seats() == source.seats()
             assert target.messages() == source.messages()
             assert target.suppressed() == source.suppressed()
+
+
+def test_processes_starting_at_once_on_a_new_ledger_migrate_it_once(ledger_url: str):
+    opened: list[int] = []
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            with open_ledger(ledger_url) as ledger:
+                opened.append(ledger.schema_version())
+        except BaseException as err:
+            failures.append(err)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == [] and opened == [SCHEMA_VERSION] * 4

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Table, create_engine, text
+from sqlalchemy import Connection, Table, create_engine, inspect, text
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.engine import URL
 
@@ -37,7 +37,8 @@ class PostgresBackend:
         return insert(table)
 
     def schema_version(self, db: Connection) -> int:
-        if not db.execute(text("SELECT to_regclass('ledger_version') IS NOT NULL")).scalar_one():
+        # Not to_regclass(): after waiting on an advisory lock its catalog cache may be stale.
+        if not inspect(db).has_table("ledger_version"):
             return 0
         query = text("SELECT coalesce(max(version), 0) FROM ledger_version")
         return int(db.execute(query).scalar_one())
