@@ -211,6 +211,17 @@ def test_a_claim_whose_holder_is_gone_becomes_unknown_never_pending(ledger_url: 
         assert later.count_due() == 0
 
 
+def test_messages_claimed_and_never_handed_over_go_back_in_the_queue(ledger_url: str):
+    with open_ledger(ledger_url) as sender:
+        queue(sender, 3)
+        page = next(sender.due())
+        _, mine = sender.claim(page[:1], NOW)
+        sender.mark(SendResult(mine[0].key, SENT), NOW)
+        sender.release_claims()
+
+        assert sender.count_due() == 2 and len(sender.messages((SENT,))) == 1
+
+
 def test_a_ledger_copied_into_an_empty_one_keeps_every_row(ledger_url: str, tmp_path):
     with open_ledger(ledger_url) as source:
         decide(source)

@@ -87,10 +87,16 @@ class Daemon:
                     now,
                     ledger=self.ledger,
                     still_due=lambda job, last: is_due(job, last, now),
+                    # On a shared ledger another daemon holds the lock: help it send
+                    # meanwhile, and look again at the next tick.
+                    lock_timeout=0 if self.ledger.shared else None,
                 )
             )
         except LockedError as err:
-            log.warning("%s: skipped, %s", job.name, err)
+            if self.ledger.shared:
+                log.info("%s: another daemon is running a job; looking again soon", job.name)
+            else:
+                log.warning("%s: skipped, %s", job.name, err)
             return
         except Exception:
             log.exception("%s: crashed after %.1f s", job.name, time.monotonic() - started)

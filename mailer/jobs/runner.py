@@ -75,18 +75,21 @@ def run_jobs(
     ledger: Ledger | None = None,
     still_due: StillDue | None = None,
     dry_run: bool = False,
+    lock_timeout: float | None = None,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the ledger's run lock; one job's trouble leaves the others.
 
     With `still_due`, a job is run only if it is still due once the lock is
-    held (another daemon may have run it meanwhile). A MailerError or
+    held (another daemon may have run it meanwhile); `lock_timeout` overrides
+    how long to wait for the lock. A MailerError or
     ConfigError (the sheet unreachable, say) becomes a failed Outcome;
     anything else is recorded as a crash and raised.
     """
     with nullcontext(ledger) if ledger is not None else open_ledger(site.settings) as opened:
         assert opened is not None
         runs = RunLog(opened, site.state)
-        with opened.run_lock(site.settings.ledger.lock_timeout):
+        wait = site.settings.ledger.lock_timeout if lock_timeout is None else lock_timeout
+        with opened.run_lock(wait):
             for job in jobs:
                 if still_due is not None and not still_due(job, runs.read().get(job.name)):
                     continue

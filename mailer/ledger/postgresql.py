@@ -29,8 +29,14 @@ class PostgresBackend:
 
     def __init__(self, url: URL):
         self.where = url.render_as_string(hide_password=True)
+        # synchronous_commit off: a commit survives any client process dying (the
+        # server has it); only a crash of the server's machine may lose the last
+        # fraction of a second of marks, as with SQLite's synchronous=NORMAL.
         self.engine = create_engine(
-            url.set(drivername="postgresql+psycopg"), pool_pre_ping=True, pool_size=2
+            url.set(drivername="postgresql+psycopg"),
+            pool_pre_ping=True,
+            pool_size=2,
+            connect_args={"options": "-c synchronous_commit=off"},
         )
 
     def insert(self, table: Table) -> Insert:

@@ -55,6 +55,7 @@ from mailer.rules.self_service import RELEASE, Request, SeatRef
 
 CHUNK = 500  # rows per statement when a list of values goes into an IN (...) or an insert
 DEFAULT_LEASE = 600.0  # seconds a claim holds before another process may call it unknown
+CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
 
 
 Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
@@ -460,20 +461,28 @@ class SqlLedger:
         """
         after: tuple[object, ...] = (-1, "", "", "")
         bodies: dict[str, Body] = {}
+        if self.backend.shared:
+            batch = min(batch, CLAIM_PAGE)
         while True:
-            rows = self._rows(
+            query = (
                 "SELECT key, kind, event_id, envelope, created_at, body_id, priority"
                 " FROM messages WHERE state IN (:p, :r)"
                 " AND (priority, created_at, body_id, key) > (:a0, :a1, :a2, :a3)"
-                " ORDER BY priority, created_at, body_id, key LIMIT :n",
-                p=PENDING,
-                r=RETRY,
-                a0=after[0],
-                a1=after[1],
-                a2=after[2],
-                a3=after[3],
-                n=batch,
+                " ORDER BY priority, created_at, body_id, key LIMIT :n"
             )
+            params = {
+                "p": PENDING,
+                "r": RETRY,
+                "a0": after[0],
+                "a1": after[1],
+                "a2": after[2],
+                "a3": after[3],
+                "n": batch,
+            }
+            if self.backend.shared:
+                rows = self._claim_page(query + self.backend.lock_rows, params)
+            else:
+                rows = self._rows(query, **params)
             if not rows:
                 return
             last = rows[-1]
@@ -482,10 +491,40 @@ class SqlLedger:
             with self._read() as db:
                 for chunk in _chunks(wanted):
                     marks, values = _marks("b", chunk)
-                    query = text(f"SELECT id, body FROM bodies WHERE id IN ({marks})")
-                    for body_id, body in db.execute(query, values):
+                    found = text(f"SELECT id, body FROM bodies WHERE id IN ({marks})")
+                    for body_id, body in db.execute(found, values):
                         bodies[body_id] = Body.from_json(body)
             yield [self._message(row, bodies) for row in rows]
+
+    def _claim_page(self, query: str, params: dict[str, object]) -> list[Any]:
+        """Rows no other process holds, now this one's (`sending`, not yet handed over)."""
+        with self.transaction() as db:
+            rows = list(db.execute(text(query), params))
+            if rows:
+                db.execute(
+                    text(
+                        "UPDATE messages SET state = :s, holder = :h, lease_until = :lease,"
+                        " tried_at = NULL WHERE key = :key"
+                    ),
+                    [
+                        {
+                            "s": SENDING,
+                            "h": self.holder,
+                            "lease": self.clock() + self.lease,
+                            "key": r[0],
+                        }
+                        for r in rows
+                    ],
+                )
+        return rows
+
+    def release_claims(self) -> int:
+        """Messages this process claimed and never handed over go back in the queue."""
+        return self._write(
+            "UPDATE messages SET state = :p, holder = '', lease_until = NULL"
+            " WHERE state = :s AND holder = :h AND tried_at IS NULL",
+            {"p": PENDING, "s": SENDING, "h": self.holder},
+        )
 
     @staticmethod
     def _message(row: Sequence[Any], bodies: dict[str, Body]) -> OutgoingMessage:
@@ -528,9 +567,10 @@ class SqlLedger:
                     for (k,) in db.execute(
                         text(
                             f"SELECT key FROM messages WHERE key IN ({marks})"
-                            f" AND state IN (:p, :r){self.backend.lock_rows}"
+                            " AND (state IN (:p, :r) OR (state = :s AND holder = :h"
+                            f" AND tried_at IS NULL)){self.backend.lock_rows}"
                         ),
-                        {**values, "p": PENDING, "r": RETRY},
+                        {**values, "p": PENDING, "r": RETRY, "s": SENDING, "h": self.holder},
                     )
                 )
             queued = [m for m in messages if m.key in free]
@@ -577,21 +617,34 @@ class SqlLedger:
 
         On a ledger one process sends from at a time (SQLite, under the run
         lock) every claim left is a killed run's. On a shared ledger a claim
-        lapses when its lease runs out: its holder stopped renewing it.
+        lapses when its lease runs out: its holder stopped renewing it; one its
+        holder never handed to the transport simply goes back in the queue.
         """
-        query = (
-            "UPDATE messages SET state = :u, reason = :why, attempts = attempts + 1,"
-            " lease_until = NULL WHERE state = :s"
-        )
+        lapsed = ""
         params: dict[str, object] = {
             "u": UNKNOWN,
             "why": "the run stopped while handing it to the provider",
             "s": SENDING,
+            "p": PENDING,
         }
         if self.backend.shared:
-            query += " AND holder <> :h AND (lease_until IS NULL OR lease_until < :t)"
+            lapsed = " AND holder <> :h AND (lease_until IS NULL OR lease_until < :t)"
             params.update(h=self.holder, t=self.clock())
-        return self._write(query, params)
+        with self.transaction() as db:
+            db.execute(
+                text(
+                    "UPDATE messages SET state = :p, holder = '', lease_until = NULL"
+                    " WHERE state = :s AND tried_at IS NULL" + lapsed
+                ),
+                params,
+            )
+            return db.execute(
+                text(
+                    "UPDATE messages SET state = :u, reason = :why, attempts = attempts + 1,"
+                    " lease_until = NULL WHERE state = :s" + lapsed
+                ),
+                params,
+            ).rowcount
 
     def mark(self, result: SendResult, now: datetime) -> None:
         """Store one message's outcome as it came; a hard bounce suppresses the address.

@@ -82,7 +82,12 @@ def deliver(
     if run.allowance is not None:
         total = min(total, run.allowance)
     if total:
-        _send_all(run, progress, total)
+        try:
+            _send_all(run, progress, total)
+        except TransportError:
+            ledger.release_claims()
+            raise
+        ledger.release_claims()
     waiting = ledger.count_due() - run.outcome[RETRY]
     if waiting > 0:
         run.outcome[WAITING] = waiting
