@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.durations import seconds
 from mailer.errors import ConfigError
-from mailer.jobs import KINDS, Options, SignupsOptions
+from mailer.jobs import KINDS, BouncesOptions, Options, SignupsOptions
 from mailer.schema import DEFAULT_COLUMNS, DEFAULT_TABS
 
 Opts = TypeVar("Opts", bound=Options)
@@ -103,6 +103,28 @@ class TransportSettings:
 
 
 @dataclass(frozen=True)
+class BounceSettings:
+    """`[bounces]`: the sending mailbox, read over IMAP for bounce reports.
+
+    Blank host and username take [transport.smtp]'s; the password comes from
+    IMAP_PASSWORD (or the file IMAP_PASSWORD_FILE names), else SMTP_PASSWORD.
+    """
+
+    host: str = ""
+    port: int = 0
+    username: str = ""
+    security: str = "ssl"  # ssl (IMAPS), starttls, none (this machine only)
+    folder: str = "INBOX"  # a Gmail label is a folder too, e.g. "bounces"
+    timeout: int = 30
+    ca_file: Path | None = None
+    first_scan_days: int = 30  # how far back the first scan looks
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"ssl": 993, "starttls": 143, "none": 143}[self.security]
+
+
+@dataclass(frozen=True)
 class LedgerSettings:
     path: Path = Path("state/mailer.db")
     lock_timeout: int = 60
@@ -170,6 +192,7 @@ class Settings:
     series: SeriesSettings = field(default_factory=SeriesSettings)
     self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
     confirmation: ConfirmationText = field(default_factory=ConfirmationText)
+    bounces: BounceSettings | None = None  # [bounces]: read the sending mailbox for bounces
     source: Path = Path("mailer.toml")
 
     @property
@@ -194,6 +217,8 @@ def load(path: Path) -> Settings:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     settings = _build(Settings, {**raw, "source": str(path)}, path, "")
     _check(settings, path)
+    settings = _with_bounce_defaults(settings)
+    _check_bounces(settings, path)
     return _resolve_paths(settings, path.resolve().parent)
 
 
@@ -265,6 +290,52 @@ def _check(settings: Settings, path: Path) -> None:
                 )
 
 
+IMAP_SECURITY = ("ssl", "starttls", "none")
+
+
+def _with_bounce_defaults(settings: Settings) -> Settings:
+    """[bounces] host and username default to the SMTP ones: the same sending mailbox."""
+    bounces, smtp = settings.bounces, settings.transport.smtp
+    if bounces is None:
+        return settings
+    return dataclasses.replace(
+        settings,
+        bounces=dataclasses.replace(
+            bounces,
+            host=bounces.host or smtp.host,
+            username=bounces.username or smtp.username,
+            ca_file=bounces.ca_file or smtp.ca_file,
+        ),
+    )
+
+
+def _check_bounces(settings: Settings, path: Path) -> None:
+    bounces = settings.bounces
+    if bounces is None:
+        return
+    if bounces.security not in IMAP_SECURITY:
+        raise ConfigError(
+            f"{path}: [bounces] security: {bounces.security!r} is not one of "
+            + ", ".join(IMAP_SECURITY)
+        )
+    if bounces.security == "none" and bounces.host not in LOOPBACK:
+        raise ConfigError(
+            f'{path}: [bounces] security: "none" would send the password unencrypted '
+            f'to {bounces.host}; use "ssl" (IMAPS, port 993) or "starttls"'
+        )
+    if not bounces.username:
+        raise ConfigError(
+            f"{path}: [bounces] username: the sending mailbox's login "
+            "(or set [transport.smtp] username)"
+        )
+    if not bounces.folder.strip():
+        raise ConfigError(f'{path}: [bounces] folder: a folder or label name, such as "INBOX"')
+    if not 0 <= bounces.port <= 65535:
+        raise ConfigError(f"{path}: [bounces] port: expected 1 to 65535 (0: the usual one)")
+    if bounces.timeout <= 0 or bounces.first_scan_days <= 0:
+        raise ConfigError(f"{path}: [bounces] timeout and first_scan_days: expected more than 0")
+
+
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
     def under(p: Path) -> Path:
         return p if p.is_absolute() else base / p
@@ -288,6 +359,8 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             ),
         ),
         ledger=dataclasses.replace(settings.ledger, path=under(settings.ledger.path)),
+        bounces=settings.bounces
+        and dataclasses.replace(settings.bounces, ca_file=maybe(settings.bounces.ca_file)),
     )
 
 
@@ -390,15 +463,21 @@ class JobSettings:
 
 
 SIGNUPS_JOB = JobSettings(kind="signups", every="5 minutes", name="signups")
+BOUNCES_JOB = JobSettings(
+    kind="bounces", every="15 minutes", name="bounces", options=BouncesOptions()
+)
 
 
 def load_jobs(settings: Settings) -> list[JobSettings]:
-    """Every job in the site's `jobs/` folder, signups first; signups alone if there are none."""
+    """Every job in the site's `jobs/` folder in KINDS order; signups alone if there are none.
+
+    With [bounces] set and no job of that kind, the bounce scan runs every 15 minutes.
+    """
     folder = settings.root / "jobs"
     paths = sorted(folder.glob("*.toml")) if folder.is_dir() else []
-    if not paths:
-        return [SIGNUPS_JOB]
-    jobs = [load_job(path, settings) for path in paths]
+    jobs = [load_job(path, settings) for path in paths] or [SIGNUPS_JOB]
+    if settings.bounces is not None and not any(job.kind == "bounces" for job in jobs):
+        jobs.append(BOUNCES_JOB)
     order = list(KINDS)
     return sorted(jobs, key=lambda job: (order.index(job.kind), job.name))
 
@@ -411,6 +490,8 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
     kind = raw.get("kind")
     if kind not in KINDS:
         raise ConfigError(f"{path}: kind: {kind!r} is not one of {', '.join(KINDS)}")
+    if kind == "bounces" and settings.bounces is None:
+        raise ConfigError(f"{path}: kind: a bounces job needs [bounces] in {settings.source}")
     options = raw.pop("options", {})
     job = _build(JobSettings, {**raw, "name": path.stem, "source": str(path)}, path, "")
     typed = _build(KINDS[kind].options, options, path, "options")

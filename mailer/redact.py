@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-SECRET_VARIABLES = ("SENDGRID_API_KEY", "SMTP_PASSWORD", "MAILER_SECRET")
+SECRET_VARIABLES = ("SENDGRID_API_KEY", "SMTP_PASSWORD", "MAILER_SECRET", "IMAP_PASSWORD")
 ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[^\s@<>()\[\]\"',;:]+\.[^\s@<>()\[\]\"',;:]+")
 SHORTEST_SECRET = 4  # blanking a shorter value would mangle ordinary words
 

@@ -1,0 +1,132 @@
+"""The bounces job: read the sending mailbox for bounce reports and act on them.
+
+For SMTP senders (Gmail, Workspace), whose bounces come back as emails to the
+sending mailbox. Runs first in `mailer run` so a dead address is suppressed
+before anything is written to it again. Sends nothing itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from mailer.bounces import imap
+from mailer.bounces.outcomes import Outcomes, Taken, take
+from mailer.bounces.reports import parse
+from mailer.config import BounceSettings, JobSettings
+from mailer.errors import ConfigError
+from mailer.jobs.base import Send
+from mailer.ledger import Ledger
+from mailer.redact import mask, redact
+from mailer.rows import Problem
+from mailer.rules.bounces import COMPLAINT
+from mailer.site import Site
+from mailer.text import plural
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@dataclass
+class BouncesReport:
+    looked_at: int = 0  # new messages in the folder whose headers were read
+    outcomes: Outcomes = field(default_factory=lambda: Outcomes([]))
+    for_organizers: list[Problem] = field(default_factory=list)
+    delivered: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def suppressed(self) -> int:
+        return sum(1 for t in self.outcomes.taken if t.verdict.suppress)
+
+    def summary(self) -> str:
+        kinds = Counter(t.bounce.kind for t in self.outcomes.taken)
+        bounces = kinds.total() - kinds[COMPLAINT]
+        text = (
+            f"{plural(self.looked_at, 'new message')} read, {plural(bounces, 'bounce')},"
+            f" {plural(kinds[COMPLAINT], 'complaint')}, {self.suppressed} suppressed"
+        )
+        if self.outcomes.not_ours:
+            text += f", {self.outcomes.not_ours} not about mailer's mail (left alone)"
+        if self.for_organizers:
+            people = plural(len(self.for_organizers), "confirmed person", "confirmed people")
+            text += f", {people} to reach otherwise"
+        return text
+
+    def show(self, console: Console, job: JobSettings) -> None:
+        console.print(f"Bounces ({job.name}): {self.summary()}.", soft_wrap=True, highlight=False)
+        for taken in self.outcomes.taken:
+            console.print(f"  {describe(taken)}", markup=False, soft_wrap=True, highlight=False)
+        for problem in self.for_organizers:
+            console.print(f"  for organizers: {problem}", markup=False, soft_wrap=True)
+
+
+def describe(taken: Taken) -> str:
+    """'a***@example.org: hard bounce 5.1.1 (550 ... does not exist): suppressed'."""
+    bounce = taken.bounce
+    what = "complaint" if bounce.kind == COMPLAINT else f"{bounce.kind} bounce {bounce.status}"
+    said = f" ({redact(bounce.diagnostic)})" if bounce.diagnostic else ""
+    verdict = "suppressed" if taken.verdict.suppress else "counted"
+    return f"{mask(bounce.email)}: {what}{said}: {verdict}, {taken.verdict.why}"
+
+
+def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> BouncesReport:
+    """Read what came into the folder since the last scan and act on each bounce report."""
+    settings = site.settings.bounces
+    if settings is None:
+        raise ConfigError(f"{job.source}: a bounces job needs [bounces] in mailer.toml")
+    mailbox = mailbox_name(settings)
+    stored = ledger.mailbox_position(mailbox)
+    found = imap.scan(
+        settings,
+        imap.password(os.environ),
+        since=(now - timedelta(days=settings.first_scan_days)).date(),
+        after=imap.Position(*stored) if stored else None,
+    )
+    reports = [report for _, raw in found.reports for report in parse(raw)]
+    report = BouncesReport(looked_at=found.looked_at, outcomes=take(ledger, reports, now))
+    ledger.set_mailbox_position(mailbox, found.position.uidvalidity, found.position.last_uid, now)
+    for taken in report.outcomes.taken:
+        for problem in confirmed_problems(site, ledger, taken, now):
+            tell_organizers(report, problem)
+    return report
+
+
+def mailbox_name(settings: BounceSettings) -> str:
+    """The folder's name in the ledger: another account or folder starts its own scan."""
+    return f"imap://{settings.username}@{settings.host}/{settings.folder}"
+
+
+def confirmed_problems(site: Site, ledger: Ledger, taken: Taken, now: datetime) -> list[Problem]:
+    """A bounce for a person holding a seat in a session still to come: they need another way."""
+    if taken.bounce.kind == COMPLAINT:
+        return []
+    events = {i: s.event for i, s in ledger.stored_events().items() if not s.missing}
+    tab = site.settings.workbook.tab("signups")
+    found = []
+    for seat in ledger.seats():
+        event = events.get(seat.event_id)
+        if seat.email != taken.bounce.email or seat.status != "confirmed" or event is None:
+            continue
+        if event.ends_at <= now or event.cancelled:
+            continue
+        found.append(
+            Problem(
+                tab,
+                seat.row,
+                "email",
+                f"{seat.name or 'a confirmed person'} ({mask(seat.email)}) has a seat in"
+                f" {event.id} but their email bounced ({taken.bounce.status}"
+                f" {redact(taken.bounce.diagnostic)}".rstrip()
+                + "): reach them another way",
+                fatal=False,
+            )
+        )
+    return found
+
+
+def tell_organizers(report: BouncesReport, problem: Problem) -> None:
+    """The one place a bounce is told to organizers: the run's report, for now."""
+    report.for_organizers.append(problem)
