@@ -106,7 +106,8 @@ class TransportSettings:
 class BounceSettings:
     """`[bounces]`: the sending mailbox, read over IMAP for bounce reports.
 
-    Blank host and username take [transport.smtp]'s; the password comes from
+    Blank host and username take [transport.smtp]'s (smtp.gmail.com read as
+    imap.gmail.com); the password comes from
     IMAP_PASSWORD (or the file IMAP_PASSWORD_FILE names), else SMTP_PASSWORD.
     """
 
@@ -294,7 +295,10 @@ IMAP_SECURITY = ("ssl", "starttls", "none")
 
 
 def _with_bounce_defaults(settings: Settings) -> Settings:
-    """[bounces] host and username default to the SMTP ones: the same sending mailbox."""
+    """[bounces] host and username default to the SMTP ones: the same sending mailbox.
+
+    The host's `smtp.` becomes `imap.` (smtp.gmail.com -> imap.gmail.com).
+    """
     bounces, smtp = settings.bounces, settings.transport.smtp
     if bounces is None:
         return settings
@@ -302,7 +306,7 @@ def _with_bounce_defaults(settings: Settings) -> Settings:
         settings,
         bounces=dataclasses.replace(
             bounces,
-            host=bounces.host or smtp.host,
+            host=bounces.host or re.sub(r"^smtp\.", "imap.", smtp.host),
             username=bounces.username or smtp.username,
             ca_file=bounces.ca_file or smtp.ca_file,
         ),

@@ -453,7 +453,7 @@ def test_bounce_settings_take_the_smtp_login_and_refuse_plain_text_to_another_ho
         f.write('\n[bounces]\nfolder = "mailer-bounces"\n')
     bounces = site.settings().bounces
     assert (bounces.host, bounces.username, bounces.effective_port) == (
-        "smtp.gmail.com",
+        "imap.gmail.com",
         SENDER,
         993,
     )
@@ -471,3 +471,22 @@ def test_a_bounces_job_without_the_bounces_section_is_a_config_error(site):
 
     assert result.exit_code != 0
     assert "a bounces job needs [bounces]" in result.output
+
+
+def test_a_dry_run_shows_what_the_bounces_would_do_and_keeps_nothing(
+    site, imap_server, authority, mailbox
+):
+    confirmed = send_sample(site, SmtpSink())
+    hard = next(iter(confirmed))
+    use_bounces(site, imap_server, authority, mailbox)
+    mailbox.put(gmail_dsn(confirmed[hard], "5.1.1", "550 5.1.1 no such user"))
+
+    dry = site.mailer("run", "bounces", "--dry-run")
+    jobs = site.mailer("jobs")
+    real = site.mailer("run", "bounces")
+
+    assert dry.exit_code == 0, dry.output
+    assert "1 bounce, 0 complaints, 1 suppressed" in dry.output
+    assert "bounces" in jobs.output and "every 15 minutes" in jobs.output
+    assert "1 bounce, 0 complaints, 1 suppressed" in real.output, "the dry run used nothing up"
+    assert suppressions(site) == {hard: "bounce"}
