@@ -23,10 +23,10 @@ import trustme
 from conftest import NOW
 from mail_servers import ImapServer, Received, SmtpServer, SmtpSink
 
-from mailer.bounces.reports import candidate, parse
-from mailer.errors import ConfigError
-from mailer.mime import reference
+from mailer.core.errors import ConfigError
+from mailer.mail.mime import reference
 from mailer.rules.bounces import HARD, SOFT, decide, severity
+from mailer.sending.bounces.reports import candidate, parse
 
 SENDER = "sessions@example.org"
 PASSWORD = "app-password-for-imap"

@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from mailer.bounces import imap
-from mailer.bounces.outcomes import Outcomes, Taken, take
-from mailer.bounces.reports import parse
-from mailer.config import BounceSettings, JobSettings
-from mailer.errors import ConfigError
+from mailer.core.errors import ConfigError
+from mailer.core.redact import mask, redact
+from mailer.core.text import plural
 from mailer.jobs.base import Send
-from mailer.ledger import Ledger
-from mailer.redact import mask, redact
-from mailer.rows import Problem
+from mailer.ledger.sqlite import Ledger
+from mailer.model import Problem
 from mailer.rules.bounces import COMPLAINT
+from mailer.sending.bounces import imap
+from mailer.sending.bounces.outcomes import Outcomes, Taken, take
+from mailer.sending.bounces.reports import parse
+from mailer.settings.config import BounceSettings, JobSettings
 from mailer.site import Site
-from mailer.text import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
