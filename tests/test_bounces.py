@@ -26,6 +26,7 @@ from mail_servers import ImapServer, Received, SmtpServer, SmtpSink
 from mailer.core.errors import ConfigError
 from mailer.mail.mime import reference
 from mailer.rules.bounces import HARD, SOFT, decide, severity
+from mailer.sending.bounces.imap import password
 from mailer.sending.bounces.reports import candidate, parse
 
 SENDER = "sessions@example.org"
@@ -336,6 +337,10 @@ def test_hard_bounce_and_complaint_suppress_soft_counts_and_the_rest_stays_unrea
         bounces[hard]["message"],
         bounces[soft]["message"],
     }, "the bounced messages are failed (`mailer retry` sends them again)"
+    site.mailer("run", "signups", now=NOW + timedelta(minutes=20))
+    notes = {row["Email Address"]: row["Note"] for row in site.rows()}
+    assert notes[hard].startswith("email failed: bounced: 5.1.1 550-5.1.1 The email account")
+    assert notes[soft] == "email failed: bounced: 4.2.2 452 4.2.2 Mailbox full"
 
 
 def test_three_soft_bounces_in_the_last_five_sends_suppress(site, imap_server, authority, mailbox):
@@ -490,3 +495,27 @@ def test_a_dry_run_shows_what_the_bounces_would_do_and_keeps_nothing(
     assert "bounces" in jobs.output and "every 15 minutes" in jobs.output
     assert "1 bounce, 0 complaints, 1 suppressed" in real.output, "the dry run used nothing up"
     assert suppressions(site) == {hard: "bounce"}
+
+
+def test_a_refused_login_fails_the_bounces_job_alone_and_never_shows_the_password(
+    site, imap_server, authority, mailbox, monkeypatch
+):
+    use_bounces(site, imap_server, authority, mailbox)
+    monkeypatch.setenv("IMAP_PASSWORD", "not-the-app-password")
+
+    result = site.mailer("run")
+
+    assert "refused the login for" in result.output and "App Password" in result.output
+    assert "not-the-app-password" not in result.output
+    assert "Signups" in result.output, "the other jobs still ran"
+
+
+def test_the_password_comes_from_the_environment_or_a_file(tmp_path):
+    secret_file = tmp_path / "imap"
+    secret_file.write_text("from-the-file\n")
+
+    assert password({"IMAP_PASSWORD": "imap", "SMTP_PASSWORD": "smtp"}) == "imap"
+    assert password({"IMAP_PASSWORD_FILE": str(secret_file)}) == "from-the-file"
+    assert password({"SMTP_PASSWORD": "smtp"}) == "smtp"
+    with pytest.raises(ConfigError, match="IMAP_PASSWORD"):
+        password({})
