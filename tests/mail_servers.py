@@ -298,3 +298,54 @@ class ImapServer:
         if self.process is not None:
             self.process.kill()  # its mailbox lives in memory: nothing to shut down cleanly
             self.process.wait(timeout=10)
+
+
+class TlsFront:
+    """TLS from the first byte (IMAPS) on a port of its own, in front of a plain server.
+
+    pymap offers STARTTLS only; this lets a test reach it as Gmail is reached, on 993-style TLS.
+    """
+
+    def __init__(self, backend_port: int, tls: ssl.SSLContext):
+        self.backend_port = backend_port
+        self.tls = tls
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(POLL)
+        self.port = self.listener.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> TlsFront:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self.thread.join()
+        self.listener.close()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            client.settimeout(None)
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        with (
+            contextlib.suppress(OSError),
+            self.tls.wrap_socket(client, server_side=True) as front,
+            socket.create_connection(("127.0.0.1", self.backend_port)) as back,
+        ):
+            threading.Thread(target=_pump, args=(back, front), daemon=True).start()
+            _pump(front, back)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)

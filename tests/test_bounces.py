@@ -21,7 +21,7 @@ from email.utils import format_datetime
 import pytest
 import trustme
 from conftest import NOW
-from mail_servers import ImapServer, Received, SmtpServer, SmtpSink
+from mail_servers import ImapServer, Received, SmtpServer, SmtpSink, TlsFront
 
 from mailer.core.errors import ConfigError
 from mailer.mail.mime import reference
@@ -97,13 +97,20 @@ def mailbox(imap_server, authority) -> Iterator[Mailbox]:
     box.close()
 
 
-def use_bounces(site, server: ImapServer, authority: trustme.CA, mailbox: Mailbox) -> None:
+def use_bounces(
+    site,
+    server: ImapServer,
+    authority: trustme.CA,
+    mailbox: Mailbox,
+    security: str = "starttls",
+    port: int = 0,
+) -> None:
     authority.cert_pem.write_to_path(str(site.root / "ca.pem"))
     with site.config.open("a", encoding="utf-8") as f:
         f.write(
             "\n[bounces]\n"
-            f'host = "localhost"\nport = {server.port}\nusername = "{server.user}"\n'
-            f'security = "starttls"\nca_file = "ca.pem"\nfolder = {mailbox.folder}\n'
+            f'host = "localhost"\nport = {port or server.port}\nusername = "{server.user}"\n'
+            f'security = "{security}"\nca_file = "ca.pem"\nfolder = {mailbox.folder}\n'
         )
 
 
@@ -476,6 +483,21 @@ def test_a_bounces_job_without_the_bounces_section_is_a_config_error(site):
 
     assert result.exit_code != 0
     assert "a bounces job needs [bounces]" in result.output
+
+
+def test_imaps_from_the_first_byte_as_gmail_is_reached(site, imap_server, authority, mailbox):
+    confirmed = send_sample(site, SmtpSink())
+    hard = next(iter(confirmed))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(tls)
+    mailbox.put(gmail_dsn(confirmed[hard], "5.1.1", "550 5.1.1 no such user"))
+
+    with TlsFront(imap_server.port, tls) as imaps:
+        use_bounces(site, imap_server, authority, mailbox, security="ssl", port=imaps.port)
+        result = site.mailer("run", "bounces")
+
+    assert "1 bounce, 0 complaints, 1 suppressed" in result.output, result.output
+    assert suppressions(site) == {hard: "bounce"}
 
 
 def test_a_dry_run_shows_what_the_bounces_would_do_and_keeps_nothing(
