@@ -425,6 +425,7 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
 # "sending" outside a run: that run was killed mid-send; the next run calls them unknown.
 UNSENT = ("pending", "retry", "failed", "unknown", "sending")
 LISTED_WAITING = 20  # beyond this, waiting messages are counted by kind, not listed
+LISTED_BOUNCES = 20  # the newest bounces listed; --json has them all
 
 
 class Queue(NamedTuple):
@@ -472,7 +473,7 @@ def _print_bounces(
     if not bounces:
         return
     click.echo(f"Bounces read from the mailbox ({len(bounces)}, newest first):")
-    for b in bounces[:LISTED_WAITING]:
+    for b in bounces[:LISTED_BOUNCES]:
         what = "complaint" if b.kind == "complaint" else f"{b.kind} bounce {b.status}"
         said = f" ({why(b.diagnostic)})" if b.diagnostic else ""
         reason = suppressed.get(b.email)
