@@ -317,7 +317,7 @@ def test_hard_bounce_and_complaint_suppress_soft_counts_and_the_rest_stays_unrea
     scan = site.mailer("run", "bounces")
     again = site.mailer("run", "bounces", now=NOW + timedelta(minutes=15))
     status = site.mailer("status")
-    as_json = json.loads(site.mailer("status", "--json").output)
+    as_json = json.loads(site.mailer("status", "--json", "--addresses").output)
 
     assert scan.exit_code == 0, scan.output
     assert "5 new messages read, 2 bounces, 1 complaint, 2 suppressed" in scan.output
@@ -335,6 +335,7 @@ def test_hard_bounce_and_complaint_suppress_soft_counts_and_the_rest_stays_unrea
     assert "0 new messages read, 0 bounces" in again.output, "each report is read once"
     assert "Bounces read from the mailbox" in status.output
     assert "hard bounce 5.1.1" in status.output and "complaint" in status.output
+    assert hard not in status.output and hard not in site.mailer("status", "--json").output
     bounces = {b["email"]: b for b in as_json["bounces"]}
     assert bounces[hard]["status"] == "5.1.1" and bounces[hard]["suppressed"] == "bounce"
     assert "does not exist" in bounces[hard]["diagnostic"]

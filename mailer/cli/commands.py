@@ -382,11 +382,11 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
             "expected": [{"from": at.isoformat(), "messages": n} for at, n in queue.waves],
             "bounces": [
                 {
-                    "email": b.email,
+                    "email": show(b.email),
                     "kind": b.kind,
                     "status": b.status,
                     "diagnostic": why(b.diagnostic),
-                    "message": b.message_key,
+                    "message": why(b.message_key),
                     "at": b.at,
                     "suppressed": suppressed.get(b.email, ""),
                 }
