@@ -542,3 +542,13 @@ def test_the_password_comes_from_the_environment_or_a_file(tmp_path):
     assert password({"SMTP_PASSWORD": "smtp"}) == "smtp"
     with pytest.raises(ConfigError, match="IMAP_PASSWORD"):
         password({})
+
+
+def test_a_folder_the_mailbox_lacks_is_named_in_the_error(site, imap_server, authority, mailbox):
+    use_bounces(site, imap_server, authority, mailbox)
+    site.config.write_text(site.config.read_text().replace(mailbox.folder, '"Bounces typo"'))
+
+    result = site.mailer("run", "bounces")
+
+    assert result.exit_code != 0
+    assert "no folder 'Bounces typo' in the mailbox" in result.output
