@@ -253,6 +253,7 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: 
                 failed.append(f"{outcome.job.name}: {outcome.error}")
             else:
                 outcome.report.show(console, outcome.job)
+                failed += [f"{outcome.job.name}: {step}" for step in outcome.failed_steps]
         if memory is not None:
             _print_would_send(console, memory.sent)
     if failed:

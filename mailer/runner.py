@@ -32,6 +32,11 @@ class Outcome:
     report: Report | None = None
     error: str = ""
 
+    @property
+    def failed_steps(self) -> list[str]:
+        """Steps after the send that failed; what was sent before them stays sent."""
+        return list(getattr(self.report, "failed_steps", []))
+
 
 def run_job(
     site: Site,

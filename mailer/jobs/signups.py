@@ -5,21 +5,24 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from mailer import config, self_service
-from mailer.config import JobSettings
+from mailer.config import JobSettings, Settings
 from mailer.emails import EventEmails
-from mailer.errors import WorkbookError
+from mailer.errors import MailerError, MissingColumnError, WorkbookError
 from mailer.forms import FormError, FormReport, FormsClient, keep_in_step
 from mailer.jobs import SignupsOptions
 from mailer.jobs.base import Send, delivered_text
 from mailer.ledger import Decisions, Ledger, SeatRow
 from mailer.message import Draft
 from mailer.rows import (
+    Columns,
     Event,
     Parsed,
     Problem,
@@ -39,6 +42,7 @@ from mailer.rules.form_choices import FormChoices, form_choices
 from mailer.rules.roster import Notice, Plan, RowDecision
 from mailer.rules.series import events_row, parse_series, sessions_ahead
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
+from mailer.schema import REQUIRED_COLUMNS
 from mailer.self_service import CLAIM, RELEASE, Request
 from mailer.site import Site
 from mailer.subscribers import write_unsubscribes
@@ -77,14 +81,25 @@ class SignupsReport:
     series_added: int = 0  # Events rows added for the Series tab
     form: FormReport | None = None  # what keeping the signup form in step did
     requests: int = 0  # people's own answers (a release, leaving the waitlist) acted on
+    failed_steps: list[str] = field(default_factory=list)  # after the send: "step: why"
 
     @property
     def rejected(self) -> list[Problem]:
         return [p for p in self.problems if p.fatal]
 
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """A step after the send: its failure is its own line and the steps after it still run."""
+        try:
+            yield
+        except MailerError as err:
+            log.error("%s failed: %s", name, err)
+            self.failed_steps.append(f"{name} failed: {err}")
+
     def summary(self) -> str:
         rejected = plural(len(self.rejected), "row")
-        return f"{self.decided} new, {delivered_text(self.delivered)}, {rejected} rejected"
+        line = f"{self.decided} new, {delivered_text(self.delivered)}, {rejected} rejected"
+        return "; ".join([line, *self.failed_steps])
 
     def show(self, console: Console, job: JobSettings) -> None:
         from rich.table import Table as RichTable
@@ -136,6 +151,12 @@ class SignupsReport:
         ]
         for line in lines:
             console.print(line, markup=False, soft_wrap=True)
+        for failed in self.failed_steps:
+            console.print(
+                f"  after sending, the {failed} (what was sent above stays sent)",
+                markup=False,
+                soft_wrap=True,
+            )
 
 
 def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> SignupsReport:
@@ -153,6 +174,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     for tab in ("events", "signups"):
         if names[tab] not in tables:
             raise WorkbookError(f"the workbook has no tab {names[tab]!r} ({tab})")
+    readable_or_stop(settings, tables, names)  # read, decide, then act: nothing sent yet
     report = SignupsReport(settings.organization.zone)
     if "series" in names and names["series"] in tables:
         report.series_added = _add_series_dates(site, ledger, tables, names, now, report)
@@ -258,13 +280,56 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     report.adopted = len(adopted)
     report.decided = ledger.record(decided)
     report.delivered = send()
+    # What went out stays reported as sent: each step after the send fails on its own line.
+    with report.step("sheet write-back"):
+        _write_statuses(site, tables[names["signups"]], parsed, plans, ledger, offered, report)
+    if names["subscribers"] in tables:
+        with report.step("Subscribers tab update"):
+            # Every few minutes, not only at the digest's slot: a lost ledger must not forget.
+            subscribers_table = tables[names["subscribers"]]
+            subscribers, _ = parse_subscribers(
+                subscribers_table, settings.workbook.column_map("subscribers")
+            )
+            report.cells_written += write_unsubscribes(
+                site, ledger, subscribers_table, subscribers, parsed.signups
+            )
+    if site.forms is not None:
+        with report.step("signup form update"):
+            _keep_form_in_step(site, site.forms, ledger, choices, report)
+    return report
 
-    cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger, offered)
+
+def readable_or_stop(settings: Settings, tables: dict[str, Table], names: dict[str, str]) -> None:
+    """Every tab read holds its required columns, or the job stops here, before it acts."""
+    for logical, name in names.items():
+        table = tables.get(name)
+        if table is None or logical == "releases":  # a release tab's trouble is a warning
+            continue
+        try:
+            Columns(table, settings.workbook.column_map(logical), REQUIRED_COLUMNS[logical])
+        except MissingColumnError as err:
+            raise WorkbookError(
+                f"{err}. The signups job stopped before sending or writing anything."
+            ) from err
+
+
+def _write_statuses(
+    site: Site,
+    table: Table,
+    parsed: Parsed,
+    plans: list[Plan],
+    ledger: Ledger,
+    offered: dict[tuple[str, str], datetime],
+    report: SignupsReport,
+) -> None:
+    """Write Status, Position, Notified, Note back; the ledger learns which cells now hold them."""
+    settings = site.settings
+    cell_changes = _write_back(site, table, parsed, plans, ledger, offered)
     skipped: list[Skipped] = []
     if cell_changes:
         mapping = settings.workbook.column_map("signups")
         written: WritePlan = site.workbook.write(
-            names["signups"],
+            table.tab,
             [mapping[c] for c in ("timestamp", "email")],
             cell_changes,
             columns=[mapping[c] for c in JOB_COLUMNS],
@@ -273,19 +338,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         skipped = report.skipped_writes = written.skipped
     status_header = settings.workbook.column_map("signups")["status"]
     not_written = {s.row for s in skipped if s.column == status_header}
+    by_row = {s.row: s for s in parsed.signups}
     ledger.set_written(_written_cells(plans, by_row, not_written))
-    if names["subscribers"] in tables:
-        # Every few minutes, not only at the digest's slot: a lost ledger must not forget them.
-        subscribers_table = tables[names["subscribers"]]
-        subscribers, _ = parse_subscribers(
-            subscribers_table, settings.workbook.column_map("subscribers")
-        )
-        report.cells_written += write_unsubscribes(
-            site, ledger, subscribers_table, subscribers, parsed.signups
-        )
-    if site.forms is not None:
-        _keep_form_in_step(site, site.forms, ledger, choices, report)
-    return report
 
 
 def _keep_form_in_step(
