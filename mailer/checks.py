@@ -78,6 +78,8 @@ class TabReport:
     found: dict[str, str] = field(default_factory=dict)
     missing_required: list[str] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # every column the tab has, as written
+    saved_as: str = ""  # how its file is saved (CSV): "Windows-1252, semicolon-separated"
 
 
 @dataclass
@@ -115,6 +117,10 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
         table = tables.get(name)
         tab = TabReport(logical, name, table is not None)
         report.tabs.append(tab)
+        if table is not None:
+            tab.header = [h for h in table.header if h.strip()]
+            saved_as = getattr(workbook, "saved_as", None)
+            tab.saved_as = saved_as(name) if saved_as else ""
         if table is None:
             if TABS[logical].missing == "fine":
                 continue

@@ -608,9 +608,13 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
     for tab in workbook.tabs:
         if not tab.exists:
             continue
+        saved = f" ({tab.saved_as})" if tab.saved_as else ""
         console.print(
-            f"  {tab.logical} = {tab.name!r}: found {plural(len(tab.found), 'column')}",
+            f"  {tab.logical} = {tab.name!r}{saved}: found {plural(len(tab.header), 'column')}:"
+            f" {', '.join(repr(h) for h in tab.header) or '-'}",
+            markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         if tab.missing_required:
             console.print(f"    missing: {', '.join(tab.missing_required)}", highlight=False)
