@@ -22,8 +22,10 @@ import jinja2
 from mailer import config, gallery
 from mailer.config import Settings
 from mailer.errors import ConfigError, MailerError
+from mailer.ledger import Ledger
 from mailer.mjml_structure import misplaced
-from mailer.rows import Problem, parse_events, parse_resources
+from mailer.rows import Event, Problem, parse_events, parse_resources, parse_signups
+from mailer.rules.dates import date_problems, doubtful_sessions
 from mailer.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
 from mailer.self_service import FORM, way
 from mailer.workbook import Table, Workbook, open_workbook
@@ -90,8 +92,13 @@ class WorkbookReport:
     findings: list[Finding] = field(default_factory=list)
 
 
-def check_workbook(settings: Settings, workbook: Workbook | None = None) -> WorkbookReport:
-    """Connect, list the tabs and, per tab mailer uses, the columns found and missing."""
+def check_workbook(
+    settings: Settings, workbook: Workbook | None = None, now: datetime | None = None
+) -> WorkbookReport:
+    """Connect, list the tabs and, per tab mailer uses, the columns found and missing.
+
+    With `now`, sessions whose dates cannot be right as of then are errors too.
+    """
     report = WorkbookReport()
     try:
         workbook = workbook or open_workbook(settings)
@@ -142,12 +149,12 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
                 )
             else:
                 tab.missing_optional.append(header)
-    report.findings.extend(_row_findings(settings, names, tables))
+    report.findings.extend(_row_findings(settings, names, tables, now))
     return report
 
 
 def _row_findings(
-    settings: Settings, names: dict[str, str], tables: dict[str, Table]
+    settings: Settings, names: dict[str, str], tables: dict[str, Table], now: datetime | None
 ) -> list[Finding]:
     """What the jobs would refuse in the rows of the events and resources tabs."""
     problems: list[Problem] = []
@@ -155,13 +162,31 @@ def _row_findings(
         if names["events"] in tables:
             zone = settings.organization.timezone
             events = tables[names["events"]]
-            problems += parse_events(events, settings.workbook.column_map("events"), zone).problems
+            parsed = parse_events(events, settings.workbook.column_map("events"), zone)
+            problems += parsed.problems
+            if now is not None and names["signups"] in tables:
+                signups = tables[names["signups"]]
+                problems += _date_problems(settings, events, parsed.events, signups, now)
         if names["resources"] in tables:
             resources = tables[names["resources"]]
             problems += parse_resources(resources, settings.workbook.column_map("resources"))[1]
     except MailerError:
         return []  # a missing required column, reported above
     return [Finding(ERROR if p.fatal else WARNING, f"tab {p.tab!r}", str(p)) for p in problems]
+
+
+def _date_problems(
+    settings: Settings, sessions: Table, events: list[Event], answers: Table, now: datetime
+) -> list[Problem]:
+    """Sessions whose dates cannot be right, as the signups job would judge them now."""
+    zone = settings.organization.zone
+    signups = parse_signups(answers, settings.workbook.column_map("signups"), events, zone)
+    known: set[str] = set()
+    if settings.ledger.path.exists():
+        with Ledger(settings.ledger.path) as ledger:
+            known = set(ledger.stored_events())
+    doubts = doubtful_sessions(events, signups.signups, known, now)
+    return date_problems(sessions, settings.workbook.column_map("events"), doubts)
 
 
 def _absent(logical: str, name: str) -> str:

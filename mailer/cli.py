@@ -598,7 +598,9 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
         schedule = f"every {job.every}" if job.every else f"at {job.at} {job.timezone}"
         state = "" if job.enabled else " (disabled)"
         console.print(f"  job {job.name}: {job.kind}, {schedule}{state}", highlight=False)
-    workbook = checks.WorkbookReport() if no_workbook else checks.check_workbook(settings)
+    workbook = (
+        checks.WorkbookReport() if no_workbook else checks.check_workbook(settings, None, moment)
+    )
     if no_workbook:
         console.print("[bold]Workbook[/bold]: not checked (--no-workbook).", highlight=False)
     findings += workbook.findings

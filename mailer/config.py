@@ -55,6 +55,7 @@ class WorkbookSettings:
     path: Path = Path("lists")
     spreadsheet: str = ""
     credentials: Path | None = None
+    date_order: str = ""  # CSV: how 9/12/2026 reads, "DMY" or "MDY" (Google: the sheet's locale)
     tabs: dict[str, str] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -250,6 +251,11 @@ def _check(settings: Settings, path: Path) -> None:
         raise ConfigError(
             f"{path}: [self_service] form_url: expected the form's https pre-filled link, "
             "ending with `entry.<number>=` (drop the sample answer after the `=`)"
+        )
+    if settings.workbook.date_order not in ("", "DMY", "MDY"):
+        raise ConfigError(
+            f'{path}: [workbook] date_order: {settings.workbook.date_order!r} is not "DMY"'
+            ' (9/12/2026 is 9 December) or "MDY" (9/12/2026 is September 12)'
         )
     for tab in settings.workbook.tabs:
         if tab not in DEFAULT_TABS:

@@ -24,6 +24,8 @@ from mailer.message import Draft
 from mailer.rows import (
     Columns,
     Event,
+    EventMatcher,
+    HeldRow,
     Parsed,
     Problem,
     Signup,
@@ -38,6 +40,7 @@ from mailer.rules import adoption, binding, changes, claims, roster
 from mailer.rules.adoption import notified_text
 from mailer.rules.binding import Memory, Renamed
 from mailer.rules.changes import EventChange, StoredEvent
+from mailer.rules.dates import date_problems, doubtful_sessions
 from mailer.rules.form_choices import FormChoices, form_choices
 from mailer.rules.roster import Notice, Plan, RowDecision
 from mailer.rules.series import events_row, parse_series, sessions_ahead
@@ -180,7 +183,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         report.series_added = _add_series_dates(site, ledger, tables, names, now, report)
     stored = ledger.stored_events()
     memory = ledger.memory()
-    parsed, renames = _parse(site, tables, names, stored, memory)
+    parsed, renames = _parse(site, tables, names, stored, memory, now)
     report.problems.extend(parsed.problems)
     report.warnings.extend(
         f"events row {r.row}: id {r.sheet_id!r} is session {r.event_id!r} renamed (same time"
@@ -487,7 +490,9 @@ def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> li
             )
             continue
         try:
-            at = parse_datetime(table.cell(values, stamp_at), settings.organization.zone)
+            at = parse_datetime(
+                table.cell(values, stamp_at), settings.organization.zone, table.date_order
+            )
         except ValueError:
             at = now
         ledger.add_request(token, index[token], min(at, now), "form")
@@ -601,8 +606,13 @@ def _parse(
     names: dict[str, str],
     stored: dict[str, StoredEvent],
     memory: Memory,
+    now: datetime,
 ) -> tuple[Parsed, list[Renamed]]:
-    """Events under the ids the ledger knows them by, each answer bound to its session."""
+    """Events under the ids the ledger knows them by, each answer bound to its session.
+
+    A session whose dates cannot be right is left out, as a problem, and its
+    answers are held: left as they are (mailer.rules.dates).
+    """
     settings = site.settings
     zone = settings.organization.zone
     events = parse_events(
@@ -621,13 +631,33 @@ def _parse(
     members = Parsed()
     if names["members"] in tables:
         members = parse_members(tables[names["members"]], settings.workbook.column_map("members"))
+    doubts = doubtful_sessions(known, signups.signups, set(stored), now)
+    doubted = {d.event_id: d for d in doubts}
+    why = "its session's date cannot be right"
+    held = [
+        HeldRow(s.row, s.email, s.event_id, why) for s in signups.signups if s.event_id in doubted
+    ]
+    # A rejected answer naming such a session is left alone too: nothing on its rows changes.
+    naming = EventMatcher([e for e in known if e.id in doubted])
+    answers = Columns(tables[names["signups"]], settings.workbook.column_map("signups"), ())
+    table = tables[names["signups"]]
+    rejected = []
+    for row in signups.rejected:
+        event_id = naming.find(answers.get(table.rows[row.row - 2], "event"))
+        if event_id is None:
+            rejected.append(row)
+        else:
+            held.append(HeldRow(row.row, normalize_email(row.key[1]), event_id, why))
     parsed = Parsed(
-        events=known,
-        signups=signups.signups,
-        rejected=signups.rejected,
-        held=signups.held,
+        events=[e for e in known if e.id not in doubted],
+        signups=[s for s in signups.signups if s.event_id not in doubted],
+        rejected=rejected,
+        held=signups.held + held,
         members=members.members,
-        problems=events.problems + signups.problems + members.problems,
+        problems=events.problems
+        + date_problems(tables[names["events"]], settings.workbook.column_map("events"), doubts)
+        + signups.problems
+        + members.problems,
     )
     return parsed, renames
 

@@ -20,6 +20,7 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     broken: dict[int, str] = field(default_factory=dict)  # sheet row -> why it cannot be trusted
+    date_order: str = ""  # how the sheet writes 9/12/2026: "DMY", "MDY", or "" when unknown
 
     def column_index(self, header_text: str) -> int | None:
         wanted = normalize_header(header_text)

@@ -28,8 +28,9 @@ SAVE_AS = "save it from your spreadsheet as 'CSV UTF-8 (Comma delimited)'"
 
 
 class CsvWorkbook:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, date_order: str = ""):
         self.folder = Path(folder)
+        self.date_order = date_order  # [workbook] date_order: a CSV file has no locale
 
     def describe(self) -> str:
         return f"CSV workbook {self.folder}"
@@ -99,7 +100,7 @@ class CsvWorkbook:
         separator = _separator(lines)
         records, sources = _records(lines, separator)
         header = records[0] if records else []
-        table = Table(tab, header, records[1:])
+        table = Table(tab, header, records[1:], date_order=self.date_order)
         table.broken = {
             number: reason
             for number, values in table.numbered_rows()

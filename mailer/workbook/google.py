@@ -56,11 +56,17 @@ READ_OPTIONS = {
     "dateTimeRenderOption": "SERIAL_NUMBER",
     "majorDimension": "ROWS",
 }
-METADATA_FIELDS = "spreadsheetId,properties(title,timeZone),sheets.properties"
+METADATA_FIELDS = "spreadsheetId,properties(title,timeZone,locale),sheets.properties"
 GRID_FIELDS = (
-    "spreadsheetId,properties(title,timeZone),"
+    "spreadsheetId,properties(title,timeZone,locale),"
     "sheets(properties,data(rowData(values(effectiveValue))))"
 )
+
+
+# Locales whose short date puts the month first (CLDR); year-first locales write
+# four digits first, which reads one way, so every other locale reads day first.
+MONTH_FIRST_LOCALES = {"en_US", "en_PH", "en_AS", "en_GU", "en_MP", "en_PR", "en_UM", "en_VI"}
+MONTH_FIRST_LOCALES |= {"es_US", "fil_PH", "en", "fil"}
 
 
 def spreadsheet_key(text: str) -> str:
@@ -265,7 +271,7 @@ class GoogleWorkbook:
                     for i, v in enumerate(values)
                 ]
             )
-        return Table(title, header, rows)
+        return Table(title, header, rows, date_order=self.date_order())
 
     # Writing
 
@@ -398,6 +404,13 @@ class GoogleWorkbook:
 
     def _age(self, kept: dict[str, Any]) -> float:
         return self.clock() - float(kept.get("fetched_at", 0))
+
+    def date_order(self) -> str:
+        """How the sheet's locale writes 9/12/2026 in a cell typed as text: "MDY" or "DMY"."""
+        locale = self.metadata().get("properties", {}).get("locale", "")
+        if not locale:
+            return ""
+        return "MDY" if locale in MONTH_FIRST_LOCALES else "DMY"
 
     def zone(self) -> ZoneInfo:
         name = self.metadata().get("properties", {}).get("timeZone", "UTC")
