@@ -9,7 +9,7 @@ from conftest import REPO
 
 def test_the_readme_has_a_going_live_checklist_before_the_reference():
     readme = (REPO / "README.md").read_text()
-    going_live = readme.split("## Going live")[1].split("\n## ")[0]
+    going_live = " ".join(readme.split("## Going live")[1].split("\n## ")[0].split())
 
     assert readme.index("## Going live") < readme.index("## Commands")
     for must in (
