@@ -248,6 +248,7 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: 
             send=not no_send,
             record=not (no_send or dry_run or now),
             progress=lambda: SendProgress(console),
+            notify=not dry_run,
         ):
             if outcome.report is None:
                 failed.append(f"{outcome.job.name}: {outcome.error}")

@@ -29,6 +29,7 @@ class Organization:
     reply_to: str = ""
     website: str = ""
     postal_address: str = ""
+    organizers: list[str] = field(default_factory=list)  # who hears of problems, by email
 
     @property
     def zone(self) -> ZoneInfo:
@@ -56,6 +57,7 @@ class WorkbookSettings:
     spreadsheet: str = ""
     credentials: Path | None = None
     date_order: str = ""  # CSV: how 9/12/2026 reads, "DMY" or "MDY" (Google: the sheet's locale)
+    mailer_tab: str = "Mailer"  # the tab mailer writes its last runs and open problems to
     tabs: dict[str, str] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -160,6 +162,15 @@ class ConfirmationText:
 
 
 @dataclass(frozen=True)
+class MonitorSettings:
+    """`[monitor]`: an outside check pinged after each run, and when failing reaches people."""
+
+    ping_url: str = ""  # https://hc-ping.com/<uuid>: /start, success, /fail
+    timeout: float = 10  # seconds per ping
+    failing_after: str = "1 hour"  # a job failing this long on every run is mailed to organizers
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
@@ -171,6 +182,7 @@ class Settings:
     series: SeriesSettings = field(default_factory=SeriesSettings)
     self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
     confirmation: ConfirmationText = field(default_factory=ConfirmationText)
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
     source: Path = Path("mailer.toml")
 
     @property
@@ -252,6 +264,18 @@ def _check(settings: Settings, path: Path) -> None:
             f"{path}: [self_service] form_url: expected the form's https pre-filled link, "
             "ending with `entry.<number>=` (drop the sample answer after the `=`)"
         )
+    monitor = settings.monitor
+    if monitor.ping_url and not monitor.ping_url.startswith(("https://", *LOCAL_HTTP)):
+        raise ConfigError(f"{path}: [monitor] ping_url: expected an https URL")
+    try:
+        seconds(monitor.failing_after)
+    except ValueError as err:
+        raise ConfigError(f"{path}: [monitor] failing_after: {err}") from None
+    for i, address in enumerate(settings.organization.organizers):
+        if address.count("@") != 1 or address.strip() != address:
+            raise ConfigError(
+                f"{path}: [organization] organizers[{i}]: {address!r} is not an email address"
+            )
     if settings.workbook.date_order not in ("", "DMY", "MDY"):
         raise ConfigError(
             f'{path}: [workbook] date_order: {settings.workbook.date_order!r} is not "DMY"'

@@ -18,6 +18,8 @@ from mailer.errors import ConfigError, MailerError
 from mailer.jobs import job_module
 from mailer.jobs.base import Progress, Report, send_nothing
 from mailer.ledger import Ledger, locked
+from mailer.monitor import FAIL, START, SUCCESS, Pinger
+from mailer.organizers import Ran, after_run, failing_reason
 from mailer.runlog import RunLog
 from mailer.site import Site
 
@@ -61,13 +63,20 @@ def run_jobs(
     send: bool = True,
     record: bool = True,
     progress: ProgressFactory = lambda: nullcontext(None),
+    notify: bool = False,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the lock; one job's trouble leaves the others to run.
 
     A MailerError or ConfigError (the sheet unreachable, say) becomes a failed
-    Outcome; anything else is recorded as a crash and raised.
+    Outcome; anything else is recorded as a crash and raised. With `notify`,
+    the Mailer tab and the organizers hear what needs them (mailer.organizers)
+    and `[monitor] ping_url` is pinged as the run starts and ends.
     """
     runs = RunLog(site.ledger_path.parent)
+    monitor = site.settings.monitor
+    pinger = Pinger(monitor.ping_url if notify else "", monitor.timeout)
+    pinger.ping(START)
+    ran: list[Ran] = []
     with (
         locked(site.ledger_path, site.settings.ledger.lock_timeout),
         Ledger(site.ledger_path) as ledger,
@@ -79,12 +88,19 @@ def run_jobs(
             except (MailerError, ConfigError) as err:
                 if record:
                     runs.record(job, now, False, str(err))
+                ran.append(Ran(job.name, error=str(err)))
                 yield Outcome(job, error=str(err))
                 continue
             except Exception:
                 if record:
                     runs.record(job, now, False, "crashed")
+                pinger.ping(FAIL)
                 raise
             if record:
                 runs.record(job, now, True, report.summary())
+            ran.append(Ran(job.name, report=report))
             yield Outcome(job, report)
+        if notify:
+            after_run(site, ledger, ran, now)
+    failed = any(failing_reason(r) or getattr(r.report, "failed_steps", []) for r in ran)
+    pinger.ping(FAIL if failed else SUCCESS)

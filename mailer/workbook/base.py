@@ -93,6 +93,12 @@ class Workbook(Protocol):
     def append(self, tab: str, records: Sequence[dict[str, str]]) -> int:
         """Add rows after the last row, each a {header: value}; returns how many were added."""
 
+    def replace(self, tab: str, rows: Sequence[Sequence[str]], height: int = 0) -> None:
+        """Write a tab mailer alone owns, whole; created when missing.
+
+        Rows below `rows`, up to `height` (how many it wrote last time), are blanked.
+        """
+
 
 def plan_writes(
     current: Table,

@@ -88,6 +88,17 @@ class CsvWorkbook:
             self._save(path, loaded, None, {}, rows)
         return len(rows)
 
+    def replace(self, tab: str, rows: Sequence[Sequence[str]], height: int = 0) -> None:
+        """Write a tab mailer owns, whole, in its file's own encoding and separator."""
+        path = self.path(tab)
+        loaded = (
+            self._load(tab, path) if path.exists() else _Loaded(Table(tab, [], []), [], False, "\n")
+        )
+        fresh = _Loaded(
+            loaded.table, [], loaded.bom, loaded.newline, loaded.encoding, loaded.separator
+        )
+        self._save(path, fresh, None, {}, [[plain_text_cell(v) for v in row] for row in rows])
+
     def _load(self, tab: str, path: Path) -> _Loaded:
         try:
             raw = path.read_bytes()

@@ -338,6 +338,24 @@ class GoogleWorkbook:
         self._once(lambda: self.client.http_client.values_batch_update(self.key, body))
         return len(records)
 
+    def replace(self, tab: str, rows: Sequence[Sequence[str]], height: int = 0) -> None:
+        """Write a tab mailer owns, whole, in one values.batchUpdate; add the tab when missing."""
+        self._call(lambda: self._replace_once(tab, rows, height))
+
+    def _replace_once(self, tab: str, rows: Sequence[Sequence[str]], height: int) -> None:
+        if not self._present([tab]):
+            adding = {"requests": [{"addSheet": {"properties": {"title": tab}}}]}
+            self._once(lambda: self.client.http_client.batch_update(self.key, adding))
+            self.metadata(refresh=True)
+        width = max((len(row) for row in rows), default=1)
+        grid = [[*row, *[""] * (width - len(row))] for row in rows]
+        grid += [[""] * width for _ in range(height - len(rows))]
+        self._ensure_dimension(tab, "ROWS", len(grid))
+        self._ensure_columns(tab, width)
+        data = [{"range": f"{a1_tab(tab)}!A1", "values": grid}]
+        body = {"valueInputOption": "RAW", "data": data}
+        self._once(lambda: self.client.http_client.values_batch_update(self.key, body))
+
     def _ensure_columns(self, tab: str, needed: int) -> None:
         self._ensure_dimension(tab, "COLUMNS", needed)
 
