@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from mailer.workbook.base import CellChange
-from mailer.workbook.csv import CsvWorkbook
+from mailer.sheet.csv_files import CsvWorkbook
+from mailer.sheet.workbook import CellChange
 
 
 def resave(path, separator: str, encoding: str) -> None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import NOW
 
-from mailer.rows import AmbiguousDate, parse_date, parse_datetime
+from mailer.sheet.tabs import AmbiguousDate, parse_date, parse_datetime
 
 CHICAGO = ZoneInfo("America/Chicago")
 

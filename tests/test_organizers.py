@@ -16,8 +16,8 @@ from mail_servers import SmtpServer, SmtpSink
 from test_dates_that_cannot_be_right import move_sessions
 from test_google_sheets import FORM_TAB, sheet  # noqa: F401 - the Sheets stand-in fixture
 
-from mailer import config
-from mailer.runner import run_jobs
+from mailer.jobs.runner import run_jobs
+from mailer.settings import config
 
 ORGANIZERS = ["ana.organizer@care.example", "ben.organizer@care.example"]
 REJECTED = "chris.doe@@example.org"

@@ -13,8 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from mailer.rows import Event, Problem, Signup
-from mailer.workbook.base import Table
+from mailer.model import Event, Signup
 
 
 @dataclass(frozen=True)
@@ -61,21 +60,6 @@ def doubtful_sessions(
                 )
             )
     return doubts
-
-
-def date_problems(table: Table, headers: dict[str, str], doubts: Iterable[Doubt]) -> list[Problem]:
-    """Each doubt as a problem on its events row, with the cell as the sheet holds it."""
-    problems = []
-    for doubt in doubts:
-        header = headers[doubt.field]
-        index = table.column_index(header)
-        value = table.cell(table.rows[doubt.row - 2], index) if doubt.row >= 2 else ""
-        reason = (
-            f"{doubt.reason} Its signups are left as they are: no email, no status,"
-            " until the date is fixed (or the session's status is set to cancelled)."
-        )
-        problems.append(Problem(table.tab, doubt.row, header, reason, value=value))
-    return problems
 
 
 def _when(moment: datetime) -> str:

@@ -1,0 +1,246 @@
+"""The local workbook: a folder holding one `<tab>.csv` per tab.
+
+Each file is read as people save it: UTF-8 (with or without the BOM Excel
+adds) or Windows-1252 (Excel's "CSV (Comma delimited)" on Windows), with `,`,
+`;` (Excel where the decimal mark is a comma) or tab separators. Writes go
+back in the file's own encoding and separator, and every record mailer did
+not change is written back byte for byte as it was read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailer.core.errors import WorkbookError
+from mailer.core.files import atomic_write
+from mailer.sheet.workbook import CellChange, Table, WritePlan, plain_text_cell, plan_writes
+
+BOM = "\ufeff"
+MAX_FIELD = 100_000  # longer than any real cell; the csv module stops at 131,072
+SEPARATORS = (",", ";", "\t")
+SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+ENCODING_NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
+SAVE_AS = "save it from your spreadsheet as 'CSV UTF-8 (Comma delimited)'"
+
+
+class CsvWorkbook:
+    def __init__(self, folder: Path, date_order: str = ""):
+        self.folder = Path(folder)
+        self.date_order = date_order  # [workbook] date_order: a CSV file has no locale
+
+    def describe(self) -> str:
+        return f"CSV workbook {self.folder}"
+
+    def path(self, tab: str) -> Path:
+        return self.folder / f"{tab}.csv"
+
+    def read(self, tabs: Sequence[str]) -> dict[str, Table]:
+        if not self.folder.is_dir():
+            raise WorkbookError(f"workbook folder {self.folder} does not exist (run `mailer init`)")
+        found = {}
+        for tab in tabs:
+            path = self.path(tab)
+            if path.exists():
+                found[tab] = self._load(tab, path).table
+        return found
+
+    def write(
+        self,
+        tab: str,
+        key_columns: Sequence[str],
+        changes: Sequence[CellChange],
+        columns: Sequence[str] = (),
+    ) -> WritePlan:
+        if not changes:
+            return WritePlan()
+        path = self.path(tab)
+        loaded = self._load(tab, path)
+        plan = plan_writes(loaded.table, key_columns, changes, columns)
+        if not plan.cells:
+            return plan
+        header = loaded.table.header + plan.new_columns
+        changed: dict[int, list[str]] = {}
+        for row, col, value in plan.cells:
+            values = changed.setdefault(row, list(loaded.table.rows[row - 2]))
+            values.extend([""] * (col + 1 - len(values)))
+            values[col] = plain_text_cell(value)
+        self._save(path, loaded, header if plan.new_columns else None, changed)
+        return plan
+
+    def append(self, tab: str, records: Sequence[dict[str, str]]) -> int:
+        """Add rows at the end of a tab, by header; returns how many were added."""
+        path = self.path(tab)
+        loaded = self._load(tab, path)
+        header = loaded.table.header
+        rows = []
+        for record in records:
+            values = [""] * len(header)
+            for name, value in record.items():
+                index = loaded.table.column_index(name)
+                if index is not None:
+                    values[index] = plain_text_cell(value)
+            rows.append(values)
+        if rows:
+            self._save(path, loaded, None, {}, rows)
+        return len(rows)
+
+    def replace(self, tab: str, rows: Sequence[Sequence[str]], height: int = 0) -> None:
+        """Write a tab mailer owns, whole, in its file's own encoding and separator."""
+        path = self.path(tab)
+        loaded = (
+            self._load(tab, path) if path.exists() else _Loaded(Table(tab, [], []), [], False, "\n")
+        )
+        fresh = _Loaded(
+            loaded.table, [], loaded.bom, loaded.newline, loaded.encoding, loaded.separator
+        )
+        self._save(path, fresh, None, {}, [[plain_text_cell(v) for v in row] for row in rows])
+
+    def _load(self, tab: str, path: Path) -> _Loaded:
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            raise WorkbookError(f"cannot read tab {tab!r} ({path}): {err.strerror}") from err
+        text, encoding = _decode(raw, tab, path)
+        bom = text.startswith(BOM)
+        newline = "\r\n" if "\r\n" in text else "\n"
+        lines = list(io.StringIO(text.removeprefix(BOM), newline=""))
+        separator = _separator(lines)
+        records, sources = _records(lines, separator)
+        header = records[0] if records else []
+        table = Table(tab, header, records[1:], date_order=self.date_order)
+        table.broken = {
+            number: reason
+            for number, values in table.numbered_rows()
+            if (reason := _broken(values, len(header), sources[number - 1]))
+        }
+        return _Loaded(table, sources, bom, newline, encoding, separator)
+
+    def saved_as(self, tab: str) -> str:
+        """How a tab's file is saved, for people: "UTF-8, semicolon-separated"."""
+        loaded = self._load(tab, self.path(tab))
+        encoding = ENCODING_NAMES[loaded.encoding] + (" with BOM" if loaded.bom else "")
+        return f"{encoding}, {SEPARATOR_NAMES[loaded.separator]}-separated"
+
+    def _save(
+        self,
+        path: Path,
+        loaded: _Loaded,
+        header: list[str] | None,
+        changed: dict[int, list[str]],
+        appended: Sequence[list[str]] = (),
+    ) -> None:
+        """Write back: changed records anew, every other record exactly as it was read."""
+        buffer = io.StringIO(newline="")
+        if loaded.bom:
+            buffer.write(BOM)
+        writer = csv.writer(buffer, delimiter=loaded.separator, lineterminator=loaded.newline)
+        for index, source in enumerate(loaded.sources):
+            if index == 0 and header is not None:
+                writer.writerow(header)
+            elif index + 1 in changed:
+                writer.writerow(changed[index + 1])
+            else:
+                buffer.write(source)
+                if not source.endswith(("\n", "\r")):
+                    buffer.write(loaded.newline)
+        writer.writerows(appended)
+        try:
+            data = buffer.getvalue().encode(loaded.encoding)
+        except UnicodeEncodeError as err:
+            bad = err.object[err.start : err.end]
+            raise WorkbookError(
+                f"cannot write {bad!r} into {path}, which is saved as Windows-1252;"
+                f" {SAVE_AS} and the next run writes it"
+            ) from None
+        try:
+            atomic_write(path, data)
+        except OSError as err:
+            raise WorkbookError(f"cannot write {path}: {err.strerror}") from err
+
+
+@dataclass
+class _Loaded:
+    table: Table
+    sources: list[str]  # each record's text as read, header first
+    bom: bool
+    newline: str
+    encoding: str = "utf-8"
+    separator: str = ","
+
+
+def _decode(raw: bytes, tab: str, path: Path) -> tuple[str, str]:
+    """The file's text and encoding: UTF-8, else Windows-1252 when it reads as text in it.
+
+    Windows-1252 maps almost every byte to a character, so decoding alone would
+    take a UTF-16 export or an .xlsx renamed .csv for text; charset-normalizer
+    judges whether the bytes read as real text, and names what they look like.
+    """
+    from charset_normalizer import from_bytes
+
+    if b"\x00" not in raw:
+        try:
+            return raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+        if from_bytes(raw, cp_isolation=["cp1252"]).best() is not None:
+            return raw.decode("cp1252"), "cp1252"
+    guess = from_bytes(raw).best()
+    found = f"{guess.encoding} text" if guess is not None else "not text (an .xlsx or .ods file?)"
+    raise WorkbookError(
+        f"tab {tab!r} ({path}) cannot be read: it is neither UTF-8 nor Windows-1252 text"
+        f" (it looks like {found}); {SAVE_AS}"
+    )
+
+
+def _separator(lines: list[str]) -> str:
+    """The separator that splits the header into the most columns: comma, semicolon or tab.
+
+    csv.Sniffer guesses from the whole sample and can pick a letter or a space;
+    the header row alone, with the three separators spreadsheets write, decides
+    without doubt. A one-column header keeps the comma.
+    """
+    header = lines[:1]
+    widths = {sep: len(next(csv.reader(header, delimiter=sep), [])) for sep in SEPARATORS}
+    best = max(SEPARATORS, key=lambda sep: widths[sep])
+    return best if widths[best] > 1 else ","
+
+
+def _records(lines: list[str], separator: str = ",") -> tuple[list[list[str]], list[str]]:
+    """Parse records and keep each one's source text, so a write leaves the others alone."""
+    records: list[list[str]] = []
+    sources: list[str] = []
+    reader = csv.reader(iter(lines), delimiter=separator)
+    consumed = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:  # a field over the csv module's limit: keep the row, let it be judged
+            record = ["x" * (MAX_FIELD + 1)]
+        records.append(record)
+        sources.append("".join(lines[consumed : reader.line_num]))
+        consumed = reader.line_num
+    return records, sources
+
+
+def _broken(values: list[str], width: int, source: str) -> str:
+    """Why a record cannot be trusted as one row, or ""."""
+    if any(len(v) > MAX_FIELD for v in values):
+        return f"a cell is over {MAX_FIELD:,} characters long"
+    if source.count('"') % 2 or ("\n" in source.rstrip("\r\n") and len(values) != width):
+        return (
+            'has a stray quote (") or runs over several lines out of step with the header,'
+            " so it may have swallowed the rows below it; nothing on those rows is changed"
+            " until it is fixed"
+        )
+    if any(v.strip() for v in values[width:]):
+        return (
+            f"has {len(values)} cells but the header has {width} (a stray quote, or a comma"
+            " outside quotes?); nothing on this row is changed until it is fixed"
+        )
+    return ""
