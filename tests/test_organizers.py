@@ -258,3 +258,13 @@ def test_the_mailer_tab_is_added_to_a_google_sheet_and_rewritten_whole(sheet):  
     rows = [row for row in sheet.sheets.tabs["Mailer"].grid if any(row)]
     assert [row[0] for row in rows] == ["What", "last run", ""]
     assert rows[-1][5] == "No open problems."
+
+
+def test_no_send_writes_the_mailer_tab_but_mails_no_organizer(site):
+    sink = SmtpSink()
+    with SmtpServer(sink) as server:
+        with_organizers(site, server)
+        site.mailer("run", "signups", "--no-send")
+
+    assert sink.received == []
+    assert [row["Row"] for row in mailer_tab(site) if row["What"] == "problem"] == ["10"]

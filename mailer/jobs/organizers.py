@@ -112,8 +112,10 @@ def problem_key(p: Problem) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
-def after_run(site: Site, ledger: Ledger, ran: Sequence[Ran], now: datetime) -> None:
-    """Write the Mailer tab and tell organizers what is new; never fails the run."""
+def after_run(
+    site: Site, ledger: Ledger, ran: Sequence[Ran], now: datetime, send: bool = True
+) -> None:
+    """Write the Mailer tab and tell organizers what is new (unless `send` is off)."""
     settings = site.settings
     folder = site.ledger_path.parent
     state = State.load(folder)
@@ -135,7 +137,7 @@ def after_run(site: Site, ledger: Ledger, ran: Sequence[Ran], now: datetime) -> 
             state.tab_height = len(rows)
         except MailerError as err:
             log.warning("the %s tab was not written: %s", tab, redact(str(err)))
-    if settings.organization.organizers:
+    if settings.organization.organizers and send:
         _note(site, ledger, state, problems, waiting, waiting_keys, messages, now)
         _alerts(site, state, ran, now)
     state.save(folder)

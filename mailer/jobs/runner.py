@@ -108,6 +108,6 @@ def run_jobs(
             ran.append(Ran(job.name, report=report))
             yield Outcome(job, report)
         if notify:
-            after_run(site, ledger, ran, now)
+            after_run(site, ledger, ran, now, send)
     failed = any(failing_reason(r) or getattr(r.report, "failed_steps", []) for r in ran)
     pinger.ping(FAIL if failed else SUCCESS)
