@@ -268,3 +268,12 @@ def test_no_send_writes_the_mailer_tab_but_mails_no_organizer(site):
 
     assert sink.received == []
     assert [row["Row"] for row in mailer_tab(site) if row["What"] == "problem"] == ["10"]
+
+
+def test_state_keeps_problems_masked_and_their_reasons_readable(site):
+    site.mailer("run", "signups")
+
+    state = (site.root / "state" / "organizers.json").read_text()
+
+    assert '"value": "c***@example.org"' in state
+    assert "The part after the @-sign contains invalid characters" in state

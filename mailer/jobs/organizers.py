@@ -40,7 +40,7 @@ log = logging.getLogger("mailer.organizers")
 STATE_FILE = "organizers.json"
 TEMPLATE = "organizers"
 LISTED_MESSAGES = 20
-ANY_ADDRESS = re.compile(r"[^\s'\"<>()]*@[^\s'\"<>()]*")
+ANY_ADDRESS = re.compile(r"[^\s'\"<>()]+@[^\s'\"<>()]+")
 
 
 @dataclass(frozen=True)
