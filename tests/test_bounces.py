@@ -324,8 +324,10 @@ def test_hard_bounce_and_complaint_suppress_soft_counts_and_the_rest_stays_unrea
     assert suppressions(site) == {hard: "bounce", complained: "complaint"}
     assert "soft bounce 4.2.2 (452 4.2.2 Mailbox full): counted, 1 soft bounce in" in scan.output
     assert "2 confirmed people to reach otherwise" in scan.output
-    told = r"for organizers: signups row \d+, column 'email': .* bounced \(5\.1\.1 .*NoSuchUser\)"
+    told = r"for organizers: signups row \d+, column 'Email Address': .* bounced \(5\.1\.1 .*User\)"
     assert re.search(told, scan.output)
+    mailer_tab = (site.root / "lists" / "Mailer.csv").read_text()
+    assert mailer_tab.count("reach them another way") == 2, "organizers see it on the sheet"
     assert hard not in scan.output, "the terminal shows masked addresses"
     flags = mailbox.flags()
     assert len(flags) == 5, "nothing deleted or moved"
@@ -333,6 +335,7 @@ def test_hard_bounce_and_complaint_suppress_soft_counts_and_the_rest_stays_unrea
     assert flags["Coffee next week?"] == set()
     assert not any("\\Seen" in f for f in flags.values())
     assert "0 new messages read, 0 bounces" in again.output, "each report is read once"
+    assert "2 confirmed people to reach otherwise" in again.output, "open until resolved"
     assert "Bounces read from the mailbox" in status.output
     assert "hard bounce 5.1.1" in status.output and "complaint" in status.output
     assert hard not in status.output and hard not in site.mailer("status", "--json").output

@@ -20,6 +20,7 @@ from mailer.jobs.base import Send
 from mailer.ledger.sqlite import Ledger
 from mailer.model import Problem
 from mailer.rules.bounces import COMPLAINT
+from mailer.rules.statuses import CONFIRMED
 from mailer.sending.bounces import imap
 from mailer.sending.bounces.outcomes import Outcomes, Taken, take
 from mailer.sending.bounces.reports import parse
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 class BouncesReport:
     looked_at: int = 0  # new messages in the folder whose headers were read
     outcomes: Outcomes = field(default_factory=lambda: Outcomes([]))
-    for_organizers: list[Problem] = field(default_factory=list)
+    # People holding a seat whose latest email bounced: open until that changes.
+    problems: list[Problem] = field(default_factory=list)
     delivered: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -50,8 +52,8 @@ class BouncesReport:
         )
         if self.outcomes.not_ours:
             text += f", {self.outcomes.not_ours} not about mailer's mail (left alone)"
-        if self.for_organizers:
-            people = plural(len(self.for_organizers), "confirmed person", "confirmed people")
+        if self.problems:
+            people = plural(len(self.problems), "confirmed person", "confirmed people")
             text += f", {people} to reach otherwise"
         return text
 
@@ -59,7 +61,7 @@ class BouncesReport:
         console.print(f"Bounces ({job.name}): {self.summary()}.", soft_wrap=True, highlight=False)
         for taken in self.outcomes.taken:
             console.print(f"  {describe(taken)}", markup=False, soft_wrap=True, highlight=False)
-        for problem in self.for_organizers:
+        for problem in self.problems:
             console.print(f"  for organizers: {problem}", markup=False, soft_wrap=True)
 
 
@@ -88,9 +90,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     reports = [report for _, raw in found.reports for report in parse(raw)]
     report = BouncesReport(looked_at=found.looked_at, outcomes=take(ledger, reports, now))
     ledger.set_mailbox_position(mailbox, found.position.uidvalidity, found.position.last_uid, now)
-    for taken in report.outcomes.taken:
-        for problem in confirmed_problems(site, ledger, taken, now):
-            tell_organizers(report, problem)
+    for problem in seated_and_unreachable(site, ledger, now):
+        tell_organizers(report, problem)
     return report
 
 
@@ -99,34 +100,41 @@ def mailbox_name(settings: BounceSettings) -> str:
     return f"imap://{settings.username}@{settings.host}/{settings.folder}"
 
 
-def confirmed_problems(site: Site, ledger: Ledger, taken: Taken, now: datetime) -> list[Problem]:
-    """A bounce for a person holding a seat in a session still to come: they need another way."""
-    if taken.bounce.kind == COMPLAINT:
+def seated_and_unreachable(site: Site, ledger: Ledger, now: datetime) -> list[Problem]:
+    """People holding a seat in a session to come whose latest email bounced.
+
+    Asked anew on every run, so the problem stays open (on the Mailer tab and
+    in the organizers' note) until the session is over, the seat is released,
+    the address is corrected on the sheet, or a later email to it went out.
+    """
+    bounced = {b.email: b for b in ledger.bounced_last()}
+    if not bounced:
         return []
     events = {i: s.event for i, s in ledger.stored_events().items() if not s.missing}
     tab = site.settings.workbook.tab("signups")
+    column = site.settings.workbook.column_map("signups")["email"]
     found = []
     for seat in ledger.seats():
-        event = events.get(seat.event_id)
-        if seat.email != taken.bounce.email or seat.status != "confirmed" or event is None:
+        event, bounce = events.get(seat.event_id), bounced.get(seat.email)
+        if bounce is None or event is None or seat.status != CONFIRMED:
             continue
         if event.ends_at <= now or event.cancelled:
             continue
+        said = f"{bounce.status} {redact(bounce.diagnostic)}".strip()
         found.append(
             Problem(
                 tab,
                 seat.row,
-                "email",
-                f"{seat.name or 'a confirmed person'} ({mask(seat.email)}) has a seat in"
-                f" {event.id} but their email bounced ({taken.bounce.status}"
-                f" {redact(taken.bounce.diagnostic)}".rstrip()
-                + "): reach them another way",
-                fatal=False,
+                column,
+                f"{seat.name or 'this person'} has a seat in {event.id} but their email"
+                f" bounced ({said}): reach them another way",
+                value=seat.address or seat.email,
             )
         )
     return found
 
 
 def tell_organizers(report: BouncesReport, problem: Problem) -> None:
-    """The one place a bounce is told to organizers: the run's report, for now."""
-    report.for_organizers.append(problem)
+    """The one place a bounce is put before organizers: the run's problems, which the
+    Mailer tab and the organizers' note carry (mailer.jobs.organizers)."""
+    report.problems.append(problem)

@@ -324,6 +324,17 @@ class BounceMemory:
         )
         return [bool(soft) for (soft,) in rows]
 
+    def bounced_last(self) -> list[BounceRow]:
+        """Bounces of the latest message handed over to each address: it is unreachable now."""
+        rows = self.db.execute(
+            "SELECT b.email, b.kind, b.status, b.diagnostic, b.message_key, b.at FROM bounces b"
+            " WHERE b.kind != 'complaint' AND b.message_key = (SELECT m.key FROM messages m"
+            " WHERE m.email = b.email AND COALESCE(m.sent_at, m.tried_at) IS NOT NULL"
+            " ORDER BY COALESCE(m.sent_at, m.tried_at) DESC, m.key DESC LIMIT 1)"
+            " ORDER BY b.email, b.at"
+        )
+        return [BounceRow(*row) for row in rows]
+
     def bounces(self) -> list[BounceRow]:
         """Every bounce and complaint read from the mailbox, newest first."""
         rows = self.db.execute(
