@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Iterable, Mapping
 
-SECRET_VARIABLES = ("SENDGRID_API_KEY", "SMTP_PASSWORD", "MAILER_SECRET")
+from mailer.env_secrets import secret_values
+
 ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[^\s@<>()\[\]\"',;:]+\.[^\s@<>()\[\]\"',;:]+")
 SHORTEST_SECRET = 4  # blanking a shorter value would mangle ordinary words
 
@@ -33,9 +33,8 @@ def redact(text: str, secrets: Iterable[str] | None = None, addresses: bool = Fa
 
 
 def secrets_in(environ: Mapping[str, str] | None = None) -> list[str]:
-    """The values of the secret variables that are set."""
-    environ = os.environ if environ is None else environ
-    return [environ[name] for name in SECRET_VARIABLES if environ.get(name)]
+    """The values of the secret variables that are set (or whose *_FILE is)."""
+    return secret_values(environ)
 
 
 class RedactingFormatter(logging.Formatter):
