@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
-from mailer import seat_pages
+from mailer import healthz, seat_pages
 from mailer.ledger import Ledger
 from mailer.redact import mask
 from mailer.tokens import token_matches
@@ -72,6 +72,7 @@ def create_app(
     app = Flask("mailer")
     app.config["MAX_CONTENT_LENGTH"] = FORM_LIMIT
     app.register_blueprint(seat_pages.blueprint(ledger_path, secret, page, clock, claim_window))
+    app.register_blueprint(healthz.blueprint(ledger_path))
 
     @app.after_request
     def secure(response: Response) -> Response:
