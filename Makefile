@@ -68,7 +68,7 @@ image image-test: export CONTAINERS_CONF := $(PODMAN_DIR)/containers.conf
 image image-test: export CONTAINERS_STORAGE_CONF := $(PODMAN_DIR)/storage.conf
 
 image-tools:
-	@missing=""; for tool in podman:podman mmdebstrap:mmdebstrap runc:runc; do \
+	@missing=""; for tool in podman:podman mmdebstrap:mmdebstrap runc:runc curl:curl; do \
 	  command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
