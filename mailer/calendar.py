@@ -88,9 +88,11 @@ def describe_time(event: Event) -> dict[str, str]:
     """'Wednesday, December 2, 2026, 12:00–1:30 pm CST' and friends, in the event's zone."""
     start, end = event.starts_at, event.ends_at.astimezone(event.starts_at.tzinfo)
     start_clock = _clock(start)
-    if _meridiem(start) != _meridiem(end):
+    zone, end_zone = start.tzname() or event.timezone, end.tzname() or event.timezone
+    if zone != end_zone:  # the clocks change during the session: 1:30 am CDT–2:30 am CST
+        start_clock += f" {_meridiem(start)} {zone}"
+    elif _meridiem(start) != _meridiem(end):
         start_clock += f" {_meridiem(start)}"
-    zone = start.tzname() or event.timezone
     minutes = int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
     hours, rest = divmod(minutes, 60)
     duration = " ".join(
@@ -103,7 +105,7 @@ def describe_time(event: Event) -> dict[str, str]:
     )
     return {
         "when": f"{start:%A, %B} {start.day}, {start.year}, "
-        f"{start_clock}–{_clock(end)} {_meridiem(end)} {zone}",
+        f"{start_clock}–{_clock(end)} {_meridiem(end)} {end_zone}",
         "short_when": f"{start:%a %b} {start.day}, {_clock(start)} {_meridiem(start)} {zone}",
         "duration": duration,
     }

@@ -58,20 +58,19 @@ class Context:
         return self._console
 
 
-def parse_now(value: str | None, zone: ZoneInfo) -> datetime:
+def parse_now(value: str | None, zone: ZoneInfo, clock: datetime | None = None) -> datetime:
     """The moment a command runs as of: --now, or the clock (read here, at the edge, only).
 
     A time without an offset is a wall-clock time in the organization's zone.
     """
+    from mailer.moments import parse_moment
+
     if not value:
-        return datetime.now(zone)
+        return clock or datetime.now(zone)
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO date-time such as 2026-12-01T09:00", param_hint="--now"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+        return parse_moment(value, zone)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--now") from None
 
 
 class UserError(click.ClickException):
@@ -205,8 +204,15 @@ def init(obj: Context, now: str | None) -> None:
     is_flag=True,
     help="Show what would be sent at --now; write, send and use up nothing.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run for real at a --now more than a day from the clock.",
+)
 @click.pass_obj
-def run(obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: bool) -> None:
+def run(
+    obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: bool, force: bool
+) -> None:
     """Run the jobs in jobs/ once: every enabled one, signups first, or only JOB.
 
     The signups job reads the workbook, holds each session to capacity,
@@ -216,12 +222,14 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: 
 
     With --dry-run the jobs decide as of --now against a scratch copy of the
     ledger: each email that would go out is listed, and the ledger, the
-    outbox and the workbook are left exactly as they were.
+    outbox and the workbook are left exactly as they were. A --now more
+    than a day from the clock runs for real only with --force.
 
     Example: mailer run reminders --dry-run --now 2026-12-01T11:00
     """
     from mailer import config
     from mailer.dry_run import dry_run as scratch
+    from mailer.moments import describe_gap, far_from_clock
     from mailer.progress import SendProgress
     from mailer.runner import run_jobs
     from mailer.site import Site
@@ -238,7 +246,14 @@ def run(obj: Context, job: str | None, now: str | None, no_send: bool, dry_run: 
             raise click.BadParameter(f"no job named {job!r} (jobs: {names})", param_hint="JOB")
     else:
         chosen = [j for j in jobs if j.enabled]
-    moment = parse_now(now, settings.organization.zone)
+    clock = datetime.now(settings.organization.zone)
+    moment = parse_now(now, settings.organization.zone, clock)
+    if not (dry_run or force) and (gap := far_from_clock(moment, clock)):
+        raise click.UsageError(
+            f"--now {now} is {describe_gap(gap)} from the clock"
+            f" ({clock:%a %b %d %Y %H:%M %Z}): a run then would send real email and use up"
+            " what is due then; add --force if that is meant, or look first with --dry-run"
+        )
     site = Site.from_settings(settings)
     failed = []
     with scratch(site) if dry_run else nullcontext((site, None)) as (used, memory):
@@ -302,7 +317,7 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     ledger only, no spreadsheet calls. Example: mailer status --json
     """
     from mailer.ledger import Ledger
-    from mailer.pacing import forecast
+    from mailer.pacing import forecast, pause_in_force
     from mailer.redact import mask, redact
     from mailer.transports import limits
 
@@ -317,7 +332,10 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         ]
         seats = ledger.seats()
         unsent = ledger.messages(UNSENT)
-        queue = Queue(ledger.paused(backend), forecast(ledger, limits(settings), backend, moment))
+        queue = Queue(
+            pause_in_force(ledger, backend, moment),
+            forecast(ledger, limits(settings), backend, moment),
+        )
 
     def show(email: str) -> str:
         return email if addresses or as_json else mask(email)
@@ -442,7 +460,8 @@ def _print_queue(queue: Queue, now: datetime, zone: ZoneInfo) -> None:
         until, reason = queue.pause
         click.echo(
             f"Sending paused until {until.astimezone(zone):%a %b %d %H:%M %Z}"
-            f" ({redact(reason)}); the next run after that goes on."
+            f" ({redact(reason)}); the next run after that goes on"
+            " (`mailer retry --resume` lifts it now)."
         )
     if not queue.waves:
         return
@@ -725,18 +744,24 @@ def _print_form_check(console: Console, form: checks.FormCheck) -> list[checks.F
     is_flag=True,
     help="Also send again the messages whose fate is unknown (each may arrive twice).",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Lift a pause a provider asked for, so the next run sends at once.",
+)
 @click.option("--addresses", is_flag=True, help="Show full addresses instead of masked ones.")
 @click.pass_obj
-def retry(obj: Context, unknown: bool, addresses: bool) -> None:
+def retry(obj: Context, unknown: bool, resume: bool, addresses: bool) -> None:
     """Queue failed messages again; the next `mailer run` sends them.
 
     Messages whose fate is unknown (a timeout after the provider had the
     message, a run killed mid-send) are listed; with --unknown they are
-    queued again too, at the risk of a second copy.
+    queued again too, at the risk of a second copy. With --resume a pause
+    a provider asked for (a rate limit, a day's quota) is lifted.
     Example: mailer retry --unknown
     """
     from mailer.ledger import Ledger, locked
-    from mailer.redact import mask
+    from mailer.redact import mask, redact
     from mailer.text import plural
 
     settings = obj.settings()
@@ -748,7 +773,17 @@ def retry(obj: Context, unknown: bool, addresses: bool) -> None:
         unknowns = ledger.messages(("unknown",))
         count = ledger.retry_failed()
         requeued = ledger.requeue_unknown() if unknown else 0
+        lifted = ledger.resume() if resume else []
     console = obj.console
+    for transport, until, why in lifted:
+        console.print(
+            f"Lifted the pause of {transport} until {until.isoformat(timespec='minutes')}"
+            f" ({redact(why)}): the next run sends.",
+            markup=False,
+            highlight=False,
+        )
+    if resume and not lifted:
+        console.print("Sending was not paused.")
     console.print(f"{plural(count, 'failed message')} queued again.")
     for message in unknowns:
         shown = message.email if addresses else mask(message.email)

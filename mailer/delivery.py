@@ -29,7 +29,7 @@ from mailer.message import (
     OutgoingMessage,
     SendResult,
 )
-from mailer.pacing import DAY, NO_LIMITS, Limits, Pacer, pause_until
+from mailer.pacing import DAY, NO_LIMITS, Limits, Pacer, pause_in_force, pause_until
 from mailer.redact import redact, secrets_in
 from mailer.transports import Transport
 
@@ -78,8 +78,8 @@ def deliver(
     settle_previous_run(ledger, now)
     run = Run(ledger, transport, now, secrets_in(), Pacer(limits, ledger, now, clock, sleep), None)
     total = ledger.count_due()
-    paused = ledger.paused(transport.name)
-    if total and paused and paused[0] > now:
+    paused = pause_in_force(ledger, transport.name, now)
+    if total and paused:
         log.warning("sending paused until %s: %s", paused[0].isoformat(), paused[1])
         run.outcome[WAITING] = total
         return run.outcome

@@ -117,12 +117,22 @@ def seat_links(site: Site) -> SeatLinks | None:
     return SeatLinks(secret, form_url=settings.self_service.form_url)
 
 
-def lead_time(minutes: int) -> str:
-    """'in 24 hours', 'in 1 hour', 'in 90 minutes'."""
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        return f"in {plural(hours, 'hour')}"
-    return f"in {plural(minutes, 'minute')}"
+def lead_time(starts_at: datetime, now: datetime) -> str:
+    """How soon a session starts, from the real time left: 'in 50 minutes', 'in 1 hour',
+    'in 61 minutes', 'in about 3 hours', 'tomorrow', 'in 2 days' (dates in the session's zone).
+    """
+    minutes = max(round((starts_at - now).total_seconds() / 60), 1)
+    days = (starts_at.date() - now.astimezone(starts_at.tzinfo).date()).days
+    if minutes == 60:
+        return "in 1 hour"
+    if minutes <= 90:
+        return f"in {plural(minutes, 'minute')}"
+    if minutes < 12 * 60 or days < 1:
+        hours, rest = divmod(minutes, 60)
+        return (
+            f"in {plural(hours, 'hour')}" if not rest else f"in about {(minutes + 30) // 60} hours"
+        )
+    return "tomorrow" if days == 1 else f"in {plural(days, 'day')}"
 
 
 class EventEmails:
@@ -149,8 +159,7 @@ class EventEmails:
     ) -> Draft:
         """The draft for one notice; `template` defaults to the notice's kind."""
         template = template or notice.kind
-        lead = notice.version if notice.kind == REMINDER else 0
-        variant = (template, lead, member, invited)
+        variant = (template, notice.kind == REMINDER, member, invited)
         if variant not in self._bodies:
             self._bodies[variant] = self._body(notice, template, member, invited)
         person = {
@@ -191,7 +200,9 @@ class EventEmails:
                 "relinked": change.relinked,
                 "before_when": describe_time(change.before)["when"] if change.before else "",
             },
-            "lead": lead_time(notice.version) if notice.kind == REMINDER else "",
+            # Said from the time really left as of this decision, not from the offset that
+            # fell due: a reminder sent late says so.
+            "lead": lead_time(self.event.starts_at, self.now) if notice.kind == REMINDER else "",
         }
         prepared = self.site.renderer.prepare(template, context)
         attachments: tuple[Attachment, ...] = ()

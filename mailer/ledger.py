@@ -596,6 +596,11 @@ class Ledger:
             (transport, until.astimezone(UTC).isoformat(), reason),
         )
 
+    def resume(self) -> list[tuple[str, datetime, str]]:
+        """Lift every pause; returns (transport, until, why) of those lifted."""
+        rows = self.db.execute("DELETE FROM pauses RETURNING transport, until, reason").fetchall()
+        return [(transport, datetime.fromisoformat(until), why) for transport, until, why in rows]
+
     def paused(self, transport: str) -> tuple[datetime, str] | None:
         """(until, why) of the latest pause of `transport`, if any was recorded."""
         row = self.db.execute(

@@ -22,6 +22,8 @@ DAY = timedelta(hours=24)
 MINUTE = timedelta(minutes=1)
 # A relay's "too fast" (421 4.7.0, 450 4.7.1) names no moment; try again after this.
 THROTTLE_PAUSE = timedelta(minutes=15)
+# The longest pause a provider can ask for: after it, the next run asks the provider again.
+LONGEST_PAUSE = DAY
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,30 @@ def pause_until(result: SendResult, now: datetime, first_in_day: str | None) -> 
     The provider's own reset when it gave one (SendGrid's X-RateLimit-Reset);
     for a spent daily quota (Gmail's 5.4.5), 24 hours after the first message of
     the rolling day, or a day from now when the ledger holds none; otherwise a
-    short throttling pause.
+    short throttling pause. Never more than LONGEST_PAUSE from `now`: a reset
+    years away (a provider's bug, a hostile header) is asked again tomorrow.
     """
     if result.resume_at is not None:
-        return max(result.resume_at, now)
-    if result.quota:
+        until = max(result.resume_at, now)
+    elif result.quota:
         start = datetime.fromisoformat(first_in_day) if first_in_day else now
-        return max(start + DAY, now + THROTTLE_PAUSE)
-    return now + THROTTLE_PAUSE
+        until = max(start + DAY, now + THROTTLE_PAUSE)
+    else:
+        until = now + THROTTLE_PAUSE
+    return min(until, now + LONGEST_PAUSE)
+
+
+def pause_in_force(ledger: Ledger, transport: str, now: datetime) -> tuple[datetime, str] | None:
+    """(until, why) of the transport's pause as of `now`, while it lasts.
+
+    A pause that ends more than LONGEST_PAUSE after `now` was never asked for in
+    those terms (a ledger from before the cap, a run forced to another moment):
+    it is not honoured, and the next send asks the provider again.
+    """
+    pause = ledger.paused(transport)
+    if pause is None or not now < pause[0] <= now + LONGEST_PAUSE:
+        return None
+    return pause
 
 
 def forecast(
@@ -111,8 +129,8 @@ def forecast(
     if not waiting:
         return []
     start = now
-    paused = ledger.paused(transport)
-    if paused and paused[0] > now:
+    paused = pause_in_force(ledger, transport, now)
+    if paused:
         start = paused[0]
     if not limits.daily:
         return [(start, waiting)]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.errors import MissingColumnError
+from mailer.moments import YEARS
 from mailer.rules.statuses import CANCELLED, canonical
 from mailer.schema import REQUIRED_COLUMNS
 from mailer.text import clean_text
@@ -23,7 +24,6 @@ MAX_CAPACITY = 10_000
 SEAT_NOTE = re.compile(  # what the signup form adds to a session's label: "(2 of 12 seats left)"
     r"\s*\((?:\d+ of \d+ seats? left|full: join the waitlist)\)\s*$", re.IGNORECASE
 )
-YEARS = range(1970, 2200)  # beyond these a date is a typo, and date arithmetic would overflow
 YES = {"yes", "y", "true", "1", "x", "member", "yes, i am a member"}
 NO = {"no", "n", "false", "0", "none"}
 
@@ -191,6 +191,30 @@ def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
+def skipped_time(typed: str, value: datetime, zone_name: str) -> str | None:
+    """Why a wall-clock time never happens in its zone (the clocks jump over it), or None."""
+    actual = value.astimezone(UTC).astimezone(value.tzinfo)
+    if actual.replace(tzinfo=None) == value.replace(tzinfo=None):
+        return None
+    before, after = value.replace(fold=0).tzname(), value.replace(fold=1).tzname()
+    return (
+        f"{typed[:40]!r} does not exist in {zone_name}: the clocks skip ahead there that night"
+        f" ({before} to {after}); give a time that happens, such as {actual:%H:%M}"
+    )
+
+
+def repeated_time(typed: str, value: datetime, zone_name: str) -> str | None:
+    """Why a wall-clock time is read as its first occurrence (the clocks go back), or None."""
+    first, second = value.replace(fold=0), value.replace(fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    return (
+        f"{typed[:40]!r} happens twice in {zone_name} (the clocks go back, {first.tzname()} to"
+        f" {second.tzname()}); read as the first, {first:%H:%M} {first.tzname()}; for the"
+        f" second write {second.isoformat(timespec='minutes')}"
+    )
+
+
 def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Parsed:
     """Every events row becomes an Event or a Problem; a bad row never stops the others."""
     columns = Columns(table, mapping, REQUIRED_COLUMNS["events"])
@@ -279,8 +303,18 @@ def _event(
             raise _CellError(name, str(err)) from None
         if times[name].year not in YEARS:
             raise _CellError(name, f"year {times[name].year} is not a year for a session")
-    if times["ends_at"] <= times["starts_at"]:
-        raise _CellError("ends_at", "is not after starts_at")
+        if times[name].tzinfo is zone:  # a wall-clock time: it must happen, and happen once
+            if reason := skipped_time(text(name), times[name], zone_name):
+                raise _CellError(name, reason)
+            if reason := repeated_time(text(name), times[name], zone_name):
+                warnings.append((name, reason))
+    # Compared as instants: two wall-clock times in one zone compare as clock readings.
+    if times["ends_at"].astimezone(UTC) <= times["starts_at"].astimezone(UTC):
+        raise _CellError(
+            "ends_at",
+            f"{text('ends_at')[:40]!r} is not after starts_at {text('starts_at')[:40]!r}:"
+            " give the session's end, later than its start",
+        )
     capacity_text = text("capacity")
     if not re.fullmatch(r"\d{1,9}", capacity_text) or int(capacity_text) > MAX_CAPACITY:
         raise _CellError(

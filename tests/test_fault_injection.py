@@ -43,7 +43,7 @@ def crowd(site: SiteDir, people: int = PEOPLE) -> set[str]:
 
 
 def command(site: SiteDir, now: datetime = NOW) -> list[str]:
-    return site.command("run", "signups", "--now", now.isoformat())
+    return site.command("run", "signups", "--now", now.isoformat(), "--force")
 
 
 def kill_repeatedly(site: SiteDir, delivered: Callable[[], int], seed: int) -> int:

@@ -4,7 +4,7 @@ Messages that share a body go out in one request, up to 1,000
 personalizations, each carrying that person's values as substitutions and
 the idempotency key in custom_args. Open, click and subscription tracking
 are off. A 429 waits until X-RateLimit-Reset when that is within `max_wait`,
-and otherwise pauses sending until then; 5xx and a server that cannot be
+and otherwise pauses sending until then (a day at most); 5xx and a server that cannot be
 reached retry with backoff; 400 fails the messages it names with SendGrid's
 reason; 401 and 403 stop the run at once. Mail Send has no idempotency key:
 a request that went out and got no answer (a timeout, a dropped line) may
@@ -43,6 +43,7 @@ from mailer.message import (
     OutgoingMessage,
     SendResult,
 )
+from mailer.pacing import LONGEST_PAUSE
 from mailer.retry import Retry, with_retries
 from mailer.transports.base import TransportBase
 
@@ -279,11 +280,12 @@ class SendgridTransport(TransportBase):
 
     def _rate_limited(self, err: http.HTTPError) -> Exception:
         """Wait out a short rate limit; pause until a longer one resets."""
-        reset = _header(err, "X-RateLimit-Reset")
-        if not (reset and reset.isdigit()):
+        reset = _header(err, "X-RateLimit-Reset").strip()
+        if not re.fullmatch(r"[0-9]{1,18}", reset):  # ASCII digits: str.isdigit takes "²"
             return Retry("429 rate limited by SendGrid")
-        wait = float(reset) - self.clock()
-        resume_at = datetime.fromtimestamp(int(reset), UTC)
+        # A reset years away is a pause of a day, then SendGrid is asked again (see pacing).
+        wait = min(float(reset) - self.clock(), LONGEST_PAUSE.total_seconds())
+        resume_at = datetime.fromtimestamp(self.clock() + wait, UTC)
         if wait > self.settings.max_wait:
             return Paused("429 rate limited by SendGrid", resume_at)
         log.info("SendGrid rate limit reached; waiting %.0f s", wait)
