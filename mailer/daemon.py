@@ -4,6 +4,7 @@ The `schedule` package ticks; whether a job is due is decided from the run
 log (`state/job-runs.json`) and the job's own rules, so a restart catches up
 and nothing runs twice for one slot. A job that raises is logged and the
 daemon goes on; a signal lets the running job finish, then the daemon exits.
+It writes a heartbeat in the state folder as it goes, which `mailer health` reads.
 """
 
 from __future__ import annotations
