@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from mailer import config
-from mailer.cli import cli
-from mailer.sample import write_sample
+from mailer.cli.commands import cli
+from mailer.settings import config
+from mailer.tools.sample import write_sample
 
 REPO = Path(__file__).resolve().parent.parent
 # A Tuesday morning in Chicago; the sample session is the Wednesday a week later.

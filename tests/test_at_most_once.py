@@ -20,8 +20,8 @@ from mail_servers import SendgridStandIn, SmtpServer, SmtpSink
 from test_sendgrid import queue, transport
 from test_sendgrid_events import client, signed, signer  # noqa: F401 - a fixture
 
-from mailer.delivery import deliver
-from mailer.ledger import Ledger
+from mailer.ledger.sqlite import Ledger
+from mailer.sending.delivery import deliver
 
 SLOW = 1  # seconds the stand-in takes to answer; the transport waits a quarter of that
 

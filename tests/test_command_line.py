@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
-from mailer.cli import cli, parse_now
+from mailer.cli.commands import cli, parse_now
 
 
 def test_config_is_taken_after_the_subcommand_too(site, tmp_path, monkeypatch):

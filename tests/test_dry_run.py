@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.redact import mask
+from mailer.core.redact import mask
 
 TOMORROW = "2026-11-25T09:00"  # NOW is Tuesday 09:00 in Chicago, the site's zone
 SESSION_EVE = "2026-12-01T12:30"  # the day before the sample session: reminders are due

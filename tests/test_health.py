@@ -14,7 +14,7 @@ import pytest
 from conftest import NOW
 from mail_servers import free_port
 
-from mailer.heartbeat import Beat, read_beat, verdict, write_beat
+from mailer.jobs.heartbeat import Beat, read_beat, verdict, write_beat
 
 MINUTE = timedelta(minutes=1)
 

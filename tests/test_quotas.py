@@ -20,11 +20,11 @@ from conftest import NOW
 from mail_servers import Reply, SendgridStandIn, SmtpServer, SmtpSink
 from test_sendgrid import queue, transport
 
-from mailer.config import SendgridSettings
-from mailer.delivery import deliver
-from mailer.ledger import Ledger
-from mailer.pacing import Limits
-from mailer.transports.sendgrid import SendgridTransport
+from mailer.ledger.sqlite import Ledger
+from mailer.sending.delivery import deliver
+from mailer.sending.pacing import Limits
+from mailer.sending.transports.sendgrid import SendgridTransport
+from mailer.settings.config import SendgridSettings
 
 RESET = int((NOW + timedelta(hours=1)).timestamp())  # SendGrid's limit resets in an hour
 
@@ -247,7 +247,7 @@ def test_a_daily_limit_spreads_the_digest_over_the_following_days(site):
 
 
 def test_a_per_minute_limit_waits_between_batches(tmp_path):
-    from mailer.transports.outbox import OutboxTransport
+    from mailer.sending.transports.outbox import OutboxTransport
 
     ledger = Ledger(tmp_path / "mailer.db")
     queue(ledger, 25)

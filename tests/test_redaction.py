@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from mail_servers import Reply, SendgridStandIn, SmtpServer, SmtpSink
 
-from mailer.cli import cli
+from mailer.cli.commands import cli
 
 KEY = "SG.test-key-never-printed"
 BOUNCING = "daniel.reyes@example.org"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailer.emails import lead_time
+from mailer.mail.emails import lead_time
 
 # The sample session: Wednesday 2026-12-02 12:00 America/Chicago (18:00 UTC).
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)

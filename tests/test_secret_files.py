@@ -9,10 +9,10 @@ import pytest
 import trustme
 from mail_servers import Reply, SendgridStandIn, SmtpServer, SmtpSink
 
-from mailer.env_secrets import read_secret
-from mailer.errors import ConfigError
-from mailer.redact import redact
-from mailer.tokens import load_secret
+from mailer.core.env_secrets import read_secret
+from mailer.core.errors import ConfigError
+from mailer.core.redact import redact
+from mailer.core.tokens import load_secret
 
 KEY = "SG.key-from-a-mounted-file"
 

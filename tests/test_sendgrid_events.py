@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from mail_servers import SendgridStandIn
 
-from mailer.ledger import Ledger
-from mailer.tokens import load_secret
-from mailer.web import create_app
+from mailer.core.tokens import load_secret
+from mailer.ledger.sqlite import Ledger
+from mailer.web.app import create_app
 
 BOUNCED = "daniel.reyes@example.org"
 COMPLAINED = "maya.okafor@example.org"

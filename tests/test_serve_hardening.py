@@ -6,8 +6,8 @@ import pytest
 from conftest import NOW
 from test_unsubscribe import path_of, suppressed, unsubscribe_link, with_public_url
 
-from mailer.tokens import load_secret
-from mailer.web import FORM_LIMIT, create_app
+from mailer.core.tokens import load_secret
+from mailer.web.app import FORM_LIMIT, create_app
 
 PUBLIC = "https://mail.example.org"
 READER = "priya.raman@example.org"

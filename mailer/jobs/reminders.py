@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from mailer.config import JobSettings
-from mailer.emails import EventEmails
-from mailer.jobs import ReminderOptions
 from mailer.jobs.base import Send, delivered_text
-from mailer.ledger import Ledger
+from mailer.ledger.sqlite import Ledger
+from mailer.mail.emails import EventEmails
 from mailer.rules import roster
 from mailer.rules.adoption import NOTIFIED
 from mailer.rules.reminders import REMINDER, due_reminders
+from mailer.settings.config import JobSettings
+from mailer.settings.kinds import ReminderOptions
 from mailer.site import Site
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from mailer.rows import Event
+from mailer.model import Event
 from mailer.rules.roster import CONFIRMED, Notice
 
 REMINDER = "reminder"
