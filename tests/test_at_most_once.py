@@ -33,7 +33,8 @@ def environment(monkeypatch):
 
 
 def unsent(site, *args: str) -> list[dict]:
-    return json.loads(site.mailer("status", "--json", *args).output)["unsent"]
+    """Messages not yet sent, their keys with the whole address in them."""
+    return json.loads(site.mailer("status", "--json", "--addresses", *args).output)["unsent"]
 
 
 def test_a_sendgrid_slower_than_the_timeout_gets_each_message_once(tmp_path):

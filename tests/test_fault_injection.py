@@ -93,7 +93,7 @@ def test_smtp_killed_20_times_sends_nobody_two_copies_and_leaves_one_unknown_per
         kills = kill_repeatedly(site, lambda: len(sink.received), seed=7)
         finish(site)
         received = sink.counts()
-        unknown = json.loads(site.mailer("status", "--json").output)["unsent"]
+        unknown = json.loads(site.mailer("status", "--json", "--addresses").output)["unsent"]
         finish(site, NOW + timedelta(hours=2))
         in_the_end = sink.counts()
 

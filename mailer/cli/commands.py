@@ -315,7 +315,8 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
     """Show each session's roster as the last run decided it, and messages not yet sent.
 
     Lists sessions that have not ended as of --now (default: now). Reads the
-    ledger only, no spreadsheet calls. Example: mailer status --json
+    ledger only, no spreadsheet calls. Addresses are masked, in --json too,
+    unless --addresses. Example: mailer status --json
     """
     from mailer.core.redact import mask, redact
     from mailer.ledger.sqlite import Ledger
@@ -339,7 +340,7 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         )
 
     def show(email: str) -> str:
-        return email if addresses or as_json else mask(email)
+        return email if addresses else mask(email)
 
     def why(reason: str) -> str:
         return redact(reason, addresses=addresses)
@@ -361,7 +362,7 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
                     "status": event.status,
                     "seats": [
                         {
-                            "email": s.email,
+                            "email": show(s.email),
                             "name": s.name,
                             "status": s.status,
                             "position": s.position,
@@ -373,7 +374,12 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
                 for event in events
             ],
             "unsent": [
-                {"key": m.key, "state": m.state, "reason": why(m.reason), "attempts": m.attempts}
+                {
+                    "key": why(m.key),
+                    "state": m.state,
+                    "reason": why(m.reason),
+                    "attempts": m.attempts,
+                }
                 for m in unsent
             ],
             "paused_until": queue.paused_until(moment),
@@ -821,10 +827,9 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     Webhook at /sendgrid/events (bounces, spam reports). Put it behind your
     HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
-    import waitress
-
     from mailer.core.tokens import load_secret
-    from mailer.web.app import WEBHOOK_LIMIT, create_app
+    from mailer.web.app import create_app
+    from mailer.web.server import create_server
 
     settings = obj.settings()
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
@@ -838,8 +843,12 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     )
     host = host or settings.server.host
     port = port or settings.server.port
+    server = create_server(app, host, port)
     obj.console.print(f"Serving unsubscribe pages on http://{host}:{port}/ (Ctrl-C stops)")
-    waitress.serve(app, host=host, port=port, ident="mailer", max_request_body_size=WEBHOOK_LIMIT)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        server.close()
 
 
 @cli.command()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mailer.core.env_secrets import MAILER_SECRET, read_secret
 from mailer.core.errors import ConfigError
+from mailer.core.files import private_folder
 
 SECRET_ENV = MAILER_SECRET
 MIN_SECRET = 16
@@ -50,7 +51,7 @@ def load_secret(state_folder: Path, may_generate: bool) -> str:
         )
     path = state_folder / LOCAL_SECRET
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(32))

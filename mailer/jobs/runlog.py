@@ -38,4 +38,6 @@ class RunLog:
         data = {
             name: {**asdict(run), "started": run.started.isoformat()} for name, run in runs.items()
         }
-        atomic_write(self.path, json.dumps(data, indent=2).encode("utf-8"), durable=False)
+        atomic_write(
+            self.path, json.dumps(data, indent=2).encode("utf-8"), durable=False, private=True
+        )

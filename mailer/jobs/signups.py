@@ -256,6 +256,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     decided.applied = applied
     report.adopted = len(adopted)
     report.decided = ledger.record(decided)
+    if answers:  # the emails carry seat links: index them before they go out
+        ledger.index_seat_tokens(_secret(site))
     report.delivered = send()
 
     cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger, offered)
@@ -406,6 +408,11 @@ def _with_offers(
     return held.plan, held.until
 
 
+def _secret(site: Site) -> str:
+    settings = site.settings
+    return load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+
+
 def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> list[str]:
     """Keep each answer of the release form as a request, once; warn of links mailer never made."""
     settings = site.settings
@@ -417,15 +424,16 @@ def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> li
             f" (map it as [workbook.columns.releases] token)"
         ]
     stamp_at = table.column_index(mapping["timestamp"])
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
-    index = self_service.token_index(secret, [(s.event_id, s.email) for s in ledger.seats()])
+    secret = _secret(site)
+    ledger.index_seat_tokens(secret)  # seats from before the index, or a new MAILER_SECRET
     warnings = []
     for number, values in table.numbered_rows():
         text = table.cell(values, token_at)
         if not text.strip():
             continue
         token = self_service.find_token(text)
-        if token not in index:
+        seat = ledger.seat_for_token(secret, token)
+        if seat is None:
             warnings.append(
                 f"{table.tab} row {number}: not a link mailer made (altered, or for a seat it"
                 " does not know); nothing was changed"
@@ -435,7 +443,7 @@ def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> li
             at = parse_datetime(table.cell(values, stamp_at), settings.organization.zone)
         except ValueError:
             at = now
-        ledger.add_request(token, index[token], min(at, now), "form")
+        ledger.add_request(token, seat, min(at, now), "form")
     return warnings
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from mailer.core.errors import LedgerError, LockedError
+from mailer.core.files import private_folder
 from mailer.core.redact import redact
 from mailer.mail.message import (
     FAILED,
@@ -33,6 +34,7 @@ from mailer.mail.message import (
     priority,
 )
 from mailer.model import Event
+from mailer.rules import self_service
 from mailer.rules.adoption import Adopted
 from mailer.rules.binding import Memory
 from mailer.rules.changes import StoredEvent
@@ -142,6 +144,14 @@ CREATE TABLE IF NOT EXISTS suppressions (
     reason TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS seat_tokens (
+    lookup TEXT PRIMARY KEY,
+    signer TEXT NOT NULL,
+    action TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    email TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seat_tokens_by_seat ON seat_tokens (event_id, email, signer);
 CREATE TABLE IF NOT EXISTS requests (
     token TEXT PRIMARY KEY,
     event_id TEXT NOT NULL,
@@ -218,7 +228,7 @@ class MessageRow:
 class Ledger:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
         # Addresses and names live here: only the owner may read it (SQLite gives
         # the -wal and -shm files the same mode).
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
@@ -788,6 +798,40 @@ class Ledger:
             (email.casefold(), reason, now.astimezone(UTC).isoformat()),
         )
 
+    def index_seat_tokens(self, secret: str) -> int:
+        """Store the lookup of every seat's links not yet indexed under this secret; how many."""
+        unindexed = self.db.execute(
+            "SELECT event_id, email FROM seats AS s WHERE NOT EXISTS (SELECT 1 FROM seat_tokens"
+            " AS t WHERE t.event_id = s.event_id AND t.email = s.email AND t.signer = ?)",
+            (self_service.signer_id(secret),),
+        ).fetchall()
+        if unindexed:
+            with self.transaction() as db:
+                db.executemany(
+                    "INSERT OR IGNORE INTO seat_tokens VALUES (?, ?, ?, ?, ?)",
+                    self_service.seat_lookups(secret, unindexed),
+                )
+        return len(unindexed)
+
+    def seat_for_token(self, secret: str, token: str) -> SeatRef | None:
+        """The seat and action a genuine token stands for: one indexed query, then its signature."""
+        row = self.db.execute(
+            "SELECT action, event_id, email FROM seat_tokens WHERE lookup = ?",
+            (self_service.token_lookup(token),),
+        ).fetchone()
+        if row is None:
+            return None
+        ref = SeatRef(*row)
+        return ref if self_service.genuine_for(secret, token, ref) else None
+
+    def seat(self, event_id: str, email: str) -> SeatRow | None:
+        row = self.db.execute(
+            "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+            " WHERE event_id = ? AND email = ?",
+            (event_id, email),
+        ).fetchone()
+        return SeatRow(*row) if row else None
+
     def add_request(self, token: str, seat: SeatRef, at: datetime, source: str) -> bool:
         """Keep a person's answer until a run acts on it; False if this token was seen before."""
         return bool(
@@ -830,7 +874,7 @@ class Ledger:
 def locked(path: Path, timeout: float) -> Iterator[None]:
     """Hold the run lock beside the ledger; wait up to `timeout` seconds for another run."""
     lock_path = Path(path).with_suffix(".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(lock_path.parent)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + timeout

@@ -1,12 +1,14 @@
 """People manage their own seat: the signed links in their emails, and what an answer does.
 
 A link names one seat (an event and a person) and one action, signed with
-MAILER_SECRET; it carries no address. mailer finds the seat again by
-signing every seat it knows, so a token works as long as its seat is in the
-ledger, rebuilt from the sheet or not. An answer reaches mailer either
-through `mailer serve` (a page with one button) or through a Google Form
-whose answers land in the `releases` tab; either way it becomes a request
-in the ledger, acted on once by the next signups run.
+MAILER_SECRET; it carries no address. The ledger keeps a hash of each seat's
+tokens, indexed, so a token is found in one query (a made-up one costs no
+more than a real one) and then checked against its signature; a token
+works as long as its seat is in the ledger, rebuilt from the sheet or not.
+An answer reaches mailer either through `mailer serve` (a page with one
+button) or through a Google Form whose answers land in the `releases` tab;
+either way it becomes a request in the ledger, acted on once by the next
+signups run.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import dataclasses
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -36,8 +38,34 @@ NOTE_FORMAT = "released by the person on %Y-%m-%d"
 
 def seat_token(secret: str, action: str, event_id: str, email: str) -> str:
     message = f"seat:{action}:{event_id}:{email}".encode()
-    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    digest = hmac.digest(secret.encode(), message, "sha256")
     return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
+
+
+def token_lookup(token: str) -> str:
+    """The key the ledger finds a token's seat by: a hash, so the ledger holds no working link."""
+    return hashlib.sha256(f"seat-token:{token}".encode()).hexdigest()
+
+
+def signer_id(secret: str) -> str:
+    """Names the secret that signed a lookup, so a new MAILER_SECRET indexes every seat again."""
+    return hmac.new(secret.encode(), b"seat-token-signer", hashlib.sha256).hexdigest()[:16]
+
+
+def seat_lookups(
+    secret: str, seats: Iterable[tuple[str, str]]
+) -> Iterator[tuple[str, str, str, str, str]]:
+    """(lookup, signer, action, event id, email) for each action's link to each seat."""
+    signer = signer_id(secret)
+    for event_id, email in seats:
+        for action in ACTIONS:
+            token = seat_token(secret, action, event_id, email)
+            yield token_lookup(token), signer, action, event_id, email
+
+
+def genuine_for(secret: str, token: str, ref: SeatRef) -> bool:
+    """The token is the one mailer signs for this seat and action (compared in constant time)."""
+    return hmac.compare_digest(seat_token(secret, ref.action, ref.event_id, ref.email), token)
 
 
 @dataclass(frozen=True)
@@ -47,15 +75,6 @@ class SeatRef:
     action: str
     event_id: str
     email: str
-
-
-def token_index(secret: str, seats: Iterable[tuple[str, str]]) -> dict[str, SeatRef]:
-    """token -> seat for every (event id, email) mailer knows and every action."""
-    return {
-        seat_token(secret, action, event_id, email): SeatRef(action, event_id, email)
-        for event_id, email in seats
-        for action in ACTIONS
-    }
 
 
 def find_token(text: str) -> str:

@@ -4,7 +4,8 @@
 transport, ledger, server, form, series, self-service) and one JobSettings per
 job; a mistake is one line naming the file and the key. `kinds` is the table
 of job kinds (name, [options] dataclass, the module that runs it) and `schema`
-the workbook's default tabs and columns, both read here to check the files.
+the workbook's default tabs and columns, both read here to check the files;
+`event_key` reads SendGrid's webhook key and refuses any but an ECDSA one.
 Everything above reads these values; nothing here reads the workbook, the
 ledger or the network.
 """

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mailer.core.durations import seconds
 from mailer.core.errors import ConfigError
 from mailer.rules.digest import AT
+from mailer.settings.event_key import load_event_key
 from mailer.settings.kinds import KINDS, Options, SignupsOptions
 from mailer.settings.schema import DEFAULT_COLUMNS, DEFAULT_TABS
 
@@ -229,6 +230,11 @@ def _check(settings: Settings, path: Path) -> None:
             "https://api.sendgrid.com or https://api.eu.sendgrid.com (plain http only on "
             "this machine, for tests)"
         )
+    if settings.server.sendgrid_event_key:
+        try:
+            load_event_key(settings.server.sendgrid_event_key)
+        except ValueError as err:
+            raise ConfigError(f"{path}: [server] sendgrid_event_key: {err}") from None
     form = settings.form
     if form.id and not form.question:
         raise ConfigError(f"{path}: [form] question: the title of the session question")

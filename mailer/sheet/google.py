@@ -384,7 +384,7 @@ class GoogleWorkbook:
         self._metadata = data
         if self.cache:
             payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
-            atomic_write(self.cache, payload, durable=False)
+            atomic_write(self.cache, payload, durable=False, private=True)
         return data
 
     def _load_cached(self) -> dict[str, Any] | None:

@@ -7,13 +7,16 @@ gets a plain refusal and changes nothing. /sendgrid/events takes SendGrid's
 signed Event Webhook (deliveries, bounces, spam reports; see transports/sendgrid_events.py).
 /seat/<token> releases a seat, leaves the waitlist or claims an offer (see seat_pages.py).
 
-Every answer, errors included, carries headers that keep the pages out of
-frames and referrers; bodies are capped (a form needs a few KB, SendGrid's
-event batches a few MB); a browser POST from another site's page is refused.
+On every route alike: every answer, errors included, carries headers that
+keep the pages out of frames and referrers; bodies are capped (a form needs
+a few KB, SendGrid's event batches a few MB: 413 past that); a browser POST
+from another site's page is refused (403); a failure is a short page, never
+a traceback.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -21,12 +24,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
 
-from mailer.core.redact import mask
+from mailer.core.errors import ConfigError
+from mailer.core.redact import mask, redact
 from mailer.core.tokens import token_matches
-from mailer.ledger.sqlite import Ledger
+from mailer.settings.event_key import load_event_key
 from mailer.web import healthz, seat_pages
 from mailer.web import sendgrid_events as webhook
+from mailer.web.ledgers import ThreadLedgers
 
 UNSUBSCRIBE = "unsubscribe"
 STYLE = (
@@ -48,6 +54,17 @@ FORM_LIMIT = 16 * 1024  # an unsubscribe form or a one-click POST is a few bytes
 # SendGrid posts events in batches of up to a few MB; a little headroom above that.
 WEBHOOK_LIMIT = 8 * 1024 * 1024
 ONE_CLICK = "One-Click"
+ERROR_TITLES = {
+    404: "This page does not exist",
+    405: "This page does not take that",
+    413: "That was too much",
+    400: "That request was not understood",
+}
+ERROR_TEXTS = {
+    404: "Nothing was changed. Check the link in your email.",
+    413: "Nothing was changed: this page takes a few kilobytes at most.",
+}
+log = logging.getLogger(__name__)
 
 
 def page(title: str, body: str, status: int = 200) -> Response:
@@ -69,10 +86,35 @@ def create_app(
     public_url: str = "",
     claim_window: timedelta | None = None,
 ) -> Flask:
+    try:
+        event_key = load_event_key(sendgrid_key) if sendgrid_key else None
+    except ValueError as err:
+        raise ConfigError(f"[server] sendgrid_event_key: {err}") from None
+    ledgers = ThreadLedgers(ledger_path)
+    ledgers.get().index_seat_tokens(secret)  # seats from before the index, or a new secret
     app = Flask("mailer")
     app.config["MAX_CONTENT_LENGTH"] = FORM_LIMIT
-    app.register_blueprint(seat_pages.blueprint(ledger_path, secret, page, clock, claim_window))
+    app.register_blueprint(seat_pages.blueprint(ledgers, secret, page, clock, claim_window))
     app.register_blueprint(healthz.blueprint(ledger_path))
+
+    @app.before_request
+    def guard() -> Response | None:
+        """On every route: the body within its cap (413), and no form posted from another site."""
+        webhook_route = request.endpoint == "sendgrid_events"
+        request.max_content_length = WEBHOOK_LIMIT if webhook_route else FORM_LIMIT
+        if request.method != "POST":
+            return None
+        request.get_data(cache=True)  # reads at most the cap; past it, 413
+        if webhook_route or _one_click():
+            return None  # SendGrid signs its posts; mail providers post with no page at all
+        fetch_site = request.headers.get("Sec-Fetch-Site")
+        if same_origin(fetch_site, request.headers.get("Origin"), public_url):
+            return None
+        return page(
+            "This form belongs to another site",
+            "<p>Nothing was changed. Use the link in the email you received.</p>",
+            status=403,
+        )
 
     @app.after_request
     def secure(response: Response) -> Response:
@@ -80,10 +122,26 @@ def create_app(
             response.headers.setdefault(name, value)
         return response
 
+    @app.errorhandler(HTTPException)
+    def refused(error: HTTPException) -> Response:
+        """Not found, wrong method, too large: a short page, never a framework's default."""
+        code = error.code or 500
+        title = ERROR_TITLES.get(code, error.name)
+        return page(title, f"<p>{escape(ERROR_TEXTS.get(code, 'Nothing was changed.'))}</p>", code)
+
+    @app.errorhandler(Exception)
+    def failed(error: Exception) -> Response:
+        """Whatever went wrong stays in the server's log (redacted); the visitor gets a page."""
+        log.error("%s %s failed: %s", request.method, request.path, redact(repr(error)))
+        return page(
+            "Something went wrong",
+            "<p>Nothing was changed. Please try again in a few minutes.</p>",
+            status=500,
+        )
+
     def subscriber(token: str) -> str | None:
         """The address a token was issued for, if it is genuine."""
-        with Ledger(ledger_path) as ledger:
-            email = ledger.email_for_token(token)
+        email = ledgers.get().email_for_token(token)
         return email if email and token_matches(secret, email, token) else None
 
     def refusal() -> Response:
@@ -116,23 +174,11 @@ def create_app(
 
     @app.post("/unsubscribe/<token>")
     def unsubscribe(token: str) -> Response:
-        one_click = request.form.get("List-Unsubscribe") == ONE_CLICK
-        if not (
-            one_click
-            or same_origin(
-                request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin"), public_url
-            )
-        ):
-            return page(
-                "This form belongs to another site",
-                "<p>Nothing was changed. Use the unsubscribe link in the digest email.</p>",
-                status=403,
-            )
+        one_click = _one_click()
         email = subscriber(token)
         if email is None:
             return refusal()
-        with Ledger(ledger_path) as ledger:
-            ledger.suppress(email, UNSUBSCRIBE, clock())
+        ledgers.get().suppress(email, UNSUBSCRIBE, clock())
         if one_click:
             return Response("Unsubscribed.\n", mimetype="text/plain", headers=HEADERS)
         return page(
@@ -144,17 +190,22 @@ def create_app(
     @app.post("/sendgrid/events")
     def sendgrid_events() -> Response:
         """SendGrid's Event Webhook: deliveries, bounces and spam reports, signed with its key."""
-        request.max_content_length = WEBHOOK_LIMIT
         body = request.get_data()
         signature = request.headers.get(webhook.SIGNATURE_HEADER, "")
         timestamp = request.headers.get(webhook.TIMESTAMP_HEADER, "")
-        if not webhook.genuine(sendgrid_key, body, signature, timestamp, clock()):
+        if not webhook.genuine(event_key, body, signature, timestamp, clock()):
             return Response("Not signed by SendGrid.\n", status=403, mimetype="text/plain")
-        with Ledger(ledger_path) as ledger:
-            webhook.apply(ledger, webhook.outcomes(body), clock())
+        webhook.apply(ledgers.get(), webhook.outcomes(body), clock())
         return Response(status=204)
 
     return app
+
+
+def _one_click() -> bool:
+    """An RFC 8058 one-click unsubscribe, which a mail provider posts from no page at all."""
+    return request.path.startswith("/unsubscribe/") and (
+        request.form.get("List-Unsubscribe") == ONE_CLICK
+    )
 
 
 def same_origin(fetch_site: str | None, origin: str | None, public_url: str) -> bool:

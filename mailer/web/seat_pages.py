@@ -9,21 +9,20 @@ nothing.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from pathlib import Path
 
 from flask import Blueprint, Response
 
-from mailer.ledger.sqlite import Ledger, SeatRow
+from mailer.ledger.sqlite import SeatRow
 from mailer.mail.invitations import describe_time
 from mailer.model import Event
 from mailer.rules import claims
-from mailer.rules.self_service import ACTIONS, CLAIM, RELEASE, SeatRef, seat_token
+from mailer.rules.self_service import CLAIM, RELEASE, SeatRef
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
+from mailer.web.ledgers import ThreadLedgers
 
 Page = Callable[..., Response]
 
@@ -37,7 +36,7 @@ class Found:
 
 
 def blueprint(
-    ledger_path: Path,
+    ledgers: ThreadLedgers,
     secret: str,
     page: Page,
     clock: Callable[[], datetime],
@@ -51,32 +50,26 @@ def blueprint(
             return True
         if claim_window is None:
             return False
-        ledger = Ledger(ledger_path)
-        try:
-            made = ledger.sent_at((claims.OFFER,)).get(
-                (claims.OFFER, found.event.id, found.seat.email)
-            )
-        finally:
-            ledger.close()
+        made = (
+            ledgers.get()
+            .sent_at((claims.OFFER,))
+            .get((claims.OFFER, found.event.id, found.seat.email))
+        )
         if made is None:
             return False
         return clock() >= claims.until(found.event, datetime.fromisoformat(made), claim_window)
 
     def find(token: str) -> Found | None:
-        """The seat and action a genuine token stands for."""
-        ledger = Ledger(ledger_path)
-        try:
-            events = ledger.stored_events()
-            for seat in ledger.seats():
-                for action in ACTIONS:
-                    mine = seat_token(secret, action, seat.event_id, seat.email)
-                    if hmac.compare_digest(mine, token) and seat.event_id in events:
-                        already = CANCELLED if action == RELEASE else CONFIRMED
-                        done = ledger.has_request(token) or seat.status == already
-                        return Found(action, seat, events[seat.event_id].event, done)
-        finally:
-            ledger.close()
-        return None
+        """The seat and action a genuine token stands for: found by index, never by a scan."""
+        ledger = ledgers.get()
+        ref = ledger.seat_for_token(secret, token)
+        seat = ref and ledger.seat(ref.event_id, ref.email)
+        stored = seat and ledger.stored_events().get(seat.event_id)
+        if not (ref and seat and stored):
+            return None
+        already = CANCELLED if ref.action == RELEASE else CONFIRMED
+        done = ledger.has_request(token) or seat.status == already
+        return Found(ref.action, seat, stored.event, done)
 
     def refusal() -> Response:
         return page(
@@ -151,13 +144,9 @@ def blueprint(
         found = open_seat(token)
         if isinstance(found, Response):
             return found
-        ledger = Ledger(ledger_path)
-        try:
-            seat = found.seat
-            ref = SeatRef(found.action, seat.event_id, seat.email)
-            ledger.add_request(token, ref, clock(), "web")
-        finally:
-            ledger.close()
+        seat = found.seat
+        ref = SeatRef(found.action, seat.event_id, seat.email)
+        ledgers.get().add_request(token, ref, clock(), "web")
         if found.action == CLAIM:
             return page(
                 "The seat is yours",

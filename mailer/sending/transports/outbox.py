@@ -1,8 +1,10 @@
 """Nothing leaves the machine: each message becomes an .eml and an .html in a folder.
 
 `index.jsonl` gets a line per message (key, kind, event, to, subject, file).
-Files are named by idempotency key and written atomically, so sending the
-same message again rewrites the same file and adds no second index line.
+Files are named by idempotency key (its address masked) and written
+atomically, so sending the same message again rewrites the same file and
+adds no second index line. Everything here holds addresses: files 0600 in
+a 0700 folder.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mailer.core.errors import ConfigError
-from mailer.core.files import atomic_write
+from mailer.core.files import PRIVATE_FILE, atomic_write, open_private, private_folder
+from mailer.core.redact import ADDRESS, mask
 from mailer.mail.message import SENT, OutgoingMessage, SendResult
 from mailer.mail.mime import message_id, mime_bytes
 from mailer.sending.transports.base import TransportBase
@@ -24,9 +27,14 @@ INDEX = "index.jsonl"
 
 
 def file_stem(key: str) -> str:
-    """A safe, unique, readable file name for an idempotency key."""
-    readable = re.sub(r"[^A-Za-z0-9._@+-]+", "_", key)[:120]
-    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    """A safe, unique, readable file name for an idempotency key, with no address in it.
+
+    The address in the key is masked (`confirmation_ccs-2026-12-02_d.at.example.org`)
+    and a hash of the whole key keeps names unique and the same on every send.
+    """
+    masked = ADDRESS.sub(lambda found: mask(found.group(0)).replace("***@", ".at."), key)
+    readable = re.sub(r"[^A-Za-z0-9._+-]+", "_", masked)[:120]
+    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 class OutboxTransport(TransportBase):
@@ -40,10 +48,14 @@ class OutboxTransport(TransportBase):
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
             raise ConfigError(f"outbox {self.folder} exists and is not a folder")
+        if self.folder.is_dir():  # made open by an older mailer: closed before anything else
+            private_folder(self.folder)
+            if (self.folder / INDEX).exists():
+                os.chmod(self.folder / INDEX, PRIVATE_FILE)
         self._indexed: set[str] | None = None
 
     def open(self) -> bool:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         if not os.access(self.folder, os.W_OK):
             raise ConfigError(f"outbox {self.folder} is not writable")
         if self._indexed is not None:
@@ -58,14 +70,14 @@ class OutboxTransport(TransportBase):
     def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
         self.open()
         assert self._indexed is not None
-        with open(self.folder / INDEX, "a", encoding="utf-8") as index:
+        with open_private(self.folder / INDEX) as index:
             for message in messages:
                 stem = file_stem(message.key)
                 # Renames are atomic against a killed process; the outbox is a local
                 # spool, so it skips the fsync per file that a power cut would need.
                 html = message.html.encode("utf-8")
-                atomic_write(self.folder / f"{stem}.html", html, durable=False)
-                atomic_write(self.folder / f"{stem}.eml", mime_bytes(message), False)
+                atomic_write(self.folder / f"{stem}.html", html, durable=False, private=True)
+                atomic_write(self.folder / f"{stem}.eml", mime_bytes(message), False, private=True)
                 if message.key not in self._indexed:
                     line = {
                         "key": message.key,
