@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import cast
 
 from mailer.core.errors import ConfigError, MailerError
-from mailer.jobs.base import JobModule, Progress, Report, send_nothing
+from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report, send_nothing
 from mailer.jobs.runlog import RunLog
 from mailer.ledger.sqlite import Ledger, locked
 from mailer.sending.delivery import deliver
@@ -47,11 +47,18 @@ def run_job(
     now: datetime,
     send: bool = True,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> Report:
-    """One pass of `job` as of `now`; the caller holds the ledger's lock."""
+    """One pass of `job` as of `now`; the caller holds the ledger's lock.
+
+    In a dry run what the transport took is counted as `would send`, not `sent`.
+    """
 
     def sending() -> Counter[str]:
-        return deliver(ledger, site.transport, now, progress)
+        counted = deliver(ledger, site.transport, now, progress)
+        if dry_run:
+            counted[WOULD_SEND] = counted.pop("sent", 0)
+        return counted
 
     return job_module(job.kind).run(site, ledger, job, now, sending if send else send_nothing)
 
@@ -63,6 +70,7 @@ def run_jobs(
     send: bool = True,
     record: bool = True,
     progress: ProgressFactory = lambda: nullcontext(None),
+    dry_run: bool = False,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the lock; one job's trouble leaves the others to run.
 
@@ -77,7 +85,7 @@ def run_jobs(
         for job in jobs:
             try:
                 with progress() as shown:
-                    report = run_job(site, ledger, job, now, send, shown)
+                    report = run_job(site, ledger, job, now, send, shown, dry_run)
             except (MailerError, ConfigError) as err:
                 if record:
                     runs.record(job, now, False, str(err))

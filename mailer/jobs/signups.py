@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from mailer.core.durations import seconds
 from mailer.core.errors import WorkbookError
 from mailer.core.text import plural
 from mailer.core.tokens import load_secret
@@ -28,7 +29,6 @@ from mailer.rules.roster import Notice, Plan, RowDecision
 from mailer.rules.self_service import CLAIM, RELEASE, Request
 from mailer.rules.series import events_row, sessions_ahead
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
-from mailer.settings import config
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import SignupsOptions
 from mailer.sheet.backends import CellChange, Table, WritePlan
@@ -220,6 +220,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
             )
             offered.update(((event.id, email), at) for email, at in ends.items())
         change = changes.detect(event, stored.get(event.id), plan, previous, now)
+        change = self_service.with_room_for_reinvitation(change, plan)
         acks = self_service.acknowledgements(
             plan,
             previous,
@@ -336,7 +337,7 @@ def _add_series_dates(
     id_column = events_table.column_index(mapping["id"])
     present = {events_table.cell(row, id_column).strip() for row in events_table.rows}
     added_before = ledger.series_events()
-    ahead = timedelta(seconds=config.seconds(settings.series.ahead))
+    ahead = timedelta(seconds=seconds(settings.series.ahead))
     new = [
         (series, event)
         for series in found
@@ -439,11 +440,15 @@ def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> li
                 " does not know); nothing was changed"
             )
             continue
+        # An answer dated after this run's moment (a run --now in the past), or not
+        # dated at all, counts as given now, but cannot pass for one given after a
+        # run that acted on its token: only a dated answer can release a seat again.
         try:
             at = parse_datetime(table.cell(values, stamp_at), settings.organization.zone)
+            again = at <= now
         except ValueError:
-            at = now
-        ledger.add_request(token, seat, min(at, now), "form")
+            at, again = now, False
+        ledger.add_request(token, seat, min(at, now), "form", again=again)
     return warnings
 
 
@@ -650,6 +655,12 @@ def _write_back(
             cells["note"] = ""
         elif cells["note"] is None and current["note"].startswith(claims.OFFER_NOTE):
             cells["note"] = ""  # the offer was claimed, or passed on
+        elif (
+            cells["note"] is None
+            and cells["status"] in self_service.PLACES
+            and self_service.is_release_note(current["note"])
+        ):
+            cells["note"] = ""  # confirmed again by an organizer: the place is theirs again
         for column, new in cells.items():
             if new is not None and new != current[column]:
                 changes.append(CellChange(row, key, headers[column], current[column], new))
