@@ -272,11 +272,13 @@ def run(
             record=not (no_send or dry_run or now),
             progress=lambda: SendProgress(console),
             dry_run=dry_run,
+            notify=not dry_run,
         ):
             if outcome.report is None:
                 failed.append(f"{outcome.job.name}: {outcome.error}")
             else:
                 outcome.report.show(console, outcome.job)
+                failed += [f"{outcome.job.name}: {step}" for step in outcome.failed_steps]
         if memory is not None:
             _print_would_send(console, memory.sent)
     if failed:
@@ -691,7 +693,9 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
         schedule = f"every {job.every}" if job.every else f"at {job.at} {job.timezone}"
         state = "" if job.enabled else " (disabled)"
         console.print(f"  job {job.name}: {job.kind}, {schedule}{state}", highlight=False)
-    workbook = checks.WorkbookReport() if no_workbook else checks.check_workbook(settings)
+    workbook = (
+        checks.WorkbookReport() if no_workbook else checks.check_workbook(settings, None, moment)
+    )
     if no_workbook:
         console.print("[bold]Workbook[/bold]: not checked (--no-workbook).", highlight=False)
     findings += workbook.findings
@@ -701,9 +705,13 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
     for tab in workbook.tabs:
         if not tab.exists:
             continue
+        saved = f" ({tab.saved_as})" if tab.saved_as else ""
         console.print(
-            f"  {tab.logical} = {tab.name!r}: found {plural(len(tab.found), 'column')}",
+            f"  {tab.logical} = {tab.name!r}{saved}: found {plural(len(tab.header), 'column')}:"
+            f" {', '.join(repr(h) for h in tab.header) or '-'}",
+            markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         if tab.missing_required:
             console.print(f"    missing: {', '.join(tab.missing_required)}", highlight=False)

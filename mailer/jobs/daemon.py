@@ -66,7 +66,7 @@ class Daemon:
         self.beat(now, job=job.name)
         started = time.monotonic()
         try:
-            (outcome,) = run_jobs(self.site, [job], now)
+            (outcome,) = run_jobs(self.site, [job], now, notify=True)
         except LockedError as err:
             log.warning("%s: skipped, %s", job.name, err)
             return
