@@ -543,6 +543,9 @@ def test_the_password_comes_from_the_environment_or_a_file(tmp_path):
     assert password({"IMAP_PASSWORD": "imap", "SMTP_PASSWORD": "smtp"}) == "imap"
     assert password({"IMAP_PASSWORD_FILE": str(secret_file)}) == "from-the-file"
     assert password({"SMTP_PASSWORD": "smtp"}) == "smtp"
+    assert password({"SMTP_PASSWORD_FILE": str(secret_file)}) == "from-the-file"
+    with pytest.raises(ConfigError, match="both IMAP_PASSWORD and IMAP_PASSWORD_FILE"):
+        password({"IMAP_PASSWORD": "a", "IMAP_PASSWORD_FILE": str(secret_file)})
     with pytest.raises(ConfigError, match="IMAP_PASSWORD"):
         password({})
 

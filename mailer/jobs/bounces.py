@@ -7,7 +7,6 @@ before anything is written to it again. Sends nothing itself.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,7 +82,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     stored = ledger.mailbox_position(mailbox)
     found = imap.scan(
         settings,
-        imap.password(os.environ),
+        imap.password(),
         since=(now - timedelta(days=settings.first_scan_days)).date(),
         after=imap.Position(*stored) if stored else None,
     )

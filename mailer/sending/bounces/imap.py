@@ -7,8 +7,8 @@ only when those headers say it may be a bounce report, so a person's mail and
 auto-replies are never read. Where the last scan stopped (UIDVALIDITY and the
 last UID) is kept in the ledger, so each report is read once.
 
-The password: IMAP_PASSWORD, or the file IMAP_PASSWORD_FILE names, else
-SMTP_PASSWORD (a Gmail App Password serves both). It is never logged.
+The password: IMAP_PASSWORD (or the file IMAP_PASSWORD_FILE names), else
+SMTP_PASSWORD the same way (a Gmail App Password serves both). Never logged.
 """
 
 from __future__ import annotations
@@ -20,15 +20,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from email.parser import BytesHeaderParser
-from pathlib import Path
 
+from mailer.core.env_secrets import IMAP_PASSWORD, SMTP_PASSWORD, read_secret
 from mailer.core.errors import ConfigError, MailerError
 from mailer.sending.bounces.reports import candidate
 from mailer.settings.config import BounceSettings
 
-PASSWORD_VARIABLE = "IMAP_PASSWORD"
-PASSWORD_FILE_VARIABLE = "IMAP_PASSWORD_FILE"
-FALLBACK_VARIABLE = "SMTP_PASSWORD"
 HEADERS = "BODY.PEEK[HEADER.FIELDS (FROM CONTENT-TYPE)]"
 CHUNK = 200  # UIDs per FETCH command
 UID = re.compile(rb"\bUID (\d+)")
@@ -56,22 +53,15 @@ class Scan:
     looked_at: int = 0  # new messages whose headers were read
 
 
-def password(environ: Mapping[str, str]) -> str:
+def password(environ: Mapping[str, str] | None = None) -> str:
     """The mailbox password from the environment; a ConfigError naming the variables if none."""
-    if environ.get(PASSWORD_VARIABLE):
-        return environ[PASSWORD_VARIABLE]
-    if environ.get(PASSWORD_FILE_VARIABLE):
-        path = Path(environ[PASSWORD_FILE_VARIABLE])
-        try:
-            return path.read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ConfigError(f"{PASSWORD_FILE_VARIABLE}: cannot read {path}: {err}") from None
-    if environ.get(FALLBACK_VARIABLE):
-        return environ[FALLBACK_VARIABLE]
-    raise ConfigError(
-        f"[bounces] needs the mailbox password: export {PASSWORD_VARIABLE} (or "
-        f"{PASSWORD_FILE_VARIABLE}, or {FALLBACK_VARIABLE} when it is the same login)"
-    )
+    found = read_secret(IMAP_PASSWORD, environ) or read_secret(SMTP_PASSWORD, environ)
+    if not found:
+        raise ConfigError(
+            f"[bounces] needs the mailbox password: export {IMAP_PASSWORD} (or "
+            f"{IMAP_PASSWORD}_FILE, or {SMTP_PASSWORD} when it is the same login)"
+        )
+    return found
 
 
 def scan(settings: BounceSettings, secret: str, since: date, after: Position | None) -> Scan:
@@ -110,7 +100,7 @@ def _login(imap: imaplib.IMAP4, settings: BounceSettings, secret: str, where: st
     except imaplib.IMAP4.error:
         raise MailboxError(
             f"IMAP server {where} refused the login for {settings.username!r}: check the "
-            f"username and {PASSWORD_VARIABLE} (a Gmail account needs an App Password)"
+            f"username and {IMAP_PASSWORD} (a Gmail account needs an App Password)"
         ) from None
 
 
