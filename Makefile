@@ -6,7 +6,8 @@ TEST_STAMP := $(VENV)/.installed-test
 # Test folders in memory when the machine has it: the suite writes and removes
 # thousands of small files (ledgers, outboxes, sheets), slow on a busy disk.
 TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm)
-PYTEST := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/pytest -q -n auto
+# worksteal: an idle worker takes queued tests from a busy one (the durations are uneven).
+PYTEST := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/pytest -q -n auto --dist worksteal
 
 .PHONY: run test test-all lint format bench clean browser preview
 
