@@ -64,6 +64,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/sheets_calls.py
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/send.py
+	$(BIN)/python bench/seat_links.py
 
 clean:
 	rm -rf $(VENV) outbox state preview

@@ -27,13 +27,13 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from mail_servers import SendgridStandIn  # noqa: E402
 
-from mailer import config  # noqa: E402
-from mailer.delivery import deliver  # noqa: E402
-from mailer.ledger import Ledger  # noqa: E402
-from mailer.runner import run_job  # noqa: E402
-from mailer.sample import write_sample  # noqa: E402
+from mailer.jobs.runner import run_job  # noqa: E402
+from mailer.ledger.sqlite import Ledger  # noqa: E402
+from mailer.sending.delivery import deliver  # noqa: E402
+from mailer.sending.transports.sendgrid import SendgridTransport  # noqa: E402
+from mailer.settings import config  # noqa: E402
 from mailer.site import Site  # noqa: E402
-from mailer.transports.sendgrid import SendgridTransport  # noqa: E402
+from mailer.tools.sample import write_sample  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 

@@ -28,12 +28,12 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from mail_servers import SendgridStandIn, free_port, wait_for_port  # noqa: E402
 
-from mailer.config import SendgridSettings, SmtpSettings  # noqa: E402
-from mailer.delivery import deliver  # noqa: E402
-from mailer.ledger import Ledger  # noqa: E402
-from mailer.message import Body, Draft  # noqa: E402
-from mailer.transports.sendgrid import SendgridTransport  # noqa: E402
-from mailer.transports.smtp import SmtpTransport  # noqa: E402
+from mailer.ledger.sqlite import Ledger  # noqa: E402
+from mailer.mail.message import Body, Draft  # noqa: E402
+from mailer.sending.delivery import deliver  # noqa: E402
+from mailer.sending.transports.sendgrid import SendgridTransport  # noqa: E402
+from mailer.sending.transports.smtp import SmtpTransport  # noqa: E402
+from mailer.settings.config import SendgridSettings, SmtpSettings  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 BODY = Body(

@@ -20,10 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mailer import config  # noqa: E402
+from mailer.jobs.runner import run_job  # noqa: E402
 from mailer.jobs.signups import SignupsReport  # noqa: E402
-from mailer.ledger import Ledger  # noqa: E402
-from mailer.runner import run_job  # noqa: E402
+from mailer.ledger.sqlite import Ledger  # noqa: E402
+from mailer.settings import config  # noqa: E402
 from mailer.site import Site  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)

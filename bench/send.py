@@ -34,18 +34,18 @@ sys.path.insert(0, str(REPO / "tests"))
 import kills  # noqa: E402
 from mail_servers import SendgridStandIn, free_port, wait_for_port  # noqa: E402
 
-from mailer import config  # noqa: E402
-from mailer.config import SendgridSettings, SmtpSettings  # noqa: E402
-from mailer.delivery import deliver  # noqa: E402
-from mailer.ledger import Ledger  # noqa: E402
-from mailer.message import SENT, Body, Draft, OutgoingMessage, SendResult  # noqa: E402
-from mailer.mime import mime_bytes  # noqa: E402
-from mailer.runner import run_job  # noqa: E402
-from mailer.sample import write_sample  # noqa: E402
+from mailer.jobs.runner import run_job  # noqa: E402
+from mailer.ledger.sqlite import Ledger  # noqa: E402
+from mailer.mail.message import SENT, Body, Draft, OutgoingMessage, SendResult  # noqa: E402
+from mailer.mail.mime import mime_bytes  # noqa: E402
+from mailer.sending.delivery import deliver  # noqa: E402
+from mailer.sending.transports.outbox import OutboxTransport  # noqa: E402
+from mailer.sending.transports.sendgrid import SendgridTransport  # noqa: E402
+from mailer.sending.transports.smtp import SmtpTransport  # noqa: E402
+from mailer.settings import config  # noqa: E402
+from mailer.settings.config import SendgridSettings, SmtpSettings  # noqa: E402
 from mailer.site import Site  # noqa: E402
-from mailer.transports.outbox import OutboxTransport  # noqa: E402
-from mailer.transports.sendgrid import SendgridTransport  # noqa: E402
-from mailer.transports.smtp import SmtpTransport  # noqa: E402
+from mailer.tools.sample import write_sample  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 TRANSPORTS = ("outbox", "smtp", "smtp-baseline", "smtp-tls", "smtp-tls-baseline", "sendgrid")

@@ -26,14 +26,14 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from fake_sheets import FakeSheets, serial  # noqa: E402
 
-from mailer import config  # noqa: E402
-from mailer.ledger import Ledger  # noqa: E402
-from mailer.render import Renderer  # noqa: E402
-from mailer.runner import run_job  # noqa: E402
-from mailer.sample import write_sample  # noqa: E402
+from mailer.jobs.runner import run_job  # noqa: E402
+from mailer.ledger.sqlite import Ledger  # noqa: E402
+from mailer.mail.render import Renderer  # noqa: E402
+from mailer.sending.transports import open_transport  # noqa: E402
+from mailer.settings import config  # noqa: E402
+from mailer.sheet.google import GoogleWorkbook, date_columns_for  # noqa: E402
 from mailer.site import Site  # noqa: E402
-from mailer.transports import open_transport  # noqa: E402
-from mailer.workbook.google import GoogleWorkbook, date_columns_for  # noqa: E402
+from mailer.tools.sample import write_sample  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 FORM_TAB = "Form Responses 1"

@@ -1,5 +1,5 @@
 """`python -m mailer` is the `mailer` command."""
 
-from mailer.cli import main
+from mailer.cli.commands import main
 
 main()

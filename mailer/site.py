@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.config import Settings
-from mailer.forms import FormsClient, open_forms
-from mailer.render import Renderer
-from mailer.transports import Transport, open_transport
-from mailer.workbook import Workbook, open_workbook
+from mailer.mail.render import Renderer
+from mailer.sending.transports import Transport, open_transport
+from mailer.settings.config import Settings
+from mailer.sheet.backends import Workbook, open_workbook
+from mailer.sheet.google_form import FormsClient, open_forms
 
 
 @dataclass

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from mailer import config
-from mailer.cli import cli
-from mailer.sample import write_sample
+from mailer.cli.commands import cli
+from mailer.settings import config
+from mailer.tools.sample import write_sample
 
 REPO = Path(__file__).resolve().parent.parent
 # A Tuesday morning in Chicago; the sample session is the Wednesday a week later.
@@ -57,11 +57,16 @@ class SiteDir:
         self.config.write_text(text + "\n".join(lines) + "\n", encoding="utf-8")
 
     def mailer(self, *args: str, now: datetime | None = NOW) -> Result:
-        """Run the real CLI in-process, as of `now` (None: ARGS say when, or the clock)."""
+        """Run the real CLI in-process, as of `now` (None: ARGS say when, or the clock).
+
+        A run as of `now` is forced: the tests' moments are fixed, the clock moves on.
+        """
         argv = ["--config", str(self.config), *args]
         commands = ("run", "init", "status", "unsubscribe", "check", "jobs")
         if now is not None and args and args[0] in commands:
             argv += ["--now", now.isoformat()]
+            if args[0] == "run":
+                argv.append("--force")
         return CliRunner().invoke(cli, argv, catch_exceptions=False)
 
     def command(self, *args: str) -> list[str]:

@@ -5,6 +5,7 @@ Both record what arrived so tests can read it back as a recipient would.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import socket
@@ -127,6 +128,7 @@ class SmtpServer:
         security: str = "none",
         tls: ssl.SSLContext | None = None,
         login: tuple[str, str] | None = None,
+        echo_auth: bool = False,
     ):
         self.sink = sink
         self.port = free_port()
@@ -136,16 +138,24 @@ class SmtpServer:
         if security == "ssl":
             kwargs.update(ssl_context=tls)
         if login:
-            kwargs.update(authenticator=self._check(login), auth_required=True)
+            kwargs.update(authenticator=self._check(login, echo_auth), auth_required=True)
+            # Plain SMTP on loopback may log in (mailer allows it only there).
+            kwargs.update(auth_require_tls=security != "none")
         self.controller = Controller(
             sink, hostname="127.0.0.1", port=self.port, server_hostname="localhost", **kwargs
         )
 
     @staticmethod
-    def _check(login: tuple[str, str]):
+    def _check(login: tuple[str, str], echo_auth: bool):
+        """Checks the login; with `echo_auth` a refusal repeats the AUTH PLAIN blob it got."""
+
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = (auth_data.login.decode(), auth_data.password.decode()) == login
-            return AuthResult(success=ok, handled=False)
+            if ok or not echo_auth:
+                return AuthResult(success=ok, handled=False)
+            blob = base64.b64encode(b"\0" + auth_data.login + b"\0" + auth_data.password)
+            said = f"535 5.7.8 Authentication failed for {blob.decode()} ({mechanism})"
+            return AuthResult(success=False, handled=False, message=said)
 
         return authenticator
 

@@ -20,8 +20,8 @@ from mail_servers import SendgridStandIn, SmtpServer, SmtpSink
 from test_sendgrid import queue, transport
 from test_sendgrid_events import client, signed, signer  # noqa: F401 - a fixture
 
-from mailer.delivery import deliver
-from mailer.ledger import Ledger
+from mailer.ledger.sqlite import Ledger
+from mailer.sending.delivery import deliver
 
 SLOW = 1  # seconds the stand-in takes to answer; the transport waits a quarter of that
 
@@ -33,7 +33,8 @@ def environment(monkeypatch):
 
 
 def unsent(site, *args: str) -> list[dict]:
-    return json.loads(site.mailer("status", "--json", *args).output)["unsent"]
+    """Messages not yet sent, their keys with the whole address in them."""
+    return json.loads(site.mailer("status", "--json", "--addresses", *args).output)["unsent"]
 
 
 def test_a_sendgrid_slower_than_the_timeout_gets_each_message_once(tmp_path):
@@ -158,7 +159,7 @@ def test_the_organizer_lists_and_requeues_unknowns(site):
 def test_a_run_killed_mid_request_leaves_that_request_unknown(site):
     with SendgridStandIn(delay=30) as server:
         site.use_transport("sendgrid", host=server.url)
-        run = subprocess.Popen(site.command("run", "signups", "--now", NOW.isoformat()))
+        run = subprocess.Popen(site.command("run", "signups", "--now", NOW.isoformat(), "--force"))
         deadline = time.monotonic() + 30
         while not server.requests and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from conftest import NOW
 from fake_sheets import FakeSheets
 
-from mailer.checks import ERROR, Finding, check_templates, check_workbook
-from mailer.workbook.google import GoogleWorkbook, date_columns_for
+from mailer.sheet.google import GoogleWorkbook, date_columns_for
+from mailer.tools.checks import ERROR, Finding, check_templates, check_workbook
 
 
 def test_the_sample_site_passes(site):

@@ -27,10 +27,10 @@ from test_self_service import (  # noqa: F401 (served: mailer serve on a loopbac
 )
 from test_unsubscribe import with_public_url
 
-from mailer.rows import Event
+from mailer.core.tokens import load_secret
+from mailer.model import Event
 from mailer.rules import claims
-from mailer.tokens import load_secret
-from mailer.web import create_app
+from mailer.web.app import create_app
 
 CANCELLED_AT = NOW + timedelta(minutes=5)  # Tuesday 09:05 in Chicago
 

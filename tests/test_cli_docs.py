@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
-from mailer.cli import cli
+from mailer.cli.commands import cli
 
 COMMANDS = sorted(cli.commands)
 

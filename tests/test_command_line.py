@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
-from mailer.cli import cli, parse_now
+from mailer.cli.commands import cli, parse_now
 
 
 def test_config_is_taken_after_the_subcommand_too(site, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no mailer.toml here: only --config finds the site
 
-    argv = ["run", "--config", str(site.config), "--now", "2026-11-24T09:00"]
+    argv = ["run", "--config", str(site.config), "--now", "2026-11-24T09:00", "--force"]
     result = CliRunner().invoke(cli, argv, catch_exceptions=False)
 
     assert result.exit_code == 0, result.output

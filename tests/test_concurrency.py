@@ -10,7 +10,7 @@ from mail_servers import SmtpServer, SmtpSink
 
 
 def test_two_runs_at_once_send_each_message_once(site):
-    command = site.command("run", "--now", NOW.isoformat())
+    command = site.command("run", "--now", NOW.isoformat(), "--force")
     runs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for _ in range(2)
@@ -29,7 +29,7 @@ def test_two_runs_at_once_over_smtp_email_each_person_once(site, monkeypatch):
     sink = SmtpSink()
     with SmtpServer(sink) as server:
         site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
-        command = site.command("run", "signups", "--now", NOW.isoformat())
+        command = site.command("run", "signups", "--now", NOW.isoformat(), "--force")
         runs = [
             subprocess.Popen(
                 command,

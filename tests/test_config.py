@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mailer import config
-from mailer.cli import cli
-from mailer.errors import ConfigError
+from mailer.cli.commands import cli
+from mailer.core.errors import ConfigError
+from mailer.settings import config
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.errors import MissingColumnError
-from mailer.rows import Columns
-from mailer.workbook.base import CellChange
-from mailer.workbook.csv import CsvWorkbook
+from mailer.core.errors import MissingColumnError
+from mailer.sheet.csv_files import CsvWorkbook
+from mailer.sheet.tabs import Columns
+from mailer.sheet.workbook import CellChange
 
 KEY = ("Timestamp", "Email")
 

@@ -17,10 +17,10 @@ import pytest
 from conftest import NOW, SiteDir
 from mail_servers import SmtpServer, SmtpSink
 
-from mailer.config import JobSettings, load_jobs
-from mailer.redact import RedactingFormatter
+from mailer.core.redact import RedactingFormatter
+from mailer.jobs.runlog import RunLog
 from mailer.rules.schedules import LastRun, check_every, is_due, next_run
-from mailer.runlog import RunLog
+from mailer.settings.config import JobSettings, load_jobs
 
 CHICAGO = ZoneInfo("America/Chicago")
 

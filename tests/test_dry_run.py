@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.redact import mask
+from mailer.core.redact import mask
 
 TOMORROW = "2026-11-25T09:00"  # NOW is Tuesday 09:00 in Chicago, the site's zone
 SESSION_EVE = "2026-12-01T12:30"  # the day before the sample session: reminders are due
@@ -48,7 +48,7 @@ def test_a_real_run_after_a_dry_run_sends_exactly_what_it_listed(site, first_run
     already = all_sent(site)
     listed = site.mailer("run", "--dry-run", "--now", moment, now=None).output
 
-    site.mailer("run", "--now", moment, now=None)
+    site.mailer("run", "--now", moment, "--force", now=None)
 
     new = [line for key, line in all_sent(site).items() if key not in already]
     assert new

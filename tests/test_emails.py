@@ -8,9 +8,9 @@ from email import policy
 
 from conftest import NOW
 
-from mailer.config import SIGNUPS_JOB
-from mailer.ledger import Ledger
-from mailer.runner import run_job
+from mailer.jobs.runner import run_job
+from mailer.ledger.sqlite import Ledger
+from mailer.settings.config import SIGNUPS_JOB
 from mailer.site import Site
 
 

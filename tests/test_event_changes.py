@@ -11,9 +11,9 @@ import pytest
 from conftest import NOW
 from test_emails import read_eml
 
-from mailer import config
-from mailer.calendar import invitation
-from mailer.rows import Event
+from mailer.mail.invitations import invitation
+from mailer.model import Event
+from mailer.settings import config
 
 
 def invite_of(site, line) -> icalendar.Calendar:

@@ -48,7 +48,7 @@ def crowd(site: SiteDir, people: int) -> set[str]:
 
 
 def command(site: SiteDir, now: datetime = NOW) -> list[str]:
-    return site.command("run", "signups", "--now", now.isoformat())
+    return site.command("run", "signups", "--now", now.isoformat(), "--force")
 
 
 def kill_repeatedly(site: SiteDir, delivered: Callable[[], int], seed: int, most: int) -> int:
@@ -101,7 +101,7 @@ def test_smtp_killed_repeatedly_sends_nobody_two_copies_and_leaves_one_unknown_p
         kills = kill_repeatedly(site, lambda: len(sink.received), seed=7, most=most)
         finish(site)
         received = sink.counts()
-        unknown = json.loads(site.mailer("status", "--json").output)["unsent"]
+        unknown = json.loads(site.mailer("status", "--json", "--addresses").output)["unsent"]
         finish(site, NOW + timedelta(hours=2))
         in_the_end = sink.counts()
 

@@ -20,22 +20,22 @@ from conftest import NOW, SiteDir
 from fake_sheets import FakeSheets, serial
 from fake_token_endpoint import TokenEndpoint
 
-from mailer import config
-from mailer.checks import check_workbook
-from mailer.dry_run import dry_run
-from mailer.errors import ConfigError, WorkbookError
-from mailer.ledger import Ledger
-from mailer.render import Renderer
-from mailer.runner import run_job, run_jobs
-from mailer.site import Site
-from mailer.transports import open_transport
-from mailer.workbook.google import (
+from mailer.core.errors import ConfigError, WorkbookError
+from mailer.jobs.dry_run import dry_run
+from mailer.jobs.runner import run_job, run_jobs
+from mailer.ledger.sqlite import Ledger
+from mailer.mail.render import Renderer
+from mailer.sending.transports import open_transport
+from mailer.settings import config
+from mailer.sheet.google import (
     GoogleWorkbook,
     cell_text,
     column_letters,
     date_columns_for,
     spreadsheet_key,
 )
+from mailer.site import Site
+from mailer.tools.checks import check_workbook
 
 FORM_TAB = "Form Responses 1"
 ACCOUNT = "mailer@care-network.iam.gserviceaccount.com"

@@ -15,8 +15,8 @@ from conftest import NOW, SiteDir
 from test_emails import read_eml
 from test_self_service import BEN, DANIEL, link_in, with_form
 
-from mailer.ledger import Ledger
-from mailer.self_service import SeatRef
+from mailer.ledger.sqlite import Ledger
+from mailer.rules.self_service import SeatRef
 
 
 def calendars(site: SiteDir) -> list[tuple[dict, str, vobject.base.Component]]:

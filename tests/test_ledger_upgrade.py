@@ -12,9 +12,9 @@ import pytest
 from conftest import NOW
 from test_sendgrid import queue, shared_body
 
-from mailer.errors import LedgerError
-from mailer.ledger import SCHEMA_VERSION, Ledger
-from mailer.message import Draft
+from mailer.core.errors import LedgerError
+from mailer.ledger.sqlite import SCHEMA_VERSION, Ledger
+from mailer.mail.message import Draft
 
 # What each schema added, undone to take a ledger back to the version before it.
 ADDED_IN = {

@@ -6,8 +6,8 @@ from email import message_from_bytes, policy
 
 from conftest import NOW
 
-from mailer.message import Attachment, OutgoingMessage
-from mailer.mime import mime_bytes
+from mailer.mail.message import Attachment, OutgoingMessage
+from mailer.mail.mime import mime_bytes
 
 LONG_URL = "https://mail.example.org/unsubscribe/" + "x" * 200
 

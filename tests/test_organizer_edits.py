@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mailer.rules.statuses import canonical
-from mailer.sample import write_sample
+from mailer.tools.sample import write_sample
 
 FORM_TIME = "%m/%d/%Y %H:%M:%S"
 CANCEL_SPELLINGS = ("cancelled", "canceled", "Cancel", "withdrawn", "CANCELED ")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import NOW
 
-from mailer.gallery import Specimen
-from mailer.preview import Entry, _screenshots, _with_chromium_alone, build
+from mailer.tools.gallery import Specimen
+from mailer.tools.preview import Entry, _screenshots, _with_chromium_alone, build
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(not CHROMIUM, reason="needs Debian's chromium")

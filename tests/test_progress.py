@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from mailer.progress import SendProgress
+from mailer.cli.progress import SendProgress
 
 
 def test_a_log_gets_a_line_every_five_seconds_and_one_at_the_end():

@@ -13,18 +13,18 @@ import json
 import socket
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import NOW
 from mail_servers import Reply, SendgridStandIn, SmtpServer, SmtpSink
 from test_sendgrid import queue, transport
 
-from mailer.config import SendgridSettings
-from mailer.delivery import deliver
-from mailer.ledger import Ledger
-from mailer.pacing import Limits
-from mailer.transports.sendgrid import SendgridTransport
+from mailer.ledger.sqlite import Ledger
+from mailer.sending.delivery import deliver
+from mailer.sending.pacing import Limits
+from mailer.sending.transports.sendgrid import SendgridTransport
+from mailer.settings.config import SendgridSettings
 
 RESET = int((NOW + timedelta(hours=1)).timestamp())  # SendGrid's limit resets in an hour
 
@@ -137,6 +137,58 @@ def test_sendgrids_429_with_a_far_reset_pauses_until_then(tmp_path):
     assert len(server.requests) == 2
 
 
+def test_a_429_whose_reset_is_centuries_away_pauses_a_day_then_asks_again(tmp_path):
+    ledger = Ledger(tmp_path / "mailer.db")
+    queue(ledger, 10)
+    far = Reply(429, {"errors": [{"message": "too many"}]}, {"X-RateLimit-Reset": "9999999999"})
+    with SendgridStandIn([far]) as server:
+        sendgrid = SendgridTransport(
+            SendgridSettings(host=server.url, max_wait=60), clock=NOW.timestamp
+        )
+        first = deliver(ledger, sendgrid, NOW)
+        paused = ledger.paused("sendgrid")
+        within_the_day = deliver(ledger, sendgrid, NOW + timedelta(hours=23))
+        next_day = deliver(ledger, sendgrid, NOW + timedelta(hours=24, minutes=1))
+
+    assert first == {"waiting": 10} and within_the_day == {"waiting": 10}
+    assert paused is not None and paused[0] == NOW + timedelta(hours=24), "not the year 2286"
+    assert next_day == {"sent": 10}
+    assert len(server.requests) == 2
+
+
+def test_a_pause_recorded_until_2286_by_an_older_mailer_is_not_honoured(tmp_path):
+    ledger = Ledger(tmp_path / "mailer.db")
+    queue(ledger, 3)
+    ledger.pause("sendgrid", datetime.fromtimestamp(9999999999, UTC), "429 rate limited")
+    with SendgridStandIn() as server:
+        outcome = deliver(ledger, transport(server), NOW)
+
+    assert outcome == {"sent": 3}
+
+
+def test_mailer_retry_resume_lifts_a_pause_that_mailer_status_shows(site):
+    far = Reply(429, {"errors": [{"message": "too many"}]}, {"X-RateLimit-Reset": "9999999999"})
+    with SendgridStandIn([far]) as server:
+        site.use_transport("sendgrid", host=server.url, max_wait=1)
+        paused = site.mailer("run", "signups")
+        status = site.mailer("status")
+        resumed = site.mailer("retry", "--resume")
+        again = site.mailer("run", "signups")
+
+    assert "waiting" in paused.output
+    assert "Sending paused until Wed Nov 25 09:00 CST (429 rate limited by SendGrid)" in (
+        status.output
+    )
+    assert "`mailer retry --resume` lifts it now" in status.output
+    assert resumed.exit_code == 0
+    assert (
+        "Lifted the pause of sendgrid until 2026-11-25T15:00+00:00"
+        " (429 rate limited by SendGrid): the next run sends." in resumed.output
+    )
+    assert again.exit_code == 0 and "14 sent" in again.output
+    assert site.mailer("retry", "--resume").output.startswith("Sending was not paused.")
+
+
 def test_sendgrids_spent_daily_credits_pause_instead_of_stopping_the_run(tmp_path):
     ledger = Ledger(tmp_path / "mailer.db")
     queue(ledger, 3)
@@ -194,7 +246,7 @@ def test_a_daily_limit_spreads_the_digest_over_the_following_days(site):
 
 
 def test_a_per_minute_limit_waits_between_batches(tmp_path):
-    from mailer.transports.outbox import OutboxTransport
+    from mailer.sending.transports.outbox import OutboxTransport
 
     ledger = Ledger(tmp_path / "mailer.db")
     queue(ledger, 25)

@@ -7,13 +7,14 @@ the sheet's Note all show it redacted (`mailer status --addresses` unmasks).
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 from click.testing import CliRunner
 from mail_servers import Reply, SendgridStandIn, SmtpServer, SmtpSink
 
-from mailer.cli import cli
+from mailer.cli.commands import cli
 
 KEY = "SG.test-key-never-printed"
 BOUNCING = "daniel.reyes@example.org"
@@ -59,3 +60,27 @@ def test_an_address_the_server_echoes_is_masked_in_status_logs_and_the_sheet(sit
     assert f"to Daniel Reyes <{BOUNCING}> (550 5.1.1 <{BOUNCING}>" in unmasked.output
     assert note == "email failed: 550 5.1.1 <d***@example.org>: no such user here"
     assert BOUNCING not in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_server_echoing_the_auth_plain_blob_shows_no_trace_of_the_password(
+    site, monkeypatch, caplog
+):
+    password = "wrong-Passw0rd!"
+    monkeypatch.setenv("SMTP_PASSWORD", password)
+    blob = base64.b64encode(f"\0mailer\0{password}".encode()).decode()
+    sink = SmtpSink()
+    with SmtpServer(sink, login=("mailer", "right-pw"), echo_auth=True) as server:
+        site.use_transport(
+            "smtp", host="127.0.0.1", port=server.port, security="none", username="mailer"
+        )
+        failed = CliRunner().invoke(cli, ["--config", str(site.config), "run", "signups"])
+        status = site.mailer("status", "--addresses")
+
+    runs = (site.root / "state" / "job-runs.json").read_text()
+    everything = failed.output + status.output + runs + caplog.text
+    assert failed.exit_code == 1
+    assert "Authentication failed for" in everything  # the server's echo got this far
+    assert blob not in everything and password not in everything
+    assert base64.b64encode(password.encode()).decode()[:12] not in everything
+    assert "[secret]" in everything

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mailer.mail.emails import lead_time
 
 # The sample session: Wednesday 2026-12-02 12:00 America/Chicago (18:00 UTC).
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
@@ -40,9 +45,72 @@ def test_a_reminder_says_how_soon_and_gives_the_link(site):
 
     line = next(line for line in reminders(site) if line["to"] == "daniel.reyes@example.org")
     text = (site.outbox / line["file"]).read_text()
-    assert line["subject"].startswith("Reminder: Community Support Conversation starts in 1 hour")
+    assert line["subject"] == (
+        "Reminder: Community Support Conversation starts in 50 minutes (Wed Dec 2, 12:00 pm CST)"
+    )
+    assert "See you in 50 minutes, Daniel." in text
     assert "https://zoom.example.org/j/81234567890" in text
     assert "Can't make it after all? Reply to this email and we will give your seat" in text
+
+
+def test_the_day_before_a_reminder_says_tomorrow(site):
+    site.mailer("run")
+
+    site.mailer("run", "reminders", now=START - timedelta(hours=24))
+
+    subjects = {line["subject"] for line in reminders(site)}
+    assert subjects == {
+        "Reminder: Community Support Conversation starts tomorrow (Wed Dec 2, 12:00 pm CST)"
+    }
+
+
+def test_a_reminder_sent_late_says_the_time_really_left_and_stands_in_for_the_next(site):
+    site.mailer("run")
+
+    # The runs of the day before were missed: the 24-hour reminder goes 61 minutes ahead.
+    site.mailer("run", "reminders", now=START - timedelta(minutes=61))
+    for minutes in (60, 45, 30):
+        site.mailer("run", "reminders", now=START - timedelta(minutes=minutes))
+
+    sent = reminders(site)
+    assert Counter(line["key"].split(":")[0] for line in sent) == {"reminder-1440": 12}
+    text = (site.outbox / sent[0]["file"]).read_text()
+    assert "starts in 61 minutes" in sent[0]["subject"]
+    assert "See you in 61 minutes" in text
+    assert "24 hours" not in text + sent[0]["subject"]
+
+
+def test_a_reminder_sent_hours_late_is_still_followed_by_the_hour_before(site):
+    site.mailer("run")
+
+    site.mailer("run", "reminders", now=START - timedelta(hours=3))
+    site.mailer("run", "reminders", now=START - timedelta(hours=1))
+
+    sent = Counter((line["key"].split(":")[0], line["subject"]) for line in reminders(site))
+    when = "(Wed Dec 2, 12:00 pm CST)"
+    assert sent == {
+        ("reminder-1440", f"Reminder: Community Support Conversation starts in 3 hours {when}"): 12,
+        ("reminder-60", f"Reminder: Community Support Conversation starts in 1 hour {when}"): 12,
+    }
+
+
+@pytest.mark.parametrize(
+    ("left", "said"),
+    [
+        (timedelta(minutes=50), "in 50 minutes"),
+        (timedelta(minutes=60), "in 1 hour"),
+        (timedelta(minutes=61), "in 61 minutes"),
+        (timedelta(hours=2, minutes=40), "in about 3 hours"),
+        (timedelta(hours=11), "in 11 hours"),
+        (timedelta(hours=13), "tomorrow"),
+        (timedelta(hours=24), "tomorrow"),
+        (timedelta(hours=49), "in 2 days"),
+    ],
+)
+def test_the_wording_follows_the_time_really_left(left, said):
+    start = START.astimezone(ZoneInfo("America/Chicago"))  # Wednesday 12:00 in Chicago
+
+    assert lead_time(start, start - left) == said
 
 
 def test_after_missed_runs_only_the_latest_reminder_goes(site):

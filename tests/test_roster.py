@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailer.rows import Event, Signup
+from mailer.model import Event, Signup
 from mailer.rules import roster
 from mailer.rules.roster import Previous, plan
 

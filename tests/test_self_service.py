@@ -22,10 +22,10 @@ from test_emails import read_eml
 from test_google_sheets import sheet  # noqa: F401 (the Google Sheet stand-in fixture)
 from test_unsubscribe import CHROMIUM, CHROMIUM_ARGS, with_public_url
 
-from mailer.ledger import Ledger
-from mailer.self_service import SeatRef
-from mailer.tokens import load_secret
-from mailer.web import create_app
+from mailer.core.tokens import load_secret
+from mailer.ledger.sqlite import Ledger
+from mailer.rules.self_service import SeatRef
+from mailer.web.app import create_app
 
 FORM = "https://docs.google.com/forms/d/e/1FAIpQLSe-sample/viewform?usp=pp_url&entry.123456="
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)  # the sample session: 12:00 in Chicago

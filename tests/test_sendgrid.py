@@ -12,12 +12,12 @@ import pytest
 from conftest import NOW
 from mail_servers import Reply, SendgridStandIn
 
-from mailer.config import SendgridSettings
-from mailer.delivery import deliver
-from mailer.errors import TransportError
-from mailer.ledger import Ledger
-from mailer.message import Body, Draft
-from mailer.transports.sendgrid import SendgridTransport
+from mailer.core.errors import TransportError
+from mailer.ledger.sqlite import Ledger
+from mailer.mail.message import Body, Draft
+from mailer.sending.delivery import deliver
+from mailer.sending.transports.sendgrid import SendgridTransport
+from mailer.settings.config import SendgridSettings
 
 KEY = "SG.test-key-never-printed"
 

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 from conftest import NOW
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from mail_servers import SendgridStandIn
 
-from mailer.ledger import Ledger
-from mailer.tokens import load_secret
-from mailer.web import create_app
+from mailer.core.tokens import load_secret
+from mailer.ledger.sqlite import Ledger
+from mailer.web.app import create_app
 
 BOUNCED = "daniel.reyes@example.org"
 COMPLAINED = "maya.okafor@example.org"
@@ -151,3 +151,46 @@ def test_without_a_key_configured_the_webhook_takes_nothing(sent, signer):
 
     assert answer.status_code == 403
     assert ledger_view(sent) == ({}, {})
+
+
+def with_event_key(site, key: str) -> None:
+    text = site.config.read_text().replace(
+        "port = 8080\n", f'port = 8080\nsendgrid_event_key = "{key}"\n', 1
+    )
+    site.config.write_text(text)
+
+
+def rsa_public_key() -> str:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(public).decode()
+
+
+@pytest.mark.parametrize(
+    "key, said",
+    [
+        (rsa_public_key(), "RSA key, not ECDSA"),
+        ("not a key at all!", "not base64"),
+        (base64.b64encode(b"a truncated key").decode(), "not a public key"),
+    ],
+    ids=["RSA", "not base64", "not a key"],
+)
+def test_a_key_sendgrid_would_never_sign_with_fails_check_and_run(site, key, said):
+    with_event_key(site, key)
+
+    checked = site.mailer("check")
+    ran = site.mailer("run")
+
+    for result in (checked, ran):
+        assert result.exit_code != 0
+        assert "[server] sendgrid_event_key" in result.output and said in result.output
+    assert site.sent() == []
+
+
+def test_sendgrids_own_ecdsa_key_passes_the_settings_check(site, signer):
+    _, public_key = signer
+    with_event_key(site, public_key)
+
+    assert site.settings().server.sendgrid_event_key == public_key

@@ -12,8 +12,8 @@ import trustme
 from conftest import NOW
 from mail_servers import SmtpServer, SmtpSink
 
-from mailer.config import SmtpSettings
-from mailer.transports.smtp import SmtpTransport
+from mailer.sending.transports.smtp import SmtpTransport
+from mailer.settings.config import SmtpSettings
 
 BOUNCING = "daniel.reyes@example.org"
 

@@ -17,13 +17,13 @@ from conftest import NOW
 from mail_servers import Received, SmtpServer, SmtpSink
 from test_sendgrid import shared_body
 
-from mailer.config import SmtpSettings
-from mailer.delivery import deliver
-from mailer.ledger import Ledger
-from mailer.message import Draft
-from mailer.tokens import unsubscribe_token
-from mailer.transports.smtp import SmtpTransport
-from mailer.web import create_app
+from mailer.core.tokens import unsubscribe_token
+from mailer.ledger.sqlite import Ledger
+from mailer.mail.message import Draft
+from mailer.sending.delivery import deliver
+from mailer.sending.transports.smtp import SmtpTransport
+from mailer.settings.config import SmtpSettings
+from mailer.web.app import create_app
 
 SECRET = "test-secret-for-unsubscribe-links"
 

@@ -11,9 +11,9 @@ from conftest import NOW
 from test_digest import NEXT_SLOT, add_resources
 from test_emails import read_eml
 
-from mailer.ledger import Ledger
-from mailer.tokens import load_secret, unsubscribe_token
-from mailer.web import create_app
+from mailer.core.tokens import load_secret, unsubscribe_token
+from mailer.ledger.sqlite import Ledger
+from mailer.web.app import create_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [

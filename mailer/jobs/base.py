@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mailer.config import JobSettings
-    from mailer.ledger import Ledger
+    from mailer.ledger.sqlite import Ledger
+    from mailer.settings.config import JobSettings
     from mailer.site import Site
 
 Progress = Callable[[int, int], None]

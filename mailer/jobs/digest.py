@@ -11,33 +11,23 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from mailer.config import JobSettings
-from mailer.emails import event_view, site_body
-from mailer.jobs import DigestOptions
+from mailer.core.text import plural
+from mailer.core.tokens import load_secret, unsubscribe_token
 from mailer.jobs.base import Send, delivered_text
-from mailer.ledger import Ledger
-from mailer.message import Body, Draft, placeholder
-from mailer.rows import (
-    Event,
-    Problem,
-    Resolution,
-    Resource,
-    Signup,
-    Subscriber,
-    parse_events,
-    parse_resources,
-    parse_signups,
-    parse_subscribers,
-)
+from mailer.jobs.subscribers import write_unsubscribes
+from mailer.ledger.sqlite import Ledger
+from mailer.mail.emails import event_view, site_body
+from mailer.mail.message import Body, Draft, placeholder
+from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber
 from mailer.rules import digest, roster
 from mailer.rules.binding import ledger_ids
 from mailer.rules.digest import Recipient, Slot
 from mailer.rules.statuses import OFFERED
+from mailer.settings.config import JobSettings
+from mailer.settings.kinds import DigestOptions
+from mailer.sheet.backends import CellChange, Table
+from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
 from mailer.site import Site
-from mailer.subscribers import write_unsubscribes
-from mailer.text import plural
-from mailer.tokens import load_secret, unsubscribe_token
-from mailer.workbook import CellChange, Table
 
 if TYPE_CHECKING:
     from rich.console import Console

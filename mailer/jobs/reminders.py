@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from mailer.config import JobSettings
-from mailer.emails import EventEmails
-from mailer.jobs import ReminderOptions
 from mailer.jobs.base import Send, delivered_text
-from mailer.ledger import Ledger
+from mailer.ledger.sqlite import Ledger
+from mailer.mail.emails import EventEmails
 from mailer.rules import roster
 from mailer.rules.adoption import NOTIFIED
 from mailer.rules.reminders import REMINDER, due_reminders
+from mailer.settings.config import JobSettings
+from mailer.settings.kinds import ReminderOptions
 from mailer.site import Site
 
 if TYPE_CHECKING:
@@ -53,6 +53,10 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     for (_, event_id, email), at in ledger.sent_at((*roster.SEAT_NOTICES, NOTIFIED)).items():
         moment = datetime.fromisoformat(at)
         confirmed_at[(event_id, email)] = max(moment, confirmed_at.get((event_id, email), moment))
+    reminded_at = {
+        (event_id, email): datetime.fromisoformat(at)
+        for (_, event_id, email), at in ledger.sent_at((REMINDER,)).items()
+    }
     notices = due_reminders(
         events.values(),
         [(s.event_id, s.email, s.status, s.row) for s in seats.values()],
@@ -60,6 +64,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         ledger.message_keys(REMINDER),
         confirmed_at,
         now,
+        reminded_at,
     )
     builders: dict[str, EventEmails] = {}
     drafts = []

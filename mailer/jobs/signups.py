@@ -10,42 +10,40 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from mailer import config, self_service
-from mailer.config import JobSettings
-from mailer.emails import EventEmails
-from mailer.errors import WorkbookError
-from mailer.forms import FormError, FormReport, FormsClient, keep_in_step
-from mailer.jobs import SignupsOptions
+from mailer.core.errors import WorkbookError
+from mailer.core.text import plural
+from mailer.core.tokens import load_secret
 from mailer.jobs.base import Send, delivered_text
-from mailer.ledger import Decisions, Ledger, SeatRow
-from mailer.message import Draft
-from mailer.rows import (
-    Event,
+from mailer.jobs.subscribers import write_unsubscribes
+from mailer.ledger.sqlite import Decisions, Ledger, SeatRow
+from mailer.mail.emails import EventEmails
+from mailer.mail.message import Draft
+from mailer.model import Event, Problem, Signup, normalize_email
+from mailer.rules import adoption, binding, changes, claims, roster, self_service
+from mailer.rules.adoption import notified_text
+from mailer.rules.binding import Memory, Renamed
+from mailer.rules.changes import EventChange, StoredEvent
+from mailer.rules.form_choices import FormChoices, form_choices
+from mailer.rules.roster import Notice, Plan, RowDecision
+from mailer.rules.self_service import CLAIM, RELEASE, Request
+from mailer.rules.series import events_row, sessions_ahead
+from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
+from mailer.settings import config
+from mailer.settings.config import JobSettings
+from mailer.settings.kinds import SignupsOptions
+from mailer.sheet.backends import CellChange, Table, WritePlan
+from mailer.sheet.google_form import FormError, FormReport, FormsClient, keep_in_step
+from mailer.sheet.series_tab import parse_series
+from mailer.sheet.tabs import (
     Parsed,
-    Problem,
-    Signup,
-    normalize_email,
     parse_datetime,
     parse_events,
     parse_members,
     parse_signups,
     parse_subscribers,
 )
-from mailer.rules import adoption, binding, changes, claims, roster
-from mailer.rules.adoption import notified_text
-from mailer.rules.binding import Memory, Renamed
-from mailer.rules.changes import EventChange, StoredEvent
-from mailer.rules.form_choices import FormChoices, form_choices
-from mailer.rules.roster import Notice, Plan, RowDecision
-from mailer.rules.series import events_row, parse_series, sessions_ahead
-from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
-from mailer.self_service import CLAIM, RELEASE, Request
+from mailer.sheet.workbook import Skipped
 from mailer.site import Site
-from mailer.subscribers import write_unsubscribes
-from mailer.text import plural
-from mailer.tokens import load_secret
-from mailer.workbook import CellChange, Table, WritePlan
-from mailer.workbook.base import Skipped
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -146,7 +144,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     tabs = ["events", "signups", "members", "subscribers"]
     if settings.series.ahead:
         tabs.append("series")
-    if self_service.way(settings) == self_service.FORM:
+    answers = self_service.way(settings.server.public_url, settings.self_service.form_url)
+    if answers == self_service.FORM:
         tabs.append("releases")
     names = {tab: settings.workbook.tab(tab) for tab in tabs}
     tables = site.workbook.read(list(names.values()))
@@ -257,6 +256,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     decided.applied = applied
     report.adopted = len(adopted)
     report.decided = ledger.record(decided)
+    if answers:  # the emails carry seat links: index them before they go out
+        ledger.index_seat_tokens(_secret(site))
     report.delivered = send()
 
     cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger, offered)
@@ -407,6 +408,11 @@ def _with_offers(
     return held.plan, held.until
 
 
+def _secret(site: Site) -> str:
+    settings = site.settings
+    return load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+
+
 def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> list[str]:
     """Keep each answer of the release form as a request, once; warn of links mailer never made."""
     settings = site.settings
@@ -418,15 +424,16 @@ def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> li
             f" (map it as [workbook.columns.releases] token)"
         ]
     stamp_at = table.column_index(mapping["timestamp"])
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
-    index = self_service.token_index(secret, [(s.event_id, s.email) for s in ledger.seats()])
+    secret = _secret(site)
+    ledger.index_seat_tokens(secret)  # seats from before the index, or a new MAILER_SECRET
     warnings = []
     for number, values in table.numbered_rows():
         text = table.cell(values, token_at)
         if not text.strip():
             continue
         token = self_service.find_token(text)
-        if token not in index:
+        seat = ledger.seat_for_token(secret, token)
+        if seat is None:
             warnings.append(
                 f"{table.tab} row {number}: not a link mailer made (altered, or for a seat it"
                 " does not know); nothing was changed"
@@ -436,7 +443,7 @@ def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> li
             at = parse_datetime(table.cell(values, stamp_at), settings.organization.zone)
         except ValueError:
             at = now
-        ledger.add_request(token, index[token], min(at, now), "form")
+        ledger.add_request(token, seat, min(at, now), "form")
     return warnings
 
 

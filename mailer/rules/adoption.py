@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from mailer.rows import Signup
+from mailer.model import Signup
 from mailer.rules.roster import CONFIRMATION, PROMOTION, RELEASED, WAITLIST, Previous
 from mailer.rules.statuses import (
     CANCELLED,

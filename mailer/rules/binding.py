@@ -11,17 +11,40 @@ emails carry over under the id the ledger knows.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mailer.rows import (
-    SEAT_NOTE,
-    Event,
-    EventMatcher,
-    Resolution,
-    Signup,
-    normalize_email,
+from mailer.core.text import clean_text
+from mailer.model import Event, Resolution, Signup, normalize_email
+
+SEAT_NOTE = re.compile(  # what the signup form adds to a session's label: "(2 of 12 seats left)"
+    r"\s*\((?:\d+ of \d+ seats? left|full: join the waitlist)\)\s*$", re.IGNORECASE
 )
+
+
+class EventMatcher:
+    """Finds the event a form answer names: its id, its label, or a title no other event has."""
+
+    def __init__(self, events: list[Event]):
+        self.names: dict[str, str | None] = {}
+        for event in events:
+            for name in (event.id, event.sheet_id, event.label):
+                if name:
+                    self.names[normalize_email(name)] = event.id
+        titles: dict[str, list[str]] = {}
+        for event in events:
+            titles.setdefault(normalize_email(event.title), []).append(event.id)
+        for title, ids in titles.items():
+            self.names.setdefault(title, ids[0] if len(ids) == 1 else None)
+
+    def find(self, answer: str) -> str | None:
+        """The session an answer names, with or without the seat note the form showed."""
+        name = normalize_email(clean_text(answer))
+        found = self.names.get(name)
+        if found is None:
+            found = self.names.get(SEAT_NOTE.sub("", name))
+        return found
 
 
 @dataclass(frozen=True)

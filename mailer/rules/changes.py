@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mailer.rows import Event
+from mailer.model import Event
 from mailer.rules import roster
 from mailer.rules.roster import Notice, Plan, Previous
 from mailer.rules.statuses import OFFERED

@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from mailer.rows import Event
+from mailer.model import Event
 from mailer.rules.roster import PROMOTION, Notice, Plan, RowDecision, Seat
 from mailer.rules.statuses import CONFIRMED, OFFERED, WAITLISTED
 

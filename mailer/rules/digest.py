@@ -15,10 +15,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from mailer.config import AT
-from mailer.rows import Resource, Signup, Subscriber, normalize_email
+from mailer.model import Resource, Signup, Subscriber, normalize_email
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+AT = re.compile(  # a slot as `at` gives it: "monday 09:00", "day 09:00" or "09:00"
+    r"^\s*(?:(monday|tuesday|wednesday|thursday|friday|saturday|sunday|day)\s+)?"
+    r"([01]?\d|2[0-3]):([0-5]\d)\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)

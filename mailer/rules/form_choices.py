@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from mailer.rows import Event
+from mailer.model import Event
 
 # US zones by the name people say; elsewhere the zone's own abbreviation.
 ZONE_NAMES = {

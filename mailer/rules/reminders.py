@@ -4,7 +4,10 @@ Each offset (say 24 hours and 1 hour before the start) is sent once per
 confirmed seat. A run that was missed still sends a due reminder late, but
 only the latest one due, never two at once, never after the start, never
 to a seat that is not confirmed, and never to someone confirmed after that
-reminder's moment (their confirmation just told them).
+reminder's moment (their confirmation just told them). One reminder per
+window: a reminder sent late, less than half an offset before that
+offset's moment, stands in for it (the 24-hour reminder sent 61 minutes
+ahead is not followed a minute later by the 1-hour one).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from mailer.rows import Event
+from mailer.model import Event
 from mailer.rules.roster import CONFIRMED, Notice
 
 REMINDER = "reminder"
@@ -24,6 +27,11 @@ def moment(event: Event, offset: int) -> datetime:
     (Subtracting from a zoned time would count wall-clock hours, one off across a DST change.)
     """
     return event.starts_at.astimezone(UTC) - timedelta(minutes=offset)
+
+
+def stands_in(told: datetime, event: Event, offset: int) -> bool:
+    """Whether a reminder decided at `told` is close enough to an offset's moment to be its own."""
+    return told >= moment(event, offset) - timedelta(minutes=offset) / 2
 
 
 def latest_due(event: Event, offsets: Iterable[int], now: datetime) -> int | None:
@@ -41,8 +49,14 @@ def due_reminders(
     sent_keys: Collection[str],
     confirmed_at: Mapping[tuple[str, str], datetime],
     now: datetime,
+    reminded_at: Mapping[tuple[str, str], datetime] | None = None,
 ) -> list[Notice]:
-    """Seats are (event id, email, status, row); returns one notice per reminder to send."""
+    """Seats are (event id, email, status, row); returns one notice per reminder to send.
+
+    `confirmed_at` and `reminded_at` hold, by (event id, email), when the person
+    was last told of their seat and last reminded.
+    """
+    reminded_at = reminded_at or {}
     offsets = list(offsets)
     by_id = {e.id: e for e in events}
     latest = {event_id: latest_due(e, offsets, now) for event_id, e in by_id.items()}
@@ -53,8 +67,11 @@ def due_reminders(
             continue
         notice = Notice(REMINDER, event_id, email, row, version=offset)
         told = confirmed_at.get((event_id, email))
-        if notice.key in sent_keys or (
-            told is not None and told >= moment(by_id[event_id], offset)
+        reminded = reminded_at.get((event_id, email))
+        if (
+            notice.key in sent_keys
+            or (told is not None and told >= moment(by_id[event_id], offset))
+            or (reminded is not None and stands_in(reminded, by_id[event_id], offset))
         ):
             continue
         notices.append(notice)

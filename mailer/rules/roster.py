@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mailer.rows import Event, Signup
+from mailer.core.text import plural
+from mailer.model import Event, Signup
 from mailer.rules.statuses import (
     CANCELLED,
     CONFIRMED,
@@ -33,7 +34,6 @@ from mailer.rules.statuses import (
     WAITLISTED,
     accepted_words,
 )
-from mailer.text import plural
 
 __all__ = ["CANCELLED", "CONFIRMED", "DUPLICATE", "INVALID", "WAITLISTED"]
 

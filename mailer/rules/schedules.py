@@ -10,10 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
-from mailer.config import JobSettings
-from mailer.durations import seconds
+from mailer.core.durations import seconds
 from mailer.rules.digest import latest_slot
+
+
+class Schedule(Protocol):
+    """A job's schedule: `every` an interval, or `at` a slot in `zone` (a JobSettings is one)."""
+
+    @property
+    def every(self) -> str: ...
+
+    @property
+    def at(self) -> str: ...
+
+    @property
+    def zone(self) -> ZoneInfo: ...
 
 
 @dataclass(frozen=True)
@@ -23,12 +37,12 @@ class LastRun:
     summary: str
 
 
-def interval(job: JobSettings) -> timedelta:
+def interval(job: Schedule) -> timedelta:
     """How often the daemon looks at the job: its `every`, or each minute for an `at` slot."""
     return timedelta(seconds=seconds(job.every)) if job.every else timedelta(minutes=1)
 
 
-def check_every(job: JobSettings) -> timedelta:
+def check_every(job: Schedule) -> timedelta:
     """How often the daemon asks whether the job is due: a tenth of its interval, 1 s to 1 min.
 
     Asking more often than the job runs keeps it on time when its last run began
@@ -39,7 +53,7 @@ def check_every(job: JobSettings) -> timedelta:
     return min(max(tenth, timedelta(seconds=1)), timedelta(minutes=1))
 
 
-def is_due(job: JobSettings, last: LastRun | None, now: datetime) -> bool:
+def is_due(job: Schedule, last: LastRun | None, now: datetime) -> bool:
     """Due when never run, when its interval has passed, or when a slot came since it last
     succeeded (a slot whose run failed is tried again at the next tick)."""
     if last is None or last.started > now:
@@ -49,7 +63,7 @@ def is_due(job: JobSettings, last: LastRun | None, now: datetime) -> bool:
     return not last.ok or latest_slot(job.at, job.zone, now).starts > last.started
 
 
-def next_run(job: JobSettings, last: LastRun | None, now: datetime) -> datetime:
+def next_run(job: Schedule, last: LastRun | None, now: datetime) -> datetime:
     """The moment the job is next due, as of `now` (`now` itself when it is overdue)."""
     if is_due(job, last, now):
         return now

@@ -1,0 +1,64 @@
+"""Files that readers see whole, and files that only their owner may read.
+
+Whatever holds a person's address or name (the outbox, the ledger and the
+state folder, run logs, caches of the sheet) is private: files 0600 in
+folders 0700, made so when created and tightened when mailer finds them
+looser, whatever the process's umask.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import IO
+
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+
+
+def private_folder(path: Path) -> Path:
+    """`path` as a folder only its owner may open (made, with its parents, if missing)."""
+    path = Path(path)
+    path.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    found = path.stat()
+    # A folder someone else owns, or one shared on purpose (sticky, like /tmp), is left alone.
+    shared = bool(found.st_mode & stat.S_ISVTX) or found.st_uid != os.getuid()
+    if found.st_mode & 0o777 != PRIVATE_FOLDER and not shared:
+        os.chmod(path, PRIVATE_FOLDER)
+    return path
+
+
+def open_private(path: Path, mode: str = "a") -> IO[str]:
+    """A text file only its owner may read, in a private folder, opened to append or write."""
+    private_folder(Path(path).parent)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    fd = os.open(path, flags, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)  # a file made before, or under a looser umask
+    return os.fdopen(fd, mode, encoding="utf-8")
+
+
+def atomic_write(path: Path, data: bytes, durable: bool = True, private: bool = False) -> None:
+    """Write a file so that readers see the old or the new content, never half of it.
+
+    `durable` also flushes it to disk before the rename, so it survives a power cut.
+    `private` makes it 0600 in a 0700 folder; otherwise a file keeps the mode it had.
+    """
+    if private:
+        private_folder(path.parent)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        if path.exists() and not private:
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,92 @@
+"""Runs jobs once: under the run lock, in one ledger, each outcome kept in the run log.
+
+`mailer run` (also with --dry-run, on the site dry_run.py makes) and the
+daemon both come through here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from mailer.core.errors import ConfigError, MailerError
+from mailer.jobs.base import JobModule, Progress, Report, send_nothing
+from mailer.jobs.runlog import RunLog
+from mailer.ledger.sqlite import Ledger, locked
+from mailer.sending.delivery import deliver
+from mailer.settings.config import JobSettings
+from mailer.settings.kinds import KINDS
+from mailer.site import Site
+
+ProgressFactory = Callable[[], AbstractContextManager[Progress | None]]
+
+
+@dataclass
+class Outcome:
+    """How one job's run went: its report, or what stopped it."""
+
+    job: JobSettings
+    report: Report | None = None
+    error: str = ""
+
+
+def job_module(kind: str) -> JobModule:
+    """The module that runs `kind`, imported when a job of that kind runs."""
+    return cast("JobModule", importlib.import_module(KINDS[kind].module))
+
+
+def run_job(
+    site: Site,
+    ledger: Ledger,
+    job: JobSettings,
+    now: datetime,
+    send: bool = True,
+    progress: Progress | None = None,
+) -> Report:
+    """One pass of `job` as of `now`; the caller holds the ledger's lock."""
+
+    def sending() -> Counter[str]:
+        return deliver(ledger, site.transport, now, progress)
+
+    return job_module(job.kind).run(site, ledger, job, now, sending if send else send_nothing)
+
+
+def run_jobs(
+    site: Site,
+    jobs: Iterable[JobSettings],
+    now: datetime,
+    send: bool = True,
+    record: bool = True,
+    progress: ProgressFactory = lambda: nullcontext(None),
+) -> Iterator[Outcome]:
+    """Each job once, in order, under the lock; one job's trouble leaves the others to run.
+
+    A MailerError or ConfigError (the sheet unreachable, say) becomes a failed
+    Outcome; anything else is recorded as a crash and raised.
+    """
+    runs = RunLog(site.ledger_path.parent)
+    with (
+        locked(site.ledger_path, site.settings.ledger.lock_timeout),
+        Ledger(site.ledger_path) as ledger,
+    ):
+        for job in jobs:
+            try:
+                with progress() as shown:
+                    report = run_job(site, ledger, job, now, send, shown)
+            except (MailerError, ConfigError) as err:
+                if record:
+                    runs.record(job, now, False, str(err))
+                yield Outcome(job, error=str(err))
+                continue
+            except Exception:
+                if record:
+                    runs.record(job, now, False, "crashed")
+                raise
+            if record:
+                runs.record(job, now, True, report.summary())
+            yield Outcome(job, report)

@@ -1,0 +1,105 @@
+"""Who left the digest, written where organizers (and a rebuilt ledger) can read it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from mailer.ledger.sqlite import Ledger
+from mailer.model import Signup, Subscriber
+from mailer.sheet.backends import CellChange, Table
+from mailer.site import Site
+
+UNSUBSCRIBE = "unsubscribe"
+
+
+def write_unsubscribes(
+    site: Site,
+    ledger: Ledger,
+    table: Table,
+    subscribers: Sequence[Subscriber],
+    signups: Iterable[Signup],
+) -> int:
+    """Fill unsubscribed_on for people who unsubscribed since; add a row for form opt-ins.
+
+    Someone who opted in on the form and left has no Subscribers row yet: one
+    is added, so the sheet alone says they left and a lost ledger never brings
+    the digest back to them. Returns how many cells and rows were written.
+    """
+    mapping = site.settings.workbook.column_map("subscribers")
+    unsubscribed = ledger.suppressed(UNSUBSCRIBE)
+    zone = site.settings.organization.zone
+
+    def day(email: str) -> str:
+        return f"{datetime.fromisoformat(unsubscribed[email]).astimezone(zone):%Y-%m-%d}"
+
+    changes = [
+        CellChange(s.row, s.key, mapping["unsubscribed_on"], "", day(s.email))
+        for s in subscribers
+        if s.email in unsubscribed and not s.unsubscribed
+    ]
+    written = 0
+    if changes:
+        written = len(site.workbook.write(table.tab, [mapping["email"]], changes).cells)
+    listed = {s.email for s in subscribers}
+    opted_in = {s.email: s for s in signups if s.digest}
+    added = [
+        {
+            mapping["email"]: opted_in[email].address,
+            mapping["name"]: opted_in[email].name,
+            mapping["unsubscribed_on"]: day(email),
+        }
+        for email in sorted(unsubscribed)
+        if email in opted_in and email not in listed
+    ]
+    return written + (site.workbook.append(table.tab, added) if added else 0)
+
+
+def sync_unsubscribes(site: Site, ledger: Ledger) -> int:
+    """Write every unsubscribe the ledger holds to the Subscribers tab now (one read, one write).
+
+    For `mailer unsubscribe`, so the sheet says it at once, not at the next run.
+    """
+    from mailer.model import Resolution
+    from mailer.sheet.tabs import parse_signups, parse_subscribers
+
+    settings = site.settings
+    names = {tab: settings.workbook.tab(tab) for tab in ("subscribers", "signups")}
+    tables = site.workbook.read(list(names.values()))
+    if names["subscribers"] not in tables:
+        return 0
+    table = tables[names["subscribers"]]
+    subscribers, _ = parse_subscribers(table, settings.workbook.column_map("subscribers"))
+    signups: list[Signup] = []
+    if names["signups"] in tables:
+        signups = parse_signups(
+            tables[names["signups"]],
+            settings.workbook.column_map("signups"),
+            [],
+            settings.organization.zone,
+            lambda identity, answer, cell: Resolution(answer or cell or "-"),
+        ).signups
+    return write_unsubscribes(site, ledger, table, subscribers, signups)
+
+
+def clear_unsubscribe(site: Site, email: str) -> int:
+    """Clear unsubscribed_on for an address taken off the suppression list; cells cleared."""
+    from mailer.sheet.tabs import parse_subscribers
+
+    tab = site.settings.workbook.tab("subscribers")
+    table = site.workbook.read([tab]).get(tab)
+    if table is None:
+        return 0
+    mapping = site.settings.workbook.column_map("subscribers")
+    subscribers, _ = parse_subscribers(table, mapping)
+    column = table.column_index(mapping["unsubscribed_on"])
+    changes = [
+        CellChange(
+            s.row, s.key, mapping["unsubscribed_on"], table.cell(table.rows[s.row - 2], column), ""
+        )
+        for s in subscribers
+        if s.email == email and s.unsubscribed
+    ]
+    if not changes:
+        return 0
+    return len(site.workbook.write(tab, [mapping["email"]], changes).cells)

@@ -1,0 +1,230 @@
+"""An event's emails: one Body per variant, a Draft per person, invitations where they belong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+from urllib.parse import urlencode
+
+from mailer.core.text import plural
+from mailer.core.tokens import load_secret
+from mailer.mail.invitations import content_type, describe_time, invitation
+from mailer.mail.message import Attachment, Body, Draft, placeholder
+from mailer.mail.render import Prepared, Renderer
+from mailer.model import Event
+from mailer.rules import roster, self_service
+from mailer.rules.changes import CANCELLATION, UPDATE, EventChange
+from mailer.rules.reminders import REMINDER
+from mailer.rules.roster import RELEASED, Notice
+from mailer.rules.self_service import SeatLinks
+from mailer.settings.config import Settings
+
+INVITING = (roster.CONFIRMATION, roster.PROMOTION, UPDATE)
+UNINVITING = (CANCELLATION, RELEASED)  # a METHOD:CANCEL for those who had an invitation
+
+
+class Site(Protocol):
+    """What emails need of a site (mailer.site.Site is one): its settings and its templates."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def renderer(self) -> Renderer: ...
+
+
+def site_body(
+    site: Site,
+    prepared: Prepared,
+    attachments: tuple[Attachment, ...] = (),
+    headers: tuple[tuple[str, str], ...] = (),
+) -> Body:
+    """A rendered template as a Body sent from the site's organization."""
+    org = site.settings.organization
+    return Body(
+        subject=prepared.subject,
+        html=prepared.html,
+        text=prepared.text,
+        sender_email=org.sender,
+        sender_name=org.sender_name or org.name,
+        reply_to=org.reply_to,
+        attachments=attachments,
+        headers=headers,
+    )
+
+
+def calendar_links(event: Event, details: str) -> dict[str, str]:
+    """'Add to Google Calendar' and 'Outlook' links; they only open when someone clicks."""
+    start, end = event.starts_at.astimezone(UTC), event.ends_at.astimezone(UTC)
+    google = urlencode(
+        {
+            "action": "TEMPLATE",
+            "text": event.title,
+            "dates": f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}",
+            "details": details,
+            "location": event.join_url,
+            "ctz": event.timezone,
+        }
+    )
+    outlook = urlencode(
+        {
+            "path": "/calendar/action/compose",
+            "rru": "addevent",
+            "subject": event.title,
+            "startdt": start.isoformat().replace("+00:00", "Z"),
+            "enddt": end.isoformat().replace("+00:00", "Z"),
+            "body": details,
+            "location": event.join_url,
+        }
+    )
+    return {
+        "google_calendar_url": f"https://calendar.google.com/calendar/render?{google}",
+        "outlook_url": f"https://outlook.live.com/calendar/0/deeplink/compose?{outlook}",
+    }
+
+
+def event_view(event: Event, org_name: str = "") -> dict[str, object]:
+    details = f"{event.title} with {org_name}." if org_name else event.title
+    if event.join_url:
+        details += f" Join on Zoom: {event.join_url}"
+    return {
+        "id": event.id,
+        "title": event.title,
+        "capacity": event.capacity,
+        "join_url": event.join_url,
+        "signup_url": event.signup_url,
+        **describe_time(event),
+        **calendar_links(event, details),
+    }
+
+
+def donation_view(site: Site) -> dict[str, object]:
+    donation = site.settings.donation
+    symbol = "$" if donation.currency == "USD" else f"{donation.currency} "
+    amount = (
+        f"{symbol}{donation.minimum}–{donation.maximum}"
+        if donation.minimum and donation.minimum != donation.maximum
+        else f"{symbol}{donation.maximum}"
+    )
+    return {
+        "enabled": donation.enabled,
+        "range": amount,
+        "cause": donation.cause,
+        "how_to_pay": donation.how_to_pay,
+        "url": donation.url,
+    }
+
+
+def seat_links(site: Site) -> SeatLinks | None:
+    """The site's release links, or None where emails say "reply to this email"."""
+    settings = site.settings
+    way = self_service.way(settings.server.public_url, settings.self_service.form_url)
+    if not way:
+        return None
+    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    if way == self_service.SERVER:
+        return SeatLinks(secret, public_url=settings.server.public_url)
+    return SeatLinks(secret, form_url=settings.self_service.form_url)
+
+
+def lead_time(starts_at: datetime, now: datetime) -> str:
+    """How soon a session starts, from the real time left: 'in 50 minutes', 'in 1 hour',
+    'in 61 minutes', 'in about 3 hours', 'tomorrow', 'in 2 days' (dates in the session's zone).
+    """
+    minutes = max(round((starts_at - now).total_seconds() / 60), 1)
+    days = (starts_at.date() - now.astimezone(starts_at.tzinfo).date()).days
+    if minutes == 60:
+        return "in 1 hour"
+    if minutes <= 90:
+        return f"in {plural(minutes, 'minute')}"
+    if minutes < 12 * 60 or days < 1:
+        hours, rest = divmod(minutes, 60)
+        return (
+            f"in {plural(hours, 'hour')}" if not rest else f"in about {(minutes + 30) // 60} hours"
+        )
+    return "tomorrow" if days == 1 else f"in {plural(days, 'day')}"
+
+
+class EventEmails:
+    """Builds one event's drafts; each distinct body is rendered once."""
+
+    def __init__(self, site: Site, event: Event, now: datetime, change: EventChange | None = None):
+        self.site = site
+        self.now = now
+        self.event = event
+        self.change = change or EventChange(sequence=0)
+        self._bodies: dict[tuple, Body] = {}
+        self.links = seat_links(site)
+
+    def draft(
+        self,
+        notice: Notice,
+        address: str,
+        name: str,
+        member: bool,
+        invited: bool,
+        position: int | None,
+        template: str = "",
+        offer_until: str = "",
+    ) -> Draft:
+        """The draft for one notice; `template` defaults to the notice's kind."""
+        template = template or notice.kind
+        variant = (template, notice.kind == REMINDER, member, invited)
+        if variant not in self._bodies:
+            self._bodies[variant] = self._body(notice, template, member, invited)
+        person = {
+            "name": name,
+            "first_name": name.split(" ")[0] if name else "friend",
+            "email": address,
+            "position": str(position or ""),
+            "offer_until": offer_until,
+        }
+        if self.links is not None:
+            release = self.links.url(self_service.RELEASE, self.event.id, notice.email)
+            person["release_url"] = release
+            person["claim_url"] = self.links.url(self_service.CLAIM, self.event.id, notice.email)
+        return Draft(
+            key=notice.key,
+            kind=notice.kind,
+            event_id=self.event.id,
+            to_email=address,
+            to_name=name,
+            created_at=self.now.astimezone(UTC),
+            body=self._bodies[variant],
+            person=person,
+        )
+
+    def _body(self, notice: Notice, template: str, member: bool, invited: bool) -> Body:
+        org = self.site.settings.organization
+        change = self.change
+        context = {
+            "org": org,
+            "links": self.links is not None,
+            "invited": invited,
+            "what_to_expect": self.site.settings.confirmation.what_to_expect,
+            "event": event_view(self.event, org.name),
+            "donation": donation_view(self.site),
+            "member": member,
+            "change": {
+                "moved": change.moved,
+                "relinked": change.relinked,
+                "before_when": describe_time(change.before)["when"] if change.before else "",
+            },
+            # Said from the time really left as of this decision, not from the offset that
+            # fell due: a reminder sent late says so.
+            "lead": lead_time(self.event.starts_at, self.now) if notice.kind == REMINDER else "",
+        }
+        prepared = self.site.renderer.prepare(template, context)
+        attachments: tuple[Attachment, ...] = ()
+        attendee = placeholder("email")
+        if notice.kind in INVITING:
+            ics = invitation(self.event, org, self.now, change.sequence, attendee=attendee)
+            attachments = (Attachment("invite.ics", content_type("REQUEST"), ics),)
+        elif notice.kind in UNINVITING and invited:
+            # A release cancels one person's invitation: a SEQUENCE above the one it had.
+            sequence = change.sequence + (1 if notice.kind == RELEASED else 0)
+            ics = invitation(
+                self.event, org, self.now, sequence, method="CANCEL", attendee=attendee
+            )
+            attachments = (Attachment("cancel.ics", content_type("CANCEL"), ics),)
+        return site_body(self.site, prepared, attachments=attachments)

@@ -1,0 +1,123 @@
+"""Templates -> subject, HTML and text: Jinja renders MJML, MRML compiles it once, people fill in.
+
+What differs per recipient (name, address, waitlist place) enters the
+template as a placeholder, so one compiled body serves everyone who shares
+the rest; `mailer.message.fill` puts each person's values in, escaped for HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+from mjml import mjml2html
+
+from mailer.core.errors import MailerError
+from mailer.mail.message import PERSON_FIELDS, placeholder
+
+
+class TemplateError(MailerError):
+    """A template is missing, does not render, or does not compile."""
+
+
+class PersonPlaceholders:
+    """Stands for the recipient while the shared body is rendered."""
+
+    def __getattr__(self, name: str) -> Markup:
+        if name not in PERSON_FIELDS:
+            raise AttributeError(name)
+        return Markup(placeholder(name))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A template rendered for everyone who shares its context, placeholders for the person."""
+
+    subject: str
+    html: str
+    text: str
+
+
+class Renderer:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        loader = jinja2.FileSystemLoader(self.folder)
+        self.markup = jinja2.Environment(
+            loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, autoescape=True
+        )
+        self.plain = jinja2.Environment(
+            loader=loader,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            autoescape=False,
+            lstrip_blocks=True,
+        )
+        self._compiled: dict[str, str] = {}
+        self.sources: dict[str, set[str]] = {}  # template name -> the MJML it rendered to
+        self.compiles = 0
+
+    def prepare(self, name: str, context: Mapping[str, object]) -> Prepared:
+        """Render `<name>.mjml` (and `<name>.txt`) for a shared context; compile once per body."""
+        context = {**context, "person": PersonPlaceholders()}
+        module = self._module(self.markup, f"{name}.mjml", context)
+        subject = getattr(module, "subject", None)
+        if not subject:
+            raise TemplateError(f"{self.folder / name}.mjml sets no subject ({{% set subject %}})")
+        subject = " ".join(Markup(str(subject)).unescape().split())
+        source = str(module)
+        body = self._compile(name, source)
+        text_path = self.folder / f"{name}.txt"
+        if text_path.exists():
+            text = str(self._module(self.plain, f"{name}.txt", {**context, "subject": subject}))
+        else:
+            text = text_from_html(body)
+        return Prepared(subject=subject, html=body, text=text.strip() + "\n")
+
+    def _module(self, env: jinja2.Environment, filename: str, context: Mapping[str, object]):
+        try:
+            return env.get_template(filename).make_module(dict(context))
+        except jinja2.TemplateNotFound as err:
+            missing = f"no template {self.folder / str(err.name)}"
+            where = template_line(env, self.folder, err)  # the include that names it, if any
+            raise TemplateError(f"{where}: {missing}" if where else missing) from err
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(f"{err.filename or filename}:{err.lineno}: {err.message}") from err
+        except jinja2.UndefinedError as err:
+            where = template_line(env, self.folder, err) or f"{self.folder / filename}"
+            raise TemplateError(f"{where}: {err.message}") from err
+
+    def _compile(self, name: str, source: str) -> str:
+        self.sources.setdefault(name, set()).add(source)
+        if source not in self._compiled:
+            try:
+                self._compiled[source] = mjml2html(source, disable_comments=True, fonts={})
+            except ValueError as err:
+                raise TemplateError(f"{self.folder / name}.mjml does not compile: {err}") from err
+            self.compiles += 1
+        return self._compiled[source]
+
+
+def template_line(env: jinja2.Environment, folder: Path, err: BaseException) -> str:
+    """`file:line` of the template line an error came from, read off the traceback."""
+    where = ""
+    tb = err.__traceback__
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename)
+        if path.suffix in (".mjml", ".txt") and path.is_relative_to(folder):
+            template = env.get_template(path.relative_to(folder).as_posix())
+            where = f"{path}:{template.get_corresponding_lineno(tb.tb_lineno)}"
+        tb = tb.tb_next
+    return where
+
+
+def text_from_html(markup: str) -> str:
+    """A readable plain-text fallback for a template that has no .txt."""
+    body = re.sub(r"(?is)<(style|head|script)\b.*?</\1>", "", markup)
+    body = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", body)
+    body = html.unescape(re.sub(r"<[^>]+>", "", body))
+    return "\n".join(line.strip() for line in body.splitlines() if line.strip())

@@ -1,0 +1,107 @@
+"""Nothing leaves the machine: each message becomes an .eml and an .html in a folder.
+
+`index.jsonl` gets a line per message (key, kind, event, to, subject, file).
+Files are named by idempotency key (its address masked) and written
+atomically, so sending the same message again rewrites the same file and
+adds no second index line. Everything here holds addresses: files 0600 in
+a 0700 folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from mailer.core.errors import ConfigError
+from mailer.core.files import PRIVATE_FILE, atomic_write, open_private, private_folder
+from mailer.core.redact import ADDRESS, mask
+from mailer.mail.message import SENT, OutgoingMessage, SendResult
+from mailer.mail.mime import message_id, mime_bytes
+from mailer.sending.transports.base import TransportBase
+
+INDEX = "index.jsonl"
+
+
+def file_stem(key: str) -> str:
+    """A safe, unique, readable file name for an idempotency key, with no address in it.
+
+    The address in the key is masked (`confirmation_ccs-2026-12-02_d.at.example.org`)
+    and a hash of the whole key keeps names unique and the same on every send.
+    """
+    masked = ADDRESS.sub(lambda found: mask(found.group(0)).replace("***@", ".at."), key)
+    readable = re.sub(r"[^A-Za-z0-9._+-]+", "_", masked)[:120]
+    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+class OutboxTransport(TransportBase):
+    name = "outbox"
+    batch_size = 100
+    # Sending a message again rewrites the same file: nothing is ever multiplied, so
+    # no message needs to be committed as sending first.
+    idempotent = True
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ConfigError(f"outbox {self.folder} exists and is not a folder")
+        if self.folder.is_dir():  # made open by an older mailer: closed before anything else
+            private_folder(self.folder)
+            if (self.folder / INDEX).exists():
+                os.chmod(self.folder / INDEX, PRIVATE_FILE)
+        self._indexed: set[str] | None = None
+
+    def open(self) -> bool:
+        private_folder(self.folder)
+        if not os.access(self.folder, os.W_OK):
+            raise ConfigError(f"outbox {self.folder} is not writable")
+        if self._indexed is not None:
+            return False
+        index = self.folder / INDEX
+        self._indexed = read_index(index) if index.exists() else set()
+        return True
+
+    def close(self) -> None:
+        self._indexed = None
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
+        self.open()
+        assert self._indexed is not None
+        with open_private(self.folder / INDEX) as index:
+            for message in messages:
+                stem = file_stem(message.key)
+                # Renames are atomic against a killed process; the outbox is a local
+                # spool, so it skips the fsync per file that a power cut would need.
+                html = message.html.encode("utf-8")
+                atomic_write(self.folder / f"{stem}.html", html, durable=False, private=True)
+                atomic_write(self.folder / f"{stem}.eml", mime_bytes(message), False, private=True)
+                if message.key not in self._indexed:
+                    line = {
+                        "key": message.key,
+                        "kind": message.kind,
+                        "event": message.event_id,
+                        "to": message.to_email,
+                        "subject": message.subject,
+                        "file": f"{stem}.eml",
+                    }
+                    index.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    index.flush()
+                    self._indexed.add(message.key)
+                yield SendResult(message.key, SENT, provider_id=message_id(message))
+
+
+def read_index(index: Path) -> set[str]:
+    """Keys already in the index; a line cut short by a killed run is dropped."""
+    data = index.read_bytes()
+    whole, _, torn = data.rpartition(b"\n")
+    if torn:
+        with open(index, "r+b") as f:
+            f.truncate(len(whole) + 1 if whole else 0)
+    keys = set()
+    for line in whole.decode("utf-8").splitlines():
+        if line.strip():
+            keys.add(json.loads(line)["key"])
+    return keys

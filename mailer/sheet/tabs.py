@@ -1,0 +1,497 @@
+"""Raw workbook rows -> Event, Signup and Member records, with a Problem for each bad cell."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Protocol
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mailer.core.errors import MissingColumnError
+from mailer.core.moments import YEARS
+from mailer.core.text import clean_text
+from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber, normalize_email
+from mailer.rules.binding import EventMatcher
+from mailer.rules.statuses import CANCELLED, canonical
+from mailer.settings.schema import REQUIRED_COLUMNS
+from mailer.sheet.workbook import FORMULA_STARTS, Table
+
+MAX_CELL = 500
+MAX_NAME = 200
+MAX_URL = 2000
+MAX_CAPACITY = 10_000
+YES = {"yes", "y", "true", "1", "x", "member", "yes, i am a member"}
+NO = {"no", "n", "false", "0", "none"}
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A Signups row that cannot take a seat; it still gets a Status and Note."""
+
+    row: int
+    key: tuple[str, str]
+    problem: Problem
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    """A Signups row left exactly as it is: its session is missing, or the row is broken."""
+
+    row: int
+    email: str
+    event_id: str
+    reason: str
+
+
+@dataclass
+class Parsed:
+    events: list[Event] = field(default_factory=list)
+    signups: list[Signup] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+    held: list[HeldRow] = field(default_factory=list)
+    troubled: dict[str, int] = field(default_factory=dict)  # names of events rows in trouble
+    members: set[str] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class InvalidAddress(ValueError):
+    """Not an address mail can carry; says why."""
+
+
+def deliverable_address(raw: str) -> str:
+    """The address as mail can carry it: syntax checked, its domain in ASCII (IDNA).
+
+    Letters beyond ASCII before the @ need SMTPUTF8, which not every relay
+    offers; such an address is refused here, with the reason, rather than
+    failing at send time.
+    """
+    from email_validator import EmailNotValidError, validate_email  # slow to import
+
+    try:
+        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as err:
+        raise InvalidAddress(str(err)) from None
+    address = checked.ascii_email or checked.normalized
+    return raw if address == raw else address  # one string, not two, for 100,000 rows
+
+
+class Columns:
+    """Finds a tab's logical fields by header text; required ones must be there."""
+
+    def __init__(self, table: Table, mapping: dict[str, str], required: tuple[str, ...]):
+        self.table = table
+        self.mapping = mapping
+        self.index = {name: table.column_index(text) for name, text in mapping.items()}
+        for name in required:
+            if self.index[name] is None:
+                raise MissingColumnError(table.tab, mapping[name], table.header)
+
+    def get(self, values: list[str], name: str) -> str:
+        return str(self.table.cell(values, self.index[name]))
+
+    def header(self, name: str) -> str:
+        return self.mapping[name]
+
+    def text(self, values: list[str], name: str) -> str:
+        """The cell as one clean line, or "" when the tab has no such column."""
+        return clean_text(self.get(values, name)) if self.index.get(name) is not None else ""
+
+
+def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
+    """A sheet's date-time: ISO 8601 or a Google Form's M/D/YYYY H:MM:SS, naive means `zone`."""
+    text = text.strip()
+    value = None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        for pattern in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S"):
+            try:
+                value = datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+    if value is None:
+        raise ValueError(f"{text!r} is not a date and time (use 2026-12-02 12:00)")
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def skipped_time(typed: str, value: datetime, zone_name: str) -> str | None:
+    """Why a wall-clock time never happens in its zone (the clocks jump over it), or None."""
+    actual = value.astimezone(UTC).astimezone(value.tzinfo)
+    if actual.replace(tzinfo=None) == value.replace(tzinfo=None):
+        return None
+    before, after = value.replace(fold=0).tzname(), value.replace(fold=1).tzname()
+    return (
+        f"{typed[:40]!r} does not exist in {zone_name}: the clocks skip ahead there that night"
+        f" ({before} to {after}); give a time that happens, such as {actual:%H:%M}"
+    )
+
+
+def repeated_time(typed: str, value: datetime, zone_name: str) -> str | None:
+    """Why a wall-clock time is read as its first occurrence (the clocks go back), or None."""
+    first, second = value.replace(fold=0), value.replace(fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    return (
+        f"{typed[:40]!r} happens twice in {zone_name} (the clocks go back, {first.tzname()} to"
+        f" {second.tzname()}); read as the first, {first:%H:%M} {first.tzname()}; for the"
+        f" second write {second.isoformat(timespec='minutes')}"
+    )
+
+
+def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Parsed:
+    """Every events row becomes an Event or a Problem; a bad row never stops the others."""
+    columns = Columns(table, mapping, REQUIRED_COLUMNS["events"])
+    parsed = Parsed()
+    seen: dict[str, int] = {}
+    for number, values in table.numbered_rows():
+        if not any(v.strip() for v in values):
+            continue
+        problem = None
+        if number in table.broken:
+            problem = Problem(table.tab, number, "", table.broken[number])
+        else:
+            try:
+                event, warnings = _event(columns, values, number, default_zone)
+            except _CellError as err:
+                problem = Problem(table.tab, number, columns.header(err.field), err.reason)
+            else:
+                parsed.problems.extend(
+                    Problem(table.tab, number, columns.header(f), reason, fatal=False)
+                    for f, reason in warnings
+                )
+                if event.id in seen:
+                    problem = Problem(
+                        table.tab, number, columns.header("id"), f"same id as row {seen[event.id]}"
+                    )
+                else:
+                    seen[event.id] = number
+                    parsed.events.append(event)
+        if problem:
+            parsed.problems.append(problem)
+            for name in ("id", "label", "title"):
+                if columns.index.get(name) is not None and columns.text(values, name):
+                    parsed.troubled.setdefault(normalize_email(columns.text(values, name)), number)
+    return parsed
+
+
+def _yes_no(text: str) -> bool | None:
+    folded = text.strip().casefold()
+    return None if not folded else folded not in NO
+
+
+class _CellError(Exception):
+    def __init__(self, field_name: str, reason: str):
+        self.field = field_name
+        self.reason = reason
+
+
+HTTP_WARNING = "is http, not https: the link is not private on the way"
+
+
+def web_link(url: str) -> str | None:
+    """Why `url` may not go into an email's href, or None when it is an http(s) link."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return f"{url[:60]!r} is not a web link (it must start with https://)"
+    return None
+
+
+def _event(
+    columns: Columns, values: list[str], number: int, default_zone: str
+) -> tuple[Event, list[tuple[str, str]]]:
+    warnings: list[tuple[str, str]] = []
+
+    def text(name: str) -> str:
+        if columns.index.get(name) is None:
+            return ""
+        raw = columns.get(values, name)
+        limit = MAX_URL if name.endswith("_url") else MAX_CELL
+        if len(raw) > limit:
+            raise _CellError(name, f"is {len(raw):,} characters long (at most {limit:,})")
+        return clean_text(raw)
+
+    event_id = text("id")
+    if not event_id:
+        raise _CellError("id", "is empty")
+    zone_name = text("timezone") or default_zone
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _CellError("timezone", f"unknown time zone {zone_name!r}") from None
+    times = {}
+    for name in ("starts_at", "ends_at"):
+        try:
+            times[name] = parse_datetime(text(name), zone)
+        except (ValueError, OverflowError) as err:
+            raise _CellError(name, str(err)) from None
+        if times[name].year not in YEARS:
+            raise _CellError(name, f"year {times[name].year} is not a year for a session")
+        if times[name].tzinfo is zone:  # a wall-clock time: it must happen, and happen once
+            if reason := skipped_time(text(name), times[name], zone_name):
+                raise _CellError(name, reason)
+            if reason := repeated_time(text(name), times[name], zone_name):
+                warnings.append((name, reason))
+    # Compared as instants: two wall-clock times in one zone compare as clock readings.
+    if times["ends_at"].astimezone(UTC) <= times["starts_at"].astimezone(UTC):
+        raise _CellError(
+            "ends_at",
+            f"{text('ends_at')[:40]!r} is not after starts_at {text('starts_at')[:40]!r}:"
+            " give the session's end, later than its start",
+        )
+    capacity_text = text("capacity")
+    if not re.fullmatch(r"\d{1,9}", capacity_text) or int(capacity_text) > MAX_CAPACITY:
+        raise _CellError(
+            "capacity", f"{capacity_text[:30]!r} is not a whole number from 0 to {MAX_CAPACITY:,}"
+        )
+    for name in ("join_url", "signup_url"):
+        url = text(name)
+        if url and (reason := web_link(url)):
+            raise _CellError(name, reason)
+        if url.lower().startswith("http://"):
+            warnings.append((name, HTTP_WARNING))
+    status = text("status")
+    if status.strip().casefold() not in ("", "scheduled") and canonical(status) != CANCELLED:
+        raise _CellError(
+            "status", f"{status!r} is not blank or 'cancelled' (a session is cancelled only so)"
+        )
+    event = Event(
+        id=event_id,
+        title=text("title") or event_id,
+        starts_at=times["starts_at"],
+        ends_at=times["ends_at"],
+        timezone=zone_name,
+        capacity=int(capacity_text),
+        join_url=text("join_url"),
+        signup_url=text("signup_url"),
+        label=text("label"),
+        status=CANCELLED if status.strip() and canonical(status) == CANCELLED else "",
+        row=number,
+        waitlist=_yes_no(text("waitlist")),
+    )
+    return event, warnings
+
+
+def parse_members(table: Table, mapping: dict[str, str]) -> Parsed:
+    columns = Columns(table, mapping, ("email",))
+    parsed = Parsed()
+    for number, values in table.numbered_rows():
+        raw = columns.get(values, "email").strip()
+        if not raw:
+            continue
+        try:
+            address = deliverable_address(raw)
+        except InvalidAddress as err:
+            parsed.problems.append(Problem(table.tab, number, columns.header("email"), str(err)))
+            continue
+        parsed.members.add(normalize_email(address))
+    return parsed
+
+
+SIGNUP_REQUIRED = REQUIRED_COLUMNS["signups"]
+
+
+class Resolve(Protocol):
+    def __call__(self, identity: tuple[str, str], answer: str, session_cell: str) -> Resolution: ...
+
+
+def parse_signups(
+    table: Table,
+    mapping: dict[str, str],
+    events: list[Event],
+    zone: ZoneInfo,
+    resolve: Resolve | None = None,
+) -> Parsed:
+    """Every non-blank row becomes a Signup, a RejectedRow or a HeldRow; warnings ride along.
+
+    `resolve` finds an answer's session (mailer.rules.binding); by default the
+    answer's text alone names it.
+    """
+    columns = Columns(table, mapping, SIGNUP_REQUIRED)
+    if resolve is None:
+        matcher = EventMatcher(events)
+
+        def resolve(identity: tuple[str, str], answer: str, session_cell: str) -> Resolution:
+            return Resolution(matcher.find(answer))
+
+    parsed = Parsed()
+    for number, values in table.numbered_rows():
+        if not any(str(v).strip() for v in values):
+            continue
+        key = (columns.get(values, "timestamp").strip(), columns.get(values, "email").strip())
+        if number in table.broken:
+            problem = Problem(table.tab, number, "", table.broken[number])
+            parsed.problems.append(problem)
+            parsed.held.append(HeldRow(number, normalize_email(key[1]), "", problem.reason))
+            continue
+        try:
+            signup, warnings = _signup(columns, values, number, key, resolve, zone)
+        except _CellError as err:
+            problem = Problem(table.tab, number, columns.header(err.field), err.reason)
+            parsed.rejected.append(RejectedRow(number, key, problem))
+            parsed.problems.append(problem)
+            continue
+        except _Held as held:
+            parsed.held.append(HeldRow(number, held.email, held.event_id, held.reason))
+            continue
+        parsed.signups.append(signup)
+        parsed.problems.extend(
+            Problem(table.tab, number, columns.header(f), reason, fatal=False)
+            for f, reason in warnings
+        )
+    return parsed
+
+
+class _Held(Exception):
+    def __init__(self, email: str, event_id: str, reason: str):
+        self.email = email
+        self.event_id = event_id
+        self.reason = reason
+
+
+def _signup(
+    columns: Columns,
+    values: list[str],
+    number: int,
+    key: tuple[str, str],
+    resolve: Resolve,
+    zone: ZoneInfo,
+) -> tuple[Signup, list[tuple[str, str]]]:
+    warnings: list[tuple[str, str]] = []
+
+    def text(name: str, limit: int = MAX_CELL) -> str:
+        if columns.index.get(name) is None:
+            return ""
+        raw = columns.get(values, name)
+        if len(raw) > limit:
+            raise _CellError(name, f"is {len(raw):,} characters long (at most {limit:,})")
+        cleaned = clean_text(raw)
+        if cleaned != raw.strip():
+            warnings.append((name, "line breaks or control characters were replaced by spaces"))
+        return cleaned
+
+    stamp = text("timestamp")
+    if not stamp:
+        raise _CellError("timestamp", "is empty")
+    try:
+        timestamp = parse_datetime(stamp, zone)
+    except (ValueError, OverflowError) as err:
+        raise _CellError("timestamp", str(err)) from None
+    raw_email = text("email")
+    if not raw_email:
+        raise _CellError("email", "is empty")
+    try:
+        address = deliverable_address(raw_email)
+    except InvalidAddress as err:
+        raise _CellError("email", f"not a valid email address: {err}") from None
+    email = normalize_email(address)
+    answer = text("event")
+    found = resolve((timestamp.isoformat(), email), answer, text("session"))
+    if found.held:
+        raise _Held(email, found.held_id, found.held)
+    if found.event_id is None:
+        reason = "is empty" if not answer else "names no session on the events tab"
+        raise _CellError("event", reason)
+    name = text("name", MAX_NAME)
+    if name.startswith(FORMULA_STARTS):
+        warnings.append(("name", "looks like a spreadsheet formula; it is kept as plain text"))
+    status_text = text("status")
+    return (
+        Signup(
+            row=number,
+            key=key,
+            timestamp=timestamp,
+            email=email,
+            address=address,
+            name=name,
+            event_id=found.event_id,
+            member=text("member").casefold() in YES,
+            pronouns=text("pronouns"),
+            digest=text("digest").casefold() in YES,
+            status=canonical(status_text),
+            status_text=status_text,
+            notified=text("notified"),
+            position=text("position"),
+        ),
+        warnings,
+    )
+
+
+def parse_date(text: str) -> date:
+    text = text.strip()
+    for pattern in ("%Y-%m-%d", "%m/%d/%Y"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (use 2026-11-23)") from None
+
+
+def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resource], list[Problem]]:
+    columns = Columns(table, mapping, REQUIRED_COLUMNS["resources"])
+    resources, problems = [], []
+    for number, values in table.numbered_rows():
+        if not any(str(v).strip() for v in values):
+            continue
+        text = functools.partial(columns.text, values)
+        url = text("url")
+        if reason := web_link(url):
+            problems.append(Problem(table.tab, number, columns.header("url"), reason))
+            continue
+        if url.lower().startswith("http://"):
+            problems.append(
+                Problem(table.tab, number, columns.header("url"), HTTP_WARNING, fatal=False)
+            )
+        if not text("title"):
+            problems.append(Problem(table.tab, number, columns.header("title"), "is empty"))
+            continue
+        added = None
+        if text("added_on"):
+            try:
+                added = parse_date(text("added_on"))
+            except ValueError as err:
+                problems.append(Problem(table.tab, number, columns.header("added_on"), str(err)))
+                continue
+        resources.append(
+            Resource(
+                row=number,
+                title=text("title"),
+                url=url,
+                category=text("category") or "Resources",
+                description=text("description"),
+                audience=text("audience"),
+                added_on=added,
+                sent_in=text("sent_in"),
+            )
+        )
+    return resources, problems
+
+
+def parse_subscribers(
+    table: Table, mapping: dict[str, str]
+) -> tuple[list[Subscriber], list[Problem]]:
+    columns = Columns(table, mapping, ("email",))
+    subscribers, problems = [], []
+    for number, values in table.numbered_rows():
+        raw = columns.get(values, "email").strip()
+        if not raw:
+            continue
+        try:
+            address = deliverable_address(raw)
+        except InvalidAddress as err:
+            problems.append(
+                Problem(table.tab, number, columns.header("email"), f"not a valid address: {err}")
+            )
+            continue
+        unsubscribed = bool(columns.text(values, "unsubscribed_on"))
+        name = columns.text(values, "name")
+        subscribers.append(
+            Subscriber(number, (raw,), normalize_email(address), address, name, unsubscribed)
+        )
+    return subscribers, problems
