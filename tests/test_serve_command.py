@@ -10,7 +10,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-import pytest
 from mail_servers import free_port, wait_for_port
 
 SLOW_CLIENTS = 150
@@ -68,7 +67,6 @@ def test_mailer_serve_starts_and_answers(site):
     assert status == 200 and "Community Care Network" in page
 
 
-@pytest.mark.slow
 def test_pages_answer_within_a_second_while_150_slow_clients_hang(site):
     with mailer_serve(site) as port, ExitStack() as hanging:
         for number in range(SLOW_CLIENTS):
