@@ -14,12 +14,16 @@ PYTEST := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/pytest -q -n auto --
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# --no-compile: Python compiles what it imports when it first does; compiling every
+# module of every dependency up front took 40% of a fresh install here (384 s -> 230 s, loaded).
+PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check --no-compile
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	$(PIP_INSTALL) -e .
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PIP_INSTALL) -e '.[test]'
 	touch $(STAMP) $@
 
 run: $(STAMP)
@@ -36,7 +40,7 @@ test-all: $(TEST_STAMP) browser
 
 # Every email, rendered and photographed at 600 and 375 px, in preview/index.html.
 preview: $(STAMP) browser
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[preview]'
+	$(PIP_INSTALL) -e '.[preview]'
 	$(BIN)/mailer preview
 
 # Browser tests drive Debian's chromium; install it when missing and we may.
