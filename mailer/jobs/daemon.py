@@ -60,7 +60,7 @@ class Daemon:
             return
         started = time.monotonic()
         try:
-            (outcome,) = run_jobs(self.site, [job], now)
+            (outcome,) = run_jobs(self.site, [job], now, notify=True)
         except LockedError as err:
             log.warning("%s: skipped, %s", job.name, err)
             return

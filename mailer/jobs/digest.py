@@ -12,7 +12,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from mailer.core.text import plural
-from mailer.core.tokens import load_secret, unsubscribe_token
+from mailer.core.tokens import hmac_token, load_secret, unsubscribe_token
 from mailer.jobs.base import Send, delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Ledger
@@ -86,6 +86,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     history, report.adopted = _history(site, ledger, job, tables)
     subscribers, problems = _subscribers(site, tables)
     report.problems.extend(problems)
+    _remember_older_links(site, ledger, tables, subscribers)
     if history and history[-1][0] >= slot.label:
         report.skipped = f"the {history[-1][0]} digest was already decided"
     else:
@@ -117,6 +118,23 @@ def _history(
                 shown.setdefault(slot, []).append(resource.key)
     adopted = {slot: keys for slot, keys in shown.items() if slot not in history}
     return sorted({**history, **adopted}.items()), len(adopted)
+
+
+def _remember_older_links(
+    site: Site, ledger: Ledger, tables: dict[str, Table], subscribers: list[Subscriber]
+) -> None:
+    """Derive again the tokens of links issued before sealed tokens, for all on the sheet.
+
+    Those tokens are answered from the ledger; a rebuilt ledger (one that holds
+    none) gets them back here, once.
+    """
+    if ledger.has_tokens():
+        return
+    settings = site.settings
+    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    _, signups = _events_and_signups(site, tables)
+    readers = {s.email for s in subscribers} | {s.email for s in signups if s.digest}
+    ledger.remember_tokens((hmac_token(secret, email), email) for email in sorted(readers))
 
 
 def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]) -> int:
@@ -179,7 +197,6 @@ def _decide(
         slot.label,
         [r.key for r in fresh],
         _drafts(site, job, slot, body, recipients, secret, now),
-        ((unsubscribe_token(secret, r.email), r.email) for r in recipients),
         now,
     )
 
