@@ -79,7 +79,7 @@ def build_site(root: Path, n_signups: int, n_events: int) -> Path:
 
 def timed_run(config_path: Path, now: datetime) -> tuple[float, SignupsReport]:
     site = Site.from_settings(config.load(config_path))
-    with open_ledger(site.ledger_path) as ledger:
+    with open_ledger(site.settings) as ledger:
         start = time.perf_counter()
         report = run_job(site, ledger, config.SIGNUPS_JOB, now, send=False)
         elapsed = time.perf_counter() - start

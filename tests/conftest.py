@@ -140,9 +140,12 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
     server.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where a ledger lives, once on each backend: a SQLite file, an empty PostgreSQL database."""
+    """Where a ledger lives, once on each backend: a SQLite file, an empty PostgreSQL database.
+
+    The PostgreSQL half starts a server, so it runs with `make test-all`.
+    """
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state' / 'mailer.db'}"
     return request.getfixturevalue("postgres").database()

@@ -28,7 +28,13 @@ if TYPE_CHECKING:
 
 PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
 log = logging.getLogger("mailer")
-QUICK = ("status", "unsubscribe", "resubscribe", "retry")  # plain log lines: no rich to load
+QUICK = (
+    "status",
+    "unsubscribe",
+    "resubscribe",
+    "retry",
+    "health",
+)  # plain log lines: no rich to load
 CONFIG_HELP = "The site's settings file (default: mailer.toml, or $MAILER_CONFIG)."
 
 
@@ -266,11 +272,13 @@ def run(
             record=not (no_send or dry_run or now),
             progress=lambda: SendProgress(console),
             dry_run=dry_run,
+            notify=not dry_run,
         ):
             if outcome.report is None:
                 failed.append(f"{outcome.job.name}: {outcome.error}")
             else:
                 outcome.report.show(console, outcome.job)
+                failed += [f"{outcome.job.name}: {step}" for step in outcome.failed_steps]
         if memory is not None:
             _print_would_send(console, memory.sent)
     if failed:
@@ -330,6 +338,8 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         ]
         seats = ledger.seats()
         unsent = ledger.messages(UNSENT)
+        bounces = ledger.bounces()
+        suppressed = ledger.suppressions_among(b.email for b in bounces)
         queue = Queue(
             pause_in_force(ledger, backend, moment),
             forecast(ledger, limits(settings), backend, moment),
@@ -380,6 +390,18 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
             ],
             "paused_until": queue.paused_until(moment),
             "expected": [{"from": at.isoformat(), "messages": n} for at, n in queue.waves],
+            "bounces": [
+                {
+                    "email": show(b.email),
+                    "kind": b.kind,
+                    "status": b.status,
+                    "diagnostic": why(b.diagnostic),
+                    "message": why(b.message_key),
+                    "at": b.at,
+                    "suppressed": suppressed.get(b.email, ""),
+                }
+                for b in bounces
+            ],
         }
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -413,11 +435,13 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         unsent, lambda m: _person(names.get((m.event_id, m.email), ""), show(m.email)), why
     )
     _print_queue(queue, moment, settings.organization.zone)
+    _print_bounces(bounces, suppressed, show, why)
 
 
 # "sending" outside a run: that run was killed mid-send; the next run calls them unknown.
 UNSENT = ("pending", "retry", "failed", "unknown", "sending")
 LISTED_WAITING = 20  # beyond this, waiting messages are counted by kind, not listed
+LISTED_BOUNCES = 20  # the newest bounces listed; --json has them all
 
 
 class Queue(NamedTuple):
@@ -453,6 +477,24 @@ def _print_unsent(
             f"{unknown} unknown: handed to the provider with no answer back, so they may have"
             " arrived. SendGrid's webhook settles them; `mailer retry --unknown` sends them again."
         )
+
+
+def _print_bounces(
+    bounces: list[Any],
+    suppressed: dict[str, str],
+    show: Callable[[str], str],
+    why: Callable[[str], str],
+) -> None:
+    """The latest bounces and complaints read from the sending mailbox ([bounces])."""
+    if not bounces:
+        return
+    click.echo(f"Bounces read from the mailbox ({len(bounces)}, newest first):")
+    for b in bounces[:LISTED_BOUNCES]:
+        what = "complaint" if b.kind == "complaint" else f"{b.kind} bounce {b.status}"
+        said = f" ({why(b.diagnostic)})" if b.diagnostic else ""
+        reason = suppressed.get(b.email)
+        verdict = f"suppressed ({reason})" if reason else "counted"
+        click.echo(f"  {b.at[:16]}Z {show(b.email)}: {what}{said}: {verdict}")
 
 
 def _print_queue(queue: Queue, now: datetime, zone: ZoneInfo) -> None:
@@ -498,6 +540,66 @@ def daemon(obj: Context) -> None:
     runner = Daemon(settings, jobs)
     runner.install_signal_handlers()
     runner.run()
+
+
+@cli.command()
+@click.option(
+    "--max-age",
+    type=click.IntRange(min=1),
+    default=120,
+    show_default=True,
+    help="Seconds without a heartbeat before an idle daemon counts as stuck.",
+)
+@click.option(
+    "--max-job",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds one job may run before the daemon counts as stuck.",
+)
+@click.option("--url", help="Ask a running `mailer serve` instead, at this /healthz address.")
+@click.pass_obj
+def health(obj: Context, max_age: int, max_job: int, url: str | None) -> None:
+    """Say whether the daemon is alive (from its heartbeat); exit 0 if so, 1 if not.
+
+    The daemon writes state/daemon-heartbeat.json as it goes; a container's
+    HEALTHCHECK runs this. With --url it asks `mailer serve` instead, which
+    answers 200 when it can reach the ledger. Example: mailer health --max-age 300
+    """
+    from datetime import UTC
+
+    from mailer.jobs import heartbeat
+
+    if url:
+        healthy, line = _serve_health(url)
+    else:
+        folder = obj.settings().ledger.state_folder
+        healthy, line = heartbeat.verdict(
+            heartbeat.read_beat(folder),
+            datetime.now(UTC),
+            timedelta(seconds=max_age),
+            timedelta(seconds=max_job),
+        )
+    click.echo(line)
+    if not healthy:
+        raise SystemExit(1)
+
+
+def _serve_health(url: str) -> tuple[bool, str]:
+    """(healthy, one line) from GET `url`: a `mailer serve` /healthz."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return True, f"ok: {url} answered {answer.status}"
+    except urllib.error.HTTPError as err:
+        return (
+            False,
+            f"unhealthy: {url} answered {err.code}: {err.read().decode(errors='replace').strip()}",
+        )
+    except (OSError, ValueError) as err:
+        return False, f"unhealthy: {url} did not answer ({err})"
 
 
 @cli.command("jobs")
@@ -627,7 +729,9 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
         schedule = f"every {job.every}" if job.every else f"at {job.at} {job.timezone}"
         state = "" if job.enabled else " (disabled)"
         console.print(f"  job {job.name}: {job.kind}, {schedule}{state}", highlight=False)
-    workbook = checks.WorkbookReport() if no_workbook else checks.check_workbook(settings)
+    workbook = (
+        checks.WorkbookReport() if no_workbook else checks.check_workbook(settings, None, moment)
+    )
     if no_workbook:
         console.print("[bold]Workbook[/bold]: not checked (--no-workbook).", highlight=False)
     findings += workbook.findings
@@ -637,9 +741,13 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
     for tab in workbook.tabs:
         if not tab.exists:
             continue
+        saved = f" ({tab.saved_as})" if tab.saved_as else ""
         console.print(
-            f"  {tab.logical} = {tab.name!r}: found {plural(len(tab.found), 'column')}",
+            f"  {tab.logical} = {tab.name!r}{saved}: found {plural(len(tab.header), 'column')}:"
+            f" {', '.join(repr(h) for h in tab.header) or '-'}",
+            markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         if tab.missing_required:
             console.print(f"    missing: {', '.join(tab.missing_required)}", highlight=False)
@@ -765,7 +873,6 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
     from mailer.core.tokens import load_secret
-    from mailer.ledger import open_ledger
     from mailer.web.app import create_app
     from mailer.web.server import create_server
 
@@ -773,7 +880,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     claim_window = _claim_window(settings)  # the job files are checked before anything is made
     secret = load_secret(settings.ledger.state_folder, settings.transport.backend == "outbox")
     app = create_app(
-        open_ledger(settings),
+        settings.ledger.url,
         secret,
         settings.organization.name,
         sendgrid_key=settings.server.sendgrid_event_key,

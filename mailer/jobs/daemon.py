@@ -7,11 +7,13 @@ many daemons share the ledger. On a shared ledger (PostgreSQL) each daemon
 also helps send what is queued, claiming messages row by row. A job that
 raises is logged and the daemon goes on; a signal lets the running job
 finish, then the daemon exits.
+It writes a heartbeat in the state folder as it goes, which `mailer health` reads.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 import schedule
 
 from mailer.core.errors import LockedError
+from mailer.jobs.heartbeat import BEAT_EVERY, Beat, write_beat
 from mailer.jobs.runlog import RunLog
 from mailer.jobs.runner import run_jobs
 from mailer.ledger import open_ledger
@@ -46,6 +49,8 @@ class Daemon:
         self.site = Site.from_settings(settings)
         self.ledger = open_ledger(settings)  # migrated here, at start
         self.runs = RunLog(self.ledger, self.site.state)
+        self.state_folder = self.site.state
+        self.last_beat: datetime | None = None
         self.stopping = threading.Event()
         self.scheduler = schedule.Scheduler()
         for job in self.jobs:
@@ -78,6 +83,7 @@ class Daemon:
         now = self.clock()
         if not is_due(job, self.runs.read().get(job.name), now):
             return
+        self.beat(now, job=job.name)
         started = time.monotonic()
         try:
             outcomes = list(
@@ -90,6 +96,7 @@ class Daemon:
                     # On a shared ledger another daemon holds the lock: help it send
                     # meanwhile, and look again at the next tick.
                     lock_timeout=0 if self.ledger.shared else None,
+                    notify=True,
                 )
             )
         except LockedError as err:
@@ -118,11 +125,25 @@ class Daemon:
         for job in self.jobs:
             self.tick(job)
         while not self.stopping.is_set():
+            self.beat(self.clock())
             self.scheduler.run_pending()
             idle = self.scheduler.idle_seconds
             self.stopping.wait(timeout=max(0.05, min(idle if idle is not None else 1.0, 1.0)))
+        self.beat(self.clock(), stopped=True)
         self.ledger.close()
         log.info("daemon stopped")
+
+    def beat(self, now: datetime, job: str = "", stopped: bool = False) -> None:
+        """Write the heartbeat `mailer health` reads; when idle, at most every BEAT_EVERY."""
+        idle = not job and not stopped
+        if idle and self.last_beat is not None and now - self.last_beat < BEAT_EVERY:
+            return
+        try:
+            write_beat(self.state_folder, Beat(now, os.getpid(), job, stopped))
+        except OSError as err:
+            log.warning("could not write the heartbeat: %s", err)
+        # After a job, the next idle beat is written at once: it says the job ended.
+        self.last_beat = None if job else now
 
     def stop(self, signum: int, frame: object) -> None:
         if self.stopping.is_set():

@@ -16,6 +16,8 @@ from typing import cast
 
 from mailer.core.errors import ConfigError, MailerError
 from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report, send_nothing
+from mailer.jobs.monitor import FAIL, START, SUCCESS, Pinger
+from mailer.jobs.organizers import Ran, after_run, failing_reason
 from mailer.jobs.runlog import RunLog
 from mailer.ledger import Ledger, open_ledger
 from mailer.rules.schedules import LastRun
@@ -35,6 +37,11 @@ class Outcome:
     job: JobSettings
     report: Report | None = None
     error: str = ""
+
+    @property
+    def failed_steps(self) -> list[str]:
+        """Steps after the send that failed; what was sent before them stays sent."""
+        return list(getattr(self.report, "failed_steps", []))
 
 
 def job_module(kind: str) -> JobModule:
@@ -76,25 +83,48 @@ def run_jobs(
     still_due: StillDue | None = None,
     dry_run: bool = False,
     lock_timeout: float | None = None,
+    notify: bool = False,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the ledger's run lock; one job's trouble leaves the others.
 
     With `still_due`, a job is run only if it is still due once the lock is
     held (another daemon may have run it meanwhile); `lock_timeout` overrides
-    how long to wait for the lock. A MailerError or
-    ConfigError (the sheet unreachable, say) becomes a failed Outcome;
-    anything else is recorded as a crash and raised.
+    how long to wait for the lock. A MailerError or ConfigError (the sheet
+    unreachable, say) becomes a failed Outcome; anything else is recorded as a
+    crash and raised. With `notify`, the Mailer tab and the organizers hear
+    what needs them (mailer.jobs.organizers) and `[monitor] ping_url` is
+    pinged as the run starts and ends.
     """
+    monitor = site.settings.monitor
+    pinger = Pinger(monitor.ping_url if notify else "", monitor.timeout)
     with nullcontext(ledger) if ledger is not None else open_ledger(site.settings) as opened:
         assert opened is not None
         runs = RunLog(opened, site.state)
         wait = site.settings.ledger.lock_timeout if lock_timeout is None else lock_timeout
         with opened.run_lock(wait):
-            for job in jobs:
-                if still_due is not None and not still_due(job, runs.read().get(job.name)):
-                    continue
-                outcome = _run_one(site, opened, runs, job, now, send, record, progress, dry_run)
+            due = [
+                job
+                for job in jobs
+                if still_due is None or still_due(job, runs.read().get(job.name))
+            ]
+            if not due:
+                return
+            pinger.ping(START)
+            ran: list[Ran] = []
+            for job in due:
+                try:
+                    outcome = _run_one(
+                        site, opened, runs, job, now, send, record, progress, dry_run
+                    )
+                except Exception:
+                    pinger.ping(FAIL)
+                    raise
+                ran.append(Ran(job.name, report=outcome.report, error=outcome.error))
                 yield outcome
+            if notify:
+                after_run(site, opened, ran, now, send)
+    failed = any(failing_reason(r) or getattr(r.report, "failed_steps", []) for r in ran)
+    pinger.ping(FAIL if failed else SUCCESS)
 
 
 def _run_one(

@@ -8,18 +8,16 @@ A new backend is one module with a `Backend` and a line in `open_ledger`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from mailer.core.durations import seconds
+from mailer.core.env_secrets import LEDGER_PASSWORD, read_secret
 from mailer.core.errors import ConfigError
 from mailer.ledger.protocols import Ledger
 from mailer.ledger.store import DEFAULT_LEASE, Backend, SqlLedger
 from mailer.settings.config import POSTGRES_URLS, SQLITE_URL, Settings
-
-PASSWORD_ENV = "MAILER_LEDGER_PASSWORD"
 
 
 def open_ledger(where: Settings | str | Path, lease: float | None = None) -> Ledger:
@@ -50,14 +48,7 @@ def backend_for(url: str) -> Backend:
 
 def ledger_password() -> str:
     """MAILER_LEDGER_PASSWORD, or the file MAILER_LEDGER_PASSWORD_FILE names (a mounted secret)."""
-    password = os.environ.get(PASSWORD_ENV, "")
-    file = os.environ.get(PASSWORD_ENV + "_FILE", "")
-    if not password and file:
-        try:
-            password = Path(file).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ConfigError(f"{PASSWORD_ENV}_FILE: cannot read {file}: {err.strerror}") from None
-    return password
+    return read_secret(LEDGER_PASSWORD)
 
 
 __all__ = ["Ledger", "ledger_password", "open_ledger"]

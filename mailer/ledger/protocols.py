@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
-from mailer.ledger.records import Decisions, MessageRow, SeatRow
+from mailer.ledger.records import BounceRow, Decisions, MessageRow, SeatRow
 from mailer.mail.message import Draft, OutgoingMessage, SendResult
 from mailer.rules.binding import Memory
 from mailer.rules.changes import StoredEvent
@@ -121,6 +121,20 @@ class Requests(Protocol):
     def released(self) -> dict[tuple[str, str], datetime]: ...
 
 
+class Bounces(Protocol):
+    """Bounces and complaints read from the sending mailbox, and where each scan stopped."""
+
+    def mailbox_position(self, mailbox: str) -> tuple[int, int] | None: ...
+    def set_mailbox_position(
+        self, mailbox: str, uidvalidity: int, last_uid: int, now: datetime
+    ) -> None: ...
+    def handed_over(self, email: str | None = None) -> list[tuple[str, str, str]]: ...
+    def record_bounce(self, report: str, bounce: BounceRow) -> bool: ...
+    def recent_soft_bounces(self, email: str, sends: int) -> list[bool]: ...
+    def bounced_last(self) -> list[BounceRow]: ...
+    def bounces(self) -> list[BounceRow]: ...
+
+
 class RunLock(Protocol):
     """One deciding run at a time, whichever host it runs on; and when each job last ran."""
 
@@ -133,12 +147,17 @@ class RunLock(Protocol):
     def record_job_run(self, job: str, started: datetime, ok: bool, summary: str) -> None: ...
 
 
-class Ledger(Roster, Queue, Pauses, Suppressions, Digests, Tokens, Requests, RunLock, Protocol):
+class Ledger(
+    Roster, Queue, Pauses, Suppressions, Digests, Tokens, Requests, Bounces, RunLock, Protocol
+):
     """The whole ledger, as `open_ledger` returns it."""
 
     where: str
 
     def schema_version(self) -> int: ...
+    def transaction(self) -> AbstractContextManager[object]:
+        """Ledger calls made inside commit together."""
+
     def close(self) -> None: ...
     def __enter__(self) -> Ledger: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -59,6 +59,18 @@ class MessageRow:
     provider_id: str = ""
 
 
+@dataclass(frozen=True)
+class BounceRow:
+    """One bounce or complaint read from the sending mailbox, as the ledger keeps it."""
+
+    email: str
+    kind: str  # hard, soft, complaint (mailer.rules.bounces)
+    status: str
+    diagnostic: str
+    message_key: str
+    at: str
+
+
 __all__ = [
     "BOUNCE",
     "FAILED",
@@ -68,6 +80,7 @@ __all__ = [
     "SENT",
     "SKIPPED",
     "UNKNOWN",
+    "BounceRow",
     "Decisions",
     "MessageRow",
     "SeatRow",

@@ -138,6 +138,26 @@ requests = Table(
     _text("source"),
     Column("applied_at", Text),
 )
+bounces = Table(  # bounces and complaints read from the sending mailbox (mailer.jobs.bounces)
+    "bounces",
+    METADATA,
+    _text("report", primary_key=True),
+    _text("message_key", primary_key=True),
+    _text("email"),
+    _text("kind"),
+    _text("status"),
+    _text("diagnostic"),
+    _text("at"),
+    Index("bounces_by_email", "email"),
+)
+mailbox_positions = Table(
+    "mailbox_positions",
+    METADATA,
+    _text("mailbox", primary_key=True),
+    _int("uidvalidity"),
+    _int("last_uid"),
+    _text("scanned_at"),
+)
 job_runs = Table(
     "job_runs",
     METADATA,

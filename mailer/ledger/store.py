@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,6 +41,7 @@ from mailer.ledger.records import (
     SENDING,
     SENT,
     UNKNOWN,
+    BounceRow,
     Decisions,
     MessageRow,
     SeatRow,
@@ -115,6 +117,7 @@ class SqlLedger:
         self.lease = lease
         self.clock = clock  # wall time for leases only: a claim outlives no process by much
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._local = threading.local()  # the transaction this thread has open, if any
         try:
             self._migrate()
         except BaseException:
@@ -170,14 +173,31 @@ class SqlLedger:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        """A connection to read with: this thread's transaction, if one is open."""
+        current: Connection | None = getattr(self._local, "db", None)
+        if current is not None:
+            yield current
+            return
         with self.engine.connect() as db:
             yield db
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One write transaction (on SQLite it takes the write lock at once)."""
+        """One write transaction (on SQLite it takes the write lock at once).
+
+        Every ledger call this thread makes inside it joins it, so several calls
+        commit together or not at all.
+        """
+        current: Connection | None = getattr(self._local, "db", None)
+        if current is not None:
+            yield current
+            return
         with self.engine.connect().execution_options(immediate=True) as db, db.begin():
-            yield db
+            self._local.db = db
+            try:
+                yield db
+            finally:
+                self._local.db = None
 
     def _rows(self, query: str, **params: object) -> list[Any]:
         with self._read() as db:
@@ -1017,6 +1037,84 @@ class SqlLedger:
             k=RELEASE,
         )
         return {(e, m): datetime.fromisoformat(a) for e, m, a in rows}
+
+    # -- bounces read over IMAP ---------------------------------------------
+
+    def mailbox_position(self, mailbox: str) -> tuple[int, int] | None:
+        """(UIDVALIDITY, last UID) where the last scan of `mailbox` stopped, if any."""
+        rows = self._rows(
+            "SELECT uidvalidity, last_uid FROM mailbox_positions WHERE mailbox = :m", m=mailbox
+        )
+        return None if not rows else (int(rows[0][0]), int(rows[0][1]))
+
+    def set_mailbox_position(
+        self, mailbox: str, uidvalidity: int, last_uid: int, now: datetime
+    ) -> None:
+        row = {
+            "mailbox": mailbox,
+            "uidvalidity": uidvalidity,
+            "last_uid": last_uid,
+            "scanned_at": _utc(now),
+        }
+        with self.transaction() as db:
+            self._replace(db, schema.mailbox_positions, [row])
+
+    def handed_over(self, email: str | None = None) -> list[tuple[str, str, str]]:
+        """(key, email, event) of messages handed to a provider, to one address or to all."""
+        query = (
+            "SELECT key, email, event_id FROM messages WHERE (sent_at IS NOT NULL OR state = :u)"
+        )
+        params: dict[str, object] = {"u": UNKNOWN}
+        if email is not None:
+            query += " AND email = :m"
+            params["m"] = email.casefold()
+        return [(k, e, ev) for k, e, ev in self._rows(query, **params)]
+
+    def record_bounce(self, report: str, bounce: BounceRow) -> bool:
+        """Keep one bounce; False when this report about this message was taken before."""
+        row = {
+            "report": report,
+            "message_key": bounce.message_key,
+            "email": bounce.email.casefold(),
+            "kind": bounce.kind,
+            "status": bounce.status,
+            "diagnostic": bounce.diagnostic,
+            "at": bounce.at,
+        }
+        insert = self.backend.insert(schema.bounces).on_conflict_do_nothing()
+        with self.transaction() as db:
+            return db.execute(insert.returning(schema.bounces.c.report), row).first() is not None
+
+    def recent_soft_bounces(self, email: str, sends: int) -> list[bool]:
+        """For the address's last `sends` messages, newest first: whether each bounced soft."""
+        rows = self._rows(
+            "SELECT EXISTS (SELECT 1 FROM bounces b WHERE b.message_key = m.key"
+            " AND b.kind = 'soft') FROM messages m WHERE m.email = :m AND"
+            " COALESCE(m.sent_at, m.tried_at) IS NOT NULL"
+            " ORDER BY COALESCE(m.sent_at, m.tried_at) DESC, m.key DESC LIMIT :n",
+            m=email.casefold(),
+            n=sends,
+        )
+        return [bool(soft) for (soft,) in rows]
+
+    def bounced_last(self) -> list[BounceRow]:
+        """Bounces of the latest message handed over to each address: it is unreachable now."""
+        rows = self._rows(
+            "SELECT b.email, b.kind, b.status, b.diagnostic, b.message_key, b.at FROM bounces b"
+            " WHERE b.kind <> 'complaint' AND b.message_key = (SELECT m.key FROM messages m"
+            " WHERE m.email = b.email AND COALESCE(m.sent_at, m.tried_at) IS NOT NULL"
+            " ORDER BY COALESCE(m.sent_at, m.tried_at) DESC, m.key DESC LIMIT 1)"
+            " ORDER BY b.email, b.at"
+        )
+        return [BounceRow(*row) for row in rows]
+
+    def bounces(self) -> list[BounceRow]:
+        """Every bounce and complaint read from the mailbox, newest first."""
+        rows = self._rows(
+            "SELECT email, kind, status, diagnostic, message_key, at FROM bounces"
+            " ORDER BY at DESC, email"
+        )
+        return [BounceRow(*row) for row in rows]
 
     # -- the job runs -------------------------------------------------------
 

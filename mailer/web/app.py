@@ -31,9 +31,9 @@ from mailer.core.redact import mask, redact
 from mailer.core.tokens import address_in, token_matches
 from mailer.ledger import Ledger
 from mailer.settings.event_key import load_event_key
-from mailer.web import seat_pages
+from mailer.web import healthz, seat_pages
 from mailer.web import sendgrid_events as webhook
-from mailer.web.ledgers import ServedLedger
+from mailer.web.ledgers import LedgerHandle
 
 UNSUBSCRIBE = "unsubscribe"
 STYLE = (
@@ -91,11 +91,12 @@ def create_app(
         event_key = load_event_key(sendgrid_key) if sendgrid_key else None
     except ValueError as err:
         raise ConfigError(f"[server] sendgrid_event_key: {err}") from None
-    ledgers = ServedLedger(where)  # any number of copies may serve one shared ledger
+    ledgers = LedgerHandle(where)  # any number of copies may serve one shared ledger
     ledgers.get().index_seat_tokens(secret)  # seats from before the index, or a new secret
     app = Flask("mailer")
     app.config["MAX_CONTENT_LENGTH"] = FORM_LIMIT
     app.register_blueprint(seat_pages.blueprint(ledgers, secret, page, clock, claim_window))
+    app.register_blueprint(healthz.blueprint(ledgers))
 
     @app.before_request
     def guard() -> Response | None:

@@ -10,6 +10,7 @@ no such care, and any number of copies of `mailer serve` may use it.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from mailer.ledger import Ledger, open_ledger
 from mailer.settings.config import SQLITE_URL
 
 
-class ServedLedger:
+class LedgerHandle:
     def __init__(self, where: Ledger | Path | str):
         self.lock = threading.Lock()
         self.path: Path | None = None
@@ -27,14 +28,15 @@ class ServedLedger:
         self.ledger = where if not isinstance(where, Path | str) else open_ledger(where)
         self.identity = self._identity()
 
-    def _identity(self) -> tuple[int, int] | None:
+    def _identity(self) -> tuple[int, int, bool] | None:
+        """Which file the path names now (a folder in its place may reuse the inode)."""
         if self.path is None:
             return None
         try:
             found = os.stat(self.path)
         except FileNotFoundError:
             return None
-        return (found.st_dev, found.st_ino)
+        return (found.st_dev, found.st_ino, stat.S_ISREG(found.st_mode))
 
     def get(self) -> Ledger:
         """The ledger, opened again when its SQLite file was replaced."""

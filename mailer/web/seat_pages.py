@@ -22,7 +22,7 @@ from mailer.model import Event
 from mailer.rules import claims
 from mailer.rules.self_service import CLAIM, RELEASE, SeatRef
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
-from mailer.web.ledgers import ServedLedger
+from mailer.web.ledgers import LedgerHandle
 
 Page = Callable[..., Response]
 
@@ -36,7 +36,7 @@ class Found:
 
 
 def blueprint(
-    ledgers: ServedLedger,
+    ledgers: LedgerHandle,
     secret: str,
     page: Page,
     clock: Callable[[], datetime],
