@@ -175,14 +175,18 @@ def test_processes_claiming_at_once_divide_the_queue_and_none_is_sent_twice(ledg
     with open_ledger(ledger_url) as setup:
         queue(setup, 600)
     claimed: Counter[str] = Counter()
+    failures: list[BaseException] = []
     lock = threading.Lock()
 
     def sender() -> None:
-        with open_ledger(ledger_url) as mine:
-            for batch in mine.due(50):
-                _, taken = mine.claim(batch, NOW)
-                with lock:
-                    claimed.update(m.key for m in taken)
+        try:
+            with open_ledger(ledger_url) as mine:
+                for batch in mine.due(50):
+                    _, taken = mine.claim(batch, NOW)
+                    with lock:
+                        claimed.update(m.key for m in taken)
+        except BaseException as err:
+            failures.append(err)
 
     threads = [threading.Thread(target=sender) for _ in range(3)]
     for thread in threads:
@@ -190,6 +194,7 @@ def test_processes_claiming_at_once_divide_the_queue_and_none_is_sent_twice(ledg
     for thread in threads:
         thread.join()
 
+    assert failures == []
     assert len(claimed) == 600 and set(claimed.values()) == {1}
 
 
