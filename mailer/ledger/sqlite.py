@@ -25,6 +25,7 @@ from mailer.core.files import private_folder
 class SqliteBackend:
     shared = False  # one process sends at a time, under the run lock
     lock_rows = ""  # BEGIN IMMEDIATE already keeps every other writer out
+    lock_own_rows = ""
 
     def __init__(self, path: Path):
         self.path = Path(path)

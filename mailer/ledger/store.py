@@ -69,7 +69,8 @@ class Backend(Protocol):
     engine: Engine
     where: str  # the ledger's place, for messages (never a password)
     shared: bool  # many processes may send from it at once (claims decide who sends what)
-    lock_rows: str  # appended to a SELECT that picks rows to claim
+    lock_rows: str  # appended to a SELECT that picks rows to claim, passing those others hold
+    lock_own_rows: str  # appended to a SELECT of rows this process claimed: waits its turn
 
     def insert(self, table: Table) -> Upsert:
         """An INSERT that can take ON CONFLICT (the dialect's own construct)."""
@@ -476,8 +477,10 @@ class SqlLedger:
         Time-critical mail comes before the digest (by priority); messages that
         share a body come next to each other, so a transport can send them
         together. Pages through the ledger so a large send never holds every
-        message at once. Another process may claim some of them meanwhile:
-        `claim` says which are this one's to send.
+        message at once. On a shared ledger each page is claimed as it is read
+        (FOR UPDATE SKIP LOCKED: rows another process is claiming are passed
+        over), so processes reading at once get different pages; `claim` says
+        which are this one's to send.
         """
         after: tuple[object, ...] = (-1, "", "", "")
         bodies: dict[str, Body] = {}
@@ -569,9 +572,9 @@ class SqlLedger:
 
         Returns (key -> suppression reason, the messages claimed). A bounce holds
         back every kind; an unsubscribe or a spam report holds back the digest.
-        Only messages still queued are claimed, each row once (on PostgreSQL
-        rows another process is claiming are skipped): the rest were taken by
-        another process and are not this one's. The claimed are committed as
+        Only messages still queued, or claimed by this process with its page
+        and not handed over yet, are claimed, each row once: the rest were
+        taken by another process and are not this one's. The claimed are committed as
         `sending` with this process as holder and a lease, in the same
         transaction as the suppression look-up, so a suppression written by
         `mailer serve` is either seen here or came after.
@@ -588,7 +591,7 @@ class SqlLedger:
                         text(
                             f"SELECT key FROM messages WHERE key IN ({marks})"
                             " AND (state IN (:p, :r) OR (state = :s AND holder = :h"
-                            f" AND tried_at IS NULL)){self.backend.lock_rows}"
+                            f" AND tried_at IS NULL)){self.backend.lock_own_rows}"
                         ),
                         {**values, "p": PENDING, "r": RETRY, "s": SENDING, "h": self.holder},
                     )
