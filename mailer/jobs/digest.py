@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from mailer.core.text import plural
 from mailer.core.tokens import hmac_token, load_secret, unsubscribe_token
 from mailer.jobs.base import Send, delivered_text
+from mailer.jobs.retention import digest_readers, open_privacy
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Ledger
 from mailer.mail.emails import event_view, site_body
@@ -133,6 +134,7 @@ def _remember_older_links(
     settings = site.settings
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
     _, signups = _events_and_signups(site, tables)
+    subscribers, signups, _ = digest_readers(open_privacy(site, ledger), subscribers, signups, "")
     readers = {s.email for s in subscribers} | {s.email for s in signups if s.digest}
     ledger.remember_tokens((hmac_token(secret, email), email) for email in sorted(readers))
 
@@ -184,6 +186,8 @@ def _decide(
         report.skipped = f"no new resources since {since:%Y-%m-%d}; nothing sent"
         return
     events, signups = _events_and_signups(site, tables, ledger)
+    # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
+    subscribers, signups, _ = digest_readers(open_privacy(site, ledger), subscribers, signups, "")
     contents = Contents(
         groups=digest.grouped(fresh, options.categories),
         sessions=_sessions(events, ledger, now, options.upcoming_days),

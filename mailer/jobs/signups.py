@@ -17,6 +17,7 @@ from mailer.core.errors import MailerError, MissingColumnError, WorkbookError
 from mailer.core.text import plural
 from mailer.core.tokens import load_secret
 from mailer.jobs.base import Send, delivered_text
+from mailer.jobs.retention import acted_on, digest_readers, open_privacy
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Decisions, Ledger, SeatRow
 from mailer.mail.emails import EventEmails
@@ -181,8 +182,11 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     if "series" in names and names["series"] in tables:
         report.series_added = _add_series_dates(site, ledger, tables, names, now, report)
     stored = ledger.stored_events()
-    memory = ledger.memory()
+    privacy = open_privacy(site, ledger)
+    memory = privacy.remembering(ledger.memory())
     parsed, renames = _parse(site, tables, names, stored, memory, now)
+    parsed, forgotten = acted_on(privacy, parsed, names["signups"])
+    report.problems.extend(forgotten)
     report.problems.extend(parsed.problems)
     report.warnings.extend(
         f"events row {r.row}: id {r.sheet_id!r} is session {r.event_id!r} renamed (same time"
@@ -295,6 +299,10 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
             subscribers, _ = parse_subscribers(
                 subscribers_table, settings.workbook.column_map("subscribers")
             )
+            _, _, forgotten = digest_readers(
+                privacy, subscribers, parsed.signups, names["subscribers"]
+            )
+            report.problems.extend(forgotten)
             report.cells_written += write_unsubscribes(
                 site, ledger, subscribers_table, subscribers, parsed.signups
             )
