@@ -136,7 +136,7 @@ def test_message_bodies_go_after_thirty_days_and_the_seats_stay(site):
 
 
 def test_privacy_settings_are_checked_like_every_other(site):
-    text = site.config.read_text() + '\n[privacy]\nkeep_bodies = "forever"\n'
+    text = site.config.read_text().replace('keep_bodies = "30 days"', 'keep_bodies = "forever"')
     site.config.write_text(text)
 
     result = site.mailer("run")
