@@ -251,3 +251,17 @@ def test_forget_refuses_what_is_not_an_address(site: SiteDir, tmp_path: Path):
 
     assert result.exit_code == 2
     assert "is not an email address" in result.output
+
+
+def test_the_daemon_removes_what_has_aged_after_its_jobs(site):
+    from mailer.jobs.daemon import Daemon
+    from mailer.settings import config
+
+    through_the_session(site)
+    settings = site.settings()
+    jobs = [job for job in config.load_jobs(settings) if job.kind == "signups"]
+
+    Daemon(settings, jobs, clock=lambda: LATER).tick(jobs[0])
+
+    assert found_in(ledger_bytes(site), addresses(site)) == set()
+    assert found_in(outbox_bytes(site), addresses(site)) == set()
