@@ -187,6 +187,11 @@ class Privacy:
         with self.ledger.transaction() as db:
             for event_id in sessions:
                 self._retire_one(db, event_id, now, states)
+            db.execute(
+                "DELETE FROM bounces WHERE message_key IN"
+                f" (SELECT key FROM messages WHERE {digests})",
+                (cutoff,),
+            )
             db.execute(f"UPDATE messages SET {AS_COUNT} WHERE {digests}", (*states, cutoff))
             removed.other = self._orphan_tokens(db)
         return removed
@@ -208,6 +213,11 @@ class Privacy:
         (messages,) = db.execute(
             "SELECT count(*) FROM messages WHERE event_id = ?", (event_id,)
         ).fetchone()
+        db.execute(  # a bounce names the message and the address: it goes with them
+            "DELETE FROM bounces WHERE message_key IN"
+            " (SELECT key FROM messages WHERE event_id = ?)",
+            (event_id,),
+        )
         db.execute(
             f"UPDATE messages SET {AS_COUNT} WHERE event_id = ? AND key {NOT_HASHED}",
             (*states, event_id),
@@ -302,12 +312,20 @@ class Privacy:
                 "SELECT stamp, event_id FROM bindings WHERE email = ? ORDER BY stamp", (email,)
             )
         ]
+        bounces = [
+            {"message": k, "kind": kind, "status": st, "diagnostic": d, "at": at}
+            for k, kind, st, d, at in db.execute(
+                "SELECT message_key, kind, status, diagnostic, at FROM bounces WHERE email = ?"
+                " ORDER BY at",
+                (email,),
+            )
+        ]
         return {
             "seats": seats,
             "messages": messages,
             "digests": [m for m in messages if m["kind"] == "digest"],
-            "bounces": [m for m in messages if m["state"] == "failed"]
-            + [s for s in suppressions if s["reason"] == "bounce"],
+            "bounces": bounces,
+            "failed_messages": [m for m in messages if m["state"] == "failed"],
             "suppressions": suppressions,
             "requests": requests,
             "answers": answers,
@@ -326,6 +344,7 @@ class Privacy:
                 "requests",
                 "unsubscribe_tokens",
                 "suppressions",
+                "bounces",
             ):
                 removed.other += db.execute(
                     f"DELETE FROM {table} WHERE email = ?", (email,)
