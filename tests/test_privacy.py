@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import SiteDir
+from conftest import NOW, SiteDir
 
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
 LATER = START + timedelta(days=200)
@@ -265,3 +265,41 @@ def test_the_daemon_removes_what_has_aged_after_its_jobs(site):
 
     assert found_in(ledger_bytes(site), addresses(site)) == set()
     assert found_in(outbox_bytes(site), addresses(site)) == set()
+
+
+def test_the_forget_me_link_in_a_digest_asks_once_and_the_next_run_forgets(site):
+    from email import message_from_bytes
+
+    from test_unsubscribe import with_public_url
+
+    from mailer.core.tokens import load_secret
+    from mailer.web.app import create_app
+
+    with_public_url(site, "https://mail.example.org")
+    site.mailer("run")
+    digest = next(line for line in site.sent(digests=True) if line["to"] == MAYA)
+    text = message_from_bytes((site.outbox / digest["file"]).read_bytes())
+    plain = next(p for p in text.walk() if p.get_content_type() == "text/plain")
+    link = next(
+        word
+        for word in plain.get_payload(decode=True).decode().split()
+        if word.startswith("https://mail.example.org/forget/")
+    )
+    settings = site.settings()
+    secret = load_secret(settings.ledger.path.parent, may_generate=True)
+    app = create_app(settings.ledger.path, secret, settings.organization.name, clock=lambda: NOW)
+    client = app.test_client()
+    path = link.removeprefix("https://mail.example.org")
+
+    shown = client.get(path)
+    assert shown.status_code == 200 and "Forget me" in shown.text and MAYA not in shown.text
+    assert client.get(path[:-2] + "xx").status_code == 404
+    assert client.post(path).status_code == 200
+    assert found_in(ledger_bytes(site), {MAYA}) == {MAYA}  # nothing is done before the run
+
+    result = site.mailer("run", now=NOW + timedelta(minutes=5))
+
+    assert "forgot 1 person who asked" in result.output
+    assert found_in(ledger_bytes(site), {MAYA}) == set()
+    assert found_in(outbox_bytes(site), {MAYA}) == set()
+    assert site.rows()[0]["Status"] == ""

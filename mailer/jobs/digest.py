@@ -282,6 +282,7 @@ def _body(site: Site, template: str, contents: Contents, slot: Slot) -> Body:
         ],
         "sessions": contents.sessions,
         "slot": {"date": f"{slot.starts:%B} {slot.starts.day}, {slot.starts.year}"},
+        "forget_link": bool(site.settings.server.public_url),  # `mailer serve` answers it
     }
     prepared = site.renderer.prepare(template, context)
     links = [f"<{placeholder('unsubscribe_mailto')}>"]
@@ -321,5 +322,6 @@ def _drafts(
                 "email": recipient.address,
                 "unsubscribe_url": f"{public_url}/unsubscribe/{token}" if public_url else mailto,
                 "unsubscribe_mailto": mailto,
+                "forget_url": f"{public_url}/forget/{token}" if public_url else "",
             },
         )

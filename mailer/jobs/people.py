@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from mailer.core.errors import ConfigError
+from mailer.core.tokens import address_in
 from mailer.jobs.retention import forget_outbox, open_privacy
-from mailer.ledger.privacy import Removed, secure
+from mailer.ledger.privacy import Removed, drop_forget_request, forget_requests, secure
 from mailer.ledger.sqlite import Ledger, locked
 from mailer.model import normalize_email
 from mailer.sending.transports.outbox import INDEX
@@ -59,22 +60,47 @@ def _read(site: Site) -> dict[str, Table]:
 def forget(site: Site, email: str, now: datetime) -> Forgotten:
     """Remove what mailer holds about `email` (normalized) and keep it from coming back."""
     settings = site.settings
+    with locked(site.ledger_path, settings.ledger.lock_timeout), Ledger(site.ledger_path) as ledger:
+        return forget_in(site, ledger, email, now)
+
+
+def forget_in(site: Site, ledger: Ledger, email: str, now: datetime) -> Forgotten:
+    """forget() in a ledger whose run lock the caller holds."""
+    settings = site.settings
     result = Forgotten()
     tables = _read(site)
     signups_tab = settings.workbook.tab("signups")
-    with locked(site.ledger_path, settings.ledger.lock_timeout), Ledger(site.ledger_path) as ledger:
-        secure(ledger)
-        privacy = open_privacy(site, ledger)
-        result.removed = privacy.forget(email, now)
-        privacy.vacuum()
-        result.outbox_files = forget_outbox(site, email)
-        rows = _rows(site, "signups", tables, email)
-        if rows:
-            result.cells_blanked = _blank(site, tables[signups_tab], rows)
+    secure(ledger)
+    privacy = open_privacy(site, ledger)
+    result.removed = privacy.forget(email, now)
+    privacy.vacuum()
+    result.outbox_files = forget_outbox(site, email)
+    rows = _rows(site, "signups", tables, email)
+    if rows:
+        result.cells_blanked = _blank(site, tables[signups_tab], rows)
     result.rows = [(signups_tab, r) for r in rows]
     subscribers_tab = settings.workbook.tab("subscribers")
     result.rows += [(subscribers_tab, r) for r in _rows(site, "subscribers", tables, email)]
     return result
+
+
+def forget_asked(site: Site, ledger: Ledger, now: datetime, dry_run: bool = False) -> int:
+    """Forget everyone who asked from the link in a digest since the last run; how many.
+
+    The caller holds the run lock. A dry run leaves the requests waiting.
+    """
+    if dry_run:
+        return 0
+    asked = forget_requests(ledger)
+    if not asked:
+        return 0
+    secret = open_privacy(site, ledger).secret
+    for token, at in asked:
+        email = address_in(secret, token)
+        if email is not None:
+            forget_in(site, ledger, normalize_email(email), at)
+        drop_forget_request(ledger, token)  # once acted on, or not a token of this secret
+    return len(asked)
 
 
 def _blank(site: Site, table: Table, rows: list[int]) -> int:

@@ -53,14 +53,16 @@ class RetentionReport:
     removed: Removed = field(default_factory=Removed)
     outbox_files: int = 0
     dry_run: bool = False
+    forgotten: int = 0  # people who asked from the link in a digest
     problems: list[Problem] = field(default_factory=list)
     delivered: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         r = self.removed
+        asked = [f"forgot {plural(self.forgotten, 'person', 'people')} who asked"]
         if not (r or self.outbox_files):
-            return NOTHING_REMOVED
+            return "; ".join(asked) if self.forgotten else NOTHING_REMOVED
         verb = "would remove" if self.dry_run else "removed"
         parts = [f"{verb} {plural(r.bodies, 'message body', 'message bodies')}"]
         if r.sessions:
@@ -71,7 +73,7 @@ class RetentionReport:
         if r.messages:
             parts.append(f"the addresses of {plural(r.messages, 'message')} (kept as counts)")
         parts.append(f"{plural(self.outbox_files, 'outbox message')}")
-        return "; ".join([", ".join(parts), *self.warnings])
+        return "; ".join([", ".join(parts), *(asked if self.forgotten else []), *self.warnings])
 
     def show(self, console: Console, job: JobSettings) -> None:
         console.print(f"Retention: {self.summary()}.", markup=False, highlight=False)

@@ -18,6 +18,7 @@ from mailer.core.errors import ConfigError, MailerError
 from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report, send_nothing
 from mailer.jobs.monitor import FAIL, START, SUCCESS, Pinger
 from mailer.jobs.organizers import Ran, after_run, failing_reason
+from mailer.jobs.people import forget_asked
 from mailer.jobs.retention import RETENTION, run_retention
 from mailer.jobs.runlog import RunLog
 from mailer.ledger.sqlite import Ledger, locked
@@ -121,6 +122,7 @@ def run_jobs(
             yield Outcome(job, report)
         if retention:
             kept = run_retention(site, ledger, now, dry_run)
+            kept.forgotten = forget_asked(site, ledger, now, dry_run)
             if record:
                 runs.record(RETENTION, now, True, kept.summary())
             yield Outcome(RETENTION, kept)

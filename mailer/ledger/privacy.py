@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS forgotten (
     hash TEXT PRIMARY KEY,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS forget_requests (
+    token TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
 """
 NOT_HASHED = f"NOT LIKE '{MARK}%'"
 OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)
@@ -355,6 +359,26 @@ class Privacy:
                 (self.hash("email", email), now.astimezone(UTC).isoformat()),
             )
         return removed
+
+
+def ask_to_forget(ledger: Ledger, token: str, at: datetime) -> None:
+    """Keep a "forget me" answered on `mailer serve` (its sealed token) for the next run."""
+    ledger.db.executescript(SCHEMA)
+    ledger.db.execute(
+        "INSERT OR IGNORE INTO forget_requests VALUES (?, ?)",
+        (token, at.astimezone(UTC).isoformat()),
+    )
+
+
+def forget_requests(ledger: Ledger) -> list[tuple[str, datetime]]:
+    """(token, when) of every "forget me" waiting, oldest first."""
+    ledger.db.executescript(SCHEMA)
+    rows = ledger.db.execute("SELECT token, at FROM forget_requests ORDER BY at").fetchall()
+    return [(token, datetime.fromisoformat(at)) for token, at in rows]
+
+
+def drop_forget_request(ledger: Ledger, token: str) -> None:
+    ledger.db.execute("DELETE FROM forget_requests WHERE token = ?", (token,))
 
 
 def secure(ledger: Ledger) -> None:
