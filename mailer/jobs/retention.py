@@ -68,7 +68,7 @@ class RetentionReport:
         if r.sessions:
             parts.append(
                 f"the people of {plural(len(r.sessions), 'past session')}"
-                f" ({', '.join(r.sessions)}: {plural(r.seats, 'seat')})"
+                f" ({_listed(r.sessions)}: {plural(r.seats, 'seat')})"
             )
         if r.messages:
             parts.append(f"the addresses of {plural(r.messages, 'message')} (kept as counts)")
@@ -77,6 +77,11 @@ class RetentionReport:
 
     def show(self, console: Console, job: JobSettings) -> None:
         console.print(f"Retention: {self.summary()}.", markup=False, highlight=False)
+
+
+def _listed(ids: list[str], most: int = 5) -> str:
+    shown = ", ".join(ids[:most])
+    return shown if len(ids) <= most else f"{shown} and {len(ids) - most} more"
 
 
 def run_retention(
@@ -102,8 +107,9 @@ def run_retention(
         report.warnings.append(f"past sessions kept: keyed hashes need the secret ({err})")
     report.removed.bodies = bodies
     report.outbox_files = prune_outbox(site, ledger, privacy, bodies_before, dry_run)
-    if not dry_run and report.removed:
-        privacy.vacuum()
+    removed = report.removed
+    if not dry_run and removed:
+        privacy.vacuum(full=bool(removed.sessions or removed.messages))
     return report
 
 

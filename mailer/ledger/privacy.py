@@ -198,6 +198,7 @@ class Privacy:
             )
             db.execute(f"UPDATE messages SET {AS_COUNT} WHERE {digests}", (*states, cutoff))
             removed.other = self._orphan_tokens(db)
+            db.execute("DELETE FROM bodies WHERE id NOT IN (SELECT body_id FROM messages)")
         return removed
 
     def _retire_one(
@@ -256,11 +257,16 @@ class Privacy:
             total += n
         return total
 
-    def vacuum(self) -> None:
-        """Rewrite the file without free pages and empty the write-ahead log: nothing lingers."""
+    def vacuum(self, full: bool = True) -> None:
+        """Empty the write-ahead log, and with `full` rewrite the file without free pages.
+
+        Deleted content is zeroed already (secure_delete); the full rewrite is
+        for the rarer, larger removals (a session retired, a person forgotten).
+        """
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.db.execute("VACUUM")
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if full:
+            self.db.execute("VACUUM")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # One person
 
