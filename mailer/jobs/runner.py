@@ -125,6 +125,7 @@ def run_jobs(
             kept.forgotten = forget_asked(site, ledger, now, dry_run)
             if record:
                 runs.record(RETENTION, now, True, kept.summary())
+            ran.append(Ran(RETENTION.name, report=kept))  # the Mailer tab shows what went
             yield Outcome(RETENTION, kept)
         if notify:
             after_run(site, ledger, ran, now, send)
