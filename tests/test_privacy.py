@@ -303,3 +303,23 @@ def test_the_forget_me_link_in_a_digest_asks_once_and_the_next_run_forgets(site)
     assert found_in(ledger_bytes(site), {MAYA}) == set()
     assert found_in(outbox_bytes(site), {MAYA}) == set()
     assert site.rows()[0]["Status"] == ""
+
+
+def test_a_bounce_is_exported_and_forgotten_with_its_person(site):
+    from mailer.ledger.sqlite import BounceRow, Ledger
+
+    site.mailer("run")
+    key = next(line["key"] for line in site.sent() if line["to"] == MAYA)
+    with Ledger(site.settings().ledger.path) as ledger:
+        bounce = BounceRow(MAYA, "soft", "4.2.2", "mailbox full", key, NOW.isoformat())
+        ledger.record_bounce("report-1", bounce)
+
+    held = export(site, MAYA)
+    forget(site, MAYA, NOW + timedelta(minutes=1))
+
+    assert [(b["message"], b["kind"], b["status"]) for b in held["bounces"]] == [
+        (key, "soft", "4.2.2")
+    ]
+    assert export(site, MAYA)["bounces"] == []
+    assert export(site, MAYA)["forgotten_at"] == (NOW + timedelta(minutes=1)).isoformat()
+    assert found_in(ledger_bytes(site), {MAYA}) == set()
