@@ -32,7 +32,7 @@ def mailer_serve(site) -> Iterator[int]:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
                 break
             except OSError:
-                assert server.poll() is None, server.stdout.read().decode()
+                assert server.poll() is None, server.stdout and server.stdout.read().decode()
                 assert time.monotonic() < deadline, "mailer serve did not answer"
                 time.sleep(0.1)
         yield port

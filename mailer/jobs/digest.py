@@ -12,8 +12,8 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from mailer.core.text import plural
-from mailer.core.tokens import load_secret, unsubscribe_token
-from mailer.jobs.base import Send, delivered_text
+from mailer.core.tokens import unsubscribe_token
+from mailer.jobs.base import delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Ledger
 from mailer.mail.emails import event_view, site_body
@@ -25,6 +25,7 @@ from mailer.rules.digest import Recipient, Slot
 from mailer.rules.statuses import OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import DigestOptions
+from mailer.settings.secret import site_secret
 from mailer.sheet.backends import CellChange, Table
 from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
 from mailer.site import Site
@@ -78,26 +79,61 @@ class Contents:
     sessions: list[dict[str, object]]
 
 
-def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> DigestReport:
-    """Decide this slot's digest if it is due and has news, then send what is due."""
+@dataclass
+class SlotDigest:
+    """A slot's digest as decided: what it carries, to whom, and the links to leave it."""
+
+    slot: str
+    resources: list[str]  # the keys of the resources it carries
+    drafts: Iterator[Draft]  # made as the ledger takes them (never all at once)
+    tokens: Iterator[tuple[str, str]]  # (unsubscribe token, email)
+
+
+@dataclass
+class Digest:
+    """One pass: this slot's digest if it is due and has news, and the sheet as it was read."""
+
+    job: JobSettings
+    now: datetime
+    tables: dict[str, Table]
+    subscribers: list[Subscriber]
+    report: DigestReport
+    decided: SlotDigest | None = None
+
+    def record(self, site: Site, ledger: Ledger) -> None:
+        if self.decided is None:
+            return
+        d = self.decided
+        self.report.recipients = ledger.record_digest(
+            self.job.name, d.slot, d.resources, d.drafts, d.tokens, self.now
+        )
+
+    def write_back(self, site: Site, ledger: Ledger) -> None:
+        """Who left, on the Subscribers tab; which digest carried each resource, on Resources."""
+        if "subscribers" in self.tables:
+            _, signups = _events_and_signups(site, self.tables)
+            self.report.unsubscribes_written = write_unsubscribes(
+                site, ledger, self.tables["subscribers"], self.subscribers, signups
+            )
+        _write_sent_in(site, ledger, self.job, self.tables)
+
+
+def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Digest:
+    """This slot's digest if it is due and has news."""
     slot = digest.latest_slot(job.at, ZoneInfo(job.timezone), now)
     report = DigestReport(slot=slot.label)
     tables = _read(site)
     history, report.adopted = _history(site, ledger, job, tables)
     subscribers, problems = _subscribers(site, tables)
     report.problems.extend(problems)
+    decision = Digest(job, now, tables, subscribers, report)
     if history and history[-1][0] >= slot.label:
         report.skipped = f"the {history[-1][0]} digest was already decided"
     else:
-        _decide(site, ledger, now, job, slot, history, tables, subscribers, report)
-    report.delivered = send()
-    if "subscribers" in tables:
-        _, signups = _events_and_signups(site, tables)
-        report.unsubscribes_written = write_unsubscribes(
-            site, ledger, tables["subscribers"], subscribers, signups
+        decision.decided = _decide(
+            site, ledger, now, job, slot, history, tables, subscribers, report
         )
-    _write_sent_in(site, ledger, job, tables)
-    return report
+    return decision
 
 
 def _history(
@@ -154,7 +190,7 @@ def _decide(
     tables: dict[str, Table],
     subscribers: list[Subscriber],
     report: DigestReport,
-) -> None:
+) -> SlotDigest | None:
     options = job.options_as(DigestOptions)
     settings = site.settings
     resources, problems = _resources(site, tables)
@@ -164,23 +200,21 @@ def _decide(
     fresh = digest.new_resources(resources, sent_keys, since)
     if not fresh:
         report.skipped = f"no new resources since {since:%Y-%m-%d}; nothing sent"
-        return
+        return None
     events, signups = _events_and_signups(site, tables, ledger)
     contents = Contents(
         groups=digest.grouped(fresh, options.categories),
         sessions=_sessions(events, ledger, now, options.upcoming_days),
     )
     recipients = digest.audience(subscribers, signups, set(ledger.suppressed()))
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    secret = site_secret(settings)
     body = _body(site, options.template, contents, slot)
     report.resources = len(fresh)
-    report.recipients = ledger.record_digest(
-        job.name,
+    return SlotDigest(
         slot.label,
         [r.key for r in fresh],
         _drafts(site, job, slot, body, recipients, secret, now),
         ((unsubscribe_token(secret, r.email), r.email) for r in recipients),
-        now,
     )
 
 

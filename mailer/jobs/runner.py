@@ -7,7 +7,6 @@ daemon both come through here.
 from __future__ import annotations
 
 import importlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from datetime import datetime
 from typing import cast
 
 from mailer.core.errors import ConfigError, MailerError
-from mailer.jobs.base import JobModule, Progress, Report, send_nothing
+from mailer.jobs.base import JobModule, Progress, Report
 from mailer.jobs.runlog import RunLog
 from mailer.ledger.sqlite import Ledger, locked
 from mailer.sending.delivery import deliver
@@ -48,12 +47,17 @@ def run_job(
     send: bool = True,
     progress: Progress | None = None,
 ) -> Report:
-    """One pass of `job` as of `now`; the caller holds the ledger's lock."""
+    """One pass of `job` as of `now`: decide, record, deliver, write back.
 
-    def sending() -> Counter[str]:
-        return deliver(ledger, site.transport, now, progress)
-
-    return job_module(job.kind).run(site, ledger, job, now, sending if send else send_nothing)
+    The caller holds the ledger's lock. With send=False what is decided is
+    recorded and written back, and its messages are left for a later run.
+    """
+    decision = job_module(job.kind).decide(site, ledger, job, now)
+    decision.record(site, ledger)
+    if send:
+        decision.report.delivered = deliver(ledger, site.transport, now, progress)
+    decision.write_back(site, ledger)
+    return decision.report
 
 
 def run_jobs(

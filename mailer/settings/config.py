@@ -6,9 +6,10 @@ import dataclasses
 import tomllib
 import types
 import typing
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.core.durations import seconds
@@ -17,8 +18,13 @@ from mailer.rules.digest import AT
 from mailer.settings.event_key import load_event_key
 from mailer.settings.kinds import KINDS, Options, SignupsOptions
 from mailer.settings.schema import DEFAULT_COLUMNS, DEFAULT_TABS
+from mailer.settings.transports import TRANSPORTS
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Opts = TypeVar("Opts", bound=Options)
+Built = TypeVar("Built", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,11 @@ class Settings:
 SMTP_SECURITY = ("starttls", "ssl", "none")
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
 LOCAL_HTTP = tuple(f"http://{h}" for h in LOOPBACK)  # plain http only on this machine (tests)
-BACKENDS = {"workbook": {"csv", "google"}, "transport": {"outbox", "smtp", "sendgrid"}}
+# the transports as registered (a live view: a transport registered later is known too)
+BACKENDS: dict[str, AbstractSet[str]] = {
+    "workbook": {"csv", "google"},
+    "transport": TRANSPORTS.keys(),
+}
 
 
 def load(path: Path) -> Settings:
@@ -297,7 +307,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     )
 
 
-def _build(cls: type, table: object, path: Path, where: str):
+def _build(cls: type[Built], table: object, path: Path, where: str) -> Built:
     """Turn a TOML table into dataclass `cls`, naming the file and key on any mismatch."""
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [{where}] should be a table")
@@ -317,7 +327,7 @@ def _build(cls: type, table: object, path: Path, where: str):
     return cls(**values)
 
 
-def _coerce(hint, value, path: Path, where: str):
+def _coerce(hint: Any, value: object, path: Path, where: str) -> object:
     origin = typing.get_origin(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, path, where)
@@ -335,11 +345,11 @@ def _coerce(hint, value, path: Path, where: str):
         _, inner = typing.get_args(hint)
         return {str(k): _coerce(inner, v, path, _join(where, k)) for k, v in value.items()}
     if hint is Path:
-        return Path(_expect(str, value, path, where))
+        return Path(str(_expect(str, value, path, where)))
     return _expect(hint, value, path, where)
 
 
-def _expect(kind: type, value, path: Path, where: str):
+def _expect(kind: type, value: object, path: Path, where: str) -> object:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)  # `timeout = 30` is a float setting written as a whole number
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
