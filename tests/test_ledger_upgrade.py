@@ -18,6 +18,8 @@ from mailer.mail.message import Draft
 
 # What each schema added, undone to take a ledger back to the version before it.
 ADDED_IN = {
+    5: "DROP TABLE suppressions; CREATE TABLE suppressions (email TEXT PRIMARY KEY,"
+    " reason TEXT NOT NULL, created_at TEXT NOT NULL);",
     4: "DROP TABLE requests;",
     3: "DROP INDEX messages_by_sent_at; DROP TABLE pauses;"
     " ALTER TABLE messages DROP COLUMN priority; ALTER TABLE messages DROP COLUMN tried_at;",
@@ -35,7 +37,7 @@ def as_written_by_schema(path: Path, version: int) -> None:
     db.close()
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_an_older_ledger_is_upgraded_and_keeps_its_messages(tmp_path: Path, version: int):
     path = tmp_path / "mailer.db"
     ledger = Ledger(path)
@@ -47,9 +49,26 @@ def test_an_older_ledger_is_upgraded_and_keeps_its_messages(tmp_path: Path, vers
     ledger = Ledger(path)
     due = [m.kind for batch in ledger.due() for m in batch]
 
-    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert due == ["confirmation", "digest", "digest", "digest"], "the digest goes last"
     assert ledger.paused("smtp") is None
+
+
+def test_an_unsubscribe_kept_by_an_older_ledger_leaves_room_for_a_bounce(tmp_path: Path):
+    path = tmp_path / "mailer.db"
+    Ledger(path).close()
+    as_written_by_schema(path, 4)
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO suppressions VALUES ('ann@example.org', 'unsubscribe', '2026-11-01')")
+    db.commit()
+    db.close()
+
+    ledger = Ledger(path)
+    ledger.suppress("ann@example.org", "bounce", NOW)
+
+    assert ledger.suppressed("unsubscribe") == {"ann@example.org": "2026-11-01"}
+    assert list(ledger.suppressed("bounce")) == ["ann@example.org"]
+    assert ledger.suppressions_among(["Ann@example.org"]) == {"ann@example.org": "bounce"}
 
 
 def test_a_ledger_from_a_newer_mailer_is_refused(tmp_path: Path):

@@ -24,7 +24,7 @@ from test_google_sheets import sheet  # noqa: F401 (the Google Sheet stand-in fi
 from test_unsubscribe import CHROMIUM, CHROMIUM_ARGS, with_public_url
 
 from mailer.core.tokens import load_secret
-from mailer.ledger.sqlite import Ledger
+from mailer.ledger.sqlite import SCHEMA_VERSION, Ledger
 from mailer.rules.self_service import SeatRef
 from mailer.web.app import create_app
 
@@ -408,4 +408,81 @@ def test_a_ledger_from_before_requests_existed_is_upgraded_in_place(tmp_path):
         (version,) = ledger.db.execute("PRAGMA user_version").fetchone()
     finally:
         ledger.close()
-    assert (added, again, version) == (True, False, 4)
+    assert (added, again, version) == (True, False, SCHEMA_VERSION)
+
+
+def sequence_of(site: SiteDir, line: dict) -> int:
+    """The SEQUENCE of an email's calendar part: a calendar keeps the highest it has seen."""
+    message = read_eml(site, line)
+    part = next(p for p in message.iter_attachments() if p.get_content_type() == "text/calendar")
+    ics = cast(bytes, part.get_payload(decode=True)).decode()
+    sequence = re.search(r"SEQUENCE:(\d+)", ics)
+    assert sequence is not None, ics
+    return int(sequence.group(1))
+
+
+def confirm_by_hand(site: SiteDir, name: str) -> None:
+    """An organizer types `confirmed` in a row's Status cell."""
+    rows = site.rows()
+    row_of_name = next(row for row in rows if row["Name"] == name)
+    row_of_name["Status"] = "confirmed"
+    site.write_rows("signups", rows)
+
+
+def to_daniel(site: SiteDir, kind: str) -> list[dict]:
+    return [x for x in site.sent() if x["kind"] == kind and x["to"] == DANIEL]
+
+
+def test_a_released_seat_an_organizer_confirms_again_is_theirs_again(served):
+    site = served
+    site.mailer("run")
+    path = urlsplit(link_in(site, "confirmation", DANIEL)).path
+    site.client.post(path)
+    site.mailer("run", now=NOW + timedelta(minutes=5))
+
+    confirm_by_hand(site, "Daniel Reyes")
+    site.mailer("run", now=NOW + timedelta(minutes=10))
+    site.mailer("run", now=NOW + timedelta(minutes=15))
+    page = site.client.get(path)
+
+    first, again = to_daniel(site, "confirmation")
+    (cancel,) = to_daniel(site, "released")
+    assert again["subject"].startswith("You're confirmed")
+    assert calendar_part(site, again) == ("REQUEST", DANIEL)
+    assert sequence_of(site, first) < sequence_of(site, cancel) < sequence_of(site, again)
+    daniel = row_of(site, "Daniel Reyes")
+    assert (daniel["Status"], daniel["Note"]) == ("confirmed", "")
+    assert "Release your seat?" in page.get_data(as_text=True)
+
+    site.clock["now"] = NOW + timedelta(minutes=20)
+    pressed = site.client.post(path)
+    site.mailer("run", now=NOW + timedelta(minutes=25))
+
+    assert "Your seat is released" in pressed.get_data(as_text=True)
+    acks = to_daniel(site, "released")
+    assert len(acks) == 2 and sequence_of(site, acks[-1]) > sequence_of(site, again)
+    daniel = row_of(site, "Daniel Reyes")
+    assert (daniel["Status"], daniel["Note"]) == (
+        "cancelled",
+        "released by the person on 2026-11-24",
+    )
+    assert len(to_daniel(site, "confirmation")) == 2
+
+
+def test_an_old_form_answer_does_not_release_a_seat_confirmed_again(site):
+    with_form(site)
+    site.mailer("run")
+    token = link_in(site, "confirmation", DANIEL).removeprefix(FORM)
+    answer_form(site, token)
+    site.mailer("run", now=NOW + timedelta(minutes=5))
+
+    confirm_by_hand(site, "Daniel Reyes")
+    site.mailer("run", now=NOW + timedelta(minutes=10))
+    site.mailer("run", now=NOW + timedelta(minutes=15))
+    kept = row_of(site, "Daniel Reyes")["Status"]
+    answer_form(site, token, token, answered="11/24/2026 09:20:00")
+    site.mailer("run", now=NOW + timedelta(minutes=25))
+
+    assert kept == "confirmed", "the answer acted on before stays acted on"
+    assert row_of(site, "Daniel Reyes")["Status"] == "cancelled", "a new answer releases it again"
+    assert len(to_daniel(site, "released")) == 2 and len(to_daniel(site, "confirmation")) == 2

@@ -6,6 +6,7 @@ import shutil
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from conftest import NOW
 from mail_servers import SmtpServer, SmtpSink
 
@@ -333,3 +334,34 @@ def test_a_no_show_survives_a_lost_ledger(site):
 
     assert kinds(site) == {"confirmation": 12, "waitlist": 2}
     assert person(site.rows(), "Priya Raman")["Status"] == "no-show"
+
+
+@pytest.mark.parametrize("address", ["=cmd@example.org", "+cmd@example.org", "-cmd@example.org"])
+def test_a_formula_like_address_that_left_is_listed_once_and_stays_out(site, address):
+    """mailer writes such an address as '=cmd@... so no spreadsheet runs it; it reads it back so."""
+
+    def signs_up(rows):
+        first = rows[0]
+        when = {"Timestamp": "11/23/2026 10:00:00", "Name": "Cam Dee"}
+        rows.append(
+            {**first, **when, "Email Address": address, "Send me the resource digest": "Yes"}
+        )
+
+    def new_resource(rows):
+        new = {"title": "New", "url": "https://example.org/new", "added_on": "2026-11-30"}
+        rows.append({**rows[0], **new, "Sent in digest": ""})
+
+    edit(site, "signups", signs_up)
+    site.mailer("run")
+    site.mailer("unsubscribe", "--now", NOW.isoformat(), "--", address, now=None)
+    for minutes in (5, 10, 15):
+        site.mailer("run", "signups", now=NOW + timedelta(minutes=minutes))
+    listed = [(row["email"], row["unsubscribed_on"]) for row in site.rows("subscribers")]
+    shutil.rmtree(site.root / "state")
+    edit(site, "resources", new_resource)
+    site.mailer("run", now=NOW + timedelta(days=7))
+
+    assert [row for row in listed if address in row[0]] == [(f"'{address}", "2026-11-24")]
+    assert len({line["subject"] for line in site.sent(digests=True)}) == 2  # a second digest went
+    digests = [line["to"] for line in site.sent(digests=True)]
+    assert digests.count(address) == 1, "the first digest, before they left; none after"

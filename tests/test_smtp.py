@@ -12,6 +12,7 @@ import trustme
 from conftest import NOW
 from mail_servers import SmtpServer, SmtpSink
 
+from mailer.ledger.sqlite import Ledger
 from mailer.sending.transports.smtp import SmtpTransport
 from mailer.settings.config import SmtpSettings
 
@@ -190,6 +191,27 @@ def test_a_bounced_address_gets_nothing_from_any_job_until_retried(site):
     site.mailer("run", "signups", now=day_before)
     daniel = next(row for row in site.rows() if row["Email Address"] == BOUNCING)
     assert not daniel["Note"], "the note goes once the email went"
+
+
+def test_a_bounce_after_an_unsubscribe_is_recorded_and_holds_the_reminders(site):
+    site.mailer("unsubscribe", BOUNCING)
+    sink = SmtpSink(refuse={BOUNCING: "550 5.1.1 no such user"})
+    with SmtpServer(sink) as server:
+        site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
+        site.mailer("run", "signups")
+        sink.refuse.clear()
+        starts = json.loads(site.mailer("status", "--json").output)["events"][0]["starts_at"]
+        day_before = datetime.fromisoformat(starts) - timedelta(hours=23)
+        reminders = site.mailer("run", "reminders", now=day_before)
+        status = site.mailer("status", now=day_before)
+
+    assert reminders.exit_code == 0, reminders.output
+    assert "11 sent" in reminders.output and "1 failed" in reminders.output
+    assert "failed: reminder" in status.output and "bounced before" in status.output
+    assert not sink.to(BOUNCING), "the dead address got nothing after its bounce"
+    with Ledger(site.settings().ledger.path) as ledger:
+        assert set(ledger.suppressed("bounce")) == set(ledger.suppressed("unsubscribe"))
+        assert set(ledger.suppressed("bounce")) == {BOUNCING}
 
 
 def test_a_421_after_data_pauses_and_the_next_run_after_the_pause_sends_the_rest(site):

@@ -48,8 +48,7 @@ def digest_to_everyone(ledger: Ledger) -> None:
         )
         for i in range(READERS)
     )
-    tokens = ((unsubscribe_token(SECRET, reader(i)), reader(i)) for i in range(READERS))
-    ledger.record_digest("weekly", "2026-11-23", [], drafts, tokens, NOW)
+    ledger.record_digest("weekly", "2026-11-23", [], drafts, NOW)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from conftest import NOW
 from test_digest import NEXT_SLOT, add_resources
 from test_emails import read_eml
 
-from mailer.core.tokens import load_secret, unsubscribe_token
+from mailer.core.tokens import address_in, hmac_token, load_secret, unsubscribe_token
 from mailer.ledger.sqlite import Ledger
 from mailer.web.app import create_app
 
@@ -156,3 +156,81 @@ def test_unsubscribing_in_a_real_browser_stops_the_next_digest(served):
     assert heading == "You are unsubscribed"
     second = {line["to"] for line in site.sent(digests=True) if "2026-11-30" in line["key"]}
     assert "priya.raman@example.org" not in second and len(second) == 6
+
+
+@pytest.fixture
+def kept_secret(monkeypatch) -> str:
+    """MAILER_SECRET set, as in production: it outlives the state folder."""
+    monkeypatch.setenv("MAILER_SECRET", "a-secret-kept-apart-from-the-ledger")
+    return "a-secret-kept-apart-from-the-ledger"
+
+
+def serve(site, secret: str):
+    settings = site.settings()
+    app = create_app(settings.ledger.path, secret, settings.organization.name, clock=lambda: NOW)
+    return app.test_client()
+
+
+def lose_the_ledger(site) -> None:
+    shutil.rmtree(site.root / "state")
+
+
+def test_a_digest_link_still_works_after_the_ledger_is_lost_and_rebuilt(site, kept_secret):
+    with_public_url(site, "https://mail.example.org")
+    site.mailer("run")
+    link = path_of(unsubscribe_link(site, "priya.raman@example.org"))
+    lose_the_ledger(site)
+
+    client = serve(site, kept_secret)
+    shown = client.get(link)
+    answered = client.post(link, data={"List-Unsubscribe": "One-Click"})
+    add_resources(site, "Rest as resistance")
+    site.mailer("run", now=NEXT_SLOT)
+
+    assert shown.status_code == 200 and "p***@example.org" in shown.get_data(as_text=True)
+    assert answered.status_code == 200
+    assert suppressed(site) == {"priya.raman@example.org"}
+    second = {line["to"] for line in site.sent(digests=True) if "2026-11-30" in line["key"]}
+    assert "priya.raman@example.org" not in second and second
+    rows = {row["email"]: row["unsubscribed_on"] for row in site.rows("subscribers")}
+    assert rows["priya.raman@example.org"] == "2026-11-24"
+
+
+def test_a_link_of_the_older_format_works_again_once_the_ledger_is_rebuilt(site, kept_secret):
+    older = f"/unsubscribe/{hmac_token(kept_secret, 'daniel.reyes@example.org')}"
+    site.mailer("run")
+    lose_the_ledger(site)
+    refused_before_any_run = serve(site, kept_secret).get(older).status_code
+
+    site.mailer("run")
+    answered = serve(site, kept_secret).post(older, data={"List-Unsubscribe": "One-Click"})
+
+    assert refused_before_any_run == 404, "its address is read back from the sheet by a run"
+    assert answered.status_code == 200
+    assert suppressed(site) == {"daniel.reyes@example.org"}
+
+
+def test_a_link_signed_with_a_lost_local_secret_is_refused_and_changes_nothing(site):
+    """Without MAILER_SECRET the outbox keeps its secret in state/: lost with it."""
+    with_public_url(site, "https://mail.example.org")
+    site.mailer("run")
+    link = path_of(unsubscribe_link(site, "priya.raman@example.org"))
+    lose_the_ledger(site)
+    site.mailer("run")
+
+    settings = site.settings()
+    answer = serve(site, load_secret(settings.ledger.path.parent, may_generate=True)).get(link)
+
+    assert answer.status_code == 404
+    assert suppressed(site) == set()
+
+
+def test_the_token_carries_the_address_sealed_not_written():
+    token = unsubscribe_token("a-secret-kept-apart-from-the-ledger", "priya.raman@example.org")
+
+    assert "priya" not in token and "example" not in token
+    assert address_in("a-secret-kept-apart-from-the-ledger", token) == "priya.raman@example.org"
+    assert address_in("another-secret-of-enough-length", token) is None
+    assert token == unsubscribe_token(
+        "a-secret-kept-apart-from-the-ledger", "priya.raman@example.org"
+    ), "one address, one token"

@@ -1,17 +1,34 @@
-"""Unsubscribe tokens: an HMAC of the address under MAILER_SECRET, so links carry no address.
+"""Unsubscribe tokens: the address sealed under MAILER_SECRET, so links carry no address.
 
-The ledger keeps token -> address for the addresses it sent a digest to; a
-token that is not there, or whose HMAC does not match its address, is refused.
+A token is the address encrypted with AES-SIV under a key drawn from the
+secret: whoever holds the secret reads the address back out of it, and a
+token altered by one bit, or made without the secret, opens to nothing.
+`mailer serve` needs nothing else to answer it, so a link keeps working when
+the ledger is lost and rebuilt from the sheet. The encryption is
+deterministic (one address, one token), and addresses are padded to a
+multiple of 16 bytes, so a token tells nothing of the address but roughly
+its length.
+
+Links issued before this format (an HMAC of the address, 32 characters) are
+checked against token -> address pairs in the ledger, which the digest job
+derives again for everyone on the Subscribers tab and every signer-up who
+opted in (once, into a ledger that holds none: a new or rebuilt one), so those
+also survive a rebuild while their address is on the sheet.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import hashlib
 import hmac
 import os
 import secrets
 from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from mailer.core.errors import ConfigError
 from mailer.core.files import private_folder
@@ -19,15 +36,52 @@ from mailer.core.files import private_folder
 SECRET_ENV = "MAILER_SECRET"
 MIN_SECRET = 16
 LOCAL_SECRET = "local-secret"  # beside the ledger, for the outbox transport only
+SEALED = "u2."  # what starts a sealed token; an HMAC token never holds a dot
+PAD = 16
+PURPOSE = b"unsubscribe"  # bound into every sealed token: it opens for nothing else
 
 
 def unsubscribe_token(secret: str, email: str) -> str:
+    """The link's token for this (normalized) address: the address, sealed."""
+    data = email.encode()
+    padded = data + b"\0" * (-len(data) % PAD)
+    sealed = _cipher(secret).encrypt(padded, [PURPOSE])
+    return SEALED + base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
+
+
+def address_in(secret: str, token: str) -> str | None:
+    """The address a sealed token holds, or None if it is not one this secret made."""
+    if not token.startswith(SEALED):
+        return None
+    text = token.removeprefix(SEALED)
+    try:
+        sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        padded = _cipher(secret).decrypt(sealed, [PURPOSE])
+    except (binascii.Error, ValueError, InvalidTag):
+        return None
+    if base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=") != text:
+        return None  # the same bytes spelled another way: only mailer's spelling counts
+    try:
+        return padded.rstrip(b"\0").decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def hmac_token(secret: str, email: str) -> str:
+    """The token of links issued before sealed tokens: an HMAC of the address."""
     digest = hmac.new(secret.encode(), f"unsubscribe:{email}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
 
 
 def token_matches(secret: str, email: str, token: str) -> bool:
-    return hmac.compare_digest(unsubscribe_token(secret, email), token)
+    """An HMAC token is genuine for this address."""
+    return hmac.compare_digest(hmac_token(secret, email), token)
+
+
+@functools.lru_cache(maxsize=4)
+def _cipher(secret: str) -> AESSIV:
+    key = hmac.new(secret.encode(), b"mailer unsubscribe links", hashlib.sha512).digest()
+    return AESSIV(key)  # 64 bytes: AES-256-SIV
 
 
 def load_secret(state_folder: Path, may_generate: bool) -> str:

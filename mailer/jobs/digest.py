@@ -12,7 +12,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from mailer.core.text import plural
-from mailer.core.tokens import unsubscribe_token
+from mailer.core.tokens import hmac_token, unsubscribe_token
 from mailer.jobs.base import delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Ledger
@@ -81,12 +81,11 @@ class Contents:
 
 @dataclass
 class SlotDigest:
-    """A slot's digest as decided: what it carries, to whom, and the links to leave it."""
+    """A slot's digest as decided: what it carries, and to whom."""
 
     slot: str
     resources: list[str]  # the keys of the resources it carries
     drafts: Iterator[Draft]  # made as the ledger takes them (never all at once)
-    tokens: Iterator[tuple[str, str]]  # (unsubscribe token, email)
 
 
 @dataclass
@@ -105,7 +104,7 @@ class Digest:
             return
         d = self.decided
         self.report.recipients = ledger.record_digest(
-            self.job.name, d.slot, d.resources, d.drafts, d.tokens, self.now
+            self.job.name, d.slot, d.resources, d.drafts, self.now
         )
 
     def write_back(self, site: Site, ledger: Ledger) -> None:
@@ -126,6 +125,7 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Diges
     history, report.adopted = _history(site, ledger, job, tables)
     subscribers, problems = _subscribers(site, tables)
     report.problems.extend(problems)
+    _remember_older_links(site, ledger, tables, subscribers)
     decision = Digest(job, now, tables, subscribers, report)
     if history and history[-1][0] >= slot.label:
         report.skipped = f"the {history[-1][0]} digest was already decided"
@@ -153,6 +153,22 @@ def _history(
                 shown.setdefault(slot, []).append(resource.key)
     adopted = {slot: keys for slot, keys in shown.items() if slot not in history}
     return sorted({**history, **adopted}.items()), len(adopted)
+
+
+def _remember_older_links(
+    site: Site, ledger: Ledger, tables: dict[str, Table], subscribers: list[Subscriber]
+) -> None:
+    """Derive again the tokens of links issued before sealed tokens, for all on the sheet.
+
+    Those tokens are answered from the ledger; a rebuilt ledger (one that holds
+    none) gets them back here, once.
+    """
+    if ledger.has_tokens():
+        return
+    secret = site_secret(site.settings)
+    _, signups = _events_and_signups(site, tables)
+    readers = {s.email for s in subscribers} | {s.email for s in signups if s.digest}
+    ledger.remember_tokens((hmac_token(secret, email), email) for email in sorted(readers))
 
 
 def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]) -> int:
@@ -214,7 +230,6 @@ def _decide(
         slot.label,
         [r.key for r in fresh],
         _drafts(site, job, slot, body, recipients, secret, now),
-        ((unsubscribe_token(secret, r.email), r.email) for r in recipients),
     )
 
 

@@ -38,9 +38,13 @@ def take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> lis
                 " does not know); nothing was changed"
             )
             continue
+        # An answer dated after this run's moment (a run --now in the past), or not
+        # dated at all, counts as given now, but cannot pass for one given after a
+        # run that acted on its token: only a dated answer can release a seat again.
         try:
             at = parse_datetime(table.cell(values, stamp_at), settings.organization.zone)
+            again = at <= now
         except ValueError:
-            at = now
-        ledger.add_request(token, seat, min(at, now), "form")
+            at, again = now, False
+        ledger.add_request(token, seat, min(at, now), "form", again=again)
     return warnings

@@ -222,6 +222,7 @@ def _plan_event(
         plan, ends = _with_offers(event, signups, effective, offers, requests, window, now)
         out.offered.update(((event.id, email), at) for email, at in ends.items())
     change = changes.detect(event, known.stored.get(event.id), plan, previous, now)
+    change = self_service.with_room_for_reinvitation(change, plan)
     acks = self_service.acknowledgements(
         plan,
         previous,

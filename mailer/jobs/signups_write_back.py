@@ -118,6 +118,12 @@ def _changes(
             cells["note"] = ""
         elif cells["note"] is None and current["note"].startswith(claims.OFFER_NOTE):
             cells["note"] = ""  # the offer was claimed, or passed on
+        elif (
+            cells["note"] is None
+            and cells["status"] in self_service.PLACES
+            and self_service.is_release_note(current["note"])
+        ):
+            cells["note"] = ""  # confirmed again by an organizer: the place is theirs again
         for column, new in cells.items():
             if new is not None and new != current[column]:
                 changes.append(CellChange(row, key, headers[column], current[column], new))

@@ -48,7 +48,7 @@ PENDING = "pending"
 SENDING = "sending"
 SKIPPED = "skipped"
 BOUNCE = "bounce"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -141,9 +141,10 @@ CREATE TABLE IF NOT EXISTS unsubscribe_tokens (
     email TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS suppressions (
-    email TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
     reason TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (email, reason)
 );
 CREATE TABLE IF NOT EXISTS seat_tokens (
     lookup TEXT PRIMARY KEY,
@@ -181,6 +182,14 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE IF NOT EXISTS requests (token TEXT PRIMARY KEY, event_id TEXT NOT NULL,"
         " email TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL,"
         " applied_at TEXT)",
+    ),
+    # One suppression per address and reason: a bounce is never lost behind an unsubscribe.
+    5: (
+        "CREATE TABLE suppressions_by_reason (email TEXT NOT NULL, reason TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, PRIMARY KEY (email, reason))",
+        "INSERT INTO suppressions_by_reason SELECT email, reason, created_at FROM suppressions",
+        "DROP TABLE suppressions",
+        "ALTER TABLE suppressions_by_reason RENAME TO suppressions",
     ),
 }
 
@@ -282,12 +291,14 @@ class Ledger:
         seats = self.db.execute(
             "SELECT email, status, written, row FROM seats WHERE event_id = ?", (event_id,)
         ).fetchall()
-        notified = frozenset(
-            self.db.execute("SELECT kind, email FROM messages WHERE event_id = ?", (event_id,))
-        )
+        notified: set[tuple[str, str]] = set()
+        query = "SELECT kind, email, key FROM messages WHERE event_id = ?"
+        for kind, email, key in self.db.execute(query, (event_id,)):
+            # The key starts with the kind and its version, if any (see roster.Notice.key).
+            notified |= {(kind, email), (key.split(":", 1)[0], email)}
         return Previous(
             statuses={email: status for email, status, _, _ in seats},
-            notified=notified,
+            notified=frozenset(notified),
             written={email: written for email, _, written, _ in seats if written},
             rows={email: row for email, _, _, row in seats},
         )
@@ -578,14 +589,20 @@ class Ledger:
         )
 
     def suppressions_among(self, emails: Iterable[str]) -> dict[str, str]:
-        """Address (casefolded) -> why it is suppressed, for those of these that are."""
+        """Address (casefolded) -> why it is suppressed, for those of these that are.
+
+        An address suppressed for several reasons gives its bounce, if it has one:
+        that one holds back every kind of message.
+        """
         wanted = list({e.casefold() for e in emails})
         found: dict[str, str] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                f"SELECT email, reason FROM suppressions WHERE email IN ({marks})", chunk
+                f"SELECT email, reason FROM suppressions WHERE email IN ({marks})"
+                " ORDER BY reason = ?",
+                (*chunk, BOUNCE),
             )
             found.update(rows)
         return found
@@ -748,10 +765,14 @@ class Ledger:
         return [MessageRow(*r) for r in rows]
 
     def suppressed(self, reason: str | None = None) -> dict[str, str]:
-        """Suppressed address -> when, for every reason or one."""
-        query = "SELECT email, created_at FROM suppressions"
+        """Suppressed address -> when (its first suppression), for every reason or one."""
+        query = "SELECT email, MIN(created_at) FROM suppressions"
         rows = self.db.execute(
-            *((query,) if reason is None else (query + " WHERE reason = ?", (reason,)))
+            *(
+                (query + " GROUP BY email",)
+                if reason is None
+                else (query + " WHERE reason = ? GROUP BY email", (reason,))
+            )
         )
         return dict(rows)
 
@@ -766,18 +787,25 @@ class Ledger:
         slot: str,
         held: Sequence[str],
         drafts: Iterable[Draft],
-        tokens: Iterable[tuple[str, str]],
         now: datetime,
     ) -> int:
-        """Commit a slot's digest, its messages (streamed) and unsubscribe tokens at once."""
+        """Commit a slot's digest and its messages (streamed) at once."""
         with self.transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO unsubscribe_tokens VALUES (?, ?)", tokens)
             recipients = self._insert_drafts(db, drafts)
             db.execute(
                 "INSERT INTO digests VALUES (?, ?, ?, ?, ?)",
                 (job, slot, json.dumps(list(held)), recipients, now.astimezone(UTC).isoformat()),
             )
             return recipients
+
+    def has_tokens(self) -> bool:
+        """Whether any (HMAC token, address) pair is kept (none in a new or rebuilt ledger)."""
+        return self.db.execute("SELECT 1 FROM unsubscribe_tokens LIMIT 1").fetchone() is not None
+
+    def remember_tokens(self, tokens: Iterable[tuple[str, str]]) -> None:
+        """Keep (HMAC token, address) pairs, so links of that older format are answered."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO unsubscribe_tokens VALUES (?, ?)", tokens)
 
     def email_for_token(self, token: str) -> str | None:
         row = self.db.execute(
@@ -835,11 +863,21 @@ class Ledger:
         ).fetchone()
         return SeatRow(*row) if row else None
 
-    def add_request(self, token: str, seat: SeatRef, at: datetime, source: str) -> bool:
-        """Keep a person's answer until a run acts on it; False if this token was seen before."""
+    def add_request(
+        self, token: str, seat: SeatRef, at: datetime, source: str, again: bool = True
+    ) -> bool:
+        """Keep a person's answer until a run acts on it; False if this token was seen before.
+
+        With `again`, a token acted on before is taken again for an answer given
+        after that run (a released seat an organizer confirmed again can be
+        released again); the same answer read twice, or an older one, changes nothing.
+        """
         return bool(
             self.db.execute(
-                "INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (token)"
+                " DO UPDATE SET at = excluded.at, source = excluded.source, applied_at = NULL"
+                " WHERE ? AND requests.applied_at IS NOT NULL"
+                " AND excluded.at > requests.applied_at",
                 (
                     token,
                     seat.event_id,
@@ -847,12 +885,14 @@ class Ledger:
                     seat.action,
                     at.astimezone(UTC).isoformat(),
                     source,
+                    again,
                 ),
             ).rowcount
         )
 
-    def has_request(self, token: str) -> bool:
-        query = "SELECT 1 FROM requests WHERE token = ?"
+    def has_open_request(self, token: str) -> bool:
+        """An answer with this token waits for the next run."""
+        query = "SELECT 1 FROM requests WHERE token = ? AND applied_at IS NULL"
         return self.db.execute(query, (token,)).fetchone() is not None
 
     def open_requests(self) -> list[Request]:

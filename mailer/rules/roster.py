@@ -13,7 +13,10 @@ Rules:
 - A seat whose row is gone from the sheet is kept as it was (a missing row
   is not a cancellation).
 - Free seats go to the waitlist in order, but only before the event starts.
-- Each notice kind goes to a person at most once per event.
+- Each notice kind goes to a person at most once per event, and once more
+  each time they are given back a place they were told they had lost: an
+  organizer who confirms again someone who released their seat sends them
+  a new confirmation (see `Previous.losses_told`).
 """
 
 from __future__ import annotations
@@ -63,6 +66,11 @@ class Seat:
     position: int | None = None
 
 
+def tagged(kind: str, version: int = 0) -> str:
+    """How the ledger tells notices of one kind apart: the kind, and its version if any."""
+    return f"{kind}-{version}" if version else kind
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     kind: str
@@ -74,8 +82,7 @@ class Notice:
     @property
     def key(self) -> str:
         """The idempotency key: one message per kind (and version), event and person."""
-        kind = f"{self.kind}-{self.version}" if self.version else self.kind
-        return f"{kind}:{self.event_id}:{self.email}"
+        return f"{tagged(self.kind, self.version)}:{self.event_id}:{self.email}"
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,8 @@ class Previous:
     """What the ledger remembers of an event, by person (normalized email)."""
 
     statuses: Mapping[str, str] = field(default_factory=dict)
-    notified: frozenset[tuple[str, str]] = frozenset()  # (kind, email)
+    # (kind, email), and (kind-version, email) for a notice sent with a version
+    notified: frozenset[tuple[str, str]] = frozenset()
     written: Mapping[str, str] = field(default_factory=dict)  # what mailer put in Status
     rows: Mapping[str, int] = field(default_factory=dict)  # the sheet row, last seen
 
@@ -98,6 +106,24 @@ class Previous:
         return Previous(
             follow(self.statuses), self.notified, follow(self.written), follow(self.rows)
         )
+
+    def sent_count(self, kind: str, email: str, first: int = 0) -> int:
+        """How many notices of a kind went to a person: `kind` (version 0), `kind-1`, `kind-2`...
+
+        Counted from version `first`.
+        """
+        count = 0
+        while (tagged(kind, first + count), email) in self.notified:
+            count += 1
+        return count
+
+    def losses_told(self, email: str) -> int:
+        """Places this person was told they gave up, less those they were told they have again.
+
+        Each release acknowledgement is one more version of `released`; each
+        confirmation after one, a version of `confirmation` from 1 on.
+        """
+        return self.sent_count(RELEASED, email) - self.sent_count(CONFIRMATION, email, first=1)
 
     def told_seat(self, email: str) -> bool:
         """Told they have a seat (a confirmation or promotion) and not cancelled since."""
@@ -130,6 +156,7 @@ class Plan:
     def as_previous(self, earlier: Previous = Previous()) -> Previous:
         """What the ledger holds once this plan is committed and its statuses written."""
         sent = {(n.kind, n.email) for n in self.notices}
+        sent |= {(tagged(n.kind, n.version), n.email) for n in self.notices}
         written = dict(earlier.written)
         for email, seat in self.seats.items():
             decision = self.rows.get(seat.row)
@@ -253,6 +280,11 @@ def _read_cell(signup: Signup, previous: Previous) -> _Person:
     return _Person(signup)
 
 
+def _given_back(email: str, previous: Previous) -> bool:
+    """Confirmed now, after being told their place was given up (a release acknowledged)."""
+    return previous.statuses.get(email) == CANCELLED and previous.losses_told(email) > 0
+
+
 def _notices(event: Event, people: list[_Person], previous: Previous) -> list[Notice]:
     def sent(kind: str, email: str) -> bool:
         return (kind, email) in previous.notified
@@ -264,6 +296,9 @@ def _notices(event: Event, people: list[_Person], previous: Previous) -> list[No
         if status == CONFIRMED and not has_seat_notice:
             kind = PROMOTION if sent(WAITLIST, email) else CONFIRMATION
             notices.append(Notice(kind, event.id, email, row))
+        elif status == CONFIRMED and _given_back(email, previous):
+            again = previous.sent_count(CONFIRMATION, email, first=1) + 1
+            notices.append(Notice(CONFIRMATION, event.id, email, row, version=again))
         elif status == WAITLISTED and not has_seat_notice and not sent(WAITLIST, email):
             notices.append(Notice(WAITLIST, event.id, email, row))
     return notices

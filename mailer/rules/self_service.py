@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from mailer.rules.roster import RELEASED, Notice, Plan, Previous
+from mailer.rules.changes import EventChange
+from mailer.rules.roster import CONFIRMATION, RELEASED, Notice, Plan, Previous
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
 
 RELEASE = "release"  # give up a seat, or a place on the waitlist
@@ -34,6 +35,7 @@ SERVER = "server"
 FORM = "form"
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 NOTE_FORMAT = "released by the person on %Y-%m-%d"
+NOTE_SHAPE = re.compile(r"released by the person on \d{4}-\d{2}-\d{2}")
 
 
 def seat_token(secret: str, action: str, event_id: str, email: str) -> str:
@@ -155,11 +157,30 @@ def acknowledgements(
             continue
         if email not in requested and not organizer_too:
             continue
-        if (RELEASED, email) in before.notified:
-            continue
-        notices.append(Notice(RELEASED, plan.event_id, email, seat.row))
+        if before.losses_told(email) > 0:
+            continue  # told already (a restored ledger may not know), and not given it back
+        # A place given back (an organizer confirmed them again) may be given up again:
+        # each acknowledgement is the next version, never a repeat of one that went.
+        told = before.sent_count(RELEASED, email)
+        notices.append(Notice(RELEASED, plan.event_id, email, seat.row, version=told))
     return notices
 
 
 def release_note(at: datetime, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime(NOTE_FORMAT)
+
+
+def is_release_note(text: str) -> bool:
+    """The Note mailer writes as a release is acted on, not a word an organizer typed."""
+    return NOTE_SHAPE.fullmatch(text.strip()) is not None
+
+
+def with_room_for_reinvitation(change: EventChange, plan: Plan) -> EventChange:
+    """A SEQUENCE above any CANCEL a release sent, when someone who released is confirmed again.
+
+    A release's CANCEL goes out at the event's SEQUENCE + 1 (see emails.py); a
+    calendar that holds it ignores an invitation at that SEQUENCE or a lower one.
+    """
+    if any(n.kind == CONFIRMATION and n.version for n in plan.notices):
+        return dataclasses.replace(change, sequence=change.sequence + 2)
+    return change

@@ -17,7 +17,7 @@ from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscribe
 from mailer.rules.binding import EventMatcher
 from mailer.rules.statuses import CANCELLED, canonical
 from mailer.settings.schema import REQUIRED_COLUMNS
-from mailer.sheet.workbook import FORMULA_STARTS, Table
+from mailer.sheet.workbook import FORMULA_STARTS, Table, as_meant
 
 MAX_CELL = 500
 MAX_NAME = 200
@@ -483,7 +483,8 @@ def parse_subscribers(
         if not raw:
             continue
         try:
-            address = deliverable_address(raw)
+            # mailer adds rows here itself: an address it wrote as '=x@... is =x@...
+            address = deliverable_address(as_meant(raw))
         except InvalidAddress as err:
             problems.append(
                 Problem(table.tab, number, columns.header("email"), f"not a valid address: {err}")

@@ -143,3 +143,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def plain_text_cell(value: str) -> str:
     """A value a spreadsheet will show as text, never run as a formula."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def as_meant(cell: str) -> str:
+    """The value behind a cell written with plain_text_cell: its guarding quote taken off."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell

@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 from mailer.core.errors import ConfigError
 from mailer.core.redact import mask, redact
-from mailer.core.tokens import token_matches
+from mailer.core.tokens import address_in, token_matches
 from mailer.settings.event_key import load_event_key
 from mailer.web import seat_pages
 from mailer.web import sendgrid_events as webhook
@@ -139,7 +139,10 @@ def create_app(
         )
 
     def subscriber(token: str) -> str | None:
-        """The address a token was issued for, if it is genuine."""
+        """The address a token was issued for, if it is genuine (see mailer.core.tokens)."""
+        email = address_in(secret, token)
+        if email is not None:
+            return email
         email = ledgers.get().email_for_token(token)
         return email if email and token_matches(secret, email, token) else None
 

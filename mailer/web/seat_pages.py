@@ -68,7 +68,7 @@ def blueprint(
         if not (ref and seat and stored):
             return None
         already = CANCELLED if ref.action == RELEASE else CONFIRMED
-        done = ledger.has_request(token) or seat.status == already
+        done = ledger.has_open_request(token) or seat.status == already
         return Found(ref.action, seat, stored.event, done)
 
     def refusal() -> Response:
