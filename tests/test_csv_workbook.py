@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailer.core.errors import MissingColumnError
+from mailer.settings.config import WorkbookSettings
 from mailer.sheet.csv_files import CsvWorkbook
 from mailer.sheet.tabs import Columns
 from mailer.sheet.workbook import CellChange
@@ -31,9 +32,12 @@ def test_a_missing_required_column_names_tab_and_column(tmp_path):
     table = workbook(tmp_path, "Timestamp,Name\n").read(["signups"])["signups"]
 
     with pytest.raises(MissingColumnError) as err:
-        Columns(table, {"email": "Email Address"}, ("email",))
+        Columns(table, WorkbookSettings().column_map("signups"), ("email",))
 
     assert "tab 'signups' has no column 'Email Address'" in str(err.value)
+    assert 'map it in mailer.toml: [workbook.columns.signups] email = "<your header>"' in str(
+        err.value
+    )
     assert "found: 'Timestamp', 'Name'" in str(err.value)
 
 

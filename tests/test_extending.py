@@ -196,4 +196,4 @@ def test_an_unknown_transport_is_named_with_those_there_are(site):
     result = site.mailer("run")
 
     assert result.exit_code != 0
-    assert "backend: 'carrier-pigeon' is not one of outbox, sendgrid, smtp" in result.output
+    assert "backend: 'carrier-pigeon': expected one of outbox, smtp, sendgrid" in result.output

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import cast
 
 from mailer.core.errors import ConfigError, MailerError
-from mailer.jobs.base import JobModule, Progress, Report
+from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report
 from mailer.jobs.runlog import RunLog
 from mailer.ledger.sqlite import Ledger, locked
 from mailer.sending.delivery import deliver
@@ -46,16 +46,21 @@ def run_job(
     now: datetime,
     send: bool = True,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> Report:
     """One pass of `job` as of `now`: decide, record, deliver, write back.
 
     The caller holds the ledger's lock. With send=False what is decided is
-    recorded and written back, and its messages are left for a later run.
+    recorded and written back, and its messages are left for a later run. In
+    a dry run what the transport took is counted as `would send`, not `sent`.
     """
     decision = job_module(job.kind).decide(site, ledger, job, now)
     decision.record(site, ledger)
     if send:
-        decision.report.delivered = deliver(ledger, site.transport, now, progress)
+        counted = deliver(ledger, site.transport, now, progress)
+        if dry_run:
+            counted[WOULD_SEND] = counted.pop("sent", 0)
+        decision.report.delivered = counted
     decision.write_back(site, ledger)
     return decision.report
 
@@ -67,6 +72,7 @@ def run_jobs(
     send: bool = True,
     record: bool = True,
     progress: ProgressFactory = lambda: nullcontext(None),
+    dry_run: bool = False,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the lock; one job's trouble leaves the others to run.
 
@@ -81,7 +87,7 @@ def run_jobs(
         for job in jobs:
             try:
                 with progress() as shown:
-                    report = run_job(site, ledger, job, now, send, shown)
+                    report = run_job(site, ledger, job, now, send, shown, dry_run)
             except (MailerError, ConfigError) as err:
                 if record:
                     runs.record(job, now, False, str(err))

@@ -16,7 +16,7 @@ from mailer.core.text import clean_text
 from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber, normalize_email
 from mailer.rules.binding import EventMatcher
 from mailer.rules.statuses import CANCELLED, canonical
-from mailer.settings.schema import REQUIRED_COLUMNS
+from mailer.settings.schema import DEFAULT_COLUMNS, REQUIRED_COLUMNS
 from mailer.sheet.workbook import FORMULA_STARTS, Table, as_meant
 
 MAX_CELL = 500
@@ -78,6 +78,12 @@ def deliverable_address(raw: str) -> str:
     return raw if address == raw else address  # one string, not two, for 100,000 rows
 
 
+def mapping_section(mapping: dict[str, str]) -> str:
+    """The mailer.toml section that maps this tab's columns: its fields are the tab's own."""
+    tabs = [tab for tab, fields in DEFAULT_COLUMNS.items() if fields.keys() == mapping.keys()]
+    return f"[workbook.columns.{tabs[0]}]" if len(tabs) == 1 else "[workbook.columns.<tab>]"
+
+
 class Columns:
     """Finds a tab's logical fields by header text; required ones must be there."""
 
@@ -87,7 +93,9 @@ class Columns:
         self.index = {name: table.column_index(text) for name, text in mapping.items()}
         for name in required:
             if self.index[name] is None:
-                raise MissingColumnError(table.tab, mapping[name], table.header)
+                raise MissingColumnError(
+                    table.tab, mapping[name], table.header, f"{mapping_section(mapping)} {name}"
+                )
 
     def get(self, values: list[str], name: str) -> str:
         return str(self.table.cell(values, self.index[name]))

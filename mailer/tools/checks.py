@@ -179,7 +179,7 @@ def check_jobs(settings: Settings) -> tuple[list[config.JobSettings], list[Findi
     try:
         jobs = config.load_jobs(settings)
     except ConfigError as err:
-        return [], [Finding(ERROR, "jobs", str(err))]
+        return [], [Finding(ERROR, "jobs", line) for line in str(err).splitlines()]
     return jobs, [_missing_template(job, path) for job, path in _absent_templates(settings, jobs)]
 
 

@@ -24,8 +24,8 @@ def open_transport(settings: Settings) -> Transport:
     """The transport mailer.toml names, with its settings checked now rather than mid-send."""
     name = settings.transport.backend
     if name not in TRANSPORTS:
-        known = ", ".join(sorted(TRANSPORTS))
-        raise ConfigError(f"[transport] backend: {name!r} is not one of {known}")
+        known = ", ".join(TRANSPORTS)
+        raise ConfigError(f"[transport] backend: {name!r}: expected one of {known}")
     module = cast("TransportModule", importlib.import_module(TRANSPORTS[name]))
     transport = module.build(settings)
     transport.limits = limits(settings)
