@@ -26,8 +26,8 @@ from mailer.rules.statuses import OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import DigestOptions
 from mailer.settings.secret import site_secret
-from mailer.sheet.backends import CellChange, Table
 from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
+from mailer.sheet.view import Tab
 from mailer.site import Site
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class Digest:
 
     job: JobSettings
     now: datetime
-    tables: dict[str, Table]
+    tables: dict[str, Tab]
     subscribers: list[Subscriber]
     report: DigestReport
     decided: SlotDigest | None = None
@@ -137,7 +137,7 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Diges
 
 
 def _history(
-    site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]
+    site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Tab]
 ) -> tuple[list[tuple[str, list[str]]], int]:
     """The digests this job decided: the ledger's, and those the Resources tab shows it lacks.
 
@@ -156,7 +156,7 @@ def _history(
 
 
 def _remember_older_links(
-    site: Site, ledger: Ledger, tables: dict[str, Table], subscribers: list[Subscriber]
+    site: Site, ledger: Ledger, tables: dict[str, Tab], subscribers: list[Subscriber]
 ) -> None:
     """Derive again the tokens of links issued before sealed tokens, for all on the sheet.
 
@@ -171,7 +171,7 @@ def _remember_older_links(
     ledger.remember_tokens((hmac_token(secret, email), email) for email in sorted(readers))
 
 
-def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]) -> int:
+def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Tab]) -> int:
     """Say in the Resources tab which digest carried each resource, where it does not yet."""
     if "resources" not in tables:
         return 0
@@ -179,20 +179,17 @@ def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[st
     for slot, keys in ledger.digest_history(job.name):
         for key in keys:
             carried.setdefault(key, slot)
-    mapping = site.settings.workbook.column_map("resources")
-    table = tables["resources"]
+    tab = tables["resources"]
     changes = []
     for resource in _resources(site, tables)[0]:
         carried_in = carried.get(resource.key)
         if carried_in is None or (job.name, carried_in) in digest.sent_in(resource.sent_in):
             continue
         text = digest.sent_in_text([*digest.sent_in(resource.sent_in), (job.name, carried_in)])
-        changes.append(
-            CellChange(resource.row, (resource.url,), mapping["sent_in"], resource.sent_in, text)
-        )
+        changes.append(tab.change(resource.row, (resource.url,), "sent_in", resource.sent_in, text))
     if not changes:
         return 0
-    written = site.workbook.write(table.tab, [mapping["url"]], changes, [mapping["sent_in"]])
+    written = site.sheet.write(tab, ["url"], changes, ["sent_in"])
     return len(written.cells)
 
 
@@ -203,7 +200,7 @@ def _decide(
     job: JobSettings,
     slot: Slot,
     history: list[tuple[str, list[str]]],
-    tables: dict[str, Table],
+    tables: dict[str, Tab],
     subscribers: list[Subscriber],
     report: DigestReport,
 ) -> SlotDigest | None:
@@ -233,29 +230,25 @@ def _decide(
     )
 
 
-def _read(site: Site) -> dict[str, Table]:
+def _read(site: Site) -> dict[str, Tab]:
     """Every tab the digest needs, in one read; tabs the workbook lacks are left out."""
-    names = {name: site.settings.workbook.tab(name) for name in DIGEST_TABS}
-    found = site.workbook.read(list(names.values()))
-    return {name: found[tab] for name, tab in names.items() if tab in found}
+    return site.sheet.read(DIGEST_TABS)
 
 
-def _subscribers(site: Site, tables: dict[str, Table]) -> tuple[list[Subscriber], list[Problem]]:
+def _subscribers(site: Site, tables: dict[str, Tab]) -> tuple[list[Subscriber], list[Problem]]:
     if "subscribers" not in tables:
         return [], []
-    return parse_subscribers(
-        tables["subscribers"], site.settings.workbook.column_map("subscribers")
-    )
+    return parse_subscribers(tables["subscribers"].table, tables["subscribers"].columns)
 
 
-def _resources(site: Site, tables: dict[str, Table]) -> tuple[list[Resource], list[Problem]]:
+def _resources(site: Site, tables: dict[str, Tab]) -> tuple[list[Resource], list[Problem]]:
     if "resources" not in tables:
         return [], []
-    return parse_resources(tables["resources"], site.settings.workbook.column_map("resources"))
+    return parse_resources(tables["resources"].table, tables["resources"].columns)
 
 
 def _events_and_signups(
-    site: Site, tables: dict[str, Table], ledger: Ledger | None = None
+    site: Site, tables: dict[str, Tab], ledger: Ledger | None = None
 ) -> tuple[list[Event], list[Signup]]:
     """The sessions (under the ids the ledger knows them by) and every signup row that reads.
 
@@ -265,7 +258,7 @@ def _events_and_signups(
     zone = settings.organization.zone
     events: list[Event] = []
     if "events" in tables:
-        parsed = parse_events(tables["events"], settings.workbook.column_map("events"), str(zone))
+        parsed = parse_events(tables["events"].table, tables["events"].columns, str(zone))
         events = parsed.events
         if ledger is not None:
             stored = {i: s.event for i, s in ledger.stored_events().items()}
@@ -273,8 +266,8 @@ def _events_and_signups(
     if "signups" not in tables:
         return events, []
     signups = parse_signups(
-        tables["signups"],
-        settings.workbook.column_map("signups"),
+        tables["signups"].table,
+        tables["signups"].columns,
         events,
         zone,
         lambda identity, answer, cell: Resolution(answer or cell or "-"),

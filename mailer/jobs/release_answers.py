@@ -7,22 +7,22 @@ from datetime import datetime
 from mailer.ledger.sqlite import Ledger
 from mailer.rules import self_service
 from mailer.settings.secret import site_secret
-from mailer.sheet.backends import Table
 from mailer.sheet.tabs import parse_datetime
+from mailer.sheet.view import Tab
 from mailer.site import Site
 
 
-def take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> list[str]:
+def take_answers(site: Site, ledger: Ledger, tab: Tab, now: datetime) -> list[str]:
     """Keep each answer of the release form as a request, once; warn of links mailer never made."""
     settings = site.settings
-    mapping = settings.workbook.column_map("releases")
-    token_at = table.column_index(mapping["token"])
+    table = tab.table
+    token_at = tab.index("token")
     if token_at is None:
         return [
-            f"{table.tab}: no column {mapping['token']!r}, so no release answer can be read"
+            f"{table.tab}: no column {tab.header('token')!r}, so no release answer can be read"
             f" (map it as [workbook.columns.releases] token)"
         ]
-    stamp_at = table.column_index(mapping["timestamp"])
+    stamp_at = tab.index("timestamp")
     secret = site_secret(settings)
     ledger.index_seat_tokens(secret)  # seats from before the index, or a new MAILER_SECRET
     warnings = []

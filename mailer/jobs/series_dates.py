@@ -8,16 +8,15 @@ from mailer.core.durations import seconds
 from mailer.jobs.signups_report import SignupsReport
 from mailer.ledger.sqlite import Ledger
 from mailer.rules.series import events_row, sessions_ahead
-from mailer.sheet.backends import Table
 from mailer.sheet.series_tab import parse_series
+from mailer.sheet.view import Tab
 from mailer.site import Site
 
 
 def add_series_dates(
     site: Site,
     ledger: Ledger,
-    tables: dict[str, Table],
-    names: dict[str, str],
+    tables: dict[str, Tab],
     now: datetime,
     report: SignupsReport,
 ) -> int:
@@ -28,13 +27,11 @@ def add_series_dates(
     """
     settings = site.settings
     zone = str(settings.organization.zone)
-    found, problems = parse_series(
-        tables[names["series"]], settings.workbook.column_map("series"), zone
-    )
+    found, problems = parse_series(tables["series"].table, tables["series"].columns, zone)
     report.problems.extend(problems)
-    events_table = tables[names["events"]]
-    mapping = settings.workbook.column_map("events")
-    id_column = events_table.column_index(mapping["id"])
+    events = tables["events"]
+    events_table = events.table
+    id_column = events.index("id")
     present = {events_table.cell(row, id_column).strip() for row in events_table.rows}
     added_before = ledger.series_events()
     ahead = timedelta(seconds=seconds(settings.series.ahead))
@@ -46,7 +43,7 @@ def add_series_dates(
     ]
     if not new:
         return 0
-    records = [events_row(event, mapping) for _, event in new]
+    records = [events_row(event, events.columns) for _, event in new]
     site.workbook.append(events_table.tab, records)
     ledger.add_series_events(((e.id, s.id) for s, e in new), now)
     for record in records:  # this run sees them as the next read will

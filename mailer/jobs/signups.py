@@ -36,8 +36,8 @@ from mailer.rules.statuses import CONFIRMED, OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import SignupsOptions
 from mailer.settings.secret import site_secret
-from mailer.sheet.backends import Table
 from mailer.sheet.tabs import Parsed, parse_events, parse_members, parse_signups, parse_subscribers
+from mailer.sheet.view import Tab
 from mailer.site import Site
 
 __all__ = ["EventSummary", "Signups", "SignupsReport", "decide"]
@@ -48,8 +48,7 @@ class Signups:
     """One pass's plan for every session, with the sheet as it was read."""
 
     report: SignupsReport
-    tables: dict[str, Table]
-    names: dict[str, str]  # logical tab -> the workbook's tab
+    tables: dict[str, Tab]  # by logical name: "events", "signups", ...
     parsed: Parsed
     planned: Planned
     decisions: Decisions
@@ -63,15 +62,13 @@ class Signups:
 
     def write_back(self, site: Site, ledger: Ledger) -> None:
         """Statuses to the signups tab, unsubscribes to Subscribers, open sessions to the form."""
-        table = self.tables[self.names["signups"]]
+        table = self.tables["signups"]
         plans, offered = self.planned.plans, self.planned.offered
         write_statuses(site, ledger, table, self.parsed, plans, offered, self.report)
-        if self.names["subscribers"] in self.tables:
+        if "subscribers" in self.tables:
             # Every few minutes, not only at the digest's slot: a lost ledger must not forget them.
-            subscribers_table = self.tables[self.names["subscribers"]]
-            subscribers, _ = parse_subscribers(
-                subscribers_table, site.settings.workbook.column_map("subscribers")
-            )
+            subscribers_table = self.tables["subscribers"]
+            subscribers, _ = parse_subscribers(subscribers_table.table, subscribers_table.columns)
             self.report.cells_written += write_unsubscribes(
                 site, ledger, subscribers_table, subscribers, self.parsed.signups
             )
@@ -110,12 +107,12 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signu
     """One pass of the job, as of `now`: every session's plan. The caller holds the lock."""
     settings = site.settings
     answers = self_service.way(settings.server.public_url, settings.self_service.form_url)
-    names, tables = _read(site, answers)
+    tables = _read(site, answers)
     report = SignupsReport(settings.organization.zone)
-    if "series" in names and names["series"] in tables:
-        report.series_added = add_series_dates(site, ledger, tables, names, now, report)
+    if "series" in tables:
+        report.series_added = add_series_dates(site, ledger, tables, now, report)
     stored = ledger.stored_events()
-    parsed, renames = _parse(site, tables, names, stored, ledger.memory())
+    parsed, renames = _parse(site, tables, stored, ledger.memory())
     report.problems.extend(parsed.problems)
     report.warnings.extend(
         f"events row {r.row}: id {r.sheet_id!r} is session {r.event_id!r} renamed (same time"
@@ -123,8 +120,8 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signu
         for r in renames
     )
     missing = _missing(parsed, stored, now, report)
-    if names.get("releases") in tables:
-        report.warnings.extend(take_answers(site, ledger, tables[names["releases"]], now))
+    if "releases" in tables:
+        report.warnings.extend(take_answers(site, ledger, tables["releases"], now))
     known = _known(ledger, parsed, stored)
     window = job.options.claim_window if isinstance(job.options, SignupsOptions) else None
     planned = Planned()
@@ -147,23 +144,22 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signu
         missing=missing,
         applied=planned.applied,
     )
-    return Signups(report, tables, names, parsed, planned, decided, choices, bool(answers))
+    return Signups(report, tables, parsed, planned, decided, choices, bool(answers))
 
 
-def _read(site: Site, answers: str) -> tuple[dict[str, str], dict[str, Table]]:
-    """Every tab the pass needs, in one read: logical name -> tab name, and the tabs found."""
+def _read(site: Site, answers: str) -> dict[str, Tab]:
+    """Every tab the pass needs, in one read, by logical name; events and signups must be there."""
     settings = site.settings
     tabs = ["events", "signups", "members", "subscribers"]
     if settings.series.ahead:
         tabs.append("series")
     if answers == self_service.FORM:
         tabs.append("releases")
-    names = {tab: settings.workbook.tab(tab) for tab in tabs}
-    tables = site.workbook.read(list(names.values()))
+    tables = site.sheet.read(tabs)
     for tab in ("events", "signups"):
-        if names[tab] not in tables:
-            raise WorkbookError(f"the workbook has no tab {names[tab]!r} ({tab})")
-    return names, tables
+        if tab not in tables:
+            raise WorkbookError(f"the workbook has no tab {site.sheet.tab_name(tab)!r} ({tab})")
+    return tables
 
 
 def _known(ledger: Ledger, parsed: Parsed, stored: dict[str, StoredEvent]) -> Known:
@@ -315,8 +311,8 @@ def _names(events: list[Event]) -> list[tuple[str, str]]:
 
 
 def _held_problems(site: Site, plan: Plan, by_row: dict[int, Signup]) -> list[Problem]:
-    tab = site.settings.workbook.tab("signups")
-    header = site.settings.workbook.column_map("signups")["status"]
+    tab = site.sheet.tab_name("signups")
+    header = site.sheet.header("signups", "status")
     return [
         Problem(tab, row, header, decision.problem, fatal=False)
         for row, decision in plan.rows.items()
@@ -407,17 +403,14 @@ def _drafts(
 
 def _parse(
     site: Site,
-    tables: dict[str, Table],
-    names: dict[str, str],
+    tables: dict[str, Tab],
     stored: dict[str, StoredEvent],
     memory: Memory,
 ) -> tuple[Parsed, list[Renamed]]:
     """Events under the ids the ledger knows them by, each answer bound to its session."""
     settings = site.settings
     zone = settings.organization.zone
-    events = parse_events(
-        tables[names["events"]], settings.workbook.column_map("events"), str(zone)
-    )
+    events = parse_events(tables["events"].table, tables["events"].columns, str(zone))
     known, renames = binding.ledger_ids(
         events.events, {i: s.event for i, s in stored.items()}, memory.aliases
     )
@@ -426,11 +419,11 @@ def _parse(
     )
     resolver = binding.Resolver(known, memory, events.troubled)
     signups = parse_signups(
-        tables[names["signups"]], settings.workbook.column_map("signups"), known, zone, resolver
+        tables["signups"].table, tables["signups"].columns, known, zone, resolver
     )
     members = Parsed()
-    if names["members"] in tables:
-        members = parse_members(tables[names["members"]], settings.workbook.column_map("members"))
+    if "members" in tables:
+        members = parse_members(tables["members"].table, tables["members"].columns)
     parsed = Parsed(
         events=known,
         signups=signups.signups,

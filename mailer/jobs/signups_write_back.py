@@ -15,8 +15,9 @@ from mailer.rules import claims, roster, self_service
 from mailer.rules.adoption import notified_text
 from mailer.rules.roster import Plan, RowDecision
 from mailer.rules.statuses import CANCELLED, OFFERED, canonical
-from mailer.sheet.backends import CellChange, Table, WritePlan
+from mailer.sheet.backends import CellChange
 from mailer.sheet.tabs import Parsed
+from mailer.sheet.view import Tab
 from mailer.sheet.workbook import Skipped
 from mailer.site import Site
 
@@ -27,35 +28,27 @@ EMAIL_FAILED = "email failed: "
 def write_statuses(
     site: Site,
     ledger: Ledger,
-    table: Table,
+    tab: Tab,
     parsed: Parsed,
     plans: list[Plan],
     offered: dict[tuple[str, str], datetime],
     report: SignupsReport,
 ) -> None:
     """Write the cells that differ from what was decided and sent; note which now hold it."""
-    settings = site.settings
-    cell_changes = _changes(site, table, parsed, plans, ledger, offered)
+    cell_changes = _changes(site, tab, parsed, plans, ledger, offered)
     skipped: list[Skipped] = []
     if cell_changes:
-        mapping = settings.workbook.column_map("signups")
-        written: WritePlan = site.workbook.write(
-            table.tab,
-            [mapping[c] for c in ("timestamp", "email")],
-            cell_changes,
-            columns=[mapping[c] for c in JOB_COLUMNS],
-        )
+        written = site.sheet.write(tab, ["timestamp", "email"], cell_changes, JOB_COLUMNS)
         report.cells_written += len(written.cells)
         skipped = report.skipped_writes = written.skipped
-    status_header = settings.workbook.column_map("signups")["status"]
-    not_written = {s.row for s in skipped if s.column == status_header}
+    not_written = {s.row for s in skipped if s.column == tab.header("status")}
     by_row = {s.row: s for s in parsed.signups}
     ledger.set_written(_written_cells(plans, by_row, not_written))
 
 
 def _changes(
     site: Site,
-    table: Table,
+    tab: Tab,
     parsed: Parsed,
     plans: list[Plan],
     ledger: Ledger,
@@ -63,8 +56,8 @@ def _changes(
 ) -> list[CellChange]:
     """The cells of Status, Position, Notified, Note and Session id that differ from the plan."""
     settings = site.settings
-    headers = {c: settings.workbook.column_map("signups")[c] for c in JOB_COLUMNS}
-    index = {c: table.column_index(headers[c]) for c in JOB_COLUMNS}
+    table = tab.table
+    index = {c: tab.index(c) for c in JOB_COLUMNS}
     zone = settings.organization.zone
     last_sent = ledger.last_sent()
     failures = ledger.failures()
@@ -126,7 +119,7 @@ def _changes(
             cells["note"] = ""  # confirmed again by an organizer: the place is theirs again
         for column, new in cells.items():
             if new is not None and new != current[column]:
-                changes.append(CellChange(row, key, headers[column], current[column], new))
+                changes.append(tab.change(row, key, column, current[column], new))
     return changes
 
 
