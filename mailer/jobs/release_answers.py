@@ -42,7 +42,9 @@ def take_answers(site: Site, ledger: Ledger, tab: Tab, now: datetime) -> list[st
         # dated at all, counts as given now, but cannot pass for one given after a
         # run that acted on its token: only a dated answer can release a seat again.
         try:
-            at = parse_datetime(table.cell(values, stamp_at), settings.organization.zone)
+            at = parse_datetime(
+                table.cell(values, stamp_at), settings.organization.zone, table.date_order
+            )
             again = at <= now
         except ValueError:
             at, again = now, False

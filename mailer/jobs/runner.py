@@ -15,6 +15,8 @@ from typing import cast
 
 from mailer.core.errors import ConfigError, MailerError
 from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report
+from mailer.jobs.monitor import FAIL, START, SUCCESS, Pinger
+from mailer.jobs.organizers import Ran, after_run, failing_reason
 from mailer.jobs.runlog import RunLog
 from mailer.ledger.sqlite import Ledger, locked
 from mailer.sending.delivery import deliver
@@ -32,6 +34,11 @@ class Outcome:
     job: JobSettings
     report: Report | None = None
     error: str = ""
+
+    @property
+    def failed_steps(self) -> list[str]:
+        """Steps after the send that failed; what was sent before them stays sent."""
+        return list(getattr(self.report, "failed_steps", []))
 
 
 def job_module(kind: str) -> JobModule:
@@ -73,13 +80,20 @@ def run_jobs(
     record: bool = True,
     progress: ProgressFactory = lambda: nullcontext(None),
     dry_run: bool = False,
+    notify: bool = False,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the lock; one job's trouble leaves the others to run.
 
     A MailerError or ConfigError (the sheet unreachable, say) becomes a failed
-    Outcome; anything else is recorded as a crash and raised.
+    Outcome; anything else is recorded as a crash and raised. With `notify`,
+    the Mailer tab and the organizers hear what needs them (mailer.jobs.organizers)
+    and `[monitor] ping_url` is pinged as the run starts and ends.
     """
     runs = RunLog(site.ledger_path.parent)
+    monitor = site.settings.monitor
+    pinger = Pinger(monitor.ping_url if notify else "", monitor.timeout)
+    pinger.ping(START)
+    ran: list[Ran] = []
     with (
         locked(site.ledger_path, site.settings.ledger.lock_timeout),
         Ledger(site.ledger_path) as ledger,
@@ -91,12 +105,19 @@ def run_jobs(
             except (MailerError, ConfigError) as err:
                 if record:
                     runs.record(job, now, False, str(err))
+                ran.append(Ran(job.name, error=str(err)))
                 yield Outcome(job, error=str(err))
                 continue
             except Exception:
                 if record:
                     runs.record(job, now, False, "crashed")
+                pinger.ping(FAIL)
                 raise
             if record:
                 runs.record(job, now, True, report.summary())
+            ran.append(Ran(job.name, report=report))
             yield Outcome(job, report)
+        if notify:
+            after_run(site, ledger, ran, now, send)
+    failed = any(failing_reason(r) or getattr(r.report, "failed_steps", []) for r in ran)
+    pinger.ping(FAIL if failed else SUCCESS)

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from mailer.core.errors import WorkbookError
+from mailer.core.errors import MissingColumnError, WorkbookError
 from mailer.jobs.release_answers import take_answers
 from mailer.jobs.series_dates import add_series_dates
 from mailer.jobs.signup_form import keep_form_in_step
@@ -27,16 +27,27 @@ from mailer.mail.message import Draft
 from mailer.model import Event, Problem, Signup, normalize_email
 from mailer.rules import adoption, binding, changes, claims, roster, self_service
 from mailer.rules.adoption import Adopted
-from mailer.rules.binding import Memory, Renamed
+from mailer.rules.binding import EventMatcher, Memory, Renamed
 from mailer.rules.changes import EventChange, StoredEvent
+from mailer.rules.dates import doubtful_sessions
 from mailer.rules.form_choices import FormChoices, form_choices
 from mailer.rules.roster import Notice, Plan
 from mailer.rules.self_service import CLAIM, RELEASE, Request
 from mailer.rules.statuses import CONFIRMED, OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import SignupsOptions
+from mailer.settings.schema import REQUIRED_COLUMNS
 from mailer.settings.secret import site_secret
-from mailer.sheet.tabs import Parsed, parse_events, parse_members, parse_signups, parse_subscribers
+from mailer.sheet.session_dates import date_problems
+from mailer.sheet.tabs import (
+    Columns,
+    HeldRow,
+    Parsed,
+    parse_events,
+    parse_members,
+    parse_signups,
+    parse_subscribers,
+)
 from mailer.sheet.view import Tab
 from mailer.site import Site
 
@@ -61,19 +72,28 @@ class Signups:
             ledger.index_seat_tokens(site_secret(site.settings))
 
     def write_back(self, site: Site, ledger: Ledger) -> None:
-        """Statuses to the signups tab, unsubscribes to Subscribers, open sessions to the form."""
+        """Statuses to the signups tab, unsubscribes to Subscribers, open sessions to the form.
+
+        What went out stays reported as sent: each step fails on its own line.
+        """
+        report = self.report
         table = self.tables["signups"]
         plans, offered = self.planned.plans, self.planned.offered
-        write_statuses(site, ledger, table, self.parsed, plans, offered, self.report)
+        with report.step("sheet write-back"):
+            write_statuses(site, ledger, table, self.parsed, plans, offered, report)
         if "subscribers" in self.tables:
-            # Every few minutes, not only at the digest's slot: a lost ledger must not forget them.
-            subscribers_table = self.tables["subscribers"]
-            subscribers, _ = parse_subscribers(subscribers_table.table, subscribers_table.columns)
-            self.report.cells_written += write_unsubscribes(
-                site, ledger, subscribers_table, subscribers, self.parsed.signups
-            )
+            with report.step("Subscribers tab update"):
+                # Every few minutes, not only at the digest's slot: a lost ledger must not forget.
+                subscribers_table = self.tables["subscribers"]
+                subscribers, _ = parse_subscribers(
+                    subscribers_table.table, subscribers_table.columns
+                )
+                report.cells_written += write_unsubscribes(
+                    site, ledger, subscribers_table, subscribers, self.parsed.signups
+                )
         if site.forms is not None:
-            keep_form_in_step(site, site.forms, ledger, self.choices, self.report)
+            with report.step("signup form update"):
+                keep_form_in_step(site, site.forms, ledger, self.choices, report)
 
 
 @dataclass
@@ -108,11 +128,12 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signu
     settings = site.settings
     answers = self_service.way(settings.server.public_url, settings.self_service.form_url)
     tables = _read(site, answers)
+    readable_or_stop(tables)  # read, decide, then act: nothing sent yet
     report = SignupsReport(settings.organization.zone)
     if "series" in tables:
         report.series_added = add_series_dates(site, ledger, tables, now, report)
     stored = ledger.stored_events()
-    parsed, renames = _parse(site, tables, stored, ledger.memory())
+    parsed, renames = _parse(site, tables, stored, ledger.memory(), now)
     report.problems.extend(parsed.problems)
     report.warnings.extend(
         f"events row {r.row}: id {r.sheet_id!r} is session {r.event_id!r} renamed (same time"
@@ -160,6 +181,19 @@ def _read(site: Site, answers: str) -> dict[str, Tab]:
         if tab not in tables:
             raise WorkbookError(f"the workbook has no tab {site.sheet.tab_name(tab)!r} ({tab})")
     return tables
+
+
+def readable_or_stop(tables: dict[str, Tab]) -> None:
+    """Every tab read holds its required columns, or the job stops here, before it acts."""
+    for logical, tab in tables.items():
+        if logical == "releases":  # a release tab's trouble is a warning
+            continue
+        try:
+            Columns(tab.table, tab.columns, REQUIRED_COLUMNS[logical])
+        except MissingColumnError as err:
+            raise WorkbookError(
+                f"{err}. The signups job stopped before sending or writing anything."
+            ) from err
 
 
 def _known(ledger: Ledger, parsed: Parsed, stored: dict[str, StoredEvent]) -> Known:
@@ -406,8 +440,13 @@ def _parse(
     tables: dict[str, Tab],
     stored: dict[str, StoredEvent],
     memory: Memory,
+    now: datetime,
 ) -> tuple[Parsed, list[Renamed]]:
-    """Events under the ids the ledger knows them by, each answer bound to its session."""
+    """Events under the ids the ledger knows them by, each answer bound to its session.
+
+    A session whose dates cannot be right is left out, as a problem, and its
+    answers are held: left as they are (mailer.rules.dates).
+    """
     settings = site.settings
     zone = settings.organization.zone
     events = parse_events(tables["events"].table, tables["events"].columns, str(zone))
@@ -424,12 +463,32 @@ def _parse(
     members = Parsed()
     if "members" in tables:
         members = parse_members(tables["members"].table, tables["members"].columns)
+    doubts = doubtful_sessions(known, signups.signups, set(stored), now)
+    doubted = {d.event_id: d for d in doubts}
+    why = "its session's date cannot be right"
+    held = [
+        HeldRow(s.row, s.email, s.event_id, why) for s in signups.signups if s.event_id in doubted
+    ]
+    # A rejected answer naming such a session is left alone too: nothing on its rows changes.
+    naming = EventMatcher([e for e in known if e.id in doubted])
+    answers = Columns(tables["signups"].table, tables["signups"].columns, ())
+    table = tables["signups"].table
+    rejected = []
+    for row in signups.rejected:
+        event_id = naming.find(answers.get(table.rows[row.row - 2], "event"))
+        if event_id is None:
+            rejected.append(row)
+        else:
+            held.append(HeldRow(row.row, normalize_email(row.key[1]), event_id, why))
     parsed = Parsed(
-        events=known,
-        signups=signups.signups,
-        rejected=signups.rejected,
-        held=signups.held,
+        events=[e for e in known if e.id not in doubted],
+        signups=[s for s in signups.signups if s.event_id not in doubted],
+        rejected=rejected,
+        held=signups.held + held,
         members=members.members,
-        problems=events.problems + signups.problems + members.problems,
+        problems=events.problems
+        + date_problems(tables["events"].table, tables["events"].columns, doubts)
+        + signups.problems
+        + members.problems,
     )
     return parsed, renames

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from mailer.core.errors import MailerError
 from mailer.core.text import plural
 from mailer.jobs.base import delivered_text
 from mailer.model import Event, Problem
@@ -16,6 +20,8 @@ from mailer.sheet.workbook import Skipped
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+log = logging.getLogger("mailer.signups")
 
 
 @dataclass
@@ -40,14 +46,25 @@ class SignupsReport:
     series_added: int = 0  # Events rows added for the Series tab
     form: FormReport | None = None  # what keeping the signup form in step did
     requests: int = 0  # people's own answers (a release, leaving the waitlist) acted on
+    failed_steps: list[str] = field(default_factory=list)  # after the send: "step: why"
 
     @property
     def rejected(self) -> list[Problem]:
         return [p for p in self.problems if p.fatal]
 
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """A step after the send: its failure is its own line and the steps after it still run."""
+        try:
+            yield
+        except MailerError as err:
+            log.error("%s failed: %s", name, err)
+            self.failed_steps.append(f"{name} failed: {err}")
+
     def summary(self) -> str:
         rejected = plural(len(self.rejected), "row")
-        return f"{self.decided} new, {delivered_text(self.delivered)}, {rejected} rejected"
+        line = f"{self.decided} new, {delivered_text(self.delivered)}, {rejected} rejected"
+        return "; ".join([line, *self.failed_steps])
 
     def show(self, console: Console, job: JobSettings) -> None:
         from rich.table import Table as RichTable
@@ -99,3 +116,9 @@ class SignupsReport:
         ]
         for line in lines:
             console.print(line, markup=False, soft_wrap=True)
+        for failed in self.failed_steps:
+            console.print(
+                f"  after sending, the {failed} (what was sent above stays sent)",
+                markup=False,
+                soft_wrap=True,
+            )

@@ -48,6 +48,7 @@ class Organization:
     reply_to: str = accepts(Address(optional=True), "")
     website: str = accepts(Url(), "")
     postal_address: str = accepts(Text(optional=True, most=500), "")
+    organizers: list[str] = accepts(Address(), factory=list)  # who hears of problems
 
     @property
     def zone(self) -> ZoneInfo:
@@ -74,6 +75,11 @@ class WorkbookSettings:
     path: Path = Path("lists")
     spreadsheet: str = ""
     credentials: Path | None = None
+    # CSV: how 9/12/2026 reads (Google: the sheet's locale)
+    date_order: str = accepts(
+        Text(optional=True, most=3, pattern="DMY|MDY", example='"DMY" or "MDY"'), ""
+    )
+    mailer_tab: str = accepts(Text(most=100), "Mailer")  # where mailer reports runs, problems
     tabs: dict[str, str] = accepts(Text(most=100), factory=dict)
     columns: dict[str, dict[str, str]] = accepts(Text(most=200), factory=dict)
 
@@ -180,6 +186,16 @@ class ConfirmationText:
 
 
 @dataclass(frozen=True)
+class MonitorSettings:
+    """`[monitor]`: an outside check pinged after each run, and when failing reaches people."""
+
+    ping_url: str = accepts(Url(), "")  # https://hc-ping.com/<uuid>: /start, success, /fail
+    timeout: float = accepts(Between(0, 60, "seconds", above=True), 10)  # per ping
+    # a job failing this long on every run is mailed to organizers
+    failing_after: str = accepts(Duration(least=60, most=WEEK), "1 hour")
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
@@ -191,6 +207,7 @@ class Settings:
     series: SeriesSettings = field(default_factory=SeriesSettings)
     self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
     confirmation: ConfirmationText = field(default_factory=ConfirmationText)
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
     source: Path = Path("mailer.toml")
 
     @property
