@@ -63,7 +63,7 @@ def run_job(
     """
     decision = job_module(job.kind).decide(site, ledger, job, now)
     decision.record(site, ledger)
-    if send:
+    if send and KINDS[job.kind].sends:
         counted = deliver(ledger, site.transport, now, progress)
         if dry_run:
             counted[WOULD_SEND] = counted.pop("sent", 0)

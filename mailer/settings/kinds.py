@@ -75,15 +75,25 @@ class DigestOptions(Options):
 
 
 @dataclass(frozen=True)
+class BouncesOptions(Options):
+    """A bounces job reads [bounces] in mailer.toml; it has no options of its own."""
+
+
+@dataclass(frozen=True)
 class Kind:
     module: str
     options: type[Options]
     bulk: frozenset[str] = frozenset()
     """The kinds of message this job sends that are bulk mail: they wait behind
     time-critical mail, and an unsubscribe holds them back."""
+    sends: bool = True
+    """Whether its jobs make mail: the runner delivers after them and the preview
+    gallery runs them. False for a kind that only reads and records (bounces)."""
 
 
+# Bounces first: an address found dead is suppressed before this run writes to it again.
 KINDS: dict[str, Kind] = {
+    "bounces": Kind("mailer.jobs.bounces", BouncesOptions, sends=False),
     "signups": Kind("mailer.jobs.signups", SignupsOptions),
     "reminders": Kind("mailer.jobs.reminders", ReminderOptions),
     "digest": Kind("mailer.jobs.digest", DigestOptions, bulk=frozenset({"digest"})),

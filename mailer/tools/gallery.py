@@ -27,7 +27,7 @@ from mailer.mail.message import OutgoingMessage
 from mailer.rules import self_service
 from mailer.settings import config
 from mailer.settings.config import Settings
-from mailer.settings.kinds import ReminderOptions, SignupsOptions
+from mailer.settings.kinds import KINDS, ReminderOptions, SignupsOptions
 from mailer.sheet.tabs import parse_events
 from mailer.site import Site
 from mailer.tools.sample import write_sample
@@ -154,8 +154,9 @@ def _story(
         _edit(site, "events", None, None, "status", "cancelled")
         decide(signups, now + timedelta(minutes=30))()
 
-    # The digest, and any other kind the registry holds, decides once after the signups.
-    others = [job for kind, job in jobs.items() if kind not in STORY_KINDS]
+    # The digest, and any other kind of the registry that makes mail, decides once after
+    # the signups (a kind that only reads, such as bounces, is left out: nothing to show).
+    others = [job for kind, job in jobs.items() if kind not in STORY_KINDS and KINDS[kind].sends]
     return [
         decide(signups, now),
         show_first_pages,
