@@ -21,12 +21,12 @@ from mailer.core.durations import seconds
 from mailer.core.errors import ConfigError
 from mailer.core.keyed import MARK
 from mailer.core.text import plural
-from mailer.core.tokens import load_secret
 from mailer.ledger.privacy import Privacy, Removed, secure
 from mailer.ledger.sqlite import Ledger
 from mailer.model import Problem, Signup, Subscriber, normalize_email
 from mailer.sending.transports import outbox
 from mailer.settings.config import JobSettings
+from mailer.settings.secret import site_secret
 from mailer.sheet.tabs import Parsed
 from mailer.site import Site
 
@@ -43,9 +43,7 @@ FORGOTTEN = (
 
 def open_privacy(site: Site, ledger: Ledger) -> Privacy:
     """Retention and forgetting on this ledger, hashing under the site's secret."""
-    settings = site.settings
-    state = settings.ledger.path.parent
-    return Privacy(ledger, lambda: load_secret(state, settings.transport.backend == "outbox"))
+    return Privacy(ledger, lambda: site_secret(site.settings))
 
 
 @dataclass

@@ -22,6 +22,7 @@ from mailer.core.redact import ADDRESS, mask
 from mailer.mail.message import SENT, OutgoingMessage, SendResult
 from mailer.mail.mime import message_id, mime_bytes
 from mailer.sending.transports.base import TransportBase
+from mailer.settings.config import Settings
 
 INDEX = "index.jsonl"
 
@@ -134,3 +135,8 @@ def prune(folder: Path, drop: Callable[[dict[str, str], Path], bool], dry_run: b
         data = "".join(f"{line}\n" for line in kept).encode("utf-8")
         atomic_write(index, data, durable=True, private=True)
     return dropped
+
+
+def build(settings: Settings) -> OutboxTransport:
+    """`[transport] backend = "outbox"`: the folder `[transport] path`."""
+    return OutboxTransport(settings.transport.path)
