@@ -73,6 +73,8 @@ def fill_calendar(data: bytes, values: Mapping[str, str]) -> bytes:
 
 
 def _fold(line: str) -> str:
+    if len(line.encode("utf-8")) <= 75:  # nothing to fold: most lines
+        return line
     parts, current, size = [], "", 0
     for char in line:
         width = len(char.encode("utf-8"))
