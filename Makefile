@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format bench clean browser preview
+.PHONY: run test lint format bench clean browser preview image image-test image-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,33 @@ bench: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) outbox state preview
+
+# The image (Containerfile), built and tried here without an image registry: a
+# Debian base from the distribution's mirror (mmdebstrap), podman with its storage
+# under build/podman, runc, host networking. See docs/image.md.
+IMAGE ?= localhost/mailer:latest
+PODMAN_DIR := $(CURDIR)/build/podman
+BASE_TAR := build/image/debian-bookworm-python.tar
+image image-test: export CONTAINERS_CONF := $(PODMAN_DIR)/containers.conf
+image image-test: export CONTAINERS_STORAGE_CONF := $(PODMAN_DIR)/storage.conf
+
+image-tools:
+	@missing=""; for tool in podman:podman mmdebstrap:mmdebstrap runc:runc curl:curl; do \
+	  command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(PODMAN_DIR)/containers.conf $(PODMAN_DIR)/storage.conf: image/podman.sh
+	image/podman.sh $(PODMAN_DIR)
+
+$(BASE_TAR):
+	image/base.sh $@
+
+image: image-tools $(PODMAN_DIR)/containers.conf $(BASE_TAR)
+	image/build.sh $(BASE_TAR) $(IMAGE)
+
+image-test: image
+	image/test.sh $(IMAGE) build/image-test
+

@@ -28,7 +28,13 @@ if TYPE_CHECKING:
 
 PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
 log = logging.getLogger("mailer")
-QUICK = ("status", "unsubscribe", "resubscribe", "retry")  # plain log lines: no rich to load
+QUICK = (
+    "status",
+    "unsubscribe",
+    "resubscribe",
+    "retry",
+    "health",
+)  # plain log lines: no rich to load
 CONFIG_HELP = "The site's settings file (default: mailer.toml, or $MAILER_CONFIG)."
 
 
@@ -500,6 +506,66 @@ def daemon(obj: Context) -> None:
     runner = Daemon(settings, jobs)
     runner.install_signal_handlers()
     runner.run()
+
+
+@cli.command()
+@click.option(
+    "--max-age",
+    type=click.IntRange(min=1),
+    default=120,
+    show_default=True,
+    help="Seconds without a heartbeat before an idle daemon counts as stuck.",
+)
+@click.option(
+    "--max-job",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds one job may run before the daemon counts as stuck.",
+)
+@click.option("--url", help="Ask a running `mailer serve` instead, at this /healthz address.")
+@click.pass_obj
+def health(obj: Context, max_age: int, max_job: int, url: str | None) -> None:
+    """Say whether the daemon is alive (from its heartbeat); exit 0 if so, 1 if not.
+
+    The daemon writes state/daemon-heartbeat.json as it goes; a container's
+    HEALTHCHECK runs this. With --url it asks `mailer serve` instead, which
+    answers 200 when it can reach the ledger. Example: mailer health --max-age 300
+    """
+    from datetime import UTC
+
+    from mailer.jobs import heartbeat
+
+    if url:
+        healthy, line = _serve_health(url)
+    else:
+        folder = obj.settings().ledger.path.parent
+        healthy, line = heartbeat.verdict(
+            heartbeat.read_beat(folder),
+            datetime.now(UTC),
+            timedelta(seconds=max_age),
+            timedelta(seconds=max_job),
+        )
+    click.echo(line)
+    if not healthy:
+        raise SystemExit(1)
+
+
+def _serve_health(url: str) -> tuple[bool, str]:
+    """(healthy, one line) from GET `url`: a `mailer serve` /healthz."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return True, f"ok: {url} answered {answer.status}"
+    except urllib.error.HTTPError as err:
+        return (
+            False,
+            f"unhealthy: {url} answered {err.code}: {err.read().decode(errors='replace').strip()}",
+        )
+    except (OSError, ValueError) as err:
+        return False, f"unhealthy: {url} did not answer ({err})"
 
 
 @cli.command("jobs")
