@@ -16,6 +16,7 @@ from mailer.core.durations import seconds
 from mailer.core.errors import MailerError, MissingColumnError, WorkbookError
 from mailer.core.text import plural
 from mailer.core.tokens import load_secret
+from mailer.jobs import unchanged
 from mailer.jobs.base import Send, delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Decisions, Ledger, SeatRow
@@ -180,6 +181,14 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     report = SignupsReport(settings.organization.zone)
     if "series" in names and names["series"] in tables:
         report.series_added = _add_series_dates(site, ledger, tables, names, now, report)
+    check = None
+    if not report.series_added and site.forms is None:  # a Google Form is read in its step
+        check = _fingerprint(site, ledger, job, tables, names, window, now)
+        kept = ledger.fingerprint(job.name)
+        if kept is not None and kept[0] == check:
+            stored_events = {i: s.event for i, s in ledger.stored_events().items()}
+            if unchanged.restore(report, kept[1], stored_events):
+                return report
     stored = ledger.stored_events()
     memory = ledger.memory()
     parsed, renames = _parse(site, tables, names, stored, memory, now)
@@ -301,7 +310,64 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     if site.forms is not None:
         with report.step("signup form update"):
             _keep_form_in_step(site, site.forms, ledger, choices, report)
+    if check is not None and unchanged.changed_nothing(report):
+        again = _fingerprint(site, ledger, job, tables, names, window, now)
+        ledger.set_fingerprint(
+            job.name, check if again == check else None, unchanged.report_data(report)
+        )
+    else:
+        ledger.set_fingerprint(job.name, None)
     return report
+
+
+def _fingerprint(
+    site: Site,
+    ledger: Ledger,
+    job: JobSettings,
+    tables: dict[str, Table],
+    names: dict[str, str],
+    window: timedelta | None,
+    now: datetime,
+) -> str:
+    """The fingerprint of what this run decides from (mailer.jobs.unchanged)."""
+    settings = site.settings
+    zone = settings.organization.zone
+    read = {name: tables[name] for name in names.values() if name in tables}
+    events = parse_events(
+        tables[names["events"]], settings.workbook.column_map("events"), str(zone)
+    )
+    stored = ledger.stored_events()
+    sessions = [*events.events, *(s.event for s in stored.values())]
+    moments = [moment for e in sessions for moment in (e.starts_at, e.ends_at)]
+    if window is not None:
+        moments += [
+            datetime.fromisoformat(at) + window for at in ledger.sent_at((claims.OFFER,)).values()
+        ]
+    secret = ""
+    if "releases" in names:
+        secret = _secret(site)
+        moments += _answer_moments(site, tables.get(names["releases"]))
+    state = ledger.state_token()
+    return unchanged.fingerprint(settings, job, read, state, moments, now, secret)
+
+
+def _answer_moments(site: Site, table: Table | None) -> list[datetime]:
+    """When each answer of the release form was given, as `_take_answers` reads it."""
+    if table is None:
+        return []
+    settings = site.settings
+    stamp_at = table.column_index(settings.workbook.column_map("releases")["timestamp"])
+    moments = []
+    for values in table.rows:
+        try:
+            moments.append(
+                parse_datetime(
+                    table.cell(values, stamp_at), settings.organization.zone, table.date_order
+                )
+            )
+        except ValueError:
+            continue
+    return moments
 
 
 def readable_or_stop(settings: Settings, tables: dict[str, Table], names: dict[str, str]) -> None:

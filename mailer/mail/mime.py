@@ -39,8 +39,7 @@ WIDTH = len(repr(sys.maxsize - 1))
 ENCODED_LINES = 20_000  # lines kept encoded, across the bodies of a run
 _ENCODED: dict[str, bytes] = {}
 TEXT_PART = (
-    b'Content-Type: text/%s; charset="utf-8"\r\n'
-    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
 )
 
 
