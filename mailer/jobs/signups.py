@@ -20,7 +20,6 @@ from mailer.jobs import unchanged
 from mailer.jobs.base import Send, delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Decisions, Ledger, SeatRow
-from mailer.mail.emails import EventEmails
 from mailer.mail.message import Draft
 from mailer.model import Event, Problem, Signup, normalize_email
 from mailer.rules import adoption, binding, changes, claims, roster, self_service
@@ -66,7 +65,7 @@ class EventSummary:
     event: Event
     confirmed: int
     waitlisted: int
-    new_messages: Counter
+    new_messages: Counter[str]
 
 
 @dataclass
@@ -97,6 +96,20 @@ class SignupsReport:
         except MailerError as err:
             log.error("%s failed: %s", name, err)
             self.failed_steps.append(f"{name} failed: {err}")
+
+    def changed_nothing(self) -> bool:
+        """The run decided, sent and wrote nothing (the ledger is compared apart)."""
+        return not (
+            self.decided
+            or sum(self.delivered.values())
+            or self.cells_written
+            or self.skipped_writes
+            or self.adopted
+            or self.series_added
+            or self.form is not None
+            or self.requests
+            or self.failed_steps
+        )
 
     def summary(self) -> str:
         rejected = plural(len(self.rejected), "row")
@@ -187,7 +200,10 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         kept = ledger.fingerprint(job.name)
         if kept is not None and kept[0] == check:
             stored_events = {i: s.event for i, s in ledger.stored_events().items()}
-            if unchanged.restore(report, kept[1], stored_events):
+            restored = unchanged.restore(kept[1], stored_events)
+            if restored is not None:
+                shown, report.problems, report.warnings = restored
+                report.events = [EventSummary(*each) for each in shown]
                 return report
     stored = ledger.stored_events()
     memory = ledger.memory()
@@ -310,11 +326,11 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     if site.forms is not None:
         with report.step("signup form update"):
             _keep_form_in_step(site, site.forms, ledger, choices, report)
-    if check is not None and unchanged.changed_nothing(report):
+    if check is not None and report.changed_nothing():
         again = _fingerprint(site, ledger, job, tables, names, window, now)
-        ledger.set_fingerprint(
-            job.name, check if again == check else None, unchanged.report_data(report)
-        )
+        shown = [(e.event, e.confirmed, e.waitlisted, e.new_messages) for e in report.events]
+        data = unchanged.report_data(shown, report.problems, report.warnings)
+        ledger.set_fingerprint(job.name, check if again == check else None, data)
     else:
         ledger.set_fingerprint(job.name, None)
     return report
@@ -653,6 +669,8 @@ def _drafts(
     offered: dict[tuple[str, str], datetime],
 ) -> list[Draft]:
     """A draft per notice; one body per variant (kind, member or not, invited or not)."""
+    from mailer.mail.emails import EventEmails  # templates load only when there is news
+
     emails = EventEmails(site, event, now, change)
     drafts = []
     for notice in plan.notices + change.notices + acks:

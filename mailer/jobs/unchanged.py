@@ -19,13 +19,9 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from mailer.model import Event, Problem
 from mailer.sheet.workbook import Table
-
-if TYPE_CHECKING:
-    from mailer.jobs.signups import SignupsReport
 
 VERSION = b"mailer signups fingerprint 1"
 
@@ -52,47 +48,29 @@ def fingerprint(
     return digest.hexdigest()
 
 
-def changed_nothing(report: SignupsReport) -> bool:
-    """The run decided, sent and wrote nothing (the ledger is compared apart)."""
-    return not (
-        report.decided
-        or sum(report.delivered.values())
-        or report.cells_written
-        or report.skipped_writes
-        or report.adopted
-        or report.series_added
-        or report.form is not None
-        or report.requests
-        or report.failed_steps
-    )
+Shown = tuple[Event, int, int, Counter[str]]  # a session, confirmed, waitlisted, new emails
 
 
-def report_data(report: SignupsReport) -> str:
+def report_data(shown: Iterable[Shown], problems: Iterable[Problem], warnings: list[str]) -> str:
     """What a run that changed nothing reported, to be reported again by the runs it spares."""
     return json.dumps(
         {
-            "events": [
-                [e.event.id, e.event.sheet_id, e.confirmed, e.waitlisted, dict(e.new_messages)]
-                for e in report.events
-            ],
-            "problems": [dataclasses.asdict(p) for p in report.problems],
-            "warnings": report.warnings,
+            "events": [[e.id, e.sheet_id, c, w, dict(new)] for e, c, w, new in shown],
+            "problems": [dataclasses.asdict(p) for p in problems],
+            "warnings": warnings,
         }
     )
 
 
-def restore(report: SignupsReport, data: str, stored: Mapping[str, Event]) -> bool:
-    """Fill `report` as the run that changed nothing reported; False if a session is gone."""
-    from mailer.jobs.signups import EventSummary
-
+def restore(
+    data: str, stored: Mapping[str, Event]
+) -> tuple[list[Shown], list[Problem], list[str]] | None:
+    """What the run that changed nothing reported; None if a session it showed is gone."""
     kept = json.loads(data)
-    events = []
+    shown: list[Shown] = []
     for event_id, sheet_id, confirmed, waitlisted, new in kept["events"]:
         if event_id not in stored:
-            return False
+            return None
         event = dataclasses.replace(stored[event_id], sheet_id=sheet_id)
-        events.append(EventSummary(event, confirmed, waitlisted, Counter(new)))
-    report.events = events
-    report.problems = [Problem(**p) for p in kept["problems"]]
-    report.warnings = list(kept["warnings"])
-    return True
+        shown.append((event, confirmed, waitlisted, Counter(new)))
+    return shown, [Problem(**p) for p in kept["problems"]], list(kept["warnings"])

@@ -179,15 +179,15 @@ def _decode(raw: bytes, tab: str, path: Path) -> tuple[str, str]:
     take a UTF-16 export or an .xlsx renamed .csv for text; charset-normalizer
     judges whether the bytes read as real text, and names what they look like.
     """
-    from charset_normalizer import from_bytes
-
     if b"\x00" not in raw:
         try:
             return raw.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             pass
-        if from_bytes(raw, cp_isolation=["cp1252"]).best() is not None:
-            return raw.decode("cp1252"), "cp1252"
+    from charset_normalizer import from_bytes  # slow to import; UTF-8, the common case, needs none
+
+    if b"\x00" not in raw and from_bytes(raw, cp_isolation=["cp1252"]).best() is not None:
+        return raw.decode("cp1252"), "cp1252"
     guess = from_bytes(raw).best()
     found = f"{guess.encoding} text" if guess is not None else "not text (an .xlsx or .ods file?)"
     raise WorkbookError(
