@@ -67,7 +67,6 @@ def wait_for(condition, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.slow
 def test_mailer_health_follows_a_running_daemon(site):
     before = site.mailer("health", now=None)
     daemon = subprocess.Popen(
@@ -100,7 +99,6 @@ def get(url: str) -> tuple[int, str]:
         return err.code, err.read().decode()
 
 
-@pytest.mark.slow
 def test_healthz_answers_from_the_ledger_and_says_nothing_else(site):
     assert site.mailer("run", "signups").exit_code == 0  # a ledger with people in it
     port = free_port()

@@ -10,7 +10,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-import pytest
 from mail_servers import free_port, wait_for_port
 
 SLOW_CLIENTS = 150
@@ -84,7 +83,6 @@ def test_mailer_serve_names_every_page_it_serves(site):
     assert "/seat/<token>" in said[0]
 
 
-@pytest.mark.slow
 def test_pages_answer_within_a_second_while_150_slow_clients_hang(site):
     with mailer_serve(site) as port, ExitStack() as hanging:
         for number in range(SLOW_CLIENTS):
