@@ -452,10 +452,15 @@ class Ledger:
         """Insert messages (and each body once) from a stream; returns how many were new."""
         bodies: set[str] = set()
         new_bodies = 0
+        envelope = json.JSONEncoder(ensure_ascii=False).encode
+        stamps: dict[datetime, str] = {}  # a digest's drafts share one moment
 
         def rows() -> Iterator[tuple]:
             nonlocal new_bodies
             for d in drafts:
+                stamp = stamps.get(d.created_at)
+                if stamp is None:
+                    stamp = stamps[d.created_at] = d.created_at.isoformat()
                 if d.body.id not in bodies:
                     bodies.add(d.body.id)
                     new_bodies += db.execute(
@@ -468,11 +473,8 @@ class Ledger:
                     d.to_email.casefold(),
                     PENDING,
                     d.body.id,
-                    json.dumps(
-                        {"to": d.to_email, "name": d.to_name, "person": dict(d.person)},
-                        ensure_ascii=False,
-                    ),
-                    d.created_at.isoformat(),
+                    envelope({"to": d.to_email, "name": d.to_name, "person": dict(d.person)}),
+                    stamp,
                     priority(d.kind),
                 )
 

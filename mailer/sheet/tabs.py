@@ -91,10 +91,9 @@ def _checked(raw: str) -> tuple[str, str]:
     plain = PLAIN_ADDRESS.match(raw)
     if plain and len(plain["local"]) <= 64 and len(raw) <= 254 and "--" not in plain["domain"]:
         domain = plain["domain"].lower()
-        if not any(
-            domain == name or domain.endswith("." + name)
-            for name in email_validator.SPECIAL_USE_DOMAIN_NAMES
-        ):
+        labels = domain.split(".")
+        names = {".".join(labels[n:]) for n in range(len(labels))}  # the domain and its parents
+        if names.isdisjoint(email_validator.SPECIAL_USE_DOMAIN_NAMES):
             address = f"{plain['local']}@{domain}"
             return (raw if address == raw else address), ""  # one string, not two, per row
     try:
