@@ -19,7 +19,7 @@ from test_same_bytes import normalised
 
 from mailer.core.text import clean_text
 from mailer.mail.message import Attachment, OutgoingMessage
-from mailer.mail.mime import WIRE, message_id, mime_bytes
+from mailer.mail.mime import KEY_HEADER, WIRE, message_id, mime_bytes, reference
 
 LONG_URL = "https://mail.example.org/unsubscribe/" + "x" * 200
 
@@ -126,6 +126,7 @@ def stdlib_bytes(message: OutgoingMessage) -> bytes:
         outer["Reply-To"] = clean_text(message.reply_to)
     outer["Date"] = format_datetime(message.created_at)
     outer["Message-ID"] = message_id(message)
+    outer[KEY_HEADER] = reference(message.key)
     for name, value in message.headers:
         outer[name] = header(clean_text(value))
     out = io.BytesIO()

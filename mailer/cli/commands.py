@@ -338,6 +338,8 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         ]
         seats = ledger.seats()
         unsent = ledger.messages(UNSENT)
+        bounces = ledger.bounces()
+        suppressed = ledger.suppressions_among(b.email for b in bounces)
         queue = Queue(
             pause_in_force(ledger, backend, moment),
             forecast(ledger, limits(settings), backend, moment),
@@ -388,6 +390,18 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
             ],
             "paused_until": queue.paused_until(moment),
             "expected": [{"from": at.isoformat(), "messages": n} for at, n in queue.waves],
+            "bounces": [
+                {
+                    "email": show(b.email),
+                    "kind": b.kind,
+                    "status": b.status,
+                    "diagnostic": why(b.diagnostic),
+                    "message": why(b.message_key),
+                    "at": b.at,
+                    "suppressed": suppressed.get(b.email, ""),
+                }
+                for b in bounces
+            ],
         }
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -421,11 +435,13 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         unsent, lambda m: _person(names.get((m.event_id, m.email), ""), show(m.email)), why
     )
     _print_queue(queue, moment, settings.organization.zone)
+    _print_bounces(bounces, suppressed, show, why)
 
 
 # "sending" outside a run: that run was killed mid-send; the next run calls them unknown.
 UNSENT = ("pending", "retry", "failed", "unknown", "sending")
 LISTED_WAITING = 20  # beyond this, waiting messages are counted by kind, not listed
+LISTED_BOUNCES = 20  # the newest bounces listed; --json has them all
 
 
 class Queue(NamedTuple):
@@ -461,6 +477,24 @@ def _print_unsent(
             f"{unknown} unknown: handed to the provider with no answer back, so they may have"
             " arrived. SendGrid's webhook settles them; `mailer retry --unknown` sends them again."
         )
+
+
+def _print_bounces(
+    bounces: list[Any],
+    suppressed: dict[str, str],
+    show: Callable[[str], str],
+    why: Callable[[str], str],
+) -> None:
+    """The latest bounces and complaints read from the sending mailbox ([bounces])."""
+    if not bounces:
+        return
+    click.echo(f"Bounces read from the mailbox ({len(bounces)}, newest first):")
+    for b in bounces[:LISTED_BOUNCES]:
+        what = "complaint" if b.kind == "complaint" else f"{b.kind} bounce {b.status}"
+        said = f" ({why(b.diagnostic)})" if b.diagnostic else ""
+        reason = suppressed.get(b.email)
+        verdict = f"suppressed ({reason})" if reason else "counted"
+        click.echo(f"  {b.at[:16]}Z {show(b.email)}: {what}{said}: {verdict}")
 
 
 def _print_queue(queue: Queue, now: datetime, zone: ZoneInfo) -> None:

@@ -31,6 +31,9 @@ from mailer.mail.message import Attachment, OutgoingMessage
 # CRLF line ends for SMTP; headers use RFC 5322's 998-character limit so a long
 # List-Unsubscribe URL stays one URL rather than being folded mid-way.
 WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=998)
+# Carries reference(key): a bounce that quotes the original's headers names the message
+# even where a relay replaced the Message-ID. Opaque: no address or session in it.
+KEY_HEADER = "X-Mailer-Key"
 CRLF = b"\r\n"
 LINE_END = re.compile(rb"\r\n|\r|\n")
 FROM_LINE = re.compile(rb"^From ", re.MULTILINE)  # the generator's mangle_from_
@@ -65,6 +68,7 @@ def mime_bytes(message: OutgoingMessage) -> bytes:
         head.append(_header(b"Reply-To", clean_text(message.reply_to)))
     head.append(_header(b"Date", format_datetime(message.created_at)))
     head.append(_header(b"Message-ID", message_id(message)))
+    head.append(_header(KEY_HEADER.encode("ascii"), reference(message.key)))
     for name, value in message.headers:
         head.append(_header(name.encode("ascii"), _encoded(clean_text(value))))
     head.append(CRLF)
@@ -161,8 +165,12 @@ def _address(name: str, email: str) -> str:
     return formataddr((clean_text(name), email), charset="utf-8")
 
 
+def reference(key: str) -> str:
+    """A message's key as its headers carry it: 32 hex digits, the same for every resend."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
 def message_id(message: OutgoingMessage) -> str:
     """Stable per idempotency key, so a resend after a crash is recognisably the same mail."""
-    digest = hashlib.sha256(message.key.encode("utf-8")).hexdigest()[:32]
     domain = message.sender_email.rpartition("@")[2] or "mailer.invalid"
-    return f"<{digest}@{domain}>"
+    return f"<{reference(message.key)}@{domain}>"

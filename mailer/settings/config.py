@@ -16,7 +16,7 @@ from mailer.core.durations import DAY, WEEK
 from mailer.core.errors import ConfigError
 from mailer.rules.digest import AT
 from mailer.settings.event_key import load_event_key
-from mailer.settings.kinds import KINDS, Options, SignupsOptions
+from mailer.settings.kinds import KINDS, BouncesOptions, Options, SignupsOptions
 from mailer.settings.rules import (
     Address,
     Between,
@@ -32,6 +32,7 @@ from mailer.settings.schema import DEFAULT_COLUMNS, DEFAULT_TABS
 
 Opts = TypeVar("Opts", bound=Options)
 SMTP_SECURITY = ("starttls", "ssl", "none")
+IMAP_SECURITY = ("ssl", "starttls", "none")
 MOST_TIMEOUT = 600  # seconds: a network step that takes longer is better given up
 MOST_MONEY = 1_000_000
 HOST = Text(most=253, pattern=r"[A-Za-z0-9.:\[\]_-]+", example="a host name or IP address")
@@ -129,6 +130,33 @@ class TransportSettings:
 
 
 @dataclass(frozen=True)
+class BounceSettings:
+    """`[bounces]`: the sending mailbox, read over IMAP for bounce reports.
+
+    Blank host and username take [transport.smtp]'s (smtp.gmail.com read as
+    imap.gmail.com); the password comes from
+    IMAP_PASSWORD (or the file IMAP_PASSWORD_FILE names), else SMTP_PASSWORD.
+    """
+
+    host: str = accepts(
+        Text(optional=True, most=253, pattern=HOST.pattern, example=HOST.example), ""
+    )
+    port: int = accepts(Between(1, 65535, zero="993 for ssl, 143 for starttls"), 0)
+    username: str = ""
+    security: str = accepts(OneOf(IMAP_SECURITY), "ssl")  # ssl (IMAPS), starttls, none (loopback)
+    folder: str = accepts(Text(most=200), "INBOX")  # a Gmail label is a folder too
+    timeout: int = accepts(Between(0, MOST_TIMEOUT, "seconds", above=True), 30)
+    ca_file: Path | None = None
+    first_scan_days: int = accepts(
+        Between(1, 3650, "days"), 30
+    )  # how far back the first scan looks
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"ssl": 993, "starttls": 143, "none": 143}[self.security]
+
+
+@dataclass(frozen=True)
 class LedgerSettings:
     path: Path = Path("state/mailer.db")
     lock_timeout: int = accepts(Between(0, 3600, "seconds"), 60)  # wait for another run
@@ -207,6 +235,7 @@ class Settings:
     self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
     confirmation: ConfirmationText = field(default_factory=ConfirmationText)
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    bounces: BounceSettings | None = None  # [bounces]: read the sending mailbox for bounces
     source: Path = Path("mailer.toml")
 
     @property
@@ -250,13 +279,17 @@ def load(path: Path) -> Settings:
     problems: list[str] = []
     settings = _build(Settings, {**raw, "source": str(path)}, path, "", problems)
     if isinstance(settings, Settings):
-        problems += _check(settings, path)
+        settings = _with_bounce_defaults(settings)
+        problems += _check(settings, path) + _check_bounces(settings, path)
     if problems or not isinstance(settings, Settings):
         raise ConfigError("\n".join(problems))
     resolved = _resolve_paths(settings, path.resolve().parent)
-    ca_file = resolved.transport.smtp.ca_file
-    if ca_file is not None and not ca_file.is_file():
-        raise ConfigError(f"{path}: [transport.smtp] ca_file: no such file {str(ca_file)!r}")
+    ca_files = {"transport.smtp": resolved.transport.smtp.ca_file}
+    if resolved.bounces is not None:
+        ca_files["bounces"] = resolved.bounces.ca_file
+    for section, ca_file in ca_files.items():
+        if ca_file is not None and not ca_file.is_file():
+            raise ConfigError(f"{path}: [{section}] ca_file: no such file {str(ca_file)!r}")
     return resolved
 
 
@@ -319,6 +352,51 @@ def _check(settings: Settings, path: Path) -> list[str]:
     return problems
 
 
+def _with_bounce_defaults(settings: Settings) -> Settings:
+    """[bounces] host and username default to the SMTP ones: the same sending mailbox.
+
+    The host's `smtp.` becomes `imap.` (smtp.gmail.com -> imap.gmail.com).
+    """
+    bounces, smtp = settings.bounces, settings.transport.smtp
+    if bounces is None:
+        return settings
+    return dataclasses.replace(
+        settings,
+        bounces=dataclasses.replace(
+            bounces,
+            host=bounces.host or re.sub(r"^smtp\.", "imap.", smtp.host),
+            username=bounces.username or smtp.username,
+            ca_file=bounces.ca_file or smtp.ca_file,
+        ),
+    )
+
+
+def _check_bounces(settings: Settings, path: Path) -> list[str]:
+    """What [bounces] needs beyond each key's own rule, once the SMTP defaults are in."""
+    bounces = settings.bounces
+    if bounces is None:
+        return []
+    problems = []
+    if bounces.security == "none" and bounces.host not in LOOPBACK:
+        problems.append(
+            f'{path}: [bounces] security: "none" would send the password unencrypted '
+            f'to {bounces.host}; use "ssl" (IMAPS, port 993) or "starttls"'
+        )
+    if not bounces.host:
+        problems.append(f"{path}: [bounces] host: the IMAP server, such as imap.gmail.com")
+    if not bounces.username:
+        problems.append(
+            f"{path}: [bounces] username: the sending mailbox's login "
+            "(or set [transport.smtp] username)"
+        )
+    if not bounces.folder.isascii():
+        problems.append(
+            f"{path}: [bounces] folder: {bounces.folder!r}: use a folder or label whose name "
+            "is plain ASCII"
+        )
+    return problems
+
+
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
     def under(p: Path) -> Path:
         return p if p.is_absolute() else base / p
@@ -342,6 +420,8 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             ),
         ),
         ledger=dataclasses.replace(settings.ledger, path=under(settings.ledger.path)),
+        bounces=settings.bounces
+        and dataclasses.replace(settings.bounces, ca_file=maybe(settings.bounces.ca_file)),
     )
 
 
@@ -391,6 +471,8 @@ def _build(cls: type, table: object, path: Path, where: str, problems: list[str]
 
 
 def _is_section(hint: object) -> bool:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # an optional section
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
     nested = isinstance(hint, type) and dataclasses.is_dataclass(hint)
     return nested or typing.get_origin(hint) is dict
 
@@ -502,17 +584,19 @@ class JobSettings:
 
 
 SIGNUPS_JOB = JobSettings(kind="signups", every="5 minutes", name="signups")
+BOUNCES_JOB = JobSettings(
+    kind="bounces", every="15 minutes", name="bounces", options=BouncesOptions()
+)
 
 
 def load_jobs(settings: Settings) -> list[JobSettings]:
-    """Every job in the site's `jobs/` folder, signups first; signups alone if there are none.
+    """Every job in the site's `jobs/` folder in KINDS order; signups alone if there are none.
 
+    With [bounces] set and no job of that kind, the bounce scan runs every 15 minutes.
     Every problem in every job file is named at once, one line each.
     """
     folder = settings.root / "jobs"
     paths = sorted(folder.glob("*.toml")) if folder.is_dir() else []
-    if not paths:
-        return [SIGNUPS_JOB]
     jobs, problems = [], []
     for path in paths:
         try:
@@ -521,6 +605,9 @@ def load_jobs(settings: Settings) -> list[JobSettings]:
             problems.append(str(err))
     if problems:
         raise ConfigError("\n".join(problems))
+    jobs = jobs or [SIGNUPS_JOB]
+    if settings.bounces is not None and not any(job.kind == "bounces" for job in jobs):
+        jobs.append(BOUNCES_JOB)
     order = list(KINDS)
     return sorted(jobs, key=lambda job: (order.index(job.kind), job.name))
 
@@ -530,6 +617,8 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
     kind = raw.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:
         raise ConfigError(f"{path}: kind: {_shown(kind)} is not one of {', '.join(KINDS)}")
+    if kind == "bounces" and settings.bounces is None:
+        raise ConfigError(f"{path}: kind: a bounces job needs [bounces] in {settings.source}")
     options = raw.pop("options", {})
     problems: list[str] = []
     job = _build(JobSettings, {**raw, "name": path.stem, "source": str(path)}, path, "", problems)

@@ -73,12 +73,19 @@ class DigestOptions(Options):
 
 
 @dataclass(frozen=True)
+class BouncesOptions(Options):
+    """A bounces job reads [bounces] in mailer.toml; it has no options of its own."""
+
+
+@dataclass(frozen=True)
 class Kind:
     module: str
     options: type[Options]
 
 
+# Bounces first: an address found dead is suppressed before this run writes to it again.
 KINDS: dict[str, Kind] = {
+    "bounces": Kind("mailer.jobs.bounces", BouncesOptions),
     "signups": Kind("mailer.jobs.signups", SignupsOptions),
     "reminders": Kind("mailer.jobs.reminders", ReminderOptions),
     "digest": Kind("mailer.jobs.digest", DigestOptions),
