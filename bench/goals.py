@@ -33,6 +33,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 MAILER = [sys.executable, "-m", "mailer"]
+# `mailer --help` when issue 21 set its goals (0.087 s).
+HELP_THEN = 0.087
 ROWS = ("unchanged", "status", "digest", "smtp", "first")
 
 
@@ -253,33 +255,16 @@ def main() -> None:
     print(line.format("what", "figure", "goal", "holds"))
     if "unchanged" in rows:
         m = row_unchanged(repeat)
-        ratio = m["seconds"] / help_s
-        ok = m["seconds"] < 0.2 and ratio <= 3
-        figure = f"{m['seconds']:.3f} s, {ratio:.1f}x --help"
-        print(
-            line.format(
-                "signups run, 10,000 / 100 sessions, nothing changed",
-                figure,
-                "< 0.2 s, <= 3x --help",
-                _yes(ok),
-            )
-        )
+        what = "signups run, 10,000 / 100 sessions, nothing changed"
+        show(line, what, m["seconds"], help_s, 0.2, f"{m['seconds']:.3f} s", max_ratio=3)
     if "status" in rows:
         m = row_status(repeat)
-        figure = f"{m['seconds']:.3f} s, {m['seconds'] / help_s:.1f}x --help"
-        print(line.format("`mailer status`", figure, "< 0.12 s", _yes(m["seconds"] < 0.12)))
+        show(line, "`mailer status`", m["seconds"], help_s, 0.12, f"{m['seconds']:.3f} s")
     if "digest" in rows:
         m = row_digest(max(repeat // 2, 1))
-        figure = f"{m['seconds']:.2f} s, {m['rss']:.0f} MiB, {m['seconds'] / help_s:.0f}x --help"
-        ok = m["seconds"] < 2 and m["rss"] < 80
-        print(
-            line.format(
-                "digest decided for 100,000 readers (process peak RSS)",
-                figure,
-                "< 2 s, < 80 MiB",
-                _yes(ok),
-            )
-        )
+        what = "digest decided, 100,000 readers (peak RSS < 80 MiB)"
+        figure = f"{m['seconds']:.2f} s, {m['rss']:.0f} MiB"
+        show(line, what, m["seconds"], help_s, 2.0, figure, m["rss"] < 80)
     if "smtp" in rows:
         m = row_smtp(repeat)
         figure = f"{m['mailer']:.0f} vs raw {m['raw']:.0f} msg/s: {m['ratio']:.0%}"
@@ -287,13 +272,32 @@ def main() -> None:
         print(line.format(what, figure, ">= 60% of raw", _yes(m["ratio"] >= 0.6)))
     if "first" in rows:
         m = row_first(max(repeat // 2, 1))
-        figure = f"{m['seconds']:.1f} s, {m['rss']:.0f} MiB, {m['seconds'] / help_s:.0f}x --help"
-        ok = m["seconds"] < 9.6 and m["rss"] < 59
-        print(
-            line.format(
-                "first signups run, 10,000 signups (outbox)", figure, "< 9.6 s, < 59 MiB", _yes(ok)
-            )
-        )
+        what = "first signups run, 10,000 signups, outbox (RSS < 59 MiB)"
+        figure = f"{m['seconds']:.1f} s, {m['rss']:.0f} MiB"
+        show(line, what, m["seconds"], help_s, 9.6, figure, m["rss"] < 59)
+
+
+def show(
+    line: str,
+    what: str,
+    seconds: float,
+    help_s: float,
+    goal: float,
+    figure: str,
+    also: bool = True,
+    max_ratio: float | None = None,
+) -> None:
+    """A row: the figure and its ratio to --help; the goal in seconds and as that ratio.
+
+    A goal in seconds is also a ratio to --help as it was when the goal was set
+    (HELP_THEN); on a loaded machine the ratio is what holds.
+    """
+    ratio = seconds / help_s
+    limit = goal / HELP_THEN if max_ratio is None else min(goal / HELP_THEN, max_ratio)
+    shown = f"{figure}, {ratio:.1f}x --help"
+    print(
+        line.format(what, shown, f"< {goal} s, {limit:.1f}x --help", _yes(ratio <= limit and also))
+    )
 
 
 def _yes(ok: bool) -> str:
