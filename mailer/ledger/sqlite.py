@@ -435,16 +435,7 @@ class Ledger(BounceMemory):
         """
         with self.transaction() as db:
             self._record_events(db, decided.events)
-            db.executemany(
-                "DELETE FROM seats WHERE event_id = ?", [(s.event.id,) for s in decided.events]
-            )
-            db.executemany(
-                "INSERT INTO seats VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (s.event_id, s.email, s.status, s.position, s.row, s.address, s.name, s.written)
-                    for s in decided.seats
-                ],
-            )
+            self._record_seats(db, [s.event.id for s in decided.events], decided.seats)
             db.executemany("INSERT OR IGNORE INTO bindings VALUES (?, ?, ?)", decided.bindings)
             db.executemany("INSERT OR REPLACE INTO event_names VALUES (?, ?)", decided.names)
             db.executemany("INSERT OR REPLACE INTO aliases VALUES (?, ?)", decided.aliases)
@@ -473,6 +464,33 @@ class Ledger(BounceMemory):
                 ],
             )
             return self._insert_drafts(db, decided.drafts)
+
+    @staticmethod
+    def _record_seats(
+        db: sqlite3.Connection, event_ids: list[str], seats: Sequence[SeatRow]
+    ) -> None:
+        """Every seat of these events as decided, written only for the events whose seats changed.
+
+        A changed event's seats are written again whole, in the plan's order, as
+        `seats()` lists them; an event whose seats are as they were is not touched.
+        """
+        wanted: dict[str, list[tuple]] = {event_id: [] for event_id in event_ids}
+        for s in seats:
+            row = (s.event_id, s.email, s.status, s.position, s.row, s.address, s.name, s.written)
+            wanted.setdefault(s.event_id, []).append(row)
+        held: dict[str, list[tuple]] = {}
+        for row in db.execute(
+            "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+            " ORDER BY event_id, rowid"
+        ):
+            if row[0] in wanted:
+                held.setdefault(row[0], []).append(row)
+        changed = [event_id for event_id, rows in wanted.items() if held.get(event_id, []) != rows]
+        db.executemany("DELETE FROM seats WHERE event_id = ?", [(i,) for i in changed])
+        db.executemany(
+            "INSERT INTO seats VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [row for event_id in changed for row in wanted[event_id]],
+        )
 
     def form_pushed(self, form: str) -> tuple[tuple[str, ...], bool] | None:
         """The choices and open/closed state mailer last gave this form, if any."""
