@@ -10,6 +10,7 @@ from mailer.sending.transports import Transport, open_transport
 from mailer.settings.config import Settings
 from mailer.sheet.backends import Workbook, open_workbook
 from mailer.sheet.google_form import FormsClient, open_forms
+from mailer.sheet.view import Sheet
 
 
 @dataclass
@@ -29,6 +30,11 @@ class Site:
             renderer=Renderer(settings.root / "templates"),
             forms=open_forms(settings) if settings.form.id else None,
         )
+
+    @property
+    def sheet(self) -> Sheet:
+        """The workbook by logical tab and column names."""
+        return Sheet(self.workbook, self.settings.workbook)
 
     @property
     def ledger_path(self) -> Path:

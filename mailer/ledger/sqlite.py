@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailer.core.errors import LedgerError, LockedError
@@ -474,11 +475,11 @@ class Ledger(BounceMemory):
         A changed event's seats are written again whole, in the plan's order, as
         `seats()` lists them; an event whose seats are as they were is not touched.
         """
-        wanted: dict[str, list[tuple]] = {event_id: [] for event_id in event_ids}
+        wanted: dict[str, list[tuple[object, ...]]] = {event_id: [] for event_id in event_ids}
         for s in seats:
             row = (s.event_id, s.email, s.status, s.position, s.row, s.address, s.name, s.written)
             wanted.setdefault(s.event_id, []).append(row)
-        held: dict[str, list[tuple]] = {}
+        held: dict[str, list[tuple[object, ...]]] = {}
         for row in db.execute(
             "SELECT event_id, email, status, position, row, address, name, written FROM seats"
             " ORDER BY event_id, rowid"
@@ -583,7 +584,7 @@ class Ledger(BounceMemory):
         envelope = json.JSONEncoder(ensure_ascii=False).encode
         stamps: dict[datetime, str] = {}  # a digest's drafts share one moment
 
-        def rows() -> Iterator[tuple]:
+        def rows() -> Iterator[tuple[object, ...]]:
             nonlocal new_bodies
             for d in drafts:
                 stamp = stamps.get(d.created_at)
@@ -620,7 +621,8 @@ class Ledger(BounceMemory):
 
     def count_due(self) -> int:
         query = "SELECT count(*) FROM messages WHERE state IN (?, ?)"
-        return self.db.execute(query, (PENDING, RETRY)).fetchone()[0]
+        count: int = self.db.execute(query, (PENDING, RETRY)).fetchone()[0]
+        return count
 
     def due(self, batch: int = 500) -> Iterator[list[OutgoingMessage]]:
         """Messages decided but not delivered (new, or left by a pause or a 4xx), in batches.
@@ -646,7 +648,7 @@ class Ledger(BounceMemory):
             after = (last[6], last[4], last[5], last[0])
             yield [self._message(row, bodies) for row in rows]
 
-    def _message(self, row: tuple, bodies: dict[str, Body]) -> OutgoingMessage:
+    def _message(self, row: tuple[Any, ...], bodies: dict[str, Body]) -> OutgoingMessage:
         key, kind, event_id, envelope_json, created_at, body_id, _ = row
         if body_id not in bodies:
             query = "SELECT body FROM bodies WHERE id = ?"
@@ -772,11 +774,12 @@ class Ledger(BounceMemory):
 
         An unknown message may have been delivered, so it counts against a quota.
         """
-        return self.db.execute(
+        count, first = self.db.execute(
             "SELECT count(*), MIN(COALESCE(sent_at, tried_at)) FROM messages"
             " WHERE state IN (?, ?, ?) AND COALESCE(sent_at, tried_at) > ?",
             (SENT, UNKNOWN, SENDING, since.astimezone(UTC).isoformat()),
         ).fetchone()
+        return int(count), first
 
     def pause(self, transport: str, until: datetime, reason: str) -> None:
         """Send nothing more through `transport` before `until` (a quota or a rate limit)."""
@@ -807,7 +810,7 @@ class Ledger(BounceMemory):
         """Unknown messages go back in the queue: all, or those tried before a moment,
         without bulk mail, without those about some events, or only those tried once."""
         query = "UPDATE messages SET state = ?, reason = '' WHERE state = ?"
-        args: tuple = (PENDING, UNKNOWN)
+        args: tuple[object, ...] = (PENDING, UNKNOWN)
         if tried_before is not None:
             query += " AND COALESCE(tried_at, created_at) < ?"
             args += (tried_before.astimezone(UTC).isoformat(),)

@@ -22,6 +22,7 @@ from mailer.mail.message import PERSON_FIELDS, placeholder
 
 if TYPE_CHECKING:  # Jinja and MRML load when a template is first rendered, not with every run
     import jinja2
+    from jinja2.environment import TemplateModule
 
 
 class TemplateError(MailerError):
@@ -93,7 +94,9 @@ class Renderer:
             text = text_from_html(body)
         return Prepared(subject=subject, html=body, text=text.strip() + "\n")
 
-    def _module(self, env: jinja2.Environment, filename: str, context: Mapping[str, object]):
+    def _module(
+        self, env: jinja2.Environment, filename: str, context: Mapping[str, object]
+    ) -> TemplateModule:
         import jinja2
 
         try:
