@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -323,16 +323,17 @@ def _drafts(
     job: JobSettings,
     slot: Slot,
     body: Body,
-    recipients: Sequence[Recipient],
+    recipients: Iterable[Recipient],
     secret: str,
     now: datetime,
 ) -> Iterator[Draft]:
     """One draft per recipient, made as the ledger takes them (never all at once)."""
     public_url = site.settings.server.public_url.rstrip("/")
     mailbox = site.settings.organization.reply_to or site.settings.organization.sender
+    mailto_start = f"mailto:{mailbox}?subject={quote('unsubscribe ')}"
     for recipient in recipients:
         token = unsubscribe_token(secret, recipient.email)
-        mailto = f"mailto:{mailbox}?subject={quote(f'unsubscribe {token}')}"
+        mailto = mailto_start + token  # a token is URL-safe: base64url and a dot
         yield Draft(
             key=f"digest:{job.name}:{slot.label}:{recipient.email}",
             kind="digest",
