@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.core.tokens import load_secret
 from mailer.mail.render import Renderer
 from mailer.sending.transports import Transport, open_transport
 from mailer.settings.config import Settings
+from mailer.settings.secret import site_secret
 from mailer.sheet.backends import Workbook, open_workbook
 from mailer.sheet.google_form import FormsClient, open_forms
+from mailer.sheet.view import Sheet
 
 
 @dataclass
@@ -38,4 +39,9 @@ class Site:
 
     def secret(self) -> str:
         """MAILER_SECRET, or (when nothing leaves the machine) one kept in the state folder."""
-        return load_secret(self.state, self.settings.transport.backend == "outbox")
+        return site_secret(self.settings)
+
+    @property
+    def sheet(self) -> Sheet:
+        """The workbook by logical tab and column names."""
+        return Sheet(self.workbook, self.settings.workbook)

@@ -11,7 +11,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import NOW
+from conftest import NOW, body_text
 from mail_servers import SmtpServer, SmtpSink
 from test_dates_that_cannot_be_right import move_sessions
 from test_google_sheets import FORM_TAB, sheet  # noqa: F401 - the Sheets stand-in fixture
@@ -55,7 +55,7 @@ def organizer_mail(sink: SmtpSink) -> list[tuple[str, str]]:
     for message in sink.received:
         if set(message.recipients) & set(ORGANIZERS):
             mime = message.mime
-            text = mime.get_body(("plain",)).get_content()
+            text = body_text(mime)
             seen.append((str(mime["Subject"]), text))
     return seen[::2] if all(len(m.recipients) == 1 for m in sink.received) else seen
 
@@ -78,8 +78,9 @@ def test_the_mailer_tab_holds_the_last_runs_and_open_problems_until_fixed(site):
 
     tab = mailer_tab(site)
     runs = {row["Job or tab"]: row for row in tab if row["What"] == "last run"}
-    assert set(runs) == {"signups", "reminders", "digest"}
+    assert set(runs) == {"signups", "reminders", "digest", "retention"}
     assert runs["signups"]["What happened, what to do"].startswith("ok: 14 new, 14 sent")
+    assert runs["retention"]["What happened, what to do"] == "ok: nothing to remove"
     [problem] = [row for row in tab if row["What"] == "problem"]
     assert (problem["Job or tab"], problem["Row"], problem["Column"]) == (
         "signups",

@@ -91,6 +91,22 @@ def test_a_site_moved_from_sqlite_to_postgresql_sends_nothing_again(site, postgr
     assert refused.exit_code != 0 and "migrate into an empty ledger" in refused.output
 
 
+def test_a_ledger_that_forgot_someone_stays_on_sqlite_and_postgresql_refuses_to_forget(
+    site, postgres, monkeypatch
+):
+    monkeypatch.setenv("MAILER_SECRET", SECRET)
+    site.mailer("run")
+    assert site.mailer("forget", DANIEL, now=None).exit_code == 0
+    url = postgres.database()
+
+    kept = site.mailer("migrate", "--to", url)
+    on_postgresql(site, url)
+    refused = site.mailer("forget", DANIEL, now=None)
+
+    assert kept.exit_code != 0 and "remembers forgotten people" in kept.output
+    assert refused.exit_code != 0 and "only on a SQLite ledger" in refused.output
+
+
 def post(url: str, fields: dict[str, str] | None = None) -> int:
     data = urllib.parse.urlencode(fields or {}).encode()
     with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=30) as answer:

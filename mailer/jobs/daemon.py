@@ -24,6 +24,7 @@ import schedule
 
 from mailer.core.errors import LockedError
 from mailer.jobs.heartbeat import BEAT_EVERY, Beat, write_beat
+from mailer.jobs.retention import NOTHING_REMOVED
 from mailer.jobs.runlog import RunLog
 from mailer.jobs.runner import run_jobs
 from mailer.ledger import open_ledger
@@ -97,6 +98,7 @@ class Daemon:
                     # meanwhile, and look again at the next tick.
                     lock_timeout=0 if self.ledger.shared else None,
                     notify=True,
+                    retention=True,
                 )
             )
         except LockedError as err:
@@ -111,12 +113,15 @@ class Daemon:
         if not outcomes:
             log.info("%s: another daemon ran it", job.name)
             return
-        (outcome,) = outcomes
+        outcome, *after = outcomes
         took = time.monotonic() - started
         if outcome.report is None:
             log.error("%s: failed after %.1f s: %s", job.name, took, outcome.error)
         else:
             log.info("%s: %s, %.1f s", job.name, outcome.report.summary(), took)
+        for kept in after:
+            if kept.report is not None and kept.report.summary() != NOTHING_REMOVED:
+                log.info("retention: %s", kept.report.summary())
 
     def run(self) -> None:
         """Catch up on every due job, then follow the schedules until asked to stop."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 
 from mailer.core.text import plural
 from mailer.core.tokens import hmac_token, unsubscribe_token
-from mailer.jobs.base import Send, delivered_text
+from mailer.jobs.base import delivered_text
+from mailer.jobs.retention import digest_readers, kept_privacy
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger import Ledger
+from mailer.ledger.privacy import on_sqlite
 from mailer.mail.emails import event_view, site_body
 from mailer.mail.message import Body, Draft, placeholder
 from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber
@@ -25,8 +27,8 @@ from mailer.rules.digest import Recipient, Slot
 from mailer.rules.statuses import OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import DigestOptions
-from mailer.sheet.backends import CellChange, Table
 from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
+from mailer.sheet.view import Tab
 from mailer.site import Site
 
 if TYPE_CHECKING:
@@ -78,8 +80,46 @@ class Contents:
     sessions: list[dict[str, object]]
 
 
-def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> DigestReport:
-    """Decide this slot's digest if it is due and has news, then send what is due."""
+@dataclass
+class SlotDigest:
+    """A slot's digest as decided: what it carries, and to whom."""
+
+    slot: str
+    resources: list[str]  # the keys of the resources it carries
+    drafts: Iterator[Draft]  # made as the ledger takes them (never all at once)
+
+
+@dataclass
+class Digest:
+    """One pass: this slot's digest if it is due and has news, and the sheet as it was read."""
+
+    job: JobSettings
+    now: datetime
+    tables: dict[str, Tab]
+    subscribers: list[Subscriber]
+    report: DigestReport
+    decided: SlotDigest | None = None
+
+    def record(self, site: Site, ledger: Ledger) -> None:
+        if self.decided is None:
+            return
+        d = self.decided
+        self.report.recipients = ledger.record_digest(
+            self.job.name, d.slot, d.resources, d.drafts, self.now
+        )
+
+    def write_back(self, site: Site, ledger: Ledger) -> None:
+        """Who left, on the Subscribers tab; which digest carried each resource, on Resources."""
+        if "subscribers" in self.tables:
+            _, signups = _events_and_signups(site, self.tables)
+            self.report.unsubscribes_written = write_unsubscribes(
+                site, ledger, self.tables["subscribers"], self.subscribers, signups
+            )
+        _write_sent_in(site, ledger, self.job, self.tables)
+
+
+def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Digest:
+    """This slot's digest if it is due and has news."""
     slot = digest.latest_slot(job.at, ZoneInfo(job.timezone), now)
     report = DigestReport(slot=slot.label)
     tables = _read(site)
@@ -87,22 +127,18 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     subscribers, problems = _subscribers(site, tables)
     report.problems.extend(problems)
     _remember_older_links(site, ledger, tables, subscribers)
+    decision = Digest(job, now, tables, subscribers, report)
     if history and history[-1][0] >= slot.label:
         report.skipped = f"the {history[-1][0]} digest was already decided"
     else:
-        _decide(site, ledger, now, job, slot, history, tables, subscribers, report)
-    report.delivered = send()
-    if "subscribers" in tables:
-        _, signups = _events_and_signups(site, tables)
-        report.unsubscribes_written = write_unsubscribes(
-            site, ledger, tables["subscribers"], subscribers, signups
+        decision.decided = _decide(
+            site, ledger, now, job, slot, history, tables, subscribers, report
         )
-    _write_sent_in(site, ledger, job, tables)
-    return report
+    return decision
 
 
 def _history(
-    site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]
+    site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Tab]
 ) -> tuple[list[tuple[str, list[str]]], int]:
     """The digests this job decided: the ledger's, and those the Resources tab shows it lacks.
 
@@ -121,7 +157,7 @@ def _history(
 
 
 def _remember_older_links(
-    site: Site, ledger: Ledger, tables: dict[str, Table], subscribers: list[Subscriber]
+    site: Site, ledger: Ledger, tables: dict[str, Tab], subscribers: list[Subscriber]
 ) -> None:
     """Derive again the tokens of links issued before sealed tokens, for all on the sheet.
 
@@ -132,11 +168,12 @@ def _remember_older_links(
         return
     secret = site.secret()
     _, signups = _events_and_signups(site, tables)
+    subscribers, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
     readers = {s.email for s in subscribers} | {s.email for s in signups if s.digest}
     ledger.remember_tokens((hmac_token(secret, email), email) for email in sorted(readers))
 
 
-def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]) -> int:
+def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Tab]) -> int:
     """Say in the Resources tab which digest carried each resource, where it does not yet."""
     if "resources" not in tables:
         return 0
@@ -144,20 +181,17 @@ def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[st
     for slot, keys in ledger.digest_history(job.name):
         for key in keys:
             carried.setdefault(key, slot)
-    mapping = site.settings.workbook.column_map("resources")
-    table = tables["resources"]
+    tab = tables["resources"]
     changes = []
     for resource in _resources(site, tables)[0]:
         carried_in = carried.get(resource.key)
         if carried_in is None or (job.name, carried_in) in digest.sent_in(resource.sent_in):
             continue
         text = digest.sent_in_text([*digest.sent_in(resource.sent_in), (job.name, carried_in)])
-        changes.append(
-            CellChange(resource.row, (resource.url,), mapping["sent_in"], resource.sent_in, text)
-        )
+        changes.append(tab.change(resource.row, (resource.url,), "sent_in", resource.sent_in, text))
     if not changes:
         return 0
-    written = site.workbook.write(table.tab, [mapping["url"]], changes, [mapping["sent_in"]])
+    written = site.sheet.write(tab, ["url"], changes, ["sent_in"])
     return len(written.cells)
 
 
@@ -168,10 +202,10 @@ def _decide(
     job: JobSettings,
     slot: Slot,
     history: list[tuple[str, list[str]]],
-    tables: dict[str, Table],
+    tables: dict[str, Tab],
     subscribers: list[Subscriber],
     report: DigestReport,
-) -> None:
+) -> SlotDigest | None:
     options = job.options_as(DigestOptions)
     resources, problems = _resources(site, tables)
     report.problems.extend(problems)
@@ -180,48 +214,45 @@ def _decide(
     fresh = digest.new_resources(resources, sent_keys, since)
     if not fresh:
         report.skipped = f"no new resources since {since:%Y-%m-%d}; nothing sent"
-        return
+        return None
     events, signups = _events_and_signups(site, tables, ledger)
+    # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
+    subscribers, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
     contents = Contents(
         groups=digest.grouped(fresh, options.categories),
         sessions=_sessions(events, ledger, now, options.upcoming_days),
     )
     recipients = digest.audience(subscribers, signups, set(ledger.suppressed()))
     secret = site.secret()
-    body = _body(site, options.template, contents, slot)
+    # The "forget me" link works only where forgetting does (a SQLite ledger, for now).
+    body = _body(site, options.template, contents, slot, forgettable=on_sqlite(ledger))
     report.resources = len(fresh)
-    report.recipients = ledger.record_digest(
-        job.name,
+    return SlotDigest(
         slot.label,
         [r.key for r in fresh],
         _drafts(site, job, slot, body, recipients, secret, now),
-        now,
     )
 
 
-def _read(site: Site) -> dict[str, Table]:
+def _read(site: Site) -> dict[str, Tab]:
     """Every tab the digest needs, in one read; tabs the workbook lacks are left out."""
-    names = {name: site.settings.workbook.tab(name) for name in DIGEST_TABS}
-    found = site.workbook.read(list(names.values()))
-    return {name: found[tab] for name, tab in names.items() if tab in found}
+    return site.sheet.read(DIGEST_TABS)
 
 
-def _subscribers(site: Site, tables: dict[str, Table]) -> tuple[list[Subscriber], list[Problem]]:
+def _subscribers(site: Site, tables: dict[str, Tab]) -> tuple[list[Subscriber], list[Problem]]:
     if "subscribers" not in tables:
         return [], []
-    return parse_subscribers(
-        tables["subscribers"], site.settings.workbook.column_map("subscribers")
-    )
+    return parse_subscribers(tables["subscribers"].table, tables["subscribers"].columns)
 
 
-def _resources(site: Site, tables: dict[str, Table]) -> tuple[list[Resource], list[Problem]]:
+def _resources(site: Site, tables: dict[str, Tab]) -> tuple[list[Resource], list[Problem]]:
     if "resources" not in tables:
         return [], []
-    return parse_resources(tables["resources"], site.settings.workbook.column_map("resources"))
+    return parse_resources(tables["resources"].table, tables["resources"].columns)
 
 
 def _events_and_signups(
-    site: Site, tables: dict[str, Table], ledger: Ledger | None = None
+    site: Site, tables: dict[str, Tab], ledger: Ledger | None = None
 ) -> tuple[list[Event], list[Signup]]:
     """The sessions (under the ids the ledger knows them by) and every signup row that reads.
 
@@ -231,7 +262,7 @@ def _events_and_signups(
     zone = settings.organization.zone
     events: list[Event] = []
     if "events" in tables:
-        parsed = parse_events(tables["events"], settings.workbook.column_map("events"), str(zone))
+        parsed = parse_events(tables["events"].table, tables["events"].columns, str(zone))
         events = parsed.events
         if ledger is not None:
             stored = {i: s.event for i, s in ledger.stored_events().items()}
@@ -239,8 +270,8 @@ def _events_and_signups(
     if "signups" not in tables:
         return events, []
     signups = parse_signups(
-        tables["signups"],
-        settings.workbook.column_map("signups"),
+        tables["signups"].table,
+        tables["signups"].columns,
         events,
         zone,
         lambda identity, answer, cell: Resolution(answer or cell or "-"),
@@ -266,7 +297,9 @@ def _sessions(
     ]
 
 
-def _body(site: Site, template: str, contents: Contents, slot: Slot) -> Body:
+def _body(
+    site: Site, template: str, contents: Contents, slot: Slot, forgettable: bool = True
+) -> Body:
     org = site.settings.organization
     context = {
         "org": org,
@@ -276,6 +309,8 @@ def _body(site: Site, template: str, contents: Contents, slot: Slot) -> Body:
         ],
         "sessions": contents.sessions,
         "slot": {"date": f"{slot.starts:%B} {slot.starts.day}, {slot.starts.year}"},
+        # `mailer serve` answers it
+        "forget_link": forgettable and bool(site.settings.server.public_url),
     }
     prepared = site.renderer.prepare(template, context)
     links = [f"<{placeholder('unsubscribe_mailto')}>"]
@@ -291,16 +326,17 @@ def _drafts(
     job: JobSettings,
     slot: Slot,
     body: Body,
-    recipients: Sequence[Recipient],
+    recipients: Iterable[Recipient],
     secret: str,
     now: datetime,
 ) -> Iterator[Draft]:
     """One draft per recipient, made as the ledger takes them (never all at once)."""
     public_url = site.settings.server.public_url.rstrip("/")
     mailbox = site.settings.organization.reply_to or site.settings.organization.sender
+    mailto_start = f"mailto:{mailbox}?subject={quote('unsubscribe ')}"
     for recipient in recipients:
         token = unsubscribe_token(secret, recipient.email)
-        mailto = f"mailto:{mailbox}?subject={quote(f'unsubscribe {token}')}"
+        mailto = mailto_start + token  # a token is URL-safe: base64url and a dot
         yield Draft(
             key=f"digest:{job.name}:{slot.label}:{recipient.email}",
             kind="digest",
@@ -315,5 +351,6 @@ def _drafts(
                 "email": recipient.address,
                 "unsubscribe_url": f"{public_url}/unsubscribe/{token}" if public_url else mailto,
                 "unsubscribe_mailto": mailto,
+                "forget_url": f"{public_url}/forget/{token}" if public_url else "",
             },
         )

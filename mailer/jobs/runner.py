@@ -7,7 +7,6 @@ daemon both come through here.
 from __future__ import annotations
 
 import importlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -15,9 +14,11 @@ from datetime import datetime
 from typing import cast
 
 from mailer.core.errors import ConfigError, MailerError
-from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report, send_nothing
+from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report
 from mailer.jobs.monitor import FAIL, START, SUCCESS, Pinger
 from mailer.jobs.organizers import Ran, after_run, failing_reason
+from mailer.jobs.people import forget_asked
+from mailer.jobs.retention import RETENTION, run_retention
 from mailer.jobs.runlog import RunLog
 from mailer.ledger import Ledger, open_ledger
 from mailer.rules.schedules import LastRun
@@ -58,18 +59,21 @@ def run_job(
     progress: Progress | None = None,
     dry_run: bool = False,
 ) -> Report:
-    """One pass of `job` as of `now`; the caller holds the ledger's lock.
+    """One pass of `job` as of `now`: decide, record, deliver, write back.
 
-    In a dry run what the transport took is counted as `would send`, not `sent`.
+    The caller holds the ledger's lock. With send=False what is decided is
+    recorded and written back, and its messages are left for a later run. In
+    a dry run what the transport took is counted as `would send`, not `sent`.
     """
-
-    def sending() -> Counter[str]:
+    decision = job_module(job.kind).decide(site, ledger, job, now)
+    decision.record(site, ledger)
+    if send and KINDS[job.kind].sends:
         counted = deliver(ledger, site.transport, now, progress)
         if dry_run:
             counted[WOULD_SEND] = counted.pop("sent", 0)
-        return counted
-
-    return job_module(job.kind).run(site, ledger, job, now, sending if send else send_nothing)
+        decision.report.delivered = counted
+    decision.write_back(site, ledger)
+    return decision.report
 
 
 def run_jobs(
@@ -84,6 +88,7 @@ def run_jobs(
     dry_run: bool = False,
     lock_timeout: float | None = None,
     notify: bool = False,
+    retention: bool = False,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the ledger's run lock; one job's trouble leaves the others.
 
@@ -93,7 +98,9 @@ def run_jobs(
     unreachable, say) becomes a failed Outcome; anything else is recorded as a
     crash and raised. With `notify`, the Mailer tab and the organizers hear
     what needs them (mailer.jobs.organizers) and `[monitor] ping_url` is
-    pinged as the run starts and ends.
+    pinged as the run starts and ends. With `retention`, what `[privacy]` no
+    longer allows is removed after the jobs (mailer.jobs.retention), as one
+    more outcome.
     """
     monitor = site.settings.monitor
     pinger = Pinger(monitor.ping_url if notify else "", monitor.timeout)
@@ -121,6 +128,13 @@ def run_jobs(
                     raise
                 ran.append(Ran(job.name, report=outcome.report, error=outcome.error))
                 yield outcome
+            if retention:
+                kept = run_retention(site, opened, now, dry_run)
+                kept.forgotten = forget_asked(site, opened, now, dry_run)
+                if record:
+                    runs.record(RETENTION, now, True, kept.summary())
+                ran.append(Ran(RETENTION.name, report=kept))  # the Mailer tab shows what went
+                yield Outcome(RETENTION, kept)
             if notify:
                 after_run(site, opened, ran, now, send)
     failed = any(failing_reason(r) or getattr(r.report, "failed_steps", []) for r in ran)

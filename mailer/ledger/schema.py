@@ -158,6 +158,9 @@ mailbox_positions = Table(
     _int("last_uid"),
     _text("scanned_at"),
 )
+fingerprints = Table(  # what the last run of a job that changed nothing decided from
+    "fingerprints", METADATA, _text("job", primary_key=True), _text("digest"), _text("report")
+)
 job_runs = Table(
     "job_runs",
     METADATA,
@@ -218,5 +221,6 @@ STEPS: tuple[Step, ...] = (
             "UPDATE seats SET place = rowid",
         ),
     ),
+    Step(7, "what the last run of a job that changed nothing decided from", ()),
 )
 SCHEMA_VERSION = STEPS[-1].version

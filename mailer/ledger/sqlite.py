@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,21 @@ class SqliteBackend:
         )
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
+        self._raw: sqlite3.Connection | None = None
+
+    def raw(self) -> sqlite3.Connection:
+        """A plain sqlite3 connection to the same file, for mailer.ledger.privacy.
+
+        Deleted content is overwritten with zeros on it (secure_delete); it
+        commits by itself unless the caller says BEGIN.
+        """
+        if self._raw is None:
+            self._raw = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._raw.execute("PRAGMA journal_mode=WAL")
+            self._raw.execute("PRAGMA secure_delete = ON")
+        return self._raw
 
     def insert(self, table: Table) -> Insert:
         return insert(table)
@@ -75,6 +91,9 @@ class SqliteBackend:
             os.close(fd)
 
     def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
         self.engine.dispose()
 
 

@@ -14,6 +14,7 @@ becomes `unknown`, never sent again blindly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -61,6 +62,31 @@ CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
 
 
 Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
+
+
+# What `state_token` reads: each table whole where it stays small or is the roster, and
+# in sums where it grows with every message, digest and token sent.
+STATE_QUERIES = (
+    "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url, signup_url,"
+    " status, sequence, missing FROM events ORDER BY id",
+    "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+    " ORDER BY event_id, email",
+    "SELECT stamp, email, event_id FROM bindings ORDER BY stamp, email",
+    "SELECT name, event_id FROM event_names ORDER BY name",
+    "SELECT sheet_id, event_id FROM aliases ORDER BY sheet_id",
+    "SELECT form, options, accepting FROM forms ORDER BY form",
+    "SELECT count(*), max(added_at) FROM series_events",
+    "SELECT token, event_id, email, kind, at, source, applied_at FROM requests ORDER BY token",
+    "SELECT transport, until, reason FROM pauses ORDER BY transport",
+    "SELECT state, count(*), max(key), max(created_at), max(sent_at), max(tried_at),"
+    " sum(attempts), sum(length(reason)), sum(length(provider_id)) FROM messages"
+    " GROUP BY state ORDER BY state",
+    "SELECT reason, count(*), max(created_at), sum(length(email)) FROM suppressions"
+    " GROUP BY reason ORDER BY reason",
+    "SELECT count(*), max(lookup) FROM seat_tokens",
+    "SELECT count(*), max(token) FROM unsubscribe_tokens",
+    "SELECT count(*), max(decided_at) FROM digests",
+)
 
 
 class Backend(Protocol):
@@ -280,25 +306,7 @@ class SqlLedger:
         """
         with self.transaction() as db:
             self._replace(db, schema.events, [self._event_row(s) for s in decided.events])
-            for chunk in _chunks([s.event.id for s in decided.events]):
-                marks, values = _marks("e", chunk)
-                db.execute(text(f"DELETE FROM seats WHERE event_id IN ({marks})"), values)
-            seat_rows = [
-                {
-                    "event_id": s.event_id,
-                    "email": s.email,
-                    "status": s.status,
-                    "position": s.position,
-                    "row": s.row,
-                    "address": s.address,
-                    "name": s.name,
-                    "written": s.written,
-                    "place": place,
-                }
-                for place, s in enumerate(decided.seats)
-            ]
-            for chunk in _chunks(seat_rows):
-                db.execute(schema.seats.insert(), chunk)
+            self._record_seats(db, [s.event.id for s in decided.events], decided.seats)
             self._ignore(
                 db,
                 schema.bindings,
@@ -343,6 +351,62 @@ class SqlLedger:
                 ],
             )
             return self._insert_drafts(db, decided.drafts)
+
+    @staticmethod
+    def _record_seats(db: Connection, event_ids: list[str], seats: Sequence[SeatRow]) -> None:
+        """Every seat of these events as decided, written only for the events whose seats changed.
+
+        A changed event's seats are written again whole, in the plan's order, as
+        `seats()` lists them; an event whose seats are as they were is not touched.
+        """
+        columns = ("event_id", "email", "status", "position", "row", "address", "name", "written")
+        wanted: dict[str, list[tuple[object, ...]]] = {event_id: [] for event_id in event_ids}
+        for s in seats:
+            row = (s.event_id, s.email, s.status, s.position, s.row, s.address, s.name, s.written)
+            wanted.setdefault(s.event_id, []).append(row)
+        held: dict[str, list[tuple[object, ...]]] = {}
+        query = text(f"SELECT {', '.join(columns)} FROM seats ORDER BY event_id, place")
+        for found in db.execute(query):
+            if found[0] in wanted:
+                held.setdefault(found[0], []).append(tuple(found))
+        changed = [event_id for event_id, rows in wanted.items() if held.get(event_id, []) != rows]
+        for chunk in _chunks(changed):
+            marks, values = _marks("e", chunk)
+            db.execute(text(f"DELETE FROM seats WHERE event_id IN ({marks})"), values)
+        rows = [
+            {**dict(zip(columns, row, strict=True)), "place": place}
+            for event_id in changed
+            for place, row in enumerate(wanted[event_id])
+        ]
+        for chunk in _chunks(rows):
+            db.execute(schema.seats.insert(), chunk)
+
+    def state_token(self) -> str:
+        """What every job reads of the ledger, digested: equal tokens, the same ledger to decide on.
+
+        Equal whenever nothing was written since, or only what was there already;
+        any decision, message, send, suppression, request or pause changes it.
+        """
+        digest = hashlib.sha256()
+        with self._read() as db:
+            for query in STATE_QUERIES:
+                for row in db.execute(text(query)):
+                    digest.update(repr(tuple(row)).encode("utf-8"))
+        return digest.hexdigest()
+
+    def fingerprint(self, job: str) -> tuple[str, str] | None:
+        """What the last run of `job` that changed nothing decided from (digested), and reported."""
+        rows = self._rows("SELECT digest, report FROM fingerprints WHERE job = :j", j=job)
+        return None if not rows else (rows[0][0], rows[0][1])
+
+    def set_fingerprint(self, job: str, digest: str | None, report: str = "") -> None:
+        """Keep (or, with None, forget) the fingerprint of a run of `job` that changed nothing."""
+        with self.transaction() as db:
+            db.execute(text("DELETE FROM fingerprints WHERE job = :j"), {"j": job})
+            if digest is not None:
+                db.execute(
+                    schema.fingerprints.insert(), {"job": job, "digest": digest, "report": report}
+                )
 
     @staticmethod
     def _event_row(stored: StoredEvent) -> dict[str, object]:

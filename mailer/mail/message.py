@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from mailer.settings.kinds import KINDS
+
 SENT = "sent"
 RETRY = "retry"
 FAILED = "failed"
@@ -27,13 +29,15 @@ UNKNOWN = "unknown"
 # A result only, never stored: "not now" (a quota or throttling reply); the message
 # stays queued and sending stops until `resume_at`.
 PAUSE = "pause"
-# Bulk mail waits behind everything time-critical (confirmations, reminders, changes).
-BULK_KINDS = frozenset({"digest"})
 
 
 def priority(kind: str) -> int:
-    """The order kinds go out in when the quota cannot take everything: lower first."""
-    return 1 if kind in BULK_KINDS else 0
+    """The order kinds go out in when the quota cannot take everything: lower first.
+
+    Bulk mail (as each job kind declares it) waits behind everything
+    time-critical (confirmations, reminders, changes).
+    """
+    return 1 if any(kind in job_kind.bulk for job_kind in KINDS.values()) else 0
 
 
 PERSON_FIELDS = (
@@ -43,11 +47,13 @@ PERSON_FIELDS = (
     "position",
     "unsubscribe_url",
     "unsubscribe_mailto",
+    "forget_url",
     "release_url",
     "claim_url",
     "offer_until",
 )
 TOKEN = re.compile(r"%%mailer:(\w+)%%")
+MARK = "%%mailer:"
 
 
 def placeholder(name: str) -> str:
@@ -56,12 +62,20 @@ def placeholder(name: str) -> str:
 
 def fill(template: str, values: Mapping[str, str], escape: bool = False) -> str:
     """Put a recipient's values into a template in one pass (values are never re-scanned)."""
+    if MARK not in template:
+        return template
+    pieces = _pieces(template)
+    out = list(pieces)
+    for at in range(1, len(out), 2):  # odd places hold the placeholders' names
+        text = values.get(out[at], "")
+        out[at] = html.escape(text) if escape else text
+    return "".join(out)
 
-    def value(match: re.Match) -> str:
-        text = values.get(match.group(1), "")
-        return html.escape(text) if escape else text
 
-    return TOKEN.sub(value, template)
+@functools.lru_cache(maxsize=256)
+def _pieces(template: str) -> tuple[str, ...]:
+    """A template split once at its placeholders, for every recipient of its body."""
+    return tuple(TOKEN.split(template))
 
 
 def fill_calendar(data: bytes, values: Mapping[str, str]) -> bytes:
@@ -73,6 +87,8 @@ def fill_calendar(data: bytes, values: Mapping[str, str]) -> bytes:
 
 
 def _fold(line: str) -> str:
+    if len(line) <= 75 and (line.isascii() or len(line.encode("utf-8")) <= 75):
+        return line  # nothing to fold: most lines
     parts, current, size = [], "", 0
     for char in line:
         width = len(char.encode("utf-8"))

@@ -11,14 +11,18 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
 from markupsafe import Markup
-from mjml import mjml2html
 
 from mailer.core.errors import MailerError
 from mailer.mail.message import PERSON_FIELDS, placeholder
+
+if TYPE_CHECKING:  # Jinja and MRML load when a template is first rendered, not with every run
+    import jinja2
+    from jinja2.environment import TemplateModule
 
 
 class TemplateError(MailerError):
@@ -46,20 +50,32 @@ class Prepared:
 class Renderer:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        loader = jinja2.FileSystemLoader(self.folder)
-        self.markup = jinja2.Environment(
-            loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, autoescape=True
+        self._compiled: dict[str, str] = {}
+        self.sources: dict[str, set[str]] = {}  # template name -> the MJML it rendered to
+        self.compiles = 0
+
+    @cached_property
+    def markup(self) -> jinja2.Environment:
+        import jinja2
+
+        return jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.folder),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            autoescape=True,
         )
-        self.plain = jinja2.Environment(
-            loader=loader,
+
+    @cached_property
+    def plain(self) -> jinja2.Environment:
+        import jinja2
+
+        return jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.folder),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             autoescape=False,
             lstrip_blocks=True,
         )
-        self._compiled: dict[str, str] = {}
-        self.sources: dict[str, set[str]] = {}  # template name -> the MJML it rendered to
-        self.compiles = 0
 
     def prepare(self, name: str, context: Mapping[str, object]) -> Prepared:
         """Render `<name>.mjml` (and `<name>.txt`) for a shared context; compile once per body."""
@@ -78,7 +94,11 @@ class Renderer:
             text = text_from_html(body)
         return Prepared(subject=subject, html=body, text=text.strip() + "\n")
 
-    def _module(self, env: jinja2.Environment, filename: str, context: Mapping[str, object]):
+    def _module(
+        self, env: jinja2.Environment, filename: str, context: Mapping[str, object]
+    ) -> TemplateModule:
+        import jinja2
+
         try:
             return env.get_template(filename).make_module(dict(context))
         except jinja2.TemplateNotFound as err:
@@ -94,6 +114,8 @@ class Renderer:
     def _compile(self, name: str, source: str) -> str:
         self.sources.setdefault(name, set()).add(source)
         if source not in self._compiled:
+            from mjml import mjml2html
+
             try:
                 self._compiled[source] = mjml2html(source, disable_comments=True, fonts={})
             except ValueError as err:

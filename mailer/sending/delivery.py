@@ -23,7 +23,7 @@ from mailer.core.redact import redact, secrets_in
 from mailer.ledger import Ledger
 from mailer.ledger.records import BOUNCE, SKIPPED
 from mailer.mail.message import FAILED, PAUSE, RETRY, SENT, UNKNOWN, OutgoingMessage, SendResult
-from mailer.sending.pacing import DAY, NO_LIMITS, Limits, Pacer, pause_in_force, pause_until
+from mailer.sending.pacing import DAY, Pacer, pause_in_force, pause_until
 from mailer.sending.transports import Transport
 
 log = logging.getLogger("mailer.delivery")
@@ -46,7 +46,7 @@ class Run:
     secrets: list[str]
     pacer: Pacer
     allowance: int | None
-    outcome: Counter = field(default_factory=Counter)
+    outcome: Counter[str] = field(default_factory=Counter)
     stopped: bool = False
 
     def take_allowance(self) -> None:
@@ -62,14 +62,14 @@ def deliver(
     progress: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> Counter:
+) -> Counter[str]:
     """Send what is due; returns how many ended sent, retry, failed, unknown, or still waiting.
 
     On SQLite the caller holds the run lock; on a shared ledger other processes
     may send beside it, each message going to whichever claims it first.
     `sleep` and `clock` pace a per-minute limit.
     """
-    limits: Limits = getattr(transport, "limits", NO_LIMITS)
+    limits = transport.limits
     settle_previous_run(ledger, now)
     run = Run(ledger, transport, now, secrets_in(), Pacer(limits, ledger, now, clock, sleep), None)
     total = ledger.count_due()
@@ -109,7 +109,7 @@ def settle_previous_run(ledger: Ledger, now: datetime) -> None:
 
 
 def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int) -> None:
-    size = run.pacer.largest(getattr(run.transport, "batch_size", BATCH))
+    size = run.pacer.largest(run.transport.batch_size)
     with run.transport:
         for page in run.ledger.due(max(size, BATCH)):
             for chunk in requests(page, size):
@@ -152,7 +152,7 @@ def _send_chunk(run: Run, chunk: Sequence[OutgoingMessage]) -> None:
 
 def _idempotent(transport: Transport) -> bool:
     """A transport that can repeat a message harmlessly (the outbox rewrites the same file)."""
-    return bool(getattr(transport, "idempotent", False))
+    return transport.idempotent
 
 
 def _store(run: Run, result: SendResult, message: OutgoingMessage) -> None:

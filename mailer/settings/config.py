@@ -31,6 +31,7 @@ from mailer.settings.rules import (
     rule_of,
 )
 from mailer.settings.schema import DEFAULT_COLUMNS, DEFAULT_TABS
+from mailer.settings.transports import TRANSPORTS
 
 Opts = TypeVar("Opts", bound=Options)
 SMTP_SECURITY = ("starttls", "ssl", "none")
@@ -121,7 +122,7 @@ class SendgridSettings:
 
 @dataclass(frozen=True)
 class TransportSettings:
-    backend: str = accepts(OneOf(("outbox", "smtp", "sendgrid")), "outbox")
+    backend: str = accepts(OneOf(TRANSPORTS.keys()), "outbox")
     path: Path = Path("outbox")
     # messages in any 24 hours, to stay under the provider's quota; 0: none
     daily_limit: int = accepts(Between(0, 1_000_000, "messages", zero="no limit"), 0)
@@ -260,6 +261,19 @@ class MonitorSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """`[privacy]`: how long mailer keeps what it sent and what it knew of people.
+
+    A sent message's body (the ledger's copy, the outbox files) goes after
+    `keep_bodies`; a session that ended `keep_sessions` ago keeps only counts
+    and keyed hashes (see README, "What mailer keeps, and for how long").
+    """
+
+    keep_bodies: str = accepts(Duration(DAY, 10 * 53 * WEEK), "30 days")
+    keep_sessions: str = accepts(Duration(DAY, 10 * 53 * WEEK), "180 days")
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
@@ -272,6 +286,7 @@ class Settings:
     self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
     confirmation: ConfirmationText = field(default_factory=ConfirmationText)
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     bounces: BounceSettings | None = None  # [bounces]: read the sending mailbox for bounces
     source: Path = Path("mailer.toml")
 
