@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format bench clean browser preview
+.PHONY: run test lint format bench clean browser preview translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,12 @@ bench: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) outbox state preview
+
+# Messages -> locales/mailer.pot; each locales/<code>/LC_MESSAGES/mailer.po brought in step
+# with it (new messages empty, gone ones kept as obsolete); .mo compiled beside each .po
+# (mailer itself compiles the .po in memory when it loads, so the .mo is only a check).
+translations: $(TEST_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k count:1,2 --add-comments=TRANSLATORS: \
+	  --no-location --sort-output --project mailer -o locales/mailer.pot .
+	$(BIN)/pybabel update -i locales/mailer.pot -d locales -D mailer --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d locales -D mailer --statistics

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailer.mail.catalogs import Catalogs
 from mailer.mail.render import Renderer
 from mailer.sending.transports import Transport, open_transport
 from mailer.settings.config import Settings
+from mailer.settings.languages import locales_folder
 from mailer.sheet.backends import Workbook, open_workbook
 from mailer.sheet.google_form import FormsClient, open_forms
 
@@ -26,10 +28,16 @@ class Site:
             settings=settings,
             workbook=open_workbook(settings),
             transport=open_transport(settings),
-            renderer=Renderer(settings.root / "templates"),
+            renderer=site_renderer(settings),
             forms=open_forms(settings) if settings.form.id else None,
         )
 
     @property
     def ledger_path(self) -> Path:
         return self.settings.ledger.path
+
+
+def site_renderer(settings: Settings) -> Renderer:
+    """The site's templates, speaking every language it has a catalog for."""
+    catalogs = Catalogs(locales_folder(settings), settings.organization.language)
+    return Renderer(settings.root / "templates", catalogs)

@@ -18,6 +18,7 @@ from mailer.mail.message import Draft
 
 # What each schema added, undone to take a ledger back to the version before it.
 ADDED_IN = {
+    6: "ALTER TABLE seats DROP COLUMN language; ALTER TABLE events DROP COLUMN titles;",
     5: "DROP TABLE suppressions; CREATE TABLE suppressions (email TEXT PRIMARY KEY,"
     " reason TEXT NOT NULL, created_at TEXT NOT NULL);",
     4: "DROP TABLE requests;",
@@ -49,7 +50,7 @@ def test_an_older_ledger_is_upgraded_and_keeps_its_messages(tmp_path: Path, vers
     ledger = Ledger(path)
     due = [m.kind for batch in ledger.due() for m in batch]
 
-    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert due == ["confirmation", "digest", "digest", "digest"], "the digest goes last"
     assert ledger.paused("smtp") is None
 

@@ -16,8 +16,9 @@ from mailer.core.tokens import hmac_token, load_secret, unsubscribe_token
 from mailer.jobs.base import Send, delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Ledger
-from mailer.mail.emails import event_view, site_body
+from mailer.mail.emails import event_view, site_body, site_speech
 from mailer.mail.message import Body, Draft, placeholder
+from mailer.mail.speech import Speech
 from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber
 from mailer.rules import digest, roster
 from mailer.rules.binding import ledger_ids
@@ -186,7 +187,7 @@ def _decide(
     events, signups = _events_and_signups(site, tables, ledger)
     contents = Contents(
         groups=digest.grouped(fresh, options.categories),
-        sessions=_sessions(events, ledger, now, options.upcoming_days),
+        sessions=_sessions(events, ledger, now, options.upcoming_days, site_speech(site, "")),
     )
     recipients = digest.audience(subscribers, signups, set(ledger.suppressed()))
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
@@ -251,7 +252,7 @@ def _events_and_signups(
 
 
 def _sessions(
-    events: Sequence[Event], ledger: Ledger, now: datetime, days: int
+    events: Sequence[Event], ledger: Ledger, now: datetime, days: int, words: Speech
 ) -> list[dict[str, object]]:
     """Upcoming sessions with their seats left, as the last signups run decided them."""
     # A seat offered to someone on the waitlist is held for them: not free.
@@ -260,7 +261,7 @@ def _sessions(
     horizon = now + timedelta(days=days)
     return [
         {
-            **event_view(event),
+            **event_view(event, "", words),
             "seats_left": max(event.capacity - confirmed[event.id], 0),
         }
         for event in sorted(events, key=lambda e: e.starts_at)

@@ -82,6 +82,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
                 invited=True,
                 position=None,
                 template=options.template,
+                language=seat.language,
             )
         )
     report = RemindersReport(by_event=Counter(n.event_id for n in notices))

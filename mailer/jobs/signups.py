@@ -24,6 +24,7 @@ from mailer.rules.adoption import notified_text
 from mailer.rules.binding import Memory, Renamed
 from mailer.rules.changes import EventChange, StoredEvent
 from mailer.rules.form_choices import FormChoices, form_choices
+from mailer.rules.languages import language_of
 from mailer.rules.roster import Notice, Plan, RowDecision
 from mailer.rules.self_service import CLAIM, RELEASE, Request
 from mailer.rules.series import events_row, sessions_ahead
@@ -31,6 +32,7 @@ from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
 from mailer.settings import config
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import SignupsOptions
+from mailer.settings.languages import spellings, unknown_language
 from mailer.sheet.backends import CellChange, Table, WritePlan
 from mailer.sheet.google_form import FormError, FormReport, FormsClient, keep_in_step
 from mailer.sheet.series_tab import parse_series
@@ -164,6 +166,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         " and title); its seats and emails carry over"
         for r in renames
     )
+    languages, unknown = _languages(site, tables[names["signups"]].tab, parsed.signups)
+    report.problems.extend(unknown)
     missing = _missing(parsed, stored, now, report)
     if names.get("releases") in tables:
         report.warnings.extend(_take_answers(site, ledger, tables[names["releases"]], now))
@@ -232,9 +236,22 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         report.requests += len(requests)
         plans.append(plan)
         events.append(StoredEvent(event, change.sequence))
-        seats.extend(_seat_rows(plan, by_row, previous, known_seats))
+        seats.extend(_seat_rows(plan, by_row, previous, known_seats, languages))
         drafts.extend(
-            _drafts(site, event, plan, change, previous, by_row, parsed.members, now, acks, offered)
+            _drafts(
+                site,
+                event,
+                plan,
+                change,
+                previous,
+                by_row,
+                parsed.members,
+                now,
+                acks,
+                offered,
+                languages,
+                known_seats,
+            )
         )
         report.warnings.extend(plan.warnings)
         report.problems.extend(_held_problems(site, plan, by_row))
@@ -488,6 +505,7 @@ def _seat_rows(
     by_row: dict[int, Signup],
     previous: roster.Previous,
     known: dict[tuple[str, str], SeatRow],
+    languages: dict[int, str],
 ) -> list[SeatRow]:
     """Every seat of the plan; a seat kept without a row keeps what the ledger knew of it."""
     rows = []
@@ -496,10 +514,11 @@ def _seat_rows(
         before = known.get((plan.event_id, email))
         if signup is not None and signup.email == email:
             address, name = signup.address, signup.name
+            language = _language_of(signup, languages, before)
         elif before is not None:
-            address, name = before.address, before.name
+            address, name, language = before.address, before.name, before.language
         else:
-            address, name = email, ""
+            address, name, language = email, "", ""
         rows.append(
             SeatRow(
                 plan.event_id,
@@ -510,9 +529,30 @@ def _seat_rows(
                 address,
                 name,
                 written=previous.written.get(email, ""),
+                language=language,
             )
         )
     return rows
+
+
+def _languages(site: Site, tab: str, signups: list[Signup]) -> tuple[dict[int, str], list[Problem]]:
+    """Each signup row's language (by row); an answer naming none the site has is reported."""
+    settings = site.settings
+    known = spellings(settings)
+    found: dict[int, str] = {}
+    problems = []
+    header = settings.workbook.column_map("signups")["language"]
+    for signup in signups:
+        if not signup.language:
+            continue
+        code = language_of(signup.language, known)
+        if code is None:
+            problems.append(
+                Problem(tab, signup.row, header, unknown_language(settings, signup.language), False)
+            )
+            continue
+        found[signup.row] = code
+    return found, problems
 
 
 def _drafts(
@@ -526,6 +566,8 @@ def _drafts(
     now: datetime,
     acks: list[Notice],
     offered: dict[tuple[str, str], datetime],
+    languages: dict[int, str],
+    known: dict[tuple[str, str], SeatRow],
 ) -> list[Draft]:
     """A draft per notice; one body per variant (kind, member or not, invited or not)."""
     emails = EventEmails(site, event, now, change)
@@ -548,9 +590,17 @@ def _drafts(
                 invited=had_invitation,
                 position=plan.seats[signup.email].position,
                 offer_until=until,
+                language=_language_of(signup, languages, known.get((event.id, signup.email))),
             )
         )
     return drafts
+
+
+def _language_of(signup: Signup, languages: dict[int, str], before: SeatRow | None) -> str:
+    """The row's answer; a row with none keeps the language the seat had ("" for the default)."""
+    if signup.row in languages:
+        return languages[signup.row]
+    return before.language if before is not None and not signup.language else ""
 
 
 def _parse(

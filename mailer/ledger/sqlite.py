@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -47,7 +48,7 @@ PENDING = "pending"
 SENDING = "sending"
 SKIPPED = "skipped"
 BOUNCE = "bounce"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS events (
     signup_url TEXT NOT NULL,
     status TEXT NOT NULL,
     sequence INTEGER NOT NULL,
-    missing INTEGER NOT NULL DEFAULT 0
+    missing INTEGER NOT NULL DEFAULT 0,
+    titles TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS seats (
     event_id TEXT NOT NULL,
@@ -73,6 +75,7 @@ CREATE TABLE IF NOT EXISTS seats (
     address TEXT NOT NULL,
     name TEXT NOT NULL,
     written TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (event_id, email)
 );
 CREATE TABLE IF NOT EXISTS bindings (
@@ -190,7 +193,25 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "DROP TABLE suppressions",
         "ALTER TABLE suppressions_by_reason RENAME TO suppressions",
     ),
+    # Each person's language, so reminders and promotions speak it; each session's titles
+    # in the site's other languages (blank: the site's default language, as before).
+    6: (
+        "ALTER TABLE seats ADD COLUMN language TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE events ADD COLUMN titles TEXT NOT NULL DEFAULT '{}'",
+    ),
 }
+
+
+ADDED_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+) ")
+
+
+def _has_already(db: sqlite3.Connection, statement: str) -> bool:
+    """Whether a step's ADD COLUMN is there already (a ledger whose version says older)."""
+    added = ADDED_COLUMN.match(statement)
+    if added is None:
+        return False
+    table, column = added.groups()
+    return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))
 
 
 @dataclass(frozen=True)
@@ -203,6 +224,7 @@ class SeatRow:
     address: str = ""
     name: str = ""
     written: str = ""  # what mailer last put in the Status cell
+    language: str = ""  # the language the person's emails speak ("": the site's default)
 
 
 @dataclass
@@ -262,7 +284,8 @@ class Ledger:
                 (version,) = db.execute("PRAGMA user_version").fetchone()
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     for statement in MIGRATIONS.get(step, ()):
-                        db.execute(statement)
+                        if not _has_already(db, statement):
+                            db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self.db.executescript(SCHEMA)  # a new ledger, or the tables new in this version
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -324,9 +347,19 @@ class Ledger:
                 "DELETE FROM seats WHERE event_id = ?", [(s.event.id,) for s in decided.events]
             )
             db.executemany(
-                "INSERT INTO seats VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO seats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (s.event_id, s.email, s.status, s.position, s.row, s.address, s.name, s.written)
+                    (
+                        s.event_id,
+                        s.email,
+                        s.status,
+                        s.position,
+                        s.row,
+                        s.address,
+                        s.name,
+                        s.written,
+                        s.language,
+                    )
                     for s in decided.seats
                 ],
             )
@@ -395,7 +428,7 @@ class Ledger:
     @staticmethod
     def _record_events(db: sqlite3.Connection, events: Sequence[StoredEvent]) -> None:
         db.executemany(
-            "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
             [
                 (
                     e.id,
@@ -409,6 +442,7 @@ class Ledger:
                     e.signup_url,
                     e.status,
                     stored.sequence,
+                    json.dumps(dict(e.titles), ensure_ascii=False, sort_keys=True),
                 )
                 for stored in events
                 for e in [stored.event]
@@ -707,7 +741,8 @@ class Ledger:
 
     def seats(self) -> list[SeatRow]:
         rows = self.db.execute(
-            "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+            "SELECT event_id, email, status, position, row, address, name, written, language"
+            " FROM seats"
             " ORDER BY event_id, rowid"
         )
         return [SeatRow(*r) for r in rows]
@@ -715,7 +750,7 @@ class Ledger:
     def stored_events(self) -> dict[str, StoredEvent]:
         rows = self.db.execute(
             "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url,"
-            " signup_url, status, sequence, missing FROM events ORDER BY starts_at, id"
+            " signup_url, status, sequence, missing, titles FROM events ORDER BY starts_at, id"
         )
         stored = {}
         for row in rows:
@@ -733,6 +768,7 @@ class Ledger:
                 join_url=join,
                 signup_url=signup,
                 status=status,
+                titles=tuple(sorted(json.loads(row[12] or "{}").items())),
             )
             stored[event_id] = StoredEvent(event, seq, missing=bool(row[11]))
         return stored
@@ -854,7 +890,8 @@ class Ledger:
 
     def seat(self, event_id: str, email: str) -> SeatRow | None:
         row = self.db.execute(
-            "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+            "SELECT event_id, email, status, position, row, address, name, written, language"
+            " FROM seats"
             " WHERE event_id = ? AND email = ?",
             (event_id, email),
         ).fetchone()

@@ -30,6 +30,7 @@ class Organization:
     reply_to: str = ""
     website: str = ""
     postal_address: str = ""
+    language: str = "en"  # what a person hears when their answer names no language the site has
 
     @property
     def zone(self) -> ZoneInfo:
@@ -160,6 +161,29 @@ class ConfirmationText:
 
 
 @dataclass(frozen=True)
+class LanguageSettings:
+    """`[languages.<code>]`: one language's own texts and what CLDR may lack for it.
+
+    Texts left unset fall back to the default language's. `date_format` and
+    `time_format` are CLDR patterns (`d/M/y`, `HH:mm`) used where Babel has no
+    calendar data for the language (Latin-script Hmong, `hmn`).
+    """
+
+    name: str = ""  # what the language calls itself, where CLDR does not know it
+    answers: list[str] = field(default_factory=list)  # more spellings a form answer may take
+    date_format: str = ""
+    time_format: str = ""
+    direction: str = ""  # "rtl" for a right-to-left language CLDR does not know
+    what_to_expect: list[str] | None = None
+    cause: str = ""
+    how_to_pay: str = ""
+
+
+# Site texts that may be a table of languages (`what_to_expect.es = [...]`): section, key.
+LOCALIZED = (("confirmation", "what_to_expect"), ("donation", "cause"), ("donation", "how_to_pay"))
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
@@ -171,6 +195,7 @@ class Settings:
     series: SeriesSettings = field(default_factory=SeriesSettings)
     self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
     confirmation: ConfirmationText = field(default_factory=ConfirmationText)
+    languages: dict[str, LanguageSettings] = field(default_factory=dict)
     source: Path = Path("mailer.toml")
 
     @property
@@ -193,9 +218,36 @@ def load(path: Path) -> Settings:
         raise ConfigError(f"{path}: no such file (pass --config PATH)") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    settings = _build(Settings, {**raw, "source": str(path)}, path, "")
+    settings = _build(Settings, {**_localized(raw, path), "source": str(path)}, path, "")
     _check(settings, path)
     return _resolve_paths(settings, path.resolve().parent)
+
+
+def _localized(raw: dict, path: Path) -> dict:
+    """`what_to_expect.es = [...]` and friends moved under `[languages.es]`.
+
+    The default language's entry stays where it was, so the rest of mailer reads
+    one value per key and `[languages.<code>]` for the others.
+    """
+    default = raw.get("organization", {}).get("language", "en")
+    languages = {code: dict(table) for code, table in raw.get("languages", {}).items()}
+    out = {**raw}
+    for section, key in LOCALIZED:
+        value = out.get(section, {}).get(key)
+        if not isinstance(value, dict):
+            continue
+        table = {**out[section]}
+        if default in value:
+            table[key] = value[default]
+        else:
+            table.pop(key)
+        out[section] = table
+        for code, text in value.items():
+            if code != default:
+                languages.setdefault(code, {})[key] = text
+    if languages:
+        out["languages"] = languages
+    return out
 
 
 def _check(settings: Settings, path: Path) -> None:

@@ -21,6 +21,7 @@ import jinja2
 
 from mailer.core.errors import ConfigError, MailerError
 from mailer.mail.mjml_structure import misplaced
+from mailer.mail.render import EXTENSIONS
 from mailer.model import Problem
 from mailer.rules.self_service import FORM, way
 from mailer.settings import config
@@ -279,7 +280,7 @@ def _check_sources(folder: Path) -> Iterable[Finding]:
     if not folder.is_dir():
         yield Finding(ERROR, str(folder), "no templates folder")
         return
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder))
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), extensions=EXTENSIONS)
     sizes_set = False
     for path in sorted([*folder.glob("*.mjml"), *folder.glob("*.txt")]):
         source = path.read_text(encoding="utf-8")

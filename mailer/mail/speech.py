@@ -1,0 +1,111 @@
+"""One language as emails speak it: its catalog, its direction, its dates and durations.
+
+Dates go through Babel (CLDR) in the session's own zone and the person's
+locale: "miércoles, 9 de diciembre de 2026, 12:00–13:30 CST". English keeps
+mailer's own wording ("Wednesday, December 9, 2026, 12:00–1:30 pm CST"). A
+language CLDR has no calendar for (Latin-script Hmong, `hmn`) uses the
+patterns the site sets under `[languages.<code>]`, with numbers only.
+"""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from babel import Locale
+from babel.dates import format_date, format_interval, format_skeleton, format_time
+
+from mailer.mail.catalogs import Catalogs
+from mailer.mail.invitations import describe_time
+from mailer.model import Event
+from mailer.settings.config import Settings
+from mailer.settings.languages import cldr_locale, direction
+
+# Where a site names no pattern for a language CLDR lacks: day/month/year, 24-hour clock.
+FALLBACK_DATE = "d/M/y"
+FALLBACK_TIME = "HH:mm"
+
+
+@dataclass(frozen=True)
+class Speech:
+    code: str
+    direction: str
+    translations: gettext.NullTranslations
+    locale: Locale | None
+    date_format: str = ""
+    time_format: str = ""
+
+    def gettext(self, message: str) -> str:
+        return self.translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.translations.ngettext(singular, plural, n)
+
+    def count(self, singular: str, plural: str, n: int) -> str:
+        """'1 hour', '2 horas': a message with `%(num)s` in the right number."""
+        return self.ngettext(singular, plural, n) % {"num": f"{n:,}"}
+
+    def duration(self, minutes: int) -> str:
+        hours, rest = divmod(minutes, 60)
+        said_hours = self.count("%(num)s hour", "%(num)s hours", hours)
+        said_minutes = self.count("%(num)s minute", "%(num)s minutes", rest)
+        if hours and rest:
+            # TRANSLATORS: a duration such as "1 hour 30 minutes"
+            both = self.gettext("%(hours)s %(minutes)s")
+            return both % {"hours": said_hours, "minutes": said_minutes}
+        return said_hours if hours else said_minutes
+
+    def describe(self, event: Event) -> dict[str, str]:
+        """`when`, `short_when` and `duration` of a session, in its zone and this language."""
+        if self.code == "en" or (self.code.startswith("en_") and self.locale is None):
+            return describe_time(event)
+        start, end = event.starts_at, event.ends_at.astimezone(event.starts_at.tzinfo)
+        zone = start.tzname() or event.timezone
+        end_zone = end.tzname() or event.timezone
+        minutes = int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
+        return {
+            "when": f"{self.long_date(start)}, {self.span(start, end, zone, end_zone)}",
+            "short_when": f"{self.short_date(start)}, {self.clock(start)} {zone}",
+            "duration": self.duration(minutes),
+        }
+
+    def long_date(self, moment: datetime) -> str:
+        if self.locale is None:
+            return format_date(moment, self.date_format or FALLBACK_DATE, locale="en")
+        return format_date(moment, "full", locale=self.locale)
+
+    def short_date(self, moment: datetime) -> str:
+        if self.locale is None:
+            return format_date(moment, self.date_format or FALLBACK_DATE, locale="en")
+        return format_skeleton("MMMEd", moment, locale=self.locale)
+
+    def clock(self, moment: datetime) -> str:
+        if self.locale is None:
+            return format_time(moment, self.time_format or FALLBACK_TIME, locale="en")
+        return format_time(moment, "short", tzinfo=moment.tzinfo, locale=self.locale)
+
+    def span(self, start: datetime, end: datetime, zone: str, end_zone: str) -> str:
+        if zone != end_zone or self.locale is None:
+            return f"{self.clock(start)} {zone}–{self.clock(end)} {end_zone}".replace(
+                f" {zone}–", "–" if zone == end_zone else f" {zone}–"
+            )
+        skeleton = "Hm" if "H" in self.locale.time_formats["short"].pattern else "hm"
+        interval = format_interval(start, end, skeleton, tzinfo=start.tzinfo, locale=self.locale)
+        return f"{interval} {zone}"
+
+
+# The words the templates are written in: English with no catalog.
+ENGLISH = Speech("en", "ltr", gettext.NullTranslations(), Locale("en"))
+
+
+def speech(settings: Settings, catalogs: Catalogs, code: str) -> Speech:
+    own = settings.languages.get(code)
+    return Speech(
+        code=code,
+        direction=direction(settings, code),
+        translations=catalogs.translations(code),
+        locale=cldr_locale(code),
+        date_format=own.date_format if own else "",
+        time_format=own.time_format if own else "",
+    )

@@ -1,0 +1,159 @@
+"""Every person in their own language: the sample's "Español" answers get Spanish email.
+
+The sample workbook has three signups answering "Español" (Tomás Álvarez and
+Elena Petrova confirmed, Rosa Jiménez second on the waitlist); the others
+leave the question blank or answer "English".
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from pathlib import Path
+
+import icalendar
+from conftest import NOW, SiteDir
+from test_emails import read_eml
+
+from mailer.mail.catalogs import Catalogs
+from mailer.mail.speech import Speech, speech
+from mailer.model import Event
+from mailer.rules.languages import language_of
+from mailer.settings.languages import spellings
+from mailer.tools.sample import session_start
+
+SPANISH = ("tomas.alvarez@example.org", "elena.petrova@example.org", "rosa.jimenez@example.org")
+
+
+def sent_to(site: SiteDir, address: str, kind: str):
+    line = next(x for x in site.sent() if x["to"] == address and x["kind"] == kind)
+    return line, read_eml(site, line)
+
+
+def test_the_spanish_answers_get_spanish_email_and_the_rest_english(site):
+    site.mailer("run", "signups")
+
+    line, message = sent_to(site, "tomas.alvarez@example.org", "confirmation")
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    calendar = next(
+        p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"
+    )
+    vevent = icalendar.Calendar.from_ical(calendar.get_payload(decode=True)).walk("VEVENT")[0]
+
+    assert line["subject"] == (
+        "Inscripción confirmada: Conversación de apoyo comunitario, mié, 2 dic, 12:00 CST"
+    )
+    assert "miércoles, 2 de diciembre de 2026, 12:00–13:30 CST" in plain
+    assert "1 hora y 30 minutos por Zoom" in plain
+    assert "Gracias por inscribirse." in plain and "Thank you" not in plain
+    assert "Fondo Comunitario de Defensa Legal" in plain, "the site's own words, in Spanish"
+    assert "Lo que se comparte en la sala se queda en la sala" in plain
+    assert '<html lang="es" dir="ltr"' in html
+    assert str(vevent["SUMMARY"]) == "Conversación de apoyo comunitario"
+    assert str(vevent["DESCRIPTION"]).startswith("Conversación de apoyo comunitario con ")
+
+    waitlisted, notice = sent_to(site, "rosa.jimenez@example.org", "waitlist")
+    assert waitlisted["subject"].startswith("Lista de espera: ")
+    assert "número 2 en la lista de espera" in notice.get_body(("plain",)).get_content()
+
+    english, message = sent_to(site, "daniel.reyes@example.org", "confirmation")
+    assert english["subject"].startswith("You're confirmed: Community Support Conversation")
+    assert '<html lang="en" dir="ltr"' in message.get_body(("html",)).get_content()
+
+
+def test_the_language_is_kept_with_the_seat_for_later_reminders(site):
+    site.mailer("run", "signups")
+    # The answer is gone from the sheet later (a column deleted): the ledger remembers.
+    signups = site.root / "lists" / "signups.csv"
+    rows = list(csv.reader(signups.open(encoding="utf-8")))
+    column = rows[0].index("Preferred language")
+    signups.write_text(
+        "".join(",".join(f'"{c}"' for i, c in enumerate(r) if i != column) + "\n" for r in rows),
+        encoding="utf-8",
+    )
+    start = session_start(NOW, site.settings().organization.zone)
+
+    site.mailer("run", "signups")
+    site.mailer("run", "reminders", now=start - timedelta(hours=1))
+
+    line = next(x for x in site.sent() if x["to"] == SPANISH[1] and x["kind"] == "reminder")
+    assert line["subject"].startswith("Recordatorio: Conversación de apoyo comunitario comienza")
+
+
+def test_an_answer_mailer_cannot_map_is_reported_and_the_default_language_used(site):
+    signups = site.root / "lists" / "signups.csv"
+    signups.write_text(
+        signups.read_text(encoding="utf-8").replace(",Español\n", ",Klingon\n", 1),
+        encoding="utf-8",
+    )
+
+    result = site.mailer("run", "signups")
+
+    rows = list(csv.reader(signups.open(encoding="utf-8")))
+    row = next(n for n, r in enumerate(rows, 1) if "Klingon" in r)
+    who = rows[row - 1][1]
+    assert f"signups row {row}, column 'Preferred language': 'Klingon' is not a language" in (
+        " ".join(result.output.split())
+    )
+    assert "English (en), español (es)" in " ".join(result.output.split())
+    line, _ = sent_to(site, who, "confirmation")
+    assert line["subject"].startswith("You're confirmed: ")
+
+
+def test_any_common_spelling_of_a_language_finds_it(site):
+    known = spellings(site.settings())
+
+    for answer in ("Español", "Spanish", "es", "español (Spanish)", "ES-MX", "Espanol", "Inglés"):
+        assert language_of(answer, known) == ("en" if answer == "Inglés" else "es"), answer
+    assert language_of("Somali", known) is None
+    assert language_of("", known) is None
+
+
+def test_a_po_missing_one_message_falls_back_to_english_for_that_message_only(tmp_path: Path):
+    shipped = (
+        Path(__file__).resolve().parent.parent / "locales" / "es" / "LC_MESSAGES" / "mailer.po"
+    )
+    folder = tmp_path / "locales" / "es" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    text = shipped.read_text(encoding="utf-8")
+    text = text.replace('msgstr "Qué puede esperar"', 'msgstr ""')
+    (folder / "mailer.po").write_text(text, encoding="utf-8")
+
+    spanish = Catalogs(tmp_path / "locales", "en").translations("es")
+
+    assert spanish.gettext("What to expect") == "What to expect"
+    assert spanish.gettext("Claim my seat") == "Quiero este lugar"
+
+
+def event_at(start_text: str, end_text: str) -> Event:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("America/Chicago")
+    return Event(
+        id="e",
+        title="Conversation",
+        starts_at=datetime.fromisoformat(start_text).replace(tzinfo=zone),
+        ends_at=datetime.fromisoformat(end_text).replace(tzinfo=zone),
+        timezone="America/Chicago",
+        capacity=12,
+    )
+
+
+def test_a_language_cldr_has_no_calendar_for_uses_the_sites_pattern(site):
+    config = site.config
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + '\n[languages.hmn]\nname = "Hmoob"\ndate_format = "d/M/y"\ntime_format = "HH:mm"\n',
+        encoding="utf-8",
+    )
+    settings = site.settings()
+    hmong: Speech = speech(settings, Catalogs(site.root / "locales", "en"), "hmn")
+
+    said = hmong.describe(event_at("2026-12-09 12:00", "2026-12-09 13:30"))
+
+    assert hmong.locale is None
+    assert said["when"] == "9/12/2026, 12:00–13:30 CST"
+    assert said["short_when"] == "9/12/2026, 12:00 CST"
+    assert language_of("Hmoob", spellings(settings)) == "hmn"
