@@ -17,6 +17,7 @@ class Problem:
     column: str
     reason: str
     fatal: bool = True
+    value: str = ""  # the cell as the sheet holds it, when one cell is the problem
 
     def __str__(self) -> str:
         column = f", column {self.column!r}" if self.column else ""

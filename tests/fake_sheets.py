@@ -211,6 +211,12 @@ class FakeSheets(BaseAdapter):
 
     def _structure(self, body: dict):
         for request in body.get("requests", []):
+            added = request.get("addSheet")
+            if added:
+                title = added["properties"]["title"]
+                if title in self.tabs:
+                    return 400, _error(400, f"A sheet with the name {title!r} already exists"), {}
+                self.add_tab(title, [])
             append = request.get("appendDimension")
             if append:
                 tab = next(t for t in self.tabs.values() if t.sheet_id == append["sheetId"])

@@ -1,6 +1,7 @@
-"""Real servers on loopback for the transports to talk to: aiosmtpd, and a SendGrid stand-in.
+"""Real servers on loopback for the transports to talk to: aiosmtpd, a SendGrid stand-in, pymap.
 
-Both record what arrived so tests can read it back as a recipient would.
+The first two record what arrived so tests can read it back as a recipient
+would; pymap is a real IMAP server whose mailbox a test fills and inspects.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import contextlib
 import json
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -263,3 +267,95 @@ class SendgridStandIn:
     def copies(self) -> Counter:
         """How many copies of each message (by its mailer key) were accepted."""
         return Counter(p["custom_args"]["mailer_key"] for p in self.personalizations)
+
+
+class ImapServer:
+    """pymap, a real IMAP server, on 127.0.0.1 with STARTTLS, in a process of its own.
+
+    One account (`user`, `password`) held in memory; the server's certificate
+    comes from the test's authority. Started and stopped by the test.
+    """
+
+    def __init__(self, cert: Path, key: Path, user: str, password: str):
+        self.user, self.password = user, password
+        self.port = free_port()
+        self.command = [
+            str(Path(sys.executable).with_name("pymap")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--cert",
+            str(cert),
+            "--key",
+            str(key),
+            "dict",
+            "--demo-user",
+            user,
+            "--demo-password",
+            password,
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ImapServer:
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for_port(self.port)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.kill()  # its mailbox lives in memory: nothing to shut down cleanly
+            self.process.wait(timeout=10)
+
+
+class TlsFront:
+    """TLS from the first byte (IMAPS) on a port of its own, in front of a plain server.
+
+    pymap offers STARTTLS only; this lets a test reach it as Gmail is reached, on 993-style TLS.
+    """
+
+    def __init__(self, backend_port: int, tls: ssl.SSLContext):
+        self.backend_port = backend_port
+        self.tls = tls
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(POLL)
+        self.port = self.listener.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> TlsFront:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self.thread.join()
+        self.listener.close()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            client.settimeout(None)
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        with (
+            contextlib.suppress(OSError),
+            self.tls.wrap_socket(client, server_side=True) as front,
+            socket.create_connection(("127.0.0.1", self.backend_port)) as back,
+        ):
+            threading.Thread(target=_pump, args=(back, front), daemon=True).start()
+            _pump(front, back)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)

@@ -156,7 +156,6 @@ def test_the_organizer_lists_and_requeues_unknowns(site):
     assert sum(counts.values()) == 15
 
 
-@pytest.mark.slow
 def test_a_run_killed_mid_request_leaves_that_request_unknown(site):
     with SendgridStandIn(delay=30) as server:
         site.use_transport("sendgrid", host=server.url)

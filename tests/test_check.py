@@ -13,7 +13,7 @@ def test_the_sample_site_passes(site):
     result = site.mailer("check")
 
     assert result.exit_code == 0, result.output
-    assert "signups = 'signups': found 8 columns" in result.output
+    assert "signups = 'signups' (UTF-8, comma-separated): found 8 columns" in result.output
     assert "every email renders" in result.output
 
 

@@ -34,3 +34,25 @@ def test_status_shows_names_beside_masked_addresses(site):
 
     assert "Maya Okafor <m***@example.org>" in result.output
     assert "maya.okafor@example.org" not in result.output
+
+
+def test_unsubscribe_refuses_what_is_not_an_address_and_changes_nothing(site):
+    before = site.files()
+
+    result = site.mailer("unsubscribe", "not-an-email")
+
+    assert result.exit_code == 2
+    assert "is not an email address (An email address must have an @-sign.)" in result.output
+    assert site.files() == before
+
+
+def test_unsubscribe_says_which_list_an_address_was_on(site):
+    listed = site.mailer("unsubscribe", "Maya.Okafor@example.org")
+    typo = site.mailer("unsubscribe", "maya.okafr@example.org")
+
+    assert listed.exit_code == typo.exit_code == 0
+    assert listed.output == "m***@example.org will get no more digests.\n"
+    assert typo.output.startswith("m***@example.org will get no more digests.\n")
+    assert "m***@example.org is on no list: not in the Subscribers tab, and no signup opted" in (
+        " ".join(typo.output.split())
+    )

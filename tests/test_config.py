@@ -31,7 +31,10 @@ def test_relative_paths_resolve_against_the_file_folder(tmp_path):
     [
         ('[workbook]\npathh = "x"\n', "[workbook] pathh: unknown key"),
         ('[donation]\nminimum = "15"\n', "[donation] minimum: expected int, got str '15'"),
-        ('[transport]\nbackend = "pigeon"\n', "[transport] backend: 'pigeon' is not one of"),
+        (
+            '[transport]\nbackend = "pigeon"\n',
+            "[transport] backend: 'pigeon': expected one of outbox",
+        ),
         ('[workbook.columns.signups]\nemial = "E"\n', "[workbook.columns.signups] emial: unknown"),
         ('[workbook.tabs]\nsignup = "Form Responses 1"\n', "[workbook.tabs] signup: unknown tab"),
     ],
@@ -89,7 +92,10 @@ def test_column_mapping_overlays_the_defaults(tmp_path):
     ("text", "message"),
     [
         ('kind = "newsletter"\nevery = "5 minutes"\n', "kind: 'newsletter' is not one of"),
-        ('kind = "signups"\nevery = "often"\n', "every: 'often' is not a duration"),
+        (
+            'kind = "signups"\nevery = "often"\n',
+            "every: 'often': expected a duration from 1 second to 1 week",
+        ),
         ('kind = "signups"\n', "every: give a schedule"),
         ('kind = "signups"\nevery = "5 minutes"\nat = "09:00"\n', "every and at: give one"),
         ('kind = "digest"\nat = "someday 9"\n', "at: 'someday 9' is not like 'monday 09:00'"),
@@ -111,7 +117,10 @@ def test_a_wrong_job_file_names_file_and_key(site, text, message):
 
 @pytest.mark.parametrize("limit", ["daily_limit", "per_minute"])
 def test_a_negative_sending_limit_is_named(tmp_path, limit):
-    with pytest.raises(ConfigError, match=rf"\[transport\] {limit}: expected 0 \(no limit\)"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"\[transport\] {limit}: -5: expected a number from 0 to .+, or 0 for no limit",
+    ):
         config.load(write(tmp_path, f"[transport]\n{limit} = -5\n"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailer.core.errors import MissingColumnError
+from mailer.settings.config import WorkbookSettings
 from mailer.sheet.csv_files import CsvWorkbook
 from mailer.sheet.tabs import Columns
 from mailer.sheet.workbook import CellChange
@@ -31,9 +32,12 @@ def test_a_missing_required_column_names_tab_and_column(tmp_path):
     table = workbook(tmp_path, "Timestamp,Name\n").read(["signups"])["signups"]
 
     with pytest.raises(MissingColumnError) as err:
-        Columns(table, {"email": "Email Address"}, ("email",))
+        Columns(table, WorkbookSettings().column_map("signups"), ("email",))
 
     assert "tab 'signups' has no column 'Email Address'" in str(err.value)
+    assert 'map it in mailer.toml: [workbook.columns.signups] email = "<your header>"' in str(
+        err.value
+    )
     assert "found: 'Timestamp', 'Name'" in str(err.value)
 
 
@@ -106,8 +110,7 @@ def test_values_that_look_like_formulas_are_written_as_text(tmp_path):
     assert (tmp_path / "signups.csv").read_text().splitlines()[1] == "1,a@example.org,'=1+1"
 
 
-def test_a_file_that_is_not_utf8_says_how_to_save_it(tmp_path):
+def test_a_file_in_windows_1252_is_read_as_such(tmp_path):
     (tmp_path / "signups.csv").write_bytes("Name\nJos\xe9\n".encode("latin-1"))
 
-    with pytest.raises(Exception, match="save it as 'CSV UTF-8'"):
-        CsvWorkbook(tmp_path).read(["signups"])
+    assert CsvWorkbook(tmp_path).read(["signups"])["signups"].rows == [["José"]]

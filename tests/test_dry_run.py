@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mailer.core.redact import mask
@@ -24,6 +26,8 @@ def test_a_dry_run_lists_what_would_go_out_tomorrow_and_changes_no_byte(site):
     assert "Dry run as of Wed Nov 25 09:00 CST" in result.output
     # 12 confirmations and 2 waitlist notices; the digest to 7 people
     assert "Would send 21 emails:" in result.output
+    assert "Emails: 14 new, would send 14." in result.output  # nothing was sent
+    assert not re.search(r"\d+ sent", result.output)
     assert "  confirmation | ccs-2026-12-02 | Maya Okafor <m***@example.org> | " in result.output
     assert "  digest | - | " in result.output
     assert site.files() == before  # no ledger, no outbox, the workbook as it was

@@ -1,4 +1,7 @@
-"""`mailer run` killed with SIGKILL at random moments while it sends 500 messages.
+"""`mailer run` killed with SIGKILL at random moments while it sends to a crowd.
+
+`make test` kills it 4 times while it sends 100 messages; `make test-all`
+also kills it 20 times while it sends 500.
 
 Over SMTP a kill leaves at most the one message in flight unknown, and an
 unknown message is not sent again blindly: nobody gets two copies. An hour
@@ -20,12 +23,14 @@ import pytest
 from conftest import NOW, SiteDir
 from mail_servers import SmtpServer, SmtpSink
 
-PEOPLE = 500
-KILLS = 20
-MOST_PER_RUN = 20  # messages a run may send before its kill: 20 kills never use up PEOPLE
+MOST_PER_RUN = 20  # messages a run may send before its kill: the kills never use up the crowd
+SCALES = [  # (people, kills)
+    pytest.param(100, 4, id="100-people-4-kills"),
+    pytest.param(500, 20, id="500-people-20-kills", marks=pytest.mark.slow),
+]
 
 
-def crowd(site: SiteDir, people: int = PEOPLE) -> set[str]:
+def crowd(site: SiteDir, people: int) -> set[str]:
     """One session with a seat for each of `people` signups; returns their addresses."""
     events = site.rows("events")
     events[0]["capacity"] = str(people)
@@ -46,11 +51,12 @@ def command(site: SiteDir, now: datetime = NOW) -> list[str]:
     return site.command("run", "signups", "--now", now.isoformat(), "--force")
 
 
-def kill_repeatedly(site: SiteDir, delivered: Callable[[], int], seed: int) -> int:
-    """Start and SIGKILL runs until KILLS of them died mid-work; returns the kills."""
+def kill_repeatedly(site: SiteDir, delivered: Callable[[], int], seed: int, most: int) -> int:
+    """Start and SIGKILL runs until `most` of them died mid-work; returns the kills."""
+    people = len(site.rows())
     rng = random.Random(seed)
     kills = 0
-    while kills < KILLS:
+    while kills < most:
         before = delivered()
         run = subprocess.Popen(command(site), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if kills % 2:
@@ -65,7 +71,7 @@ def kill_repeatedly(site: SiteDir, delivered: Callable[[], int], seed: int) -> i
             time.sleep(0.002)
         if run.poll() is not None:
             assert run.returncode == 0, run.stderr.read().decode() if run.stderr else ""
-            assert delivered() >= PEOPLE, "a run finished before every message was out"
+            assert delivered() >= people, "a run finished before every message was out"
             break
         run.kill()
         run.wait()
@@ -84,20 +90,22 @@ def secret(monkeypatch):
     monkeypatch.setenv("MAILER_SECRET", "test-secret-for-unsubscribe-links")
 
 
-@pytest.mark.slow
-def test_smtp_killed_20_times_sends_nobody_two_copies_and_leaves_one_unknown_per_kill(site):
-    everyone = crowd(site)
+@pytest.mark.parametrize(("people", "most"), SCALES)
+def test_smtp_killed_repeatedly_sends_nobody_two_copies_and_leaves_one_unknown_per_kill(
+    site, people, most
+):
+    everyone = crowd(site, people)
     sink = SmtpSink()
     with SmtpServer(sink) as server:
         site.use_transport("smtp", host="127.0.0.1", port=server.port, security="none")
-        kills = kill_repeatedly(site, lambda: len(sink.received), seed=7)
+        kills = kill_repeatedly(site, lambda: len(sink.received), seed=7, most=most)
         finish(site)
         received = sink.counts()
         unknown = json.loads(site.mailer("status", "--json", "--addresses").output)["unsent"]
         finish(site, NOW + timedelta(hours=2))
         in_the_end = sink.counts()
 
-    assert kills == KILLS
+    assert kills == most
     assert max(received.values()) == 1, "an unknown message is not sent again blindly"
     assert {m["state"] for m in unknown} <= {"unknown"} and len(unknown) <= kills
     missing = everyone - set(received)
@@ -105,23 +113,23 @@ def test_smtp_killed_20_times_sends_nobody_two_copies_and_leaves_one_unknown_per
     assert set(in_the_end) == everyone, "unknown confirmations go again an hour later"
     assert sum(in_the_end.values()) - len(everyone) <= len(unknown)
     statuses = Counter(row["Status"] for row in site.rows())
-    assert statuses == {"confirmed": PEOPLE}
+    assert statuses == {"confirmed": people}
     print(f"{kills} kills: {len(unknown)} unknown, {len(missing)} of them not received")
 
 
-@pytest.mark.slow
-def test_outbox_killed_20_times_sends_each_message_exactly_once(site):
-    everyone = crowd(site)
+@pytest.mark.parametrize(("people", "most"), SCALES)
+def test_outbox_killed_repeatedly_sends_each_message_exactly_once(site, people, most):
+    everyone = crowd(site, people)
     index = site.outbox / "index.jsonl"
 
     def delivered() -> int:
         return index.read_bytes().count(b"\n") if index.exists() else 0
 
-    kills = kill_repeatedly(site, delivered, seed=11)
+    kills = kill_repeatedly(site, delivered, seed=11, most=most)
     finish(site)
 
     keys = Counter(json.loads(line)["key"] for line in index.read_text().splitlines())
-    assert kills == KILLS
+    assert kills == most
     assert {key.rpartition(":")[2] for key in keys} == everyone
     assert max(keys.values()) == 1, "the outbox never holds a message twice"
-    assert len(list(site.outbox.glob("*.eml"))) == PEOPLE
+    assert len(list(site.outbox.glob("*.eml"))) == people

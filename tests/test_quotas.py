@@ -223,7 +223,6 @@ def daily_world(site, signups: int = 5, subscribers: int = 250) -> None:
     site.write_rows("subscribers", people)
 
 
-@pytest.mark.slow
 def test_a_daily_limit_spreads_the_digest_over_the_following_days(site):
     daily_world(site)
     with_limits(site, daily_limit=100)

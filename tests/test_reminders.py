@@ -186,4 +186,7 @@ def test_a_bad_offset_names_the_file_and_key(site):
     result = site.mailer("run")
 
     assert result.exit_code == 2
-    assert "reminders.toml: [options] offsets[1]: 'soon' is not a duration" in result.output
+    assert (
+        "reminders.toml: [options] offsets[1]: 'soon': expected a duration from 1 minute"
+        in result.output
+    )

@@ -279,7 +279,10 @@ def test_the_api_key_only_travels_over_https(site):
     result = site.mailer("run", "signups")
 
     assert result.exit_code == 2
-    assert "[transport.sendgrid] host: expected an https URL" in result.output
+    assert (
+        "[transport.sendgrid] host: 'http://api.sendgrid.com': expected an https:// URL"
+        in result.output
+    )
 
 
 def test_the_digest_is_one_body_with_each_readers_own_unsubscribe_link(site):

@@ -10,15 +10,17 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-import pytest
 from mail_servers import free_port, wait_for_port
 
 SLOW_CLIENTS = 150
 
 
 @contextmanager
-def mailer_serve(site) -> Iterator[int]:
-    """A real `mailer serve` process on a loopback port; stopped on the way out."""
+def mailer_serve(site, said: list[str] | None = None) -> Iterator[int]:
+    """A real `mailer serve` process on a loopback port; stopped on the way out.
+
+    What it printed is added to `said`, when given, once it has stopped.
+    """
     port = free_port()
     server = subprocess.Popen(
         site.command("serve", "--host", "127.0.0.1", "--port", str(port)),
@@ -39,6 +41,8 @@ def mailer_serve(site) -> Iterator[int]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if said is not None:
+            said.append(server.stdout.read().decode())
 
 
 def get(port: int, path: str, timeout: float) -> tuple[int, str]:
@@ -68,7 +72,17 @@ def test_mailer_serve_starts_and_answers(site):
     assert status == 200 and "Community Care Network" in page
 
 
-@pytest.mark.slow
+def test_mailer_serve_names_every_page_it_serves(site):
+    said: list[str] = []
+    with mailer_serve(site, said) as port:
+        pass
+
+    assert f"Serving on http://127.0.0.1:{port}/ (Ctrl-C stops):" in said[0]
+    for route in ("GET        /", "GET, POST  /unsubscribe/<token>", "POST       /sendgrid/events"):
+        assert f"\n  {route}\n" in said[0]
+    assert "/seat/<token>" in said[0]
+
+
 def test_pages_answer_within_a_second_while_150_slow_clients_hang(site):
     with mailer_serve(site) as port, ExitStack() as hanging:
         for number in range(SLOW_CLIENTS):

@@ -28,7 +28,13 @@ if TYPE_CHECKING:
 
 PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
 log = logging.getLogger("mailer")
-QUICK = ("status", "unsubscribe", "resubscribe", "retry")  # plain log lines: no rich to load
+QUICK = (
+    "status",
+    "unsubscribe",
+    "resubscribe",
+    "retry",
+    "health",
+)  # plain log lines: no rich to load
 CONFIG_HELP = "The site's settings file (default: mailer.toml, or $MAILER_CONFIG)."
 
 
@@ -75,7 +81,8 @@ class UserError(click.ClickException):
         from mailer.core.redact import redact
 
         # Whatever a server or a library echoed (a key, an address) is blanked here too.
-        click.echo(f"error: {redact(self.message)}", err=True)
+        for line in self.message.splitlines() or [""]:
+            click.echo(f"error: {redact(line)}", err=True)
 
 
 def _set_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
@@ -264,15 +271,18 @@ def run(
             send=not no_send,
             record=not (no_send or dry_run or now),
             progress=lambda: SendProgress(console),
+            dry_run=dry_run,
+            notify=not dry_run,
         ):
             if outcome.report is None:
                 failed.append(f"{outcome.job.name}: {outcome.error}")
             else:
                 outcome.report.show(console, outcome.job)
+                failed += [f"{outcome.job.name}: {step}" for step in outcome.failed_steps]
         if memory is not None:
             _print_would_send(console, memory.sent)
     if failed:
-        raise UserError("; ".join(failed))
+        raise UserError("\n".join(failed))  # one `error:` line per job
 
 
 def _print_would_send(console: Console, messages: list[OutgoingMessage]) -> None:
@@ -328,6 +338,8 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         ]
         seats = ledger.seats()
         unsent = ledger.messages(UNSENT)
+        bounces = ledger.bounces()
+        suppressed = ledger.suppressions_among(b.email for b in bounces)
         queue = Queue(
             pause_in_force(ledger, backend, moment),
             forecast(ledger, limits(settings), backend, moment),
@@ -378,6 +390,18 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
             ],
             "paused_until": queue.paused_until(moment),
             "expected": [{"from": at.isoformat(), "messages": n} for at, n in queue.waves],
+            "bounces": [
+                {
+                    "email": show(b.email),
+                    "kind": b.kind,
+                    "status": b.status,
+                    "diagnostic": why(b.diagnostic),
+                    "message": why(b.message_key),
+                    "at": b.at,
+                    "suppressed": suppressed.get(b.email, ""),
+                }
+                for b in bounces
+            ],
         }
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -411,11 +435,13 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
         unsent, lambda m: _person(names.get((m.event_id, m.email), ""), show(m.email)), why
     )
     _print_queue(queue, moment, settings.organization.zone)
+    _print_bounces(bounces, suppressed, show, why)
 
 
 # "sending" outside a run: that run was killed mid-send; the next run calls them unknown.
 UNSENT = ("pending", "retry", "failed", "unknown", "sending")
 LISTED_WAITING = 20  # beyond this, waiting messages are counted by kind, not listed
+LISTED_BOUNCES = 20  # the newest bounces listed; --json has them all
 
 
 class Queue(NamedTuple):
@@ -451,6 +477,24 @@ def _print_unsent(
             f"{unknown} unknown: handed to the provider with no answer back, so they may have"
             " arrived. SendGrid's webhook settles them; `mailer retry --unknown` sends them again."
         )
+
+
+def _print_bounces(
+    bounces: list[Any],
+    suppressed: dict[str, str],
+    show: Callable[[str], str],
+    why: Callable[[str], str],
+) -> None:
+    """The latest bounces and complaints read from the sending mailbox ([bounces])."""
+    if not bounces:
+        return
+    click.echo(f"Bounces read from the mailbox ({len(bounces)}, newest first):")
+    for b in bounces[:LISTED_BOUNCES]:
+        what = "complaint" if b.kind == "complaint" else f"{b.kind} bounce {b.status}"
+        said = f" ({why(b.diagnostic)})" if b.diagnostic else ""
+        reason = suppressed.get(b.email)
+        verdict = f"suppressed ({reason})" if reason else "counted"
+        click.echo(f"  {b.at[:16]}Z {show(b.email)}: {what}{said}: {verdict}")
 
 
 def _print_queue(queue: Queue, now: datetime, zone: ZoneInfo) -> None:
@@ -496,6 +540,66 @@ def daemon(obj: Context) -> None:
     runner = Daemon(settings, jobs)
     runner.install_signal_handlers()
     runner.run()
+
+
+@cli.command()
+@click.option(
+    "--max-age",
+    type=click.IntRange(min=1),
+    default=120,
+    show_default=True,
+    help="Seconds without a heartbeat before an idle daemon counts as stuck.",
+)
+@click.option(
+    "--max-job",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds one job may run before the daemon counts as stuck.",
+)
+@click.option("--url", help="Ask a running `mailer serve` instead, at this /healthz address.")
+@click.pass_obj
+def health(obj: Context, max_age: int, max_job: int, url: str | None) -> None:
+    """Say whether the daemon is alive (from its heartbeat); exit 0 if so, 1 if not.
+
+    The daemon writes state/daemon-heartbeat.json as it goes; a container's
+    HEALTHCHECK runs this. With --url it asks `mailer serve` instead, which
+    answers 200 when it can reach the ledger. Example: mailer health --max-age 300
+    """
+    from datetime import UTC
+
+    from mailer.jobs import heartbeat
+
+    if url:
+        healthy, line = _serve_health(url)
+    else:
+        folder = obj.settings().ledger.path.parent
+        healthy, line = heartbeat.verdict(
+            heartbeat.read_beat(folder),
+            datetime.now(UTC),
+            timedelta(seconds=max_age),
+            timedelta(seconds=max_job),
+        )
+    click.echo(line)
+    if not healthy:
+        raise SystemExit(1)
+
+
+def _serve_health(url: str) -> tuple[bool, str]:
+    """(healthy, one line) from GET `url`: a `mailer serve` /healthz."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return True, f"ok: {url} answered {answer.status}"
+    except urllib.error.HTTPError as err:
+        return (
+            False,
+            f"unhealthy: {url} answered {err.code}: {err.read().decode(errors='replace').strip()}",
+        )
+    except (OSError, ValueError) as err:
+        return False, f"unhealthy: {url} did not answer ({err})"
 
 
 @cli.command("jobs")
@@ -623,7 +727,9 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
         schedule = f"every {job.every}" if job.every else f"at {job.at} {job.timezone}"
         state = "" if job.enabled else " (disabled)"
         console.print(f"  job {job.name}: {job.kind}, {schedule}{state}", highlight=False)
-    workbook = checks.WorkbookReport() if no_workbook else checks.check_workbook(settings)
+    workbook = (
+        checks.WorkbookReport() if no_workbook else checks.check_workbook(settings, None, moment)
+    )
     if no_workbook:
         console.print("[bold]Workbook[/bold]: not checked (--no-workbook).", highlight=False)
     findings += workbook.findings
@@ -633,9 +739,13 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
     for tab in workbook.tabs:
         if not tab.exists:
             continue
+        saved = f" ({tab.saved_as})" if tab.saved_as else ""
         console.print(
-            f"  {tab.logical} = {tab.name!r}: found {plural(len(tab.found), 'column')}",
+            f"  {tab.logical} = {tab.name!r}{saved}: found {plural(len(tab.header), 'column')}:"
+            f" {', '.join(repr(h) for h in tab.header) or '-'}",
+            markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         if tab.missing_required:
             console.print(f"    missing: {', '.join(tab.missing_required)}", highlight=False)
@@ -751,7 +861,9 @@ def _claim_window(settings: config.Settings) -> timedelta | None:
 
 @cli.command()
 @click.option("--host", help="Address to listen on (default: [server] host).")
-@click.option("--port", type=int, help="Port to listen on (default: [server] port).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port to listen on (default: [server] port)."
+)
 @click.pass_obj
 def serve(obj: Context, host: str | None, port: int | None) -> None:
     """Serve the digest's unsubscribe pages and one-click unsubscribe (RFC 8058).
@@ -766,6 +878,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     from mailer.web.server import create_server
 
     settings = obj.settings()
+    claim_window = _claim_window(settings)  # the job files are checked before anything is made
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
     app = create_app(
         settings.ledger.path,
@@ -773,16 +886,32 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
         settings.organization.name,
         sendgrid_key=settings.server.sendgrid_event_key,
         public_url=settings.server.public_url,
-        claim_window=_claim_window(settings),
+        claim_window=claim_window,
     )
     host = host or settings.server.host
     port = port or settings.server.port
     server = create_server(app, host, port)
-    obj.console.print(f"Serving unsubscribe pages on http://{host}:{port}/ (Ctrl-C stops)")
+    console = obj.console
+    console.print(f"Serving on http://{host}:{port}/ (Ctrl-C stops):", highlight=False)
+    for line in _pages(app):
+        console.print(f"  {line}", highlight=False, markup=False)
+    console.file.flush()  # seen at once in a service's log, not when the buffer fills
     try:
         server.run()
     except KeyboardInterrupt:
         server.close()
+
+
+def _pages(app: Any) -> list[str]:
+    """Each route the app answers: its methods and path, e.g. 'GET, POST /unsubscribe/<token>'."""
+    methods: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static":
+            methods.setdefault(rule.rule, set()).update(rule.methods or ())
+    return [
+        f"{', '.join(m for m in ('GET', 'POST') if m in methods[path]):<10} {path}"
+        for path in sorted(methods)
+    ]
 
 
 @cli.command()
@@ -801,21 +930,36 @@ def unsubscribe(obj: Context, email: str, now: str | None) -> None:
     from mailer.jobs.subscribers import sync_unsubscribes
     from mailer.ledger.sqlite import Ledger
     from mailer.model import normalize_email
+    from mailer.sheet.tabs import InvalidAddress, deliverable_address
     from mailer.site import Site
 
+    try:
+        address = normalize_email(deliverable_address(email.strip()))
+    except InvalidAddress as err:
+        raise click.BadParameter(
+            f"{mask(email)} is not an email address ({err})", param_hint="EMAIL"
+        ) from None
     settings = obj.settings()
+    console = obj.console
     moment = parse_now(now, settings.organization.zone)
     with Ledger(settings.ledger.path) as ledger:
-        ledger.suppress(normalize_email(email), "unsubscribe", moment)
-        obj.console.print(f"{mask(email)} will get no more digests.", highlight=False)
+        ledger.suppress(address, "unsubscribe", moment)
+        console.print(f"{mask(address)} will get no more digests.", highlight=False)
         try:
-            sync_unsubscribes(Site.from_settings(settings), ledger)
+            synced = sync_unsubscribes(Site.from_settings(settings), ledger)
         except MailerError as err:
-            obj.console.print(
+            console.print(
                 f"The sheet could not be written now ({err}); the next run writes it.",
                 highlight=False,
                 markup=False,
             )
+            return
+    if address not in synced.readers:
+        console.print(
+            f"{mask(address)} is on no list: not in the Subscribers tab, and no signup opted "
+            "in to the digest with it. Check the spelling; it stays suppressed all the same.",
+            highlight=False,
+        )
 
 
 @cli.command()

@@ -3,6 +3,7 @@
 Nothing here knows about sessions, sheets or mail; each module does one plain
 thing (the error types, writing a file atomically or privately, masking addresses and
 secrets, wording plurals and columns, reading "5 minutes", which moments
-`--now` may name, bounded retries, the site secret and the tokens signed with
-it) and imports nothing from the rest of the package.
+`--now` may name, bounded retries, secrets from the environment or a *_FILE,
+the site secret and the tokens signed with it) and imports nothing from the
+rest of the package.
 """

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
-DURATION = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week)s?\s*$", re.IGNORECASE)
-SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
+# At most 12 digits: a count beyond that is no duration anyone means, and stays far from overflow.
+DURATION = re.compile(r"^\s*([0-9]{1,12})\s*(second|minute|hour|day|week)s?\s*$", re.IGNORECASE)
+MINUTE = 60
+DAY = 86400
+WEEK = 7 * DAY
+SECONDS = {"second": 1, "minute": MINUTE, "hour": 3600, "day": DAY, "week": WEEK}
 
 
 def seconds(text: str) -> int:

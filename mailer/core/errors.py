@@ -16,13 +16,16 @@ class WorkbookError(MailerError):
 
 
 class MissingColumnError(WorkbookError):
-    def __init__(self, tab: str, column: str, header: list[str]):
+    """A required column is not in the tab; says which mailer.toml key maps it."""
+
+    def __init__(self, tab: str, column: str, header: list[str], key: str = ""):
         self.tab = tab
         self.column = column
         found = ", ".join(repr(h) for h in header if h.strip()) or "no columns"
+        where = key or "[workbook.columns.<tab>] <field>"
         super().__init__(
             f"tab {tab!r} has no column {column!r} (found: {found}); "
-            f"add it, or map it under [workbook.columns] in mailer.toml"
+            f'add it, or map it in mailer.toml: {where} = "<your header>"'
         )
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import re
 from collections.abc import Iterable, Mapping
 
-SECRET_VARIABLES = ("SENDGRID_API_KEY", "SMTP_PASSWORD", "MAILER_SECRET")
+from mailer.core.env_secrets import secret_values
+
 ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[^\s@<>()\[\]\"',;:]+\.[^\s@<>()\[\]\"',;:]+")
 SHORTEST_SECRET = 4  # blanking a shorter value would mangle ordinary words
 
@@ -54,9 +54,8 @@ def echoes(secret: str) -> set[str]:
 
 
 def secrets_in(environ: Mapping[str, str] | None = None) -> list[str]:
-    """The values of the secret variables that are set."""
-    environ = os.environ if environ is None else environ
-    return [environ[name] for name in SECRET_VARIABLES if environ.get(name)]
+    """The values of the secret variables that are set (or whose *_FILE is)."""
+    return secret_values(environ)
 
 
 class RedactingFormatter(logging.Formatter):

@@ -30,10 +30,11 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
+from mailer.core.env_secrets import MAILER_SECRET, read_secret
 from mailer.core.errors import ConfigError
 from mailer.core.files import private_folder
 
-SECRET_ENV = "MAILER_SECRET"
+SECRET_ENV = MAILER_SECRET
 MIN_SECRET = 16
 LOCAL_SECRET = "local-secret"  # beside the ledger, for the outbox transport only
 SEALED = "u2."  # what starts a sealed token; an HMAC token never holds a dot
@@ -85,19 +86,20 @@ def _cipher(secret: str) -> AESSIV:
 
 
 def load_secret(state_folder: Path, may_generate: bool) -> str:
-    """MAILER_SECRET from the environment.
+    """MAILER_SECRET from the environment (or the file MAILER_SECRET_FILE names).
 
     When nothing leaves the machine (the outbox transport), a secret made once
     and kept in the state folder stands in, so the sample runs with nothing set.
     """
-    secret = os.environ.get(SECRET_ENV, "")
+    secret = read_secret(SECRET_ENV)
     if secret:
         if len(secret) < MIN_SECRET:
             raise ConfigError(f"{SECRET_ENV} is too short: use at least {MIN_SECRET} characters")
         return secret
     if not may_generate:
         raise ConfigError(
-            f"set {SECRET_ENV} in the environment (a long random string, e.g. from "
+            f"set {SECRET_ENV} (or {SECRET_ENV}_FILE) in the environment (a long random "
+            "string, e.g. from "
             "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`): it signs "
             "unsubscribe links"
         )

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mailer.site import Site
 
 Progress = Callable[[int, int], None]
+WOULD_SEND = "would send"  # a dry run's count of what the transport took, in place of "sent"
 Send = Callable[[], Counter[str]]
 """Sends what the ledger holds as due; says how many ended sent, retry or failed."""
 
@@ -45,8 +46,11 @@ class JobModule(Protocol):
 
 
 def delivered_text(sent: Counter[str]) -> str:
-    """'12 sent, 1 to retry, 1 failed, 1 unknown, 40 waiting': what a send did."""
-    parts = [f"{sent.get('sent', 0)} sent"]
+    """'12 sent, 1 to retry, 1 failed, 1 unknown, 40 waiting': what a send did.
+
+    A dry run's send says 'would send 12': nothing went out.
+    """
+    parts = [f"would send {sent[WOULD_SEND]}" if WOULD_SEND in sent else f"{sent['sent']} sent"]
     if sent.get("retry"):
         parts.append(f"{sent['retry']} to retry")
     if sent.get("failed"):

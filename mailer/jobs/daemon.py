@@ -4,11 +4,13 @@ The `schedule` package ticks; whether a job is due is decided from the run
 log (`state/job-runs.json`) and the job's own rules, so a restart catches up
 and nothing runs twice for one slot. A job that raises is logged and the
 daemon goes on; a signal lets the running job finish, then the daemon exits.
+It writes a heartbeat in the state folder as it goes, which `mailer health` reads.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 import schedule
 
 from mailer.core.errors import LockedError
+from mailer.jobs.heartbeat import BEAT_EVERY, Beat, write_beat
 from mailer.jobs.runlog import RunLog
 from mailer.jobs.runner import run_jobs
 from mailer.rules.schedules import check_every, is_due
@@ -38,7 +41,9 @@ class Daemon:
         self.jobs = [job for job in jobs if job.enabled]
         self.clock = clock
         self.site = Site.from_settings(settings)
-        self.runs = RunLog(settings.ledger.path.parent)
+        self.state_folder = settings.ledger.path.parent
+        self.runs = RunLog(self.state_folder)
+        self.last_beat: datetime | None = None
         self.stopping = threading.Event()
         self.scheduler = schedule.Scheduler()
         for job in self.jobs:
@@ -58,9 +63,10 @@ class Daemon:
         now = self.clock()
         if not is_due(job, self.runs.read().get(job.name), now):
             return
+        self.beat(now, job=job.name)
         started = time.monotonic()
         try:
-            (outcome,) = run_jobs(self.site, [job], now)
+            (outcome,) = run_jobs(self.site, [job], now, notify=True)
         except LockedError as err:
             log.warning("%s: skipped, %s", job.name, err)
             return
@@ -80,10 +86,24 @@ class Daemon:
         for job in self.jobs:
             self.tick(job)
         while not self.stopping.is_set():
+            self.beat(self.clock())
             self.scheduler.run_pending()
             idle = self.scheduler.idle_seconds
             self.stopping.wait(timeout=max(0.05, min(idle if idle is not None else 1.0, 1.0)))
+        self.beat(self.clock(), stopped=True)
         log.info("daemon stopped")
+
+    def beat(self, now: datetime, job: str = "", stopped: bool = False) -> None:
+        """Write the heartbeat `mailer health` reads; when idle, at most every BEAT_EVERY."""
+        idle = not job and not stopped
+        if idle and self.last_beat is not None and now - self.last_beat < BEAT_EVERY:
+            return
+        try:
+            write_beat(self.state_folder, Beat(now, os.getpid(), job, stopped))
+        except OSError as err:
+            log.warning("could not write the heartbeat: %s", err)
+        # After a job, the next idle beat is written at once: it says the job ended.
+        self.last_beat = None if job else now
 
     def stop(self, signum: int, frame: object) -> None:
         if self.stopping.is_set():

@@ -44,6 +44,9 @@ class DroppedWrites:
         """How many rows Workbook.append would add; adds none."""
         return len(records)
 
+    def replace(self, tab: str, rows: Sequence[Sequence[str]], height: int = 0) -> None:
+        """Writes nothing."""
+
 
 @contextmanager
 def dry_run(site: Site) -> Iterator[tuple[Site, MemoryTransport]]:

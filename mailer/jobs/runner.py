@@ -15,7 +15,9 @@ from datetime import datetime
 from typing import cast
 
 from mailer.core.errors import ConfigError, MailerError
-from mailer.jobs.base import JobModule, Progress, Report, send_nothing
+from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report, send_nothing
+from mailer.jobs.monitor import FAIL, START, SUCCESS, Pinger
+from mailer.jobs.organizers import Ran, after_run, failing_reason
 from mailer.jobs.runlog import RunLog
 from mailer.ledger.sqlite import Ledger, locked
 from mailer.sending.delivery import deliver
@@ -34,6 +36,11 @@ class Outcome:
     report: Report | None = None
     error: str = ""
 
+    @property
+    def failed_steps(self) -> list[str]:
+        """Steps after the send that failed; what was sent before them stays sent."""
+        return list(getattr(self.report, "failed_steps", []))
+
 
 def job_module(kind: str) -> JobModule:
     """The module that runs `kind`, imported when a job of that kind runs."""
@@ -47,11 +54,18 @@ def run_job(
     now: datetime,
     send: bool = True,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> Report:
-    """One pass of `job` as of `now`; the caller holds the ledger's lock."""
+    """One pass of `job` as of `now`; the caller holds the ledger's lock.
+
+    In a dry run what the transport took is counted as `would send`, not `sent`.
+    """
 
     def sending() -> Counter[str]:
-        return deliver(ledger, site.transport, now, progress)
+        counted = deliver(ledger, site.transport, now, progress)
+        if dry_run:
+            counted[WOULD_SEND] = counted.pop("sent", 0)
+        return counted
 
     return job_module(job.kind).run(site, ledger, job, now, sending if send else send_nothing)
 
@@ -63,13 +77,21 @@ def run_jobs(
     send: bool = True,
     record: bool = True,
     progress: ProgressFactory = lambda: nullcontext(None),
+    dry_run: bool = False,
+    notify: bool = False,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the lock; one job's trouble leaves the others to run.
 
     A MailerError or ConfigError (the sheet unreachable, say) becomes a failed
-    Outcome; anything else is recorded as a crash and raised.
+    Outcome; anything else is recorded as a crash and raised. With `notify`,
+    the Mailer tab and the organizers hear what needs them (mailer.jobs.organizers)
+    and `[monitor] ping_url` is pinged as the run starts and ends.
     """
     runs = RunLog(site.ledger_path.parent)
+    monitor = site.settings.monitor
+    pinger = Pinger(monitor.ping_url if notify else "", monitor.timeout)
+    pinger.ping(START)
+    ran: list[Ran] = []
     with (
         locked(site.ledger_path, site.settings.ledger.lock_timeout),
         Ledger(site.ledger_path) as ledger,
@@ -77,16 +99,23 @@ def run_jobs(
         for job in jobs:
             try:
                 with progress() as shown:
-                    report = run_job(site, ledger, job, now, send, shown)
+                    report = run_job(site, ledger, job, now, send, shown, dry_run)
             except (MailerError, ConfigError) as err:
                 if record:
                     runs.record(job, now, False, str(err))
+                ran.append(Ran(job.name, error=str(err)))
                 yield Outcome(job, error=str(err))
                 continue
             except Exception:
                 if record:
                     runs.record(job, now, False, "crashed")
+                pinger.ping(FAIL)
                 raise
             if record:
                 runs.record(job, now, True, report.summary())
+            ran.append(Ran(job.name, report=report))
             yield Outcome(job, report)
+        if notify:
+            after_run(site, ledger, ran, now, send)
+    failed = any(failing_reason(r) or getattr(r.report, "failed_steps", []) for r in ran)
+    pinger.ping(FAIL if failed else SUCCESS)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from mailer.core.errors import WorkbookError
+from mailer.core.durations import seconds
+from mailer.core.errors import MailerError, MissingColumnError, WorkbookError
 from mailer.core.text import plural
 from mailer.core.tokens import load_secret
 from mailer.jobs.base import Send, delivered_text
@@ -21,22 +24,26 @@ from mailer.mail.message import Draft
 from mailer.model import Event, Problem, Signup, normalize_email
 from mailer.rules import adoption, binding, changes, claims, roster, self_service
 from mailer.rules.adoption import notified_text
-from mailer.rules.binding import Memory, Renamed
+from mailer.rules.binding import EventMatcher, Memory, Renamed
 from mailer.rules.changes import EventChange, StoredEvent
+from mailer.rules.dates import doubtful_sessions
 from mailer.rules.form_choices import FormChoices, form_choices
 from mailer.rules.languages import language_of
 from mailer.rules.roster import Notice, Plan, RowDecision
 from mailer.rules.self_service import CLAIM, RELEASE, Request
 from mailer.rules.series import events_row, sessions_ahead
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, canonical
-from mailer.settings import config
-from mailer.settings.config import JobSettings
+from mailer.settings.config import JobSettings, Settings
 from mailer.settings.kinds import SignupsOptions
 from mailer.settings.languages import spellings, unknown_language
+from mailer.settings.schema import REQUIRED_COLUMNS
 from mailer.sheet.backends import CellChange, Table, WritePlan
 from mailer.sheet.google_form import FormError, FormReport, FormsClient, keep_in_step
 from mailer.sheet.series_tab import parse_series
+from mailer.sheet.session_dates import date_problems
 from mailer.sheet.tabs import (
+    Columns,
+    HeldRow,
     Parsed,
     parse_datetime,
     parse_events,
@@ -77,14 +84,25 @@ class SignupsReport:
     series_added: int = 0  # Events rows added for the Series tab
     form: FormReport | None = None  # what keeping the signup form in step did
     requests: int = 0  # people's own answers (a release, leaving the waitlist) acted on
+    failed_steps: list[str] = field(default_factory=list)  # after the send: "step: why"
 
     @property
     def rejected(self) -> list[Problem]:
         return [p for p in self.problems if p.fatal]
 
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """A step after the send: its failure is its own line and the steps after it still run."""
+        try:
+            yield
+        except MailerError as err:
+            log.error("%s failed: %s", name, err)
+            self.failed_steps.append(f"{name} failed: {err}")
+
     def summary(self) -> str:
         rejected = plural(len(self.rejected), "row")
-        return f"{self.decided} new, {delivered_text(self.delivered)}, {rejected} rejected"
+        line = f"{self.decided} new, {delivered_text(self.delivered)}, {rejected} rejected"
+        return "; ".join([line, *self.failed_steps])
 
     def show(self, console: Console, job: JobSettings) -> None:
         from rich.table import Table as RichTable
@@ -136,6 +154,12 @@ class SignupsReport:
         ]
         for line in lines:
             console.print(line, markup=False, soft_wrap=True)
+        for failed in self.failed_steps:
+            console.print(
+                f"  after sending, the {failed} (what was sent above stays sent)",
+                markup=False,
+                soft_wrap=True,
+            )
 
 
 def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> SignupsReport:
@@ -154,12 +178,13 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     for tab in ("events", "signups"):
         if names[tab] not in tables:
             raise WorkbookError(f"the workbook has no tab {names[tab]!r} ({tab})")
+    readable_or_stop(settings, tables, names)  # read, decide, then act: nothing sent yet
     report = SignupsReport(settings.organization.zone)
     if "series" in names and names["series"] in tables:
         report.series_added = _add_series_dates(site, ledger, tables, names, now, report)
     stored = ledger.stored_events()
     memory = ledger.memory()
-    parsed, renames = _parse(site, tables, names, stored, memory)
+    parsed, renames = _parse(site, tables, names, stored, memory, now)
     report.problems.extend(parsed.problems)
     report.warnings.extend(
         f"events row {r.row}: id {r.sheet_id!r} is session {r.event_id!r} renamed (same time"
@@ -277,13 +302,56 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     if answers:  # the emails carry seat links: index them before they go out
         ledger.index_seat_tokens(_secret(site))
     report.delivered = send()
+    # What went out stays reported as sent: each step after the send fails on its own line.
+    with report.step("sheet write-back"):
+        _write_statuses(site, tables[names["signups"]], parsed, plans, ledger, offered, report)
+    if names["subscribers"] in tables:
+        with report.step("Subscribers tab update"):
+            # Every few minutes, not only at the digest's slot: a lost ledger must not forget.
+            subscribers_table = tables[names["subscribers"]]
+            subscribers, _ = parse_subscribers(
+                subscribers_table, settings.workbook.column_map("subscribers")
+            )
+            report.cells_written += write_unsubscribes(
+                site, ledger, subscribers_table, subscribers, parsed.signups
+            )
+    if site.forms is not None:
+        with report.step("signup form update"):
+            _keep_form_in_step(site, site.forms, ledger, choices, report)
+    return report
 
-    cell_changes = _write_back(site, tables[names["signups"]], parsed, plans, ledger, offered)
+
+def readable_or_stop(settings: Settings, tables: dict[str, Table], names: dict[str, str]) -> None:
+    """Every tab read holds its required columns, or the job stops here, before it acts."""
+    for logical, name in names.items():
+        table = tables.get(name)
+        if table is None or logical == "releases":  # a release tab's trouble is a warning
+            continue
+        try:
+            Columns(table, settings.workbook.column_map(logical), REQUIRED_COLUMNS[logical])
+        except MissingColumnError as err:
+            raise WorkbookError(
+                f"{err}. The signups job stopped before sending or writing anything."
+            ) from err
+
+
+def _write_statuses(
+    site: Site,
+    table: Table,
+    parsed: Parsed,
+    plans: list[Plan],
+    ledger: Ledger,
+    offered: dict[tuple[str, str], datetime],
+    report: SignupsReport,
+) -> None:
+    """Write Status, Position, Notified, Note back; the ledger learns which cells now hold them."""
+    settings = site.settings
+    cell_changes = _write_back(site, table, parsed, plans, ledger, offered)
     skipped: list[Skipped] = []
     if cell_changes:
         mapping = settings.workbook.column_map("signups")
         written: WritePlan = site.workbook.write(
-            names["signups"],
+            table.tab,
             [mapping[c] for c in ("timestamp", "email")],
             cell_changes,
             columns=[mapping[c] for c in JOB_COLUMNS],
@@ -292,19 +360,8 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         skipped = report.skipped_writes = written.skipped
     status_header = settings.workbook.column_map("signups")["status"]
     not_written = {s.row for s in skipped if s.column == status_header}
+    by_row = {s.row: s for s in parsed.signups}
     ledger.set_written(_written_cells(plans, by_row, not_written))
-    if names["subscribers"] in tables:
-        # Every few minutes, not only at the digest's slot: a lost ledger must not forget them.
-        subscribers_table = tables[names["subscribers"]]
-        subscribers, _ = parse_subscribers(
-            subscribers_table, settings.workbook.column_map("subscribers")
-        )
-        report.cells_written += write_unsubscribes(
-            site, ledger, subscribers_table, subscribers, parsed.signups
-        )
-    if site.forms is not None:
-        _keep_form_in_step(site, site.forms, ledger, choices, report)
-    return report
 
 
 def _keep_form_in_step(
@@ -354,7 +411,7 @@ def _add_series_dates(
     id_column = events_table.column_index(mapping["id"])
     present = {events_table.cell(row, id_column).strip() for row in events_table.rows}
     added_before = ledger.series_events()
-    ahead = timedelta(seconds=config.seconds(settings.series.ahead))
+    ahead = timedelta(seconds=seconds(settings.series.ahead))
     new = [
         (series, event)
         for series in found
@@ -461,7 +518,9 @@ def _take_answers(site: Site, ledger: Ledger, table: Table, now: datetime) -> li
         # dated at all, counts as given now, but cannot pass for one given after a
         # run that acted on its token: only a dated answer can release a seat again.
         try:
-            at = parse_datetime(table.cell(values, stamp_at), settings.organization.zone)
+            at = parse_datetime(
+                table.cell(values, stamp_at), settings.organization.zone, table.date_order
+            )
             again = at <= now
         except ValueError:
             at, again = now, False
@@ -609,8 +668,13 @@ def _parse(
     names: dict[str, str],
     stored: dict[str, StoredEvent],
     memory: Memory,
+    now: datetime,
 ) -> tuple[Parsed, list[Renamed]]:
-    """Events under the ids the ledger knows them by, each answer bound to its session."""
+    """Events under the ids the ledger knows them by, each answer bound to its session.
+
+    A session whose dates cannot be right is left out, as a problem, and its
+    answers are held: left as they are (mailer.rules.dates).
+    """
     settings = site.settings
     zone = settings.organization.zone
     events = parse_events(
@@ -629,13 +693,33 @@ def _parse(
     members = Parsed()
     if names["members"] in tables:
         members = parse_members(tables[names["members"]], settings.workbook.column_map("members"))
+    doubts = doubtful_sessions(known, signups.signups, set(stored), now)
+    doubted = {d.event_id: d for d in doubts}
+    why = "its session's date cannot be right"
+    held = [
+        HeldRow(s.row, s.email, s.event_id, why) for s in signups.signups if s.event_id in doubted
+    ]
+    # A rejected answer naming such a session is left alone too: nothing on its rows changes.
+    naming = EventMatcher([e for e in known if e.id in doubted])
+    answers = Columns(tables[names["signups"]], settings.workbook.column_map("signups"), ())
+    table = tables[names["signups"]]
+    rejected = []
+    for row in signups.rejected:
+        event_id = naming.find(answers.get(table.rows[row.row - 2], "event"))
+        if event_id is None:
+            rejected.append(row)
+        else:
+            held.append(HeldRow(row.row, normalize_email(row.key[1]), event_id, why))
     parsed = Parsed(
-        events=known,
-        signups=signups.signups,
-        rejected=signups.rejected,
-        held=signups.held,
+        events=[e for e in known if e.id not in doubted],
+        signups=[s for s in signups.signups if s.event_id not in doubted],
+        rejected=rejected,
+        held=signups.held + held,
         members=members.members,
-        problems=events.problems + signups.problems + members.problems,
+        problems=events.problems
+        + date_problems(tables[names["events"]], settings.workbook.column_map("events"), doubts)
+        + signups.problems
+        + members.problems,
     )
     return parsed, renames
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from mailer.ledger.sqlite import Ledger
@@ -55,7 +56,15 @@ def write_unsubscribes(
     return written + (site.workbook.append(table.tab, added) if added else 0)
 
 
-def sync_unsubscribes(site: Site, ledger: Ledger) -> int:
+@dataclass(frozen=True)
+class Synced:
+    """What `sync_unsubscribes` wrote, and who the digest lists (Subscribers rows, opt-ins)."""
+
+    written: int
+    readers: frozenset[str]
+
+
+def sync_unsubscribes(site: Site, ledger: Ledger) -> Synced:
     """Write every unsubscribe the ledger holds to the Subscribers tab now (one read, one write).
 
     For `mailer unsubscribe`, so the sheet says it at once, not at the next run.
@@ -66,10 +75,6 @@ def sync_unsubscribes(site: Site, ledger: Ledger) -> int:
     settings = site.settings
     names = {tab: settings.workbook.tab(tab) for tab in ("subscribers", "signups")}
     tables = site.workbook.read(list(names.values()))
-    if names["subscribers"] not in tables:
-        return 0
-    table = tables[names["subscribers"]]
-    subscribers, _ = parse_subscribers(table, settings.workbook.column_map("subscribers"))
     signups: list[Signup] = []
     if names["signups"] in tables:
         signups = parse_signups(
@@ -79,7 +84,13 @@ def sync_unsubscribes(site: Site, ledger: Ledger) -> int:
             settings.organization.zone,
             lambda identity, answer, cell: Resolution(answer or cell or "-"),
         ).signups
-    return write_unsubscribes(site, ledger, table, subscribers, signups)
+    opted_in = frozenset(s.email for s in signups if s.digest)
+    if names["subscribers"] not in tables:
+        return Synced(0, opted_in)
+    table = tables[names["subscribers"]]
+    subscribers, _ = parse_subscribers(table, settings.workbook.column_map("subscribers"))
+    written = write_unsubscribes(site, ledger, table, subscribers, signups)
+    return Synced(written, opted_in | {s.email for s in subscribers})
 
 
 def clear_unsubscribe(site: Site, email: str) -> int:

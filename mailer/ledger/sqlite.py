@@ -165,6 +165,23 @@ CREATE TABLE IF NOT EXISTS requests (
     source TEXT NOT NULL,
     applied_at TEXT
 );
+CREATE TABLE IF NOT EXISTS bounces (
+    report TEXT NOT NULL,
+    message_key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    diagnostic TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (report, message_key)
+);
+CREATE INDEX IF NOT EXISTS bounces_by_email ON bounces (email);
+CREATE TABLE IF NOT EXISTS mailbox_positions (
+    mailbox TEXT PRIMARY KEY,
+    uidvalidity INTEGER NOT NULL,
+    last_uid INTEGER NOT NULL,
+    scanned_at TEXT NOT NULL
+);
 """
 
 # Upgrades of a ledger written by an earlier version: schema version -> statements.
@@ -256,7 +273,100 @@ class MessageRow:
     provider_id: str = ""
 
 
-class Ledger:
+@dataclass(frozen=True)
+class BounceRow:
+    """One bounce or complaint read from the sending mailbox, as the ledger keeps it."""
+
+    email: str
+    kind: str  # hard, soft, complaint (mailer.rules.bounces)
+    status: str
+    diagnostic: str
+    message_key: str
+    at: str
+
+
+class BounceMemory:
+    """The ledger's part for bounces read over IMAP: the bounces, and where each scan stopped.
+
+    Mixed into Ledger; every method here reads or writes only its own two tables
+    and the messages it looks a bounce up in.
+    """
+
+    db: sqlite3.Connection
+
+    def mailbox_position(self, mailbox: str) -> tuple[int, int] | None:
+        """(UIDVALIDITY, last UID) where the last scan of `mailbox` stopped, if any."""
+        row = self.db.execute(
+            "SELECT uidvalidity, last_uid FROM mailbox_positions WHERE mailbox = ?", (mailbox,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def set_mailbox_position(
+        self, mailbox: str, uidvalidity: int, last_uid: int, now: datetime
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO mailbox_positions VALUES (?, ?, ?, ?)",
+            (mailbox, uidvalidity, last_uid, now.astimezone(UTC).isoformat()),
+        )
+
+    def handed_over(self, email: str | None = None) -> list[tuple[str, str, str]]:
+        """(key, email, event) of messages handed to a provider, to one address or to all."""
+        query = "SELECT key, email, event_id FROM messages WHERE sent_at IS NOT NULL OR state = ?"
+        args: tuple[str, ...] = (UNKNOWN,)
+        if email is not None:
+            query = f"SELECT * FROM ({query}) WHERE email = ?"
+            args += (email.casefold(),)
+        return [(k, e, ev) for k, e, ev in self.db.execute(query, args)]
+
+    def record_bounce(self, report: str, bounce: BounceRow) -> bool:
+        """Keep one bounce; False when this report about this message was taken before."""
+        return bool(
+            self.db.execute(
+                "INSERT OR IGNORE INTO bounces VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    report,
+                    bounce.message_key,
+                    bounce.email.casefold(),
+                    bounce.kind,
+                    bounce.status,
+                    bounce.diagnostic,
+                    bounce.at,
+                ),
+            ).rowcount
+        )
+
+    def recent_soft_bounces(self, email: str, sends: int) -> list[bool]:
+        """For the address's last `sends` messages, newest first: whether each bounced soft."""
+        rows = self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM bounces b WHERE b.message_key = m.key"
+            " AND b.kind = 'soft') FROM messages m WHERE m.email = ? AND"
+            " COALESCE(m.sent_at, m.tried_at) IS NOT NULL"
+            " ORDER BY COALESCE(m.sent_at, m.tried_at) DESC, m.key DESC LIMIT ?",
+            (email.casefold(), sends),
+        )
+        return [bool(soft) for (soft,) in rows]
+
+    def bounced_last(self) -> list[BounceRow]:
+        """Bounces of the latest message handed over to each address: it is unreachable now."""
+        rows = self.db.execute(
+            "SELECT b.email, b.kind, b.status, b.diagnostic, b.message_key, b.at FROM bounces b"
+            " WHERE b.kind != 'complaint' AND b.message_key = (SELECT m.key FROM messages m"
+            " WHERE m.email = b.email AND COALESCE(m.sent_at, m.tried_at) IS NOT NULL"
+            " ORDER BY COALESCE(m.sent_at, m.tried_at) DESC, m.key DESC LIMIT 1)"
+            " ORDER BY b.email, b.at"
+        )
+        return [BounceRow(*row) for row in rows]
+
+    def bounces(self) -> list[BounceRow]:
+        """Every bounce and complaint read from the mailbox, newest first."""
+        rows = self.db.execute(
+            "SELECT email, kind, status, diagnostic, message_key, at FROM bounces"
+            " ORDER BY at DESC, email"
+        )
+        return [BounceRow(*row) for row in rows]
+
+
+class Ledger(BounceMemory):
     def __init__(self, path: Path):
         self.path = Path(path)
         private_folder(self.path.parent)

@@ -26,6 +26,9 @@ from mailer.mail.message import Attachment, OutgoingMessage
 # CRLF line ends for SMTP; headers use RFC 5322's 998-character limit so a long
 # List-Unsubscribe URL stays one URL rather than being folded mid-way.
 WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=998)
+# Carries reference(key): a bounce that quotes the original's headers names the message
+# even where a relay replaced the Message-ID. Opaque: no address or session in it.
+KEY_HEADER = "X-Mailer-Key"
 
 
 def mime_bytes(message: OutgoingMessage) -> bytes:
@@ -49,6 +52,7 @@ def mime_bytes(message: OutgoingMessage) -> bytes:
         outer["Reply-To"] = clean_text(message.reply_to)
     outer["Date"] = format_datetime(message.created_at)
     outer["Message-ID"] = message_id(message)
+    outer[KEY_HEADER] = reference(message.key)
     for name, value in message.headers:
         outer[name] = _header(clean_text(value))  # type: ignore[assignment]
     out = io.BytesIO()
@@ -87,8 +91,12 @@ def _address(name: str, email: str) -> str:
     return formataddr((clean_text(name), email), charset="utf-8")
 
 
+def reference(key: str) -> str:
+    """A message's key as its headers carry it: 32 hex digits, the same for every resend."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
 def message_id(message: OutgoingMessage) -> str:
     """Stable per idempotency key, so a resend after a crash is recognisably the same mail."""
-    digest = hashlib.sha256(message.key.encode("utf-8")).hexdigest()[:32]
     domain = message.sender_email.rpartition("@")[2] or "mailer.invalid"
-    return f"<{digest}@{domain}>"
+    return f"<{reference(message.key)}@{domain}>"

@@ -4,4 +4,6 @@
 `pacing` keeps to daily and per-minute limits and pauses on "not now", and
 `transports/` holds one module per way out (outbox, smtp, sendgrid, memory)
 behind one interface, opened from the settings in `transports/__init__.py`.
+`bounces/` reads what comes back afterwards: bounce reports in the sending
+mailbox, over IMAP ([bounces]).
 """

@@ -3,34 +3,57 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mailer.core.durations import seconds
+from mailer.core.durations import DAY, WEEK
 from mailer.core.errors import ConfigError
 from mailer.rules.digest import AT
 from mailer.settings.event_key import load_event_key
-from mailer.settings.kinds import KINDS, Options, SignupsOptions
+from mailer.settings.kinds import KINDS, BouncesOptions, Options, SignupsOptions
+from mailer.settings.rules import (
+    Address,
+    Between,
+    Duration,
+    OneOf,
+    Rule,
+    Text,
+    Url,
+    accepts,
+    rule_of,
+)
 from mailer.settings.schema import DEFAULT_COLUMNS, DEFAULT_TABS
 
 Opts = TypeVar("Opts", bound=Options)
+SMTP_SECURITY = ("starttls", "ssl", "none")
+IMAP_SECURITY = ("ssl", "starttls", "none")
+MOST_TIMEOUT = 600  # seconds: a network step that takes longer is better given up
+MOST_MONEY = 1_000_000
+HOST = Text(most=253, pattern=r"[A-Za-z0-9.:\[\]_-]+", example="a host name or IP address")
+CURRENCY = Text(pattern="[A-Z]{3}", example="a three-letter currency code such as USD")
+LANGUAGE_CODE = Text(
+    pattern="[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*", example="a language code such as en, es or hmn"
+)
 
 
 @dataclass(frozen=True)
 class Organization:
-    name: str
-    sender: str
+    name: str = accepts(Text(most=200))
+    sender: str = accepts(Address())
     timezone: str = "UTC"
-    sender_name: str = ""
-    reply_to: str = ""
-    website: str = ""
-    postal_address: str = ""
-    language: str = "en"  # what a person hears when their answer names no language the site has
+    sender_name: str = accepts(Text(optional=True, most=200), "")
+    reply_to: str = accepts(Address(optional=True), "")
+    website: str = accepts(Url(), "")
+    postal_address: str = accepts(Text(optional=True, most=500), "")
+    organizers: list[str] = accepts(Address(), factory=list)  # who hears of problems
+    # What a person hears when their answer names no language the site has.
+    language: str = accepts(LANGUAGE_CODE, "en")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -39,12 +62,12 @@ class Organization:
 
 @dataclass(frozen=True)
 class Donation:
-    minimum: int = 0
-    maximum: int = 0
-    currency: str = "USD"
+    minimum: int = accepts(Between(0, MOST_MONEY), 0)
+    maximum: int = accepts(Between(0, MOST_MONEY, zero="no donation request"), 0)
+    currency: str = accepts(CURRENCY, "USD")
     cause: str = ""
     how_to_pay: str = ""
-    url: str = ""
+    url: str = accepts(Url(), "")
 
     @property
     def enabled(self) -> bool:
@@ -53,12 +76,17 @@ class Donation:
 
 @dataclass(frozen=True)
 class WorkbookSettings:
-    backend: str = "csv"
+    backend: str = accepts(OneOf(("csv", "google")), "csv")
     path: Path = Path("lists")
     spreadsheet: str = ""
     credentials: Path | None = None
-    tabs: dict[str, str] = field(default_factory=dict)
-    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    # CSV: how 9/12/2026 reads (Google: the sheet's locale)
+    date_order: str = accepts(
+        Text(optional=True, most=3, pattern="DMY|MDY", example='"DMY" or "MDY"'), ""
+    )
+    mailer_tab: str = accepts(Text(most=100), "Mailer")  # where mailer reports runs, problems
+    tabs: dict[str, str] = accepts(Text(most=100), factory=dict)
+    columns: dict[str, dict[str, str]] = accepts(Text(most=200), factory=dict)
 
     def tab(self, name: str) -> str:
         return self.tabs.get(name, DEFAULT_TABS[name])
@@ -72,11 +100,11 @@ class WorkbookSettings:
 class SmtpSettings:
     """`[transport.smtp]`; the password comes from SMTP_PASSWORD, never from this file."""
 
-    host: str = "localhost"
-    port: int = 0
+    host: str = accepts(HOST, "localhost")
+    port: int = accepts(Between(1, 65535, zero="the usual port of `security`"), 0)
     username: str = ""
-    security: str = "starttls"
-    timeout: int = 30
+    security: str = accepts(OneOf(SMTP_SECURITY), "starttls")
+    timeout: int = accepts(Between(0, MOST_TIMEOUT, "seconds", above=True), 30)
     ca_file: Path | None = None
 
     @property
@@ -88,35 +116,64 @@ class SmtpSettings:
 class SendgridSettings:
     """`[transport.sendgrid]`; the key comes from SENDGRID_API_KEY, never from this file."""
 
-    host: str = "https://api.sendgrid.com"
+    host: str = accepts(Url(optional=False, prefix_only=True), "https://api.sendgrid.com")
     sandbox: bool = False
-    timeout: float = 30  # seconds; fractions allowed
-    max_wait: int = 120
+    timeout: float = accepts(Between(0, MOST_TIMEOUT, "seconds", above=True), 30)  # fractions too
+    max_wait: int = accepts(Between(0, DAY, "seconds"), 120)
 
 
 @dataclass(frozen=True)
 class TransportSettings:
-    backend: str = "outbox"
+    backend: str = accepts(OneOf(("outbox", "smtp", "sendgrid")), "outbox")
     path: Path = Path("outbox")
-    daily_limit: int = 0  # messages in any 24 hours, to stay under the provider's quota; 0: none
-    per_minute: int = 0  # messages in any minute; 0: as fast as the provider takes them
+    # messages in any 24 hours, to stay under the provider's quota; 0: none
+    daily_limit: int = accepts(Between(0, 1_000_000, "messages", zero="no limit"), 0)
+    # messages in any minute; 0: as fast as the provider takes them
+    per_minute: int = accepts(Between(0, 100_000, "messages", zero="no limit"), 0)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     sendgrid: SendgridSettings = field(default_factory=SendgridSettings)
 
 
 @dataclass(frozen=True)
+class BounceSettings:
+    """`[bounces]`: the sending mailbox, read over IMAP for bounce reports.
+
+    Blank host and username take [transport.smtp]'s (smtp.gmail.com read as
+    imap.gmail.com); the password comes from
+    IMAP_PASSWORD (or the file IMAP_PASSWORD_FILE names), else SMTP_PASSWORD.
+    """
+
+    host: str = accepts(
+        Text(optional=True, most=253, pattern=HOST.pattern, example=HOST.example), ""
+    )
+    port: int = accepts(Between(1, 65535, zero="993 for ssl, 143 for starttls"), 0)
+    username: str = ""
+    security: str = accepts(OneOf(IMAP_SECURITY), "ssl")  # ssl (IMAPS), starttls, none (loopback)
+    folder: str = accepts(Text(most=200), "INBOX")  # a Gmail label is a folder too
+    timeout: int = accepts(Between(0, MOST_TIMEOUT, "seconds", above=True), 30)
+    ca_file: Path | None = None
+    first_scan_days: int = accepts(
+        Between(1, 3650, "days"), 30
+    )  # how far back the first scan looks
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"ssl": 993, "starttls": 143, "none": 143}[self.security]
+
+
+@dataclass(frozen=True)
 class LedgerSettings:
     path: Path = Path("state/mailer.db")
-    lock_timeout: int = 60
+    lock_timeout: int = accepts(Between(0, 3600, "seconds"), 60)  # wait for another run
 
 
 @dataclass(frozen=True)
 class ServerSettings:
     """`mailer serve`: the unsubscribe pages. `public_url` is where people reach it."""
 
-    public_url: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8080
+    public_url: str = accepts(Url(prefix_only=True), "")
+    host: str = accepts(HOST, "127.0.0.1")
+    port: int = accepts(Between(1, 65535), 8080)
     sendgrid_event_key: str = ""  # the Event Webhook's public verification key (not a secret)
 
 
@@ -124,10 +181,10 @@ class ServerSettings:
 class FormSettings:
     """`[form]`: the Google Form people sign up with, kept in step with the seats."""
 
-    id: str = ""  # the form's id, or its edit URL
-    question: str = ""  # the title of the question that names the session
+    id: str = accepts(Text(optional=True), "")  # the form's id, or its edit URL
+    question: str = accepts(Text(optional=True), "")  # the question that names the session
     waitlist: bool = True  # a full session stays on the form to join its waitlist
-    api_url: str = "https://forms.googleapis.com"
+    api_url: str = accepts(Url(optional=False, prefix_only=True), "https://forms.googleapis.com")
 
 
 @dataclass(frozen=True)
@@ -137,7 +194,7 @@ class SeriesSettings:
     Blank (the default): the Series tab is not read at all.
     """
 
-    ahead: str = ""
+    ahead: str = accepts(Duration(DAY, 53 * WEEK, blank="no Series tab"), "")
 
 
 @dataclass(frozen=True)
@@ -157,7 +214,17 @@ class SelfServiceSettings:
 class ConfirmationText:
     """`[confirmation]`: what a confirmed person should expect, a line each; empty leaves it out."""
 
-    what_to_expect: list[str] = field(default_factory=list)
+    what_to_expect: list[str] = accepts(Text(most=1000), factory=list)
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """`[monitor]`: an outside check pinged after each run, and when failing reaches people."""
+
+    ping_url: str = accepts(Url(), "")  # https://hc-ping.com/<uuid>: /start, success, /fail
+    timeout: float = accepts(Between(0, 60, "seconds", above=True), 10)  # per ping
+    # a job failing this long on every run is mailed to organizers
+    failing_after: str = accepts(Duration(least=60, most=WEEK), "1 hour")
 
 
 @dataclass(frozen=True)
@@ -169,14 +236,14 @@ class LanguageSettings:
     calendar data for the language (Latin-script Hmong, `hmn`).
     """
 
-    name: str = ""  # what the language calls itself, where CLDR does not know it
-    answers: list[str] = field(default_factory=list)  # more spellings a form answer may take
-    date_format: str = ""
-    time_format: str = ""
-    direction: str = ""  # "rtl" for a right-to-left language CLDR does not know
-    what_to_expect: list[str] | None = None
-    cause: str = ""
-    how_to_pay: str = ""
+    name: str = accepts(Text(optional=True, most=100), "")  # where CLDR does not know it
+    answers: list[str] = accepts(Text(most=100), factory=list)  # more spellings of its name
+    date_format: str = accepts(Text(optional=True, most=50), "")
+    time_format: str = accepts(Text(optional=True, most=50), "")
+    direction: str = accepts(OneOf(("", "ltr", "rtl")), "")  # where CLDR does not know it
+    what_to_expect: list[str] | None = accepts(Text(most=1000), None)
+    cause: str = accepts(Text(optional=True, most=500), "")
+    how_to_pay: str = accepts(Text(optional=True, most=1000), "")
 
 
 # Site texts that may be a table of languages (`what_to_expect.es = [...]`): section, key.
@@ -195,6 +262,8 @@ class Settings:
     series: SeriesSettings = field(default_factory=SeriesSettings)
     self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
     confirmation: ConfirmationText = field(default_factory=ConfirmationText)
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    bounces: BounceSettings | None = None  # [bounces]: read the sending mailbox for bounces
     languages: dict[str, LanguageSettings] = field(default_factory=dict)
     source: Path = Path("mailer.toml")
 
@@ -203,124 +272,194 @@ class Settings:
         return self.source.parent
 
 
-SMTP_SECURITY = ("starttls", "ssl", "none")
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
-LOCAL_HTTP = tuple(f"http://{h}" for h in LOOPBACK)  # plain http only on this machine (tests)
-BACKENDS = {"workbook": {"csv", "google"}, "transport": {"outbox", "smtp", "sendgrid"}}
+
+
+def read_toml(path: Path) -> dict[str, object]:
+    """A settings file as TOML, or a ConfigError saying why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (pass --config PATH)") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
+    try:
+        text = data.decode("utf-8-sig")  # a byte-order mark, as Notepad writes it, is fine
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line}: byte 0x{data[err.start]:02x} is not UTF-8 text; "
+            "save the file as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
 
 
 def load(path: Path) -> Settings:
-    """Read and validate a mailer.toml; relative paths resolve against its folder."""
+    """Read and validate a mailer.toml; relative paths resolve against its folder.
+
+    Every value is checked against what its key accepts (see setting_rules),
+    and every problem in the file is named at once, one line each.
+    """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (pass --config PATH)") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    settings = _build(Settings, {**_localized(raw, path), "source": str(path)}, path, "")
-    _check(settings, path)
-    return _resolve_paths(settings, path.resolve().parent)
+    raw = _localized(read_toml(path))
+    problems: list[str] = []
+    settings = _build(Settings, {**raw, "source": str(path)}, path, "", problems)
+    if isinstance(settings, Settings):
+        settings = _with_bounce_defaults(settings)
+        problems += _check(settings, path) + _check_bounces(settings, path)
+    if problems or not isinstance(settings, Settings):
+        raise ConfigError("\n".join(problems))
+    resolved = _resolve_paths(settings, path.resolve().parent)
+    ca_files = {"transport.smtp": resolved.transport.smtp.ca_file}
+    if resolved.bounces is not None:
+        ca_files["bounces"] = resolved.bounces.ca_file
+    for section, ca_file in ca_files.items():
+        if ca_file is not None and not ca_file.is_file():
+            raise ConfigError(f"{path}: [{section}] ca_file: no such file {str(ca_file)!r}")
+    return resolved
 
 
-def _localized(raw: dict, path: Path) -> dict:
+def _localized(raw: dict[str, Any]) -> dict[str, Any]:
     """`what_to_expect.es = [...]` and friends moved under `[languages.es]`.
 
     The default language's entry stays where it was, so the rest of mailer reads
-    one value per key and `[languages.<code>]` for the others.
+    one value per key and `[languages.<code>]` for the others. Anything not shaped
+    so is left as it is, for the checks to name.
     """
-    default = raw.get("organization", {}).get("language", "en")
-    languages = {code: dict(table) for code, table in raw.get("languages", {}).items()}
+    organization = raw.get("organization")
+    default = organization.get("language", "en") if isinstance(organization, dict) else "en"
+    given = raw.get("languages", {})
+    if not isinstance(given, dict):
+        return raw
+    languages = {
+        code: dict(table) if isinstance(table, dict) else table for code, table in given.items()
+    }
     out = {**raw}
     for section, key in LOCALIZED:
-        value = out.get(section, {}).get(key)
-        if not isinstance(value, dict):
+        table = out.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
+        if not isinstance(table, dict) or not isinstance(value, dict):
             continue
-        table = {**out[section]}
+        table = {**table}
         if default in value:
             table[key] = value[default]
         else:
             table.pop(key)
         out[section] = table
         for code, text in value.items():
-            if code != default:
-                languages.setdefault(code, {})[key] = text
+            own = languages.setdefault(code, {})
+            if code != default and isinstance(own, dict):
+                own[key] = text
     if languages:
         out["languages"] = languages
     return out
 
 
-def _check(settings: Settings, path: Path) -> None:
+def _check(settings: Settings, path: Path) -> list[str]:
+    """What no single key shows: a zone's existence, and keys that must agree."""
+    problems = []
     try:
         settings.organization.zone  # noqa: B018 - validates the zone name
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
+        problems.append(
             f"{path}: [organization] timezone: unknown time zone "
             f"{settings.organization.timezone!r} (use a name like 'America/Chicago')"
-        ) from None
-    for section, allowed in BACKENDS.items():
-        backend = getattr(settings, section).backend
-        if backend not in allowed:
-            choices = ", ".join(sorted(allowed))
-            raise ConfigError(f"{path}: [{section}] backend: {backend!r} is not one of {choices}")
-    for limit in ("daily_limit", "per_minute"):
-        if getattr(settings.transport, limit) < 0:
-            raise ConfigError(
-                f"{path}: [transport] {limit}: expected 0 (no limit) or a number of messages"
-            )
-    security = settings.transport.smtp.security
-    if security not in SMTP_SECURITY:
-        raise ConfigError(
-            f"{path}: [transport.smtp] security: {security!r} is not one of "
-            + ", ".join(SMTP_SECURITY)
         )
-    sendgrid_host = settings.transport.sendgrid.host
-    local = sendgrid_host.startswith(LOCAL_HTTP)
-    if not (sendgrid_host.startswith("https://") or local):
-        raise ConfigError(
-            f"{path}: [transport.sendgrid] host: expected an https URL such as "
-            "https://api.sendgrid.com or https://api.eu.sendgrid.com (plain http only on "
-            "this machine, for tests)"
+    donation = settings.donation
+    if donation.enabled and donation.minimum > donation.maximum:
+        problems.append(
+            f"{path}: [donation] minimum: {donation.minimum} is above maximum "
+            f"{donation.maximum}; expected minimum <= maximum"
         )
     if settings.server.sendgrid_event_key:
         try:
             load_event_key(settings.server.sendgrid_event_key)
         except ValueError as err:
-            raise ConfigError(f"{path}: [server] sendgrid_event_key: {err}") from None
+            problems.append(f"{path}: [server] sendgrid_event_key: {err}")
     form = settings.form
     if form.id and not form.question:
-        raise ConfigError(f"{path}: [form] question: the title of the session question")
-    if not (form.api_url.startswith("https://") or form.api_url.startswith(LOCAL_HTTP)):
-        raise ConfigError(f"{path}: [form] api_url: expected an https URL")
-    try:
-        if settings.series.ahead:
-            seconds(settings.series.ahead)
-    except ValueError as err:
-        raise ConfigError(f"{path}: [series] ahead: {err}") from None
+        problems.append(f"{path}: [form] question: the title of the session question")
     smtp = settings.transport.smtp
     if smtp.username and smtp.security == "none" and smtp.host not in LOOPBACK:
-        raise ConfigError(
+        problems.append(
             f'{path}: [transport.smtp] security: "none" would send the password unencrypted '
             f'to {smtp.host}; use "starttls" or "ssl"'
         )
     form_url = settings.self_service.form_url
-    if form_url and not (form_url.startswith("https://") and form_url.endswith("=")):
-        raise ConfigError(
-            f"{path}: [self_service] form_url: expected the form's https pre-filled link, "
-            "ending with `entry.<number>=` (drop the sample answer after the `=`)"
+    if form_url and (Url().problem(form_url) or not form_url.endswith("=")):
+        problems.append(
+            f"{path}: [self_service] form_url: {form_url!r}: expected the form's https "
+            "pre-filled link, ending with `entry.<number>=` (drop the sample answer after the `=`)"
         )
-    for tab in settings.workbook.tabs:
+    for tab, name in settings.workbook.tabs.items():
         if tab not in DEFAULT_TABS:
-            raise ConfigError(f"{path}: [workbook.tabs] {tab}: unknown tab name")
+            known = ", ".join(DEFAULT_TABS)
+            problems.append(f"{path}: [workbook.tabs] {tab}: unknown tab name (known: {known})")
+        elif settings.workbook.backend == "csv" and re.search(r"[/\\]|^\.", name):
+            problems.append(
+                f"{path}: [workbook.tabs] {tab}: {name!r}: a CSV tab is a file in the workbook "
+                "folder: expected a name without / or \\ that does not start with a dot"
+            )
     for tab, mapping in settings.workbook.columns.items():
         if tab not in DEFAULT_COLUMNS:
-            raise ConfigError(f"{path}: [workbook.columns.{tab}]: unknown tab")
+            known = ", ".join(DEFAULT_COLUMNS)
+            problems.append(f"{path}: [workbook.columns.{tab}]: unknown tab (known: {known})")
+            continue
         for key in mapping:
             if key not in DEFAULT_COLUMNS[tab]:
                 known = ", ".join(DEFAULT_COLUMNS[tab])
-                raise ConfigError(
+                problems.append(
                     f"{path}: [workbook.columns.{tab}] {key}: unknown column (known: {known})"
                 )
+    return problems
+
+
+def _with_bounce_defaults(settings: Settings) -> Settings:
+    """[bounces] host and username default to the SMTP ones: the same sending mailbox.
+
+    The host's `smtp.` becomes `imap.` (smtp.gmail.com -> imap.gmail.com).
+    """
+    bounces, smtp = settings.bounces, settings.transport.smtp
+    if bounces is None:
+        return settings
+    return dataclasses.replace(
+        settings,
+        bounces=dataclasses.replace(
+            bounces,
+            host=bounces.host or re.sub(r"^smtp\.", "imap.", smtp.host),
+            username=bounces.username or smtp.username,
+            ca_file=bounces.ca_file or smtp.ca_file,
+        ),
+    )
+
+
+def _check_bounces(settings: Settings, path: Path) -> list[str]:
+    """What [bounces] needs beyond each key's own rule, once the SMTP defaults are in."""
+    bounces = settings.bounces
+    if bounces is None:
+        return []
+    problems = []
+    if bounces.security == "none" and bounces.host not in LOOPBACK:
+        problems.append(
+            f'{path}: [bounces] security: "none" would send the password unencrypted '
+            f'to {bounces.host}; use "ssl" (IMAPS, port 993) or "starttls"'
+        )
+    if not bounces.host:
+        problems.append(f"{path}: [bounces] host: the IMAP server, such as imap.gmail.com")
+    if not bounces.username:
+        problems.append(
+            f"{path}: [bounces] username: the sending mailbox's login "
+            "(or set [transport.smtp] username)"
+        )
+    if not bounces.folder.isascii():
+        problems.append(
+            f"{path}: [bounces] folder: {bounces.folder!r}: use a folder or label whose name "
+            "is plain ASCII"
+        )
+    return problems
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
@@ -346,59 +485,127 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             ),
         ),
         ledger=dataclasses.replace(settings.ledger, path=under(settings.ledger.path)),
+        bounces=settings.bounces
+        and dataclasses.replace(settings.bounces, ca_file=maybe(settings.bounces.ca_file)),
     )
 
 
-def _build(cls: type, table: object, path: Path, where: str):
-    """Turn a TOML table into dataclass `cls`, naming the file and key on any mismatch."""
+INVALID = object()  # a value that failed its check; its problem is already recorded
+HIDDEN = ("source", "name")  # filled in by mailer, not written in the file
+
+
+def _build(cls: type, table: object, path: Path, where: str, problems: list[str]) -> object:
+    """Turn a TOML table into dataclass `cls`; each mismatch is a problem naming file and key."""
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [{where}] should be a table")
+        problems.append(
+            f"{path}: [{where}]: expected a section, got {type(table).__name__} {table!r}"
+        )
+        return INVALID
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    sections = [n for n in fields if _is_section(hints[n])]
+    keys = [n for n in fields if n not in sections and n not in HIDDEN]
+    known_sections = ", ".join(f"[{_join(where, n)}]" for n in sections) or "none"
     for key in table:
-        if key not in fields:
-            known = ", ".join(fields)
-            raise ConfigError(f"{path}: {_key(where, key)}: unknown key (known: {known})")
+        if key in fields:
+            continue
+        if isinstance(table[key], dict):
+            problems.append(
+                f"{path}: [{_join(where, key)}]: unknown section (known sections: {known_sections})"
+            )
+        elif keys:
+            problems.append(f"{path}: {_key(where, key)}: unknown key (known: {', '.join(keys)})")
+        else:
+            problems.append(
+                f"{path}: {_key(where, key)}: unknown key; keys go in a section ({known_sections})"
+            )
     values = {}
     for name, f in fields.items():
         if name not in table:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{path}: {_key(where, name)}: missing")
+                problems.append(f"{path}: {_key(where, name)}: missing")
+                values[name] = INVALID
             continue
-        values[name] = _coerce(hints[name], table[name], path, _join(where, name))
+        values[name] = _coerce(hints[name], table[name], path, _join(where, name), problems)
+        rule = rule_of(f.metadata)
+        if rule is not None and values[name] is not INVALID:
+            _apply(rule, values[name], path, _join(where, name), problems)
+    if any(v is INVALID for v in values.values()) or problems:
+        return INVALID
     return cls(**values)
 
 
-def _coerce(hint, value, path: Path, where: str):
+def _is_section(hint: object) -> bool:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # an optional section
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    nested = isinstance(hint, type) and dataclasses.is_dataclass(hint)
+    return nested or typing.get_origin(hint) is dict
+
+
+def _apply(rule: Rule, value: object, path: Path, where: str, problems: list[str]) -> None:
+    """Check `value` (each item of a list, each value of a table) against its rule."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _apply(rule, item, path, f"{where}[{i}]", problems)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _apply(rule, item, path, _join(where, key), problems)
+    else:
+        accepted = rule.problem(value)
+        if accepted:
+            problems.append(f"{path}: {_key(where)}: {_shown(value)}: {accepted}")
+
+
+def _shown(value: object) -> str:
+    """A value as the file wrote it, cut short when it is long."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _coerce(hint: Any, value: object, path: Path, where: str, problems: list[str]) -> object:
     origin = typing.get_origin(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _build(hint, value, path, where)
+        return _build(hint, value, path, where, problems)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _coerce(options[0], value, path, where)
+        return _coerce(options[0], value, path, where, problems)
     if origin is list:
         if not isinstance(value, list):
-            raise ConfigError(f"{path}: {_key(where)}: expected a list")
+            problems.append(f"{path}: {_key(where)}: expected a list, got {_shown(value)}")
+            return INVALID
         (inner,) = typing.get_args(hint)
-        return [_coerce(inner, v, path, f"{where}[{i}]") for i, v in enumerate(value)]
+        items = [_coerce(inner, v, path, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+        return INVALID if INVALID in items else items
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{path}: {_key(where)}: expected a table")
+            problems.append(f"{path}: [{where}]: expected a section, got {_shown(value)}")
+            return INVALID
         _, inner = typing.get_args(hint)
-        return {str(k): _coerce(inner, v, path, _join(where, k)) for k, v in value.items()}
+        table = {
+            str(k): _coerce(inner, v, path, _join(where, k), problems) for k, v in value.items()
+        }
+        return INVALID if INVALID in table.values() else table
     if hint is Path:
-        return Path(_expect(str, value, path, where))
-    return _expect(hint, value, path, where)
+        text = _expect(str, value, path, where, problems)
+        if text is INVALID:
+            return INVALID
+        if not str(text).strip() or "\x00" in str(text):
+            problems.append(f"{path}: {_key(where)}: {_shown(value)}: expected a file path")
+            return INVALID
+        return Path(str(text))
+    return _expect(hint, value, path, where, problems)
 
 
-def _expect(kind: type, value, path: Path, where: str):
+def _expect(kind: type, value: object, path: Path, where: str, problems: list[str]) -> object:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)  # `timeout = 30` is a float setting written as a whole number
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if not ok:
-        raise ConfigError(
-            f"{path}: {_key(where)}: expected {kind.__name__}, got {type(value).__name__} {value!r}"
+        problems.append(
+            f"{path}: {_key(where)}: expected {kind.__name__}, got {type(value).__name__} "
+            f"{_shown(value)}"
         )
+        return INVALID
     return value
 
 
@@ -418,7 +625,8 @@ class JobSettings:
 
     kind: str
     enabled: bool = True
-    every: str = ""
+    # seconds serve tests and a CSV workbook; a Google Sheet wants a minute or more (its quota)
+    every: str = accepts(Duration(1, WEEK, blank="a job scheduled by `at`"), "")
     at: str = ""
     timezone: str = ""
     options: Options = field(default_factory=SignupsOptions)
@@ -441,49 +649,66 @@ class JobSettings:
 
 
 SIGNUPS_JOB = JobSettings(kind="signups", every="5 minutes", name="signups")
+BOUNCES_JOB = JobSettings(
+    kind="bounces", every="15 minutes", name="bounces", options=BouncesOptions()
+)
 
 
 def load_jobs(settings: Settings) -> list[JobSettings]:
-    """Every job in the site's `jobs/` folder, signups first; signups alone if there are none."""
+    """Every job in the site's `jobs/` folder in KINDS order; signups alone if there are none.
+
+    With [bounces] set and no job of that kind, the bounce scan runs every 15 minutes.
+    Every problem in every job file is named at once, one line each.
+    """
     folder = settings.root / "jobs"
     paths = sorted(folder.glob("*.toml")) if folder.is_dir() else []
-    if not paths:
-        return [SIGNUPS_JOB]
-    jobs = [load_job(path, settings) for path in paths]
+    jobs, problems = [], []
+    for path in paths:
+        try:
+            jobs.append(load_job(path, settings))
+        except ConfigError as err:
+            problems.append(str(err))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    jobs = jobs or [SIGNUPS_JOB]
+    if settings.bounces is not None and not any(job.kind == "bounces" for job in jobs):
+        jobs.append(BOUNCES_JOB)
     order = list(KINDS)
     return sorted(jobs, key=lambda job: (order.index(job.kind), job.name))
 
 
 def load_job(path: Path, settings: Settings) -> JobSettings:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    raw = read_toml(path)
     kind = raw.get("kind")
-    if kind not in KINDS:
-        raise ConfigError(f"{path}: kind: {kind!r} is not one of {', '.join(KINDS)}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ConfigError(f"{path}: kind: {_shown(kind)} is not one of {', '.join(KINDS)}")
+    if kind == "bounces" and settings.bounces is None:
+        raise ConfigError(f"{path}: kind: a bounces job needs [bounces] in {settings.source}")
     options = raw.pop("options", {})
-    job = _build(JobSettings, {**raw, "name": path.stem, "source": str(path)}, path, "")
-    typed = _build(KINDS[kind].options, options, path, "options")
-    if job.every and job.at:
-        raise ConfigError(f"{path}: every and at: give one schedule, not both")
-    if not job.every and not job.at:
-        raise ConfigError(
-            f'{path}: every: give a schedule, such as every = "5 minutes" or at = "monday 09:00"'
-        )
-    if job.every:
-        try:
-            seconds(job.every)
-        except ValueError as err:
-            raise ConfigError(f"{path}: every: {err}") from None
-    if job.at and not AT.match(job.at):
-        raise ConfigError(f"{path}: at: {job.at!r} is not like 'monday 09:00' or '09:00'")
-    problem = typed.problem(job.every, job.at)
-    if problem:
-        raise ConfigError(f"{path}: {problem}")
+    problems: list[str] = []
+    job = _build(JobSettings, {**raw, "name": path.stem, "source": str(path)}, path, "", problems)
+    typed = _build(KINDS[kind].options, options, path, "options", problems)
+    if not isinstance(job, JobSettings) or not isinstance(typed, Options):
+        raise ConfigError("\n".join(problems))
+    problems += _schedule_problems(job, typed, path)
     zone = job.timezone or settings.organization.timezone
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{path}: timezone: unknown time zone {zone!r}") from None
+        problems.append(f"{path}: timezone: unknown time zone {zone!r}")
+    if problems:
+        raise ConfigError("\n".join(problems))
     return dataclasses.replace(job, options=typed, timezone=zone)
+
+
+def _schedule_problems(job: JobSettings, options: Options, path: Path) -> list[str]:
+    if job.every and job.at:
+        return [f"{path}: every and at: give one schedule, not both"]
+    if not job.every and not job.at:
+        return [
+            f'{path}: every: give a schedule, such as every = "5 minutes" or at = "monday 09:00"'
+        ]
+    if job.at and not AT.match(job.at):
+        return [f"{path}: at: {_shown(job.at)} is not like 'monday 09:00' or '09:00'"]
+    problem = options.problem(job.every, job.at)
+    return [f"{path}: {problem}"] if problem else []

@@ -10,10 +10,15 @@ names each module by its dotted path, so settings import nothing from the jobs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
-from mailer.core.durations import minutes, seconds
+from mailer.core.durations import DAY, MINUTE, minutes, seconds
+from mailer.settings.rules import Between, Duration, Text, accepts
+
+TEMPLATE = Text(
+    pattern="[A-Za-z0-9_-]+", example="a template's name in templates/, such as reminder"
+)
 
 
 @dataclass(frozen=True)
@@ -29,26 +34,22 @@ class Options:
 
 @dataclass(frozen=True)
 class SignupsOptions(Options):
-    claim_within: str = (
-        ""  # e.g. "12 hours": a freed seat is offered that long (mailer.rules.claims)
+    # e.g. "12 hours": a freed seat is offered that long (mailer.rules.claims)
+    claim_within: str = accepts(
+        Duration(MINUTE, 30 * DAY, blank="no offer: a freed seat is confirmed at once"), ""
     )
 
     @property
     def claim_window(self) -> timedelta | None:
         return timedelta(seconds=seconds(self.claim_within)) if self.claim_within else None
 
-    def problem(self, every: str, at: str) -> str | None:
-        try:
-            self.claim_window  # noqa: B018 - validates the duration
-        except ValueError as err:
-            return f"[options] claim_within: {err}"
-        return None
-
 
 @dataclass(frozen=True)
 class ReminderOptions(Options):
-    offsets: list[str] = field(default_factory=lambda: ["24 hours", "1 hour"])
-    template: str = "reminder"
+    offsets: list[str] = accepts(
+        Duration(MINUTE, 60 * DAY, whole_minutes=True), factory=lambda: ["24 hours", "1 hour"]
+    )
+    template: str = accepts(TEMPLATE, "reminder")
 
     @property
     def offset_minutes(self) -> list[int]:
@@ -57,20 +58,12 @@ class ReminderOptions(Options):
     def templates(self) -> list[str]:
         return [self.template]
 
-    def problem(self, every: str, at: str) -> str | None:
-        for i, offset in enumerate(self.offsets):
-            try:
-                minutes(offset)
-            except ValueError as err:
-                return f"[options] offsets[{i}]: {err}"
-        return None
-
 
 @dataclass(frozen=True)
 class DigestOptions(Options):
-    template: str = "digest"
-    categories: list[str] = field(default_factory=list)
-    upcoming_days: int = 30
+    template: str = accepts(TEMPLATE, "digest")
+    categories: list[str] = accepts(Text(most=200), factory=list)
+    upcoming_days: int = accepts(Between(0, 365, "days"), 30)
 
     def templates(self) -> list[str]:
         return [self.template]
@@ -80,12 +73,19 @@ class DigestOptions(Options):
 
 
 @dataclass(frozen=True)
+class BouncesOptions(Options):
+    """A bounces job reads [bounces] in mailer.toml; it has no options of its own."""
+
+
+@dataclass(frozen=True)
 class Kind:
     module: str
     options: type[Options]
 
 
+# Bounces first: an address found dead is suppressed before this run writes to it again.
 KINDS: dict[str, Kind] = {
+    "bounces": Kind("mailer.jobs.bounces", BouncesOptions),
     "signups": Kind("mailer.jobs.signups", SignupsOptions),
     "reminders": Kind("mailer.jobs.reminders", ReminderOptions),
     "digest": Kind("mailer.jobs.digest", DigestOptions),

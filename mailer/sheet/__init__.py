@@ -4,7 +4,9 @@
 `backends` picks the backend mailer.toml names: `csv_files` (a folder of CSVs,
 written atomically) or `google` (the Sheets API, one batch read and one batch
 write). `tabs` reads rows into the domain's values (mailer.model) with a
-Problem per bad cell, `series_tab` reads the Series tab, and `google_form`
-keeps the signup form's choices in step with the sessions. The tabs' default
+Problem per bad cell, `series_tab` reads the Series tab, `session_dates`
+places dates that cannot be right on their events rows, `mailer_tab` lays out
+the Mailer tab, and `google_form` keeps the signup form's choices in step with
+the sessions. The tabs' default
 names and columns are in mailer/settings/schema.py.
 """

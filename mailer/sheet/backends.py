@@ -13,7 +13,7 @@ def open_workbook(settings: Settings) -> Workbook:
     if settings.workbook.backend == "csv":
         from mailer.sheet.csv_files import CsvWorkbook
 
-        return CsvWorkbook(settings.workbook.path)
+        return CsvWorkbook(settings.workbook.path, settings.workbook.date_order)
     from mailer.sheet.google import GoogleWorkbook
 
     return GoogleWorkbook.from_settings(settings)

@@ -1,4 +1,11 @@
-"""The local workbook: a folder holding one `<tab>.csv` per tab."""
+"""The local workbook: a folder holding one `<tab>.csv` per tab.
+
+Each file is read as people save it: UTF-8 (with or without the BOM Excel
+adds) or Windows-1252 (Excel's "CSV (Comma delimited)" on Windows), with `,`,
+`;` (Excel where the decimal mark is a comma) or tab separators. Writes go
+back in the file's own encoding and separator, and every record mailer did
+not change is written back byte for byte as it was read.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +21,16 @@ from mailer.sheet.workbook import CellChange, Table, WritePlan, plain_text_cell,
 
 BOM = "\ufeff"
 MAX_FIELD = 100_000  # longer than any real cell; the csv module stops at 131,072
+SEPARATORS = (",", ";", "\t")
+SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+ENCODING_NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
+SAVE_AS = "save it from your spreadsheet as 'CSV UTF-8 (Comma delimited)'"
 
 
 class CsvWorkbook:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, date_order: str = ""):
         self.folder = Path(folder)
+        self.date_order = date_order  # [workbook] date_order: a CSV file has no locale
 
     def describe(self) -> str:
         return f"CSV workbook {self.folder}"
@@ -76,29 +88,42 @@ class CsvWorkbook:
             self._save(path, loaded, None, {}, rows)
         return len(rows)
 
+    def replace(self, tab: str, rows: Sequence[Sequence[str]], height: int = 0) -> None:
+        """Write a tab mailer owns, whole, in its file's own encoding and separator."""
+        path = self.path(tab)
+        loaded = (
+            self._load(tab, path) if path.exists() else _Loaded(Table(tab, [], []), [], False, "\n")
+        )
+        fresh = _Loaded(
+            loaded.table, [], loaded.bom, loaded.newline, loaded.encoding, loaded.separator
+        )
+        self._save(path, fresh, None, {}, [[plain_text_cell(v) for v in row] for row in rows])
+
     def _load(self, tab: str, path: Path) -> _Loaded:
         try:
             raw = path.read_bytes()
         except OSError as err:
             raise WorkbookError(f"cannot read tab {tab!r} ({path}): {err.strerror}") from err
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise WorkbookError(
-                f"tab {tab!r} ({path}) is not UTF-8 text; save it as 'CSV UTF-8'"
-            ) from None
+        text, encoding = _decode(raw, tab, path)
         bom = text.startswith(BOM)
         newline = "\r\n" if "\r\n" in text else "\n"
         lines = list(io.StringIO(text.removeprefix(BOM), newline=""))
-        records, sources = _records(lines)
+        separator = _separator(lines)
+        records, sources = _records(lines, separator)
         header = records[0] if records else []
-        table = Table(tab, header, records[1:])
+        table = Table(tab, header, records[1:], date_order=self.date_order)
         table.broken = {
             number: reason
             for number, values in table.numbered_rows()
             if (reason := _broken(values, len(header), sources[number - 1]))
         }
-        return _Loaded(table, sources, bom, newline)
+        return _Loaded(table, sources, bom, newline, encoding, separator)
+
+    def saved_as(self, tab: str) -> str:
+        """How a tab's file is saved, for people: "UTF-8, semicolon-separated"."""
+        loaded = self._load(tab, self.path(tab))
+        encoding = ENCODING_NAMES[loaded.encoding] + (" with BOM" if loaded.bom else "")
+        return f"{encoding}, {SEPARATOR_NAMES[loaded.separator]}-separated"
 
     def _save(
         self,
@@ -112,7 +137,7 @@ class CsvWorkbook:
         buffer = io.StringIO(newline="")
         if loaded.bom:
             buffer.write(BOM)
-        writer = csv.writer(buffer, lineterminator=loaded.newline)
+        writer = csv.writer(buffer, delimiter=loaded.separator, lineterminator=loaded.newline)
         for index, source in enumerate(loaded.sources):
             if index == 0 and header is not None:
                 writer.writerow(header)
@@ -123,7 +148,18 @@ class CsvWorkbook:
                 if not source.endswith(("\n", "\r")):
                     buffer.write(loaded.newline)
         writer.writerows(appended)
-        atomic_write(path, buffer.getvalue().encode("utf-8"))
+        try:
+            data = buffer.getvalue().encode(loaded.encoding)
+        except UnicodeEncodeError as err:
+            bad = err.object[err.start : err.end]
+            raise WorkbookError(
+                f"cannot write {bad!r} into {path}, which is saved as Windows-1252;"
+                f" {SAVE_AS} and the next run writes it"
+            ) from None
+        try:
+            atomic_write(path, data)
+        except OSError as err:
+            raise WorkbookError(f"cannot write {path}: {err.strerror}") from err
 
 
 @dataclass
@@ -132,13 +168,52 @@ class _Loaded:
     sources: list[str]  # each record's text as read, header first
     bom: bool
     newline: str
+    encoding: str = "utf-8"
+    separator: str = ","
 
 
-def _records(lines: list[str]) -> tuple[list[list[str]], list[str]]:
+def _decode(raw: bytes, tab: str, path: Path) -> tuple[str, str]:
+    """The file's text and encoding: UTF-8, else Windows-1252 when it reads as text in it.
+
+    Windows-1252 maps almost every byte to a character, so decoding alone would
+    take a UTF-16 export or an .xlsx renamed .csv for text; charset-normalizer
+    judges whether the bytes read as real text, and names what they look like.
+    """
+    from charset_normalizer import from_bytes
+
+    if b"\x00" not in raw:
+        try:
+            return raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+        if from_bytes(raw, cp_isolation=["cp1252"]).best() is not None:
+            return raw.decode("cp1252"), "cp1252"
+    guess = from_bytes(raw).best()
+    found = f"{guess.encoding} text" if guess is not None else "not text (an .xlsx or .ods file?)"
+    raise WorkbookError(
+        f"tab {tab!r} ({path}) cannot be read: it is neither UTF-8 nor Windows-1252 text"
+        f" (it looks like {found}); {SAVE_AS}"
+    )
+
+
+def _separator(lines: list[str]) -> str:
+    """The separator that splits the header into the most columns: comma, semicolon or tab.
+
+    csv.Sniffer guesses from the whole sample and can pick a letter or a space;
+    the header row alone, with the three separators spreadsheets write, decides
+    without doubt. A one-column header keeps the comma.
+    """
+    header = lines[:1]
+    widths = {sep: len(next(csv.reader(header, delimiter=sep), [])) for sep in SEPARATORS}
+    best = max(SEPARATORS, key=lambda sep: widths[sep])
+    return best if widths[best] > 1 else ","
+
+
+def _records(lines: list[str], separator: str = ",") -> tuple[list[list[str]], list[str]]:
     """Parse records and keep each one's source text, so a write leaves the others alone."""
     records: list[list[str]] = []
     sources: list[str] = []
-    reader = csv.reader(iter(lines))
+    reader = csv.reader(iter(lines), delimiter=separator)
     consumed = 0
     while True:
         try:

@@ -56,11 +56,17 @@ READ_OPTIONS = {
     "dateTimeRenderOption": "SERIAL_NUMBER",
     "majorDimension": "ROWS",
 }
-METADATA_FIELDS = "spreadsheetId,properties(title,timeZone),sheets.properties"
+METADATA_FIELDS = "spreadsheetId,properties(title,timeZone,locale),sheets.properties"
 GRID_FIELDS = (
-    "spreadsheetId,properties(title,timeZone),"
+    "spreadsheetId,properties(title,timeZone,locale),"
     "sheets(properties,data(rowData(values(effectiveValue))))"
 )
+
+
+# Locales whose short date puts the month first (CLDR); year-first locales write
+# four digits first, which reads one way, so every other locale reads day first.
+MONTH_FIRST_LOCALES = {"en_US", "en_PH", "en_AS", "en_GU", "en_MP", "en_PR", "en_UM", "en_VI"}
+MONTH_FIRST_LOCALES |= {"es_US", "fil_PH", "en", "fil"}
 
 
 def spreadsheet_key(text: str) -> str:
@@ -265,7 +271,7 @@ class GoogleWorkbook:
                     for i, v in enumerate(values)
                 ]
             )
-        return Table(title, header, rows)
+        return Table(title, header, rows, date_order=self.date_order())
 
     # Writing
 
@@ -331,6 +337,24 @@ class GoogleWorkbook:
         body = {"valueInputOption": "RAW", "data": data}
         self._once(lambda: self.client.http_client.values_batch_update(self.key, body))
         return len(records)
+
+    def replace(self, tab: str, rows: Sequence[Sequence[str]], height: int = 0) -> None:
+        """Write a tab mailer owns, whole, in one values.batchUpdate; add the tab when missing."""
+        self._call(lambda: self._replace_once(tab, rows, height))
+
+    def _replace_once(self, tab: str, rows: Sequence[Sequence[str]], height: int) -> None:
+        if not self._present([tab]):
+            adding = {"requests": [{"addSheet": {"properties": {"title": tab}}}]}
+            self._once(lambda: self.client.http_client.batch_update(self.key, adding))
+            self.metadata(refresh=True)
+        width = max((len(row) for row in rows), default=1)
+        grid = [[*row, *[""] * (width - len(row))] for row in rows]
+        grid += [[""] * width for _ in range(height - len(rows))]
+        self._ensure_dimension(tab, "ROWS", len(grid))
+        self._ensure_columns(tab, width)
+        data = [{"range": f"{a1_tab(tab)}!A1", "values": grid}]
+        body = {"valueInputOption": "RAW", "data": data}
+        self._once(lambda: self.client.http_client.values_batch_update(self.key, body))
 
     def _ensure_columns(self, tab: str, needed: int) -> None:
         self._ensure_dimension(tab, "COLUMNS", needed)
@@ -398,6 +422,13 @@ class GoogleWorkbook:
 
     def _age(self, kept: dict[str, Any]) -> float:
         return self.clock() - float(kept.get("fetched_at", 0))
+
+    def date_order(self) -> str:
+        """How the sheet's locale writes 9/12/2026 in a cell typed as text: "MDY" or "DMY"."""
+        locale = self.metadata().get("properties", {}).get("locale", "")
+        if not locale:
+            return ""
+        return "MDY" if locale in MONTH_FIRST_LOCALES else "DMY"
 
     def zone(self) -> ZoneInfo:
         name = self.metadata().get("properties", {}).get("timeZone", "UTC")

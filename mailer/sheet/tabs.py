@@ -16,7 +16,7 @@ from mailer.core.text import clean_text
 from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber, normalize_email
 from mailer.rules.binding import EventMatcher
 from mailer.rules.statuses import CANCELLED, canonical
-from mailer.settings.schema import REQUIRED_COLUMNS
+from mailer.settings.schema import DEFAULT_COLUMNS, REQUIRED_COLUMNS
 from mailer.sheet.workbook import FORMULA_STARTS, Table, as_meant
 
 MAX_CELL = 500
@@ -78,6 +78,12 @@ def deliverable_address(raw: str) -> str:
     return raw if address == raw else address  # one string, not two, for 100,000 rows
 
 
+def mapping_section(mapping: dict[str, str]) -> str:
+    """The mailer.toml section that maps this tab's columns: its fields are the tab's own."""
+    tabs = [tab for tab, fields in DEFAULT_COLUMNS.items() if fields.keys() == mapping.keys()]
+    return f"[workbook.columns.{tabs[0]}]" if len(tabs) == 1 else "[workbook.columns.<tab>]"
+
+
 class Columns:
     """Finds a tab's logical fields by header text; required ones must be there."""
 
@@ -87,7 +93,9 @@ class Columns:
         self.index = {name: table.column_index(text) for name, text in mapping.items()}
         for name in required:
             if self.index[name] is None:
-                raise MissingColumnError(table.tab, mapping[name], table.header)
+                raise MissingColumnError(
+                    table.tab, mapping[name], table.header, f"{mapping_section(mapping)} {name}"
+                )
 
     def get(self, values: list[str], name: str) -> str:
         return str(self.table.cell(values, self.index[name]))
@@ -100,22 +108,86 @@ class Columns:
         return clean_text(self.get(values, name)) if self.index.get(name) is not None else ""
 
 
-def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
-    """A sheet's date-time: ISO 8601 or a Google Form's M/D/YYYY H:MM:SS, naive means `zone`."""
+NUMERIC_DATE = re.compile(
+    r"(?P<a>\d{1,4})(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<c>\d{1,4})"
+    r"(?:[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?\s*(?P<half>[AaPp][Mm])?)?"
+)
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+class AmbiguousDate(ValueError):
+    """A day/month date that reads two ways, and nothing settles which."""
+
+
+def parse_datetime(text: str, zone: ZoneInfo, order: str = "") -> datetime:
+    """A sheet's date-time: ISO 8601, or numeric as the sheet's locale writes it; naive is `zone`.
+
+    `order` ("DMY" or "MDY", from the Google sheet's locale or `[workbook]
+    date_order`) says how 9/12/2026 reads; without it a date whose day and
+    month could swap is refused rather than guessed.
+    """
     text = text.strip()
-    value = None
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        for pattern in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S"):
-            try:
-                value = datetime.strptime(text, pattern)
-                break
-            except ValueError:
-                continue
-    if value is None:
-        raise ValueError(f"{text!r} is not a date and time (use 2026-12-02 12:00)")
+        value = _numeric_datetime(text, order)
     return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def _numeric_datetime(text: str, order: str) -> datetime:
+    match = NUMERIC_DATE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a date and time (use 2026-12-02 12:00)")
+    a, b, c = match["a"], match["b"], match["c"]
+    if len(a) == 4:
+        year, month, day = int(a), int(b), int(c)
+    elif len(c) == 4:
+        year = int(c)
+        month, day = _month_day(int(a), int(b), order, text, year)
+    else:
+        raise ValueError(f"{text!r}: write the year in full (use 2026-12-02 12:00)")
+    hour, minute, second = (int(match[k] or 0) for k in ("hour", "minute", "second"))
+    if match["half"]:
+        if not 1 <= hour <= 12:
+            raise ValueError(f"{text!r} is not a time (use 2026-12-02 13:00)")
+        hour = hour % 12 + (12 if match["half"].casefold() == "pm" else 0)
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        shown = "day/month/year" if order == "DMY" else "month/day/year"
+        raise ValueError(
+            f"{text!r} is not a date in {shown} order (use 2026-12-02 12:00)"
+        ) from None
+
+
+def _month_day(a: int, b: int, order: str, text: str, year: int) -> tuple[int, int]:
+    """(month, day) of a/b/year, as `order` says, or as the numbers alone show."""
+    if order == "MDY":
+        return a, b
+    if order == "DMY":
+        return b, a
+    if a > 12 >= b:
+        return b, a
+    if b > 12 >= a or a == b:
+        return a, b
+    raise AmbiguousDate(
+        f"{text!r} could be {b} {MONTHS[a - 1]} or {a} {MONTHS[b - 1]} {year}; write it as"
+        f" {year}-{b:02}-{a:02} or {year}-{a:02}-{b:02}, or say how the sheet writes dates:"
+        ' [workbook] date_order = "DMY" (day first) or "MDY" (month first) in mailer.toml'
+    )
 
 
 def skipped_time(typed: str, value: datetime, zone_name: str) -> str | None:
@@ -157,7 +229,13 @@ def parse_events(table: Table, mapping: dict[str, str], default_zone: str) -> Pa
             try:
                 event, warnings = _event(columns, values, number, default_zone)
             except _CellError as err:
-                problem = Problem(table.tab, number, columns.header(err.field), err.reason)
+                problem = Problem(
+                    table.tab,
+                    number,
+                    columns.header(err.field),
+                    err.reason,
+                    value=columns.text(values, err.field),
+                )
             else:
                 parsed.problems.extend(
                     Problem(table.tab, number, columns.header(f), reason, fatal=False)
@@ -225,7 +303,7 @@ def _event(
     times = {}
     for name in ("starts_at", "ends_at"):
         try:
-            times[name] = parse_datetime(text(name), zone)
+            times[name] = parse_datetime(text(name), zone, columns.table.date_order)
         except (ValueError, OverflowError) as err:
             raise _CellError(name, str(err)) from None
         if times[name].year not in YEARS:
@@ -344,7 +422,13 @@ def parse_signups(
         try:
             signup, warnings = _signup(columns, values, number, key, resolve, zone)
         except _CellError as err:
-            problem = Problem(table.tab, number, columns.header(err.field), err.reason)
+            problem = Problem(
+                table.tab,
+                number,
+                columns.header(err.field),
+                err.reason,
+                value=columns.text(values, err.field),
+            )
             parsed.rejected.append(RejectedRow(number, key, problem))
             parsed.problems.append(problem)
             continue
@@ -391,7 +475,7 @@ def _signup(
     if not stamp:
         raise _CellError("timestamp", "is empty")
     try:
-        timestamp = parse_datetime(stamp, zone)
+        timestamp = parse_datetime(stamp, zone, columns.table.date_order)
     except (ValueError, OverflowError) as err:
         raise _CellError("timestamp", str(err)) from None
     raw_email = text("email")
@@ -435,17 +519,21 @@ def _signup(
     )
 
 
-def parse_date(text: str) -> date:
+def parse_date(text: str, order: str = "") -> date:
+    """A date: ISO 8601, or numeric as the sheet's locale writes it (see parse_datetime)."""
     text = text.strip()
-    for pattern in ("%Y-%m-%d", "%m/%d/%Y"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
     try:
         return datetime.fromisoformat(text).date()
     except ValueError:
-        raise ValueError(f"{text!r} is not a date (use 2026-11-23)") from None
+        pass
+    if NUMERIC_DATE.fullmatch(text) and ":" not in text:
+        try:
+            return _numeric_datetime(text, order).date()
+        except AmbiguousDate:
+            raise
+        except ValueError:
+            pass
+    raise ValueError(f"{text!r} is not a date (use 2026-11-23)")
 
 
 def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resource], list[Problem]]:
@@ -469,7 +557,7 @@ def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resourc
         added = None
         if text("added_on"):
             try:
-                added = parse_date(text("added_on"))
+                added = parse_date(text("added_on"), table.date_order)
             except ValueError as err:
                 problems.append(Problem(table.tab, number, columns.header("added_on"), str(err)))
                 continue

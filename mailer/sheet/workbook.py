@@ -20,6 +20,7 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     broken: dict[int, str] = field(default_factory=dict)  # sheet row -> why it cannot be trusted
+    date_order: str = ""  # how the sheet writes 9/12/2026: "DMY", "MDY", or "" when unknown
 
     def column_index(self, header_text: str) -> int | None:
         wanted = normalize_header(header_text)
@@ -91,6 +92,12 @@ class Workbook(Protocol):
 
     def append(self, tab: str, records: Sequence[dict[str, str]]) -> int:
         """Add rows after the last row, each a {header: value}; returns how many were added."""
+
+    def replace(self, tab: str, rows: Sequence[Sequence[str]], height: int = 0) -> None:
+        """Write a tab mailer alone owns, whole; created when missing.
+
+        Rows below `rows`, up to `height` (how many it wrote last time), are blanked.
+        """
 
 
 def plan_writes(

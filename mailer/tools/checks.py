@@ -20,15 +20,18 @@ from pathlib import Path
 import jinja2
 
 from mailer.core.errors import ConfigError, MailerError
+from mailer.ledger.sqlite import Ledger
 from mailer.mail.mjml_structure import misplaced
 from mailer.mail.render import EXTENSIONS
-from mailer.model import Problem
+from mailer.model import Event, Problem
+from mailer.rules.dates import doubtful_sessions
 from mailer.rules.self_service import FORM, way
 from mailer.settings import config
 from mailer.settings.config import Settings
 from mailer.settings.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
 from mailer.sheet.backends import Table, Workbook, open_workbook
-from mailer.sheet.tabs import parse_events, parse_resources
+from mailer.sheet.session_dates import date_problems
+from mailer.sheet.tabs import parse_events, parse_resources, parse_signups
 from mailer.tools import gallery
 
 ERROR = "error"
@@ -81,6 +84,8 @@ class TabReport:
     found: dict[str, str] = field(default_factory=dict)
     missing_required: list[str] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # every column the tab has, as written
+    saved_as: str = ""  # how its file is saved (CSV): "Windows-1252, semicolon-separated"
 
 
 @dataclass
@@ -91,8 +96,13 @@ class WorkbookReport:
     findings: list[Finding] = field(default_factory=list)
 
 
-def check_workbook(settings: Settings, workbook: Workbook | None = None) -> WorkbookReport:
-    """Connect, list the tabs and, per tab mailer uses, the columns found and missing."""
+def check_workbook(
+    settings: Settings, workbook: Workbook | None = None, now: datetime | None = None
+) -> WorkbookReport:
+    """Connect, list the tabs and, per tab mailer uses, the columns found and missing.
+
+    With `now`, sessions whose dates cannot be right as of then are errors too.
+    """
     report = WorkbookReport()
     try:
         workbook = workbook or open_workbook(settings)
@@ -119,6 +129,10 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
         table = tables.get(name)
         tab = TabReport(logical, name, table is not None)
         report.tabs.append(tab)
+        if table is not None:
+            tab.header = [h for h in table.header if h.strip()]
+            saved_as = getattr(workbook, "saved_as", None)
+            tab.saved_as = saved_as(name) if saved_as else ""
         if table is None:
             if TABS[logical].missing == "fine":
                 continue
@@ -140,12 +154,12 @@ def check_workbook(settings: Settings, workbook: Workbook | None = None) -> Work
                 )
             else:
                 tab.missing_optional.append(header)
-    report.findings.extend(_row_findings(settings, names, tables))
+    report.findings.extend(_row_findings(settings, names, tables, now))
     return report
 
 
 def _row_findings(
-    settings: Settings, names: dict[str, str], tables: dict[str, Table]
+    settings: Settings, names: dict[str, str], tables: dict[str, Table], now: datetime | None
 ) -> list[Finding]:
     """What the jobs would refuse in the rows of the events and resources tabs."""
     problems: list[Problem] = []
@@ -153,13 +167,31 @@ def _row_findings(
         if names["events"] in tables:
             zone = settings.organization.timezone
             events = tables[names["events"]]
-            problems += parse_events(events, settings.workbook.column_map("events"), zone).problems
+            parsed = parse_events(events, settings.workbook.column_map("events"), zone)
+            problems += parsed.problems
+            if now is not None and names["signups"] in tables:
+                signups = tables[names["signups"]]
+                problems += _date_problems(settings, events, parsed.events, signups, now)
         if names["resources"] in tables:
             resources = tables[names["resources"]]
             problems += parse_resources(resources, settings.workbook.column_map("resources"))[1]
     except MailerError:
         return []  # a missing required column, reported above
     return [Finding(ERROR if p.fatal else WARNING, f"tab {p.tab!r}", str(p)) for p in problems]
+
+
+def _date_problems(
+    settings: Settings, sessions: Table, events: list[Event], answers: Table, now: datetime
+) -> list[Problem]:
+    """Sessions whose dates cannot be right, as the signups job would judge them now."""
+    zone = settings.organization.zone
+    signups = parse_signups(answers, settings.workbook.column_map("signups"), events, zone)
+    known: set[str] = set()
+    if settings.ledger.path.exists():
+        with Ledger(settings.ledger.path) as ledger:
+            known = set(ledger.stored_events())
+    doubts = doubtful_sessions(events, signups.signups, known, now)
+    return date_problems(sessions, settings.workbook.column_map("events"), doubts)
 
 
 def _absent(logical: str, name: str) -> str:
@@ -180,7 +212,7 @@ def check_jobs(settings: Settings) -> tuple[list[config.JobSettings], list[Findi
     try:
         jobs = config.load_jobs(settings)
     except ConfigError as err:
-        return [], [Finding(ERROR, "jobs", str(err))]
+        return [], [Finding(ERROR, "jobs", line) for line in str(err).splitlines()]
     return jobs, [_missing_template(job, path) for job, path in _absent_templates(settings, jobs)]
 
 

@@ -30,7 +30,7 @@ from mailer.core.errors import ConfigError
 from mailer.core.redact import mask, redact
 from mailer.core.tokens import address_in, token_matches
 from mailer.settings.event_key import load_event_key
-from mailer.web import seat_pages
+from mailer.web import healthz, seat_pages
 from mailer.web import sendgrid_events as webhook
 from mailer.web.ledgers import ThreadLedgers
 
@@ -95,6 +95,7 @@ def create_app(
     app = Flask("mailer")
     app.config["MAX_CONTENT_LENGTH"] = FORM_LIMIT
     app.register_blueprint(seat_pages.blueprint(ledgers, secret, page, clock, claim_window))
+    app.register_blueprint(healthz.blueprint(ledger_path))
 
     @app.before_request
     def guard() -> Response | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import re
 import time
 import urllib.error
@@ -30,6 +29,7 @@ from itertools import groupby
 from python_http_client import exceptions as http
 from sendgrid import SendGridAPIClient
 
+from mailer.core.env_secrets import SENDGRID_API_KEY, read_secret
 from mailer.core.errors import ConfigError, TransportError
 from mailer.core.retry import Retry, with_retries
 from mailer.mail.message import (
@@ -51,7 +51,7 @@ log = logging.getLogger("mailer.sendgrid")
 # The SDK's HTTP client logs request headers (the API key) and payloads (addresses) at DEBUG.
 logging.getLogger("python_http_client").setLevel(logging.WARNING)
 
-KEY_VARIABLE = "SENDGRID_API_KEY"
+KEY_VARIABLE = SENDGRID_API_KEY
 PER_REQUEST = 1000
 ATTEMPTS = 6
 CREDITS = "maximum credits exceeded"
@@ -159,11 +159,11 @@ class SendgridTransport(TransportBase):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ):
-        environ = os.environ if environ is None else environ
-        key = environ.get(KEY_VARIABLE, "")
+        key = read_secret(KEY_VARIABLE, environ)
         if not key:
             raise ConfigError(
-                f'[transport] backend = "sendgrid" needs {KEY_VARIABLE} in the environment'
+                f'[transport] backend = "sendgrid" needs {KEY_VARIABLE} '
+                f"(or {KEY_VARIABLE}_FILE) in the environment"
             )
         self.settings = settings
         self.client = SendGridAPIClient(api_key=key, host=settings.host.rstrip("/"))

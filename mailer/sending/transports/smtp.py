@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import smtplib
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
 
+from mailer.core.env_secrets import SMTP_PASSWORD, read_secret
 from mailer.core.errors import ConfigError, TransportError
 from mailer.mail.message import FAILED, PAUSE, RETRY, SENT, UNKNOWN, OutgoingMessage, SendResult
 from mailer.mail.mime import message_id, mime_bytes
@@ -25,7 +25,7 @@ from mailer.sending.transports.base import TransportBase
 from mailer.settings.config import SmtpSettings
 
 log = logging.getLogger("mailer.smtp")
-PASSWORD_VARIABLE = "SMTP_PASSWORD"
+PASSWORD_VARIABLE = SMTP_PASSWORD
 # Replies that say the mailbox itself is wrong; anything else 5xx fails only this message.
 BOUNCE_CODES = {550, 551, 553}
 NETWORK_ERRORS = (smtplib.SMTPServerDisconnected, OSError)
@@ -73,11 +73,11 @@ class SmtpTransport(TransportBase):
 
     def __init__(self, settings: SmtpSettings, environ: Mapping[str, str] | None = None):
         self.settings = settings
-        self.password = (os.environ if environ is None else environ).get(PASSWORD_VARIABLE, "")
+        self.password = read_secret(PASSWORD_VARIABLE, environ)
         if settings.username and not self.password:
             raise ConfigError(
                 f"[transport.smtp] username is set but {PASSWORD_VARIABLE} is not; "
-                "export the SMTP password in the environment"
+                f"export the SMTP password in the environment (or {PASSWORD_VARIABLE}_FILE)"
             )
         self._connection: smtplib.SMTP | None = None
         self._not_now = ""  # why the server would not take mail at all for now
