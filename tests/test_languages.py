@@ -8,6 +8,7 @@ leave the question blank or answer "English".
 from __future__ import annotations
 
 import csv
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,12 +16,15 @@ import icalendar
 from conftest import NOW, SiteDir
 from test_emails import read_eml
 
+from mailer.core.tokens import load_secret
 from mailer.mail.catalogs import Catalogs
-from mailer.mail.speech import Speech, speech
+from mailer.mail.speech import Speech, site_speeches, speech
 from mailer.model import Event
 from mailer.rules.languages import language_of
 from mailer.settings.languages import spellings
+from mailer.site import site_renderer
 from mailer.tools.sample import session_start
+from mailer.web.app import create_app
 
 SPANISH = ("tomas.alvarez@example.org", "elena.petrova@example.org", "rosa.jimenez@example.org")
 
@@ -157,3 +161,40 @@ def test_a_language_cldr_has_no_calendar_for_uses_the_sites_pattern(site):
     assert said["when"] == "9/12/2026, 12:00–13:30 CST"
     assert said["short_when"] == "9/12/2026, 12:00 CST"
     assert language_of("Hmoob", spellings(settings)) == "hmn"
+
+
+def test_the_seat_page_opened_from_a_spanish_email_speaks_spanish(site):
+    site.config.write_text(
+        site.config.read_text().replace(
+            'public_url = ""', 'public_url = "https://care.example.org"'
+        )
+    )
+    site.mailer("run", "signups")
+    settings = site.settings()
+    secret = load_secret(settings.ledger.path.parent, may_generate=True)
+    app = create_app(
+        settings.ledger.path,
+        secret,
+        settings.organization.name,
+        clock=lambda: NOW,
+        languages=site_speeches(settings, site_renderer(settings).catalogs),
+    )
+    _, message = sent_to(site, "tomas.alvarez@example.org", "confirmation")
+    plain = message.get_body(("plain",)).get_content()
+    link = re.search(r"https://care\.example\.org(/seat/\S+)", plain).group(1)
+    _, english = sent_to(site, "daniel.reyes@example.org", "confirmation")
+    english_link = re.search(
+        r"https://care\.example\.org(/seat/\S+)", english.get_body(("plain",)).get_content()
+    ).group(1)
+
+    page = app.test_client().get(link).get_data(as_text=True)
+    bare = app.test_client().get(link.split("?")[0]).get_data(as_text=True)
+    other = app.test_client().get(english_link).get_data(as_text=True)
+
+    assert link.endswith("?lang=es") and "?lang" not in english_link
+    assert '<html lang="es" dir="ltr">' in page
+    assert "¿Quiere liberar su lugar?" in page and "Liberar mi lugar" in page
+    assert "miércoles, 2 de diciembre de 2026" in page
+    assert "Conversación de apoyo comunitario" in page
+    assert "¿Quiere liberar su lugar?" in bare, "the seat remembers its language"
+    assert '<html lang="en" dir="ltr">' in other and "Release your seat?" in other

@@ -874,6 +874,8 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
     from mailer.core.tokens import load_secret
+    from mailer.mail.speech import site_speeches
+    from mailer.site import site_renderer
     from mailer.web.app import create_app
     from mailer.web.server import create_server
 
@@ -887,6 +889,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
         sendgrid_key=settings.server.sendgrid_event_key,
         public_url=settings.server.public_url,
         claim_window=claim_window,
+        languages=site_speeches(settings, site_renderer(settings).catalogs),
     )
     host = host or settings.server.host
     port = port or settings.server.port

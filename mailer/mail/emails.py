@@ -214,8 +214,11 @@ class EventEmails:
         if self.links is not None:
             release = self.links.url(self_service.RELEASE, self.event.id, notice.email)
             claim = self.links.url(self_service.CLAIM, self.event.id, notice.email)
-            person["release_url"] = with_language(release, words.code, self.site)
-            person["claim_url"] = with_language(claim, words.code, self.site)
+            if self.links.public_url:  # our own pages; a form's pre-filled link stays as it is
+                release = with_language(release, words.code, self.site)
+                claim = with_language(claim, words.code, self.site)
+            person["release_url"] = release
+            person["claim_url"] = claim
         return Draft(
             key=notice.key,
             kind=notice.kind,

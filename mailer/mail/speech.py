@@ -10,6 +10,7 @@ patterns the site sets under `[languages.<code>]`, with numbers only.
 from __future__ import annotations
 
 import gettext
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,7 +21,7 @@ from mailer.mail.catalogs import Catalogs
 from mailer.mail.invitations import describe_time
 from mailer.model import Event
 from mailer.settings.config import Settings
-from mailer.settings.languages import cldr_locale, direction
+from mailer.settings.languages import cldr_locale, direction, site_languages
 
 # Where a site names no pattern for a language CLDR lacks: day/month/year, 24-hour clock.
 FALLBACK_DATE = "d/M/y"
@@ -109,3 +110,19 @@ def speech(settings: Settings, catalogs: Catalogs, code: str) -> Speech:
         date_format=own.date_format if own else "",
         time_format=own.time_format if own else "",
     )
+
+
+def site_speeches(settings: Settings, catalogs: Catalogs) -> Callable[[str], Speech | None]:
+    """The site's languages by code ("" for its default); None for a code it does not speak."""
+    known = site_languages(settings)
+    made: dict[str, Speech] = {}
+
+    def speaking(code: str) -> Speech | None:
+        code = code or settings.organization.language
+        if code not in known:
+            return None
+        if code not in made:
+            made[code] = speech(settings, catalogs, code)
+        return made[code]
+
+    return speaking

@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 from mailer.core.errors import ConfigError
 from mailer.core.redact import mask, redact
 from mailer.core.tokens import address_in, token_matches
+from mailer.mail.speech import ENGLISH, Speech
 from mailer.settings.event_key import load_event_key
 from mailer.web import healthz, seat_pages
 from mailer.web import sendgrid_events as webhook
@@ -67,9 +68,10 @@ ERROR_TEXTS = {
 log = logging.getLogger(__name__)
 
 
-def page(title: str, body: str, status: int = 200) -> Response:
+def page(title: str, body: str, status: int = 200, words: Speech = ENGLISH) -> Response:
     html = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{escape(words.code)}" dir="{escape(words.direction)}">'
+        f'<head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
         f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
@@ -85,7 +87,10 @@ def create_app(
     sendgrid_key: str = "",
     public_url: str = "",
     claim_window: timedelta | None = None,
+    languages: Callable[[str], Speech | None] | None = None,
 ) -> Flask:
+    """The pages; `languages` gives the site's Speech for a language code (None: not one of
+    its languages) so each page speaks the language its link or seat names."""
     try:
         event_key = load_event_key(sendgrid_key) if sendgrid_key else None
     except ValueError as err:
@@ -94,7 +99,19 @@ def create_app(
     ledgers.get().index_seat_tokens(secret)  # seats from before the index, or a new secret
     app = Flask("mailer")
     app.config["MAX_CONTENT_LENGTH"] = FORM_LIMIT
-    app.register_blueprint(seat_pages.blueprint(ledgers, secret, page, clock, claim_window))
+    language_of = languages or (lambda code: ENGLISH if code in ("", "en") else None)
+
+    def say(own: str) -> Speech:
+        """The link's ?lang= when the site speaks it, else the seat's language, else the default."""
+        for code in (request.args.get("lang", "")[:20], own):
+            found = language_of(code) if code else None
+            if found is not None:
+                return found
+        return language_of("") or ENGLISH
+
+    app.register_blueprint(
+        seat_pages.blueprint(ledgers, secret, page, clock, claim_window, say=say)
+    )
     app.register_blueprint(healthz.blueprint(ledger_path))
 
     @app.before_request
