@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import re
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import icalendar
 from conftest import NOW, SiteDir
+from test_digest import digest_text
 from test_emails import read_eml
 
 from mailer.core.tokens import load_secret
@@ -198,3 +200,41 @@ def test_the_seat_page_opened_from_a_spanish_email_speaks_spanish(site):
     assert "Conversación de apoyo comunitario" in page
     assert "¿Quiere liberar su lugar?" in bare, "the seat remembers its language"
     assert '<html lang="en" dir="ltr">' in other and "Release your seat?" in other
+
+
+def test_a_digest_to_readers_in_two_languages_has_one_body_per_language(site):
+    readers = site.rows("subscribers")
+    for row in readers:
+        if row["email"] in ("daniel.reyes@example.org", "priya.raman@example.org"):
+            row["language"] = "Español" if row["email"].startswith("daniel") else "es"
+    site.write_rows("subscribers", readers)
+    resources = site.rows("resources")
+    spanish_only = {
+        **resources[0],
+        "title": "Conozca sus derechos",
+        "url": "https://example.org/derechos",
+        "category": "Know your rights",
+        "description": "Tarjetas para entregar a un agente de inmigración.",
+        "language": "Español",
+    }
+    site.write_rows("resources", [{**r, "language": ""} for r in resources] + [spanish_only])
+
+    site.mailer("run")
+
+    lines = site.sent(digests=True)
+    spanish = {x["to"] for x in lines if x["subject"].startswith("Recursos de ")}
+    assert spanish == {"daniel.reyes@example.org", "priya.raman@example.org"}
+    assert all(
+        x["subject"].startswith("Community Care Network resources, ")
+        for x in lines
+        if x["to"] not in spanish
+    )
+    for line in lines:
+        text = digest_text(site, line)
+        assert ("Conozca sus derechos" in text) == (line["to"] in spanish), line["to"]
+        assert "ProQOL" in text, "a resource in no language reaches everyone"
+    with sqlite3.connect(site.settings().ledger.path) as db:
+        bodies = db.execute(
+            "SELECT count(DISTINCT body_id), count(*) FROM messages WHERE kind = 'digest'"
+        ).fetchone()
+    assert bodies == (2, 7), "one shared body per language"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +24,11 @@ from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscribe
 from mailer.rules import digest, roster
 from mailer.rules.binding import ledger_ids
 from mailer.rules.digest import Recipient, Slot
+from mailer.rules.languages import language_of
 from mailer.rules.statuses import OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import DigestOptions
+from mailer.settings.languages import spellings
 from mailer.sheet.backends import CellChange, Table
 from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
 from mailer.site import Site
@@ -185,21 +188,63 @@ def _decide(
         report.skipped = f"no new resources since {since:%Y-%m-%d}; nothing sent"
         return
     events, signups = _events_and_signups(site, tables, ledger)
-    contents = Contents(
-        groups=digest.grouped(fresh, options.categories),
-        sessions=_sessions(events, ledger, now, options.upcoming_days, site_speech(site, "")),
-    )
     recipients = digest.audience(subscribers, signups, set(ledger.suppressed()))
+    known = spellings(settings)
+    by_language: dict[str, list[Recipient]] = {}
+    for reader in recipients:
+        code = language_of(reader.language, known) or settings.organization.language
+        by_language.setdefault(code, []).append(reader)
     secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
-    body = _body(site, options.template, contents, slot)
-    report.resources = len(fresh)
+    where = (settings.workbook.tab("resources"), settings.workbook.column_map("resources"))
+    fresh = [
+        dataclasses.replace(r, language=_language(r, known, where[0], where[1]["language"], report))
+        for r in fresh
+    ]
+    # With no reader at all the slot still holds what was new, as it always has.
+    carried: list[str] = [] if recipients else [r.key for r in fresh]
+    drafts: list[Iterator[Draft]] = []
+    # One shared body per language: the sections in it and those in no language.
+    for code, readers in sorted(by_language.items()):
+        theirs = digest.for_language(fresh, code)
+        if not theirs:
+            continue
+        words = site_speech(site, code)
+        contents = Contents(
+            groups=digest.grouped(theirs, options.categories),
+            sessions=_sessions(events, ledger, now, options.upcoming_days, words),
+        )
+        body = _body(site, options.template, contents, slot, words)
+        drafts.append(_drafts(site, job, slot, body, readers, secret, now, words))
+        carried.extend(r.key for r in theirs if r.key not in carried)
+    if not carried:
+        report.skipped = f"no new resources for any reader since {since:%Y-%m-%d}; nothing sent"
+        return
+    report.resources = len(carried)
     report.recipients = ledger.record_digest(
-        job.name,
-        slot.label,
-        [r.key for r in fresh],
-        _drafts(site, job, slot, body, recipients, secret, now),
-        now,
+        job.name, slot.label, carried, itertools.chain(*drafts), now
     )
+
+
+def _language(
+    resource: Resource, known: dict[str, str], tab: str, column: str, report: DigestReport
+) -> str:
+    """A resource's language code; blank, or a language the site lacks (reported): everyone's."""
+    if not resource.language:
+        return ""
+    code = language_of(resource.language, known)
+    if code is None:
+        report.problems.append(
+            Problem(
+                tab,
+                resource.row,
+                column,
+                f"{resource.language[:60]!r} is not a language this site writes in; the"
+                " resource goes to every reader",
+                fatal=False,
+            )
+        )
+        return ""
+    return code
 
 
 def _read(site: Site) -> dict[str, Table]:
@@ -269,7 +314,7 @@ def _sessions(
     ]
 
 
-def _body(site: Site, template: str, contents: Contents, slot: Slot) -> Body:
+def _body(site: Site, template: str, contents: Contents, slot: Slot, words: Speech) -> Body:
     org = site.settings.organization
     context = {
         "org": org,
@@ -278,9 +323,9 @@ def _body(site: Site, template: str, contents: Contents, slot: Slot) -> Body:
             for category, items in contents.groups
         ],
         "sessions": contents.sessions,
-        "slot": {"date": f"{slot.starts:%B} {slot.starts.day}, {slot.starts.year}"},
+        "slot": {"date": words.day(slot.starts)},
     }
-    prepared = site.renderer.prepare(template, context)
+    prepared = site.renderer.prepare(template, context, words.code, words.direction)
     links = [f"<{placeholder('unsubscribe_mailto')}>"]
     headers = []
     if site.settings.server.public_url:
@@ -297,6 +342,7 @@ def _drafts(
     recipients: Sequence[Recipient],
     secret: str,
     now: datetime,
+    words: Speech,
 ) -> Iterator[Draft]:
     """One draft per recipient, made as the ledger takes them (never all at once)."""
     public_url = site.settings.server.public_url.rstrip("/")
@@ -314,7 +360,9 @@ def _drafts(
             body=body,
             person={
                 "name": recipient.name,
-                "first_name": recipient.name.split(" ")[0] if recipient.name else "friend",
+                "first_name": (
+                    recipient.name.split(" ")[0] if recipient.name else words.gettext("friend")
+                ),
                 "email": recipient.address,
                 "unsubscribe_url": f"{public_url}/unsubscribe/{token}" if public_url else mailto,
                 "unsubscribe_mailto": mailto,

@@ -71,6 +71,14 @@ class Speech:
             "duration": self.duration(minutes),
         }
 
+    def day(self, moment: datetime) -> str:
+        """A day without its weekday: 'December 9, 2026', '9 de diciembre de 2026'."""
+        if self.code == "en":
+            return f"{moment:%B} {moment.day}, {moment.year}"
+        if self.locale is None:
+            return format_date(moment, self.date_format or FALLBACK_DATE, locale="en")
+        return format_date(moment, "long", locale=self.locale)
+
     def long_date(self, moment: datetime) -> str:
         if self.locale is None:
             return format_date(moment, self.date_format or FALLBACK_DATE, locale="en")

@@ -46,6 +46,7 @@ class Recipient:
     email: str
     address: str
     name: str
+    language: str = ""  # the language as the sheet gives it ("": the site's default)
 
 
 def latest_slot(at: str, zone: ZoneInfo, now: datetime) -> Slot:
@@ -102,11 +103,17 @@ def audience(
         if s.unsubscribed:
             left.add(s.email)
         else:
-            seen.setdefault(s.email, Recipient(s.email, s.address, s.name))
+            seen.setdefault(s.email, Recipient(s.email, s.address, s.name, s.language))
     for signup in signups:
         if signup.digest:
-            seen.setdefault(signup.email, Recipient(signup.email, signup.address, signup.name))
+            reader = Recipient(signup.email, signup.address, signup.name, signup.language)
+            seen.setdefault(signup.email, reader)
     return [r for email, r in seen.items() if normalize_email(email) not in left]
+
+
+def for_language(resources: Sequence[Resource], language: str) -> list[Resource]:
+    """What a reader in `language` gets: resources in it, and those in no language."""
+    return [r for r in resources if r.language in ("", language)]
 
 
 SENT_IN = re.compile(r"(\d{4}-\d{2}-\d{2})\s*\(([^()]+)\)")
