@@ -77,7 +77,7 @@ clean:
 # with it (new messages empty, gone ones kept as obsolete); .mo compiled beside each .po
 # (mailer itself compiles the .po in memory when it loads, so the .mo is only a check).
 translations: $(TEST_STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k count:1,2 -k N_ --add-comments=TRANSLATORS: \
+	$(BIN)/pybabel extract -F babel.cfg -k counted:1,2 -k N_ --add-comments=TRANSLATORS: \
 	  --no-location --sort-output --project mailer -o locales/mailer.pot .
 	$(BIN)/pybabel update -i locales/mailer.pot -d locales -D mailer --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d locales -D mailer --statistics

@@ -238,3 +238,22 @@ def test_a_digest_to_readers_in_two_languages_has_one_body_per_language(site):
             "SELECT count(DISTINCT body_id), count(*) FROM messages WHERE kind = 'digest'"
         ).fetchone()
     assert bodies == (2, 7), "one shared body per language"
+
+
+def test_a_po_missing_one_message_shows_it_in_english_and_check_names_it(site):
+    po = site.root / "locales" / "es" / "LC_MESSAGES" / "mailer.po"
+    po.write_text(
+        po.read_text(encoding="utf-8").replace('msgstr "Qué puede esperar"', 'msgstr ""'),
+        encoding="utf-8",
+    )
+
+    checked = site.mailer("check")
+    site.mailer("run", "signups")
+
+    said = " ".join(checked.output.split())
+    assert "Translations: es: 1 of the messages without a translation (shown in en)" in said
+    assert f"{po}: warning: no es translation (shown in en): 'What to expect'" in said
+    _, message = sent_to(site, "tomas.alvarez@example.org", "confirmation")
+    plain = message.get_body(("plain",)).get_content()
+    assert "What to expect:" in plain, "the one message without a translation, in English"
+    assert "Gracias por inscribirse." in plain and "Qué puede esperar" not in plain

@@ -758,6 +758,10 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
     if settings.form.id and not no_workbook:
         findings += _print_form_check(console, checks.check_form(settings, moment))
     findings += checks.check_templates(settings, moment)
+    said, gaps = checks.check_translations(settings)
+    for line in said:
+        console.print(f"[bold]Translations[/bold]: {line}", highlight=False)
+    findings += gaps
     errors = [f for f in findings if f.severity == checks.ERROR]
     for finding in findings:
         click.echo(str(finding))

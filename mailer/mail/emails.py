@@ -156,15 +156,17 @@ def lead_time(starts_at: datetime, now: datetime, words: Speech = ENGLISH) -> st
     minutes = max(round((starts_at - now).total_seconds() / 60), 1)
     days = (starts_at.date() - now.astimezone(starts_at.tzinfo).date()).days
     if minutes <= 90 and minutes != 60:
-        return words.count("in %(num)s minute", "in %(num)s minutes", minutes)
+        return words.counted("in %(num)s minute", "in %(num)s minutes", minutes)
     if minutes < 12 * 60 or days < 1:
         hours, rest = divmod(minutes, 60)
         if not rest:
-            return words.count("in %(num)s hour", "in %(num)s hours", hours)
-        return words.count("in about %(num)s hour", "in about %(num)s hours", (minutes + 30) // 60)
+            return words.counted("in %(num)s hour", "in %(num)s hours", hours)
+        return words.counted(
+            "in about %(num)s hour", "in about %(num)s hours", (minutes + 30) // 60
+        )
     if days == 1:
         return words.gettext("tomorrow")
-    return words.count("in %(num)s day", "in %(num)s days", days)
+    return words.counted("in %(num)s day", "in %(num)s days", days)
 
 
 def with_language(url: str, language: str, site: Site) -> str:

@@ -43,14 +43,14 @@ class Speech:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self.translations.ngettext(singular, plural, n)
 
-    def count(self, singular: str, plural: str, n: int) -> str:
+    def counted(self, singular: str, plural: str, n: int) -> str:
         """'1 hour', '2 horas': a message with `%(num)s` in the right number."""
         return self.ngettext(singular, plural, n) % {"num": f"{n:,}"}
 
     def duration(self, minutes: int) -> str:
         hours, rest = divmod(minutes, 60)
-        said_hours = self.count("%(num)s hour", "%(num)s hours", hours)
-        said_minutes = self.count("%(num)s minute", "%(num)s minutes", rest)
+        said_hours = self.counted("%(num)s hour", "%(num)s hours", hours)
+        said_minutes = self.counted("%(num)s minute", "%(num)s minutes", rest)
         if hours and rest:
             # TRANSLATORS: a duration such as "1 hour 30 minutes"
             both = self.gettext("%(hours)s %(minutes)s")

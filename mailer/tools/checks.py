@@ -32,7 +32,7 @@ from mailer.settings.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
 from mailer.sheet.backends import Table, Workbook, open_workbook
 from mailer.sheet.session_dates import date_problems
 from mailer.sheet.tabs import parse_events, parse_resources, parse_signups
-from mailer.tools import gallery
+from mailer.tools import gallery, translations
 
 ERROR = "error"
 WARNING = "warning"
@@ -260,6 +260,30 @@ def check_templates(settings: Settings, now: datetime) -> list[Finding]:
     findings += dict.fromkeys(rendered)  # emails that share a template share its problems
     findings.extend(_check_structure(folder, made.mjml))
     return findings
+
+
+def check_translations(settings: Settings) -> tuple[list[str], list[Finding]]:
+    """A line per language (complete, or how many messages it lacks) and a warning per gap."""
+    default = settings.organization.language
+    lines, findings = [], []
+    for gap in translations.missing_translations(settings):
+        where = str(gap.path)
+        if gap.problem and not gap.messages:
+            findings.append(Finding(ERROR, where, gap.problem))
+            lines.append(f"{gap.language}: {gap.problem}")
+            continue
+        if not gap.messages:
+            lines.append(f"{gap.language}: every message translated")
+            continue
+        lines.append(
+            f"{gap.language}: {len(gap.messages)} of the messages without a translation"
+            f" (shown in {default}){'; ' + gap.problem if gap.problem else ''}"
+        )
+        findings.extend(
+            Finding(WARNING, where, f"no {gap.language} translation (shown in {default}): {m!r}")
+            for m in gap.messages
+        )
+    return lines, findings
 
 
 RENDER_ERROR = re.compile(r"^(?P<file>[^:]*?\.(?:mjml|txt))(?::(?P<line>\d+))?:? (?P<message>.+)$")
