@@ -1,4 +1,4 @@
-"""Every command is in the README and explains itself with an example."""
+"""Every command is in the commands page and explains itself with an example."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ COMMANDS = sorted(cli.commands)
 
 
 @pytest.mark.parametrize("name", COMMANDS)
-def test_every_command_is_in_the_readme(name):
-    assert f"`mailer {name}" in (REPO / "README.md").read_text()
+def test_every_command_is_in_the_commands_page(name):
+    assert f"`mailer {name}" in (REPO / "docs" / "commands.md").read_text()
+
+
+def test_the_readme_links_the_commands_page():
+    assert "](docs/commands.md" in (REPO / "README.md").read_text()
 
 
 @pytest.mark.parametrize("name", COMMANDS)

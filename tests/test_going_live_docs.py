@@ -11,7 +11,8 @@ def test_the_readme_has_a_going_live_checklist_before_the_reference():
     readme = (REPO / "README.md").read_text()
     going_live = " ".join(readme.split("## Going live")[1].split("\n## ")[0].split())
 
-    assert readme.index("## Going live") < readme.index("## Commands")
+    assert readme.index("## Going live") < readme.index("## Contents")
+    assert readme.index("## Going live") < readme.index("](docs/commands.md")
     for must in (
         "smtp.gmail.com",
         "2-Step Verification",

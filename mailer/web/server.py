@@ -9,7 +9,7 @@ so 150 slow clients starve every other visitor for as long as they keep
 trickling. Here the slots are many (polled, not select()ed, so past 1,024
 sockets too), a silent connection goes after CHANNEL_TIMEOUT seconds, and
 the process may open enough files for them. A client that trickles a byte
-just often enough keeps its slot; the HTTPS proxy in front (see README) is
+just often enough keeps its slot; the HTTPS proxy in front (see docs/running.md) is
 where a whole request gets a deadline.
 """
 
