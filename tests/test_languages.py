@@ -257,3 +257,35 @@ def test_a_po_missing_one_message_shows_it_in_english_and_check_names_it(site):
     plain = message.get_body(("plain",)).get_content()
     assert "What to expect:" in plain, "the one message without a translation, in English"
     assert "Gracias por inscribirse." in plain and "Qué puede esperar" not in plain
+
+
+def test_the_unsubscribe_page_of_a_spanish_digest_speaks_spanish(site):
+    site.config.write_text(
+        site.config.read_text().replace(
+            'public_url = ""', 'public_url = "https://care.example.org"'
+        )
+    )
+    readers = site.rows("subscribers")
+    site.write_rows(
+        "subscribers",
+        [{**r, "language": "es" if r["email"].startswith("priya") else ""} for r in readers],
+    )
+    site.mailer("run")
+    settings = site.settings()
+    secret = load_secret(settings.ledger.path.parent, may_generate=True)
+    app = create_app(
+        settings.ledger.path,
+        secret,
+        settings.organization.name,
+        clock=lambda: NOW,
+        languages=site_speeches(settings, site_renderer(settings).catalogs),
+    )
+    line = next(x for x in site.sent(digests=True) if x["to"] == "priya.raman@example.org")
+    link = re.search(r"https://care\.example\.org(/unsubscribe/\S+)", digest_text(site, line))
+
+    page = app.test_client().get(link.group(1)).get_data(as_text=True)
+    done = app.test_client().post(link.group(1)).get_data(as_text=True)
+
+    assert link.group(1).endswith("?lang=es")
+    assert '<html lang="es" dir="ltr">' in page and "¿Quiere cancelar la suscripción" in page
+    assert "Su suscripción quedó cancelada" in done

@@ -17,7 +17,7 @@ from mailer.core.tokens import hmac_token, load_secret, unsubscribe_token
 from mailer.jobs.base import Send, delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Ledger
-from mailer.mail.emails import event_view, site_body, site_speech
+from mailer.mail.emails import event_view, site_body, site_speech, with_language
 from mailer.mail.message import Body, Draft, placeholder
 from mailer.mail.speech import Speech
 from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber
@@ -364,7 +364,11 @@ def _drafts(
                     recipient.name.split(" ")[0] if recipient.name else words.gettext("friend")
                 ),
                 "email": recipient.address,
-                "unsubscribe_url": f"{public_url}/unsubscribe/{token}" if public_url else mailto,
+                "unsubscribe_url": (
+                    with_language(f"{public_url}/unsubscribe/{token}", words.code, site)
+                    if public_url
+                    else mailto
+                ),
                 "unsubscribe_mailto": mailto,
             },
         )

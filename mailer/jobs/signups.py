@@ -638,8 +638,9 @@ def _drafts(
         member = signup.member or signup.email in members
         had_invitation = changes.invited(previous, notice.email)
         ends = offered.get((event.id, notice.email))
+        language = _language_of(signup, languages, known.get((event.id, signup.email)))
         local = ends.astimezone(event.starts_at.tzinfo) if ends else None
-        until = f"{claims.until_text(local)} {local.tzname()}" if local else ""
+        until = emails.moment(local, language) if local else ""
         drafts.append(
             emails.draft(
                 notice,
@@ -649,7 +650,7 @@ def _drafts(
                 invited=had_invitation,
                 position=plan.seats[signup.email].position,
                 offer_until=until,
-                language=_language_of(signup, languages, known.get((event.id, signup.email))),
+                language=language,
             )
         )
     return drafts

@@ -15,6 +15,7 @@ from mailer.mail.speech import ENGLISH, Speech, speech
 from mailer.model import Event
 from mailer.rules import roster, self_service
 from mailer.rules.changes import CANCELLATION, UPDATE, EventChange
+from mailer.rules.claims import until_text
 from mailer.rules.reminders import REMINDER
 from mailer.rules.roster import RELEASED, Notice
 from mailer.rules.self_service import SeatLinks
@@ -186,6 +187,13 @@ class EventEmails:
         self.change = change or EventChange(sequence=0)
         self._bodies: dict[tuple, Body] = {}
         self.links = seat_links(site)
+
+    def moment(self, local: datetime, language: str) -> str:
+        """A moment in the session's zone as the person reads it ('Tue Nov 24 21:05 CST')."""
+        words = site_speech(self.site, language)
+        if words.code == "en":
+            return f"{until_text(local)} {local.tzname()}"
+        return f"{words.short_date(local)}, {words.clock(local)} {local.tzname()}"
 
     def draft(
         self,

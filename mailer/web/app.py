@@ -165,12 +165,13 @@ def create_app(
         return email if email and token_matches(secret, email, token) else None
 
     def refusal() -> Response:
-        return page(
-            "This link is not valid",
-            "<p>Nothing was changed. To stop the digest, reply to any digest email and "
-            "ask; a person will take you off the list.</p>",
-            status=404,
+        words = say("")
+        _ = words.gettext
+        nothing = _(
+            "Nothing was changed. To stop the digest, reply to any digest email and ask;"
+            " a person will take you off the list."
         )
+        return page(_("This link is not valid"), f"<p>{escape(nothing)}</p>", 404, words)
 
     @app.get("/")
     def home() -> Response:
@@ -185,11 +186,17 @@ def create_app(
         email = subscriber(token)
         if email is None:
             return refusal()
+        words = say("")
+        _ = words.gettext
+        said = _(
+            "%(address)s will no longer receive the resource digest from %(organization)s."
+            " Emails about sessions you sign up for still come."
+        ) % {"address": mask(email), "organization": org_name}
         return page(
-            "Unsubscribe from the digest?",
-            f"<p>{escape(mask(email))} will no longer receive the resource digest from "
-            f"{escape(org_name)}. Emails about sessions you sign up for still come.</p>"
-            '<form method="post"><button type="submit">Unsubscribe</button></form>',
+            _("Unsubscribe from the digest?"),
+            f"<p>{escape(said)}</p>"
+            f'<form method="post"><button type="submit">{escape(_("Unsubscribe"))}</button></form>',
+            words=words,
         )
 
     @app.post("/unsubscribe/<token>")
@@ -201,11 +208,13 @@ def create_app(
         ledgers.get().suppress(email, UNSUBSCRIBE, clock())
         if one_click:
             return Response("Unsubscribed.\n", mimetype="text/plain", headers=HEADERS)
-        return page(
-            "You are unsubscribed",
-            f"<p>{escape(mask(email))} will get no more digests from {escape(org_name)}. "
-            "Changed your mind? Reply to any digest email.</p>",
-        )
+        words = say("")
+        _ = words.gettext
+        said = _(
+            "%(address)s will get no more digests from %(organization)s."
+            " Changed your mind? Reply to any digest email."
+        ) % {"address": mask(email), "organization": org_name}
+        return page(_("You are unsubscribed"), f"<p>{escape(said)}</p>", words=words)
 
     @app.post("/sendgrid/events")
     def sendgrid_events() -> Response:
