@@ -12,6 +12,7 @@ from mailer.settings.config import Settings
 from mailer.settings.languages import locales_folder
 from mailer.sheet.backends import Workbook, open_workbook
 from mailer.sheet.google_form import FormsClient, open_forms
+from mailer.sheet.view import Sheet
 
 
 @dataclass
@@ -31,6 +32,11 @@ class Site:
             renderer=site_renderer(settings),
             forms=open_forms(settings) if settings.form.id else None,
         )
+
+    @property
+    def sheet(self) -> Sheet:
+        """The workbook by logical tab and column names."""
+        return Sheet(self.workbook, self.settings.workbook)
 
     @property
     def ledger_path(self) -> Path:

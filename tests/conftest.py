@@ -9,6 +9,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage, Message
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,20 @@ from click.testing import CliRunner, Result
 
 from mailer.cli.commands import cli
 from mailer.settings import config
+from mailer.settings.config import Settings
 from mailer.tools.sample import write_sample
 
 REPO = Path(__file__).resolve().parent.parent
 # A Tuesday morning in Chicago; the sample session is the Wednesday a week later.
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+
+
+def body_text(message: Message, subtype: str = "plain") -> str:
+    """The text of a read email's text/plain (or text/html) part."""
+    assert isinstance(message, EmailMessage), "read it with policy=email.policy.default"
+    part = message.get_body((subtype,))
+    assert part is not None, f"the email has no text/{subtype} part"
+    return str(part.get_content())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -42,7 +52,7 @@ class SiteDir:
     def outbox(self) -> Path:
         return self.root / "outbox"
 
-    def settings(self) -> config.Settings:
+    def settings(self) -> Settings:
         return config.load(self.config)
 
     def use_transport(self, backend: str, **options: str | int | bool) -> None:

@@ -70,7 +70,7 @@ class FakeForms:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
+        host, port = str(self.server.server_address[0]), self.server.server_address[1]
         return f"http://{host}:{port}"
 
     def __enter__(self) -> FakeForms:

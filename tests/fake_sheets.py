@@ -14,6 +14,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 from urllib.parse import parse_qs, unquote, urlparse
 
 import gspread
@@ -84,7 +85,8 @@ class FakeSheets(BaseAdapter):
         return [{h: (row[i] if i < len(row) else "") for i, h in enumerate(header)} for row in rows]
 
     def client(self) -> gspread.Client:
-        return self.mount(gspread.Client(auth=None, session=requests.Session()))
+        # No credentials: requests to Google never leave the session this fake is mounted on.
+        return self.mount(gspread.Client(auth=None, session=requests.Session()))  # type: ignore[arg-type]
 
     def mount(self, client: gspread.Client) -> gspread.Client:
         """Route a gspread client's Sheets calls here, whatever signs them."""
@@ -96,13 +98,15 @@ class FakeSheets(BaseAdapter):
 
     # The API
 
-    def send(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
-        url = urlparse(request.url)
+    def send(  # type: ignore[override]  # the adapter's other arguments are not used here
+        self, request: requests.PreparedRequest, **kwargs: object
+    ) -> requests.Response:
+        url = urlparse(request.url or "")
         params = parse_qs(url.query)
-        body = json.loads(request.body) if request.body else None
+        body = json.loads(cast(bytes, request.body)) if request.body else None
         path = unquote(url.path)
         status, payload, headers = self._answer(request.method or "GET", path, params, body)
-        authorization = request.headers.get("Authorization", "")
+        authorization = str(request.headers.get("Authorization", ""))
         self.calls.append(Call(request.method or "GET", path, params, body, status, authorization))
         response = requests.Response()
         response.status_code = status

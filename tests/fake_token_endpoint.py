@@ -33,7 +33,7 @@ class TokenEndpoint:
 
     @property
     def uri(self) -> str:
-        host, port = self.server.server_address[:2]
+        host, port = str(self.server.server_address[0]), self.server.server_address[1]
         return f"http://{host}:{port}/token"
 
     def __enter__(self) -> TokenEndpoint:

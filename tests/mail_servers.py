@@ -56,7 +56,7 @@ class Received:
 
     @property
     def mime(self) -> EmailMessage:
-        return message_from_bytes(self.data, policy=policy.default)  # type: ignore[return-value]
+        return message_from_bytes(self.data, policy=policy.default)
 
 
 @dataclass

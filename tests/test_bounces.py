@@ -81,8 +81,9 @@ class Mailbox:
         for item in data:
             if isinstance(item, tuple):
                 subject = item[1].decode().partition(":")[2].strip()
-                flags = re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1).decode().split()
-                found[subject] = set(flags)
+                flags = re.search(rb"FLAGS \(([^)]*)\)", item[0])
+                assert flags is not None, item[0]
+                found[subject] = set(flags.group(1).decode().split())
         self.imap.close()
         return found
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import NOW, SiteDir
+from conftest import NOW, SiteDir, body_text
 from test_emails import read_eml
 from test_self_service import (  # noqa: F401 (served: mailer serve on a loopback port)
     BEN,
@@ -179,7 +179,7 @@ def test_an_organizers_confirmed_on_an_offered_row_confirms_at_once(offered):
 def link_in_offer(site: SiteDir, address: str) -> str:
     """The claim token in the plain-text part of the offer to `address`."""
     line = next(x for x in site.sent() if x["kind"] == "offer" and x["to"] == address)
-    plain = read_eml(site, line).get_body(preferencelist=("plain",)).get_content()
+    plain = body_text(read_eml(site, line))
     claim = next(x for x in plain.splitlines() if x.startswith("Claim your seat: "))
     return claim.removeprefix("Claim your seat: ").removeprefix(FORM)
 
@@ -191,8 +191,10 @@ def test_claiming_on_the_page_confirms_and_an_ended_offer_says_so(served):  # no
     cancel(site, "Daniel Reyes")
     site.mailer("run", now=CANCELLED_AT)
     line = next(x for x in site.sent() if x["kind"] == "offer" and x["to"] == BEN)
-    plain = read_eml(site, line).get_body(preferencelist=("plain",)).get_content()
-    claim = urlsplit(re.search(r"Claim your seat: (\S+)", plain).group(1)).path
+    plain = body_text(read_eml(site, line))
+    link = re.search(r"Claim your seat: (\S+)", plain)
+    assert link is not None, plain
+    claim = urlsplit(link.group(1)).path
 
     page = site.client.get(claim)
     pressed = site.client.post(claim)
@@ -213,8 +215,10 @@ def test_the_claim_page_says_the_offer_ended_once_its_time_is_up(site):
     cancel(site, "Daniel Reyes")
     site.mailer("run", now=CANCELLED_AT)
     line = next(x for x in site.sent() if x["kind"] == "offer" and x["to"] == BEN)
-    plain = read_eml(site, line).get_body(preferencelist=("plain",)).get_content()
-    claim = urlsplit(re.search(r"Claim your seat: (\S+)", plain).group(1)).path
+    plain = body_text(read_eml(site, line))
+    link = re.search(r"Claim your seat: (\S+)", plain)
+    assert link is not None, plain
+    claim = urlsplit(link.group(1)).path
     settings = site.settings()
     secret = load_secret(settings.ledger.path.parent, may_generate=True)
     late = CANCELLED_AT + timedelta(hours=12, minutes=1)  # before the next run passes it on
@@ -242,7 +246,7 @@ def test_the_offer_says_until_when_in_the_sessions_zone(offered):
     site = offered
 
     line = next(x for x in site.sent() if x["kind"] == "offer")
-    plain = read_eml(site, line).get_body(preferencelist=("plain",)).get_content()
+    plain = body_text(read_eml(site, line))
 
     assert "until Tue Nov 24 21:05 CST" in plain
     assert "Claim your seat: " + FORM in plain

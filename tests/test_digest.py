@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from conftest import NOW
+from conftest import NOW, body_text
 from test_emails import read_eml
 
 # NOW is Tuesday 2026-11-24; the digest slot is Mondays 09:00 Chicago (15:00 UTC).
@@ -29,7 +29,7 @@ def add_resources(site, *titles: str, added_on: str = "2026-11-27") -> None:
 
 
 def digest_text(site, line) -> str:
-    return read_eml(site, line).get_body(("plain",)).get_content()
+    return body_text(read_eml(site, line))
 
 
 def test_the_first_digest_goes_to_subscribers_and_opted_in_signers_up(site):
@@ -126,7 +126,7 @@ def test_every_digest_can_be_unsubscribed_from(site):
     assert ", <mailto:organizers@example.org?subject=unsubscribe%20" in unsubscribe
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     link = unsubscribe[1 : unsubscribe.index(">")]
-    html = mail.get_body(("html",)).get_content()
+    html = body_text(mail, "html")
     assert f'href="{link}"' in html
     assert "You receive this digest because you subscribed" in html
 

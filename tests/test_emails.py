@@ -6,7 +6,7 @@ import email
 import re
 from email import policy
 
-from conftest import NOW
+from conftest import NOW, body_text
 
 from mailer.jobs.runner import run_job
 from mailer.ledger.sqlite import Ledger
@@ -37,11 +37,9 @@ def test_each_email_is_multipart_alternative_with_an_invitation(site):
     assert mail["Reply-To"] == "organizers@example.org"
     assert mail["Message-ID"].endswith("@example.org>") and mail["Date"]
     assert mail.get_content_type() == "multipart/mixed"
-    body = mail.get_body(("plain",))
-    html = mail.get_body(("html",))
-    assert "You have a seat, Daniel." in body.get_content()
-    assert "https://zoom.example.org/j/81234567890" in body.get_content()
-    assert '<html lang="en"' in html.get_content()
+    assert "You have a seat, Daniel." in body_text(mail)
+    assert "https://zoom.example.org/j/81234567890" in body_text(mail)
+    assert '<html lang="en"' in body_text(mail, "html")
     invite = next(p for p in mail.iter_attachments() if p.get_filename() == "invite.ics")
     assert "DTSTART;TZID=America/Chicago:20261202T120000" in invite.get_content()
 
@@ -49,8 +47,8 @@ def test_each_email_is_multipart_alternative_with_an_invitation(site):
 def test_non_members_are_asked_for_a_donation_and_members_are_not(site):
     site.mailer("run")
 
-    non_member = message_to(site, "daniel.reyes@example.org").get_body(("plain",)).get_content()
-    member = message_to(site, "maya.okafor@example.org").get_body(("plain",)).get_content()
+    non_member = body_text(message_to(site, "daniel.reyes@example.org"))
+    member = body_text(message_to(site, "maya.okafor@example.org"))
 
     assert "donation of $15–25" in non_member
     assert "the Community Legal Defense Fund" in non_member
@@ -91,7 +89,7 @@ def test_outbox_index_names_each_message(site):
 def test_the_confirmation_says_what_to_expect_from_the_sites_settings(site):
     site.mailer("run")
 
-    text = message_to(site, "daniel.reyes@example.org").get_body(("plain",)).get_content()
+    text = body_text(message_to(site, "daniel.reyes@example.org"))
     assert "What to expect:" in text
     assert "What is shared in the room stays in the room" in text
     assert "Cameras are optional" in text and "captions" in text
@@ -105,5 +103,5 @@ def test_a_site_that_says_nothing_of_what_to_expect_leaves_it_out(site):
     site.mailer("run")
 
     shown = message_to(site, "daniel.reyes@example.org")
-    assert "What to expect" not in shown.get_body(("plain",)).get_content()
-    assert "What to expect" not in shown.get_body(("html",)).get_content()
+    assert "What to expect" not in body_text(shown)
+    assert "What to expect" not in body_text(shown, "html")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from conftest import NOW
+from conftest import NOW, body_text
 from test_emails import read_eml
 
 from mailer.mail.invitations import invitation
@@ -19,10 +20,10 @@ from mailer.settings import config
 def invite_of(site, line) -> icalendar.Calendar:
     mail = read_eml(site, line)
     part = next(p for p in mail.iter_attachments() if p.get_content_type() == "text/calendar")
-    return icalendar.Calendar.from_ical(part.get_payload(decode=True))
+    return icalendar.Calendar.from_ical(cast(bytes, part.get_payload(decode=True)))
 
 
-def vevent(calendar: icalendar.Calendar) -> icalendar.Event:
+def vevent(calendar: icalendar.Calendar) -> icalendar.Component:
     return next(c for c in calendar.walk() if c.name == "VEVENT")
 
 
@@ -102,7 +103,7 @@ def test_moving_the_session_sends_one_update_per_confirmed_person(site):
     event = vevent(invite_of(site, updates[0]))
     assert event["SEQUENCE"] == 1
     assert event.decoded("DTSTART").hour == 13
-    text = read_eml(site, updates[0]).get_body(("plain",)).get_content()
+    text = body_text(read_eml(site, updates[0]))
     assert "moved it to Wednesday, December 2, 2026, 1:00–2:30 pm CST" in text
     assert "(it was Wednesday, December 2, 2026, 12:00–1:30 pm CST)" in text
 
@@ -115,7 +116,7 @@ def test_a_new_join_link_is_an_update_too(site):
 
     updates = [line for line in site.sent() if line["kind"] == "update"]
     assert len(updates) == 12
-    text = read_eml(site, updates[0]).get_body(("plain",)).get_content()
+    text = body_text(read_eml(site, updates[0]))
     assert "The Zoom link is new" in text and "j/99999999999" in text
 
 

@@ -23,6 +23,7 @@ from fake_token_endpoint import TokenEndpoint
 from mailer.core.errors import ConfigError, WorkbookError
 from mailer.jobs.dry_run import dry_run
 from mailer.jobs.runner import run_job, run_jobs
+from mailer.jobs.signups import SignupsReport
 from mailer.ledger.sqlite import Ledger
 from mailer.mail.render import Renderer
 from mailer.sending.transports import open_transport
@@ -474,7 +475,9 @@ def test_a_dry_run_reads_the_sheet_and_writes_not_one_cell(sheet):
     with dry_run(sheet.open()) as (scratch, memory):
         (outcome,) = run_jobs(scratch, [config.SIGNUPS_JOB], NOW, record=False)
 
-    assert outcome.report is not None and outcome.report.cells_written > 0  # would write
+    assert (
+        isinstance(outcome.report, SignupsReport) and outcome.report.cells_written > 0
+    )  # would write
     assert len(memory.sent) == 14
     assert sheet.signups() == before
     assert not [c for c in sheet.sheets.calls if c.method != "GET"]

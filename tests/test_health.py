@@ -88,7 +88,8 @@ def test_mailer_health_follows_a_running_daemon(site):
     assert alive.output.startswith("ok: the daemon is waiting for its next job (heartbeat ")
     assert after.exit_code == 1
     assert after.output.startswith("unhealthy: the daemon stopped ")
-    assert read_beat(state).at <= datetime.now(UTC)
+    beat = read_beat(state)
+    assert beat is not None and beat.at <= datetime.now(UTC)
 
 
 def get(url: str) -> tuple[int, str]:
@@ -115,7 +116,7 @@ def test_healthz_answers_from_the_ledger_and_says_nothing_else(site):
                 reachable = get(url)
                 break
             except OSError:
-                assert server.poll() is None, server.stdout.read().decode()
+                assert server.poll() is None, server.stdout and server.stdout.read().decode()
                 assert time.monotonic() < deadline, "mailer serve did not answer"
                 time.sleep(0.1)
         checked = site.mailer("health", "--url", url, now=None)

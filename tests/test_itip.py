@@ -9,6 +9,7 @@ invitation made (same UID, a higher SEQUENCE).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 import pytest
 import vobject
@@ -27,8 +28,8 @@ def calendars(site: SiteDir) -> list[tuple[dict, str, vobject.base.Component]]:
         message = read_eml(site, line)
         for part in message.iter_attachments():
             if part.get_content_type() == "text/calendar":
-                text = part.get_payload(decode=True).decode("utf-8")
-                found.append((line, part.get_param("method"), vobject.readOne(text)))
+                text = cast(bytes, part.get_payload(decode=True)).decode("utf-8")
+                found.append((line, cast(str, part.get_param("method")), vobject.readOne(text)))
     return found
 
 
@@ -61,7 +62,7 @@ def test_every_calendar_part_meets_itip(site, language):
 
     sent = calendars(site)
 
-    methods = {}
+    methods: dict[tuple[str, str], list[int]] = {}
     for line, method, calendar in sent:
         event = calendar.vevent
         assert calendar.method.value == method, line["key"]
@@ -96,4 +97,4 @@ def test_a_long_address_is_folded_and_still_reads_whole(site):
     assert calendar.vevent.attendee.value == f"mailto:{long_address}"
     raw = read_eml(site, line)
     part = next(p for p in raw.iter_attachments() if p.get_content_type() == "text/calendar")
-    assert all(len(x) <= 75 for x in part.get_payload(decode=True).split(b"\r\n"))
+    assert all(len(x) <= 75 for x in cast(bytes, part.get_payload(decode=True)).split(b"\r\n"))

@@ -31,6 +31,13 @@ from mailer.web.app import create_app
 SPANISH = ("tomas.alvarez@example.org", "elena.petrova@example.org", "rosa.jimenez@example.org")
 
 
+def path_in(text: str, page: str) -> str:
+    """The path of the first link to `mailer serve`'s `page` in an email's text."""
+    found = re.search(rf"https://care\.example\.org(/{page}/\S+)", text)
+    assert found, text
+    return found.group(1)
+
+
 def sent_to(site: SiteDir, address: str, kind: str):
     line = next(x for x in site.sent() if x["to"] == address and x["kind"] == kind)
     return line, read_eml(site, line)
@@ -182,12 +189,9 @@ def test_the_seat_page_opened_from_a_spanish_email_speaks_spanish(site):
         languages=site_speeches(settings, site_renderer(settings).catalogs),
     )
     _, message = sent_to(site, "tomas.alvarez@example.org", "confirmation")
-    plain = message.get_body(("plain",)).get_content()
-    link = re.search(r"https://care\.example\.org(/seat/\S+)", plain).group(1)
+    link = path_in(message.get_body(("plain",)).get_content(), "seat")
     _, english = sent_to(site, "daniel.reyes@example.org", "confirmation")
-    english_link = re.search(
-        r"https://care\.example\.org(/seat/\S+)", english.get_body(("plain",)).get_content()
-    ).group(1)
+    english_link = path_in(english.get_body(("plain",)).get_content(), "seat")
 
     page = app.test_client().get(link).get_data(as_text=True)
     bare = app.test_client().get(link.split("?")[0]).get_data(as_text=True)
@@ -281,11 +285,11 @@ def test_the_unsubscribe_page_of_a_spanish_digest_speaks_spanish(site):
         languages=site_speeches(settings, site_renderer(settings).catalogs),
     )
     line = next(x for x in site.sent(digests=True) if x["to"] == "priya.raman@example.org")
-    link = re.search(r"https://care\.example\.org(/unsubscribe/\S+)", digest_text(site, line))
+    link = path_in(digest_text(site, line), "unsubscribe")
 
-    page = app.test_client().get(link.group(1)).get_data(as_text=True)
-    done = app.test_client().post(link.group(1)).get_data(as_text=True)
+    page = app.test_client().get(link).get_data(as_text=True)
+    done = app.test_client().post(link).get_data(as_text=True)
 
-    assert link.group(1).endswith("?lang=es")
+    assert link.endswith("?lang=es")
     assert '<html lang="es" dir="ltr">' in page and "¿Quiere cancelar la suscripción" in page
     assert "Su suscripción quedó cancelada" in done

@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 from email import policy
 
+from conftest import body_text
+
 
 def move_session(site, starts_at: str, ends_at: str) -> None:
     """Set the sample session's start and end as an organizer types them (its zone: Chicago)."""
@@ -55,7 +57,7 @@ def test_a_time_that_happens_twice_is_read_as_the_first_and_reported(site):
     message = email.message_from_bytes(
         (site.outbox / confirmation["file"]).read_bytes(), policy=policy.default
     )
-    text = message.get_body(("plain",)).get_content()
+    text = body_text(message)
     assert "2 hours on Zoom" in text, "01:30 CDT to 02:30 CST is two real hours"
     assert "Sunday, November 7, 2027, 1:30 am CDT–2:30 am CST" in text
 

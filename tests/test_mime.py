@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
-from conftest import NOW
+from conftest import NOW, body_text
 
 from mailer.mail.message import Attachment, OutgoingMessage
 from mailer.mail.mime import mime_bytes
@@ -44,8 +44,8 @@ def test_every_part_reads_back_as_written():
     assert read["Reply-To"] == "organizers@example.org"
     assert read["Message-ID"].endswith("@example.org>")
     assert read["List-Unsubscribe"] == f"<{LONG_URL}>"
-    assert read.get_body(("plain",)).get_content().replace("\r\n", "\n") == sent.text
-    assert read.get_body(("html",)).get_content().replace("\r\n", "\n") == sent.html
+    assert body_text(read).replace("\r\n", "\n") == sent.text
+    assert body_text(read, "html").replace("\r\n", "\n") == sent.html
     (invite,) = list(read.iter_attachments())
     assert invite.get_filename() == "invite.ics"
     assert invite.get_payload(decode=True) == sent.attachments[0].data

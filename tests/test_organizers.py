@@ -11,7 +11,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import NOW
+from conftest import NOW, body_text
 from mail_servers import SmtpServer, SmtpSink
 from test_dates_that_cannot_be_right import move_sessions
 from test_google_sheets import FORM_TAB, sheet  # noqa: F401 - the Sheets stand-in fixture
@@ -55,7 +55,7 @@ def organizer_mail(sink: SmtpSink) -> list[tuple[str, str]]:
     for message in sink.received:
         if set(message.recipients) & set(ORGANIZERS):
             mime = message.mime
-            text = mime.get_body(("plain",)).get_content()
+            text = body_text(mime)
             seen.append((str(mime["Subject"]), text))
     return seen[::2] if all(len(m.recipients) == 1 for m in sink.received) else seen
 

@@ -92,6 +92,7 @@ def test_without_playwright_chromium_alone_takes_the_screenshots(site, tmp_path,
         result = build(site.settings(), NOW, tmp_path / "gallery")
     entries = [Entry(e.specimen, e.page, []) for e in result.entries[:1]]
 
+    assert CHROMIUM is not None
     how = _with_chromium_alone(CHROMIUM, tmp_path / "gallery", entries)
 
     assert "2,200 px tall" in how

@@ -197,7 +197,8 @@ def test_sendgrids_spent_daily_credits_pause_instead_of_stopping_the_run(tmp_pat
         outcome = deliver(ledger, transport(server), NOW)
 
     assert outcome == {"waiting": 3}
-    assert ledger.paused("sendgrid")[0] == NOW + timedelta(hours=24)
+    paused = ledger.paused("sendgrid")
+    assert paused is not None and paused[0] == NOW + timedelta(hours=24)
     assert {m.state for m in ledger.messages()} == {"pending"}
 
 

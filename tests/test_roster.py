@@ -46,7 +46,12 @@ def signups(draw, statuses=("", "", "", "cancelled", "confirmed")) -> list[Signu
 
 def written_back(people: list[Signup], result: roster.Plan) -> list[Signup]:
     """The signups as the sheet holds them after the job writes its statuses."""
-    return [dataclasses.replace(s, status=result.rows[s.row].status) for s in people]
+    return [dataclasses.replace(s, status=status(result.rows[s.row], s)) for s in people]
+
+
+def status(decision: roster.RowDecision, signup: Signup) -> str:
+    """The Status cell after the write: the decision, or what the organizer typed if none."""
+    return signup.status if decision.status is None else decision.status
 
 
 def in_order(people: list[Signup]) -> list[Signup]:
@@ -54,7 +59,7 @@ def in_order(people: list[Signup]) -> list[Signup]:
 
 
 def overrides(people: list[Signup]) -> set[str]:
-    first = {}
+    first: dict[str, Signup] = {}
     for s in in_order(people):
         first.setdefault(s.email, s)
     return {e for e, s in first.items() if s.status == roster.CONFIRMED}
@@ -78,7 +83,7 @@ def test_first_come_first_served(people, capacity):
     assert confirmed == distinct[:capacity]
     waiting = sorted(
         (e for e in distinct if result.seats[e].status == roster.WAITLISTED),
-        key=lambda e: result.seats[e].position,
+        key=lambda e: result.seats[e].position or 0,
     )
     assert waiting == distinct[capacity:]
     assert [result.seats[e].position for e in waiting] == list(range(1, len(waiting) + 1))

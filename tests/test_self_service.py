@@ -12,11 +12,12 @@ import sqlite3
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from urllib.parse import urlsplit
 
 import pytest
 import waitress
-from conftest import NOW, SiteDir
+from conftest import NOW, SiteDir, body_text
 from fake_sheets import serial
 from test_emails import read_eml
 from test_google_sheets import sheet  # noqa: F401 (the Google Sheet stand-in fixture)
@@ -42,13 +43,16 @@ def with_form(site: SiteDir, url: str = FORM) -> None:
 
 def text_of(site: SiteDir, line: dict) -> str:
     message = read_eml(site, line)
-    return message.get_body(preferencelist=("plain",)).get_content()
+    return body_text(message)
 
 
 def link_in(site: SiteDir, kind: str, address: str) -> str:
     """The release link in the plain-text part of the email of `kind` to `address`."""
     line = next(x for x in site.sent() if x["kind"] == kind and x["to"] == address)
-    return re.search(r"(https?://\S+(?:/seat/|entry\.123456=)\S+)", text_of(site, line)).group(1)
+    text = text_of(site, line)
+    link = re.search(r"(https?://\S+(?:/seat/|entry\.123456=)\S+)", text)
+    assert link is not None, text
+    return link.group(1)
 
 
 def kinds(site: SiteDir) -> Counter:
@@ -63,9 +67,10 @@ def calendar_part(site: SiteDir, line: dict) -> tuple[str, str]:
     """The method parameter of an email's text/calendar part, and its ATTENDEE's address."""
     message = read_eml(site, line)
     part = next(p for p in message.iter_attachments() if p.get_content_type() == "text/calendar")
-    ics = part.get_payload(decode=True).decode()
-    attendee = re.search(r"ATTENDEE[^:]*:mailto:(\S+)", ics.replace("\r\n ", "")).group(1)
-    return part.get_param("method"), attendee
+    ics = cast(bytes, part.get_payload(decode=True)).decode()
+    attendee = re.search(r"ATTENDEE[^:]*:mailto:(\S+)", ics.replace("\r\n ", ""))
+    assert attendee is not None, ics
+    return cast(str, part.get_param("method")), attendee.group(1)
 
 
 def answer_form(site: SiteDir, *tokens: str, answered: str = "11/24/2026 10:15:00") -> None:
@@ -410,7 +415,10 @@ def sequence_of(site: SiteDir, line: dict) -> int:
     """The SEQUENCE of an email's calendar part: a calendar keeps the highest it has seen."""
     message = read_eml(site, line)
     part = next(p for p in message.iter_attachments() if p.get_content_type() == "text/calendar")
-    return int(re.search(r"SEQUENCE:(\d+)", part.get_payload(decode=True).decode()).group(1))
+    ics = cast(bytes, part.get_payload(decode=True)).decode()
+    sequence = re.search(r"SEQUENCE:(\d+)", ics)
+    assert sequence is not None, ics
+    return int(sequence.group(1))
 
 
 def confirm_by_hand(site: SiteDir, name: str) -> None:

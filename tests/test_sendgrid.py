@@ -106,7 +106,7 @@ def test_sample_run_sends_one_request_per_shared_body(site):
     invite = confirmation["attachments"][0]
     assert invite["type"] == "text/calendar; method=REQUEST" and invite["filename"] == "invite.ics"
     event = icalendar.Calendar.from_ical(base64.b64decode(invite["content"])).walk("VEVENT")[0]
-    assert event["DTSTART"].dt.tzinfo is not None
+    assert event.decoded("DTSTART").tzinfo is not None
 
 
 def test_a_shared_body_goes_out_1000_personalizations_a_request(tmp_path: Path):

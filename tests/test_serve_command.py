@@ -34,14 +34,14 @@ def mailer_serve(site, said: list[str] | None = None) -> Iterator[int]:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
                 break
             except OSError:
-                assert server.poll() is None, server.stdout.read().decode()
+                assert server.poll() is None, server.stdout and server.stdout.read().decode()
                 assert time.monotonic() < deadline, "mailer serve did not answer"
                 time.sleep(0.1)
         yield port
     finally:
         server.terminate()
         server.wait(timeout=10)
-        if said is not None:
+        if said is not None and server.stdout is not None:
             said.append(server.stdout.read().decode())
 
 

@@ -221,7 +221,7 @@ def write_site(root: Path, case: Case | None = None) -> Path:
         f"jobs/{name}.toml": copy.deepcopy(job) for name, job in JOBS.items()
     }
     if case is not None:
-        table = files[case.file]
+        table: dict[str, typing.Any] = files[case.file]
         *section, name = case.key
         for part in section:
             table = table.setdefault(part, {})
@@ -295,7 +295,7 @@ def test_check_names_every_broken_job_file_at_once(tmp_path):
     mailer_toml = write_site(tmp_path)
     for i, case in enumerate(cases):
         job = copy.deepcopy(JOBS[Path(case.file).stem])
-        table = job
+        table: dict[str, typing.Any] = job
         for part in case.key[:-1]:
             table = table.setdefault(part, {})
         table[case.key[-1]] = case.value

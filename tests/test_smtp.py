@@ -59,7 +59,7 @@ def test_sample_confirmations_arrive_over_one_connection(site):
     assert kinds[1:] == ["multipart/alternative", "text/plain", "text/html", "text/calendar"]
     invite = next(p for p in mime.walk() if p.get_content_type() == "text/calendar")
     event = icalendar.Calendar.from_ical(invite.get_content()).walk("VEVENT")[0]
-    assert event["DTSTART"].dt.tzinfo is not None
+    assert event.decoded("DTSTART").tzinfo is not None
     assert "Content-Location" not in confirmation.data.decode()
 
 

@@ -25,7 +25,7 @@ SPANISH = {"tomas.alvarez@example.org", "elena.petrova@example.org", "rosa.jimen
 def score(message: Path, prefs: Path) -> tuple[float, str]:
     """SpamAssassin's score of one .eml, and the rules that made it."""
     checked = subprocess.run(
-        [SPAMASSASSIN, "-L", "-t", "-p", str(prefs)],
+        [str(SPAMASSASSIN), "-L", "-t", "-p", str(prefs)],
         input=message.read_bytes(),
         capture_output=True,
         check=False,

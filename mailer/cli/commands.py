@@ -877,15 +877,15 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     Webhook at /sendgrid/events (bounces, spam reports). Put it behind your
     HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
-    from mailer.core.tokens import load_secret
     from mailer.mail.speech import site_speeches
+    from mailer.settings.secret import site_secret
     from mailer.site import site_renderer
     from mailer.web.app import create_app
     from mailer.web.server import create_server
 
     settings = obj.settings()
     claim_window = _claim_window(settings)  # the job files are checked before anything is made
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    secret = site_secret(settings)
     app = create_app(
         settings.ledger.path,
         secret,

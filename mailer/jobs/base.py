@@ -1,4 +1,10 @@
-"""What every job kind's module offers: `run`, and a report that can say what it did."""
+"""What every job kind's module offers: `decide`, and a decision the runner carries through.
+
+A job reads and decides; it sends nothing and records nothing itself. The
+runner does the I/O in one order for every kind (jobs/runner.py): record the
+decision in the ledger, deliver what is due, then ask the decision to write
+back to the sheet what the ledger now holds. So no kind can forget a step.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +22,11 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int], None]
 WOULD_SEND = "would send"  # a dry run's count of what the transport took, in place of "sent"
-Send = Callable[[], Counter[str]]
-"""Sends what the ledger holds as due; says how many ended sent, retry or failed."""
-
-
-def send_nothing() -> Counter[str]:
-    """A Send for a pass that decides and records, and leaves the sending to a later run."""
-    return Counter()
 
 
 class Report(Protocol):
     delivered: Counter[str]
+    """How many messages ended sent, retry, failed...: the runner fills it in."""
 
     def summary(self) -> str:
         """One line for logs and `mailer jobs`: what was decided, sent and rejected."""
@@ -37,11 +37,26 @@ class Report(Protocol):
         ...
 
 
+class Decision(Protocol):
+    """What one pass of a job decided, and how to keep it: the runner calls these in order."""
+
+    @property
+    def report(self) -> Report:
+        """What the pass did so far; record and write_back add to it."""
+        ...
+
+    def record(self, site: Site, ledger: Ledger) -> None:
+        """Commit the decisions and the messages they make to the ledger."""
+        ...
+
+    def write_back(self, site: Site, ledger: Ledger) -> None:
+        """After delivery: write to the sheet what the ledger now holds."""
+        ...
+
+
 class JobModule(Protocol):
-    def run(
-        self, site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send
-    ) -> Report:
-        """One pass of `job` as of `now`: decide, record in the ledger, send(), write back."""
+    def decide(self, site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Decision:
+        """One pass of `job` as of `now`: read and decide; nothing is recorded or sent yet."""
         ...
 
 

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 from mailer.core.errors import ConfigError
 from mailer.core.redact import mask, redact
 from mailer.core.text import plural
-from mailer.jobs.base import Send
 from mailer.ledger.sqlite import Ledger
 from mailer.model import Problem
 from mailer.rules.bounces import COMPLAINT
 from mailer.rules.statuses import CONFIRMED
 from mailer.sending.bounces import imap
 from mailer.sending.bounces.outcomes import Outcomes, Taken, take
+from mailer.sending.bounces.reports import Report as BounceReport
 from mailer.sending.bounces.reports import parse
 from mailer.settings.config import BounceSettings, JobSettings
 from mailer.site import Site
@@ -73,8 +73,30 @@ def describe(taken: Taken) -> str:
     return f"{mask(bounce.email)}: {what}{said}: {verdict}, {taken.verdict.why}"
 
 
-def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> BouncesReport:
-    """Read what came into the folder since the last scan and act on each bounce report."""
+@dataclass
+class Bounces:
+    """The bounce reports read since the last scan, and where the scan ended."""
+
+    mailbox: str
+    reports: list[BounceReport]
+    position: imap.Position
+    now: datetime
+    report: BouncesReport
+
+    def record(self, site: Site, ledger: Ledger) -> None:
+        """Act on each report (suppress, count) and keep where the scan ended."""
+        self.report.outcomes = take(ledger, self.reports, self.now)
+        position = self.position
+        ledger.set_mailbox_position(self.mailbox, position.uidvalidity, position.last_uid, self.now)
+
+    def write_back(self, site: Site, ledger: Ledger) -> None:
+        """Nothing goes to the sheet; people with a seat whose email bounced go to organizers."""
+        for problem in seated_and_unreachable(site, ledger, self.now):
+            tell_organizers(self.report, problem)
+
+
+def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Bounces:
+    """Read what came into the folder since the last scan: the bounce reports to act on."""
     settings = site.settings.bounces
     if settings is None:
         raise ConfigError(f"{job.source}: a bounces job needs [bounces] in mailer.toml")
@@ -87,11 +109,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         after=imap.Position(*stored) if stored else None,
     )
     reports = [report for _, raw in found.reports for report in parse(raw)]
-    report = BouncesReport(looked_at=found.looked_at, outcomes=take(ledger, reports, now))
-    ledger.set_mailbox_position(mailbox, found.position.uidvalidity, found.position.last_uid, now)
-    for problem in seated_and_unreachable(site, ledger, now):
-        tell_organizers(report, problem)
-    return report
+    return Bounces(mailbox, reports, found.position, now, BouncesReport(looked_at=found.looked_at))
 
 
 def mailbox_name(settings: BounceSettings) -> str:
@@ -110,8 +128,8 @@ def seated_and_unreachable(site: Site, ledger: Ledger, now: datetime) -> list[Pr
     if not bounced:
         return []
     events = {i: s.event for i, s in ledger.stored_events().items() if not s.missing}
-    tab = site.settings.workbook.tab("signups")
-    column = site.settings.workbook.column_map("signups")["email"]
+    tab = site.sheet.tab_name("signups")
+    column = site.sheet.header("signups", "email")
     found = []
     for seat in ledger.seats():
         event, bounce = events.get(seat.event_id), bounced.get(seat.email)

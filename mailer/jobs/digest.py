@@ -13,8 +13,8 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from mailer.core.text import plural
-from mailer.core.tokens import hmac_token, load_secret, unsubscribe_token
-from mailer.jobs.base import Send, delivered_text
+from mailer.core.tokens import hmac_token, unsubscribe_token
+from mailer.jobs.base import delivered_text
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Ledger
 from mailer.mail.emails import event_view, site_body, site_speech, with_language
@@ -29,8 +29,9 @@ from mailer.rules.statuses import OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import DigestOptions
 from mailer.settings.languages import spellings
-from mailer.sheet.backends import CellChange, Table
+from mailer.settings.secret import site_secret
 from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
+from mailer.sheet.view import Tab
 from mailer.site import Site
 
 if TYPE_CHECKING:
@@ -82,8 +83,46 @@ class Contents:
     sessions: list[dict[str, object]]
 
 
-def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> DigestReport:
-    """Decide this slot's digest if it is due and has news, then send what is due."""
+@dataclass
+class SlotDigest:
+    """A slot's digest as decided: what it carries, and to whom."""
+
+    slot: str
+    resources: list[str]  # the keys of the resources it carries
+    drafts: Iterator[Draft]  # made as the ledger takes them (never all at once)
+
+
+@dataclass
+class Digest:
+    """One pass: this slot's digest if it is due and has news, and the sheet as it was read."""
+
+    job: JobSettings
+    now: datetime
+    tables: dict[str, Tab]
+    subscribers: list[Subscriber]
+    report: DigestReport
+    decided: SlotDigest | None = None
+
+    def record(self, site: Site, ledger: Ledger) -> None:
+        if self.decided is None:
+            return
+        d = self.decided
+        self.report.recipients = ledger.record_digest(
+            self.job.name, d.slot, d.resources, d.drafts, self.now
+        )
+
+    def write_back(self, site: Site, ledger: Ledger) -> None:
+        """Who left, on the Subscribers tab; which digest carried each resource, on Resources."""
+        if "subscribers" in self.tables:
+            _, signups = _events_and_signups(site, self.tables)
+            self.report.unsubscribes_written = write_unsubscribes(
+                site, ledger, self.tables["subscribers"], self.subscribers, signups
+            )
+        _write_sent_in(site, ledger, self.job, self.tables)
+
+
+def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Digest:
+    """This slot's digest if it is due and has news."""
     slot = digest.latest_slot(job.at, ZoneInfo(job.timezone), now)
     report = DigestReport(slot=slot.label)
     tables = _read(site)
@@ -91,22 +130,18 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
     subscribers, problems = _subscribers(site, tables)
     report.problems.extend(problems)
     _remember_older_links(site, ledger, tables, subscribers)
+    decision = Digest(job, now, tables, subscribers, report)
     if history and history[-1][0] >= slot.label:
         report.skipped = f"the {history[-1][0]} digest was already decided"
     else:
-        _decide(site, ledger, now, job, slot, history, tables, subscribers, report)
-    report.delivered = send()
-    if "subscribers" in tables:
-        _, signups = _events_and_signups(site, tables)
-        report.unsubscribes_written = write_unsubscribes(
-            site, ledger, tables["subscribers"], subscribers, signups
+        decision.decided = _decide(
+            site, ledger, now, job, slot, history, tables, subscribers, report
         )
-    _write_sent_in(site, ledger, job, tables)
-    return report
+    return decision
 
 
 def _history(
-    site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]
+    site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Tab]
 ) -> tuple[list[tuple[str, list[str]]], int]:
     """The digests this job decided: the ledger's, and those the Resources tab shows it lacks.
 
@@ -125,7 +160,7 @@ def _history(
 
 
 def _remember_older_links(
-    site: Site, ledger: Ledger, tables: dict[str, Table], subscribers: list[Subscriber]
+    site: Site, ledger: Ledger, tables: dict[str, Tab], subscribers: list[Subscriber]
 ) -> None:
     """Derive again the tokens of links issued before sealed tokens, for all on the sheet.
 
@@ -134,14 +169,13 @@ def _remember_older_links(
     """
     if ledger.has_tokens():
         return
-    settings = site.settings
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    secret = site_secret(site.settings)
     _, signups = _events_and_signups(site, tables)
     readers = {s.email for s in subscribers} | {s.email for s in signups if s.digest}
     ledger.remember_tokens((hmac_token(secret, email), email) for email in sorted(readers))
 
 
-def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Table]) -> int:
+def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Tab]) -> int:
     """Say in the Resources tab which digest carried each resource, where it does not yet."""
     if "resources" not in tables:
         return 0
@@ -149,20 +183,17 @@ def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[st
     for slot, keys in ledger.digest_history(job.name):
         for key in keys:
             carried.setdefault(key, slot)
-    mapping = site.settings.workbook.column_map("resources")
-    table = tables["resources"]
+    tab = tables["resources"]
     changes = []
     for resource in _resources(site, tables)[0]:
         carried_in = carried.get(resource.key)
         if carried_in is None or (job.name, carried_in) in digest.sent_in(resource.sent_in):
             continue
         text = digest.sent_in_text([*digest.sent_in(resource.sent_in), (job.name, carried_in)])
-        changes.append(
-            CellChange(resource.row, (resource.url,), mapping["sent_in"], resource.sent_in, text)
-        )
+        changes.append(tab.change(resource.row, (resource.url,), "sent_in", resource.sent_in, text))
     if not changes:
         return 0
-    written = site.workbook.write(table.tab, [mapping["url"]], changes, [mapping["sent_in"]])
+    written = site.sheet.write(tab, ["url"], changes, ["sent_in"])
     return len(written.cells)
 
 
@@ -173,10 +204,10 @@ def _decide(
     job: JobSettings,
     slot: Slot,
     history: list[tuple[str, list[str]]],
-    tables: dict[str, Table],
+    tables: dict[str, Tab],
     subscribers: list[Subscriber],
     report: DigestReport,
-) -> None:
+) -> SlotDigest | None:
     options = job.options_as(DigestOptions)
     settings = site.settings
     resources, problems = _resources(site, tables)
@@ -186,7 +217,7 @@ def _decide(
     fresh = digest.new_resources(resources, sent_keys, since)
     if not fresh:
         report.skipped = f"no new resources since {since:%Y-%m-%d}; nothing sent"
-        return
+        return None
     events, signups = _events_and_signups(site, tables, ledger)
     recipients = digest.audience(subscribers, signups, set(ledger.suppressed()))
     known = spellings(settings)
@@ -194,12 +225,9 @@ def _decide(
     for reader in recipients:
         code = language_of(reader.language, known) or settings.organization.language
         by_language.setdefault(code, []).append(reader)
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
-    where = (settings.workbook.tab("resources"), settings.workbook.column_map("resources"))
-    fresh = [
-        dataclasses.replace(r, language=_language(r, known, where[0], where[1]["language"], report))
-        for r in fresh
-    ]
+    secret = site_secret(settings)
+    where = (tables["resources"].table.tab, tables["resources"].columns["language"])
+    fresh = [dataclasses.replace(r, language=_language(r, known, where, report)) for r in fresh]
     # With no reader at all the slot still holds what was new, as it always has.
     carried: list[str] = [] if recipients else [r.key for r in fresh]
     drafts: list[Iterator[Draft]] = []
@@ -218,58 +246,47 @@ def _decide(
         carried.extend(r.key for r in theirs if r.key not in carried)
     if not carried:
         report.skipped = f"no new resources for any reader since {since:%Y-%m-%d}; nothing sent"
-        return
+        return None
     report.resources = len(carried)
-    report.recipients = ledger.record_digest(
-        job.name, slot.label, carried, itertools.chain(*drafts), now
-    )
+    return SlotDigest(slot.label, carried, itertools.chain(*drafts))
 
 
 def _language(
-    resource: Resource, known: dict[str, str], tab: str, column: str, report: DigestReport
+    resource: Resource, known: dict[str, str], where: tuple[str, str], report: DigestReport
 ) -> str:
     """A resource's language code; blank, or a language the site lacks (reported): everyone's."""
     if not resource.language:
         return ""
     code = language_of(resource.language, known)
     if code is None:
-        report.problems.append(
-            Problem(
-                tab,
-                resource.row,
-                column,
-                f"{resource.language[:60]!r} is not a language this site writes in; the"
-                " resource goes to every reader",
-                fatal=False,
-            )
+        reason = (
+            f"{resource.language[:60]!r} is not a language this site writes in; the"
+            " resource goes to every reader"
         )
+        report.problems.append(Problem(where[0], resource.row, where[1], reason, fatal=False))
         return ""
     return code
 
 
-def _read(site: Site) -> dict[str, Table]:
+def _read(site: Site) -> dict[str, Tab]:
     """Every tab the digest needs, in one read; tabs the workbook lacks are left out."""
-    names = {name: site.settings.workbook.tab(name) for name in DIGEST_TABS}
-    found = site.workbook.read(list(names.values()))
-    return {name: found[tab] for name, tab in names.items() if tab in found}
+    return site.sheet.read(DIGEST_TABS)
 
 
-def _subscribers(site: Site, tables: dict[str, Table]) -> tuple[list[Subscriber], list[Problem]]:
+def _subscribers(site: Site, tables: dict[str, Tab]) -> tuple[list[Subscriber], list[Problem]]:
     if "subscribers" not in tables:
         return [], []
-    return parse_subscribers(
-        tables["subscribers"], site.settings.workbook.column_map("subscribers")
-    )
+    return parse_subscribers(tables["subscribers"].table, tables["subscribers"].columns)
 
 
-def _resources(site: Site, tables: dict[str, Table]) -> tuple[list[Resource], list[Problem]]:
+def _resources(site: Site, tables: dict[str, Tab]) -> tuple[list[Resource], list[Problem]]:
     if "resources" not in tables:
         return [], []
-    return parse_resources(tables["resources"], site.settings.workbook.column_map("resources"))
+    return parse_resources(tables["resources"].table, tables["resources"].columns)
 
 
 def _events_and_signups(
-    site: Site, tables: dict[str, Table], ledger: Ledger | None = None
+    site: Site, tables: dict[str, Tab], ledger: Ledger | None = None
 ) -> tuple[list[Event], list[Signup]]:
     """The sessions (under the ids the ledger knows them by) and every signup row that reads.
 
@@ -279,7 +296,7 @@ def _events_and_signups(
     zone = settings.organization.zone
     events: list[Event] = []
     if "events" in tables:
-        parsed = parse_events(tables["events"], settings.workbook.column_map("events"), str(zone))
+        parsed = parse_events(tables["events"].table, tables["events"].columns, str(zone))
         events = parsed.events
         if ledger is not None:
             stored = {i: s.event for i, s in ledger.stored_events().items()}
@@ -287,8 +304,8 @@ def _events_and_signups(
     if "signups" not in tables:
         return events, []
     signups = parse_signups(
-        tables["signups"],
-        settings.workbook.column_map("signups"),
+        tables["signups"].table,
+        tables["signups"].columns,
         events,
         zone,
         lambda identity, answer, cell: Resolution(answer or cell or "-"),

@@ -29,7 +29,8 @@ class Pinger:
         request = urllib.request.Request(target, headers={"User-Agent": "mailer"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                return 200 <= answer.status < 300
+                status: int = answer.status
+                return 200 <= status < 300
         except (urllib.error.URLError, OSError, ValueError) as err:
             # The URL is the check's secret: say what went wrong, not where.
             log.warning("monitor ping %r did not go through: %s", signal or "success", _why(err))

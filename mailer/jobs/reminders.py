@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from mailer.jobs.base import Send, delivered_text
+from mailer.jobs.base import delivered_text
 from mailer.ledger.sqlite import Ledger
 from mailer.mail.emails import EventEmails
+from mailer.mail.message import Draft
 from mailer.rules import roster
 from mailer.rules.adoption import NOTIFIED
 from mailer.rules.reminders import REMINDER, due_reminders
@@ -41,8 +42,22 @@ class RemindersReport:
         )
 
 
-def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send) -> RemindersReport:
-    """Send every reminder due as of `now`. Reads no spreadsheet: seats come from the ledger."""
+@dataclass
+class Reminders:
+    """The reminders due as of a moment; nothing goes back to the sheet."""
+
+    drafts: list[Draft]
+    report: RemindersReport
+
+    def record(self, site: Site, ledger: Ledger) -> None:
+        self.report.decided = ledger.add(self.drafts)
+
+    def write_back(self, site: Site, ledger: Ledger) -> None:
+        return None
+
+
+def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Reminders:
+    """Every reminder due as of `now`. Reads no spreadsheet: seats come from the ledger."""
     options = job.options_as(ReminderOptions)
     # A session whose row left the events tab gets no reminder (it is not cancelled either).
     events = {i: s.event for i, s in ledger.stored_events().items() if not s.missing}
@@ -67,7 +82,7 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
         reminded_at,
     )
     builders: dict[str, EventEmails] = {}
-    drafts = []
+    drafts: list[Draft] = []
     for notice in notices:
         seat = seats[(notice.event_id, notice.email)]
         if notice.event_id not in builders:
@@ -85,7 +100,4 @@ def run(site: Site, ledger: Ledger, job: JobSettings, now: datetime, send: Send)
                 language=seat.language,
             )
         )
-    report = RemindersReport(by_event=Counter(n.event_id for n in notices))
-    report.decided = ledger.add(drafts)
-    report.delivered = send()
-    return report
+    return Reminders(drafts, RemindersReport(by_event=Counter(n.event_id for n in notices)))

@@ -7,7 +7,6 @@ daemon both come through here.
 from __future__ import annotations
 
 import importlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from datetime import datetime
 from typing import cast
 
 from mailer.core.errors import ConfigError, MailerError
-from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report, send_nothing
+from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report
 from mailer.jobs.monitor import FAIL, START, SUCCESS, Pinger
 from mailer.jobs.organizers import Ran, after_run, failing_reason
 from mailer.jobs.runlog import RunLog
@@ -56,18 +55,21 @@ def run_job(
     progress: Progress | None = None,
     dry_run: bool = False,
 ) -> Report:
-    """One pass of `job` as of `now`; the caller holds the ledger's lock.
+    """One pass of `job` as of `now`: decide, record, deliver, write back.
 
-    In a dry run what the transport took is counted as `would send`, not `sent`.
+    The caller holds the ledger's lock. With send=False what is decided is
+    recorded and written back, and its messages are left for a later run. In
+    a dry run what the transport took is counted as `would send`, not `sent`.
     """
-
-    def sending() -> Counter[str]:
+    decision = job_module(job.kind).decide(site, ledger, job, now)
+    decision.record(site, ledger)
+    if send and KINDS[job.kind].sends:
         counted = deliver(ledger, site.transport, now, progress)
         if dry_run:
             counted[WOULD_SEND] = counted.pop("sent", 0)
-        return counted
-
-    return job_module(job.kind).run(site, ledger, job, now, sending if send else send_nothing)
+        decision.report.delivered = counted
+    decision.write_back(site, ledger)
+    return decision.report
 
 
 def run_jobs(

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from mailer.ledger.sqlite import Ledger
 from mailer.model import Signup, Subscriber
-from mailer.sheet.backends import CellChange, Table
+from mailer.sheet.view import Tab
 from mailer.site import Site
 
 UNSUBSCRIBE = "unsubscribe"
@@ -17,7 +17,7 @@ UNSUBSCRIBE = "unsubscribe"
 def write_unsubscribes(
     site: Site,
     ledger: Ledger,
-    table: Table,
+    tab: Tab,
     subscribers: Sequence[Subscriber],
     signups: Iterable[Signup],
 ) -> int:
@@ -27,7 +27,6 @@ def write_unsubscribes(
     is added, so the sheet alone says they left and a lost ledger never brings
     the digest back to them. Returns how many cells and rows were written.
     """
-    mapping = site.settings.workbook.column_map("subscribers")
     unsubscribed = ledger.suppressed(UNSUBSCRIBE)
     zone = site.settings.organization.zone
 
@@ -35,25 +34,25 @@ def write_unsubscribes(
         return f"{datetime.fromisoformat(unsubscribed[email]).astimezone(zone):%Y-%m-%d}"
 
     changes = [
-        CellChange(s.row, s.key, mapping["unsubscribed_on"], "", day(s.email))
+        tab.change(s.row, s.key, "unsubscribed_on", "", day(s.email))
         for s in subscribers
         if s.email in unsubscribed and not s.unsubscribed
     ]
     written = 0
     if changes:
-        written = len(site.workbook.write(table.tab, [mapping["email"]], changes).cells)
+        written = len(site.sheet.write(tab, ["email"], changes).cells)
     listed = {s.email for s in subscribers}
     opted_in = {s.email: s for s in signups if s.digest}
     added = [
         {
-            mapping["email"]: opted_in[email].address,
-            mapping["name"]: opted_in[email].name,
-            mapping["unsubscribed_on"]: day(email),
+            "email": opted_in[email].address,
+            "name": opted_in[email].name,
+            "unsubscribed_on": day(email),
         }
         for email in sorted(unsubscribed)
         if email in opted_in and email not in listed
     ]
-    return written + (site.workbook.append(table.tab, added) if added else 0)
+    return written + (site.sheet.append(tab, added) if added else 0)
 
 
 @dataclass(frozen=True)
@@ -72,24 +71,22 @@ def sync_unsubscribes(site: Site, ledger: Ledger) -> Synced:
     from mailer.model import Resolution
     from mailer.sheet.tabs import parse_signups, parse_subscribers
 
-    settings = site.settings
-    names = {tab: settings.workbook.tab(tab) for tab in ("subscribers", "signups")}
-    tables = site.workbook.read(list(names.values()))
+    tables = site.sheet.read(["subscribers", "signups"])
     signups: list[Signup] = []
-    if names["signups"] in tables:
+    if "signups" in tables:
         signups = parse_signups(
-            tables[names["signups"]],
-            settings.workbook.column_map("signups"),
+            tables["signups"].table,
+            tables["signups"].columns,
             [],
-            settings.organization.zone,
+            site.settings.organization.zone,
             lambda identity, answer, cell: Resolution(answer or cell or "-"),
         ).signups
     opted_in = frozenset(s.email for s in signups if s.digest)
-    if names["subscribers"] not in tables:
+    if "subscribers" not in tables:
         return Synced(0, opted_in)
-    table = tables[names["subscribers"]]
-    subscribers, _ = parse_subscribers(table, settings.workbook.column_map("subscribers"))
-    written = write_unsubscribes(site, ledger, table, subscribers, signups)
+    tab = tables["subscribers"]
+    subscribers, _ = parse_subscribers(tab.table, tab.columns)
+    written = write_unsubscribes(site, ledger, tab, subscribers, signups)
     return Synced(written, opted_in | {s.email for s in subscribers})
 
 
@@ -97,20 +94,21 @@ def clear_unsubscribe(site: Site, email: str) -> int:
     """Clear unsubscribed_on for an address taken off the suppression list; cells cleared."""
     from mailer.sheet.tabs import parse_subscribers
 
-    tab = site.settings.workbook.tab("subscribers")
-    table = site.workbook.read([tab]).get(tab)
-    if table is None:
+    tab = site.sheet.read(["subscribers"]).get("subscribers")
+    if tab is None:
         return 0
-    mapping = site.settings.workbook.column_map("subscribers")
-    subscribers, _ = parse_subscribers(table, mapping)
-    column = table.column_index(mapping["unsubscribed_on"])
+    subscribers, _ = parse_subscribers(tab.table, tab.columns)
     changes = [
-        CellChange(
-            s.row, s.key, mapping["unsubscribed_on"], table.cell(table.rows[s.row - 2], column), ""
+        tab.change(
+            s.row,
+            s.key,
+            "unsubscribed_on",
+            tab.cell(tab.table.rows[s.row - 2], "unsubscribed_on"),
+            "",
         )
         for s in subscribers
         if s.email == email and s.unsubscribed
     ]
     if not changes:
         return 0
-    return len(site.workbook.write(tab, [mapping["email"]], changes).cells)
+    return len(site.sheet.write(tab, ["email"], changes).cells)

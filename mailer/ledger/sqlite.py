@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailer.core.errors import LedgerError, LockedError
@@ -565,7 +566,7 @@ class Ledger(BounceMemory):
         bodies: set[str] = set()
         new_bodies = 0
 
-        def rows() -> Iterator[tuple]:
+        def rows() -> Iterator[tuple[object, ...]]:
             nonlocal new_bodies
             for d in drafts:
                 if d.body.id not in bodies:
@@ -602,7 +603,8 @@ class Ledger(BounceMemory):
 
     def count_due(self) -> int:
         query = "SELECT count(*) FROM messages WHERE state IN (?, ?)"
-        return self.db.execute(query, (PENDING, RETRY)).fetchone()[0]
+        count: int = self.db.execute(query, (PENDING, RETRY)).fetchone()[0]
+        return count
 
     def due(self, batch: int = 500) -> Iterator[list[OutgoingMessage]]:
         """Messages decided but not delivered (new, or left by a pause or a 4xx), in batches.
@@ -628,7 +630,7 @@ class Ledger(BounceMemory):
             after = (last[6], last[4], last[5], last[0])
             yield [self._message(row, bodies) for row in rows]
 
-    def _message(self, row: tuple, bodies: dict[str, Body]) -> OutgoingMessage:
+    def _message(self, row: tuple[Any, ...], bodies: dict[str, Body]) -> OutgoingMessage:
         key, kind, event_id, envelope_json, created_at, body_id, _ = row
         if body_id not in bodies:
             query = "SELECT body FROM bodies WHERE id = ?"
@@ -754,11 +756,12 @@ class Ledger(BounceMemory):
 
         An unknown message may have been delivered, so it counts against a quota.
         """
-        return self.db.execute(
+        count, first = self.db.execute(
             "SELECT count(*), MIN(COALESCE(sent_at, tried_at)) FROM messages"
             " WHERE state IN (?, ?, ?) AND COALESCE(sent_at, tried_at) > ?",
             (SENT, UNKNOWN, SENDING, since.astimezone(UTC).isoformat()),
         ).fetchone()
+        return int(count), first
 
     def pause(self, transport: str, until: datetime, reason: str) -> None:
         """Send nothing more through `transport` before `until` (a quota or a rate limit)."""
@@ -789,7 +792,7 @@ class Ledger(BounceMemory):
         """Unknown messages go back in the queue: all, or those tried before a moment,
         without bulk mail, without those about some events, or only those tried once."""
         query = "UPDATE messages SET state = ?, reason = '' WHERE state = ?"
-        args: tuple = (PENDING, UNKNOWN)
+        args: tuple[object, ...] = (PENDING, UNKNOWN)
         if tried_before is not None:
             query += " AND COALESCE(tried_at, created_at) < ?"
             args += (tried_before.astimezone(UTC).isoformat(),)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urlencode
 
-from mailer.core.tokens import load_secret
 from mailer.mail.invitations import content_type, invitation
 from mailer.mail.message import Attachment, Body, Draft, placeholder
 from mailer.mail.render import Prepared, Renderer
@@ -21,6 +20,7 @@ from mailer.rules.roster import RELEASED, Notice
 from mailer.rules.self_service import SeatLinks
 from mailer.settings.config import Settings
 from mailer.settings.languages import site_texts
+from mailer.settings.secret import site_secret
 
 INVITING = (roster.CONFIRMATION, roster.PROMOTION, UPDATE)
 UNINVITING = (CANCELLATION, RELEASED)  # a METHOD:CANCEL for those who had an invitation
@@ -144,7 +144,7 @@ def seat_links(site: Site) -> SeatLinks | None:
     way = self_service.way(settings.server.public_url, settings.self_service.form_url)
     if not way:
         return None
-    secret = load_secret(settings.ledger.path.parent, settings.transport.backend == "outbox")
+    secret = site_secret(settings)
     if way == self_service.SERVER:
         return SeatLinks(secret, public_url=settings.server.public_url)
     return SeatLinks(secret, form_url=settings.self_service.form_url)
@@ -185,7 +185,7 @@ class EventEmails:
         self.now = now
         self.event = event
         self.change = change or EventChange(sequence=0)
-        self._bodies: dict[tuple, Body] = {}
+        self._bodies: dict[tuple[object, ...], Body] = {}
         self.links = seat_links(site)
 
     def moment(self, local: datetime, language: str) -> str:

@@ -57,7 +57,8 @@ def invitation(
     vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     calendar.add_component(_vtimezone(event.timezone, event.starts_at.year))
     calendar.add_component(vevent)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical
 
 
 @functools.cache

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from mailer.settings.kinds import KINDS
+
 SENT = "sent"
 RETRY = "retry"
 FAILED = "failed"
@@ -27,13 +29,15 @@ UNKNOWN = "unknown"
 # A result only, never stored: "not now" (a quota or throttling reply); the message
 # stays queued and sending stops until `resume_at`.
 PAUSE = "pause"
-# Bulk mail waits behind everything time-critical (confirmations, reminders, changes).
-BULK_KINDS = frozenset({"digest"})
 
 
 def priority(kind: str) -> int:
-    """The order kinds go out in when the quota cannot take everything: lower first."""
-    return 1 if kind in BULK_KINDS else 0
+    """The order kinds go out in when the quota cannot take everything: lower first.
+
+    Bulk mail (as each job kind declares it) waits behind everything
+    time-critical (confirmations, reminders, changes).
+    """
+    return 1 if any(kind in job_kind.bulk for job_kind in KINDS.values()) else 0
 
 
 PERSON_FIELDS = (
@@ -57,7 +61,7 @@ def placeholder(name: str) -> str:
 def fill(template: str, values: Mapping[str, str], escape: bool = False) -> str:
     """Put a recipient's values into a template in one pass (values are never re-scanned)."""
 
-    def value(match: re.Match) -> str:
+    def value(match: re.Match[str]) -> str:
         text = values.get(match.group(1), "")
         return html.escape(text) if escape else text
 

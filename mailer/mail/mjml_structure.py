@@ -94,10 +94,10 @@ class _Walker(HTMLParser):
     def _opaque(self) -> bool:
         return any(tag in OPAQUE or tag == ATTRIBUTE_TAGS for tag in self.stack)
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._start(tag, closes=False)
 
-    def handle_startendtag(self, tag: str, attrs: list) -> None:
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._start(tag, closes=True)
 
     def _start(self, tag: str, closes: bool) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+from jinja2.environment import TemplateModule
 from markupsafe import Markup
 from mjml import mjml2html
 
@@ -112,7 +113,9 @@ class Renderer:
             text = text_from_html(body)
         return Prepared(subject=subject, html=body, text=text.strip() + "\n")
 
-    def _module(self, env: jinja2.Environment, filename: str, context: Mapping[str, object]):
+    def _module(
+        self, env: jinja2.Environment, filename: str, context: Mapping[str, object]
+    ) -> TemplateModule:
         try:
             return env.get_template(filename).make_module(dict(context))
         except jinja2.TemplateNotFound as err:

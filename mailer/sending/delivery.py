@@ -22,7 +22,7 @@ from mailer.core.errors import TransportError
 from mailer.core.redact import redact, secrets_in
 from mailer.ledger.sqlite import BOUNCE, SKIPPED, Ledger
 from mailer.mail.message import FAILED, PAUSE, RETRY, SENT, UNKNOWN, OutgoingMessage, SendResult
-from mailer.sending.pacing import DAY, NO_LIMITS, Limits, Pacer, pause_in_force, pause_until
+from mailer.sending.pacing import DAY, Pacer, pause_in_force, pause_until
 from mailer.sending.transports import Transport
 
 log = logging.getLogger("mailer.delivery")
@@ -45,7 +45,7 @@ class Run:
     secrets: list[str]
     pacer: Pacer
     allowance: int | None
-    outcome: Counter = field(default_factory=Counter)
+    outcome: Counter[str] = field(default_factory=Counter)
     stopped: bool = False
 
     def take_allowance(self) -> None:
@@ -61,12 +61,12 @@ def deliver(
     progress: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> Counter:
+) -> Counter[str]:
     """Send what is due; returns how many ended sent, retry, failed, unknown, or still waiting.
 
     The caller holds the run lock. `sleep` and `clock` pace a per-minute limit.
     """
-    limits: Limits = getattr(transport, "limits", NO_LIMITS)
+    limits = transport.limits
     settle_previous_run(ledger, now)
     run = Run(ledger, transport, now, secrets_in(), Pacer(limits, ledger, now, clock, sleep), None)
     total = ledger.count_due()
@@ -101,7 +101,7 @@ def settle_previous_run(ledger: Ledger, now: datetime) -> None:
 
 
 def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int) -> None:
-    size = run.pacer.largest(getattr(run.transport, "batch_size", BATCH))
+    size = run.pacer.largest(run.transport.batch_size)
     with run.transport:
         for page in run.ledger.due(max(size, BATCH)):
             for chunk in requests(page, size):
@@ -143,7 +143,7 @@ def _send_chunk(run: Run, chunk: Sequence[OutgoingMessage]) -> None:
 
 def _idempotent(transport: Transport) -> bool:
     """A transport that can repeat a message harmlessly (the outbox rewrites the same file)."""
-    return bool(getattr(transport, "idempotent", False))
+    return transport.idempotent
 
 
 def _store(run: Run, result: SendResult, message: OutgoingMessage) -> None:

@@ -29,6 +29,7 @@ from mailer.settings.rules import (
     rule_of,
 )
 from mailer.settings.schema import DEFAULT_COLUMNS, DEFAULT_TABS
+from mailer.settings.transports import TRANSPORTS
 
 Opts = TypeVar("Opts", bound=Options)
 SMTP_SECURITY = ("starttls", "ssl", "none")
@@ -124,7 +125,7 @@ class SendgridSettings:
 
 @dataclass(frozen=True)
 class TransportSettings:
-    backend: str = accepts(OneOf(("outbox", "smtp", "sendgrid")), "outbox")
+    backend: str = accepts(OneOf(TRANSPORTS.keys()), "outbox")
     path: Path = Path("outbox")
     # messages in any 24 hours, to stay under the provider's quota; 0: none
     daily_limit: int = accepts(Between(0, 1_000_000, "messages", zero="no limit"), 0)

@@ -1,11 +1,13 @@
-"""Every job kind, in the order `mailer run` takes them: its module and its [options].
+"""Every job kind, in the order `mailer run` takes them: its module, [options] and bulk mail.
 
-Each kind is one module in mailer/jobs/ with the same `run(site, ledger, job,
-now, send) -> Report` (see jobs/base.py); `jobs/<name>.toml` names the kind and
-its [options] table becomes the kind's options dataclass below. Config, the
-runner, the daemon, the command line and `mailer check` all read KINDS, so a
-new kind is a new module in mailer/jobs/ and one entry in KINDS. The table
-names each module by its dotted path, so settings import nothing from the jobs.
+Each kind is one module in mailer/jobs/ with the same `decide(site, ledger,
+job, now) -> Decision` (see jobs/base.py); `jobs/<name>.toml` names the kind and
+its [options] table becomes the kind's options dataclass below, whose
+`templates()` names the templates `mailer check` looks for. Config, the
+runner, the daemon, the command line, `mailer check`, the preview gallery and
+the send queue's order all read KINDS, so a new kind is a new module in
+mailer/jobs/ and one entry in KINDS. The table names each module by its dotted
+path, so settings import nothing from the jobs.
 """
 
 from __future__ import annotations
@@ -81,12 +83,18 @@ class BouncesOptions(Options):
 class Kind:
     module: str
     options: type[Options]
+    bulk: frozenset[str] = frozenset()
+    """The kinds of message this job sends that are bulk mail: they wait behind
+    time-critical mail, and an unsubscribe holds them back."""
+    sends: bool = True
+    """Whether its jobs make mail: the runner delivers after them and the preview
+    gallery runs them. False for a kind that only reads and records (bounces)."""
 
 
 # Bounces first: an address found dead is suppressed before this run writes to it again.
 KINDS: dict[str, Kind] = {
-    "bounces": Kind("mailer.jobs.bounces", BouncesOptions),
+    "bounces": Kind("mailer.jobs.bounces", BouncesOptions, sends=False),
     "signups": Kind("mailer.jobs.signups", SignupsOptions),
     "reminders": Kind("mailer.jobs.reminders", ReminderOptions),
-    "digest": Kind("mailer.jobs.digest", DigestOptions),
+    "digest": Kind("mailer.jobs.digest", DigestOptions, bulk=frozenset({"digest"})),
 }

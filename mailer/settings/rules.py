@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -160,7 +161,7 @@ class Address:
 
 @dataclass(frozen=True)
 class OneOf:
-    choices: tuple[str, ...]
+    choices: Collection[str]  # a registry's keys stay live: a name registered later counts
 
     def problem(self, value: Any) -> str | None:
         return None if value in self.choices else f"expected one of {', '.join(self.choices)}"

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import gspread
@@ -39,6 +39,7 @@ from mailer.settings.schema import DATE_FIELDS, DEFAULT_COLUMNS
 from mailer.sheet.workbook import CellChange, Table, WritePlan, normalize_header, plan_writes
 
 log = logging.getLogger("mailer.sheets")
+T = TypeVar("T")
 
 CREDENTIALS_VARIABLE = "GOOGLE_APPLICATION_CREDENTIALS"
 KEY_IN_URL = re.compile(r"/spreadsheets/d/([a-zA-Z0-9_-]+)")
@@ -440,7 +441,8 @@ class GoogleWorkbook:
     def _sheet(self, tab: str) -> dict[str, Any]:
         for sheet in self.metadata()["sheets"]:
             if sheet["properties"]["title"] == tab:
-                return sheet
+                found: dict[str, Any] = sheet
+                return found
         raise WorkbookError(f"no tab named {tab!r} (tabs: {self._tab_list()})")
 
     def _tab_list(self) -> str:
@@ -448,7 +450,7 @@ class GoogleWorkbook:
 
     # Calls
 
-    def _call(self, request: Callable[[], Any]) -> Any:
+    def _call(self, request: Callable[[], T]) -> T:
         """One API call, retried on 429, 5xx and network errors, bounded in tries and time."""
         try:
             return with_retries(
@@ -460,7 +462,7 @@ class GoogleWorkbook:
                 "more was written, and the next run finishes the work"
             ) from None
 
-    def _once(self, request: Callable[[], Any]) -> Any:
+    def _once(self, request: Callable[[], T]) -> T:
         """One try: what is worth repeating raises Retry, a refusal from Google a WorkbookError."""
         try:
             return request()

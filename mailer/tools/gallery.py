@@ -27,7 +27,7 @@ from mailer.mail.message import OutgoingMessage
 from mailer.rules import self_service
 from mailer.settings import config
 from mailer.settings.config import Settings
-from mailer.settings.kinds import ReminderOptions, SignupsOptions
+from mailer.settings.kinds import KINDS, ReminderOptions, SignupsOptions
 from mailer.settings.languages import site_languages
 from mailer.sheet.tabs import parse_events
 from mailer.site import Site
@@ -37,6 +37,7 @@ MEMBER = "maya.okafor@example.org"
 NON_MEMBER = "daniel.reyes@example.org"
 WAITING = "ben.whitaker@example.org"
 LEAVING = "rosa.jimenez@example.org"
+STORY_KINDS = ("signups", "reminders")  # the story drives these at its own moments
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,9 @@ def _story(
         _edit(site, "events", None, None, "status", "cancelled")
         decide(signups, now + timedelta(minutes=30))()
 
-    digest = jobs.get("digest")
+    # The digest, and any other kind of the registry that makes mail, decides once after
+    # the signups (a kind that only reads, such as bounces, is left out: nothing to show).
+    others = [job for kind, job in jobs.items() if kind not in STORY_KINDS and KINDS[kind].sends]
     return [
         decide(signups, now),
         show_first_pages,
@@ -184,7 +187,7 @@ def _story(
         claim_seat,
         lambda: show("Page: your seat is released", self_service.RELEASE, MEMBER, press=True),
         decide(reminders, start - timedelta(hours=23)),
-        *([decide(digest, now + timedelta(minutes=10))] if digest else []),
+        *(decide(job, now + timedelta(minutes=10)) for job in others),
         move_session,
         cancel_session,
     ]
@@ -215,6 +218,11 @@ def _pick(ledger: Ledger) -> list[Specimen]:
         found = (messages.get((kind, email)) if email else None) or first.get(kind)
         if found is not None:
             picked.append(Specimen(label, kind, found))
+    # A kind of message the list does not name (a new job kind's) is shown as it is named.
+    named = {kind for _, kind, _ in wanted}
+    for kind, message in first.items():
+        if kind not in named:
+            picked.append(Specimen(kind.replace("_", " ").capitalize(), kind, message))
     return picked
 
 

@@ -16,12 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailer.mail.mime import mime_bytes
 from mailer.settings.config import Settings
 from mailer.settings.languages import display_name
 from mailer.tools import gallery
 from mailer.tools.checks import check_html
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Route
 
 WIDTHS = (600, 375)
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -125,7 +129,7 @@ def _screenshots(folder: Path, entries: Sequence[Entry | PageEntry]) -> str:
     return f"headless Chromium ({chromium}) through Playwright, full page"
 
 
-def _local_only(route) -> None:
+def _local_only(route: Route) -> None:
     """Emails load nothing from the network; neither does their preview."""
     if route.request.url.startswith("file:"):
         route.continue_()

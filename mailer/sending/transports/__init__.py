@@ -1,17 +1,33 @@
-"""Where messages go: one small interface, one module per transport."""
+"""Where messages go: one small interface, one module per transport, found by name."""
 
 from __future__ import annotations
 
+import importlib
+from typing import Protocol, cast
+
+from mailer.core.errors import ConfigError
 from mailer.sending.pacing import Limits
 from mailer.sending.transports.base import Transport
 from mailer.settings.config import Settings
+from mailer.settings.transports import TRANSPORTS
 
 __all__ = ["Transport", "limits", "open_transport"]
 
 
+class TransportModule(Protocol):
+    def build(self, settings: Settings) -> Transport:
+        """The transport, its settings checked now rather than halfway through a send."""
+        ...
+
+
 def open_transport(settings: Settings) -> Transport:
     """The transport mailer.toml names, with its settings checked now rather than mid-send."""
-    transport = _build(settings)
+    name = settings.transport.backend
+    if name not in TRANSPORTS:
+        known = ", ".join(TRANSPORTS)
+        raise ConfigError(f"[transport] backend: {name!r}: expected one of {known}")
+    module = cast("TransportModule", importlib.import_module(TRANSPORTS[name]))
+    transport = module.build(settings)
     transport.limits = limits(settings)
     return transport
 
@@ -19,17 +35,3 @@ def open_transport(settings: Settings) -> Transport:
 def limits(settings: Settings) -> Limits:
     """`[transport] daily_limit` and `per_minute`."""
     return Limits(settings.transport.daily_limit, settings.transport.per_minute)
-
-
-def _build(settings: Settings) -> Transport:
-    if settings.transport.backend == "outbox":
-        from mailer.sending.transports.outbox import OutboxTransport
-
-        return OutboxTransport(settings.transport.path)
-    if settings.transport.backend == "smtp":
-        from mailer.sending.transports.smtp import SmtpTransport
-
-        return SmtpTransport(settings.transport.smtp)
-    from mailer.sending.transports.sendgrid import SendgridTransport
-
-    return SendgridTransport(settings.transport.sendgrid)

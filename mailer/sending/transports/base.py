@@ -20,6 +20,9 @@ class Transport(Protocol):
     look at the suppression list and a commit that these messages are being sent."""
     limits: Limits
     """The site's daily and per-minute limits (`[transport]`)."""
+    idempotent: bool
+    """True when sending a message again is harmless (the outbox rewrites the same file),
+    so no message needs to be committed as sending before it goes."""
 
     def open(self) -> bool:
         """Get ready for a batch (a connection, a folder); True when this call opened it."""
@@ -42,6 +45,7 @@ class TransportBase:
 
     opened_here: list[bool]
     limits: Limits = NO_LIMITS
+    idempotent: bool = False
 
     def open(self) -> bool:
         return False

@@ -22,6 +22,7 @@ from mailer.core.redact import ADDRESS, mask
 from mailer.mail.message import SENT, OutgoingMessage, SendResult
 from mailer.mail.mime import message_id, mime_bytes
 from mailer.sending.transports.base import TransportBase
+from mailer.settings.config import Settings
 
 INDEX = "index.jsonl"
 
@@ -105,3 +106,8 @@ def read_index(index: Path) -> set[str]:
         if line.strip():
             keys.add(json.loads(line)["key"])
     return keys
+
+
+def build(settings: Settings) -> OutboxTransport:
+    """`[transport] backend = "outbox"`: the folder `[transport] path`."""
+    return OutboxTransport(settings.transport.path)

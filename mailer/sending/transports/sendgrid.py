@@ -27,6 +27,7 @@ from http.client import HTTPException
 from itertools import groupby
 
 from python_http_client import exceptions as http
+from python_http_client.client import Response
 from sendgrid import SendGridAPIClient
 
 from mailer.core.env_secrets import SENDGRID_API_KEY, read_secret
@@ -45,7 +46,7 @@ from mailer.mail.message import (
 )
 from mailer.sending.pacing import LONGEST_PAUSE
 from mailer.sending.transports.base import TransportBase
-from mailer.settings.config import SendgridSettings
+from mailer.settings.config import SendgridSettings, Settings
 
 log = logging.getLogger("mailer.sendgrid")
 # The SDK's HTTP client logs request headers (the API key) and payloads (addresses) at DEBUG.
@@ -243,11 +244,11 @@ class SendgridTransport(TransportBase):
         rest = [m for i, m in enumerate(messages) if i not in named]
         yield from self._send_group(rest)
 
-    def _post(self, data: dict[str, object]):
+    def _post(self, data: dict[str, object]) -> Response:
         wait = float(self.settings.max_wait)
         return with_retries(lambda: self._post_once(data), ATTEMPTS, wait, wait, self.sleep)
 
-    def _post_once(self, data: dict[str, object]):
+    def _post_once(self, data: dict[str, object]) -> Response:
         self.requests += 1
         try:
             return self.client.client.mail.send.post(
@@ -308,3 +309,8 @@ def _errors(err: http.HTTPError) -> list[tuple[str, str]]:
 
 def _summary(err: http.HTTPError) -> str:
     return "; ".join(message for message, _ in _errors(err)) or str(err.reason)
+
+
+def build(settings: Settings) -> SendgridTransport:
+    """`[transport] backend = "sendgrid"`: `[transport.sendgrid]`, the key from SENDGRID_API_KEY."""
+    return SendgridTransport(settings.transport.sendgrid)

@@ -22,7 +22,7 @@ from mailer.core.errors import ConfigError, TransportError
 from mailer.mail.message import FAILED, PAUSE, RETRY, SENT, UNKNOWN, OutgoingMessage, SendResult
 from mailer.mail.mime import message_id, mime_bytes
 from mailer.sending.transports.base import TransportBase
-from mailer.settings.config import SmtpSettings
+from mailer.settings.config import Settings, SmtpSettings
 
 log = logging.getLogger("mailer.smtp")
 PASSWORD_VARIABLE = SMTP_PASSWORD
@@ -253,3 +253,8 @@ def _reset_or_close(smtp: smtplib.SMTP, code: int) -> None:
         return
     with contextlib.suppress(smtplib.SMTPServerDisconnected):
         smtp.rset()
+
+
+def build(settings: Settings) -> SmtpTransport:
+    """`[transport] backend = "smtp"`: `[transport.smtp]`, the password from SMTP_PASSWORD."""
+    return SmtpTransport(settings.transport.smtp)

@@ -1,0 +1,153 @@
+"""The signups tab after a pass: Status, Position, Notified, Note and Session as decided and sent.
+
+Only mailer's own columns, and only cells whose value differs; what an
+organizer typed that mailer does not understand is left as it is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mailer.jobs.signups_report import SignupsReport
+from mailer.ledger.sqlite import Ledger
+from mailer.model import Signup
+from mailer.rules import claims, roster, self_service
+from mailer.rules.adoption import notified_text
+from mailer.rules.roster import Plan, RowDecision
+from mailer.rules.statuses import CANCELLED, OFFERED, canonical
+from mailer.sheet.backends import CellChange
+from mailer.sheet.tabs import Parsed
+from mailer.sheet.view import Tab
+from mailer.sheet.workbook import Skipped
+from mailer.site import Site
+
+JOB_COLUMNS = ("status", "position", "notified", "note", "session")
+EMAIL_FAILED = "email failed: "
+
+
+def write_statuses(
+    site: Site,
+    ledger: Ledger,
+    tab: Tab,
+    parsed: Parsed,
+    plans: list[Plan],
+    offered: dict[tuple[str, str], datetime],
+    report: SignupsReport,
+) -> None:
+    """Write the cells that differ from what was decided and sent; note which now hold it."""
+    cell_changes = _changes(site, tab, parsed, plans, ledger, offered)
+    skipped: list[Skipped] = []
+    if cell_changes:
+        written = site.sheet.write(tab, ["timestamp", "email"], cell_changes, JOB_COLUMNS)
+        report.cells_written += len(written.cells)
+        skipped = report.skipped_writes = written.skipped
+    not_written = {s.row for s in skipped if s.column == tab.header("status")}
+    by_row = {s.row: s for s in parsed.signups}
+    ledger.set_written(_written_cells(plans, by_row, not_written))
+
+
+def _changes(
+    site: Site,
+    tab: Tab,
+    parsed: Parsed,
+    plans: list[Plan],
+    ledger: Ledger,
+    offered: dict[tuple[str, str], datetime],
+) -> list[CellChange]:
+    """The cells of Status, Position, Notified, Note and Session id that differ from the plan."""
+    settings = site.settings
+    table = tab.table
+    index = {c: tab.index(c) for c in JOB_COLUMNS}
+    zone = settings.organization.zone
+    last_sent = ledger.last_sent()
+    failures = ledger.failures()
+    released = ledger.released()
+    events = {e.id: e for e in parsed.events}
+
+    wanted: dict[int, tuple[tuple[str, str], dict[str, str | None], str]] = {}
+    by_row = {s.row: s for s in parsed.signups}
+    for plan in plans:
+        session = events[plan.event_id].shown_id
+        for row, decision in plan.rows.items():
+            signup = by_row[row]
+            sent = last_sent.get((plan.event_id, signup.email))
+            notified = None
+            if sent and decision.status not in (None, roster.DUPLICATE):
+                notified = notified_text(datetime.fromisoformat(sent), zone)
+            failure = failures.get((plan.event_id, signup.email), "")
+            cells = _cells(decision, notified)
+            if decision.status is not None:
+                cells["session"] = session
+            released_at = released.get((plan.event_id, signup.email))
+            if decision.status == CANCELLED and released_at and signup.status != CANCELLED:
+                # Said once, as the row turns cancelled; a Note typed later is the organizer's.
+                cells["note"] = self_service.release_note(released_at, zone)
+            ends = offered.get((plan.event_id, signup.email))
+            if decision.status == OFFERED and ends is not None:
+                cells["note"] = claims.offer_note(ends.astimezone(zone))
+            wanted[row] = (signup.key, cells, failure)
+    for rejected in parsed.rejected:
+        values = table.rows[rejected.row - 2]
+        typed = canonical(table.cell(values, index["status"]))
+        status = roster.INVALID if typed in ("", roster.INVALID, roster.DUPLICATE) else None
+        decision = RowDecision(status, note=rejected.problem.reason)
+        cells = _cells(decision, None)
+        cells["note"] = rejected.problem.reason
+        wanted[rejected.row] = (rejected.key, cells, "")
+
+    changes = []
+    for row, (key, cells, failure) in wanted.items():
+        values = table.rows[row - 2]
+        current = {c: table.cell(values, index[c]) for c in JOB_COLUMNS}
+        if cells["note"] is None and current["status"].strip().casefold() in (
+            roster.INVALID,
+            roster.DUPLICATE,
+        ):
+            cells["note"] = ""
+        if cells["note"] is None and failure:
+            # Organizers live in the sheet: an email that could not be delivered shows there.
+            cells["note"] = f"{EMAIL_FAILED}{failure}"
+        elif cells["note"] is None and current["note"].startswith(EMAIL_FAILED):
+            cells["note"] = ""
+        elif cells["note"] is None and current["note"].startswith(claims.OFFER_NOTE):
+            cells["note"] = ""  # the offer was claimed, or passed on
+        elif (
+            cells["note"] is None
+            and cells["status"] in self_service.PLACES
+            and self_service.is_release_note(current["note"])
+        ):
+            cells["note"] = ""  # confirmed again by an organizer: the place is theirs again
+        for column, new in cells.items():
+            if new is not None and new != current[column]:
+                changes.append(tab.change(row, key, column, current[column], new))
+    return changes
+
+
+def _cells(decision: RowDecision, notified: str | None) -> dict[str, str | None]:
+    """None leaves a cell as the organizer has it."""
+    if decision.status is None:
+        return {"status": None, "position": None, "notified": None, "note": None, "session": None}
+    note = decision.note if decision.status in (roster.INVALID, roster.DUPLICATE) else None
+    return {
+        "status": decision.status,
+        "position": str(decision.position) if decision.position else "",
+        "notified": notified,
+        "note": note,
+        "session": None,
+    }
+
+
+def _written_cells(
+    plans: list[Plan], by_row: dict[int, Signup], not_written: set[int]
+) -> list[tuple[str, str, str]]:
+    """(event, email, status) of each Status cell that now holds what mailer decided."""
+    cells = []
+    for plan in plans:
+        for email, seat in plan.seats.items():
+            signup = by_row.get(seat.row)
+            decision = plan.rows.get(seat.row)
+            if signup is None or signup.email != email or decision is None:
+                continue  # a seat kept without a row
+            if decision.status is not None and seat.row not in not_written:
+                cells.append((plan.event_id, email, decision.status))
+    return cells

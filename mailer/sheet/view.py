@@ -1,0 +1,87 @@
+"""The workbook as the code names it: logical tabs and columns, translated in one place.
+
+Callers say `signups` and `status`; mailer.toml says which tab and which
+header those are on this site (`[workbook.tabs]`, `[workbook.columns.<tab>]`).
+A `Sheet` reads tabs by logical name and hands back `Tab`s that find cells,
+make changes and write by logical column, so no caller looks up a header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mailer.settings.config import WorkbookSettings
+from mailer.sheet.workbook import CellChange, Table, Workbook, WritePlan
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One tab as read, spoken to by logical column names (`status`, not the header 'Status')."""
+
+    name: str  # the logical name: "signups", "events", ...
+    table: Table
+    columns: dict[str, str]  # logical column -> the header this site gives it
+
+    def header(self, column: str) -> str:
+        return self.columns[column]
+
+    def index(self, column: str) -> int | None:
+        """Where the column is in the tab as read; None when the tab has no such column."""
+        return self.table.column_index(self.columns[column])
+
+    def cell(self, values: list[str], column: str) -> str:
+        return self.table.cell(values, self.index(column))
+
+    def change(self, row: int, key: tuple[str, ...], column: str, old: str, new: str) -> CellChange:
+        """Set `column` of the row read at `row` holding `key`, if it still holds `old`."""
+        return CellChange(row, key, self.columns[column], old, new)
+
+
+class Sheet:
+    """A workbook read and written by logical tab and column names."""
+
+    def __init__(self, workbook: Workbook, settings: WorkbookSettings):
+        self.workbook = workbook
+        self.settings = settings
+
+    def tab_name(self, tab: str) -> str:
+        """The name the workbook gives logical tab `tab`."""
+        return self.settings.tab(tab)
+
+    def header(self, tab: str, column: str) -> str:
+        """The header this site gives `column` of logical tab `tab`."""
+        return self.settings.column_map(tab)[column]
+
+    def read(self, tabs: Sequence[str]) -> dict[str, Tab]:
+        """Every tab named, in one read, by logical name; tabs the workbook lacks are left out."""
+        names = {tab: self.tab_name(tab) for tab in tabs}
+        found = self.workbook.read(list(names.values()))
+        return {
+            tab: Tab(tab, found[name], self.settings.column_map(tab))
+            for tab, name in names.items()
+            if name in found
+        }
+
+    def write(
+        self,
+        tab: Tab,
+        key_columns: Sequence[str],
+        changes: Sequence[CellChange],
+        columns: Sequence[str] = (),
+    ) -> WritePlan:
+        """Write changes made with `tab.change`; rows are found again by `key_columns`.
+
+        `columns` are the columns mailer owns in the tab: added when missing.
+        """
+        return self.workbook.write(
+            tab.table.tab,
+            [tab.header(c) for c in key_columns],
+            changes,
+            columns=[tab.header(c) for c in columns],
+        )
+
+    def append(self, tab: Tab, records: Sequence[Mapping[str, str]]) -> int:
+        """Add rows after the last, each given by logical column; returns how many."""
+        rows = [{tab.header(column): value for column, value in r.items()} for r in records]
+        return self.workbook.append(tab.table.tab, rows)
