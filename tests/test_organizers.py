@@ -78,8 +78,9 @@ def test_the_mailer_tab_holds_the_last_runs_and_open_problems_until_fixed(site):
 
     tab = mailer_tab(site)
     runs = {row["Job or tab"]: row for row in tab if row["What"] == "last run"}
-    assert set(runs) == {"signups", "reminders", "digest"}
+    assert set(runs) == {"signups", "reminders", "digest", "retention"}
     assert runs["signups"]["What happened, what to do"].startswith("ok: 14 new, 14 sent")
+    assert runs["retention"]["What happened, what to do"] == "ok: nothing to remove"
     [problem] = [row for row in tab if row["What"] == "problem"]
     assert (problem["Job or tab"], problem["Row"], problem["Column"]) == (
         "signups",

@@ -273,6 +273,7 @@ def run(
             progress=lambda: SendProgress(console),
             dry_run=dry_run,
             notify=not dry_run,
+            retention=True,
         ):
             if outcome.report is None:
                 failed.append(f"{outcome.job.name}: {outcome.error}")
@@ -1003,6 +1004,78 @@ def resubscribe(obj: Context, email: str) -> None:
         console.print(f"The sheet could not be written ({err}).", highlight=False, markup=False)
     if cleared:
         console.print("Its unsubscribed_on date in the Subscribers tab is cleared.")
+
+
+def _address(email: str) -> str:
+    """EMAIL as mailer keeps it (trimmed, case-folded), or a usage error naming EMAIL."""
+    from mailer.core.redact import mask
+    from mailer.model import normalize_email
+    from mailer.sheet.tabs import InvalidAddress, deliverable_address
+
+    try:
+        return normalize_email(deliverable_address(email.strip()))
+    except InvalidAddress as err:
+        raise click.BadParameter(
+            f"{mask(email)} is not an email address ({err})", param_hint="EMAIL"
+        ) from None
+
+
+@cli.command()
+@click.argument("email")
+@now_option
+@click.pass_obj
+def forget(obj: Context, email: str, now: str | None) -> None:
+    """Remove what mailer holds about EMAIL, and keep it from writing to them again.
+
+    Their rows leave the ledger and their messages the outbox; the cells
+    mailer wrote on their Signups rows (Status, Position, Notified, Note,
+    Session id) are blanked; a keyed hash of the address keeps every job off
+    their older answers (an answer given later is a new signup). Their answer
+    rows are the organizers' to delete: listed here, and on the Mailer tab
+    after each run. Look first with `mailer export EMAIL`.
+    Example: mailer forget someone@example.org
+    """
+    from mailer.core.redact import mask
+    from mailer.core.text import plural
+    from mailer.jobs.people import forget as forget_person
+    from mailer.site import Site
+
+    address = _address(email)
+    settings = obj.settings()
+    console = obj.console
+    moment = parse_now(now, settings.organization.zone)
+    done = forget_person(Site.from_settings(settings), address, moment)
+    removed = done.removed
+    console.print(
+        f"Forgot {mask(address)}: {plural(removed.seats, 'seat')},"
+        f" {plural(removed.messages, 'message')} and {plural(removed.other, 'other record')}"
+        f" left the ledger; {plural(done.outbox_files, 'outbox message')} removed;"
+        f" {plural(done.cells_blanked, 'cell')} of mailer's blanked in the sheet.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if done.rows:
+        console.print("Their answers stay on the sheet until an organizer deletes these rows:")
+        for tab, row in done.rows:
+            console.print(f"  {tab} row {row}", markup=False, highlight=False)
+
+
+@cli.command()
+@click.argument("email")
+@click.pass_obj
+def export(obj: Context, email: str) -> None:
+    """Print, as JSON, everything mailer holds about EMAIL.
+
+    Seats, every message (kind, session, subject, when), digests, bounces,
+    suppressions, requests, outbox files and the sheet rows with the address.
+    Example: mailer export someone@example.org > someone.json
+    """
+    from mailer.jobs.people import export as export_person
+    from mailer.site import Site
+
+    settings = obj.settings()
+    held = export_person(Site.from_settings(settings), _address(email))
+    click.echo(json.dumps(held, indent=2, ensure_ascii=False))
 
 
 def main() -> None:

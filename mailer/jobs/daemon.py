@@ -21,6 +21,7 @@ import schedule
 
 from mailer.core.errors import LockedError
 from mailer.jobs.heartbeat import BEAT_EVERY, Beat, write_beat
+from mailer.jobs.retention import NOTHING_REMOVED
 from mailer.jobs.runlog import RunLog
 from mailer.jobs.runner import run_jobs
 from mailer.rules.schedules import check_every, is_due
@@ -66,7 +67,7 @@ class Daemon:
         self.beat(now, job=job.name)
         started = time.monotonic()
         try:
-            (outcome,) = run_jobs(self.site, [job], now, notify=True)
+            outcome, kept = run_jobs(self.site, [job], now, notify=True, retention=True)
         except LockedError as err:
             log.warning("%s: skipped, %s", job.name, err)
             return
@@ -78,6 +79,8 @@ class Daemon:
             log.error("%s: failed after %.1f s: %s", job.name, took, outcome.error)
         else:
             log.info("%s: %s, %.1f s", job.name, outcome.report.summary(), took)
+        if kept.report is not None and kept.report.summary() != NOTHING_REMOVED:
+            log.info("retention: %s", kept.report.summary())
 
     def run(self) -> None:
         """Catch up on every due job, then follow the schedules until asked to stop."""

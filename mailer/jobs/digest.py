@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from mailer.core.text import plural
 from mailer.core.tokens import hmac_token, unsubscribe_token
 from mailer.jobs.base import delivered_text
+from mailer.jobs.retention import digest_readers, open_privacy
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Ledger
 from mailer.mail.emails import event_view, site_body, site_speech, with_language
@@ -171,6 +172,7 @@ def _remember_older_links(
         return
     secret = site_secret(site.settings)
     _, signups = _events_and_signups(site, tables)
+    subscribers, signups, _ = digest_readers(open_privacy(site, ledger), subscribers, signups, "")
     readers = {s.email for s in subscribers} | {s.email for s in signups if s.digest}
     ledger.remember_tokens((hmac_token(secret, email), email) for email in sorted(readers))
 
@@ -219,6 +221,8 @@ def _decide(
         report.skipped = f"no new resources since {since:%Y-%m-%d}; nothing sent"
         return None
     events, signups = _events_and_signups(site, tables, ledger)
+    # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
+    subscribers, signups, _ = digest_readers(open_privacy(site, ledger), subscribers, signups, "")
     recipients = digest.audience(subscribers, signups, set(ledger.suppressed()))
     known = spellings(settings)
     by_language: dict[str, list[Recipient]] = {}
@@ -341,6 +345,7 @@ def _body(site: Site, template: str, contents: Contents, slot: Slot, words: Spee
         ],
         "sessions": contents.sessions,
         "slot": {"date": words.day(slot.starts)},
+        "forget_link": bool(site.settings.server.public_url),  # `mailer serve` answers it
     }
     prepared = site.renderer.prepare(template, context, words.code, words.direction)
     links = [f"<{placeholder('unsubscribe_mailto')}>"]
@@ -387,5 +392,6 @@ def _drafts(
                     else mailto
                 ),
                 "unsubscribe_mailto": mailto,
+                "forget_url": f"{public_url}/forget/{token}" if public_url else "",
             },
         )

@@ -17,6 +17,8 @@ from mailer.core.errors import ConfigError, MailerError
 from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report
 from mailer.jobs.monitor import FAIL, START, SUCCESS, Pinger
 from mailer.jobs.organizers import Ran, after_run, failing_reason
+from mailer.jobs.people import forget_asked
+from mailer.jobs.retention import RETENTION, run_retention
 from mailer.jobs.runlog import RunLog
 from mailer.ledger.sqlite import Ledger, locked
 from mailer.sending.delivery import deliver
@@ -81,13 +83,16 @@ def run_jobs(
     progress: ProgressFactory = lambda: nullcontext(None),
     dry_run: bool = False,
     notify: bool = False,
+    retention: bool = False,
 ) -> Iterator[Outcome]:
     """Each job once, in order, under the lock; one job's trouble leaves the others to run.
 
     A MailerError or ConfigError (the sheet unreachable, say) becomes a failed
     Outcome; anything else is recorded as a crash and raised. With `notify`,
     the Mailer tab and the organizers hear what needs them (mailer.jobs.organizers)
-    and `[monitor] ping_url` is pinged as the run starts and ends.
+    and `[monitor] ping_url` is pinged as the run starts and ends. With
+    `retention`, what `[privacy]` no longer allows is removed after the jobs
+    (mailer.jobs.retention), as one more outcome.
     """
     runs = RunLog(site.ledger_path.parent)
     monitor = site.settings.monitor
@@ -117,6 +122,13 @@ def run_jobs(
                 runs.record(job, now, True, report.summary())
             ran.append(Ran(job.name, report=report))
             yield Outcome(job, report)
+        if retention:
+            kept = run_retention(site, ledger, now, dry_run)
+            kept.forgotten = forget_asked(site, ledger, now, dry_run)
+            if record:
+                runs.record(RETENTION, now, True, kept.summary())
+            ran.append(Ran(RETENTION.name, report=kept))  # the Mailer tab shows what went
+            yield Outcome(RETENTION, kept)
         if notify:
             after_run(site, ledger, ran, now, send)
     failed = any(failing_reason(r) or getattr(r.report, "failed_steps", []) for r in ran)

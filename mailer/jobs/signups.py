@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from mailer.core.errors import MissingColumnError, WorkbookError
 from mailer.jobs.release_answers import take_answers
+from mailer.jobs.retention import acted_on, digest_readers, open_privacy
 from mailer.jobs.series_dates import add_series_dates
 from mailer.jobs.signup_form import keep_form_in_step
 from mailer.jobs.signups_report import EventSummary, SignupsReport
@@ -90,6 +91,13 @@ class Signups:
                 subscribers, _ = parse_subscribers(
                     subscribers_table.table, subscribers_table.columns
                 )
+                _, _, forgotten = digest_readers(
+                    open_privacy(site, ledger),
+                    subscribers,
+                    self.parsed.signups,
+                    subscribers_table.table.tab,
+                )
+                report.problems.extend(forgotten)
                 report.cells_written += write_unsubscribes(
                     site, ledger, subscribers_table, subscribers, self.parsed.signups
                 )
@@ -136,8 +144,13 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signu
     if "series" in tables:
         report.series_added = add_series_dates(site, ledger, tables, now, report)
     stored = ledger.stored_events()
-    parsed, renames = _parse(site, tables, stored, ledger.memory(), now)
+    # Retired sessions' answers are still bound (by keyed hash); they and forgotten people's
+    # answers are left alone (mailer.jobs.retention).
+    privacy = open_privacy(site, ledger)
+    parsed, renames = _parse(site, tables, stored, privacy.remembering(ledger.memory()), now)
     report.problems.extend(parsed.problems)
+    parsed, forgotten = acted_on(privacy, parsed, tables["signups"].table.tab)
+    report.problems.extend(forgotten)
     report.warnings.extend(
         f"events row {r.row}: id {r.sheet_id!r} is session {r.event_id!r} renamed (same time"
         " and title); its seats and emails carry over"

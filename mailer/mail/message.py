@@ -47,6 +47,7 @@ PERSON_FIELDS = (
     "position",
     "unsubscribe_url",
     "unsubscribe_mailto",
+    "forget_url",
     "release_url",
     "claim_url",
     "offer_until",

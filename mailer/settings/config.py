@@ -252,6 +252,19 @@ LOCALIZED = (("confirmation", "what_to_expect"), ("donation", "cause"), ("donati
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """`[privacy]`: how long mailer keeps what it sent and what it knew of people.
+
+    A sent message's body (the ledger's copy, the outbox files) goes after
+    `keep_bodies`; a session that ended `keep_sessions` ago keeps only counts
+    and keyed hashes (see README, "What mailer keeps, and for how long").
+    """
+
+    keep_bodies: str = accepts(Duration(DAY, 10 * 53 * WEEK), "30 days")
+    keep_sessions: str = accepts(Duration(DAY, 10 * 53 * WEEK), "180 days")
+
+
+@dataclass(frozen=True)
 class Settings:
     organization: Organization
     donation: Donation = field(default_factory=Donation)
@@ -264,6 +277,7 @@ class Settings:
     self_service: SelfServiceSettings = field(default_factory=SelfServiceSettings)
     confirmation: ConfirmationText = field(default_factory=ConfirmationText)
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     bounces: BounceSettings | None = None  # [bounces]: read the sending mailbox for bounces
     languages: dict[str, LanguageSettings] = field(default_factory=dict)
     source: Path = Path("mailer.toml")

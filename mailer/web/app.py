@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 from mailer.core.errors import ConfigError
 from mailer.core.redact import mask, redact
 from mailer.core.tokens import address_in, token_matches
+from mailer.ledger.privacy import ask_to_forget
 from mailer.mail.speech import ENGLISH, Speech
 from mailer.settings.event_key import load_event_key
 from mailer.web import healthz, seat_pages
@@ -215,6 +216,33 @@ def create_app(
             " Changed your mind? Reply to any digest email."
         ) % {"address": mask(email), "organization": org_name}
         return page(_("You are unsubscribed"), f"<p>{escape(said)}</p>", words=words)
+
+    @app.get("/forget/<token>")
+    def forget_confirm(token: str) -> Response:
+        """The "forget me" link beside unsubscribe: what it does, and one button to confirm."""
+        email = address_in(secret, token)
+        if email is None:
+            return refusal()
+        return page(
+            "Ask us to forget you?",
+            f"<p>{escape(org_name)} will delete what its mailer holds about "
+            f"{escape(mask(email))}: your places in sessions, the emails sent to you and your "
+            "digest subscription. Its organizers are asked to delete your form answers. "
+            "To take part again later, sign up anew.</p>"
+            '<form method="post"><button type="submit">Forget me</button></form>',
+        )
+
+    @app.post("/forget/<token>")
+    def forget_me(token: str) -> Response:
+        email = address_in(secret, token)
+        if email is None:
+            return refusal()
+        ask_to_forget(ledgers.get(), token, clock())
+        return page(
+            "You will be forgotten",
+            f"<p>Within minutes, {escape(mask(email))} leaves {escape(org_name)}'s mailer: "
+            "nothing more is sent to it, and what was kept about you is deleted.</p>",
+        )
 
     @app.post("/sendgrid/events")
     def sendgrid_events() -> Response:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from mailer.core.errors import ConfigError
@@ -106,6 +106,35 @@ def read_index(index: Path) -> set[str]:
         if line.strip():
             keys.add(json.loads(line)["key"])
     return keys
+
+
+def prune(folder: Path, drop: Callable[[dict[str, str], Path], bool], dry_run: bool = False) -> int:
+    """Remove the messages `drop` picks (given its index line and .eml path): files and lines.
+
+    The index is rewritten atomically without their lines; returns how many went.
+    """
+    index = Path(folder) / INDEX
+    if not index.exists():
+        return 0
+    read_index(index)  # a line cut short by a killed run goes first
+    kept: list[str] = []
+    dropped = 0
+    for line in index.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        eml = Path(folder) / entry["file"]
+        if not drop(entry, eml):
+            kept.append(line)
+            continue
+        dropped += 1
+        if not dry_run:
+            for path in (eml, eml.with_suffix(".html")):
+                path.unlink(missing_ok=True)
+    if dropped and not dry_run:
+        data = "".join(f"{line}\n" for line in kept).encode("utf-8")
+        atomic_write(index, data, durable=True, private=True)
+    return dropped
 
 
 def build(settings: Settings) -> OutboxTransport:

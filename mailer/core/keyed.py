@@ -1,0 +1,25 @@
+"""Keyed hashes: what mailer keeps of an address once it may no longer keep the address.
+
+An HMAC under a key drawn from MAILER_SECRET, so the same address always
+gives the same hash (a run can still recognise it) while whoever reads the
+ledger without the secret cannot test a guessed address against it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+
+MARK = "h:"  # what starts every keyed hash: no address or idempotency key starts so
+
+
+def keyed(secret: str, purpose: str, text: str) -> str:
+    """The keyed hash of `text` for one purpose ('email', 'binding', 'message')."""
+    digest = hmac.new(_key(secret), f"{purpose}\0{text}".encode(), hashlib.sha256)
+    return MARK + digest.hexdigest()[:40]
+
+
+@functools.lru_cache(maxsize=4)
+def _key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"mailer keyed hashes", hashlib.sha256).digest()
