@@ -75,6 +75,7 @@ format: $(TEST_STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(TEST_STAMP)
+	$(BIN)/python bench/goals.py
 	$(BIN)/python bench/roster.py
 	$(BIN)/python bench/sheets_calls.py
 	$(BIN)/python bench/digest.py

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 from email import message_from_bytes, policy
+from email.generator import BytesGenerator
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr
 
 from conftest import NOW, body_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_same_bytes import normalised
 
+from mailer.core.text import clean_text
 from mailer.mail.message import Attachment, OutgoingMessage
-from mailer.mail.mime import mime_bytes
+from mailer.mail.mime import KEY_HEADER, WIRE, message_id, mime_bytes, reference
 
 LONG_URL = "https://mail.example.org/unsubscribe/" + "x" * 200
 
@@ -76,3 +88,75 @@ def test_line_breaks_typed_into_a_name_cannot_add_headers():
 
     assert read["Bcc"] is None
     assert read["To"].addresses[0].display_name == "Eve Bcc: everyone@example.org"
+
+
+def stdlib_bytes(message: OutgoingMessage) -> bytes:
+    """The same message through the stdlib's compat32 classes and generator: the reference."""
+
+    def text(subtype: str, body: str) -> MIMENonMultipart:
+        part = MIMENonMultipart("text", subtype, policy=WIRE, charset="utf-8")
+        del part["MIME-Version"]
+        part["Content-Transfer-Encoding"] = "quoted-printable"
+        part.set_payload(binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"))
+        return part
+
+    def header(value: str) -> str | Header:
+        return value if value.isascii() else Header(value, "utf-8")
+
+    alternative = MIMEMultipart("alternative", policy=WIRE)
+    alternative.attach(text("plain", message.text))
+    alternative.attach(text("html", message.html))
+    outer = alternative
+    if message.attachments:
+        outer = MIMEMultipart("mixed", policy=WIRE)
+        del alternative["MIME-Version"]
+        outer.attach(alternative)
+        for attachment in message.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            part = MIMENonMultipart(maintype, subtype, policy=WIRE, charset="utf-8")
+            del part["MIME-Version"]
+            part["Content-Transfer-Encoding"] = "base64"
+            part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+            part.set_payload(base64.encodebytes(attachment.data).decode("ascii"))
+            outer.attach(part)
+    outer["Subject"] = header(clean_text(message.subject))  # type: ignore[assignment]
+    outer["From"] = formataddr((clean_text(message.sender_name), message.sender_email), "utf-8")
+    outer["To"] = formataddr((clean_text(message.to_name), message.to_email), "utf-8")
+    if message.reply_to:
+        outer["Reply-To"] = clean_text(message.reply_to)
+    outer["Date"] = format_datetime(message.created_at)
+    outer["Message-ID"] = message_id(message)
+    outer[KEY_HEADER] = reference(message.key)
+    for name, value in message.headers:
+        outer[name] = header(clean_text(value))  # type: ignore[assignment]
+    out = io.BytesIO()
+    BytesGenerator(out, policy=WIRE).flatten(outer)
+    return out.getvalue()
+
+
+# Lines that start with "From ", trail spaces, run past 76 octets, hold "=", "." alone.
+awkward = st.lists(
+    st.sampled_from(["From here", "a ", "x" * 90, "=3D", ".", "", "\t", "é" * 40, "<p>"]),
+    max_size=12,
+).map("\n".join)
+texts = st.one_of(st.text(max_size=300), awkward, st.text(alphabet=" ab\r\n=.F", max_size=80))
+header_texts = st.one_of(
+    st.text(max_size=120), st.text(alphabet='ab c:;,<>"=?', max_size=1100), st.just("x" * 1000)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts, html=texts, subject=header_texts, name=header_texts, extra=header_texts)
+def test_the_bytes_are_the_stdlib_generators_but_for_the_boundaries(
+    text, html, subject, name, extra
+):
+    for attachments in ((), message().attachments):
+        sent = message(
+            text=text,
+            html=html,
+            subject=subject,
+            to_name=name,
+            headers=(("List-Unsubscribe", extra),),
+            attachments=attachments,
+        )
+        assert normalised(mime_bytes(sent)) == normalised(stdlib_bytes(sent))

@@ -9,9 +9,10 @@ comes first, and the last Retry is raised for the caller to explain.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import tenacity
+if TYPE_CHECKING:
+    import tenacity
 
 T = TypeVar("T")
 
@@ -33,6 +34,7 @@ def with_retries(
     sleep: Callable[[float], None],
 ) -> T:
     """`call()` until it returns, raises something other than Retry, or tries run out."""
+    import tenacity  # imported at the first call: a run that calls no API needs none
 
     def wait(state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

@@ -7,6 +7,8 @@ import re
 
 def clean_text(value: str) -> str:
     """One line of text: control characters and line breaks become single spaces."""
+    if value.isprintable() and "  " not in value and value == value.strip(" "):
+        return value  # nothing to clean: most cells
     cleaned = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
     return value if cleaned == value else cleaned  # keep the one string when nothing changed
 

@@ -26,13 +26,14 @@ import hmac
 import os
 import secrets
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from typing import TYPE_CHECKING
 
 from mailer.core.env_secrets import MAILER_SECRET, read_secret
 from mailer.core.errors import ConfigError
 from mailer.core.files import private_folder
+
+if TYPE_CHECKING:  # cryptography is imported when a token is made or read, not by every command
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 SECRET_ENV = MAILER_SECRET
 MIN_SECRET = 16
@@ -54,6 +55,8 @@ def address_in(secret: str, token: str) -> str | None:
     """The address a sealed token holds, or None if it is not one this secret made."""
     if not token.startswith(SEALED):
         return None
+    from cryptography.exceptions import InvalidTag
+
     text = token.removeprefix(SEALED)
     try:
         sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -70,7 +73,7 @@ def address_in(secret: str, token: str) -> str | None:
 
 def hmac_token(secret: str, email: str) -> str:
     """The token of links issued before sealed tokens: an HMAC of the address."""
-    digest = hmac.new(secret.encode(), f"unsubscribe:{email}".encode(), hashlib.sha256).digest()
+    digest = hmac.digest(secret.encode(), f"unsubscribe:{email}".encode(), "sha256")
     return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
 
 
@@ -81,6 +84,8 @@ def token_matches(secret: str, email: str, token: str) -> bool:
 
 @functools.lru_cache(maxsize=4)
 def _cipher(secret: str) -> AESSIV:
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
     key = hmac.new(secret.encode(), b"mailer unsubscribe links", hashlib.sha512).digest()
     return AESSIV(key)  # 64 bytes: AES-256-SIV
 

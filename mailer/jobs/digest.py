@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -223,7 +223,8 @@ def _decide(
     events, signups = _events_and_signups(site, tables, ledger)
     # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
     subscribers, signups, _ = digest_readers(open_privacy(site, ledger), subscribers, signups, "")
-    recipients = digest.audience(subscribers, signups, set(ledger.suppressed()))
+    # Every reader at once: each is put in their language's group before any body is made.
+    recipients = list(digest.audience(subscribers, signups, set(ledger.suppressed())))
     known = spellings(settings)
     by_language: dict[str, list[Recipient]] = {}
     for reader in recipients:
@@ -361,7 +362,7 @@ def _drafts(
     job: JobSettings,
     slot: Slot,
     body: Body,
-    recipients: Sequence[Recipient],
+    recipients: Iterable[Recipient],
     secret: str,
     now: datetime,
     words: Speech,
@@ -369,9 +370,10 @@ def _drafts(
     """One draft per recipient, made as the ledger takes them (never all at once)."""
     public_url = site.settings.server.public_url.rstrip("/")
     mailbox = site.settings.organization.reply_to or site.settings.organization.sender
+    mailto_start = f"mailto:{mailbox}?subject={quote('unsubscribe ')}"
     for recipient in recipients:
         token = unsubscribe_token(secret, recipient.email)
-        mailto = f"mailto:{mailbox}?subject={quote(f'unsubscribe {token}')}"
+        mailto = mailto_start + token  # a token is URL-safe: base64url and a dot
         yield Draft(
             key=f"digest:{job.name}:{slot.label}:{recipient.email}",
             kind="digest",

@@ -9,8 +9,6 @@ a bounded timeout; a ping that fails is logged and never fails the run.
 from __future__ import annotations
 
 import logging
-import urllib.error
-import urllib.request
 
 log = logging.getLogger("mailer.monitor")
 START, SUCCESS, FAIL = "start", "", "fail"
@@ -25,6 +23,9 @@ class Pinger:
         """GET `<url>/<signal>` (`<url>` for success); says whether the check answered 2xx."""
         if not self.url:
             return False
+        import urllib.error
+        import urllib.request  # with http.client and ssl: only for a site that pings a monitor
+
         target = f"{self.url}/{signal}" if signal else self.url
         request = urllib.request.Request(target, headers={"User-Agent": "mailer"})
         try:
@@ -38,6 +39,8 @@ class Pinger:
 
 
 def _why(err: Exception) -> str:
+    import urllib.error
+
     if isinstance(err, urllib.error.HTTPError):
         return f"HTTP {err.code}"
     if isinstance(err, urllib.error.URLError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mailer.core.errors import MissingColumnError, WorkbookError
+from mailer.jobs import unchanged
 from mailer.jobs.release_answers import take_answers
 from mailer.jobs.retention import acted_on, digest_readers, open_privacy
 from mailer.jobs.series_dates import add_series_dates
@@ -23,7 +24,6 @@ from mailer.jobs.signups_report import EventSummary, SignupsReport
 from mailer.jobs.signups_write_back import write_statuses
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger.sqlite import Decisions, Ledger, SeatRow
-from mailer.mail.emails import EventEmails
 from mailer.mail.message import Draft
 from mailer.model import Event, Problem, Signup, normalize_email
 from mailer.rules import adoption, binding, changes, claims, roster, self_service
@@ -46,6 +46,7 @@ from mailer.sheet.tabs import (
     Columns,
     HeldRow,
     Parsed,
+    parse_datetime,
     parse_events,
     parse_members,
     parse_signups,
@@ -54,7 +55,8 @@ from mailer.sheet.tabs import (
 from mailer.sheet.view import Tab
 from mailer.site import Site
 
-__all__ = ["EventSummary", "Signups", "SignupsReport", "decide"]
+__all__ = ["EventSummary", "Signups", "SignupsReport", "Spared", "decide"]
+JOB_NAME = "signups"  # the fingerprint is kept per job kind: one signups pass per site
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Signups:
     decisions: Decisions
     choices: FormChoices
     seat_links: bool  # the emails carry release or claim links
+    fingerprint: str | None = None  # of what this pass read (mailer.jobs.unchanged)
+    ledger_state: str = ""  # the ledger's state token as this pass found it
 
     def record(self, site: Site, ledger: Ledger) -> None:
         self.report.decided = ledger.record(self.decisions)
@@ -104,6 +108,54 @@ class Signups:
         if site.forms is not None:
             with report.step("signup form update"):
                 keep_form_in_step(site, site.forms, ledger, self.choices, report)
+        self._keep_fingerprint(ledger)
+
+    def _keep_fingerprint(self, ledger: Ledger) -> None:
+        """A pass that changed nothing keeps what it read; any other forgets what was kept."""
+        report = self.report
+        if (
+            self.fingerprint is not None
+            and report.changed_nothing()
+            and ledger.state_token() == self.ledger_state
+        ):
+            shown = [(e.event, e.confirmed, e.waitlisted, e.new_messages) for e in report.events]
+            data = unchanged.report_data(shown, report.problems, report.warnings)
+            ledger.set_fingerprint(JOB_NAME, self.fingerprint, data)
+        else:
+            ledger.set_fingerprint(JOB_NAME, None)
+
+
+@dataclass
+class Spared:
+    """A pass whose inputs are those of the last pass that changed nothing: it reports the same.
+
+    Delivery still runs (it keeps its own clock: an unknown message goes again
+    after its hour, a pause ends); if that changed the ledger, the pass is
+    decided in full after all and writes back.
+    """
+
+    spared: SignupsReport
+    job: JobSettings
+    now: datetime
+    ledger_state: str
+    full: Signups | None = None
+
+    @property
+    def report(self) -> SignupsReport:
+        return self.full.report if self.full is not None else self.spared
+
+    def record(self, site: Site, ledger: Ledger) -> None:
+        pass  # nothing new was decided
+
+    def write_back(self, site: Site, ledger: Ledger) -> None:
+        if ledger.state_token() == self.ledger_state:
+            return
+        full = _decide(site, ledger, self.job, self.now, spare=False)
+        assert isinstance(full, Signups)  # never spared again: spare=False
+        full.record(site, ledger)
+        full.report.delivered = self.spared.delivered
+        full.write_back(site, ledger)
+        self.full = full
 
 
 @dataclass
@@ -134,8 +186,14 @@ class Known:
     languages: dict[int, str] = field(default_factory=dict)  # by row: the answer's language
 
 
-def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signups:
+def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signups | Spared:
     """One pass of the job, as of `now`: every session's plan. The caller holds the lock."""
+    return _decide(site, ledger, job, now, spare=True)
+
+
+def _decide(
+    site: Site, ledger: Ledger, job: JobSettings, now: datetime, spare: bool
+) -> Signups | Spared:
     settings = site.settings
     answers = self_service.way(settings.server.public_url, settings.self_service.form_url)
     tables = _read(site, answers)
@@ -143,6 +201,19 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signu
     report = SignupsReport(settings.organization.zone)
     if "series" in tables:
         report.series_added = add_series_dates(site, ledger, tables, now, report)
+    window = job.options.claim_window if isinstance(job.options, SignupsOptions) else None
+    fingerprint, state = None, ""
+    if not report.series_added and site.forms is None:  # a Google Form is read in its step
+        state = ledger.state_token()
+        fingerprint = _fingerprint(site, ledger, job, tables, window, now, state)
+        kept = ledger.fingerprint(JOB_NAME)
+        if spare and kept is not None and kept[0] == fingerprint:
+            stored_events = {i: s.event for i, s in ledger.stored_events().items()}
+            restored = unchanged.restore(kept[1], stored_events)
+            if restored is not None:
+                shown, report.problems, report.warnings = restored
+                report.events = [EventSummary(*each) for each in shown]
+                return Spared(report, job, now, state)
     stored = ledger.stored_events()
     # Retired sessions' answers are still bound (by keyed hash); they and forgotten people's
     # answers are left alone (mailer.jobs.retention).
@@ -162,7 +233,6 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signu
     if "releases" in tables:
         report.warnings.extend(take_answers(site, ledger, tables["releases"], now))
     known = _known(ledger, parsed, stored, languages)
-    window = job.options.claim_window if isinstance(job.options, SignupsOptions) else None
     planned = Planned()
     for event in parsed.events:
         _plan_event(site, ledger, event, known, window, now, parsed.members, planned, report)
@@ -183,7 +253,52 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signu
         missing=missing,
         applied=planned.applied,
     )
-    return Signups(report, tables, parsed, planned, decided, choices, bool(answers))
+    signups = Signups(report, tables, parsed, planned, decided, choices, bool(answers))
+    signups.fingerprint, signups.ledger_state = fingerprint, state
+    return signups
+
+
+def _fingerprint(
+    site: Site,
+    ledger: Ledger,
+    job: JobSettings,
+    tables: dict[str, Tab],
+    window: timedelta | None,
+    now: datetime,
+    state: str,
+) -> str:
+    """The fingerprint of what this pass decides from (mailer.jobs.unchanged)."""
+    settings = site.settings
+    zone = settings.organization.zone
+    events = parse_events(tables["events"].table, tables["events"].columns, str(zone))
+    stored = ledger.stored_events()
+    sessions = [*events.events, *(s.event for s in stored.values())]
+    moments = [moment for e in sessions for moment in (e.starts_at, e.ends_at)]
+    if window is not None:
+        moments += [
+            datetime.fromisoformat(at) + window for at in ledger.sent_at((claims.OFFER,)).values()
+        ]
+    secret = ""
+    if "releases" in tables:
+        secret = site_secret(settings)
+        moments += _answer_moments(site, tables["releases"])
+    read = {name: tab.table for name, tab in tables.items()}
+    return unchanged.fingerprint(settings, job, read, state, moments, now, secret)
+
+
+def _answer_moments(site: Site, tab: Tab) -> list[datetime]:
+    """When each answer of the release form was given, as take_answers reads it."""
+    zone = site.settings.organization.zone
+    stamp_at = tab.index("timestamp")
+    moments = []
+    for values in tab.table.rows:
+        try:
+            moments.append(
+                parse_datetime(tab.table.cell(values, stamp_at), zone, tab.table.date_order)
+            )
+        except ValueError:
+            continue
+    return moments
 
 
 def _read(site: Site, answers: str) -> dict[str, Tab]:
@@ -454,6 +569,8 @@ def _drafts(
     offered: dict[tuple[str, str], datetime],
 ) -> list[Draft]:
     """A draft per notice; one body per variant (kind, member or not, invited or not)."""
+    from mailer.mail.emails import EventEmails  # templates load only when there is news
+
     emails = EventEmails(site, event, now, change)
     drafts = []
     for notice in plan.notices + change.notices + acks:

@@ -61,6 +61,20 @@ class SignupsReport:
             log.error("%s failed: %s", name, err)
             self.failed_steps.append(f"{name} failed: {err}")
 
+    def changed_nothing(self) -> bool:
+        """The run decided, sent and wrote nothing (the ledger is compared apart)."""
+        return not (
+            self.decided
+            or sum(self.delivered.values())
+            or self.cells_written
+            or self.skipped_writes
+            or self.adopted
+            or self.series_added
+            or self.form is not None
+            or self.requests
+            or self.failed_steps
+        )
+
     def summary(self) -> str:
         rejected = plural(len(self.rejected), "row")
         line = f"{self.decided} new, {delivered_text(self.delivered)}, {rejected} rejected"

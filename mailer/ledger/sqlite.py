@@ -157,6 +157,11 @@ CREATE TABLE IF NOT EXISTS seat_tokens (
     email TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS seat_tokens_by_seat ON seat_tokens (event_id, email, signer);
+CREATE TABLE IF NOT EXISTS fingerprints (
+    job TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    report TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS requests (
     token TEXT PRIMARY KEY,
     event_id TEXT NOT NULL,
@@ -454,26 +459,7 @@ class Ledger(BounceMemory):
         """
         with self.transaction() as db:
             self._record_events(db, decided.events)
-            db.executemany(
-                "DELETE FROM seats WHERE event_id = ?", [(s.event.id,) for s in decided.events]
-            )
-            db.executemany(
-                "INSERT INTO seats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        s.event_id,
-                        s.email,
-                        s.status,
-                        s.position,
-                        s.row,
-                        s.address,
-                        s.name,
-                        s.written,
-                        s.language,
-                    )
-                    for s in decided.seats
-                ],
-            )
+            self._record_seats(db, [s.event.id for s in decided.events], decided.seats)
             db.executemany("INSERT OR IGNORE INTO bindings VALUES (?, ?, ?)", decided.bindings)
             db.executemany("INSERT OR REPLACE INTO event_names VALUES (?, ?)", decided.names)
             db.executemany("INSERT OR REPLACE INTO aliases VALUES (?, ?)", decided.aliases)
@@ -503,12 +489,76 @@ class Ledger(BounceMemory):
             )
             return self._insert_drafts(db, decided.drafts)
 
+    @staticmethod
+    def _record_seats(
+        db: sqlite3.Connection, event_ids: list[str], seats: Sequence[SeatRow]
+    ) -> None:
+        """Every seat of these events as decided, written only for the events whose seats changed.
+
+        A changed event's seats are written again whole, in the plan's order, as
+        `seats()` lists them; an event whose seats are as they were is not touched.
+        """
+        wanted: dict[str, list[tuple[object, ...]]] = {event_id: [] for event_id in event_ids}
+        for s in seats:
+            row = (
+                s.event_id,
+                s.email,
+                s.status,
+                s.position,
+                s.row,
+                s.address,
+                s.name,
+                s.written,
+                s.language,
+            )
+            wanted.setdefault(s.event_id, []).append(row)
+        held: dict[str, list[tuple[object, ...]]] = {}
+        for row in db.execute(
+            "SELECT event_id, email, status, position, row, address, name, written, language"
+            " FROM seats ORDER BY event_id, rowid"
+        ):
+            if row[0] in wanted:
+                held.setdefault(row[0], []).append(row)
+        changed = [event_id for event_id, rows in wanted.items() if held.get(event_id, []) != rows]
+        db.executemany("DELETE FROM seats WHERE event_id = ?", [(i,) for i in changed])
+        db.executemany(
+            "INSERT INTO seats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row for event_id in changed for row in wanted[event_id]],
+        )
+
     def form_pushed(self, form: str) -> tuple[tuple[str, ...], bool] | None:
         """The choices and open/closed state mailer last gave this form, if any."""
         row = self.db.execute(
             "SELECT options, accepting FROM forms WHERE form = ?", (form,)
         ).fetchone()
         return None if row is None else (tuple(json.loads(row[0])), bool(row[1]))
+
+    def state_token(self) -> str:
+        """What every job reads of the ledger, digested: equal tokens, the same ledger to decide on.
+
+        Equal whenever nothing was written since, or only what was there already;
+        any decision, message, send, suppression, request or pause changes it.
+        """
+        import hashlib
+
+        digest = hashlib.sha256()
+        for query in STATE_QUERIES:
+            digest.update(repr(self.db.execute(query).fetchone()).encode("utf-8"))
+        return digest.hexdigest()
+
+    def fingerprint(self, job: str) -> tuple[str, str] | None:
+        """What the last run of `job` that changed nothing decided from (digested), and reported."""
+        row = self.db.execute(
+            "SELECT digest, report FROM fingerprints WHERE job = ?", (job,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def set_fingerprint(self, job: str, digest: str | None, report: str = "") -> None:
+        """Keep (or, with None, forget) the fingerprint of a run of `job` that changed nothing."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM fingerprints WHERE job = ?", (job,))
+            if digest is not None:
+                db.execute("INSERT INTO fingerprints VALUES (?, ?, ?)", (job, digest, report))
 
     def set_form_pushed(self, form: str, options: Sequence[str], accepting: bool) -> None:
         self.db.execute(
@@ -565,10 +615,15 @@ class Ledger(BounceMemory):
         """Insert messages (and each body once) from a stream; returns how many were new."""
         bodies: set[str] = set()
         new_bodies = 0
+        envelope = json.JSONEncoder(ensure_ascii=False).encode
+        stamps: dict[datetime, str] = {}  # a digest's drafts share one moment
 
         def rows() -> Iterator[tuple[object, ...]]:
             nonlocal new_bodies
             for d in drafts:
+                stamp = stamps.get(d.created_at)
+                if stamp is None:
+                    stamp = stamps[d.created_at] = d.created_at.isoformat()
                 if d.body.id not in bodies:
                     bodies.add(d.body.id)
                     new_bodies += db.execute(
@@ -581,11 +636,8 @@ class Ledger(BounceMemory):
                     d.to_email.casefold(),
                     PENDING,
                     d.body.id,
-                    json.dumps(
-                        {"to": d.to_email, "name": d.to_name, "person": dict(d.person)},
-                        ensure_ascii=False,
-                    ),
-                    d.created_at.isoformat(),
+                    envelope({"to": d.to_email, "name": d.to_name, "person": dict(d.person)}),
+                    stamp,
                     priority(d.kind),
                 )
 
@@ -1058,6 +1110,45 @@ class Ledger(BounceMemory):
             (RELEASE,),
         )
         return {(e, m): datetime.fromisoformat(a) for e, m, a in rows}
+
+
+# What `state_token` reads: each table whole where it stays small or is the roster, and
+# in sums where it grows with every message, digest and token sent.
+STATE_QUERIES = (
+    "SELECT group_concat(x, char(30)) FROM (SELECT id || char(31) || title || char(31) || label"
+    " || char(31) || starts_at || char(31) || ends_at || char(31) || timezone || char(31) ||"
+    " capacity || char(31) || join_url || char(31) || signup_url || char(31) || status ||"
+    " char(31) || sequence || char(31) || missing || char(31) || titles AS x FROM events"
+    " ORDER BY id)",
+    "SELECT group_concat(x, char(30)) FROM (SELECT event_id || char(31) || email || char(31) ||"
+    " status || char(31) || ifnull(position, '') || char(31) || row || char(31) || address ||"
+    " char(31) || name || char(31) || written || char(31) || language AS x FROM seats"
+    " ORDER BY event_id, email)",
+    "SELECT group_concat(x, char(30)) FROM (SELECT stamp || char(31) || email || char(31) ||"
+    " event_id AS x FROM bindings ORDER BY stamp, email)",
+    "SELECT group_concat(x, char(30)) FROM (SELECT name || char(31) || event_id AS x"
+    " FROM event_names ORDER BY name)",
+    "SELECT group_concat(x, char(30)) FROM (SELECT sheet_id || char(31) || event_id AS x"
+    " FROM aliases ORDER BY sheet_id)",
+    "SELECT group_concat(x, char(30)) FROM (SELECT form || char(31) || options || char(31) ||"
+    " accepting AS x FROM forms ORDER BY form)",
+    "SELECT count(*), max(added_at) FROM series_events",
+    "SELECT group_concat(x, char(30)) FROM (SELECT token || char(31) || event_id || char(31) ||"
+    " email || char(31) || kind || char(31) || at || char(31) || source || char(31) ||"
+    " ifnull(applied_at, '') AS x FROM requests ORDER BY token)",
+    "SELECT group_concat(x, char(30)) FROM (SELECT transport || char(31) || until || char(31)"
+    " || reason AS x FROM pauses ORDER BY transport)",
+    "SELECT group_concat(x, char(30)) FROM (SELECT state || char(31) || count(*) || char(31) ||"
+    " max(rowid) || char(31) || ifnull(max(sent_at), '') || char(31) || ifnull(max(tried_at), '')"
+    " || char(31) || sum(attempts) || char(31) || sum(length(reason)) || char(31) ||"
+    " sum(length(provider_id)) AS x FROM messages GROUP BY state ORDER BY state)",
+    "SELECT group_concat(x, char(30)) FROM (SELECT reason || char(31) || count(*) || char(31) ||"
+    " max(created_at) || char(31) || sum(length(email)) AS x FROM suppressions GROUP BY reason"
+    " ORDER BY reason)",
+    "SELECT count(*), max(rowid) FROM seat_tokens",
+    "SELECT count(*), max(rowid) FROM unsubscribe_tokens",
+    "SELECT count(*), max(decided_at) FROM digests",
+)
 
 
 @contextmanager

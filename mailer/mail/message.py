@@ -53,6 +53,7 @@ PERSON_FIELDS = (
     "offer_until",
 )
 TOKEN = re.compile(r"%%mailer:(\w+)%%")
+MARK = "%%mailer:"
 
 
 def placeholder(name: str) -> str:
@@ -61,12 +62,20 @@ def placeholder(name: str) -> str:
 
 def fill(template: str, values: Mapping[str, str], escape: bool = False) -> str:
     """Put a recipient's values into a template in one pass (values are never re-scanned)."""
+    if MARK not in template:
+        return template
+    pieces = _pieces(template)
+    out = list(pieces)
+    for at in range(1, len(out), 2):  # odd places hold the placeholders' names
+        text = values.get(out[at], "")
+        out[at] = html.escape(text) if escape else text
+    return "".join(out)
 
-    def value(match: re.Match[str]) -> str:
-        text = values.get(match.group(1), "")
-        return html.escape(text) if escape else text
 
-    return TOKEN.sub(value, template)
+@functools.lru_cache(maxsize=256)
+def _pieces(template: str) -> tuple[str, ...]:
+    """A template split once at its placeholders, for every recipient of its body."""
+    return tuple(TOKEN.split(template))
 
 
 def fill_calendar(data: bytes, values: Mapping[str, str]) -> bytes:
@@ -78,6 +87,8 @@ def fill_calendar(data: bytes, values: Mapping[str, str]) -> bytes:
 
 
 def _fold(line: str) -> str:
+    if len(line) <= 75 and (line.isascii() or len(line.encode("utf-8")) <= 75):
+        return line  # nothing to fold: most lines
     parts, current, size = [], "", 0
     for char in line:
         width = len(char.encode("utf-8"))

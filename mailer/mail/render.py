@@ -11,12 +11,11 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
-from jinja2.environment import TemplateModule
 from markupsafe import Markup
-from mjml import mjml2html
 
 from mailer.core.errors import MailerError
 from mailer.mail.catalogs import Catalogs
@@ -26,6 +25,10 @@ from mailer.mail.message import PERSON_FIELDS, placeholder
 # text part alike, however each wraps it; `_()` and `ngettext()` with new-style formatting.
 EXTENSIONS = ["jinja2.ext.i18n"]
 POLICIES = {"ext.i18n.trimmed": True}
+
+if TYPE_CHECKING:  # Jinja and MRML load when a template is first rendered, not with every run
+    import jinja2
+    from jinja2.environment import TemplateModule
 
 
 class TemplateError(MailerError):
@@ -55,14 +58,23 @@ class Renderer:
         self.folder = Path(folder)
         self.catalogs = catalogs or Catalogs(self.folder.parent / "locales")
         self._environments: dict[str, tuple[jinja2.Environment, jinja2.Environment]] = {}
-        self.markup, self.plain = self.environments(self.catalogs.default)
         self._compiled: dict[str, str] = {}
         self.sources: dict[str, set[str]] = {}  # template name -> the MJML it rendered to
         self.compiles = 0
 
+    @cached_property
+    def markup(self) -> jinja2.Environment:
+        return self.environments(self.catalogs.default)[0]
+
+    @cached_property
+    def plain(self) -> jinja2.Environment:
+        return self.environments(self.catalogs.default)[1]
+
     def environments(self, language: str) -> tuple[jinja2.Environment, jinja2.Environment]:
         """The MJML and the plain-text environment speaking one language, built once each."""
         if language not in self._environments:
+            import jinja2
+
             loader = jinja2.FileSystemLoader(self.folder)
             markup = jinja2.Environment(
                 loader=loader,
@@ -93,12 +105,7 @@ class Renderer:
         compile once per body."""
         language = language or self.catalogs.default
         markup, plain = self.environments(language)
-        context = {
-            "lang": language,
-            "dir": direction,
-            **context,
-            "person": PersonPlaceholders(),
-        }
+        context = {"lang": language, "dir": direction, **context, "person": PersonPlaceholders()}
         module = self._module(markup, f"{name}.mjml", context)
         subject = getattr(module, "subject", None)
         if not subject:
@@ -116,6 +123,8 @@ class Renderer:
     def _module(
         self, env: jinja2.Environment, filename: str, context: Mapping[str, object]
     ) -> TemplateModule:
+        import jinja2
+
         try:
             return env.get_template(filename).make_module(dict(context))
         except jinja2.TemplateNotFound as err:
@@ -131,6 +140,8 @@ class Renderer:
     def _compile(self, name: str, source: str) -> str:
         self.sources.setdefault(name, set()).add(source)
         if source not in self._compiled:
+            from mjml import mjml2html
+
             try:
                 self._compiled[source] = mjml2html(source, disable_comments=True, fonts={})
             except ValueError as err:

@@ -10,7 +10,7 @@ the day of its last digest (for the first digest, one period back).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -90,25 +90,27 @@ def grouped(
 
 
 def audience(
-    subscribers: Iterable[Subscriber], signups: Iterable[Signup], suppressed: set[str]
-) -> list[Recipient]:
+    subscribers: Sequence[Subscriber], signups: Iterable[Signup], suppressed: set[str]
+) -> Iterator[Recipient]:
     """Subscribers plus signers-up who opted in, once each, minus anyone who left.
 
     Left: suppressed in the ledger, or unsubscribed on the Subscribers tab
     (which also stops a form opt-in, so the sheet alone keeps them out).
+    Made one at a time, as the ledger takes them: never every recipient at once.
     """
-    seen: dict[str, Recipient] = {}
     left = set(suppressed)
+    left.update(s.email for s in subscribers if s.unsubscribed)
+    seen: set[str] = set()
     for s in subscribers:
-        if s.unsubscribed:
-            left.add(s.email)
-        else:
-            seen.setdefault(s.email, Recipient(s.email, s.address, s.name, s.language))
+        if not s.unsubscribed and s.email not in seen:
+            seen.add(s.email)
+            if normalize_email(s.email) not in left:
+                yield Recipient(s.email, s.address, s.name, s.language)
     for signup in signups:
-        if signup.digest:
-            reader = Recipient(signup.email, signup.address, signup.name, signup.language)
-            seen.setdefault(signup.email, reader)
-    return [r for email, r in seen.items() if normalize_email(email) not in left]
+        if signup.digest and signup.email not in seen:
+            seen.add(signup.email)
+            if normalize_email(signup.email) not in left:
+                yield Recipient(signup.email, signup.address, signup.name, signup.language)
 
 
 def for_language(resources: Sequence[Resource], language: str) -> list[Resource]:

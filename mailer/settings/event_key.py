@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 PEM_FENCE = "-----"
 
@@ -17,6 +18,10 @@ def load_event_key(text: str) -> ec.EllipticCurvePublicKey:
     Raises ValueError saying what is wrong: not base64, not a public key, or a
     key of another kind (an RSA key could never check SendGrid's signatures).
     """
+    # Imported here: every command loads the settings, few of them a key.
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
     lines = [line.strip() for line in text.strip().splitlines()]
     body = "".join(line for line in lines if not line.startswith(PEM_FENCE))
     try:

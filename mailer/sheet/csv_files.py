@@ -179,15 +179,15 @@ def _decode(raw: bytes, tab: str, path: Path) -> tuple[str, str]:
     take a UTF-16 export or an .xlsx renamed .csv for text; charset-normalizer
     judges whether the bytes read as real text, and names what they look like.
     """
-    from charset_normalizer import from_bytes
-
     if b"\x00" not in raw:
         try:
             return raw.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             pass
-        if from_bytes(raw, cp_isolation=["cp1252"]).best() is not None:
-            return raw.decode("cp1252"), "cp1252"
+    from charset_normalizer import from_bytes  # slow to import; UTF-8, the common case, needs none
+
+    if b"\x00" not in raw and from_bytes(raw, cp_isolation=["cp1252"]).best() is not None:
+        return raw.decode("cp1252"), "cp1252"
     guess = from_bytes(raw).best()
     found = f"{guess.encoding} text" if guess is not None else "not text (an .xlsx or .ods file?)"
     raise WorkbookError(
@@ -230,7 +230,7 @@ def _records(lines: list[str], separator: str = ",") -> tuple[list[list[str]], l
 
 def _broken(values: list[str], width: int, source: str) -> str:
     """Why a record cannot be trusted as one row, or ""."""
-    if any(len(v) > MAX_FIELD for v in values):
+    if max(map(len, values), default=0) > MAX_FIELD:
         return f"a cell is over {MAX_FIELD:,} characters long"
     if source.count('"') % 2 or ("\n" in source.rstrip("\r\n") and len(values) != width):
         return (
@@ -238,7 +238,7 @@ def _broken(values: list[str], width: int, source: str) -> str:
             " so it may have swallowed the rows below it; nothing on those rows is changed"
             " until it is fixed"
         )
-    if any(v.strip() for v in values[width:]):
+    if len(values) > width and any(v.strip() for v in values[width:]):
         return (
             f"has {len(values)} cells but the header has {width} (a stray quote, or a comma"
             " outside quotes?); nothing on this row is changed until it is fixed"

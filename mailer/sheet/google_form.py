@@ -18,13 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import requests
-from google.auth import exceptions as auth_errors
-
 from mailer.core.errors import ConfigError, MailerError
 from mailer.core.retry import Retry, with_retries
 
 if TYPE_CHECKING:
+    import requests
+
     from mailer.settings.config import Settings
 
 SCOPES = ["https://www.googleapis.com/auth/forms.body"]  # the form's questions, nothing else
@@ -149,6 +148,10 @@ class FormsClient:
             ) from None
 
     def _once(self, method: str, suffix: str, body: dict[str, Any] | None) -> Any:
+        # Imported here: a site without a form never loads requests or google-auth.
+        import requests
+        from google.auth import exceptions as auth_errors
+
         self.calls += 1
         url = f"{self.api}/v1/forms/{self.form}{suffix}"
         try:
