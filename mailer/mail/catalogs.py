@@ -14,12 +14,12 @@ import gettext
 import io
 from dataclasses import dataclass
 from pathlib import Path
-
-from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from typing import TYPE_CHECKING
 
 from mailer.core.errors import MailerError
+
+if TYPE_CHECKING:  # Babel loads when a catalog is first read, not with every run
+    from babel.messages.catalog import Catalog
 
 DOMAIN = "mailer"
 
@@ -33,6 +33,8 @@ def po_path(folder: Path, code: str) -> Path:
 
 
 def read_catalog(path: Path, code: str) -> Catalog:
+    from babel.messages.pofile import read_po
+
     try:
         with path.open("rb") as stream:
             return read_po(stream, locale=None, domain=DOMAIN, abort_invalid=True)
@@ -42,6 +44,8 @@ def read_catalog(path: Path, code: str) -> Catalog:
 
 def compiled(catalog: Catalog) -> gettext.GNUTranslations:
     """A catalog's .mo, written to memory and read back as gettext translations."""
+    from babel.messages.mofile import write_mo
+
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)

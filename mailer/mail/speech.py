@@ -13,15 +13,16 @@ import gettext
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from babel import Locale
-from babel.dates import format_date, format_interval, format_skeleton, format_time
+from typing import TYPE_CHECKING
 
 from mailer.mail.catalogs import Catalogs
 from mailer.mail.invitations import describe_time
 from mailer.model import Event
 from mailer.settings.config import Settings
 from mailer.settings.languages import cldr_locale, direction, site_languages
+
+if TYPE_CHECKING:  # Babel loads when a date is first said in a language other than English
+    from babel import Locale
 
 # Where a site names no pattern for a language CLDR lacks: day/month/year, 24-hour clock.
 FALLBACK_DATE = "d/M/y"
@@ -73,6 +74,8 @@ class Speech:
 
     def day(self, moment: datetime) -> str:
         """A day without its weekday: 'December 9, 2026', '9 de diciembre de 2026'."""
+        from babel.dates import format_date
+
         if self.code == "en":
             return f"{moment:%B} {moment.day}, {moment.year}"
         if self.locale is None:
@@ -80,21 +83,29 @@ class Speech:
         return format_date(moment, "long", locale=self.locale)
 
     def long_date(self, moment: datetime) -> str:
+        from babel.dates import format_date
+
         if self.locale is None:
             return format_date(moment, self.date_format or FALLBACK_DATE, locale="en")
         return format_date(moment, "full", locale=self.locale)
 
     def short_date(self, moment: datetime) -> str:
+        from babel.dates import format_date, format_skeleton
+
         if self.locale is None:
             return format_date(moment, self.date_format or FALLBACK_DATE, locale="en")
         return format_skeleton("MMMEd", moment, locale=self.locale)
 
     def clock(self, moment: datetime) -> str:
+        from babel.dates import format_time
+
         if self.locale is None:
             return format_time(moment, self.time_format or FALLBACK_TIME, locale="en")
         return format_time(moment, "short", tzinfo=moment.tzinfo, locale=self.locale)
 
     def span(self, start: datetime, end: datetime, zone: str, end_zone: str) -> str:
+        from babel.dates import format_interval
+
         if zone != end_zone or self.locale is None:
             return f"{self.clock(start)} {zone}–{self.clock(end)} {end_zone}".replace(
                 f" {zone}–", "–" if zone == end_zone else f" {zone}–"
@@ -105,7 +116,7 @@ class Speech:
 
 
 # The words the templates are written in: English with no catalog.
-ENGLISH = Speech("en", "ltr", gettext.NullTranslations(), Locale("en"))
+ENGLISH = Speech("en", "ltr", gettext.NullTranslations(), None)
 
 
 def speech(settings: Settings, catalogs: Catalogs, code: str) -> Speech:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-from babel import Locale, UnknownLocaleError
+from typing import TYPE_CHECKING
 
 from mailer.rules.languages import normalized
 from mailer.settings.config import Settings
+
+if TYPE_CHECKING:  # Babel's CLDR data loads when a language is first looked at, not every run
+    from babel import Locale
 
 DOMAIN = "mailer"
 
@@ -39,6 +41,8 @@ def site_languages(settings: Settings) -> list[str]:
 
 def cldr_locale(code: str) -> Locale | None:
     """Babel's locale for a language code, or None where CLDR has none (such as `hmn`)."""
+    from babel import Locale, UnknownLocaleError
+
     try:
         return Locale.parse(code.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
