@@ -9,7 +9,7 @@ TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm)
 # worksteal: an idle worker takes queued tests from a busy one (the durations are uneven).
 PYTEST := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/pytest -q -n auto --dist worksteal
 
-.PHONY: run test test-all lint format bench clean browser preview image image-test image-tools
+.PHONY: run test test-all lint format bench clean browser preview image image-test image-tools translations spamassassin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,13 +35,24 @@ test: $(TEST_STAMP) browser
 	$(PYTEST) -m "not slow"
 
 # Everything, with the long versions (marked slow): 20 kills, 3,000 readers, the whole gallery.
-test-all: $(TEST_STAMP) browser
+test-all: $(TEST_STAMP) browser spamassassin
 	$(PYTEST)
 
 # Every email, rendered and photographed at 600 and 375 px, in preview/index.html.
 preview: $(STAMP) browser
 	$(PIP_INSTALL) -e '.[preview]'
 	$(BIN)/mailer preview
+
+# The spam-score test runs Debian's spamassassin (local rules only, no network).
+spamassassin:
+	@command -v spamassassin >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing spamassassin for the spam-score test"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends spamassassin >/dev/null; } \
+	      || echo "WARNING: could not install spamassassin: the spam-score test will be skipped"; \
+	  else \
+	    echo "spamassassin is not installed: the spam-score test will be skipped (apt-get install spamassassin)"; \
+	  fi; }
 
 # Browser tests drive Debian's chromium; install it when missing and we may.
 browser:
@@ -74,6 +85,15 @@ bench: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) outbox state preview
+
+# Messages -> locales/mailer.pot; each locales/<code>/LC_MESSAGES/mailer.po brought in step
+# with it (new messages empty, gone ones kept as obsolete); .mo compiled beside each .po
+# (mailer itself compiles the .po in memory when it loads, so the .mo is only a check).
+translations: $(TEST_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k counted:1,2 -k N_ --add-comments=TRANSLATORS: \
+	  --no-location --sort-output --project mailer -o locales/mailer.pot .
+	$(BIN)/pybabel update -i locales/mailer.pot -d locales -D mailer --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d locales -D mailer --statistics
 
 # The image (Containerfile), built and tried here without an image registry: a
 # Debian base from the distribution's mirror (mmdebstrap), podman with its storage

@@ -141,14 +141,14 @@ def decide_digest(config_path: Path) -> None:
     """In this process: the digest decided (read, render, record every recipient), not sent."""
     start = time.perf_counter()
     from mailer.jobs.runner import run_job
-    from mailer.ledger.sqlite import Ledger
+    from mailer.ledger import open_ledger
     from mailer.settings import config
     from mailer.site import Site
 
     settings = config.load(config_path)
     site = Site.from_settings(settings)
     job = next(j for j in config.load_jobs(settings) if j.kind == "digest")
-    with Ledger(settings.ledger.path) as ledger:
+    with open_ledger(settings) as ledger:
         report = run_job(site, ledger, job, NOW, send=False)
     assert report.recipients > 0, report
     seconds = time.perf_counter() - start
@@ -195,7 +195,7 @@ def row_smtp(repeat: int) -> dict[str, float]:
 def smtp_once(port: int, count: int = 2000) -> None:
     import send
 
-    from mailer.ledger.sqlite import Ledger
+    from mailer.ledger import open_ledger
     from mailer.mail.message import SENT, Draft
     from mailer.mail.mime import mime_bytes
     from mailer.sending.delivery import deliver
@@ -218,7 +218,7 @@ def smtp_once(port: int, count: int = 2000) -> None:
             for i in range(count)
         ]
         prebuilt = [mime_bytes(draft.message()) for draft in drafts]
-        ledger = Ledger(Path(tmp) / "bench.db")
+        ledger = open_ledger(Path(tmp) / "bench.db")
         transport = SmtpTransport(SmtpSettings("127.0.0.1", port, security="none"))
         # Interleaved in slices, so both loops meet the same load on a shared machine.
         raw_s = raw_cpu = mailer_s = mailer_cpu = 0.0

@@ -39,6 +39,11 @@ class Event:
     row: int = 0
     sheet_id: str = ""  # the id as the events tab shows it now, when renamed from `id`
     waitlist: bool | None = None  # whether the signup form offers it once full ([form] waitlist)
+    titles: tuple[tuple[str, str], ...] = ()  # (language, title) from `title_<code>` columns
+
+    def title_in(self, language: str) -> str:
+        """The session's title in a language, its own title where the sheet gives none."""
+        return dict(self.titles).get(language) or self.title
 
     @property
     def cancelled(self) -> bool:
@@ -66,6 +71,7 @@ class Signup:
     status_text: str = ""  # the Status cell as typed
     notified: str = ""  # the Notified cell as the sheet holds it
     position: str = ""  # the Position cell: a number while on the waitlist
+    language: str = ""  # the "Preferred language" answer as typed
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -100,6 +106,7 @@ class Resource:
     audience: str = ""
     added_on: date | None = None
     sent_in: str = ""  # which digests carried it, as the Resources tab says
+    language: str = ""  # the language it is written in ("": for every reader)
 
     @property
     def key(self) -> str:
@@ -115,3 +122,4 @@ class Subscriber:
     address: str
     name: str = ""
     unsubscribed: bool = False
+    language: str = ""  # the language column as typed

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailer.mail.catalogs import Catalogs
 from mailer.mail.render import Renderer
 from mailer.sending.transports import Transport, open_transport
 from mailer.settings.config import Settings
+from mailer.settings.languages import locales_folder
 from mailer.settings.secret import site_secret
 from mailer.sheet.backends import Workbook, open_workbook
 from mailer.sheet.google_form import FormsClient, open_forms
@@ -28,7 +30,7 @@ class Site:
             settings=settings,
             workbook=open_workbook(settings),
             transport=open_transport(settings),
-            renderer=Renderer(settings.root / "templates"),
+            renderer=site_renderer(settings),
             forms=open_forms(settings) if settings.form.id else None,
         )
 
@@ -45,3 +47,9 @@ class Site:
     def sheet(self) -> Sheet:
         """The workbook by logical tab and column names."""
         return Sheet(self.workbook, self.settings.workbook)
+
+
+def site_renderer(settings: Settings) -> Renderer:
+    """The site's templates, speaking every language it has a catalog for."""
+    catalogs = Catalogs(locales_folder(settings), settings.organization.language)
+    return Renderer(settings.root / "templates", catalogs)

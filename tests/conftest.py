@@ -133,6 +133,7 @@ def site(tmp_path: Path) -> SiteDir:
     shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
     shutil.copytree(REPO / "templates", root / "templates")
     shutil.copytree(REPO / "jobs", root / "jobs")
+    shutil.copytree(REPO / "locales", root / "locales")
     site_dir = SiteDir(root)
     write_sample(site_dir.settings(), NOW)
     return site_dir

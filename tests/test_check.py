@@ -13,7 +13,7 @@ def test_the_sample_site_passes(site):
     result = site.mailer("check")
 
     assert result.exit_code == 0, result.output
-    assert "signups = 'signups' (UTF-8, comma-separated): found 7 columns" in result.output
+    assert "signups = 'signups' (UTF-8, comma-separated): found 8 columns" in result.output
     assert "every email renders" in result.output
 
 
@@ -43,7 +43,7 @@ def test_an_image_without_alt_text_fails_naming_file_and_line(site):
 
 def test_an_undefined_variable_fails_naming_file_and_line(site):
     template = site.root / "templates" / "reminder.mjml"
-    text = template.read_text().replace("{{ event.title }}", "{{ event.titel }}", 1)
+    text = template.read_text().replace("event.title", "event.titel", 1)
     template.write_text(text)
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "event.titel" in t)
 
@@ -76,7 +76,9 @@ def test_plain_http_links_vague_link_text_and_small_text_fail_naming_file_and_li
 def test_a_layout_without_a_language_fails_naming_file_and_line(site):
     """mjml-python writes lang="und" when <mjml> has none; screen readers then guess."""
     layout = site.root / "templates" / "layout.mjml"
-    layout.write_text(layout.read_text().replace('<mjml lang="en">', "<mjml>", 1))
+    layout.write_text(
+        layout.read_text().replace('<mjml lang="{{ lang }}" dir="{{ dir }}">', "<mjml>", 1)
+    )
 
     result = site.mailer("check")
 
@@ -114,7 +116,7 @@ def test_a_job_that_names_a_missing_template_is_named_by_file_and_line(site):
 
 def test_a_finding_carries_file_and_line_apart_for_tools(site):
     template = site.root / "templates" / "waitlist.mjml"
-    text = template.read_text().replace("{{ event.title }}", "{{ event.titel }}", 1)
+    text = template.read_text().replace("event.title", "event.titel", 1)
     template.write_text(text)
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "event.titel" in t)
 

@@ -102,7 +102,7 @@ def test_check_shows_the_columns_found_and_how_the_file_is_saved(site):
 
     result = site.mailer("check")
 
-    assert "signups = 'signups' (Windows-1252, semicolon-separated): found 7 columns:" in (
+    assert "signups = 'signups' (Windows-1252, semicolon-separated): found 8 columns:" in (
         result.output
     )
     assert "'Timestamp', 'Email Address', 'Name'" in result.output

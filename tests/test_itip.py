@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import cast
 
+import pytest
 import vobject
 from conftest import NOW, SiteDir
 from test_emails import read_eml
@@ -40,7 +41,12 @@ def release_by_hand(site: SiteDir, token: str, email: str) -> None:
         ledger.close()
 
 
-def test_every_calendar_part_meets_itip(site):
+@pytest.mark.parametrize("language", ["English", "Español"])
+def test_every_calendar_part_meets_itip(site, language):
+    """In either language, for everyone: the sample's signups all answer `language`."""
+    answers = site.rows()
+    site.write_rows("signups", [{**row, "Preferred language": language} for row in answers])
+    title = "Conversación de apoyo comunitario" if language == "Español" else "Community Support"
     with_form(site)
     site.mailer("run")
     token = link_in(site, "confirmation", DANIEL).rsplit("=", 1)[1]
@@ -64,6 +70,8 @@ def test_every_calendar_part_meets_itip(site):
         assert attendees == [f"mailto:{line['to']}"], line["key"]
         assert event.attendee.params["RSVP"] == ["FALSE"]
         assert event.uid.value == "ccs-2026-12-02@example.org"
+        assert event.summary.value.startswith(title), line["key"]
+        assert event.description.value.startswith(title), line["key"]
         methods.setdefault((line["to"], method), []).append(int(event.sequence.value))
     kinds = {(line["kind"], method) for line, method, _ in sent}
     assert kinds == {

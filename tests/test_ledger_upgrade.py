@@ -19,6 +19,7 @@ from mailer.mail.message import Draft
 
 # What each schema added, undone to take a ledger back to the version before it.
 ADDED_IN = {
+    8: "ALTER TABLE seats DROP COLUMN language; ALTER TABLE events DROP COLUMN titles;",
     7: "DROP TABLE fingerprints;",
     6: "ALTER TABLE messages DROP COLUMN holder; ALTER TABLE messages DROP COLUMN lease_until;"
     " ALTER TABLE seats DROP COLUMN place; DROP TABLE job_runs;",
@@ -53,7 +54,7 @@ def test_an_older_ledger_is_upgraded_and_keeps_its_messages(tmp_path: Path, vers
     ledger = open_ledger(path)
     due = [m.kind for batch in ledger.due() for m in batch]
 
-    assert ledger.schema_version() == SCHEMA_VERSION == 7
+    assert ledger.schema_version() == SCHEMA_VERSION == 8
     assert due == ["confirmation", "digest", "digest", "digest"], "the digest goes last"
     assert ledger.paused("smtp") is None
 

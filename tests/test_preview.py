@@ -47,6 +47,7 @@ def assert_every_email_and_page_is_shown(index: str) -> None:
         assert f"<h2>{label}</h2>" in index
     assert "Plain-text part" in index and "Subject" in index and "KB" in index
     assert "donate" in index.lower() or "donation" in index.lower()
+    assert "<h3>español (es)</h3>" in index and "Inscripción confirmada: " in index
 
 
 def assert_phone_and_desktop_shots(shots: list[Path]) -> None:
@@ -63,7 +64,8 @@ def test_preview_writes_the_gallery_with_both_widths_of_every_email(site):
     assert result.exit_code == 0, result.output
     assert_every_email_and_page_is_shown((site.root / "preview" / "index.html").read_text())
     shots = sorted((site.root / "preview").glob("*.png"))
-    assert len(shots) == 2 * (len(EMAILS) + len(PAGES))  # every email and page, at both widths
+    # every email and page, at both widths, in English and in Spanish
+    assert len(shots) == 2 * 2 * (len(EMAILS) + len(PAGES))
     assert_phone_and_desktop_shots(shots)
 
 

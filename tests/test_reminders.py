@@ -58,9 +58,12 @@ def test_the_day_before_a_reminder_says_tomorrow(site):
 
     site.mailer("run", "reminders", now=START - timedelta(hours=24))
 
-    subjects = {line["subject"] for line in reminders(site)}
+    subjects = Counter(line["subject"] for line in reminders(site))
     assert subjects == {
-        "Reminder: Community Support Conversation starts tomorrow (Wed Dec 2, 12:00 pm CST)"
+        "Reminder: Community Support Conversation starts tomorrow (Wed Dec 2, 12:00 pm CST)": 10,
+        # the two confirmed who answered "Español", in their language and in Chicago's time
+        "Recordatorio: Conversación de apoyo comunitario comienza mañana"
+        " (mié, 2 dic, 12:00 CST)": 2,
     }
 
 
@@ -74,10 +77,11 @@ def test_a_reminder_sent_late_says_the_time_really_left_and_stands_in_for_the_ne
 
     sent = reminders(site)
     assert Counter(line["key"].split(":")[0] for line in sent) == {"reminder-1440": 12}
-    text = (site.outbox / sent[0]["file"]).read_text()
-    assert "starts in 61 minutes" in sent[0]["subject"]
+    english = next(line for line in sent if line["subject"].startswith("Reminder"))
+    text = (site.outbox / english["file"]).read_text()
+    assert "starts in 61 minutes" in english["subject"]
     assert "See you in 61 minutes" in text
-    assert "24 hours" not in text + sent[0]["subject"]
+    assert "24 hours" not in text + english["subject"]
 
 
 def test_a_reminder_sent_hours_late_is_still_followed_by_the_hour_before(site):
@@ -87,10 +91,13 @@ def test_a_reminder_sent_hours_late_is_still_followed_by_the_hour_before(site):
     site.mailer("run", "reminders", now=START - timedelta(hours=1))
 
     sent = Counter((line["key"].split(":")[0], line["subject"]) for line in reminders(site))
-    when = "(Wed Dec 2, 12:00 pm CST)"
+    when, cuando = "(Wed Dec 2, 12:00 pm CST)", "(mié, 2 dic, 12:00 CST)"
+    title, titulo = "Community Support Conversation", "Conversación de apoyo comunitario"
     assert sent == {
-        ("reminder-1440", f"Reminder: Community Support Conversation starts in 3 hours {when}"): 12,
-        ("reminder-60", f"Reminder: Community Support Conversation starts in 1 hour {when}"): 12,
+        ("reminder-1440", f"Reminder: {title} starts in 3 hours {when}"): 10,
+        ("reminder-60", f"Reminder: {title} starts in 1 hour {when}"): 10,
+        ("reminder-1440", f"Recordatorio: {titulo} comienza en 3 horas {cuando}"): 2,
+        ("reminder-60", f"Recordatorio: {titulo} comienza en 1 hora {cuando}"): 2,
     }
 
 

@@ -401,6 +401,7 @@ def test_a_ledger_from_before_requests_existed_is_upgraded_in_place(tmp_path):
     older.executescript(
         "DROP TABLE requests; DROP TABLE job_runs; ALTER TABLE messages DROP COLUMN holder;"
         " ALTER TABLE messages DROP COLUMN lease_until; ALTER TABLE seats DROP COLUMN place;"
+        " ALTER TABLE seats DROP COLUMN language; ALTER TABLE events DROP COLUMN titles;"
     )
     older.execute("PRAGMA user_version = 3")
     older.close()

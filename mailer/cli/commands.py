@@ -761,6 +761,10 @@ def check(obj: Context, now: str | None, no_workbook: bool) -> None:
     if settings.form.id and not no_workbook:
         findings += _print_form_check(console, checks.check_form(settings, moment))
     findings += checks.check_templates(settings, moment)
+    said, gaps = checks.check_translations(settings)
+    for line in said:
+        console.print(f"[bold]Translations[/bold]: {line}", highlight=False)
+    findings += gaps
     errors = [f for f in findings if f.severity == checks.ERROR]
     for finding in findings:
         click.echo(str(finding))
@@ -873,7 +877,9 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     Webhook at /sendgrid/events (bounces, spam reports). Put it behind your
     HTTPS proxy at [server] public_url. Example: mailer serve --port 8080
     """
+    from mailer.mail.speech import site_speeches
     from mailer.settings.secret import site_secret
+    from mailer.site import site_renderer
     from mailer.web.app import create_app
     from mailer.web.server import create_server
 
@@ -887,6 +893,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
         sendgrid_key=settings.server.sendgrid_event_key,
         public_url=settings.server.public_url,
         claim_window=claim_window,
+        languages=site_speeches(settings, site_renderer(settings).catalogs),
     )
     host = host or settings.server.host
     port = port or settings.server.port

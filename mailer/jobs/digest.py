@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,15 +19,18 @@ from mailer.jobs.retention import digest_readers, kept_privacy
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger import Ledger
 from mailer.ledger.privacy import on_sqlite
-from mailer.mail.emails import event_view, site_body
+from mailer.mail.emails import event_view, site_body, site_speech, with_language
 from mailer.mail.message import Body, Draft, placeholder
+from mailer.mail.speech import Speech
 from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber
 from mailer.rules import digest, roster
 from mailer.rules.binding import ledger_ids
 from mailer.rules.digest import Recipient, Slot
+from mailer.rules.languages import language_of
 from mailer.rules.statuses import OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import DigestOptions
+from mailer.settings.languages import spellings
 from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
 from mailer.sheet.view import Tab
 from mailer.site import Site
@@ -218,20 +222,54 @@ def _decide(
     events, signups = _events_and_signups(site, tables, ledger)
     # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
     subscribers, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
-    contents = Contents(
-        groups=digest.grouped(fresh, options.categories),
-        sessions=_sessions(events, ledger, now, options.upcoming_days),
-    )
-    recipients = digest.audience(subscribers, signups, set(ledger.suppressed()))
+    # Every reader at once: each is put in their language's group before any body is made.
+    recipients = list(digest.audience(subscribers, signups, set(ledger.suppressed())))
+    known = spellings(site.settings)
+    by_language: dict[str, list[Recipient]] = {}
+    for reader in recipients:
+        code = language_of(reader.language, known) or site.settings.organization.language
+        by_language.setdefault(code, []).append(reader)
     secret = site.secret()
-    # The "forget me" link works only where forgetting does (a SQLite ledger, for now).
-    body = _body(site, options.template, contents, slot, forgettable=on_sqlite(ledger))
-    report.resources = len(fresh)
-    return SlotDigest(
-        slot.label,
-        [r.key for r in fresh],
-        _drafts(site, job, slot, body, recipients, secret, now),
-    )
+    where = (tables["resources"].table.tab, tables["resources"].columns["language"])
+    fresh = [dataclasses.replace(r, language=_language(r, known, where, report)) for r in fresh]
+    # With no reader at all the slot still holds what was new, as it always has.
+    carried: list[str] = [] if recipients else [r.key for r in fresh]
+    drafts: list[Iterator[Draft]] = []
+    # One shared body per language: the sections in it and those in no language.
+    for code, readers in sorted(by_language.items()):
+        theirs = digest.for_language(fresh, code)
+        if not theirs:
+            continue
+        words = site_speech(site, code)
+        contents = Contents(
+            groups=digest.grouped(theirs, options.categories),
+            sessions=_sessions(events, ledger, now, options.upcoming_days, words),
+        )
+        body = _body(site, options.template, contents, slot, words, forgettable=on_sqlite(ledger))
+        drafts.append(_drafts(site, job, slot, body, readers, secret, now, words))
+        carried.extend(r.key for r in theirs if r.key not in carried)
+    if not carried:
+        report.skipped = f"no new resources for any reader since {since:%Y-%m-%d}; nothing sent"
+        return None
+    report.resources = len(carried)
+    return SlotDigest(slot.label, carried, itertools.chain(*drafts))
+
+
+def _language(
+    resource: Resource, known: dict[str, str], where: tuple[str, str], report: DigestReport
+) -> str:
+    """A resource's language code; blank, or a language the site lacks (reported): everyone's."""
+    if not resource.language:
+        return ""
+    code = language_of(resource.language, known)
+    if code is None:
+        reason = (
+            f"{resource.language[:60]!r} is not a language this site writes in; the"
+            " resource goes to every reader"
+        )
+        report.problems.append(Problem(where[0], resource.row, where[1], reason, fatal=False))
+        return ""
+    return code
 
 
 def _read(site: Site) -> dict[str, Tab]:
@@ -280,7 +318,7 @@ def _events_and_signups(
 
 
 def _sessions(
-    events: Sequence[Event], ledger: Ledger, now: datetime, days: int
+    events: Sequence[Event], ledger: Ledger, now: datetime, days: int, words: Speech
 ) -> list[dict[str, object]]:
     """Upcoming sessions with their seats left, as the last signups run decided them."""
     # A seat offered to someone on the waitlist is held for them: not free.
@@ -289,7 +327,7 @@ def _sessions(
     horizon = now + timedelta(days=days)
     return [
         {
-            **event_view(event),
+            **event_view(event, "", words),
             "seats_left": max(event.capacity - confirmed[event.id], 0),
         }
         for event in sorted(events, key=lambda e: e.starts_at)
@@ -298,7 +336,12 @@ def _sessions(
 
 
 def _body(
-    site: Site, template: str, contents: Contents, slot: Slot, forgettable: bool = True
+    site: Site,
+    template: str,
+    contents: Contents,
+    slot: Slot,
+    words: Speech,
+    forgettable: bool = True,
 ) -> Body:
     org = site.settings.organization
     context = {
@@ -308,11 +351,11 @@ def _body(
             for category, items in contents.groups
         ],
         "sessions": contents.sessions,
-        "slot": {"date": f"{slot.starts:%B} {slot.starts.day}, {slot.starts.year}"},
+        "slot": {"date": words.day(slot.starts)},
         # `mailer serve` answers it
         "forget_link": forgettable and bool(site.settings.server.public_url),
     }
-    prepared = site.renderer.prepare(template, context)
+    prepared = site.renderer.prepare(template, context, words.code, words.direction)
     links = [f"<{placeholder('unsubscribe_mailto')}>"]
     headers = []
     if site.settings.server.public_url:
@@ -329,6 +372,7 @@ def _drafts(
     recipients: Iterable[Recipient],
     secret: str,
     now: datetime,
+    words: Speech,
 ) -> Iterator[Draft]:
     """One draft per recipient, made as the ledger takes them (never all at once)."""
     public_url = site.settings.server.public_url.rstrip("/")
@@ -347,9 +391,15 @@ def _drafts(
             body=body,
             person={
                 "name": recipient.name,
-                "first_name": recipient.name.split(" ")[0] if recipient.name else "friend",
+                "first_name": (
+                    recipient.name.split(" ")[0] if recipient.name else words.gettext("friend")
+                ),
                 "email": recipient.address,
-                "unsubscribe_url": f"{public_url}/unsubscribe/{token}" if public_url else mailto,
+                "unsubscribe_url": (
+                    with_language(f"{public_url}/unsubscribe/{token}", words.code, site)
+                    if public_url
+                    else mailto
+                ),
                 "unsubscribe_mailto": mailto,
                 "forget_url": f"{public_url}/forget/{token}" if public_url else "",
             },

@@ -97,6 +97,7 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Remin
                 invited=True,
                 position=None,
                 template=options.template,
+                language=seat.language,
             )
         )
     return Reminders(drafts, RemindersReport(by_event=Counter(n.event_id for n in notices)))

@@ -33,11 +33,13 @@ from mailer.rules.binding import EventMatcher, Memory, Renamed
 from mailer.rules.changes import EventChange, StoredEvent
 from mailer.rules.dates import doubtful_sessions
 from mailer.rules.form_choices import FormChoices, form_choices
+from mailer.rules.languages import language_of
 from mailer.rules.roster import Notice, Plan
 from mailer.rules.self_service import CLAIM, RELEASE, Request
 from mailer.rules.statuses import CONFIRMED, OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import SignupsOptions
+from mailer.settings.languages import spellings, unknown_language
 from mailer.settings.schema import REQUIRED_COLUMNS
 from mailer.settings.secret import site_secret
 from mailer.sheet.session_dates import date_problems
@@ -182,6 +184,7 @@ class Known:
     asked: dict[str, list[Request]]
     offers: dict[str, dict[str, datetime]]
     stored: dict[str, StoredEvent]
+    languages: dict[int, str] = field(default_factory=dict)  # by row: the answer's language
 
 
 def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signups | Spared:
@@ -228,10 +231,12 @@ def _decide(
         " and title); its seats and emails carry over"
         for r in renames
     )
+    languages, unknown = _languages(site, tables["signups"], parsed.signups)
+    report.problems.extend(unknown)
     missing = _missing(parsed, stored, now, report)
     if "releases" in tables:
         report.warnings.extend(take_answers(site, ledger, tables["releases"], now))
-    known = _known(ledger, parsed, stored)
+    known = _known(ledger, parsed, stored, languages)
     planned = Planned()
     for event in parsed.events:
         _plan_event(site, ledger, event, known, window, now, parsed.members, planned, report)
@@ -328,7 +333,9 @@ def readable_or_stop(tables: dict[str, Tab]) -> None:
             ) from err
 
 
-def _known(ledger: Ledger, parsed: Parsed, stored: dict[str, StoredEvent]) -> Known:
+def _known(
+    ledger: Ledger, parsed: Parsed, stored: dict[str, StoredEvent], languages: dict[int, str]
+) -> Known:
     asked: dict[str, list[Request]] = {}
     for request in ledger.open_requests():
         asked.setdefault(request.event_id, []).append(request)
@@ -347,6 +354,7 @@ def _known(ledger: Ledger, parsed: Parsed, stored: dict[str, StoredEvent]) -> Kn
         asked=asked,
         offers=offers,
         stored=stored,
+        languages=languages,
     )
 
 
@@ -396,9 +404,9 @@ def _plan_event(
     report.requests += len(requests)
     out.plans.append(plan)
     out.events.append(StoredEvent(event, change.sequence))
-    out.seats.extend(_seat_rows(plan, known.by_row, previous, known.seats))
+    out.seats.extend(_seat_rows(plan, known, previous))
     out.drafts.extend(
-        _drafts(site, event, plan, change, previous, known.by_row, members, now, acks, out.offered)
+        _drafts(site, event, plan, change, previous, known, members, now, acks, out.offered)
     )
     report.warnings.extend(plan.warnings)
     report.problems.extend(_held_problems(site, plan, known.by_row))
@@ -497,23 +505,19 @@ def _kept_warning(event: Event, kept: list[str]) -> str:
     )
 
 
-def _seat_rows(
-    plan: Plan,
-    by_row: dict[int, Signup],
-    previous: roster.Previous,
-    known: dict[tuple[str, str], SeatRow],
-) -> list[SeatRow]:
+def _seat_rows(plan: Plan, known: Known, previous: roster.Previous) -> list[SeatRow]:
     """Every seat of the plan; a seat kept without a row keeps what the ledger knew of it."""
     rows = []
     for email, seat in plan.seats.items():
-        signup = by_row.get(seat.row)
-        before = known.get((plan.event_id, email))
+        signup = known.by_row.get(seat.row)
+        before = known.seats.get((plan.event_id, email))
         if signup is not None and signup.email == email:
             address, name = signup.address, signup.name
+            language = _language_of(signup, known.languages, before)
         elif before is not None:
-            address, name = before.address, before.name
+            address, name, language = before.address, before.name, before.language
         else:
-            address, name = email, ""
+            address, name, language = email, "", ""
         rows.append(
             SeatRow(
                 plan.event_id,
@@ -524,9 +528,36 @@ def _seat_rows(
                 address,
                 name,
                 written=previous.written.get(email, ""),
+                language=language,
             )
         )
     return rows
+
+
+def _languages(site: Site, tab: Tab, signups: list[Signup]) -> tuple[dict[int, str], list[Problem]]:
+    """Each signup row's language (by row); an answer naming none the site has is reported."""
+    settings = site.settings
+    spelled = spellings(settings)
+    found: dict[int, str] = {}
+    problems = []
+    header = tab.columns["language"]
+    for signup in signups:
+        if not signup.language:
+            continue
+        code = language_of(signup.language, spelled)
+        if code is None:
+            reason = unknown_language(settings, signup.language)
+            problems.append(Problem(tab.table.tab, signup.row, header, reason, False))
+            continue
+        found[signup.row] = code
+    return found, problems
+
+
+def _language_of(signup: Signup, languages: dict[int, str], before: SeatRow | None) -> str:
+    """The row's answer; a row with none keeps the language the seat had ("" for the default)."""
+    if signup.row in languages:
+        return languages[signup.row]
+    return before.language if before is not None and not signup.language else ""
 
 
 def _drafts(
@@ -535,7 +566,7 @@ def _drafts(
     plan: Plan,
     change: EventChange,
     previous: roster.Previous,
-    by_row: dict[int, Signup],
+    known: Known,
     members: set[str],
     now: datetime,
     acks: list[Notice],
@@ -547,14 +578,15 @@ def _drafts(
     emails = EventEmails(site, event, now, change)
     drafts = []
     for notice in plan.notices + change.notices + acks:
-        signup = by_row.get(notice.row)
+        signup = known.by_row.get(notice.row)
         if signup is None or signup.email != notice.email:
             continue  # a cancellation to a seat whose row is gone: it has no address here
         member = signup.member or signup.email in members
         had_invitation = changes.invited(previous, notice.email)
         ends = offered.get((event.id, notice.email))
+        language = _language_of(signup, known.languages, known.seats.get((event.id, signup.email)))
         local = ends.astimezone(event.starts_at.tzinfo) if ends else None
-        until = f"{claims.until_text(local)} {local.tzname()}" if local else ""
+        until = emails.moment(local, language) if local else ""
         drafts.append(
             emails.draft(
                 notice,
@@ -564,6 +596,7 @@ def _drafts(
                 invited=had_invitation,
                 position=plan.seats[signup.email].position,
                 offer_until=until,
+                language=language,
             )
         )
     return drafts

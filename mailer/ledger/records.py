@@ -28,6 +28,7 @@ class SeatRow:
     address: str = ""
     name: str = ""
     written: str = ""  # what mailer last put in the Status cell
+    language: str = ""  # the language the person's emails speak ("": the site's default)
 
 
 @dataclass

@@ -38,6 +38,7 @@ events = Table(
     _text("status"),
     _int("sequence"),
     _int("missing", server_default="0"),
+    _text("titles", server_default="{}"),  # the title in the site's other languages, as JSON
 )
 seats = Table(
     "seats",
@@ -51,6 +52,7 @@ seats = Table(
     _text("name"),
     _text("written", server_default=""),
     _int("place", server_default="0"),  # the order the run decided them in
+    _text("language", server_default=""),  # the language the person's emails speak
 )
 bindings = Table(
     "bindings",
@@ -222,5 +224,13 @@ STEPS: tuple[Step, ...] = (
         ),
     ),
     Step(7, "what the last run of a job that changed nothing decided from", ()),
+    Step(
+        8,
+        "each person's language; each session's titles in the site's other languages",
+        (
+            "ALTER TABLE seats ADD COLUMN language TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE events ADD COLUMN titles TEXT NOT NULL DEFAULT '{}'",
+        ),
+    ),
 )
 SCHEMA_VERSION = STEPS[-1].version

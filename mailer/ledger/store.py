@@ -68,8 +68,8 @@ Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
 # in sums where it grows with every message, digest and token sent.
 STATE_QUERIES = (
     "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url, signup_url,"
-    " status, sequence, missing FROM events ORDER BY id",
-    "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+    " status, sequence, missing, titles FROM events ORDER BY id",
+    "SELECT event_id, email, status, position, row, address, name, written, language FROM seats"
     " ORDER BY event_id, email",
     "SELECT stamp, email, event_id FROM bindings ORDER BY stamp, email",
     "SELECT name, event_id FROM event_names ORDER BY name",
@@ -359,10 +359,30 @@ class SqlLedger:
         A changed event's seats are written again whole, in the plan's order, as
         `seats()` lists them; an event whose seats are as they were is not touched.
         """
-        columns = ("event_id", "email", "status", "position", "row", "address", "name", "written")
+        columns = (
+            "event_id",
+            "email",
+            "status",
+            "position",
+            "row",
+            "address",
+            "name",
+            "written",
+            "language",
+        )
         wanted: dict[str, list[tuple[object, ...]]] = {event_id: [] for event_id in event_ids}
         for s in seats:
-            row = (s.event_id, s.email, s.status, s.position, s.row, s.address, s.name, s.written)
+            row = (
+                s.event_id,
+                s.email,
+                s.status,
+                s.position,
+                s.row,
+                s.address,
+                s.name,
+                s.written,
+                s.language,
+            )
             wanted.setdefault(s.event_id, []).append(row)
         held: dict[str, list[tuple[object, ...]]] = {}
         query = text(f"SELECT {', '.join(columns)} FROM seats ORDER BY event_id, place")
@@ -424,6 +444,7 @@ class SqlLedger:
             "status": e.status,
             "sequence": stored.sequence,
             "missing": 0,
+            "titles": json.dumps(dict(e.titles), ensure_ascii=False, sort_keys=True),
         }
 
     def form_pushed(self, form: str) -> tuple[tuple[str, ...], bool] | None:
@@ -464,7 +485,8 @@ class SqlLedger:
 
     def seats(self) -> list[SeatRow]:
         rows = self._rows(
-            "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+            "SELECT event_id, email, status, position, row, address, name, written, language"
+            " FROM seats"
             " ORDER BY event_id, place"
         )
         return [SeatRow(*r) for r in rows]
@@ -472,7 +494,7 @@ class SqlLedger:
     def stored_events(self) -> dict[str, StoredEvent]:
         rows = self._rows(
             "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url,"
-            " signup_url, status, sequence, missing FROM events ORDER BY starts_at, id"
+            " signup_url, status, sequence, missing, titles FROM events ORDER BY starts_at, id"
         )
         stored = {}
         for row in rows:
@@ -488,6 +510,7 @@ class SqlLedger:
                 join_url=join,
                 signup_url=signup,
                 status=status,
+                titles=tuple(sorted(json.loads(row[12] or "{}").items())),
             )
             stored[event_id] = StoredEvent(event, row[10], missing=bool(row[11]))
         return stored
@@ -1046,7 +1069,8 @@ class SqlLedger:
 
     def seat(self, event_id: str, email: str) -> SeatRow | None:
         rows = self._rows(
-            "SELECT event_id, email, status, position, row, address, name, written FROM seats"
+            "SELECT event_id, email, status, position, row, address, name, written, language"
+            " FROM seats"
             " WHERE event_id = :e AND email = :m",
             e=event_id,
             m=email,

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urlencode
 
-from mailer.core.text import plural
-from mailer.mail.invitations import content_type, describe_time, invitation
+from mailer.mail.invitations import content_type, invitation
 from mailer.mail.message import Attachment, Body, Draft, placeholder
 from mailer.mail.render import Prepared, Renderer
+from mailer.mail.speech import ENGLISH, Speech, speech
 from mailer.model import Event
 from mailer.rules import roster, self_service
 from mailer.rules.changes import CANCELLATION, UPDATE, EventChange
+from mailer.rules.claims import until_text
 from mailer.rules.reminders import REMINDER
 from mailer.rules.roster import RELEASED, Notice
 from mailer.rules.self_service import SeatLinks
 from mailer.settings.config import Settings
+from mailer.settings.languages import site_texts
 from mailer.settings.secret import site_secret
 
 INVITING = (roster.CONFIRMATION, roster.PROMOTION, UPDATE)
@@ -83,23 +86,43 @@ def calendar_links(event: Event, details: str) -> dict[str, str]:
     }
 
 
-def event_view(event: Event, org_name: str = "") -> dict[str, object]:
-    details = f"{event.title} with {org_name}." if org_name else event.title
-    if event.join_url:
-        details += f" Join on Zoom: {event.join_url}"
-    return {
-        "id": event.id,
-        "title": event.title,
-        "capacity": event.capacity,
-        "join_url": event.join_url,
-        "signup_url": event.signup_url,
-        **describe_time(event),
-        **calendar_links(event, details),
+def event_details(event: Event, org_name: str, words: Speech) -> str:
+    """What a calendar entry says of the session, in the person's language."""
+    title = event.title_in(words.code)
+    if not org_name:
+        return title
+    return words.gettext("%(title)s with %(organization)s.") % {
+        "title": title,
+        "organization": org_name,
     }
 
 
-def donation_view(site: Site) -> dict[str, object]:
+def event_view(event: Event, org_name: str, words: Speech) -> dict[str, object]:
+    details = event_details(event, org_name, words)
+    if event.join_url:
+        details += " " + words.gettext("Join on Zoom: %(url)s") % {"url": event.join_url}
+    title = event.title_in(words.code)
+    return {
+        "id": event.id,
+        "title": title,
+        "capacity": event.capacity,
+        "join_url": event.join_url,
+        "signup_url": event.signup_url,
+        **words.describe(event),
+        **calendar_links(replace(event, title=title), details),
+    }
+
+
+def site_speech(site: Site, language: str) -> Speech:
+    """The site's language `language` as emails speak it; its default for ""."""
+    settings = site.settings
+    renderer = site.renderer
+    return speech(settings, renderer.catalogs, language or settings.organization.language)
+
+
+def donation_view(site: Site, language: str = "") -> dict[str, object]:
     donation = site.settings.donation
+    texts = site_texts(site.settings, language or site.settings.organization.language)
     symbol = "$" if donation.currency == "USD" else f"{donation.currency} "
     amount = (
         f"{symbol}{donation.minimum}–{donation.maximum}"
@@ -109,8 +132,8 @@ def donation_view(site: Site) -> dict[str, object]:
     return {
         "enabled": donation.enabled,
         "range": amount,
-        "cause": donation.cause,
-        "how_to_pay": donation.how_to_pay,
+        "cause": texts.cause,
+        "how_to_pay": texts.how_to_pay,
         "url": donation.url,
     }
 
@@ -127,22 +150,31 @@ def seat_links(site: Site) -> SeatLinks | None:
     return SeatLinks(secret, form_url=settings.self_service.form_url)
 
 
-def lead_time(starts_at: datetime, now: datetime) -> str:
+def lead_time(starts_at: datetime, now: datetime, words: Speech = ENGLISH) -> str:
     """How soon a session starts, from the real time left: 'in 50 minutes', 'in 1 hour',
     'in 61 minutes', 'in about 3 hours', 'tomorrow', 'in 2 days' (dates in the session's zone).
     """
     minutes = max(round((starts_at - now).total_seconds() / 60), 1)
     days = (starts_at.date() - now.astimezone(starts_at.tzinfo).date()).days
-    if minutes == 60:
-        return "in 1 hour"
-    if minutes <= 90:
-        return f"in {plural(minutes, 'minute')}"
+    if minutes <= 90 and minutes != 60:
+        return words.counted("in %(num)s minute", "in %(num)s minutes", minutes)
     if minutes < 12 * 60 or days < 1:
         hours, rest = divmod(minutes, 60)
-        return (
-            f"in {plural(hours, 'hour')}" if not rest else f"in about {(minutes + 30) // 60} hours"
+        if not rest:
+            return words.counted("in %(num)s hour", "in %(num)s hours", hours)
+        return words.counted(
+            "in about %(num)s hour", "in about %(num)s hours", (minutes + 30) // 60
         )
-    return "tomorrow" if days == 1 else f"in {plural(days, 'day')}"
+    if days == 1:
+        return words.gettext("tomorrow")
+    return words.counted("in %(num)s day", "in %(num)s days", days)
+
+
+def with_language(url: str, language: str, site: Site) -> str:
+    """A page link that opens in the person's language (the default language needs no mark)."""
+    if not url or language == site.settings.organization.language:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'lang': language})}"
 
 
 class EventEmails:
@@ -156,6 +188,13 @@ class EventEmails:
         self._bodies: dict[tuple[object, ...], Body] = {}
         self.links = seat_links(site)
 
+    def moment(self, local: datetime, language: str) -> str:
+        """A moment in the session's zone as the person reads it ('Tue Nov 24 21:05 CST')."""
+        words = site_speech(self.site, language)
+        if words.code == "en":
+            return f"{until_text(local)} {local.tzname()}"
+        return f"{words.short_date(local)}, {words.clock(local)} {local.tzname()}"
+
     def draft(
         self,
         notice: Notice,
@@ -166,23 +205,30 @@ class EventEmails:
         position: int | None,
         template: str = "",
         offer_until: str = "",
+        language: str = "",
     ) -> Draft:
-        """The draft for one notice; `template` defaults to the notice's kind."""
+        """The draft for one notice in the person's language (the site's default for "");
+        `template` defaults to the notice's kind."""
         template = template or notice.kind
-        variant = (template, notice.kind == REMINDER, member, invited)
+        words = site_speech(self.site, language)
+        variant = (template, notice.kind == REMINDER, member, invited, words.code)
         if variant not in self._bodies:
-            self._bodies[variant] = self._body(notice, template, member, invited)
+            self._bodies[variant] = self._body(notice, template, member, invited, words)
         person = {
             "name": name,
-            "first_name": name.split(" ")[0] if name else "friend",
+            "first_name": name.split(" ")[0] if name else words.gettext("friend"),
             "email": address,
             "position": str(position or ""),
             "offer_until": offer_until,
         }
         if self.links is not None:
             release = self.links.url(self_service.RELEASE, self.event.id, notice.email)
+            claim = self.links.url(self_service.CLAIM, self.event.id, notice.email)
+            if self.links.public_url:  # our own pages; a form's pre-filled link stays as it is
+                release = with_language(release, words.code, self.site)
+                claim = with_language(claim, words.code, self.site)
             person["release_url"] = release
-            person["claim_url"] = self.links.url(self_service.CLAIM, self.event.id, notice.email)
+            person["claim_url"] = claim
         return Draft(
             key=notice.key,
             kind=notice.kind,
@@ -194,37 +240,57 @@ class EventEmails:
             person=person,
         )
 
-    def _body(self, notice: Notice, template: str, member: bool, invited: bool) -> Body:
+    def _body(
+        self, notice: Notice, template: str, member: bool, invited: bool, words: Speech
+    ) -> Body:
         org = self.site.settings.organization
         change = self.change
+        texts = site_texts(self.site.settings, words.code)
         context = {
             "org": org,
             "links": self.links is not None,
             "invited": invited,
-            "what_to_expect": self.site.settings.confirmation.what_to_expect,
-            "event": event_view(self.event, org.name),
-            "donation": donation_view(self.site),
+            "what_to_expect": texts.what_to_expect,
+            "event": event_view(self.event, org.name, words),
+            "donation": donation_view(self.site, words.code),
             "member": member,
             "change": {
                 "moved": change.moved,
                 "relinked": change.relinked,
-                "before_when": describe_time(change.before)["when"] if change.before else "",
+                "before_when": words.describe(change.before)["when"] if change.before else "",
             },
             # Said from the time really left as of this decision, not from the offset that
             # fell due: a reminder sent late says so.
-            "lead": lead_time(self.event.starts_at, self.now) if notice.kind == REMINDER else "",
+            "lead": (
+                lead_time(self.event.starts_at, self.now, words) if notice.kind == REMINDER else ""
+            ),
         }
-        prepared = self.site.renderer.prepare(template, context)
+        prepared = self.site.renderer.prepare(template, context, words.code, words.direction)
         attachments: tuple[Attachment, ...] = ()
         attendee = placeholder("email")
+        title = self.event.title_in(words.code)
+        details = event_details(self.event, org.name, words)
+        if self.event.join_url:
+            details += "\n\n" + words.gettext("Join on Zoom: %(url)s") % {
+                "url": self.event.join_url
+            }
+        said = replace(self.event, title=title)
         if notice.kind in INVITING:
-            ics = invitation(self.event, org, self.now, change.sequence, attendee=attendee)
+            ics = invitation(
+                said, org, self.now, change.sequence, attendee=attendee, description=details
+            )
             attachments = (Attachment("invite.ics", content_type("REQUEST"), ics),)
         elif notice.kind in UNINVITING and invited:
             # A release cancels one person's invitation: a SEQUENCE above the one it had.
             sequence = change.sequence + (1 if notice.kind == RELEASED else 0)
             ics = invitation(
-                self.event, org, self.now, sequence, method="CANCEL", attendee=attendee
+                said,
+                org,
+                self.now,
+                sequence,
+                method="CANCEL",
+                attendee=attendee,
+                description=details,
             )
             attachments = (Attachment("cancel.ics", content_type("CANCEL"), ics),)
         return site_body(self.site, prepared, attachments=attachments)

@@ -19,6 +19,7 @@ def invitation(
     sequence: int = 0,
     method: str = "REQUEST",
     attendee: str = "",
+    description: str = "",
 ) -> bytes:
     """One VEVENT with a UID stable per event, in the event's own zone with its VTIMEZONE.
 
@@ -37,9 +38,11 @@ def invitation(
     vevent.add("dtstart", event.starts_at)
     vevent.add("dtend", event.ends_at)
     vevent.add("summary", event.title)
-    description = f"{event.title} with {org.name}."
+    if not description:
+        description = f"{event.title} with {org.name}."
+        if event.join_url:
+            description += f"\n\nJoin on Zoom: {event.join_url}"
     if event.join_url:
-        description += f"\n\nJoin on Zoom: {event.join_url}"
         vevent.add("url", event.join_url)
         vevent.add("location", event.join_url)
     vevent.add("description", description)

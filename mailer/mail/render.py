@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 from mailer.core.errors import MailerError
+from mailer.mail.catalogs import Catalogs
 from mailer.mail.message import PERSON_FIELDS, placeholder
+
+# Jinja's i18n extension, `{% trans %}` blocks trimmed so one message serves the MJML and the
+# text part alike, however each wraps it; `_()` and `ngettext()` with new-style formatting.
+EXTENSIONS = ["jinja2.ext.i18n"]
+POLICIES = {"ext.i18n.trimmed": True}
 
 if TYPE_CHECKING:  # Jinja and MRML load when a template is first rendered, not with every run
     import jinja2
@@ -48,39 +54,59 @@ class Prepared:
 
 
 class Renderer:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, catalogs: Catalogs | None = None):
         self.folder = Path(folder)
+        self.catalogs = catalogs or Catalogs(self.folder.parent / "locales")
+        self._environments: dict[str, tuple[jinja2.Environment, jinja2.Environment]] = {}
         self._compiled: dict[str, str] = {}
         self.sources: dict[str, set[str]] = {}  # template name -> the MJML it rendered to
         self.compiles = 0
 
     @cached_property
     def markup(self) -> jinja2.Environment:
-        import jinja2
-
-        return jinja2.Environment(
-            loader=jinja2.FileSystemLoader(self.folder),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            autoescape=True,
-        )
+        return self.environments(self.catalogs.default)[0]
 
     @cached_property
     def plain(self) -> jinja2.Environment:
-        import jinja2
+        return self.environments(self.catalogs.default)[1]
 
-        return jinja2.Environment(
-            loader=jinja2.FileSystemLoader(self.folder),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            autoescape=False,
-            lstrip_blocks=True,
-        )
+    def environments(self, language: str) -> tuple[jinja2.Environment, jinja2.Environment]:
+        """The MJML and the plain-text environment speaking one language, built once each."""
+        if language not in self._environments:
+            import jinja2
 
-    def prepare(self, name: str, context: Mapping[str, object]) -> Prepared:
-        """Render `<name>.mjml` (and `<name>.txt`) for a shared context; compile once per body."""
-        context = {**context, "person": PersonPlaceholders()}
-        module = self._module(self.markup, f"{name}.mjml", context)
+            loader = jinja2.FileSystemLoader(self.folder)
+            markup = jinja2.Environment(
+                loader=loader,
+                undefined=jinja2.StrictUndefined,
+                trim_blocks=True,
+                autoescape=True,
+                extensions=EXTENSIONS,
+            )
+            plain = jinja2.Environment(
+                loader=loader,
+                undefined=jinja2.StrictUndefined,
+                trim_blocks=True,
+                autoescape=False,
+                lstrip_blocks=True,
+                extensions=EXTENSIONS,
+            )
+            translations = self.catalogs.translations(language)
+            for env in (markup, plain):
+                env.policies.update(POLICIES)
+                env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+            self._environments[language] = (markup, plain)
+        return self._environments[language]
+
+    def prepare(
+        self, name: str, context: Mapping[str, object], language: str = "", direction: str = "ltr"
+    ) -> Prepared:
+        """Render `<name>.mjml` (and `<name>.txt`) for a shared context in one language;
+        compile once per body."""
+        language = language or self.catalogs.default
+        markup, plain = self.environments(language)
+        context = {"lang": language, "dir": direction, **context, "person": PersonPlaceholders()}
+        module = self._module(markup, f"{name}.mjml", context)
         subject = getattr(module, "subject", None)
         if not subject:
             raise TemplateError(f"{self.folder / name}.mjml sets no subject ({{% set subject %}})")
@@ -89,7 +115,7 @@ class Renderer:
         body = self._compile(name, source)
         text_path = self.folder / f"{name}.txt"
         if text_path.exists():
-            text = str(self._module(self.plain, f"{name}.txt", {**context, "subject": subject}))
+            text = str(self._module(plain, f"{name}.txt", {**context, "subject": subject}))
         else:
             text = text_from_html(body)
         return Prepared(subject=subject, html=body, text=text.strip() + "\n")

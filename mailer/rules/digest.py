@@ -46,6 +46,7 @@ class Recipient:
     email: str
     address: str
     name: str
+    language: str = ""  # the language as the sheet gives it ("": the site's default)
 
 
 def latest_slot(at: str, zone: ZoneInfo, now: datetime) -> Slot:
@@ -104,12 +105,17 @@ def audience(
         if not s.unsubscribed and s.email not in seen:
             seen.add(s.email)
             if normalize_email(s.email) not in left:
-                yield Recipient(s.email, s.address, s.name)
+                yield Recipient(s.email, s.address, s.name, s.language)
     for signup in signups:
         if signup.digest and signup.email not in seen:
             seen.add(signup.email)
             if normalize_email(signup.email) not in left:
-                yield Recipient(signup.email, signup.address, signup.name)
+                yield Recipient(signup.email, signup.address, signup.name, signup.language)
+
+
+def for_language(resources: Sequence[Resource], language: str) -> list[Resource]:
+    """What a reader in `language` gets: resources in it, and those in no language."""
+    return [r for r in resources if r.language in ("", language)]
 
 
 SENT_IN = re.compile(r"(\d{4}-\d{2}-\d{2})\s*\(([^()]+)\)")

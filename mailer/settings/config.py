@@ -40,6 +40,9 @@ MOST_TIMEOUT = 600  # seconds: a network step that takes longer is better given 
 MOST_MONEY = 1_000_000
 HOST = Text(most=253, pattern=r"[A-Za-z0-9.:\[\]_-]+", example="a host name or IP address")
 CURRENCY = Text(pattern="[A-Z]{3}", example="a three-letter currency code such as USD")
+LANGUAGE_CODE = Text(
+    pattern="[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*", example="a language code such as en, es or hmn"
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Organization:
     website: str = accepts(Url(), "")
     postal_address: str = accepts(Text(optional=True, most=500), "")
     organizers: list[str] = accepts(Address(), factory=list)  # who hears of problems
+    # What a person hears when their answer names no language the site has.
+    language: str = accepts(LANGUAGE_CODE, "en")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -261,6 +266,29 @@ class MonitorSettings:
 
 
 @dataclass(frozen=True)
+class LanguageSettings:
+    """`[languages.<code>]`: one language's own texts and what CLDR may lack for it.
+
+    Texts left unset fall back to the default language's. `date_format` and
+    `time_format` are CLDR patterns (`d/M/y`, `HH:mm`) used where Babel has no
+    calendar data for the language (Latin-script Hmong, `hmn`).
+    """
+
+    name: str = accepts(Text(optional=True, most=100), "")  # where CLDR does not know it
+    answers: list[str] = accepts(Text(most=100), factory=list)  # more spellings of its name
+    date_format: str = accepts(Text(optional=True, most=50), "")
+    time_format: str = accepts(Text(optional=True, most=50), "")
+    direction: str = accepts(OneOf(("", "ltr", "rtl")), "")  # where CLDR does not know it
+    what_to_expect: list[str] | None = accepts(Text(most=1000), None)
+    cause: str = accepts(Text(optional=True, most=500), "")
+    how_to_pay: str = accepts(Text(optional=True, most=1000), "")
+
+
+# Site texts that may be a table of languages (`what_to_expect.es = [...]`): section, key.
+LOCALIZED = (("confirmation", "what_to_expect"), ("donation", "cause"), ("donation", "how_to_pay"))
+
+
+@dataclass(frozen=True)
 class PrivacySettings:
     """`[privacy]`: how long mailer keeps what it sent and what it knew of people.
 
@@ -288,6 +316,7 @@ class Settings:
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     bounces: BounceSettings | None = None  # [bounces]: read the sending mailbox for bounces
+    languages: dict[str, LanguageSettings] = field(default_factory=dict)
     source: Path = Path("mailer.toml")
 
     @property
@@ -327,7 +356,7 @@ def load(path: Path) -> Settings:
     and every problem in the file is named at once, one line each.
     """
     path = Path(path)
-    raw = read_toml(path)
+    raw = _localized(read_toml(path))
     problems: list[str] = []
     settings = _build(Settings, {**raw, "source": str(path)}, path, "", problems)
     if isinstance(settings, Settings):
@@ -343,6 +372,42 @@ def load(path: Path) -> Settings:
         if ca_file is not None and not ca_file.is_file():
             raise ConfigError(f"{path}: [{section}] ca_file: no such file {str(ca_file)!r}")
     return resolved
+
+
+def _localized(raw: dict[str, Any]) -> dict[str, Any]:
+    """`what_to_expect.es = [...]` and friends moved under `[languages.es]`.
+
+    The default language's entry stays where it was, so the rest of mailer reads
+    one value per key and `[languages.<code>]` for the others. Anything not shaped
+    so is left as it is, for the checks to name.
+    """
+    organization = raw.get("organization")
+    default = organization.get("language", "en") if isinstance(organization, dict) else "en"
+    given = raw.get("languages", {})
+    if not isinstance(given, dict):
+        return raw
+    languages = {
+        code: dict(table) if isinstance(table, dict) else table for code, table in given.items()
+    }
+    out = {**raw}
+    for section, key in LOCALIZED:
+        table = out.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
+        if not isinstance(table, dict) or not isinstance(value, dict):
+            continue
+        table = {**table}
+        if default in value:
+            table[key] = value[default]
+        else:
+            table.pop(key)
+        out[section] = table
+        for code, text in value.items():
+            own = languages.setdefault(code, {})
+            if code != default and isinstance(own, dict):
+                own[key] = text
+    if languages:
+        out["languages"] = languages
+    return out
 
 
 def _check(settings: Settings, path: Path) -> list[str]:

@@ -62,6 +62,7 @@ TABS: dict[str, Tab] = {
             "notified": Column("Notified"),
             "note": Column("Note"),
             "session": Column("Session id"),
+            "language": Column("Preferred language"),
         },
         missing="error",
     ),
@@ -69,6 +70,7 @@ TABS: dict[str, Tab] = {
     "resources": Tab(
         _columns(
             "title", "url", "category", "description", "audience", "added_on", "sent_in",
+            "language",
             title=Column("title", required=True),
             url=Column("url", required=True),
             category=Column("category", required=True),
@@ -78,7 +80,7 @@ TABS: dict[str, Tab] = {
     ),
     "subscribers": Tab(
         _columns(
-            "email", "name", "subscribed_on", "unsubscribed_on",
+            "email", "name", "subscribed_on", "unsubscribed_on", "language",
             email=Column("email", required=True),
             subscribed_on=Column("subscribed_on", date="date"),
             unsubscribed_on=Column("unsubscribed_on", date="date"),

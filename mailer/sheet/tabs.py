@@ -377,8 +377,22 @@ def _event(
         status=CANCELLED if status.strip() and canonical(status) == CANCELLED else "",
         row=number,
         waitlist=_yes_no(text("waitlist")),
+        titles=_titles(columns.table, values),
     )
     return event, warnings
+
+
+# "title_es", "title (es)", "title.es", "Title ES": a session's title in one more language.
+TRANSLATED_TITLE = re.compile(r"title\s*[-_.(\s]\s*([a-z]{2,3}(?:[-_][a-z0-9]{2,8})?)\)?")
+
+
+def _titles(table: Table, values: list[str]) -> tuple[tuple[str, str], ...]:
+    titles = []
+    for index, header in enumerate(table.header):
+        found = TRANSLATED_TITLE.fullmatch(str(header).strip().casefold())
+        if found and index < len(values) and (title := clean_text(str(values[index]))):
+            titles.append((found.group(1).replace("-", "_"), title[:MAX_CELL]))
+    return tuple(sorted(titles))
 
 
 def parse_members(table: Table, mapping: dict[str, str]) -> Parsed:
@@ -527,6 +541,7 @@ def _signup(
             status_text=status_text,
             notified=text("notified"),
             position=text("position"),
+            language=text("language"),
         ),
         warnings,
     )
@@ -584,6 +599,7 @@ def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resourc
                 audience=text("audience"),
                 added_on=added,
                 sent_in=text("sent_in"),
+                language=text("language"),
             )
         )
     return resources, problems
@@ -608,7 +624,10 @@ def parse_subscribers(
             continue
         unsubscribed = bool(columns.text(values, "unsubscribed_on"))
         name = columns.text(values, "name")
+        language = columns.text(values, "language")
         subscribers.append(
-            Subscriber(number, (raw,), normalize_email(address), address, name, unsubscribed)
+            Subscriber(
+                number, (raw,), normalize_email(address), address, name, unsubscribed, language
+            )
         )
     return subscribers, problems

@@ -22,6 +22,7 @@ import jinja2
 from mailer.core.errors import ConfigError, MailerError
 from mailer.ledger import open_ledger
 from mailer.mail.mjml_structure import misplaced
+from mailer.mail.render import EXTENSIONS
 from mailer.model import Event, Problem
 from mailer.rules.dates import doubtful_sessions
 from mailer.rules.self_service import FORM, way
@@ -31,7 +32,7 @@ from mailer.settings.schema import DEFAULT_TABS, REQUIRED_COLUMNS, TABS
 from mailer.sheet.backends import Table, Workbook, open_workbook
 from mailer.sheet.session_dates import date_problems
 from mailer.sheet.tabs import parse_events, parse_resources, parse_signups
-from mailer.tools import gallery
+from mailer.tools import gallery, translations
 
 ERROR = "error"
 WARNING = "warning"
@@ -261,6 +262,30 @@ def check_templates(settings: Settings, now: datetime) -> list[Finding]:
     return findings
 
 
+def check_translations(settings: Settings) -> tuple[list[str], list[Finding]]:
+    """A line per language (complete, or how many messages it lacks) and a warning per gap."""
+    default = settings.organization.language
+    lines, findings = [], []
+    for gap in translations.missing_translations(settings):
+        where = str(gap.path)
+        if gap.problem and not gap.messages:
+            findings.append(Finding(ERROR, where, gap.problem))
+            lines.append(f"{gap.language}: {gap.problem}")
+            continue
+        if not gap.messages:
+            lines.append(f"{gap.language}: every message translated")
+            continue
+        lines.append(
+            f"{gap.language}: {len(gap.messages)} of the messages without a translation"
+            f" (shown in {default}){'; ' + gap.problem if gap.problem else ''}"
+        )
+        findings.extend(
+            Finding(WARNING, where, f"no {gap.language} translation (shown in {default}): {m!r}")
+            for m in gap.messages
+        )
+    return lines, findings
+
+
 RENDER_ERROR = re.compile(r"^(?P<file>[^:]*?\.(?:mjml|txt))(?::(?P<line>\d+))?:? (?P<message>.+)$")
 
 
@@ -311,7 +336,7 @@ def _check_sources(folder: Path) -> Iterable[Finding]:
     if not folder.is_dir():
         yield Finding(ERROR, str(folder), "no templates folder")
         return
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder))
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), extensions=EXTENSIONS)
     sizes_set = False
     for path in sorted([*folder.glob("*.mjml"), *folder.glob("*.txt")]):
         source = path.read_text(encoding="utf-8")

@@ -28,6 +28,7 @@ from mailer.rules import self_service
 from mailer.settings import config
 from mailer.settings.config import Settings
 from mailer.settings.kinds import KINDS, ReminderOptions, SignupsOptions
+from mailer.settings.languages import site_languages
 from mailer.sheet.tabs import parse_events
 from mailer.site import Site
 from mailer.tools.sample import write_sample
@@ -44,6 +45,7 @@ class Specimen:
     label: str
     template: str
     message: OutgoingMessage
+    language: str = ""  # the language every person of its story spoke
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class PageSpecimen:
 
     label: str
     html: str
+    language: str = ""
 
 
 @dataclass
@@ -78,19 +81,33 @@ def scratch_site(settings: Settings) -> Iterator[Site]:
 
 
 def build(settings: Settings, now: datetime) -> Gallery:
-    """Run the sample story and pick one message of each kind."""
+    """Run the sample story once per language the site has; pick one message of each kind."""
     gallery = Gallery()
-    with scratch_site(settings) as site:
-        write_sample(site.settings, now)
-        with open_ledger(site.settings) as ledger:
-            for step in _story(site, ledger, now, gallery.pages):
-                try:
-                    step()
-                except MailerError as err:
-                    gallery.errors.append(str(err))
-            gallery.specimens = _pick(ledger)
-            gallery.mjml = site.renderer.sources
+    for language in site_languages(settings):
+        with scratch_site(settings) as site:
+            write_sample(site.settings, now)
+            _everyone_speaks(site, language)
+            pages: list[PageSpecimen] = []
+            with open_ledger(site.settings) as ledger:
+                for step in _story(site, ledger, now, pages):
+                    try:
+                        step()
+                    except MailerError as err:
+                        if str(err) not in gallery.errors:
+                            gallery.errors.append(str(err))
+                gallery.specimens += [
+                    dataclasses.replace(s, language=language) for s in _pick(ledger)
+                ]
+                gallery.pages += [dataclasses.replace(p, language=language) for p in pages]
+                for template, sources in site.renderer.sources.items():
+                    gallery.mjml.setdefault(template, set()).update(sources)
     return gallery
+
+
+def _everyone_speaks(site: Site, language: str) -> None:
+    """Every signup and subscriber of the sample answers `language`."""
+    for tab in ("signups", "subscribers"):
+        _edit(site, tab, None, None, "language", language)
 
 
 def _story(
@@ -107,13 +124,17 @@ def _story(
 
     def show(label: str, action: str, email: str, press: bool = False) -> None:
         """One seat page as the person sees it, made by mailer serve's own app."""
+        from mailer.mail.speech import site_speeches
         from mailer.web.app import create_app  # Flask only when the pages are shown
 
         settings = site.settings
         secret = load_secret(settings.ledger.state_folder, may_generate=True)
         event_id = next((s.event_id for s in ledger.seats() if s.email == email), "")
         token = self_service.seat_token(secret, action, event_id, email) if event_id else "-"
-        app = create_app(ledger, secret, settings.organization.name, lambda: now)
+        speaking = site_speeches(settings, site.renderer.catalogs)
+        app = create_app(
+            ledger, secret, settings.organization.name, lambda: now, languages=speaking
+        )
         client = app.test_client()
         answer = client.post(f"/seat/{token}") if press else client.get(f"/seat/{token}")
         pages.append(PageSpecimen(label, answer.get_data(as_text=True)))

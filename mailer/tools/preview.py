@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from mailer.mail.mime import mime_bytes
 from mailer.settings.config import Settings
+from mailer.settings.languages import display_name
 from mailer.tools import gallery
 from mailer.tools.checks import check_html
 
@@ -83,7 +84,7 @@ def build(settings: Settings, now: datetime, folder: Path) -> PreviewResult:
     folder.mkdir(parents=True)
     entries = []
     for number, specimen in enumerate(made.specimens, 1):
-        page = f"{number:02d}-{specimen.template}.html"
+        page = f"{number:02d}-{specimen.template}-{specimen.language}.html"
         (folder / page).write_text(specimen.message.html, encoding="utf-8")
         template = settings.root / "templates" / f"{specimen.template}.mjml"
         warnings = [
@@ -92,7 +93,7 @@ def build(settings: Settings, now: datetime, folder: Path) -> PreviewResult:
         entries.append(Entry(specimen, page, warnings))
     pages = []
     for number, shown in enumerate(made.pages, len(entries) + 1):
-        page = f"{number:02d}-page.html"
+        page = f"{number:02d}-page-{shown.language}.html"
         (folder / page).write_text(shown.html, encoding="utf-8")
         pages.append(PageEntry(shown.label, page))
     how = _screenshots(folder, [*entries, *pages])
@@ -189,6 +190,8 @@ def _index(settings: Settings, entries: list[Entry], errors: list[str], how: str
         "margin:0 0 2rem;box-shadow:0 1px 3px #0002}dt{font-weight:600}dd{margin:0 0 .5rem}"
         ".shots{display:flex;gap:1.5rem;align-items:flex-start;flex-wrap:wrap}"
         ".shots figure{margin:0}.shots img{border:1px solid #ccd;display:block}"
+        ".langs{display:grid;grid-template-columns:repeat(auto-fit,minmax(24rem,1fr));gap:2rem}"
+        ".langs>div{min-width:0}"
         "pre{white-space:pre-wrap;background:#f4f1ec;padding:1rem;border-radius:6px;"
         "max-width:70ch}.warn{color:#9b1c1c}</style></head><body>",
         f"<h1>{org}: every email mailer sends</h1>",
@@ -197,37 +200,53 @@ def _index(settings: Settings, entries: list[Entry], errors: list[str], how: str
     ]
     for error in errors:
         parts.append(f"<p class='warn'>error: {html.escape(error)}</p>")
+    # Each email once, its languages side by side.
+    by_label: dict[str, list[Entry]] = {}
     for entry in entries:
-        message = entry.specimen.message
-        size = len(mime_bytes(message))
-        sender = f"{message.sender_name} <{message.sender_email}>"
-        parts += [
-            f"<section><h2>{html.escape(entry.specimen.label)}</h2><dl>",
-            f"<dt>Subject</dt><dd>{html.escape(message.subject)}</dd>",
-            f"<dt>From</dt><dd>{html.escape(sender)}</dd>",
-            f"<dt>Reply-To</dt><dd>{html.escape(message.reply_to or '(none)')}</dd>",
-            f"<dt>To (sample)</dt><dd>{html.escape(message.to_email)}</dd>",
-            f"<dt>Size</dt><dd>HTML {len(message.html.encode()) / 1024:.1f} KB; "
-            f"whole message with attachments {size / 1024:.1f} KB</dd>",
-            "<dt>Warnings</dt><dd>"
-            + (
-                "<br>".join(f"<span class='warn'>{html.escape(w)}</span>" for w in entry.warnings)
-                or "none"
-            )
-            + "</dd></dl>",
-            f"<p><a href='{entry.page}'>Open the HTML email</a></p>",
-            "<div class='shots'>",
-        ]
-        for width in WIDTHS:
-            if width in entry.shots:
-                parts.append(
-                    f"<figure><img src='{entry.shots[width]}' width='{width}' "
-                    f"alt='{html.escape(entry.specimen.label)} at {width} px wide'>"
-                    f"<figcaption>{width} px</figcaption></figure>"
-                )
-        parts += [
-            "</div><h3>Plain-text part</h3>",
-            f"<pre>{html.escape(message.text)}</pre></section>",
-        ]
+        by_label.setdefault(entry.specimen.label, []).append(entry)
+    for label, versions in by_label.items():
+        parts += [f"<section><h2>{html.escape(label)}</h2><div class='langs'>"]
+        for entry in versions:
+            parts += _version(settings, entry)
+        parts.append("</div></section>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _version(settings: Settings, entry: Entry) -> list[str]:
+    """One language's version of an email: its headers, pictures and plain text."""
+    message = entry.specimen.message
+    size = len(mime_bytes(message))
+    sender = f"{message.sender_name} <{message.sender_email}>"
+    language = entry.specimen.language
+    name = display_name(settings, language) if language else ""
+    parts = [
+        f"<div lang='{html.escape(language)}'><h3>{html.escape(name)} ({html.escape(language)})"
+        "</h3><dl>",
+        f"<dt>Subject</dt><dd>{html.escape(message.subject)}</dd>",
+        f"<dt>From</dt><dd>{html.escape(sender)}</dd>",
+        f"<dt>Reply-To</dt><dd>{html.escape(message.reply_to or '(none)')}</dd>",
+        f"<dt>To (sample)</dt><dd>{html.escape(message.to_email)}</dd>",
+        f"<dt>Size</dt><dd>HTML {len(message.html.encode()) / 1024:.1f} KB; "
+        f"whole message with attachments {size / 1024:.1f} KB</dd>",
+        "<dt>Warnings</dt><dd>"
+        + (
+            "<br>".join(f"<span class='warn'>{html.escape(w)}</span>" for w in entry.warnings)
+            or "none"
+        )
+        + "</dd></dl>",
+        f"<p><a href='{entry.page}'>Open the HTML email</a></p>",
+        "<div class='shots'>",
+    ]
+    for width in WIDTHS:
+        if width in entry.shots:
+            parts.append(
+                f"<figure><img src='{entry.shots[width]}' width='{width}' "
+                f"alt='{html.escape(entry.specimen.label)} at {width} px wide'>"
+                f"<figcaption>{width} px</figcaption></figure>"
+            )
+    parts += [
+        "</div><h4>Plain-text part</h4>",
+        f"<pre>{html.escape(message.text)}</pre></div>",
+    ]
+    return parts

@@ -12,6 +12,9 @@ from mailer.core.files import atomic_write
 from mailer.settings.config import Settings
 
 SESSION_WEEKDAY = 2  # Wednesday
+# The "Preferred language" answers, as people type them; the rest leave it blank.
+LANGUAGES = {"Tomás Álvarez": "Español", "Elena Petrova": "español", "Rosa Jiménez": "Español"}
+LANGUAGES |= {"Maya Okafor": "English", "Grace Mensah": "English"}
 
 PEOPLE = [
     ("Maya Okafor", "she/her", True),
@@ -80,7 +83,8 @@ def sample_tables(settings: Settings, now: datetime) -> dict[str, list[list[str]
     events_columns = settings.workbook.column_map("events")
     events = [
         [events_columns[c] for c in ("id", "title", "label", "starts_at", "ends_at")]
-        + [events_columns[c] for c in ("timezone", "capacity", "join_url", "signup_url", "status")],
+        + [events_columns[c] for c in ("timezone", "capacity", "join_url", "signup_url", "status")]
+        + ["title_es"],
         [
             event_id,
             "Community Support Conversation",
@@ -92,12 +96,14 @@ def sample_tables(settings: Settings, now: datetime) -> dict[str, list[list[str]
             "https://zoom.example.org/j/81234567890",
             "https://forms.example.org/community-support",
             "",
+            "Conversación de apoyo comunitario",
         ],
     ]
 
     columns = settings.workbook.column_map("signups")
     header = [
-        columns[c] for c in ("timestamp", "email", "name", "pronouns", "member", "event", "digest")
+        columns[c]
+        for c in ("timestamp", "email", "name", "pronouns", "member", "event", "digest", "language")
     ]
     answers: list[tuple[str, str, str, bool, bool]] = []
     first = now.astimezone(zone).replace(microsecond=0) - timedelta(days=5)
@@ -119,6 +125,7 @@ def sample_tables(settings: Settings, now: datetime) -> dict[str, list[list[str]
                 "Yes" if member else "No",
                 label,
                 "Yes" if digest else "No",
+                LANGUAGES.get(name, ""),
             ]
         )
 
@@ -132,9 +139,10 @@ def sample_tables(settings: Settings, now: datetime) -> dict[str, list[list[str]
     added = (now.astimezone(zone) - timedelta(days=2)).date().isoformat()
     resource_fields = ("title", "url", "category", "description", "audience", "added_on")
     resources = [headers("resources", resource_fields)] + [[*row, added] for row in RESOURCES]
-    subscriber_fields = ("email", "name", "subscribed_on", "unsubscribed_on")
+    subscriber_fields = ("email", "name", "subscribed_on", "unsubscribed_on", "language")
     subscribers = [headers("subscribers", subscriber_fields)] + [
-        [f"{ascii_local(name)}@example.org", name, added, ""] for name, _, _ in PEOPLE[:3]
+        [f"{ascii_local(name)}@example.org", name, added, "", LANGUAGES.get(name, "")]
+        for name, _, _ in PEOPLE[:3]
     ]
     tabs = settings.workbook
     return {

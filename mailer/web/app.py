@@ -31,6 +31,7 @@ from mailer.core.redact import mask, redact
 from mailer.core.tokens import address_in, token_matches
 from mailer.ledger import Ledger
 from mailer.ledger.privacy import ask_to_forget, on_sqlite
+from mailer.mail.speech import ENGLISH, Speech
 from mailer.settings.event_key import load_event_key
 from mailer.web import healthz, seat_pages
 from mailer.web import sendgrid_events as webhook
@@ -69,9 +70,10 @@ ERROR_TEXTS = {
 log = logging.getLogger(__name__)
 
 
-def page(title: str, body: str, status: int = 200) -> Response:
+def page(title: str, body: str, status: int = 200, words: Speech = ENGLISH) -> Response:
     html = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{escape(words.code)}" dir="{escape(words.direction)}">'
+        f'<head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
         f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
@@ -87,7 +89,10 @@ def create_app(
     sendgrid_key: str = "",
     public_url: str = "",
     claim_window: timedelta | None = None,
+    languages: Callable[[str], Speech | None] | None = None,
 ) -> Flask:
+    """The pages; `languages` gives the site's Speech for a language code (None: not one of
+    its languages) so each page speaks the language its link or seat names."""
     try:
         event_key = load_event_key(sendgrid_key) if sendgrid_key else None
     except ValueError as err:
@@ -96,7 +101,19 @@ def create_app(
     ledgers.get().index_seat_tokens(secret)  # seats from before the index, or a new secret
     app = Flask("mailer")
     app.config["MAX_CONTENT_LENGTH"] = FORM_LIMIT
-    app.register_blueprint(seat_pages.blueprint(ledgers, secret, page, clock, claim_window))
+    language_of = languages or (lambda code: ENGLISH if code in ("", "en") else None)
+
+    def say(own: str) -> Speech:
+        """The link's ?lang= when the site speaks it, else the seat's language, else the default."""
+        for code in (request.args.get("lang", "")[:20], own):
+            found = language_of(code) if code else None
+            if found is not None:
+                return found
+        return language_of("") or ENGLISH
+
+    app.register_blueprint(
+        seat_pages.blueprint(ledgers, secret, page, clock, claim_window, say=say)
+    )
     app.register_blueprint(healthz.blueprint(ledgers))
 
     @app.before_request
@@ -150,12 +167,13 @@ def create_app(
         return email if email and token_matches(secret, email, token) else None
 
     def refusal() -> Response:
-        return page(
-            "This link is not valid",
-            "<p>Nothing was changed. To stop the digest, reply to any digest email and "
-            "ask; a person will take you off the list.</p>",
-            status=404,
+        words = say("")
+        _ = words.gettext
+        nothing = _(
+            "Nothing was changed. To stop the digest, reply to any digest email and ask;"
+            " a person will take you off the list."
         )
+        return page(_("This link is not valid"), f"<p>{escape(nothing)}</p>", 404, words)
 
     @app.get("/")
     def home() -> Response:
@@ -170,11 +188,17 @@ def create_app(
         email = subscriber(token)
         if email is None:
             return refusal()
+        words = say("")
+        _ = words.gettext
+        said = _(
+            "%(address)s will no longer receive the resource digest from %(organization)s."
+            " Emails about sessions you sign up for still come."
+        ) % {"address": mask(email), "organization": org_name}
         return page(
-            "Unsubscribe from the digest?",
-            f"<p>{escape(mask(email))} will no longer receive the resource digest from "
-            f"{escape(org_name)}. Emails about sessions you sign up for still come.</p>"
-            '<form method="post"><button type="submit">Unsubscribe</button></form>',
+            _("Unsubscribe from the digest?"),
+            f"<p>{escape(said)}</p>"
+            f'<form method="post"><button type="submit">{escape(_("Unsubscribe"))}</button></form>',
+            words=words,
         )
 
     @app.post("/unsubscribe/<token>")
@@ -186,11 +210,13 @@ def create_app(
         ledgers.get().suppress(email, UNSUBSCRIBE, clock())
         if one_click:
             return Response("Unsubscribed.\n", mimetype="text/plain", headers=HEADERS)
-        return page(
-            "You are unsubscribed",
-            f"<p>{escape(mask(email))} will get no more digests from {escape(org_name)}. "
-            "Changed your mind? Reply to any digest email.</p>",
-        )
+        words = say("")
+        _ = words.gettext
+        said = _(
+            "%(address)s will get no more digests from %(organization)s."
+            " Changed your mind? Reply to any digest email."
+        ) % {"address": mask(email), "organization": org_name}
+        return page(_("You are unsubscribed"), f"<p>{escape(said)}</p>", words=words)
 
     @app.get("/forget/<token>")
     def forget_confirm(token: str) -> Response:

@@ -17,7 +17,7 @@ from html import escape
 from flask import Blueprint, Response
 
 from mailer.ledger.records import SeatRow
-from mailer.mail.invitations import describe_time
+from mailer.mail.speech import ENGLISH, Speech
 from mailer.model import Event
 from mailer.rules import claims
 from mailer.rules.self_service import CLAIM, RELEASE, SeatRef
@@ -25,6 +25,15 @@ from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
 from mailer.web.ledgers import LedgerHandle
 
 Page = Callable[..., Response]
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogs (make translations); it is translated where shown."""
+    return message
+
+
+# The language a page speaks: from the link's ?lang=, else the seat's own, else the site's.
+Say = Callable[[str], Speech]
 
 
 @dataclass(frozen=True)
@@ -41,9 +50,11 @@ def blueprint(
     page: Page,
     clock: Callable[[], datetime],
     claim_window: timedelta | None = None,
+    say: Say | None = None,
 ) -> Blueprint:
     """The seat pages; `claim_window` is the signups job's claim_within, when set."""
     pages = Blueprint("seat", __name__)
+    speak: Say = say or (lambda language: ENGLISH)
 
     def offer_ended(found: Found) -> bool:
         if found.seat.status != OFFERED:
@@ -72,43 +83,68 @@ def blueprint(
         return Found(ref.action, seat, stored.event, done)
 
     def refusal() -> Response:
+        words = speak("")
+        _ = words.gettext
         return page(
-            "This link is not valid",
-            "<p>Nothing was changed. To give up your place, reply to any email about the "
-            "session and a person will do it for you.</p>",
+            _("This link is not valid"),
+            "<p>"
+            + escape(
+                _(
+                    "Nothing was changed. To give up your place, reply to any email about the "
+                    "session and a person will do it for you."
+                )
+            )
+            + "</p>",
             status=404,
+            words=words,
         )
 
     def what(found: Found) -> str:
-        when = describe_time(found.event)["when"]
-        return f"<p><strong>{escape(found.event.title)}</strong><br>{escape(when)}</p>"
+        words = speak(found.seat.language)
+        when = words.describe(found.event)["when"]
+        title = found.event.title_in(words.code)
+        return f"<p><strong>{escape(title)}</strong><br>{escape(when)}</p>"
+
+    def told(found: Found, title: str, *sentences: str) -> Response:
+        """A page about the seat in the person's language: the session, then what happened."""
+        words = speak(found.seat.language)
+        said = " ".join(escape(words.gettext(s)) for s in sentences)
+        return page(words.gettext(title), f"{what(found)}<p>{said}</p>", words=words)
 
     def settled(found: Found) -> Response | None:
         """The answer when the button can no longer change anything."""
         if clock() >= found.event.starts_at:
-            return page(
-                "This session has started",
-                f"{what(found)}<p>Nothing was changed: places can be given up only before "
-                "the session starts.</p>",
+            return told(
+                found,
+                N_("This session has started"),
+                N_("Nothing was changed: places can be given up only before the session starts."),
             )
         if found.event.cancelled:
-            return page(
-                "This session is cancelled",
-                f"{what(found)}<p>Nothing was changed: the session will not take place, and "
-                "an email saying so has gone to everyone signed up.</p>",
+            return told(
+                found,
+                N_("This session is cancelled"),
+                N_(
+                    "Nothing was changed: the session will not take place, and an email saying so"
+                    " has gone to everyone signed up."
+                ),
             )
         if found.done:
-            done = "taken" if found.action == CLAIM else "given up"
-            return page(
-                "Already done",
-                f"{what(found)}<p>This place is already {done}; nothing more was changed. "
-                "An email confirming it is on its way, if it has not arrived yet.</p>",
+            return told(
+                found,
+                N_("Already done"),
+                N_("This place is already taken; nothing more was changed.")
+                if found.action == CLAIM
+                else N_("This place is already given up; nothing more was changed."),
+                N_("An email confirming it is on its way, if it has not arrived yet."),
             )
         if found.action == CLAIM and offer_ended(found):
-            return page(
-                "This offer has ended",
-                f"{what(found)}<p>The seat was not claimed in time and went to the next person "
-                "waiting; nothing was changed. You are still on the waitlist.</p>",
+            return told(
+                found,
+                N_("This offer has ended"),
+                N_(
+                    "The seat was not claimed in time and went to the next person waiting;"
+                    " nothing was changed. You are still on the waitlist."
+                ),
             )
         return None
 
@@ -124,19 +160,23 @@ def blueprint(
         found = open_seat(token)
         if isinstance(found, Response):
             return found
+        words = speak(found.seat.language)
+        _ = words.gettext
         if found.action == CLAIM:
-            title, button = "Claim your seat?", "Claim my seat"
-            effect = "The seat held for you becomes yours."
+            title, button = _("Claim your seat?"), _("Claim my seat")
+            effect = _("The seat held for you becomes yours.")
         elif found.seat.status in (WAITLISTED, OFFERED):
-            title, button = "Leave the waitlist?", "Leave the waitlist"
-            effect = "The people after you on the waitlist move up."
+            title, button = _("Leave the waitlist?"), _("Leave the waitlist")
+            effect = _("The people after you on the waitlist move up.")
         else:
-            title, button = "Release your seat?", "Release my seat"
-            effect = "Your seat goes to the next person waiting."
+            title, button = _("Release your seat?"), _("Release my seat")
+            effect = _("Your seat goes to the next person waiting.")
+        confirming = _("You will get an email confirming it.")
         return page(
             title,
-            f"{what(found)}<p>{effect} You will get an email confirming it.</p>"
-            f'<form method="post"><button type="submit">{button}</button></form>',
+            f"{what(found)}<p>{escape(effect)} {escape(confirming)}</p>"
+            f'<form method="post"><button type="submit">{escape(button)}</button></form>',
+            words=words,
         )
 
     @pages.post("/seat/<token>")
@@ -148,17 +188,26 @@ def blueprint(
         ref = SeatRef(found.action, seat.event_id, seat.email)
         ledgers.get().add_request(token, ref, clock(), "web")
         if found.action == CLAIM:
-            return page(
-                "The seat is yours",
-                f"{what(found)}<p>Thank you. An email with the Zoom link and a calendar "
-                "invitation follows within a few minutes.</p>",
+            return told(
+                found,
+                N_("The seat is yours"),
+                N_(
+                    "Thank you. An email with the Zoom link and a calendar invitation follows"
+                    " within a few minutes."
+                ),
             )
-        left = found.seat.status in (WAITLISTED, OFFERED)
-        return page(
-            "You have left the waitlist" if left else "Your seat is released",
-            f"{what(found)}<p>Thank you for letting us know. "
-            + ("The people after you move up." if left else "It goes to the next person waiting.")
-            + " An email confirming it follows within a few minutes.</p>",
+        if found.seat.status in (WAITLISTED, OFFERED):
+            return told(
+                found,
+                N_("You have left the waitlist"),
+                N_("Thank you for letting us know. The people after you move up."),
+                N_("An email confirming it follows within a few minutes."),
+            )
+        return told(
+            found,
+            N_("Your seat is released"),
+            N_("Thank you for letting us know. It goes to the next person waiting."),
+            N_("An email confirming it follows within a few minutes."),
         )
 
     return pages
