@@ -89,7 +89,9 @@ def served(site):
     app = create_app(
         settings.ledger.path, secret, settings.organization.name, clock=lambda: clock["now"]
     )
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    server = waitress.create_server(
+        app, host="127.0.0.1", port=0, threads=2, asyncore_loop_timeout=0.05
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     with_public_url(site, f"http://127.0.0.1:{server.effective_port}")

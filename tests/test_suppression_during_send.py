@@ -54,7 +54,9 @@ def digest_to_everyone(ledger: Ledger, readers: int) -> None:
 def serve(tmp_path):
     """`mailer serve` on a loopback port, writing the same ledger; yields its URL."""
     app = create_app(tmp_path / "mailer.db", SECRET, "Care", clock=lambda: NOW)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    server = waitress.create_server(
+        app, host="127.0.0.1", port=0, threads=2, asyncore_loop_timeout=0.05
+    )
     threading.Thread(target=server.run, daemon=True).start()
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()

@@ -121,7 +121,9 @@ def served(site):
     settings = site.settings()
     secret = load_secret(settings.ledger.path.parent, may_generate=True)
     app = create_app(settings.ledger.path, secret, settings.organization.name, clock=lambda: NOW)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    server = waitress.create_server(
+        app, host="127.0.0.1", port=0, threads=2, asyncore_loop_timeout=0.05
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     with_public_url(site, f"http://127.0.0.1:{server.effective_port}")
