@@ -48,8 +48,11 @@ def busy_site(site: SiteDir) -> None:
     site.write_rows("events", events)
     readers = site.rows("subscribers")
     fields = list(readers[0])
-    readers += [
-        dict(zip(fields, [f"reader{n}@example.net", f"Reader {n}", "2026-01-05", ""], strict=True))
+    readers += [  # email, name, subscribed_on; the rest (unsubscribed_on, language) blank
+        dict.fromkeys(fields, "")
+        | dict(
+            zip(fields[:3], [f"reader{n}@example.net", f"Reader {n}", "2026-01-05"], strict=True)
+        )
         for n in range(READERS)
     ]
     site.write_rows("subscribers", readers)
