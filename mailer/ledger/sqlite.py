@@ -100,10 +100,27 @@ class SqliteBackend:
 def _on_connect(dbapi_connection: Any, _record: object) -> None:
     # The driver's own transaction handling is off: "begin" below says BEGIN itself.
     dbapi_connection.isolation_level = None
-    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    _use_wal(dbapi_connection)
     # In WAL mode NORMAL keeps every commit across a killed process; only a power
     # cut may lose the last few marks, which then resend (at least once).
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def _use_wal(dbapi_connection: Any, patience: float = 30.0) -> None:
+    """Switch to WAL, waiting for others doing the same on a new ledger.
+
+    SQLite answers "database is locked" at once, without its busy timeout,
+    when another connection is changing the journal mode at that moment.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _on_begin(db: Connection) -> None:
