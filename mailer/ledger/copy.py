@@ -13,8 +13,8 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
+import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
-from mailer.ledger import schema
 from mailer.ledger.privacy import copy_privacy
 from mailer.ledger.protocols import Ledger
 from mailer.ledger.store import CHUNK, SqlLedger

@@ -31,9 +31,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Table, false, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
 from mailer.core.redact import redact
-from mailer.ledger import schema
 from mailer.ledger.records import (
     BOUNCE,
     FAILED,
