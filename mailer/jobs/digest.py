@@ -173,8 +173,11 @@ def _remember_older_links(
     secret = site.secret()
     _, signups = _events_and_signups(site, tables)
     subscribers, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
-    readers = {s.email for s in subscribers} | {s.email for s in signups if s.digest}
-    ledger.remember_tokens((hmac_token(secret, email), email) for email in sorted(readers))
+    # Streamed: an address met twice is one token, which the ledger keeps once.
+    readers = itertools.chain(
+        (s.email for s in subscribers), (s.email for s in signups if s.digest)
+    )
+    ledger.remember_tokens((hmac_token(secret, email), email) for email in readers)
 
 
 def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Tab]) -> int:
@@ -222,21 +225,32 @@ def _decide(
     events, signups = _events_and_signups(site, tables, ledger)
     # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
     subscribers, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
-    # Every reader at once: each is put in their language's group before any body is made.
-    recipients = list(digest.audience(subscribers, signups, set(ledger.suppressed())))
+    suppressed = set(ledger.suppressed())
+    default = site.settings.organization.language
     known = spellings(site.settings)
-    by_language: dict[str, list[Recipient]] = {}
-    for reader in recipients:
-        code = language_of(reader.language, known) or site.settings.organization.language
-        by_language.setdefault(code, []).append(reader)
+    codes: dict[str, str] = {}  # a language as the sheet gives it -> the site's code for it
+
+    def code_of(reader: Recipient) -> str:
+        if reader.language not in codes:
+            codes[reader.language] = language_of(reader.language, known) or default
+        return codes[reader.language]
+
+    def readers_in(code: str) -> Iterator[Recipient]:
+        """This language's readers, made again on each pass: never every recipient at once."""
+        for reader in digest.audience(subscribers, signups, suppressed):
+            if code_of(reader) == code:
+                yield reader
+
+    # Which languages have readers: one pass, keeping nothing per reader.
+    languages = {code_of(r) for r in digest.audience(subscribers, signups, suppressed)}
     secret = site.secret()
     where = (tables["resources"].table.tab, tables["resources"].columns["language"])
     fresh = [dataclasses.replace(r, language=_language(r, known, where, report)) for r in fresh]
     # With no reader at all the slot still holds what was new, as it always has.
-    carried: list[str] = [] if recipients else [r.key for r in fresh]
+    carried: list[str] = [] if languages else [r.key for r in fresh]
     drafts: list[Iterator[Draft]] = []
     # One shared body per language: the sections in it and those in no language.
-    for code, readers in sorted(by_language.items()):
+    for code in sorted(languages):
         theirs = digest.for_language(fresh, code)
         if not theirs:
             continue
@@ -246,7 +260,7 @@ def _decide(
             sessions=_sessions(events, ledger, now, options.upcoming_days, words),
         )
         body = _body(site, options.template, contents, slot, words, forgettable=on_sqlite(ledger))
-        drafts.append(_drafts(site, job, slot, body, readers, secret, now, words))
+        drafts.append(_drafts(site, job, slot, body, readers_in(code), secret, now, words))
         carried.extend(r.key for r in theirs if r.key not in carried)
     if not carried:
         report.skipped = f"no new resources for any reader since {since:%Y-%m-%d}; nothing sent"
@@ -378,22 +392,23 @@ def _drafts(
     public_url = site.settings.server.public_url.rstrip("/")
     mailbox = site.settings.organization.reply_to or site.settings.organization.sender
     mailto_start = f"mailto:{mailbox}?subject={quote('unsubscribe ')}"
+    key_start = f"digest:{job.name}:{slot.label}:"
+    friend = words.gettext("friend")
+    created_at = now.astimezone(UTC)
     for recipient in recipients:
         token = unsubscribe_token(secret, recipient.email)
         mailto = mailto_start + token  # a token is URL-safe: base64url and a dot
         yield Draft(
-            key=f"digest:{job.name}:{slot.label}:{recipient.email}",
+            key=key_start + recipient.email,
             kind="digest",
             event_id="",
             to_email=recipient.address,
             to_name=recipient.name,
-            created_at=now.astimezone(UTC),
+            created_at=created_at,
             body=body,
             person={
                 "name": recipient.name,
-                "first_name": (
-                    recipient.name.split(" ")[0] if recipient.name else words.gettext("friend")
-                ),
+                "first_name": recipient.name.split(" ")[0] if recipient.name else friend,
                 "email": recipient.address,
                 "unsubscribe_url": (
                     with_language(f"{public_url}/unsubscribe/{token}", words.code, site)

@@ -210,6 +210,9 @@ def digest_readers(
     """
     if privacy is None:
         return list(subscribers), list(signups), []
+    if not privacy.anyone_forgotten():
+        kept_signups = [s for s in signups if privacy.retired_binding(s.identity) is None]
+        return list(subscribers), kept_signups, []
 
     def asked_before(email: str, moment: datetime | None) -> datetime | None:
         at = privacy.forgotten_at(email)
