@@ -31,7 +31,8 @@ from mailer.rules.statuses import OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import DigestOptions
 from mailer.settings.languages import spellings
-from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
+from mailer.sheet.readers import SubscriberRows
+from mailer.sheet.tabs import each_subscriber, parse_events, parse_resources, parse_signups
 from mailer.sheet.view import Tab
 from mailer.site import Site
 
@@ -100,7 +101,7 @@ class Digest:
     job: JobSettings
     now: datetime
     tables: dict[str, Tab]
-    subscribers: list[Subscriber]
+    subscribers: Sequence[Subscriber]
     report: DigestReport
     decided: SlotDigest | None = None
 
@@ -126,10 +127,8 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Diges
     """This slot's digest if it is due and has news."""
     slot = digest.latest_slot(job.at, ZoneInfo(job.timezone), now)
     report = DigestReport(slot=slot.label)
-    tables = _read(site)
+    tables, subscribers = _read(site, report.problems)
     history, report.adopted = _history(site, ledger, job, tables)
-    subscribers, problems = _subscribers(site, tables)
-    report.problems.extend(problems)
     _remember_older_links(site, ledger, tables, subscribers)
     decision = Digest(job, now, tables, subscribers, report)
     if history and history[-1][0] >= slot.label:
@@ -161,7 +160,7 @@ def _history(
 
 
 def _remember_older_links(
-    site: Site, ledger: Ledger, tables: dict[str, Tab], subscribers: list[Subscriber]
+    site: Site, ledger: Ledger, tables: dict[str, Tab], subscribers: Sequence[Subscriber]
 ) -> None:
     """Derive again the tokens of links issued before sealed tokens, for all on the sheet.
 
@@ -172,12 +171,15 @@ def _remember_older_links(
         return
     secret = site.secret()
     _, signups = _events_and_signups(site, tables)
-    subscribers, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
+    kept, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
     # Streamed: an address met twice is one token, which the ledger keeps once.
-    readers = itertools.chain(
-        (s.email for s in subscribers), (s.email for s in signups if s.digest)
-    )
+    readers = itertools.chain(_rows(kept).emails, (s.email for s in signups if s.digest))
     ledger.remember_tokens((hmac_token(secret, email), email) for email in readers)
+
+
+def _rows(subscribers: Sequence[Subscriber]) -> SubscriberRows:
+    """Subscribers as rows held field by field (those read are already)."""
+    return subscribers if isinstance(subscribers, SubscriberRows) else SubscriberRows(subscribers)
 
 
 def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Tab]) -> int:
@@ -210,7 +212,7 @@ def _decide(
     slot: Slot,
     history: list[tuple[str, list[str]]],
     tables: dict[str, Tab],
-    subscribers: list[Subscriber],
+    subscribers: Sequence[Subscriber],
     report: DigestReport,
 ) -> SlotDigest | None:
     options = job.options_as(DigestOptions)
@@ -224,25 +226,33 @@ def _decide(
         return None
     events, signups = _events_and_signups(site, tables, ledger)
     # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
-    subscribers, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
+    kept, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
+    readers = _rows(kept)
     suppressed = set(ledger.suppressed())
     default = site.settings.organization.language
     known = spellings(site.settings)
     codes: dict[str, str] = {}  # a language as the sheet gives it -> the site's code for it
 
-    def code_of(reader: Recipient) -> str:
-        if reader.language not in codes:
-            codes[reader.language] = language_of(reader.language, known) or default
-        return codes[reader.language]
+    def code_of(language: str) -> str:
+        if language not in codes:
+            codes[language] = language_of(language, known) or default
+        return codes[language]
 
     def readers_in(code: str) -> Iterator[Recipient]:
         """This language's readers, made again on each pass: never every recipient at once."""
-        for reader in digest.audience(subscribers, signups, suppressed):
-            if code_of(reader) == code:
+        for reader in digest.audience(readers, signups, suppressed):
+            if code_of(reader.language) == code:
                 yield reader
 
-    # Which languages have readers: one pass, keeping nothing per reader.
-    languages = {code_of(r) for r in digest.audience(subscribers, signups, suppressed)}
+    # Which languages have readers: a pass that keeps nothing per reader, and stops once
+    # every language the rows name has a reader (at the first reader, on most sites).
+    named = {code_of(language) for language in set(readers.languages)}
+    named.update(code_of(s.language) for s in signups if s.digest)
+    languages: set[str] = set()
+    for reader in digest.audience(readers, signups, suppressed):
+        languages.add(code_of(reader.language))
+        if languages == named:
+            break
     secret = site.secret()
     where = (tables["resources"].table.tab, tables["resources"].columns["language"])
     fresh = [dataclasses.replace(r, language=_language(r, known, where, report)) for r in fresh]
@@ -286,15 +296,18 @@ def _language(
     return code
 
 
-def _read(site: Site) -> dict[str, Tab]:
-    """Every tab the digest needs, in one read; tabs the workbook lacks are left out."""
-    return site.sheet.read(DIGEST_TABS)
+def _read(site: Site, problems: list[Problem]) -> tuple[dict[str, Tab], SubscriberRows]:
+    """Every tab the digest needs, in one read; tabs the workbook lacks are left out.
 
-
-def _subscribers(site: Site, tables: dict[str, Tab]) -> tuple[list[Subscriber], list[Problem]]:
+    The Subscribers rows are parsed as they are read and kept field by field
+    (bad rows go to `problems`): a large list is never held as rows, nor as
+    Subscriber objects.
+    """
+    tables, rows = site.sheet.read_streaming(DIGEST_TABS, "subscribers")
     if "subscribers" not in tables:
-        return [], []
-    return parse_subscribers(tables["subscribers"].table, tables["subscribers"].columns)
+        return tables, SubscriberRows()
+    tab = tables["subscribers"]
+    return tables, SubscriberRows(each_subscriber(tab.table, tab.columns, problems, rows))
 
 
 def _resources(site: Site, tables: dict[str, Tab]) -> tuple[list[Resource], list[Problem]]:

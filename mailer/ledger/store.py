@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from itertools import islice
+from json.encoder import encode_basestring
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -127,6 +128,18 @@ MESSAGE_COLUMNS = (
 )
 DRAFT_BATCH = 2_000  # messages per INSERT batch
 _envelope_json = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps(ensure_ascii=False)
+
+
+def _envelope(draft: Draft) -> str:
+    """The envelope as json.dumps(ensure_ascii=False) writes it, joined by hand when all is text."""
+    quoted = encode_basestring
+    try:
+        person = ", ".join(f"{quoted(k)}: {quoted(v)}" for k, v in draft.person.items())
+        to, name = quoted(draft.to_email), quoted(draft.to_name)
+        return f'{{"to": {to}, "name": {name}, "person": {{{person}}}}}'
+    except TypeError:  # a value that is not text: the encoder says how
+        envelope = {"to": draft.to_email, "name": draft.to_name, "person": dict(draft.person)}
+        return _envelope_json(envelope)
 
 
 def _utc(moment: datetime) -> str:
@@ -576,8 +589,6 @@ class SqlLedger:
                     priorities[d.kind] = priority(d.kind)
                 if created[0] is not d.created_at:
                     created = (d.created_at, d.created_at.isoformat())
-                person = d.person if type(d.person) is dict else dict(d.person)
-                envelope = {"to": d.to_email, "name": d.to_name, "person": person}
                 rows.append(
                     (
                         d.key,
@@ -586,7 +597,7 @@ class SqlLedger:
                         d.to_email.casefold(),
                         PENDING,
                         d.body.id,
-                        _envelope_json(envelope),
+                        _envelope(d),
                         created[1],
                         priorities[d.kind],
                     )
