@@ -228,7 +228,7 @@ def _decide(
     # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
     kept, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
     readers = _rows(kept)
-    suppressed = set(ledger.suppressed())
+    left = digest.leavers(readers, ledger.suppressed())
     default = site.settings.organization.language
     known = spellings(site.settings)
     codes: dict[str, str] = {}  # a language as the sheet gives it -> the site's code for it
@@ -240,7 +240,7 @@ def _decide(
 
     def readers_in(code: str) -> Iterator[Recipient]:
         """This language's readers, made again on each pass: never every recipient at once."""
-        for reader in digest.audience(readers, signups, suppressed):
+        for reader in digest.audience(readers, signups, left):
             if code_of(reader.language) == code:
                 yield reader
 
@@ -249,7 +249,7 @@ def _decide(
     named = {code_of(language) for language in set(readers.languages)}
     named.update(code_of(s.language) for s in signups if s.digest)
     languages: set[str] = set()
-    for reader in digest.audience(readers, signups, suppressed):
+    for reader in digest.audience(readers, signups, left):
         languages.add(code_of(reader.language))
         if languages == named:
             break
