@@ -8,6 +8,10 @@ from datetime import timedelta
 from conftest import NOW, body_text
 from test_emails import read_eml
 
+from mailer.sheet.csv_files import CsvWorkbook
+from mailer.sheet.readers import SubscriberRows
+from mailer.sheet.tabs import parse_subscribers
+
 # NOW is Tuesday 2026-11-24; the digest slot is Mondays 09:00 Chicago (15:00 UTC).
 NEXT_SLOT = NOW + timedelta(days=6, hours=1)  # Monday 2026-11-30, 10:00 Chicago
 
@@ -167,3 +171,18 @@ def test_resubscribing_by_hand_brings_the_digest_back(site):
     assert "priya.raman@example.org" in second
     again = site.mailer("resubscribe", "priya.raman@example.org")
     assert "was not on the suppression list" in again.output
+
+
+def test_readers_held_field_by_field_are_the_subscribers_parsed(site):
+    rows = site.rows("subscribers")
+    rows[0]["unsubscribed_on"] = "2026-11-01"
+    site.write_rows("subscribers", rows)
+    table = CsvWorkbook(site.root / "lists").read(["subscribers"])["subscribers"]
+    columns = {"email": "email", "name": "name", "unsubscribed_on": "unsubscribed_on"}
+    parsed, _ = parse_subscribers(table, columns)
+
+    held = SubscriberRows(parsed)
+
+    assert list(held) == parsed and len(held) == len(parsed)
+    assert held[-1] == parsed[-1] and held[1:] == parsed[1:]
+    assert list(held.unsubscribed_rows()) == [s for s in parsed if s.unsubscribed] != []

@@ -228,7 +228,7 @@ def _decide(
     # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
     kept, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
     readers = _rows(kept)
-    left = digest.leavers(readers, ledger.suppressed())
+    left = digest.leavers(readers.unsubscribed_rows(), ledger.suppressed())
     default = site.settings.organization.language
     known = spellings(site.settings)
     codes: dict[str, str] = {}  # a language as the sheet gives it -> the site's code for it

@@ -126,7 +126,7 @@ MESSAGE_COLUMNS = (
     "created_at",
     "priority",
 )
-DRAFT_BATCH = 2_000  # messages per INSERT batch
+DRAFT_BATCH = 1_000  # messages per INSERT batch
 _envelope_json = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps(ensure_ascii=False)
 
 

@@ -70,3 +70,9 @@ class SubscriberRows(Sequence[Subscriber]):
         )
         for row, raw, email, address, name, unsubscribed, language in fields:
             yield Subscriber(row, (raw,), email, address, name, bool(unsubscribed), language)
+
+    def unsubscribed_rows(self) -> Iterator[Subscriber]:
+        """The rows that say the reader left (unsubscribed_on filled in), and no others."""
+        for index, gone in enumerate(self.unsubscribed):
+            if gone:
+                yield self[index]
