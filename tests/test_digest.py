@@ -174,15 +174,26 @@ def test_resubscribing_by_hand_brings_the_digest_back(site):
 
 
 def test_readers_held_field_by_field_are_the_subscribers_parsed(site):
-    rows = site.rows("subscribers")
+    rows = [{**row, "language": ""} for row in site.rows("subscribers")]
     rows[0]["unsubscribed_on"] = "2026-11-01"
+    rows[1]["email"] = " Ann.Lee@EXAMPLE.org "  # kept as typed, folded, and its domain lowered
+    rows[2]["language"] = "Spanish"
     site.write_rows("subscribers", rows)
     table = CsvWorkbook(site.root / "lists").read(["subscribers"])["subscribers"]
-    columns = {"email": "email", "name": "name", "unsubscribed_on": "unsubscribed_on"}
+    columns = {name: name for name in ("email", "name", "unsubscribed_on", "language")}
     parsed, _ = parse_subscribers(table, columns)
+    plain = [s for s in parsed if s.key[0] == s.address == s.email and not s.language]
 
-    held = SubscriberRows(parsed)
+    held, held_plain = SubscriberRows(parsed), SubscriberRows(plain)
 
     assert list(held) == parsed and len(held) == len(parsed)
+    ann = held[1]
+    assert (ann.key, ann.address, ann.email) == (
+        ("Ann.Lee@EXAMPLE.org",),
+        "Ann.Lee@example.org",
+        "ann.lee@example.org",
+    )
     assert held[-1] == parsed[-1] and held[1:] == parsed[1:]
     assert list(held.unsubscribed_rows()) == [s for s in parsed if s.unsubscribed] != []
+    assert held.named_languages() == {"", "Spanish"}
+    assert list(held_plain) == plain != [] and held_plain.named_languages() == {""}

@@ -246,7 +246,7 @@ def _decide(
 
     # Which languages have readers: a pass that keeps nothing per reader, and stops once
     # every language the rows name has a reader (at the first reader, on most sites).
-    named = {code_of(language) for language in set(readers.languages)}
+    named = {code_of(language) for language in readers.named_languages()}
     named.update(code_of(s.language) for s in signups if s.digest)
     languages: set[str] = set()
     for reader in digest.audience(readers, signups, left):

@@ -126,7 +126,7 @@ MESSAGE_COLUMNS = (
     "created_at",
     "priority",
 )
-DRAFT_BATCH = 1_000  # messages per INSERT batch
+INSERT_BATCH = 1_000  # rows per INSERT of a stream (messages, tokens)
 _envelope_json = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps(ensure_ascii=False)
 
 
@@ -170,7 +170,7 @@ def _insert_new(
     """Insert rows (tuples, in `columns` order) whose key is not there yet; how many were new.
 
     One statement for the batch, handed to the driver as it is: no per-row
-    work in between, for the ten thousands of rows a large digest records.
+    work in between, for the tens of thousands of rows a large digest records.
     """
     if not rows:
         return 0
@@ -588,7 +588,7 @@ class SqlLedger:
         created: tuple[datetime | None, str] = (None, "")
         priorities: dict[str, int] = {}
         shapes: dict[tuple[str, ...], str] = {}
-        for chunk in _chunks(drafts, DRAFT_BATCH):
+        for chunk in _chunks(drafts, INSERT_BATCH):
             fresh = [d.body for d in chunk if d.body.id not in bodies]
             bodies.update(b.id for b in fresh)
             self._ignore(
@@ -1095,7 +1095,7 @@ class SqlLedger:
     def remember_tokens(self, tokens: Iterable[tuple[str, str]]) -> None:
         """Keep (HMAC token, address) pairs, so links of that older format are answered."""
         with self.transaction() as db:
-            for chunk in _chunks(tokens, DRAFT_BATCH):
+            for chunk in _chunks(tokens, INSERT_BATCH):
                 _insert_new(db, schema.unsubscribe_tokens, ("token", "email"), chunk)
 
     def email_for_token(self, token: str) -> str | None:
