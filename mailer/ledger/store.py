@@ -130,25 +130,29 @@ INSERT_BATCH = 1_000  # rows per INSERT of a stream (messages, tokens)
 _envelope_json = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps(ensure_ascii=False)
 
 
-def _envelope(draft: Draft, shapes: dict[tuple[str, ...], str]) -> str:
+def _envelope(draft: Draft, shapes: dict[tuple[str, ...], tuple[str, str]]) -> str:
     """The envelope as json.dumps(ensure_ascii=False) writes it, filled in by hand when all is text.
 
-    `shapes` keeps the envelope's frame for each set of person fields: one
-    digest's 100,000 envelopes share one.
+    `shapes` keeps the envelope's frames for each set of person fields: one
+    digest's 100,000 envelopes share them. Values with nothing JSON escapes
+    (no quote, backslash or control character: most) go in as they are.
     """
     quoted = encode_basestring
     try:
         keys = tuple(draft.person)
         shape = shapes.get(keys)
         if shape is None:
-            fields = ", ".join(f"{quoted(k).replace('%', '%%')}: %s" for k in keys)
-            shape = shapes[keys] = f'{{"to": %s, "name": %s, "person": {{{fields}}}}}'
-        values = (
-            quoted(draft.to_email),
-            quoted(draft.to_name),
-            *map(quoted, draft.person.values()),
-        )
-        return shape % values
+            names = [quoted(k).replace("%", "%%") for k in keys]
+            fields, plain = (", ".join(f"{n}: {v}" for n in names) for v in ("%s", '"%s"'))
+            shape = shapes[keys] = (
+                f'{{"to": %s, "name": %s, "person": {{{fields}}}}}',
+                f'{{"to": "%s", "name": "%s", "person": {{{plain}}}}}',
+            )
+        values = (draft.to_email, draft.to_name, *draft.person.values())
+        text = "".join(values)
+        if text.isprintable() and '"' not in text and "\\" not in text:
+            return shape[1] % values
+        return shape[0] % tuple(map(quoted, values))
     except TypeError:  # a value that is not text: the encoder says how
         envelope = {"to": draft.to_email, "name": draft.to_name, "person": dict(draft.person)}
         return _envelope_json(envelope)
@@ -587,7 +591,7 @@ class SqlLedger:
         new = 0
         created: tuple[datetime | None, str] = (None, "")
         priorities: dict[str, int] = {}
-        shapes: dict[tuple[str, ...], str] = {}
+        shapes: dict[tuple[str, ...], tuple[str, str]] = {}
         for chunk in _chunks(drafts, INSERT_BATCH):
             fresh = [d.body for d in chunk if d.body.id not in bodies]
             bodies.update(b.id for b in fresh)
