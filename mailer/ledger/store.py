@@ -126,6 +126,7 @@ MESSAGE_COLUMNS = (
     "created_at",
     "priority",
 )
+OWN_COLUMNS = ("key", "email", "envelope")  # what differs between a digest's messages
 INSERT_BATCH = 1_000  # rows per INSERT of a stream (messages, tokens)
 _envelope_json = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps(ensure_ascii=False)
 
@@ -158,6 +159,20 @@ def _envelope(draft: Draft, shapes: dict[tuple[str, ...], tuple[str, str]]) -> s
         return _envelope_json(envelope)
 
 
+def _shared_columns(draft: Draft, priorities: dict[str, int]) -> dict[str, object]:
+    """A message's columns that a batch of its digest's messages share, as the ledger keeps them."""
+    if draft.kind not in priorities:
+        priorities[draft.kind] = priority(draft.kind)
+    return {
+        "kind": draft.kind,
+        "event_id": draft.event_id,
+        "state": PENDING,
+        "body_id": draft.body.id,
+        "created_at": draft.created_at.isoformat(),
+        "priority": priorities[draft.kind],
+    }
+
+
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
@@ -185,6 +200,33 @@ def _insert_new(
         f" VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT ({keys}) DO NOTHING"
     )
     return int(db.exec_driver_sql(statement, rows).rowcount)
+
+
+def _insert_sharing(
+    db: Connection,
+    table: Table,
+    shared: dict[str, object],
+    columns: Sequence[str],
+    rows: Sequence[tuple[object, ...]],
+) -> int:
+    """_insert_new for rows that share some columns' values: those are bound once, not per row.
+
+    One statement of the whole batch (a VALUES list), the same text for every
+    full batch, so the driver prepares it once.
+    """
+    if not rows:
+        return 0
+    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
+    keys = ", ".join(c.name for c in table.primary_key.columns)
+    picked = [f"v.column{n + 1}" for n in range(len(columns))] + [mark] * len(shared)
+    row_marks = f"({', '.join([mark] * len(columns))})"
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join([*columns, *shared])})"
+        f" SELECT {', '.join(picked)} FROM (VALUES {', '.join([row_marks] * len(rows))}) AS v"
+        f" WHERE true ON CONFLICT ({keys}) DO NOTHING"  # WHERE: so SQLite reads ON as the upsert's
+    )
+    values = [value for row in rows for value in row]
+    return int(db.exec_driver_sql(statement, (*shared.values(), *values)).rowcount)
 
 
 def _marks(prefix: str, values: Sequence[object]) -> tuple[str, dict[str, object]]:
@@ -600,26 +642,42 @@ class SqlLedger:
                 schema.bodies,
                 [{"id": b.id, "body": b.to_json()} for b in {b.id: b for b in fresh}.values()],
             )
-            rows = []
+            first = chunk[0]
+            rows = []  # what differs from message to message
+            alike = True  # every message of the chunk has first's kind, session, body and time
             for d in chunk:
+                if (
+                    d.body.id != first.body.id
+                    or d.created_at is not first.created_at
+                    or d.kind != first.kind
+                    or d.event_id != first.event_id
+                ):
+                    alike = False
+                rows.append((d.key, d.to_email.casefold(), _envelope(d, shapes)))
+            if alike:  # a digest's: what they share is bound once
+                shared = _shared_columns(first, priorities)
+                new += _insert_sharing(db, schema.messages, shared, OWN_COLUMNS, rows)
+                continue
+            full = []
+            for d, (key, email, envelope) in zip(chunk, rows, strict=True):
                 if d.kind not in priorities:
                     priorities[d.kind] = priority(d.kind)
                 if created[0] is not d.created_at:
                     created = (d.created_at, d.created_at.isoformat())
-                rows.append(
+                full.append(
                     (
-                        d.key,
+                        key,
                         d.kind,
                         d.event_id,
-                        d.to_email.casefold(),
+                        email,
                         PENDING,
                         d.body.id,
-                        _envelope(d, shapes),
+                        envelope,
                         created[1],
                         priorities[d.kind],
                     )
                 )
-            new += _insert_new(db, schema.messages, MESSAGE_COLUMNS, rows)
+            new += _insert_new(db, schema.messages, MESSAGE_COLUMNS, full)
         return new
 
     def add(self, drafts: Iterable[Draft]) -> int:
