@@ -238,16 +238,18 @@ def _decide(
             codes[language] = language_of(language, known) or default
         return codes[language]
 
-    def readers_in(code: str) -> Iterator[Recipient]:
-        """This language's readers, made again on each pass: never every recipient at once."""
-        for reader in digest.audience(readers.recipients(), signups, left, readers.repeated):
-            if code_of(reader.language) == code:
-                yield reader
-
     # Which languages have readers: a pass that keeps nothing per reader, and stops once
     # every language the rows name has a reader (at the first reader, on most sites).
     named = {code_of(language) for language in readers.named_languages()}
     named.update(code_of(s.language) for s in signups if s.digest)
+
+    def readers_in(code: str) -> Iterator[Recipient]:
+        """This language's readers, made again on each pass: never every recipient at once."""
+        everyone = digest.audience(readers.recipients(), signups, left, readers.repeated)
+        if named == {code}:  # the only language any row names: every reader's
+            return everyone
+        return (reader for reader in everyone if code_of(reader.language) == code)
+
     languages: set[str] = set()
     for reader in digest.audience(readers.recipients(), signups, left, readers.repeated):
         languages.add(code_of(reader.language))

@@ -122,7 +122,7 @@ def audience(
         if email not in seen:
             if watched is None or email in watched:
                 seen.add(email)
-            if normalize_email(email) not in left:
+            if not left or normalize_email(email) not in left:
                 yield reader
     for signup in opted:
         if signup.email not in seen:

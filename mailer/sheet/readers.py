@@ -111,14 +111,16 @@ class SubscriberRows(Sequence[Subscriber]):
 
     def recipients(self) -> Iterator[Recipient]:
         """The readers still subscribed, in sheet order, as the digest addresses them."""
+        rows = zip(self.emails, self.names, self.unsubscribed, strict=True)
         addresses, languages = self.addresses, self.languages
-        for index, (email, name, gone) in enumerate(
-            zip(self.emails, self.names, self.unsubscribed, strict=True)
-        ):
+        if not (addresses or languages):  # every address as typed, every language blank
+            for email, name, gone in rows:
+                if not gone:
+                    yield Recipient(email, email, name)
+            return
+        for index, (email, name, gone) in enumerate(rows):
             if not gone:
-                address = addresses.get(index, email) if addresses else email
-                language = languages.get(index, "") if languages else ""
-                yield Recipient(email, address, name, language)
+                yield Recipient(email, addresses.get(index, email), name, languages.get(index, ""))
 
     def named_languages(self) -> set[str]:
         """Every language the rows give, blank included when a row gives none."""
