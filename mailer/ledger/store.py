@@ -26,11 +26,10 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from json.encoder import encode_basestring
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Table, false, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
@@ -62,7 +61,10 @@ DEFAULT_LEASE = 600.0  # seconds a claim holds before another process may call i
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
 
 
-Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
+if TYPE_CHECKING:  # each backend imports its own dialect: a SQLite site never loads PostgreSQL's
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
 
 
 # What `state_token` reads: each table whole where it stays small or is the roster, and
