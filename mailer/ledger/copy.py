@@ -17,6 +17,7 @@ import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
 from mailer.ledger.privacy import copy_privacy
 from mailer.ledger.protocols import Ledger
+from mailer.ledger.sqlite_ledger import SqliteLedger
 from mailer.ledger.store import CHUNK, SqlLedger
 
 
@@ -25,14 +26,13 @@ def copy_ledger(source: Ledger, target: Ledger) -> Counter[str]:
 
     The caller holds the source's run lock, so no run writes it meanwhile.
     """
-    if not (isinstance(source, SqlLedger) and isinstance(target, SqlLedger)):
-        raise TypeError("copy_ledger copies between ledgers that open_ledger opened")
+    read_from, write_to = _store(source), _store(target)
     copied = copy_privacy(source, target)
-    with source.engine.connect() as read, target.transaction() as write:
+    with read_from.engine.connect() as read, write_to.transaction() as write:
         for table in schema.METADATA.sorted_tables:
             if write.execute(select(func.count()).select_from(table)).scalar_one():
                 raise LedgerError(
-                    f"{target.where} already holds {table.name}: migrate into an empty ledger"
+                    f"{write_to.where} already holds {table.name}: migrate into an empty ledger"
                 )
         for table in schema.METADATA.sorted_tables:
             rows = read.execution_options(yield_per=CHUNK).execute(select(table))
@@ -40,3 +40,12 @@ def copy_ledger(source: Ledger, target: Ledger) -> Counter[str]:
                 write.execute(table.insert(), [dict(row._mapping) for row in chunk])
                 copied[table.name] += len(chunk)
     return copied
+
+
+def _store(ledger: Ledger) -> SqlLedger:
+    """The ledger's SQLAlchemy store: every row, table by table, goes through it."""
+    if isinstance(ledger, SqliteLedger):
+        return ledger.store
+    if not isinstance(ledger, SqlLedger):
+        raise TypeError("copy_ledger copies between ledgers that open_ledger opened")
+    return ledger

@@ -31,7 +31,7 @@ from mailer.core.errors import ConfigError, LedgerError
 from mailer.core.keyed import MARK, keyed
 from mailer.ledger import Ledger
 from mailer.ledger.records import PENDING, SENDING, SKIPPED
-from mailer.ledger.sqlite import SqliteBackend
+from mailer.ledger.sqlite_ledger import SqliteLedger
 from mailer.mail.message import RETRY, SENT, UNKNOWN
 from mailer.rules.binding import Memory
 
@@ -374,18 +374,17 @@ class Privacy:
 
 def on_sqlite(ledger: Ledger) -> bool:
     """Whether retention and forgetting work on this ledger (for now, only on SQLite)."""
-    return isinstance(getattr(ledger, "backend", None), SqliteBackend)
+    return isinstance(ledger, SqliteLedger)
 
 
 def sqlite_connection(ledger: Ledger) -> sqlite3.Connection:
     """The SQLite ledger's own connection: retention and forgetting still speak SQLite."""
-    backend = getattr(ledger, "backend", None)
-    if not isinstance(backend, SqliteBackend):
+    if not isinstance(ledger, SqliteLedger):
         raise ConfigError(
             f"{ledger.where}: forgetting, exporting and retention work only on a SQLite"
             " ledger for now ([ledger] url = sqlite:///...)"
         )
-    return backend.raw()
+    return ledger.file.raw()
 
 
 @contextmanager

@@ -14,7 +14,6 @@ becomes `unknown`, never sent again blindly.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -26,7 +25,6 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Table, false, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,6 +34,7 @@ from mailer.core.errors import LedgerError
 from mailer.core.redact import redact
 from mailer.ledger.records import (
     BOUNCE,
+    DEFAULT_LEASE,
     FAILED,
     PENDING,
     RETRY,
@@ -46,9 +45,10 @@ from mailer.ledger.records import (
     Decisions,
     MessageRow,
     SeatRow,
+    stored_event,
 )
+from mailer.ledger.state_token import STATE_QUERIES, state_digest
 from mailer.mail.message import Body, Draft, OutgoingMessage, SendResult, priority
-from mailer.model import Event
 from mailer.rules import self_service
 from mailer.rules.binding import Memory
 from mailer.rules.changes import StoredEvent
@@ -57,36 +57,10 @@ from mailer.rules.schedules import LastRun
 from mailer.rules.self_service import RELEASE, Request, SeatRef
 
 CHUNK = 500  # rows per statement when a list of values goes into an IN (...) or an insert
-DEFAULT_LEASE = 600.0  # seconds a claim holds before another process may call it unknown
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
 
 
 Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
-
-
-# What `state_token` reads: each table whole where it stays small or is the roster, and
-# in sums where it grows with every message, digest and token sent.
-STATE_QUERIES = (
-    "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url, signup_url,"
-    " status, sequence, missing, titles FROM events ORDER BY id",
-    "SELECT event_id, email, status, position, row, address, name, written, language FROM seats"
-    " ORDER BY event_id, email",
-    "SELECT stamp, email, event_id FROM bindings ORDER BY stamp, email",
-    "SELECT name, event_id FROM event_names ORDER BY name",
-    "SELECT sheet_id, event_id FROM aliases ORDER BY sheet_id",
-    "SELECT form, options, accepting FROM forms ORDER BY form",
-    "SELECT count(*), max(added_at) FROM series_events",
-    "SELECT token, event_id, email, kind, at, source, applied_at FROM requests ORDER BY token",
-    "SELECT transport, until, reason FROM pauses ORDER BY transport",
-    "SELECT state, count(*), max(key), max(created_at), max(sent_at), max(tried_at),"
-    " sum(attempts), sum(length(reason)), sum(length(provider_id)) FROM messages"
-    " GROUP BY state ORDER BY state",
-    "SELECT reason, count(*), max(created_at), sum(length(email)) FROM suppressions"
-    " GROUP BY reason ORDER BY reason",
-    "SELECT count(*), max(lookup) FROM seat_tokens",
-    "SELECT count(*), max(token) FROM unsubscribe_tokens",
-    "SELECT count(*), max(decided_at) FROM digests",
-)
 
 
 class Backend(Protocol):
@@ -407,12 +381,8 @@ class SqlLedger:
         Equal whenever nothing was written since, or only what was there already;
         any decision, message, send, suppression, request or pause changes it.
         """
-        digest = hashlib.sha256()
         with self._read() as db:
-            for query in STATE_QUERIES:
-                for row in db.execute(text(query)):
-                    digest.update(repr(tuple(row)).encode("utf-8"))
-        return digest.hexdigest()
+            return state_digest(db.execute(text(query)) for query in STATE_QUERIES)
 
     def fingerprint(self, job: str) -> tuple[str, str] | None:
         """What the last run of `job` that changed nothing decided from (digested), and reported."""
@@ -496,24 +466,7 @@ class SqlLedger:
             "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url,"
             " signup_url, status, sequence, missing, titles FROM events ORDER BY starts_at, id"
         )
-        stored = {}
-        for row in rows:
-            event_id, title, label, starts, ends, zone, capacity, join, signup, status = row[:10]
-            event = Event(
-                id=event_id,
-                title=title,
-                label=label,
-                starts_at=datetime.fromisoformat(starts).astimezone(ZoneInfo(zone)),
-                ends_at=datetime.fromisoformat(ends).astimezone(ZoneInfo(zone)),
-                timezone=zone,
-                capacity=capacity,
-                join_url=join,
-                signup_url=signup,
-                status=status,
-                titles=tuple(sorted(json.loads(row[12] or "{}").items())),
-            )
-            stored[event_id] = StoredEvent(event, row[10], missing=bool(row[11]))
-        return stored
+        return dict(stored_event(row) for row in rows)
 
     # -- the message queue --------------------------------------------------
 
