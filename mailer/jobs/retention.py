@@ -129,20 +129,34 @@ def run_retention(
 def prune_outbox(
     site: Site, ledger: Ledger, privacy: Privacy, before: datetime, dry_run: bool
 ) -> int:
-    """Outbox messages sent before `before`, or of retired sessions or forgotten people."""
+    """Outbox messages sent before `before`, or of retired sessions or forgotten people.
+
+    A prune remembers the index file it left and its oldest message: while the
+    index is that file and that message is not due, no message in it is (a
+    retired session or a forgotten person rewrites the index, or was retired in
+    this run), and the outbox is not read again.
+    """
     settings = site.settings
     if settings.transport.backend != "outbox":
+        return 0
+    folder = str(settings.transport.path)
+    kept = privacy.outbox_kept(folder)
+    if kept is not None and kept[0] == outbox.index_file(folder) and kept[1] >= before:
         return 0
     cutoff = before.astimezone(UTC).isoformat()
     hashed = privacy.db.execute(f"SELECT 1 FROM messages WHERE key LIKE '{MARK}%' LIMIT 1")
     any_hashed = hashed.fetchone() is not None
+    oldest: list[datetime] = []  # when each message kept was sent, or its file written
 
     def drop(entry: dict[str, str], eml: Path) -> bool:
         row = privacy.db.execute(
             "SELECT COALESCE(sent_at, created_at) FROM messages WHERE key = ?", (entry["key"],)
         ).fetchone()
         if row is not None:
-            return bool(row[0] < cutoff)
+            if row[0] < cutoff:
+                return True
+            oldest.append(datetime.fromisoformat(row[0]))
+            return False
         if any_hashed:
             known = privacy.db.execute(
                 "SELECT 1 FROM messages WHERE key = ?",
@@ -156,9 +170,15 @@ def prune_outbox(
             written = datetime.fromtimestamp(os.stat(eml).st_mtime, UTC)
         except OSError:
             return True
-        return written < before
+        if written < before:
+            return True
+        oldest.append(written)
+        return False
 
-    return outbox.prune(settings.transport.path, drop, dry_run)
+    dropped = outbox.prune(settings.transport.path, drop, dry_run)
+    if not dry_run:
+        privacy.keep_outbox(folder, outbox.index_file(folder), min(oldest, default=None))
+    return dropped
 
 
 def forget_outbox(site: Site, email: str) -> int:

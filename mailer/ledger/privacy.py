@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS forget_requests (
     token TEXT PRIMARY KEY,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox_kept (
+    folder TEXT PRIMARY KEY,
+    index_file TEXT NOT NULL,
+    oldest TEXT NOT NULL
+);
 """
 NOT_HASHED = f"NOT LIKE '{MARK}%'"
 OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)
@@ -158,6 +163,22 @@ class Privacy:
         return self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
 
     # Retention
+
+    def outbox_kept(self, folder: str) -> tuple[str, datetime] | None:
+        """(the index file as it was, the oldest moment among its messages) after the last prune."""
+        row = self.db.execute(
+            "SELECT index_file, oldest FROM outbox_kept WHERE folder = ?", (folder,)
+        ).fetchone()
+        return (row[0], datetime.fromisoformat(row[1])) if row else None
+
+    def keep_outbox(self, folder: str, index_file: str, oldest: datetime | None) -> None:
+        """What a prune left in an outbox: its index file, and when its oldest message went."""
+        self.db.execute("DELETE FROM outbox_kept WHERE folder = ?", (folder,))
+        if oldest is not None:
+            self.db.execute(
+                "INSERT INTO outbox_kept VALUES (?, ?, ?)",
+                (folder, index_file, oldest.astimezone(UTC).isoformat()),
+            )
 
     def strip_bodies(self, before: datetime, dry_run: bool = False) -> int:
         """Remove the stored body and envelope of messages sent (or skipped) before `before`."""

@@ -108,6 +108,15 @@ def read_index(index: Path) -> set[str]:
     return keys
 
 
+def index_file(folder: Path | str) -> str:
+    """Which index file the folder holds, as it stands: any line added or removed changes it."""
+    try:
+        found = os.stat(Path(folder) / INDEX)
+    except FileNotFoundError:
+        return ""
+    return f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}"
+
+
 def prune(folder: Path, drop: Callable[[dict[str, str], Path], bool], dry_run: bool = False) -> int:
     """Remove the messages `drop` picks (given its index line and .eml path): files and lines.
 
