@@ -151,6 +151,19 @@ def test_an_outbox_left_as_it_was_loses_each_message_when_it_is_due(site):
     assert {m["kind"] for m in sent} - {m["kind"] for m in kept} >= {"confirmation"}
 
 
+def test_a_session_retired_leaves_the_outbox_though_its_bodies_may_stay(site):
+    text = site.config.read_text().replace('keep_bodies = "30 days"', 'keep_bodies = "400 days"')
+    site.config.write_text(text)
+    through_the_session(site)
+    site.mailer("run", "signups", now=START + timedelta(days=10))  # nothing due
+    people = addresses(site)
+
+    result = site.mailer("run", "signups", now=LATER)
+
+    assert "the people of 1 past session" in result.output
+    assert found_in(outbox_bytes(site), people) == set()
+
+
 def test_privacy_settings_are_checked_like_every_other(site):
     text = site.config.read_text().replace('keep_bodies = "30 days"', 'keep_bodies = "forever"')
     site.config.write_text(text)
