@@ -88,6 +88,19 @@ def test_a_read_after_a_write_sees_it(tmp_path: Path) -> None:
         assert ledger.suppressions_among(["zoe@example.org"]) == {"zoe@example.org": "unsubscribed"}
 
 
+def test_the_state_token_sees_what_another_process_wrote(tmp_path: Path) -> None:
+    with open_ledger(tmp_path / "mailer.db") as made:
+        decide(made)
+    with (
+        open_ledger(tmp_path / "mailer.db") as ledger,
+        open_ledger(tmp_path / "mailer.db") as other,
+    ):
+        before = ledger.state_token()
+        assert ledger.state_token() == before
+        other.suppress("zoe@example.org", "unsubscribed", NOW)
+        assert ledger.state_token() == other.state_token() != before
+
+
 def test_a_new_ledger_is_made_by_the_store(tmp_path: Path) -> None:
     with open_ledger(tmp_path / "new.db") as ledger:
         assert isinstance(ledger, SqliteLedger)

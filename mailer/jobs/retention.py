@@ -119,8 +119,8 @@ def run_retention(
     except ConfigError as err:
         report.warnings.append(f"past sessions kept: keyed hashes need the secret ({err})")
     report.removed.bodies = bodies
-    retired = bool(report.removed.sessions or report.removed.messages)
-    report.outbox_files = prune_outbox(site, ledger, privacy, bodies_before, dry_run, retired)
+    hashed_now = bool(report.removed.sessions or report.removed.messages)
+    report.outbox_files = prune_outbox(site, ledger, privacy, bodies_before, dry_run, hashed_now)
     removed = report.removed
     if not dry_run and removed:
         privacy.vacuum(full=bool(removed.sessions or removed.messages))
@@ -133,21 +133,21 @@ def prune_outbox(
     privacy: Privacy,
     before: datetime,
     dry_run: bool,
-    retired: bool,
+    hashed_now: bool,
 ) -> int:
     """Outbox messages sent before `before`, or of retired sessions or forgotten people.
 
     A prune remembers the index file it left and its oldest message: while the
-    index is that file, that message is not due and nothing was `retired` just
-    now, no message in it is due (forgetting a person rewrites the index), and
-    the outbox is not read again.
+    index is that file, that message is not due and no key became a keyed hash
+    just now (a session retired), no message in it is due (forgetting a person
+    rewrites the index), and the outbox is not read again.
     """
     settings = site.settings
     if settings.transport.backend != "outbox":
         return 0
     folder = str(settings.transport.path)
     kept = privacy.outbox_kept(folder)
-    if not retired and kept and kept[0] == outbox.index_file(folder) and kept[1] >= before:
+    if not hashed_now and kept and kept[0] == outbox.index_file(folder) and kept[1] >= before:
         return 0
     cutoff = before.astimezone(UTC).isoformat()
     hashed = privacy.db.execute(f"SELECT 1 FROM messages WHERE key LIKE '{MARK}%' LIMIT 1")

@@ -39,6 +39,7 @@ class SqliteReads:
 
     def __init__(self, db: sqlite3.Connection):
         self.db = db
+        self._token: tuple[tuple[int, int], str] | None = None  # (as of what, the token)
 
     def _rows(self, query: str, params: Sequence[object] = ()) -> list[Any]:
         return self.db.execute(query, params).fetchall()
@@ -69,8 +70,18 @@ class SqliteReads:
         return int(self._rows(query, tuple(states))[0][0])
 
     def state_token(self) -> str:
+        """The store's token; read again only when something may have been written since.
+
+        SQLite counts the commits of other connections (data_version) and the
+        rows this one changed (total_changes): both the same, nothing changed.
+        """
+        written = (int(self._rows("PRAGMA data_version")[0][0]), self.db.total_changes)
+        if self._token is not None and self._token[0] == written:
+            return self._token[1]
         with self._snapshot() as db:
-            return state_digest([db.execute(query).fetchall() for query in STATE_QUERIES])
+            token = state_digest([db.execute(query).fetchall() for query in STATE_QUERIES])
+        self._token = (written, token)
+        return token
 
     def fingerprint(self, job: str) -> tuple[str, str] | None:
         rows = self._rows("SELECT digest, report FROM fingerprints WHERE job = ?", (job,))
