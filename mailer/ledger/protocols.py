@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from mailer.ledger.records import BounceRow, Decisions, MessageRow, SeatRow
-from mailer.mail.message import Draft, OutgoingMessage, SendResult
-from mailer.rules.binding import Memory
-from mailer.rules.changes import StoredEvent
-from mailer.rules.roster import Previous
-from mailer.rules.schedules import LastRun
-from mailer.rules.self_service import Request, SeatRef
+if TYPE_CHECKING:  # types only: a command that reads the ledger imports no rules it skips
+    from mailer.ledger.records import BounceRow, Decisions, MessageRow, SeatRow
+    from mailer.mail.message import Draft, OutgoingMessage, SendResult
+    from mailer.rules.binding import Memory
+    from mailer.rules.changes import StoredEvent
+    from mailer.rules.roster import Previous
+    from mailer.rules.schedules import LastRun
+    from mailer.rules.self_service import Request, SeatRef
 
 
 class Roster(Protocol):

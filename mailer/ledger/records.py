@@ -6,13 +6,16 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from mailer.mail.message import FAILED, RETRY, SENT, UNKNOWN, Draft
+from mailer.mail.message import FAILED, RETRY, SENT, UNKNOWN
 from mailer.model import Event
-from mailer.rules.adoption import Adopted
 from mailer.rules.changes import StoredEvent
+
+if TYPE_CHECKING:
+    from mailer.mail.message import Draft
+    from mailer.rules.adoption import Adopted
 
 PENDING = "pending"
 # Committed before a message is handed to the transport; one still there when its

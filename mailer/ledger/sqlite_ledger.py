@@ -18,15 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailer.ledger.migrations import SCHEMA_VERSION
-from mailer.ledger.protocols import Reads
-from mailer.ledger.records import SENDING, UNKNOWN, BounceRow, MessageRow, SeatRow
+from mailer.ledger.records import SENDING, UNKNOWN
 from mailer.ledger.sqlite_file import SqliteFile
 from mailer.ledger.sqlite_reads import SqliteReads
-from mailer.rules.changes import StoredEvent
-from mailer.rules.schedules import LastRun
 
 if TYPE_CHECKING:
+    from mailer.ledger.protocols import Reads
+    from mailer.ledger.records import BounceRow, MessageRow, SeatRow
     from mailer.ledger.store import SqlLedger
+    from mailer.rules.changes import StoredEvent
+    from mailer.rules.schedules import LastRun
 
 
 class SqliteLedger:
