@@ -120,6 +120,17 @@ def test_status_does_not_import_sqlalchemy(site: SiteDir) -> None:
     assert "sqlalchemy" not in imported
 
 
+def test_a_signups_run_with_nothing_to_do_does_not_import_sqlalchemy(site: SiteDir) -> None:
+    config = str(site.root / "mailer.toml")
+    for minutes in (0, 5):  # the first decides and sends; the second finds nothing changed
+        at = (NOW + timedelta(minutes=minutes)).isoformat()
+        settled = _mailer("--config", config, "run", "signups", "--now", at, "--force")
+    at = (NOW + timedelta(minutes=10)).isoformat()
+    shown, imported = _mailer_modules("--config", config, "run", "signups", "--now", at, "--force")
+    assert shown.strip() == settled.strip()
+    assert "sqlalchemy" not in imported
+
+
 def _mailer(*args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "mailer", *args], capture_output=True, text=True, check=True
