@@ -37,12 +37,14 @@ class SqliteFile:
         commits by itself unless the caller says BEGIN.
         """
         if self._raw is None:
-            self._raw = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
+            self._raw = self.connect()
             use_wal(self._raw)
             self._raw.execute("PRAGMA secure_delete = ON")
         return self._raw
+
+    def connect(self) -> sqlite3.Connection:
+        """A new plain connection, which commits by itself unless the caller says BEGIN."""
+        return sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
 
     @contextmanager
     def run_lock(self, timeout: float) -> Iterator[None]:

@@ -41,8 +41,9 @@ class SqliteLedger:
         self.lease = lease
         self._store: SqlLedger | None = None
         self._reads: SqliteReads | None = None
+        self._connection = self.file.connect()  # the reads' own: privacy's raw() has BEGINs
         try:
-            reads = SqliteReads(self.file.raw())
+            reads = SqliteReads(self._connection)
             if reads.schema_version() == SCHEMA_VERSION and reads.has_tables():
                 self._reads = reads
             else:
@@ -64,7 +65,7 @@ class SqliteLedger:
 
     def __getattr__(self, name: str) -> Any:
         # Only for what this class does not define: every write, and the rarer reads.
-        if name.startswith("__") or name in ("_store", "_reads", "file"):
+        if name.startswith("__") or name in ("_store", "_reads", "_connection", "file"):
             raise AttributeError(name)
         return getattr(self.store, name)
 
@@ -144,6 +145,7 @@ class SqliteLedger:
         return self.file.run_lock(timeout)
 
     def close(self) -> None:
+        self._connection.close()
         if self._store is not None:
             self._store.close()  # closes the file too
         self.file.close()

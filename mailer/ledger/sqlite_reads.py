@@ -8,6 +8,7 @@ is the store's, and gives the same values (tests/test_sqlite_reads.py).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,26 +36,29 @@ CHUNK = 500  # values per IN (...), as the store sends them
 
 
 class SqliteReads:
-    """Read-only questions to a SQLite ledger at the current schema, on one sqlite3 connection."""
+    """Read-only questions to a SQLite ledger at the current schema, on a connection of their own.
+
+    One question at a time: `mailer serve` asks from several threads.
+    """
 
     def __init__(self, db: sqlite3.Connection):
         self.db = db
+        self.lock = threading.RLock()
         self._token: tuple[tuple[int, int], str] | None = None  # (as of what, the token)
 
     def _rows(self, query: str, params: Sequence[object] = ()) -> list[Any]:
-        return self.db.execute(query, params).fetchall()
+        with self.lock:
+            return self.db.execute(query, params).fetchall()
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
         """Several queries that see one state of the file (a read transaction)."""
-        if self.db.in_transaction:
-            yield self.db
-            return
-        self.db.execute("BEGIN")
-        try:
-            yield self.db
-        finally:
-            self.db.execute("COMMIT")
+        with self.lock:
+            self.db.execute("BEGIN")
+            try:
+                yield self.db
+            finally:
+                self.db.execute("COMMIT")
 
     def schema_version(self) -> int:
         return int(self._rows("PRAGMA user_version")[0][0])
@@ -74,13 +78,14 @@ class SqliteReads:
 
         SQLite counts the commits of other connections (data_version) and the
         rows this one changed (total_changes): both the same, nothing changed.
+        Inside the read transaction, the token read is of the state counted.
         """
-        written = (int(self._rows("PRAGMA data_version")[0][0]), self.db.total_changes)
-        if self._token is not None and self._token[0] == written:
-            return self._token[1]
         with self._snapshot() as db:
+            written = (int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes)
+            if self._token is not None and self._token[0] == written:
+                return self._token[1]
             token = state_digest([db.execute(query).fetchall() for query in STATE_QUERIES])
-        self._token = (written, token)
+            self._token = (written, token)
         return token
 
     def fingerprint(self, job: str) -> tuple[str, str] | None:
