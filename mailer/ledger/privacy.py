@@ -40,17 +40,18 @@ from mailer.rules.binding import Memory
 OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)  # kept as counts, these become skipped
 NOT_HASHED = "key NOT LIKE :hashed"  # with `HASHED`: a message not yet kept as a count
 HASHED = MARK + "%"
-# A message's own fields once it is kept only as a count: who and what are gone.
+# A message's own fields once it is kept only as a count: who and what are gone (its key
+# and address are replaced by keyed hashes, row by row, in `Privacy._keep_as_counts`).
 AS_COUNT = (
-    "UPDATE messages SET key = :hashed_key, email = :hashed_email, body_id = '',"
-    " envelope = '{}', reason = '', provider_id = '', state = CASE WHEN state IN"
+    "UPDATE messages SET body_id = '', envelope = '{}', reason = '', provider_id = '',"
+    " state = CASE WHEN state IN"
     f" ({', '.join(f':open{i}' for i in range(len(OPEN_STATES)))}) THEN :skipped ELSE state END"
-    " WHERE key = :key"
 )
 AS_COUNT_STATES = {
     **{f"open{i}": state for i, state in enumerate(OPEN_STATES)},
     "skipped": SKIPPED,
 }
+HASHED_KEYS = "UPDATE messages SET key = :hashed_key, email = :hashed_email WHERE key = :key"
 ORPHAN_BODIES = (
     "DELETE FROM bodies WHERE id IN (SELECT id FROM bodies EXCEPT SELECT body_id FROM messages)"
 )
@@ -285,21 +286,19 @@ class Privacy:
 
     def _keep_as_counts(self, db: Connection, where: str, params: Mapping[str, object]) -> None:
         """The messages `where` picks, not yet hashed, kept as counts under keyed hashes."""
-        query = text(f"SELECT key, email FROM messages WHERE ({where}) AND {NOT_HASHED}")
-        rows = db.execute(query, params).all()
+        picked = f"({where}) AND {NOT_HASHED}"
+        rows = db.execute(text(f"SELECT key, email FROM messages WHERE {picked}"), params).all()
+        db.execute(text(f"{AS_COUNT} WHERE {picked}"), {**params, **AS_COUNT_STATES})
         for chunk in _chunks(rows):
-            db.execute(
-                text(AS_COUNT),
-                [
-                    {
-                        "key": key,
-                        "hashed_key": self.hash("message", key),
-                        "hashed_email": self.hash("email", email),
-                        **AS_COUNT_STATES,
-                    }
-                    for key, email in chunk
-                ],
-            )
+            hashed = [
+                {
+                    "key": key,
+                    "hashed_key": self.hash("message", key),
+                    "hashed_email": self.hash("email", email),
+                }
+                for key, email in chunk
+            ]
+            db.execute(text(HASHED_KEYS), hashed)
 
     @staticmethod
     def _orphan_tokens(db: Connection) -> int:
