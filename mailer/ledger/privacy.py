@@ -178,13 +178,19 @@ class Privacy:
             HashedBindings(memory.bindings, self), memory.names, memory.aliases, memory.known
         )
 
-    def forgotten_at(self, email: str) -> datetime | None:
-        """When this (normalized) address asked to be forgotten, if it did."""
+    def _asked(self) -> dict[str, str]:
         if self._forgotten is None:
             self._forgotten = {h: at for h, at in self._rows("SELECT hash, at FROM forgotten")}
-        if not self._forgotten:
-            return None
-        at = self._forgotten.get(self.hash("email", email))
+        return self._forgotten
+
+    def anyone_forgotten(self) -> bool:
+        """Whether anyone asked to be forgotten (most ledgers: nobody; then no address is)."""
+        return bool(self._asked())
+
+    def forgotten_at(self, email: str) -> datetime | None:
+        """When this (normalized) address asked to be forgotten, if it did."""
+        asked = self._asked()
+        at = asked.get(self.hash("email", email)) if asked else None
         return datetime.fromisoformat(at) if at else None
 
     def message_time(self, key: str) -> str | None:
