@@ -2,10 +2,11 @@
 
 `open_ledger(settings)` is the one way in: it reads `[ledger] url`, picks the
 backend (`sqlite`, the embedded default, or `postgresql`), migrates the schema
-(`schema`) and returns a `Ledger` (`protocols`); every write lives in `store`.
-On SQLite the reads `mailer status` and an unchanged run make go through the
-stdlib sqlite3 (`sqlite_ledger`), so neither imports SQLAlchemy. A new backend
-is one module with a `Backend` and a line in `open_ledger`.
+(`schema`) and returns a `Ledger` (`protocols`); every write lives in `store`,
+and those of retention and forgetting in `privacy`. On SQLite the reads
+`mailer status` and an unchanged run make go through the stdlib sqlite3
+(`sqlite_ledger`), so neither imports SQLAlchemy. A new backend is one module
+with a `Backend` and a line in `open_ledger`.
 """
 
 from __future__ import annotations

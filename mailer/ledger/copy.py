@@ -3,8 +3,8 @@
 Table by table, in chunks, into an empty ledger in one transaction: either
 everything arrives or nothing does. Claims in flight come along as they are,
 so a message that was being sent stays unknown, never sent again blindly.
-What a SQLite ledger remembers of forgotten people and retired sessions
-(mailer.ledger.privacy) comes along first, or the copy is refused.
+What a ledger remembers of forgotten people and retired sessions
+(mailer.ledger.privacy) comes along with the rest, on either backend.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from sqlalchemy import func, select
 
 import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
-from mailer.ledger.privacy import copy_privacy
 from mailer.ledger.protocols import Ledger
-from mailer.ledger.sqlite_ledger import SqliteLedger
-from mailer.ledger.store import CHUNK, SqlLedger
+from mailer.ledger.records import CHUNK
+from mailer.ledger.store import store_of
 
 
 def copy_ledger(source: Ledger, target: Ledger) -> Counter[str]:
@@ -26,8 +25,8 @@ def copy_ledger(source: Ledger, target: Ledger) -> Counter[str]:
 
     The caller holds the source's run lock, so no run writes it meanwhile.
     """
-    read_from, write_to = _store(source), _store(target)
-    copied = copy_privacy(source, target)
+    read_from, write_to = store_of(source), store_of(target)
+    copied: Counter[str] = Counter()
     with read_from.engine.connect() as read, write_to.transaction() as write:
         for table in schema.METADATA.sorted_tables:
             if write.execute(select(func.count()).select_from(table)).scalar_one():
@@ -40,12 +39,3 @@ def copy_ledger(source: Ledger, target: Ledger) -> Counter[str]:
                 write.execute(table.insert(), [dict(row._mapping) for row in chunk])
                 copied[table.name] += len(chunk)
     return copied
-
-
-def _store(ledger: Ledger) -> SqlLedger:
-    """The ledger's SQLAlchemy store: every row, table by table, goes through it."""
-    if isinstance(ledger, SqliteLedger):
-        return ledger.store
-    if not isinstance(ledger, SqlLedger):
-        raise TypeError("copy_ledger copies between ledgers that open_ledger opened")
-    return ledger

@@ -69,5 +69,12 @@ STEPS: tuple[Step, ...] = (
             "ALTER TABLE events ADD COLUMN titles TEXT NOT NULL DEFAULT '{}'",
         ),
     ),
+    # A SQLite ledger may hold these tables already, made as they were first needed.
+    Step(
+        9,
+        "what retention and forgetting keep: retired sessions, keyed hashes, requests;"
+        " what the last outbox prune left",
+        (),
+    ),
 )
 SCHEMA_VERSION = STEPS[-1].version

@@ -21,6 +21,7 @@ PENDING = "pending"
 # Committed before a message is handed to the transport; one still there when its
 # holder is gone (the run was killed, its lease ran out) becomes UNKNOWN.
 SENDING = "sending"
+CHUNK = 500  # rows per statement when a list of values goes into an IN (...) or an insert
 DEFAULT_LEASE = 600.0  # seconds a claim holds before another process may call it unknown
 SKIPPED = "skipped"
 BOUNCE = "bounce"

@@ -171,3 +171,24 @@ job_runs = Table(
     _int("ok"),
     _text("summary"),
 )
+# What retention and forgetting keep (mailer.ledger.privacy): counts and keyed hashes only.
+retired_sessions = Table(  # a session whose people left the ledger, and its counts
+    "retired_sessions",
+    METADATA,
+    _text("event_id", primary_key=True),
+    _text("retired_at"),
+    _text("seats"),  # {status: count}, as JSON
+    _int("messages"),
+)
+kept_bindings = Table(  # which session a retired session's form answer belonged to
+    "kept_bindings", METADATA, _text("hash", primary_key=True), _text("event_id")
+)
+forgotten = Table(  # an address that asked to be forgotten, and when
+    "forgotten", METADATA, _text("hash", primary_key=True), _text("at")
+)
+forget_requests = Table(  # a "forget me" answered on `mailer serve`, for the next run
+    "forget_requests", METADATA, _text("token", primary_key=True), _text("at")
+)
+outbox_kept = Table(  # what the last prune left in an outbox, so an unchanged one is not read
+    "outbox_kept", METADATA, _text("folder", primary_key=True), _text("index_file"), _text("oldest")
+)

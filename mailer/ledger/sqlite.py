@@ -7,7 +7,7 @@ IMMEDIATE, so a writer waits for another instead of failing half-way.
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,6 @@ class SqliteBackend:
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
 
-    def raw(self) -> sqlite3.Connection:
-        """The file's plain sqlite3 connection, for mailer.ledger.privacy (SqliteFile.raw)."""
-        return self.file.raw()
-
     def insert(self, table: Table) -> Insert:
         return insert(table)
 
@@ -53,8 +49,24 @@ class SqliteBackend:
         """Hold the lock file beside the ledger (SqliteFile.run_lock)."""
         return self.file.run_lock(timeout)
 
+    def zero_deleted(self, db: Connection) -> None:
+        """Deleted content is overwritten with zeros on this connection from now on."""
+        db.exec_driver_sql("PRAGMA secure_delete = ON")
+
+    def reclaim(self, tables: Sequence[str], full: bool) -> None:
+        """Empty the write-ahead log, and with `full` rewrite the file without free pages.
+
+        The whole file, whichever `tables` changed: VACUUM rewrites it at once.
+        """
+        with self.engine.connect() as db:
+            raw = db.connection.driver_connection  # VACUUM cannot run inside BEGIN
+            assert raw is not None
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if full:
+                raw.execute("VACUUM")
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
-        self.file.close()
         self.engine.dispose()
 
 

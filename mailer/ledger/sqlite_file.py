@@ -1,4 +1,4 @@
-"""The SQLite ledger's file: made private, its plain sqlite3 connection, and its run lock.
+"""The SQLite ledger's file: made private, plain sqlite3 connections to it, and its run lock.
 
 Nothing here needs SQLAlchemy, so reading a SQLite ledger (`mailer status`,
 an unchanged run) costs no more than the stdlib `sqlite3`.
@@ -28,19 +28,6 @@ class SqliteFile:
         # Addresses and names live here: only the owner may read it (SQLite gives
         # the -wal and -shm files the same mode).
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        self._raw: sqlite3.Connection | None = None
-
-    def raw(self) -> sqlite3.Connection:
-        """A plain sqlite3 connection to the file, for reads and for mailer.ledger.privacy.
-
-        Deleted content is overwritten with zeros on it (secure_delete); it
-        commits by itself unless the caller says BEGIN.
-        """
-        if self._raw is None:
-            self._raw = self.connect()
-            use_wal(self._raw)
-            self._raw.execute("PRAGMA secure_delete = ON")
-        return self._raw
 
     def connect(self) -> sqlite3.Connection:
         """A new plain connection, which commits by itself unless the caller says BEGIN."""
@@ -70,11 +57,6 @@ class SqliteFile:
             yield
         finally:
             os.close(fd)
-
-    def close(self) -> None:
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
 
 
 def use_wal(dbapi_connection: Any, patience: float = 30.0) -> None:

@@ -41,7 +41,7 @@ class SqliteLedger:
         self.lease = lease
         self._store: SqlLedger | None = None
         self._reads: SqliteReads | None = None
-        self._connection = self.file.connect()  # the reads' own: privacy's raw() has BEGINs
+        self._connection = self.file.connect()  # the reads' own, apart from the store's
         try:
             reads = SqliteReads(self._connection)
             if reads.schema_version() == SCHEMA_VERSION and reads.has_tables():
@@ -114,6 +114,9 @@ class SqliteLedger:
     def job_runs(self) -> dict[str, LastRun]:
         return self._read.job_runs()
 
+    def select(self, query: str, **params: object) -> list[Any]:
+        return self._read.select(query, **params)
+
     # -- writes that a read shows would change nothing ------------------------
 
     def interrupted(self) -> int:
@@ -147,8 +150,7 @@ class SqliteLedger:
     def close(self) -> None:
         self._connection.close()
         if self._store is not None:
-            self._store.close()  # closes the file too
-        self.file.close()
+            self._store.close()
 
     def __enter__(self) -> SqliteLedger:
         return self

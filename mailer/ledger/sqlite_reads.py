@@ -60,6 +60,11 @@ class SqliteReads:
             finally:
                 self.db.execute("COMMIT")
 
+    def select(self, query: str, **params: object) -> list[Any]:
+        """The rows of a read-only query written for every backend, its parameters `:named`."""
+        with self.lock:
+            return self.db.execute(query, params).fetchall()
+
     def schema_version(self) -> int:
         return int(self._rows("PRAGMA user_version")[0][0])
 

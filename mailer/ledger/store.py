@@ -35,6 +35,7 @@ from mailer.core.errors import LedgerError
 from mailer.core.redact import redact
 from mailer.ledger.records import (
     BOUNCE,
+    CHUNK,
     DEFAULT_LEASE,
     FAILED,
     PENDING,
@@ -57,7 +58,6 @@ from mailer.rules.roster import Previous
 from mailer.rules.schedules import LastRun
 from mailer.rules.self_service import RELEASE, Request, SeatRef
 
-CHUNK = 500  # rows per statement when a list of values goes into an IN (...) or an insert
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
 
 
@@ -84,6 +84,15 @@ class Backend(Protocol):
         """Keep other processes from migrating until this transaction ends."""
 
     def run_lock(self, timeout: float) -> AbstractContextManager[None]: ...
+
+    def zero_deleted(self, db: Connection) -> None:
+        """Have this transaction's connection overwrite what it deletes, where the database can."""
+
+    def reclaim(self, tables: Sequence[str], full: bool) -> None:
+        """Clear deleted rows from where the database still keeps them (free space, its log).
+
+        `full` after the larger removals; run outside any transaction.
+        """
 
     def close(self) -> None: ...
 
@@ -163,6 +172,14 @@ def _marks(prefix: str, values: Sequence[object]) -> tuple[str, dict[str, object
     return ", ".join(f":{n}" for n in names), dict(zip(names, values, strict=True))
 
 
+def store_of(ledger: object) -> SqlLedger:
+    """The SQLAlchemy store under a ledger `open_ledger` opened (a SqliteLedger opens its own)."""
+    store = getattr(ledger, "store", None)
+    if not isinstance(store, SqlLedger):
+        raise TypeError("this needs a ledger that open_ledger opened")
+    return store
+
+
 class SqlLedger:
     """The ledger on one backend: roster, message queue, suppressions, tokens, requests, runs."""
 
@@ -184,6 +201,11 @@ class SqlLedger:
         except BaseException:
             backend.close()
             raise
+
+    @property
+    def store(self) -> SqlLedger:
+        """The ledger through SQLAlchemy: this one (a SqliteLedger's opens when first asked)."""
+        return self
 
     # -- schema -------------------------------------------------------------
 
@@ -259,6 +281,10 @@ class SqlLedger:
                 yield db
             finally:
                 self._local.db = None
+
+    def select(self, query: str, **params: object) -> list[Any]:
+        """The rows of a read-only query written for every backend, its parameters `:named`."""
+        return self._rows(query, **params)
 
     def _rows(self, query: str, **params: object) -> list[Any]:
         with self._read() as db:
