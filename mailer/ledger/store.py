@@ -89,6 +89,21 @@ STATE_QUERIES = (
 )
 
 
+_MARK = text(
+    "UPDATE messages SET state = :state, provider_id = :pid, reason = :reason,"
+    " attempts = attempts + 1, lease_until = NULL,"
+    " sent_at = CASE WHEN :state = 'sent' THEN :at ELSE sent_at END"
+    " WHERE key = :key"
+)
+# An unknown outcome never overwrites what the provider's webhook settled meanwhile.
+_MARK_UNKNOWN = text(str(_MARK.text) + " AND state = 'sending'")
+_SUPPRESS_BOUNCED = text(
+    "INSERT INTO suppressions (email, reason, created_at)"
+    " SELECT email, :reason, :at FROM messages WHERE key = :key"
+    " ON CONFLICT DO NOTHING"
+)
+
+
 class Backend(Protocol):
     """What differs between the databases the ledger can live in."""
 
@@ -761,33 +776,31 @@ class SqlLedger:
 
         An unknown outcome never overwrites what the provider's webhook settled meanwhile.
         """
+        self.mark_all([result], now)
+
+    def mark_all(self, results: Sequence[SendResult], now: datetime) -> None:
+        """Store several outcomes in one transaction, as `mark` stores each (a statement per kind)."""
+        if not results:
+            return
         at = _utc(now)
-        only_sending = " AND state = 'sending'" if result.state == UNKNOWN else ""
-        with self.transaction() as db:
-            db.execute(
-                text(
-                    "UPDATE messages SET state = :state, provider_id = :pid, reason = :reason,"
-                    " attempts = attempts + 1, lease_until = NULL,"
-                    " sent_at = CASE WHEN :state = 'sent' THEN :at ELSE sent_at END"
-                    " WHERE key = :key" + only_sending
-                ),
+        rows: dict[bool, list[dict[str, object]]] = {True: [], False: []}
+        for result in results:
+            rows[result.state == UNKNOWN].append(
                 {
                     "state": result.state,
                     "pid": result.provider_id,
                     "reason": result.reason,
                     "at": at,
                     "key": result.key,
-                },
+                }
             )
-            if result.bounced:
-                db.execute(
-                    text(
-                        "INSERT INTO suppressions (email, reason, created_at)"
-                        " SELECT email, :reason, :at FROM messages WHERE key = :key"
-                        " ON CONFLICT DO NOTHING"
-                    ),
-                    {"reason": BOUNCE, "at": at, "key": result.key},
-                )
+        bounced = [{"reason": BOUNCE, "at": at, "key": r.key} for r in results if r.bounced]
+        with self.transaction() as db:
+            for only_sending, params in rows.items():
+                if params:
+                    db.execute(_MARK_UNKNOWN if only_sending else _MARK, params)
+            if bounced:
+                db.execute(_SUPPRESS_BOUNCED, bounced)
 
     def fail(self, key: str, reason: str) -> None:
         """A message the provider took but could not deliver (a bounce it reported later)."""
