@@ -14,6 +14,7 @@ becomes `unknown`, never sent again blindly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from itertools import islice
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Table, false, inspect, text
+from sqlalchemy import Connection, Engine, Table, TextClause, false, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 import mailer.ledger.schema as schema
@@ -136,6 +137,12 @@ def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
     it = iter(values)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+@functools.lru_cache(maxsize=64)
+def _sql(query: str) -> TextClause:
+    """A statement the send loop runs for every message, parsed once."""
+    return text(query)
 
 
 def _marks(prefix: str, values: Sequence[object]) -> tuple[str, dict[str, object]]:
@@ -690,7 +697,7 @@ class SqlLedger:
                 free.update(
                     k
                     for (k,) in db.execute(
-                        text(
+                        _sql(
                             f"SELECT key FROM messages WHERE key IN ({marks})"
                             " AND (state IN (:p, :r) OR (state = :s AND holder = :h"
                             f" AND tried_at IS NULL)){self.backend.lock_own_rows}"
@@ -708,7 +715,7 @@ class SqlLedger:
                     mine.append(m)
             if mark_sending and mine:
                 db.execute(
-                    text(
+                    _sql(
                         "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
                         " lease_until = :lease WHERE key = :key"
                     ),
@@ -965,7 +972,7 @@ class SqlLedger:
         found: dict[str, str] = {}
         for chunk in _chunks(sorted({e.casefold() for e in emails})):
             marks, values = _marks("m", chunk)
-            query = text(
+            query = _sql(
                 f"SELECT email, reason FROM suppressions WHERE email IN ({marks})"
                 " ORDER BY CASE WHEN reason = :bounce THEN 1 ELSE 0 END, reason"
             )
