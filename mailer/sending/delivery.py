@@ -30,7 +30,7 @@ from mailer.sending.pacing import DAY, Pacer, pause_in_force, pause_until
 from mailer.sending.transports import Transport
 
 log = logging.getLogger("mailer.delivery")
-BATCH = 500
+BATCH = 100  # messages read from the ledger at once: each holds its filled html and text
 BOUNCED = "not sent: this address bounced before (`mailer retry` sends it anyway)"
 UNSUBSCRIBED = "not sent: the reader left the digest ({reason}) before it went"
 # Time-critical mail whose fate is unknown goes out again after this long unless the
