@@ -786,7 +786,7 @@ class SqlLedger:
         self.mark_all([result], now)
 
     def mark_all(self, results: Sequence[SendResult], now: datetime) -> None:
-        """Store several outcomes in one transaction, as `mark` stores each (a statement per kind)."""
+        """Store several outcomes in one transaction, as `mark` stores each."""
         if not results:
             return
         at = _utc(now)
