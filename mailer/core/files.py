@@ -39,13 +39,18 @@ def open_private(path: Path, mode: str = "a") -> IO[str]:
     return os.fdopen(fd, mode, encoding="utf-8")
 
 
-def atomic_write(path: Path, data: bytes, durable: bool = True, private: bool = False) -> None:
+def atomic_write(
+    path: Path, data: bytes, durable: bool = True, private: bool = False, in_private: bool = False
+) -> None:
     """Write a file so that readers see the old or the new content, never half of it.
 
     `durable` also flushes it to disk before the rename, so it survives a power cut.
     `private` makes it 0600 in a 0700 folder; otherwise a file keeps the mode it had.
+    `in_private` says the caller made its folder private already (a file 0600 too).
     """
-    if private:
+    if in_private:
+        private = True
+    elif private:
         private_folder(path.parent)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -76,9 +76,11 @@ class OutboxTransport(TransportBase):
                 stem = file_stem(message.key)
                 # Renames are atomic against a killed process; the outbox is a local
                 # spool, so it skips the fsync per file that a power cut would need.
+                # open() made the folder private for this batch.
                 html = message.html.encode("utf-8")
-                atomic_write(self.folder / f"{stem}.html", html, durable=False, private=True)
-                atomic_write(self.folder / f"{stem}.eml", mime_bytes(message), False, private=True)
+                atomic_write(self.folder / f"{stem}.html", html, durable=False, in_private=True)
+                eml = mime_bytes(message)
+                atomic_write(self.folder / f"{stem}.eml", eml, durable=False, in_private=True)
                 if message.key not in self._indexed:
                     line = {
                         "key": message.key,
