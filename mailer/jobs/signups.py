@@ -537,13 +537,15 @@ def _seat_rows(plan: Plan, known: Known, previous: roster.Previous) -> list[Seat
 def _languages(site: Site, tab: Tab, signups: list[Signup]) -> tuple[dict[int, str], list[Problem]]:
     """Each signup row's language (by row); an answer naming none the site has is reported."""
     settings = site.settings
-    spelled = spellings(settings)
+    spelled: dict[str, str] | None = None  # CLDR's names load only if some row names a language
     found: dict[int, str] = {}
     problems = []
     header = tab.columns["language"]
     for signup in signups:
         if not signup.language:
             continue
+        if spelled is None:
+            spelled = spellings(settings)
         code = language_of(signup.language, spelled)
         if code is None:
             reason = unknown_language(settings, signup.language)
