@@ -61,7 +61,7 @@ def atomic_write(
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        if path.exists() and not private:
+        if not private and path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o777)
         os.replace(tmp, path)
     except BaseException:
