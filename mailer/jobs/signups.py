@@ -76,6 +76,8 @@ class Signups:
 
     def record(self, site: Site, ledger: Ledger) -> None:
         self.report.decided = ledger.record(self.decisions)
+        # The messages are in the ledger now: their drafts need not stay while they are sent.
+        self.planned.drafts.clear()
         if self.seat_links:  # the emails carry seat links: index them before they go out
             ledger.index_seat_tokens(site_secret(site.settings))
 

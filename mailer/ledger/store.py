@@ -90,6 +90,8 @@ STATE_QUERIES = (
 )
 
 
+# A message this process may claim: queued, or claimed with its page and not handed over.
+_FREE = "(state IN (:p, :r) OR (state = :s AND holder = :h AND tried_at IS NULL))"
 _MARK = text(
     "UPDATE messages SET state = :state, provider_id = :pid, reason = :reason,"
     " attempts = attempts + 1, lease_until = NULL,"
@@ -688,49 +690,47 @@ class SqlLedger:
         transaction as the suppression look-up, so a suppression written by
         `mailer serve` is either seen here or came after.
         """
-        held: dict[str, str] = {}
-        mine: list[OutgoingMessage] = []
         with self.transaction() as db:
-            free: set[str] = set()
-            for chunk in _chunks([m.key for m in messages]):
-                marks, values = _marks("k", chunk)
-                free.update(
-                    k
-                    for (k,) in db.execute(
-                        _sql(
-                            f"SELECT key FROM messages WHERE key IN ({marks})"
-                            " AND (state IN (:p, :r) OR (state = :s AND holder = :h"
-                            f" AND tried_at IS NULL)){self.backend.lock_own_rows}"
-                        ),
-                        {**values, "p": PENDING, "r": RETRY, "s": SENDING, "h": self.holder},
-                    )
-                )
-            queued = [m for m in messages if m.key in free]
-            found = self._suppressions_among(db, [m.to_email for m in queued])
-            for m in queued:
+            found = self._suppressions_among(db, [m.to_email for m in messages])
+            kept_back: dict[str, str] = {}
+            for m in messages:
                 reason = found.get(m.to_email.casefold())
                 if reason == BOUNCE or (reason and priority(m.kind) > 0):
-                    held[m.key] = reason
-                else:
-                    mine.append(m)
-            if mark_sending and mine:
-                db.execute(
-                    _sql(
-                        "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
-                        " lease_until = :lease WHERE key = :key"
-                    ),
-                    [
-                        {
-                            "s": SENDING,
-                            "at": _utc(now),
-                            "h": self.holder,
-                            "lease": self.clock() + self.lease,
-                            "key": m.key,
-                        }
-                        for m in mine
-                    ],
-                )
+                    kept_back[m.key] = reason
+            wanted = [m.key for m in messages if m.key not in kept_back]
+            taken = self._take(db, wanted, now) if mark_sending else self._free(db, wanted)
+            held = {key: kept_back[key] for key in self._free(db, list(kept_back))}
+        mine = [m for m in messages if m.key in taken]
         return held, mine
+
+    def _free(self, db: Connection, keys: Sequence[str]) -> set[str]:
+        """Of these keys, those still queued, or claimed by this process and not handed over."""
+        free: set[str] = set()
+        for chunk in _chunks(keys):
+            marks, values = _marks("k", chunk)
+            query = _sql(
+                f"SELECT key FROM messages WHERE key IN ({marks}) AND {_FREE}"
+                f"{self.backend.lock_own_rows}"
+            )
+            free.update(k for (k,) in db.execute(query, {**values, **self._free_params()}))
+        return free
+
+    def _take(self, db: Connection, keys: Sequence[str], now: datetime) -> set[str]:
+        """Of these keys, the free ones, committed as `sending` by this process with a lease."""
+        taken: set[str] = set()
+        for chunk in _chunks(keys):
+            marks, values = _marks("k", chunk)
+            query = _sql(
+                "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
+                f" lease_until = :lease WHERE key IN ({marks}) AND {_FREE} RETURNING key"
+            )
+            params = {**values, **self._free_params(), "at": _utc(now)}
+            params["lease"] = self.clock() + self.lease
+            taken.update(k for (k,) in db.execute(query, params))
+        return taken
+
+    def _free_params(self) -> dict[str, object]:
+        return {"p": PENDING, "r": RETRY, "s": SENDING, "h": self.holder}
 
     def requeue_untried(self, keys: Iterable[str]) -> None:
         """Messages marked sending that the transport never took (a pause stopped it)."""

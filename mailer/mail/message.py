@@ -86,7 +86,7 @@ def fill_calendar(data: bytes, values: Mapping[str, str]) -> bytes:
     """
     if b"%%mailer:" not in data:
         return data
-    out = []
+    out: list[str] = []
     for line in _calendar_lines(data):
         if MARK in line:
             out.extend(_fold(part) for part in fill(line, values).split("\r\n"))
