@@ -75,6 +75,17 @@ done
 podman healthcheck run "$serve" >/dev/null || fail "the serve health check failed"
 echo "GET http://127.0.0.1:$port/healthz: 200 ok; its health check passes"
 
+step "mailer serve: podman stop ends it at once"
+# As the container's first process it gets no default action for SIGTERM: serve handles it,
+# or podman would wait out --time and kill it.
+started=$(date +%s%N)
+podman stop --time 20 "$serve" >/dev/null
+took_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+code=$(podman inspect --format '{{.State.ExitCode}}' "$serve")
+[ "$code" = 0 ] || { podman logs "$serve" >&2; fail "mailer serve exited $code on SIGTERM"; }
+[ "$took_ms" -lt 10000 ] || fail "podman stop took ${took_ms} ms: SIGTERM went unheard"
+echo "podman stop: exit 0 after ${took_ms} ms"
+
 step "mailer daemon: healthy, and nothing sent twice"
 podman run --detach --name "$daemon" --volume "$site:/data" \
   --volume "$work/mailer_secret:/run/secrets/mailer_secret:ro" \

@@ -125,18 +125,25 @@ class SiteDir:
         return [line for line in lines if (line["kind"] == "digest") == digests]
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> SiteDir:
-    """The sample site, with the sample workbook written as of NOW."""
-    root = tmp_path / "site"
+@pytest.fixture(scope="session")
+def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample site as `mailer init` makes it as of NOW, made once; tests get copies."""
+    root = tmp_path_factory.mktemp("sample") / "site"
     root.mkdir()
     shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
     shutil.copytree(REPO / "templates", root / "templates")
     shutil.copytree(REPO / "jobs", root / "jobs")
     shutil.copytree(REPO / "locales", root / "locales")
-    site_dir = SiteDir(root)
-    write_sample(site_dir.settings(), NOW)
-    return site_dir
+    write_sample(SiteDir(root).settings(), NOW)
+    return root
+
+
+@pytest.fixture
+def site(tmp_path: Path, sample_site: Path) -> SiteDir:
+    """The sample site, with the sample workbook written as of NOW: a test's own copy."""
+    root = tmp_path / "site"
+    shutil.copytree(sample_site, root)
+    return SiteDir(root)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -96,3 +97,25 @@ def test_pages_answer_within_a_second_while_150_slow_clients_hang(site):
     assert home[0] == 200
     assert made_up[0] == 404 and "This link is not valid" in made_up[1]
     assert unsubscribe[0] == 404
+
+
+def test_sigterm_stops_serve_at_once_as_a_service_manager_asks(site):
+    """`podman stop` and `systemctl stop` send SIGTERM: serve ends cleanly, not by its default."""
+    port = free_port()
+    server = subprocess.Popen(
+        site.command("serve", "--host", "127.0.0.1", "--port", str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, seconds=20)
+        assert get(port, "/healthz", timeout=5)[0] == 200
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=5)
+    finally:
+        server.kill()
+    said = server.stdout.read().decode() if server.stdout else ""
+
+    assert code == 0, said
+    assert said.rstrip().endswith("Stopped."), said
+    assert "Traceback" not in said

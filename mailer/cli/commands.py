@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from collections import Counter
 from contextlib import nullcontext
 from datetime import datetime, timedelta
@@ -903,10 +904,20 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     for line in _pages(app):
         console.print(f"  {line}", highlight=False, markup=False)
     console.file.flush()  # seen at once in a service's log, not when the buffer fills
+    # SIGTERM (systemctl stop, podman stop) stops it as Ctrl-C does: as a container's first
+    # process it would otherwise be ignored, and the stop would wait for the kill.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.run()
+        server.run()  # returns on KeyboardInterrupt, once its workers finish what they hold
     except KeyboardInterrupt:
+        pass
+    finally:
         server.close()
+    console.print("Stopped.", highlight=False)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _pages(app: Any) -> list[str]:

@@ -181,9 +181,9 @@ class SqlLedger:
         """Create a new ledger or bring an older one up to date; safe with others starting too."""
         with self._read() as db:
             current = self.backend.schema_version(db)
+            if current == schema.SCHEMA_VERSION:
+                return  # written by this version: every table is there (set after create_all)
             new = not inspect(db).has_table("messages")
-        if not new and current == schema.SCHEMA_VERSION:
-            return
         self._refuse_newer(current, new)
         with self.transaction() as db:
             self.backend.hold_for_migration(db)

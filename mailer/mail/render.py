@@ -75,9 +75,12 @@ class Renderer:
         if language not in self._environments:
             import jinja2
 
+            from mailer.mail.compiled_templates import COMPILED
+
             loader = jinja2.FileSystemLoader(self.folder)
             markup = jinja2.Environment(
                 loader=loader,
+                bytecode_cache=COMPILED,
                 undefined=jinja2.StrictUndefined,
                 trim_blocks=True,
                 autoescape=True,
@@ -85,6 +88,7 @@ class Renderer:
             )
             plain = jinja2.Environment(
                 loader=loader,
+                bytecode_cache=COMPILED,
                 undefined=jinja2.StrictUndefined,
                 trim_blocks=True,
                 autoescape=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import tomllib
@@ -569,6 +570,12 @@ INVALID = object()  # a value that failed its check; its problem is already reco
 HIDDEN = ("source", "name")  # filled in by mailer, not written in the file
 
 
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """A settings class's field types, resolved once: each load builds dozens of them."""
+    return typing.get_type_hints(cls)
+
+
 def _build(cls: type, table: object, path: Path, where: str, problems: list[str]) -> object:
     """Turn a TOML table into dataclass `cls`; each mismatch is a problem naming file and key."""
     if not isinstance(table, dict):
@@ -576,7 +583,7 @@ def _build(cls: type, table: object, path: Path, where: str, problems: list[str]
             f"{path}: [{where}]: expected a section, got {type(table).__name__} {table!r}"
         )
         return INVALID
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     sections = [n for n in fields if _is_section(hints[n])]
     keys = [n for n in fields if n not in sections and n not in HIDDEN]

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailer.core.errors import MailerError
 from mailer.core.tokens import load_secret
@@ -37,6 +39,9 @@ MEMBER = "maya.okafor@example.org"
 NON_MEMBER = "daniel.reyes@example.org"
 WAITING = "ben.whitaker@example.org"
 LEAVING = "rosa.jimenez@example.org"
+if TYPE_CHECKING:
+    from flask import Flask
+
 STORY_KINDS = ("signups", "reminders")  # the story drives these at its own moments
 
 
@@ -122,20 +127,25 @@ def _story(
     # The seat Daniel frees is offered to Ben for a while, whatever the site's own setting.
     offered = dataclasses.replace(signups, options=SignupsOptions(claim_within="12 hours"))
 
-    def show(label: str, action: str, email: str, press: bool = False) -> None:
-        """One seat page as the person sees it, made by mailer serve's own app."""
+    @functools.cache
+    def serving() -> Flask:
+        """mailer serve's own app over the story's ledger, made when a page is first shown."""
         from mailer.mail.speech import site_speeches
         from mailer.web.app import create_app  # Flask only when the pages are shown
 
         settings = site.settings
         secret = load_secret(settings.ledger.state_folder, may_generate=True)
-        event_id = next((s.event_id for s in ledger.seats() if s.email == email), "")
-        token = self_service.seat_token(secret, action, event_id, email) if event_id else "-"
         speaking = site_speeches(settings, site.renderer.catalogs)
-        app = create_app(
+        return create_app(
             ledger, secret, settings.organization.name, lambda: now, languages=speaking
         )
-        client = app.test_client()
+
+    def show(label: str, action: str, email: str, press: bool = False) -> None:
+        """One seat page as the person sees it, made by mailer serve's own app."""
+        secret = load_secret(site.settings.ledger.state_folder, may_generate=True)
+        event_id = next((s.event_id for s in ledger.seats() if s.email == email), "")
+        token = self_service.seat_token(secret, action, event_id, email) if event_id else "-"
+        client = serving().test_client()
         answer = client.post(f"/seat/{token}") if press else client.get(f"/seat/{token}")
         pages.append(PageSpecimen(label, answer.get_data(as_text=True)))
 

@@ -9,11 +9,13 @@ language.
 
 from __future__ import annotations
 
+import functools
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract, extract_from_dir
 
 import mailer
 from mailer.mail.catalogs import CatalogError, po_path, read_catalog, untranslated
@@ -22,28 +24,54 @@ from mailer.settings.languages import locales_folder, site_languages
 
 KEYWORDS = {**DEFAULT_KEYWORDS, "counted": (1, 2), "N_": None}
 TEMPLATE_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+TEMPLATE_SUFFIXES = (".mjml", ".txt")
+Message = str | tuple[str, ...]  # one text, or a singular and its plurals
+Found = tuple[str, int, Message, str | None]  # file, line, message, context
 
 
 def wanted_messages(settings: Settings) -> Catalog:
     """Every message the site's emails and pages say, as a .pot would hold them."""
     catalog = Catalog(domain="mailer")
-    sources = [
-        (Path(mailer.__file__).parent, [("**.py", "python")], {}),
-        (
-            settings.root / "templates",
-            [("**.mjml", "jinja2"), ("**.txt", "jinja2")],
-            {"**.mjml": TEMPLATE_OPTIONS, "**.txt": TEMPLATE_OPTIONS},
-        ),
-    ]
-    for folder, methods, options in sources:
-        if not folder.is_dir():
-            continue
-        found = extract_from_dir(
-            str(folder), methods, options, keywords=KEYWORDS, strip_comment_tags=True
-        )
-        for filename, line, message, _comments, context in found:
-            catalog.add(message, locations=[(filename, line)], context=context)
+    found = [*own_messages(), *template_messages(settings.root / "templates")]
+    for filename, line, message, context in found:
+        catalog.add(message, locations=[(filename, line)], context=context)
     return catalog
+
+
+@functools.cache
+def own_messages() -> tuple[Found, ...]:
+    """What mailer's own code says, read once: the code does not change while it runs."""
+    found = extract_from_dir(
+        str(Path(mailer.__file__).parent),
+        [("**.py", "python")],
+        keywords=KEYWORDS,
+        strip_comment_tags=True,
+    )
+    return tuple(
+        (filename, line, message, context) for filename, line, message, _, context in found
+    )
+
+
+def template_messages(folder: Path) -> list[Found]:
+    """What the site's templates say; a template is read again only once its text changes."""
+    paths = sorted(p for p in folder.rglob("*") if p.suffix in TEMPLATE_SUFFIXES and p.is_file())
+    return [
+        (path.relative_to(folder).as_posix(), line, message, context)
+        for path in paths
+        for line, message, context in messages_in_template(path.read_bytes())
+    ]
+
+
+@functools.lru_cache(maxsize=256)
+def messages_in_template(source: bytes) -> tuple[tuple[int, Message, str | None], ...]:
+    found = extract(
+        "jinja2",
+        io.BytesIO(source),
+        keywords=KEYWORDS,
+        options=TEMPLATE_OPTIONS,
+        strip_comment_tags=True,
+    )
+    return tuple((line, message, context) for line, message, _, context in found)
 
 
 @dataclass
