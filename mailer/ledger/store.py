@@ -624,7 +624,9 @@ class SqlLedger:
                 return
             last = rows[-1]
             after = (last[6], last[4], last[5], last[0])
-            wanted = [b for b in {r[5] for r in rows} if b not in bodies]
+            needed = {r[5] for r in rows}
+            bodies = {b: body for b, body in bodies.items() if b in needed}  # this window's only
+            wanted = [b for b in needed if b not in bodies]
             with self._read() as db:
                 for chunk in _chunks(wanted):
                     marks, values = _marks("b", chunk)

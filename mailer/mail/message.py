@@ -72,7 +72,7 @@ def fill(template: str, values: Mapping[str, str], escape: bool = False) -> str:
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=32)
 def _pieces(template: str) -> tuple[str, ...]:
     """A template split once at its placeholders, for every recipient of its body."""
     return tuple(TOKEN.split(template))

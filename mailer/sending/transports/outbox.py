@@ -71,6 +71,7 @@ class OutboxTransport(TransportBase):
     def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
         self.open()
         assert self._indexed is not None
+        folder = os.fspath(self.folder)  # names as strings: pathlib interns every one it parses
         with open_private(self.folder / INDEX) as index:
             for message in messages:
                 stem = file_stem(message.key)
@@ -78,9 +79,9 @@ class OutboxTransport(TransportBase):
                 # spool, so it skips the fsync per file that a power cut would need.
                 # open() made the folder private for this batch.
                 html = message.html.encode("utf-8")
-                atomic_write(self.folder / f"{stem}.html", html, durable=False, in_private=True)
+                atomic_write(f"{folder}/{stem}.html", html, durable=False, in_private=True)
                 eml = mime_bytes(message)
-                atomic_write(self.folder / f"{stem}.eml", eml, durable=False, in_private=True)
+                atomic_write(f"{folder}/{stem}.eml", eml, durable=False, in_private=True)
                 if message.key not in self._indexed:
                     line = {
                         "key": message.key,
