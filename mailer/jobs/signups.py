@@ -76,8 +76,10 @@ class Signups:
 
     def record(self, site: Site, ledger: Ledger) -> None:
         self.report.decided = ledger.record(self.decisions)
-        # The messages are in the ledger now: their drafts need not stay while they are sent.
+        # The ledger holds what was decided now: none of it need stay while messages go out.
+        self.decisions = Decisions()
         self.planned.drafts.clear()
+        self.planned.seats.clear()
         if self.seat_links:  # the emails carry seat links: index them before they go out
             ledger.index_seat_tokens(site_secret(site.settings))
 

@@ -259,7 +259,7 @@ class SqlLedger:
         with self.transaction() as db:
             return db.execute(text(query), params).rowcount
 
-    def _ignore(self, db: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    def _ignore(self, db: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
         """Insert rows whose key is not there yet; leave those that are."""
         for chunk in _chunks(rows):
             db.execute(self.backend.insert(table).on_conflict_do_nothing(), chunk)
@@ -335,7 +335,7 @@ class SqlLedger:
             self._ignore(
                 db,
                 schema.bindings,
-                [{"stamp": s, "email": m, "event_id": e} for s, m, e in decided.bindings],
+                ({"stamp": s, "email": m, "event_id": e} for s, m, e in decided.bindings),
             )
             self._replace(
                 db, schema.event_names, [{"name": n, "event_id": e} for n, e in decided.names]
@@ -418,11 +418,11 @@ class SqlLedger:
         for chunk in _chunks(changed):
             marks, values = _marks("e", chunk)
             db.execute(text(f"DELETE FROM seats WHERE event_id IN ({marks})"), values)
-        rows = [
+        rows = (  # made chunk by chunk: 10,000 seats' dicts at once weigh MBs
             {**dict(zip(columns, row, strict=True)), "place": place}
             for event_id in changed
             for place, row in enumerate(wanted[event_id])
-        ]
+        )
         for chunk in _chunks(rows):
             db.execute(schema.seats.insert(), chunk)
 
