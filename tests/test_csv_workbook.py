@@ -114,3 +114,33 @@ def test_a_file_in_windows_1252_is_read_as_such(tmp_path):
     (tmp_path / "signups.csv").write_bytes("Name\nJos\xe9\n".encode("latin-1"))
 
     assert CsvWorkbook(tmp_path).read(["signups"])["signups"].rows == [["José"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ('\ufeffEmail;Name\r\na@example.org;Ann\r\nb@example.org;"B\r\nsecond line"\r\n', "utf-8"),
+        ("Email\tName\nzoë@example.org\tZoë\n\nc@example.org\tCé\n", "cp1252"),
+        (
+            'Email,Name\nd@example.org,"a ""quoted"" name"\re@example.org,' + "x" * 200_000 + "\n",
+            "utf-8",
+        ),
+        ("", "utf-8"),
+    ],
+)
+def test_a_streamed_tab_gives_the_rows_a_read_gives(tmp_path, text, encoding):
+    (tmp_path / "subscribers.csv").write_bytes(text.encode(encoding))
+    book = CsvWorkbook(tmp_path)
+    table = book.read(["subscribers"])["subscribers"]
+
+    streamed = book.stream("subscribers")
+
+    assert streamed is not None
+    header_only, rows = streamed
+    assert header_only.header == table.header
+    assert header_only.rows == []
+    assert list(rows) == list(table.numbered_rows())
+
+
+def test_a_missing_tab_streams_nothing(tmp_path):
+    assert workbook(tmp_path, "a\n").stream("members") is None

@@ -8,6 +8,10 @@ from datetime import timedelta
 from conftest import NOW, body_text
 from test_emails import read_eml
 
+from mailer.sheet.csv_files import CsvWorkbook
+from mailer.sheet.readers import SubscriberRows
+from mailer.sheet.tabs import parse_subscribers
+
 # NOW is Tuesday 2026-11-24; the digest slot is Mondays 09:00 Chicago (15:00 UTC).
 NEXT_SLOT = NOW + timedelta(days=6, hours=1)  # Monday 2026-11-30, 10:00 Chicago
 
@@ -167,3 +171,29 @@ def test_resubscribing_by_hand_brings_the_digest_back(site):
     assert "priya.raman@example.org" in second
     again = site.mailer("resubscribe", "priya.raman@example.org")
     assert "was not on the suppression list" in again.output
+
+
+def test_readers_held_field_by_field_are_the_subscribers_parsed(site):
+    rows = [{**row, "language": ""} for row in site.rows("subscribers")]
+    rows[0]["unsubscribed_on"] = "2026-11-01"
+    rows[1]["email"] = " Ann.Lee@EXAMPLE.org "  # kept as typed, folded, and its domain lowered
+    rows[2]["language"] = "Spanish"
+    site.write_rows("subscribers", rows)
+    table = CsvWorkbook(site.root / "lists").read(["subscribers"])["subscribers"]
+    columns = {name: name for name in ("email", "name", "unsubscribed_on", "language")}
+    parsed, _ = parse_subscribers(table, columns)
+    plain = [s for s in parsed if s.key[0] == s.address == s.email and not s.language]
+
+    held, held_plain = SubscriberRows(parsed), SubscriberRows(plain)
+
+    assert list(held) == parsed and len(held) == len(parsed)
+    ann = held[1]
+    assert (ann.key, ann.address, ann.email) == (
+        ("Ann.Lee@EXAMPLE.org",),
+        "Ann.Lee@example.org",
+        "ann.lee@example.org",
+    )
+    assert held[-1] == parsed[-1] and held[1:] == parsed[1:]
+    assert list(held.unsubscribed_rows()) == [s for s in parsed if s.unsubscribed] != []
+    assert held.named_languages() == {"", "Spanish"}
+    assert list(held_plain) == plain != [] and held_plain.named_languages() == {""}

@@ -162,6 +162,15 @@ def test_a_run_costs_at_most_three_calls_and_nothing_to_write_costs_one(sheet):
     assert changed == [read, read, write]
 
 
+def test_the_digest_reads_every_tab_it_needs_in_one_call(sheet):
+    report = sheet.run("digest")
+
+    assert report.recipients == 7, "three subscribers and four opt-ins on the form"
+    assert calls(sheet.sheets).count(("GET", "values:batchGet")) == 1
+    sheet.run("digest", now=NOW + timedelta(minutes=5))
+    assert calls(sheet.sheets) == [("GET", "values:batchGet")]
+
+
 def test_a_tab_that_is_not_there_costs_no_extra_call_each_run(sheet):
     del sheet.sheets.tabs["members"]
     sheet.run()

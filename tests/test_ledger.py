@@ -17,6 +17,7 @@ from mailer.ledger import Ledger, open_ledger
 from mailer.ledger.copy import copy_ledger
 from mailer.ledger.records import SENDING, Decisions, SeatRow
 from mailer.ledger.schema import SCHEMA_VERSION
+from mailer.ledger.store import INSERT_BATCH
 from mailer.mail.message import SENT, UNKNOWN, Draft, SendResult
 from mailer.model import Event
 from mailer.rules.changes import StoredEvent
@@ -157,6 +158,20 @@ def test_pauses_digests_tokens_and_job_runs_are_remembered(ledger: Ledger):
     ledger.record_job_run("signups", NOW + timedelta(minutes=5), False, "sheet unreachable")
     last = ledger.job_runs()["signups"]
     assert (last.started, last.ok) == (NOW + timedelta(minutes=5), False)
+
+
+def test_a_large_digest_counts_each_new_message_once_across_batches(ledger: Ledger):
+    readers = [f"reader{n}@example.org" for n in range(INSERT_BATCH * 2 + 7)]
+    ledger.add([confirmation(readers[3]), confirmation(readers[-1])])
+    drafts = [confirmation(email) for email in readers + readers[:5]]  # five met twice
+
+    recorded = ledger.record_digest("digest", "2026-11-30", ["r1"], drafts, NOW)
+
+    assert recorded == len(readers) - 2, "the two already queued and the five repeats are not new"
+    assert ledger.count_due() == len(readers)
+    assert ledger.email_for_token("no") is None
+    ledger.remember_tokens((f"token-{n % 3}", f"{n % 3}@x") for n in range(INSERT_BATCH + 1))
+    assert [ledger.email_for_token(f"token-{n}") for n in range(3)] == ["0@x", "1@x", "2@x"]
 
 
 def test_one_run_at_a_time_holds_the_run_lock(ledger_url: str):

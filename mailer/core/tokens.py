@@ -48,7 +48,7 @@ def unsubscribe_token(secret: str, email: str) -> str:
     data = email.encode()
     padded = data + b"\0" * (-len(data) % PAD)
     sealed = _cipher(secret).encrypt(padded, [PURPOSE])
-    return SEALED + base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
+    return SEALED + _urlsafe(sealed).rstrip("=")
 
 
 def address_in(secret: str, token: str) -> str | None:
@@ -74,7 +74,15 @@ def address_in(secret: str, token: str) -> str | None:
 def hmac_token(secret: str, email: str) -> str:
     """The token of links issued before sealed tokens: an HMAC of the address."""
     digest = hmac.digest(secret.encode(), f"unsubscribe:{email}".encode(), "sha256")
-    return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
+    return _urlsafe(digest[:24])
+
+
+URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _urlsafe(data: bytes) -> str:
+    """base64.urlsafe_b64encode as text, in one call each (a digest makes 100,000 tokens)."""
+    return binascii.b2a_base64(data, newline=False).translate(URLSAFE).decode("ascii")
 
 
 def token_matches(secret: str, email: str, token: str) -> bool:

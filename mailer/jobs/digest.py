@@ -31,7 +31,8 @@ from mailer.rules.statuses import OFFERED
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import DigestOptions
 from mailer.settings.languages import spellings
-from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, parse_subscribers
+from mailer.sheet.readers import SubscriberRows
+from mailer.sheet.tabs import each_subscriber, parse_events, parse_resources, parse_signups
 from mailer.sheet.view import Tab
 from mailer.site import Site
 
@@ -100,7 +101,7 @@ class Digest:
     job: JobSettings
     now: datetime
     tables: dict[str, Tab]
-    subscribers: list[Subscriber]
+    subscribers: Sequence[Subscriber]
     report: DigestReport
     decided: SlotDigest | None = None
 
@@ -126,10 +127,8 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Diges
     """This slot's digest if it is due and has news."""
     slot = digest.latest_slot(job.at, ZoneInfo(job.timezone), now)
     report = DigestReport(slot=slot.label)
-    tables = _read(site)
+    tables, subscribers = _read(site, report.problems)
     history, report.adopted = _history(site, ledger, job, tables)
-    subscribers, problems = _subscribers(site, tables)
-    report.problems.extend(problems)
     _remember_older_links(site, ledger, tables, subscribers)
     decision = Digest(job, now, tables, subscribers, report)
     if history and history[-1][0] >= slot.label:
@@ -161,7 +160,7 @@ def _history(
 
 
 def _remember_older_links(
-    site: Site, ledger: Ledger, tables: dict[str, Tab], subscribers: list[Subscriber]
+    site: Site, ledger: Ledger, tables: dict[str, Tab], subscribers: Sequence[Subscriber]
 ) -> None:
     """Derive again the tokens of links issued before sealed tokens, for all on the sheet.
 
@@ -172,9 +171,15 @@ def _remember_older_links(
         return
     secret = site.secret()
     _, signups = _events_and_signups(site, tables)
-    subscribers, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
-    readers = {s.email for s in subscribers} | {s.email for s in signups if s.digest}
-    ledger.remember_tokens((hmac_token(secret, email), email) for email in sorted(readers))
+    kept, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
+    # Streamed: an address met twice is one token, which the ledger keeps once.
+    readers = itertools.chain(_rows(kept).emails, (s.email for s in signups if s.digest))
+    ledger.remember_tokens((hmac_token(secret, email), email) for email in readers)
+
+
+def _rows(subscribers: Sequence[Subscriber]) -> SubscriberRows:
+    """Subscribers as rows held field by field (those read are already)."""
+    return subscribers if isinstance(subscribers, SubscriberRows) else SubscriberRows(subscribers)
 
 
 def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[str, Tab]) -> int:
@@ -207,7 +212,7 @@ def _decide(
     slot: Slot,
     history: list[tuple[str, list[str]]],
     tables: dict[str, Tab],
-    subscribers: list[Subscriber],
+    subscribers: Sequence[Subscriber],
     report: DigestReport,
 ) -> SlotDigest | None:
     options = job.options_as(DigestOptions)
@@ -221,22 +226,41 @@ def _decide(
         return None
     events, signups = _events_and_signups(site, tables, ledger)
     # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
-    subscribers, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
-    # Every reader at once: each is put in their language's group before any body is made.
-    recipients = list(digest.audience(subscribers, signups, set(ledger.suppressed())))
+    kept, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
+    readers = _rows(kept)
+    left = digest.leavers(readers.unsubscribed_rows(), ledger.suppressed())
+    default = site.settings.organization.language
     known = spellings(site.settings)
-    by_language: dict[str, list[Recipient]] = {}
-    for reader in recipients:
-        code = language_of(reader.language, known) or site.settings.organization.language
-        by_language.setdefault(code, []).append(reader)
+    codes: dict[str, str] = {}  # a language as the sheet gives it -> the site's code for it
+
+    def code_of(language: str) -> str:
+        if language not in codes:
+            codes[language] = language_of(language, known) or default
+        return codes[language]
+
+    def readers_in(code: str) -> Iterator[Recipient]:
+        """This language's readers, made again on each pass: never every recipient at once."""
+        for reader in digest.audience(readers, signups, left):
+            if code_of(reader.language) == code:
+                yield reader
+
+    # Which languages have readers: a pass that keeps nothing per reader, and stops once
+    # every language the rows name has a reader (at the first reader, on most sites).
+    named = {code_of(language) for language in readers.named_languages()}
+    named.update(code_of(s.language) for s in signups if s.digest)
+    languages: set[str] = set()
+    for reader in digest.audience(readers, signups, left):
+        languages.add(code_of(reader.language))
+        if languages == named:
+            break
     secret = site.secret()
     where = (tables["resources"].table.tab, tables["resources"].columns["language"])
     fresh = [dataclasses.replace(r, language=_language(r, known, where, report)) for r in fresh]
     # With no reader at all the slot still holds what was new, as it always has.
-    carried: list[str] = [] if recipients else [r.key for r in fresh]
+    carried: list[str] = [] if languages else [r.key for r in fresh]
     drafts: list[Iterator[Draft]] = []
     # One shared body per language: the sections in it and those in no language.
-    for code, readers in sorted(by_language.items()):
+    for code in sorted(languages):
         theirs = digest.for_language(fresh, code)
         if not theirs:
             continue
@@ -246,7 +270,7 @@ def _decide(
             sessions=_sessions(events, ledger, now, options.upcoming_days, words),
         )
         body = _body(site, options.template, contents, slot, words, forgettable=on_sqlite(ledger))
-        drafts.append(_drafts(site, job, slot, body, readers, secret, now, words))
+        drafts.append(_drafts(site, job, slot, body, readers_in(code), secret, now, words))
         carried.extend(r.key for r in theirs if r.key not in carried)
     if not carried:
         report.skipped = f"no new resources for any reader since {since:%Y-%m-%d}; nothing sent"
@@ -272,15 +296,18 @@ def _language(
     return code
 
 
-def _read(site: Site) -> dict[str, Tab]:
-    """Every tab the digest needs, in one read; tabs the workbook lacks are left out."""
-    return site.sheet.read(DIGEST_TABS)
+def _read(site: Site, problems: list[Problem]) -> tuple[dict[str, Tab], SubscriberRows]:
+    """Every tab the digest needs, in one read; tabs the workbook lacks are left out.
 
-
-def _subscribers(site: Site, tables: dict[str, Tab]) -> tuple[list[Subscriber], list[Problem]]:
+    The Subscribers rows are parsed as they are read and kept field by field
+    (bad rows go to `problems`): a large list is never held as rows, nor as
+    Subscriber objects.
+    """
+    tables, rows = site.sheet.read_streaming(DIGEST_TABS, "subscribers")
     if "subscribers" not in tables:
-        return [], []
-    return parse_subscribers(tables["subscribers"].table, tables["subscribers"].columns)
+        return tables, SubscriberRows()
+    tab = tables["subscribers"]
+    return tables, SubscriberRows(each_subscriber(tab.table, tab.columns, problems, rows))
 
 
 def _resources(site: Site, tables: dict[str, Tab]) -> tuple[list[Resource], list[Problem]]:
@@ -378,22 +405,23 @@ def _drafts(
     public_url = site.settings.server.public_url.rstrip("/")
     mailbox = site.settings.organization.reply_to or site.settings.organization.sender
     mailto_start = f"mailto:{mailbox}?subject={quote('unsubscribe ')}"
+    key_start = f"digest:{job.name}:{slot.label}:"
+    friend = words.gettext("friend")
+    created_at = now.astimezone(UTC)
     for recipient in recipients:
         token = unsubscribe_token(secret, recipient.email)
         mailto = mailto_start + token  # a token is URL-safe: base64url and a dot
         yield Draft(
-            key=f"digest:{job.name}:{slot.label}:{recipient.email}",
+            key=key_start + recipient.email,
             kind="digest",
             event_id="",
             to_email=recipient.address,
             to_name=recipient.name,
-            created_at=now.astimezone(UTC),
+            created_at=created_at,
             body=body,
             person={
                 "name": recipient.name,
-                "first_name": (
-                    recipient.name.split(" ")[0] if recipient.name else words.gettext("friend")
-                ),
+                "first_name": recipient.name.split(" ")[0] if recipient.name else friend,
                 "email": recipient.address,
                 "unsubscribe_url": (
                     with_language(f"{public_url}/unsubscribe/{token}", words.code, site)

@@ -202,14 +202,17 @@ def acted_on(privacy: Privacy | None, parsed: Parsed, tab: str) -> tuple[Parsed,
 
 def digest_readers(
     privacy: Privacy | None, subscribers: Sequence[Subscriber], signups: Sequence[Signup], tab: str
-) -> tuple[list[Subscriber], list[Signup], list[Problem]]:
+) -> tuple[Sequence[Subscriber], list[Signup], list[Problem]]:
     """The Subscribers rows and signups the digest may reach, and the Subscribers rows to report.
 
     A forgotten person is a reader again only by answering the form after they
     asked; an opt-in given for a retired session has lapsed with it.
     """
     if privacy is None:
-        return list(subscribers), list(signups), []
+        return subscribers, list(signups), []
+    if not privacy.anyone_forgotten():  # then every Subscribers row is kept, as it is
+        kept_signups = [s for s in signups if privacy.retired_binding(s.identity) is None]
+        return subscribers, kept_signups, []
 
     def asked_before(email: str, moment: datetime | None) -> datetime | None:
         at = privacy.forgotten_at(email)

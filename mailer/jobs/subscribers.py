@@ -28,6 +28,8 @@ def write_unsubscribes(
     the digest back to them. Returns how many cells and rows were written.
     """
     unsubscribed = ledger.suppressed(UNSUBSCRIBE)
+    if not unsubscribed:
+        return 0
     zone = site.settings.organization.zone
 
     def day(email: str) -> str:
@@ -41,16 +43,17 @@ def write_unsubscribes(
     written = 0
     if changes:
         written = len(site.sheet.write(tab, ["email"], changes).cells)
-    listed = {s.email for s in subscribers}
     opted_in = {s.email: s for s in signups if s.digest}
+    left = {email for email in unsubscribed if email in opted_in}
+    listed = {s.email for s in subscribers if s.email in left} if left else set()
     added = [
         {
             "email": opted_in[email].address,
             "name": opted_in[email].name,
             "unsubscribed_on": day(email),
         }
-        for email in sorted(unsubscribed)
-        if email in opted_in and email not in listed
+        for email in sorted(left)
+        if email not in listed
     ]
     return written + (site.sheet.append(tab, added) if added else 0)
 

@@ -154,6 +154,10 @@ class Privacy:
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
+    def anyone_forgotten(self) -> bool:
+        """Whether anyone asked to be forgotten (most ledgers: nobody; then no address is)."""
+        return self._has("forgotten")
+
     def _has(self, table: str) -> bool:
         return self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
 

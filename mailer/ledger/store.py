@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from itertools import islice
+from json.encoder import encode_basestring
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -132,6 +133,46 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+# A message's columns as a run decides it; the rest keep their defaults.
+MESSAGE_COLUMNS = (
+    "key",
+    "kind",
+    "event_id",
+    "email",
+    "state",
+    "body_id",
+    "envelope",
+    "created_at",
+    "priority",
+)
+INSERT_BATCH = 1_000  # rows per INSERT of a stream (messages, tokens)
+_envelope_json = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps(ensure_ascii=False)
+
+
+def _envelope(draft: Draft, shapes: dict[tuple[str, ...], str]) -> str:
+    """The envelope as json.dumps(ensure_ascii=False) writes it, filled in by hand when all is text.
+
+    `shapes` keeps the envelope's frame for each set of person fields: one
+    digest's 100,000 envelopes share one.
+    """
+    quoted = encode_basestring
+    try:
+        keys = tuple(draft.person)
+        shape = shapes.get(keys)
+        if shape is None:
+            fields = ", ".join(f"{quoted(k).replace('%', '%%')}: %s" for k in keys)
+            shape = shapes[keys] = f'{{"to": %s, "name": %s, "person": {{{fields}}}}}'
+        values = (
+            quoted(draft.to_email),
+            quoted(draft.to_name),
+            *map(quoted, draft.person.values()),
+        )
+        return shape % values
+    except TypeError:  # a value that is not text: the encoder says how
+        envelope = {"to": draft.to_email, "name": draft.to_name, "person": dict(draft.person)}
+        return _envelope_json(envelope)
+
+
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
@@ -146,6 +187,25 @@ def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
 def _sql(query: str) -> TextClause:
     """A statement the send loop runs for every message, parsed once."""
     return text(query)
+
+
+def _insert_new(
+    db: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+) -> int:
+    """Insert rows (tuples, in `columns` order) whose key is not there yet; how many were new.
+
+    One statement for the batch, handed to the driver as it is: no per-row
+    work in between, for the tens of thousands of rows a large digest records.
+    """
+    if not rows:
+        return 0
+    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
+    keys = ", ".join(c.name for c in table.primary_key.columns)
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)})"
+        f" VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT ({keys}) DO NOTHING"
+    )
+    return int(db.exec_driver_sql(statement, rows).rowcount)
 
 
 def _marks(prefix: str, values: Sequence[object]) -> tuple[str, dict[str, object]]:
@@ -543,11 +603,17 @@ class SqlLedger:
     # -- the message queue --------------------------------------------------
 
     def _insert_drafts(self, db: Connection, drafts: Iterable[Draft]) -> int:
-        """Insert messages (and each body once) from a stream; returns how many were new."""
+        """Insert messages (and each body once) from a stream; returns how many were new.
+
+        Rows go to the driver in batches of plain tuples, one statement per
+        batch: a digest to 100,000 readers is 100,000 rows.
+        """
         bodies: set[str] = set()
         new = 0
-        insert = self.backend.insert(schema.messages).on_conflict_do_nothing()
-        for chunk in _chunks(drafts):
+        created: tuple[datetime | None, str] = (None, "")
+        priorities: dict[str, int] = {}
+        shapes: dict[tuple[str, ...], str] = {}
+        for chunk in _chunks(drafts, INSERT_BATCH):
             fresh = [d.body for d in chunk if d.body.id not in bodies]
             bodies.update(b.id for b in fresh)
             self._ignore(
@@ -555,24 +621,26 @@ class SqlLedger:
                 schema.bodies,
                 [{"id": b.id, "body": b.to_json()} for b in {b.id: b for b in fresh}.values()],
             )
-            rows = [
-                {
-                    "key": d.key,
-                    "kind": d.kind,
-                    "event_id": d.event_id,
-                    "email": d.to_email.casefold(),
-                    "state": PENDING,
-                    "body_id": d.body.id,
-                    "envelope": json.dumps(
-                        {"to": d.to_email, "name": d.to_name, "person": dict(d.person)},
-                        ensure_ascii=False,
-                    ),
-                    "created_at": d.created_at.isoformat(),
-                    "priority": priority(d.kind),
-                }
-                for d in chunk
-            ]
-            new += len(db.execute(insert.returning(schema.messages.c.key), rows).all())
+            rows = []
+            for d in chunk:
+                if d.kind not in priorities:
+                    priorities[d.kind] = priority(d.kind)
+                if created[0] is not d.created_at:
+                    created = (d.created_at, d.created_at.isoformat())
+                rows.append(
+                    (
+                        d.key,
+                        d.kind,
+                        d.event_id,
+                        d.to_email.casefold(),
+                        PENDING,
+                        d.body.id,
+                        _envelope(d, shapes),
+                        created[1],
+                        priorities[d.kind],
+                    )
+                )
+            new += _insert_new(db, schema.messages, MESSAGE_COLUMNS, rows)
         return new
 
     def add(self, drafts: Iterable[Draft]) -> int:
@@ -1052,9 +1120,9 @@ class SqlLedger:
 
     def remember_tokens(self, tokens: Iterable[tuple[str, str]]) -> None:
         """Keep (HMAC token, address) pairs, so links of that older format are answered."""
-        rows = [{"token": t, "email": e} for t, e in tokens]
         with self.transaction() as db:
-            self._ignore(db, schema.unsubscribe_tokens, rows)
+            for chunk in _chunks(tokens, INSERT_BATCH):
+                _insert_new(db, schema.unsubscribe_tokens, ("token", "email"), chunk)
 
     def email_for_token(self, token: str) -> str | None:
         rows = self._rows("SELECT email FROM unsubscribe_tokens WHERE token = :t", t=token)

@@ -89,17 +89,24 @@ def grouped(
     return [(category, groups[category]) for category in ranked]
 
 
-def audience(
-    subscribers: Sequence[Subscriber], signups: Iterable[Signup], suppressed: set[str]
-) -> Iterator[Recipient]:
-    """Subscribers plus signers-up who opted in, once each, minus anyone who left.
+def leavers(subscribers: Iterable[Subscriber], suppressed: Iterable[str]) -> set[str]:
+    """Who left: suppressed in the ledger, or unsubscribed on the Subscribers tab.
 
-    Left: suppressed in the ledger, or unsubscribed on the Subscribers tab
-    (which also stops a form opt-in, so the sheet alone keeps them out).
-    Made one at a time, as the ledger takes them: never every recipient at once.
+    An unsubscribe on the tab also stops a form opt-in, so the sheet alone
+    keeps them out.
     """
     left = set(suppressed)
     left.update(s.email for s in subscribers if s.unsubscribed)
+    return left
+
+
+def audience(
+    subscribers: Iterable[Subscriber], signups: Iterable[Signup], left: set[str]
+) -> Iterator[Recipient]:
+    """Subscribers plus signers-up who opted in, once each, minus those who left (`leavers`).
+
+    Made one at a time, as the ledger takes them: never every recipient at once.
+    """
     seen: set[str] = set()
     for s in subscribers:
         if not s.unsubscribed and s.email not in seen:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,28 @@ class CsvWorkbook:
             if path.exists():
                 found[tab] = self._load(tab, path).table
         return found
+
+    def stream(self, tab: str) -> tuple[Table, Iterator[tuple[int, list[str]]]] | None:
+        """A tab's header, and its data rows (with their sheet row numbers) as they are read.
+
+        Nothing but the file's bytes is held: a tab of 100,000 rows is never
+        in memory whole. The rows are not judged as `read` judges them (no
+        `broken`); take them all before anything writes to the tab. None when
+        the workbook has no such tab.
+        """
+        path = self.path(tab)
+        if not self.folder.is_dir() or not path.exists():
+            return None
+        raw = _read_bytes(tab, path)
+        encoding = _decode(raw, tab, path)[1]
+        if encoding == "utf-8" and raw.startswith(BOM.encode()):
+            encoding = "utf-8-sig"
+        lines = io.TextIOWrapper(io.BytesIO(raw), encoding=encoding, newline="")
+        first = lines.readline()
+        records = _each_record(itertools.chain([first], lines), _separator([first]))
+        header = next(records, [])
+        numbered = ((number, values) for number, values in enumerate(records, start=2))
+        return Table(tab, header, [], date_order=self.date_order), numbered
 
     def write(
         self,
@@ -100,10 +123,7 @@ class CsvWorkbook:
         self._save(path, fresh, None, {}, [[plain_text_cell(v) for v in row] for row in rows])
 
     def _load(self, tab: str, path: Path) -> _Loaded:
-        try:
-            raw = path.read_bytes()
-        except OSError as err:
-            raise WorkbookError(f"cannot read tab {tab!r} ({path}): {err.strerror}") from err
+        raw = _read_bytes(tab, path)
         text, encoding = _decode(raw, tab, path)
         bom = text.startswith(BOM)
         newline = "\r\n" if "\r\n" in text else "\n"
@@ -172,6 +192,13 @@ class _Loaded:
     separator: str = ","
 
 
+def _read_bytes(tab: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise WorkbookError(f"cannot read tab {tab!r} ({path}): {err.strerror}") from err
+
+
 def _decode(raw: bytes, tab: str, path: Path) -> tuple[str, str]:
     """The file's text and encoding: UTF-8, else Windows-1252 when it reads as text in it.
 
@@ -226,6 +253,18 @@ def _records(lines: list[str], separator: str = ",") -> tuple[list[list[str]], l
         sources.append("".join(lines[consumed : reader.line_num]))
         consumed = reader.line_num
     return records, sources
+
+
+def _each_record(lines: Iterable[str], separator: str) -> Iterator[list[str]]:
+    """Records one by one, as `_records` parses them, without keeping them or their text."""
+    reader = csv.reader(lines, delimiter=separator)
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:  # a field over the csv module's limit: keep the row, let it be judged
+            yield ["x" * (MAX_FIELD + 1)]
 
 
 def _broken(values: list[str], width: int, source: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol
@@ -86,16 +87,15 @@ PLAIN_ADDRESS = re.compile(
 @functools.lru_cache(maxsize=16_384)
 def _checked(raw: str) -> tuple[str, str]:
     """(address, "") or ("", why not): a plain address by pattern, any other by email_validator."""
-    import email_validator  # slow to import
-
     plain = PLAIN_ADDRESS.match(raw)
     if plain and len(plain["local"]) <= 64 and len(raw) <= 254 and "--" not in plain["domain"]:
         domain = plain["domain"].lower()
-        labels = domain.split(".")
-        names = {".".join(labels[n:]) for n in range(len(labels))}  # the domain and its parents
-        if names.isdisjoint(email_validator.SPECIAL_USE_DOMAIN_NAMES):
-            address = f"{plain['local']}@{domain}"
-            return (raw if address == raw else address), ""  # one string, not two, per row
+        if _ordinary_domain(domain):
+            if domain == plain["domain"]:
+                return raw, ""  # one string, not two, per row
+            return f"{plain['local']}@{domain}", ""
+    import email_validator  # slow to import
+
     try:
         checked = email_validator.validate_email(
             raw, check_deliverability=False, allow_smtputf8=False
@@ -104,6 +104,16 @@ def _checked(raw: str) -> tuple[str, str]:
         return "", str(err)
     address = checked.ascii_email or checked.normalized
     return (raw if address == raw else address), ""
+
+
+@functools.lru_cache(maxsize=1024)
+def _ordinary_domain(domain: str) -> bool:
+    """Whether neither the (lower-case) domain nor a parent is a special-use name."""
+    import email_validator  # slow to import
+
+    labels = domain.split(".")
+    names = {".".join(labels[n:]) for n in range(len(labels))}  # the domain and its parents
+    return names.isdisjoint(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
 def mapping_section(mapping: dict[str, str]) -> str:
@@ -606,12 +616,30 @@ def parse_resources(table: Table, mapping: dict[str, str]) -> tuple[list[Resourc
 
 
 def parse_subscribers(
-    table: Table, mapping: dict[str, str]
+    table: Table, mapping: dict[str, str], rows: Iterable[tuple[int, list[str]]] | None = None
 ) -> tuple[list[Subscriber], list[Problem]]:
+    """The Subscribers rows (from `rows` when given, else the table's), and the bad ones."""
+    problems: list[Problem] = []
+    subscribers = list(each_subscriber(table, mapping, problems, rows))
+    return subscribers, problems
+
+
+def each_subscriber(
+    table: Table,
+    mapping: dict[str, str],
+    problems: list[Problem],
+    rows: Iterable[tuple[int, list[str]]] | None = None,
+) -> Iterator[Subscriber]:
+    """The Subscribers rows one by one, as they are read; a bad row goes to `problems`."""
     columns = Columns(table, mapping, ("email",))
-    subscribers, problems = [], []
-    for number, values in table.numbered_rows():
-        raw = columns.get(values, "email").strip()
+    email_at = columns.index["email"]
+    left_at, name_at, language_at = (
+        columns.index.get(c) for c in ("unsubscribed_on", "name", "language")
+    )
+    for number, values in table.numbered_rows() if rows is None else rows:
+        # As columns.get and columns.text read a cell, without their calls (100,000 rows).
+        width = len(values)
+        raw = str(values[email_at]).strip() if email_at is not None and email_at < width else ""
         if not raw:
             continue
         try:
@@ -622,12 +650,14 @@ def parse_subscribers(
                 Problem(table.tab, number, columns.header("email"), f"not a valid address: {err}")
             )
             continue
-        unsubscribed = bool(columns.text(values, "unsubscribed_on"))
-        name = columns.text(values, "name")
-        language = columns.text(values, "language")
-        subscribers.append(
-            Subscriber(
-                number, (raw,), normalize_email(address), address, name, unsubscribed, language
-            )
+        unsubscribed = bool(_cell_text(values, width, left_at))
+        name = _cell_text(values, width, name_at)
+        language = _cell_text(values, width, language_at)
+        yield Subscriber(
+            number, (raw,), normalize_email(address), address, name, unsubscribed, language
         )
-    return subscribers, problems
+
+
+def _cell_text(values: list[str], width: int, index: int | None) -> str:
+    """The cell at `index` as one clean line; "" when the row or the tab has no such cell."""
+    return clean_text(str(values[index])) if index is not None and index < width else ""

@@ -8,11 +8,11 @@ make changes and write by logical column, so no caller looks up a header.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from mailer.settings.config import WorkbookSettings
-from mailer.sheet.workbook import CellChange, Table, Workbook, WritePlan
+from mailer.sheet.workbook import CellChange, StreamingWorkbook, Table, Workbook, WritePlan
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,27 @@ class Sheet:
             for tab, name in names.items()
             if name in found
         }
+
+    def read_streaming(
+        self, tabs: Sequence[str], streamed: str
+    ) -> tuple[dict[str, Tab], Iterator[tuple[int, list[str]]]]:
+        """As `read`, with the data rows of tab `streamed` handed over as they are read.
+
+        Where the workbook can stream (a CSV folder), that tab's Tab holds its
+        header and no rows, and the rows come from the file as they are taken,
+        so a large tab is never held whole; elsewhere (one request brings every
+        tab) they are the rows read. Take every row before writing to the tab.
+        """
+        if not isinstance(self.workbook, StreamingWorkbook) or streamed not in tabs:
+            found = self.read(tabs)
+            return found, iter(found[streamed].table.numbered_rows() if streamed in found else ())
+        found = self.read([t for t in tabs if t != streamed])
+        stream = self.workbook.stream(self.tab_name(streamed))
+        if stream is None:
+            return found, iter(())
+        table, rows = stream
+        found[streamed] = Tab(streamed, table, self.settings.column_map(streamed))
+        return found, rows
 
     def write(
         self,

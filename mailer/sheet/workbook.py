@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 def normalize_header(text: str) -> str:
@@ -98,6 +98,13 @@ class Workbook(Protocol):
 
         Rows below `rows`, up to `height` (how many it wrote last time), are blanked.
         """
+
+
+@runtime_checkable
+class StreamingWorkbook(Protocol):
+    """A workbook that can hand over a large tab's rows as it reads them (the CSV folder)."""
+
+    def stream(self, tab: str) -> tuple[Table, Iterator[tuple[int, list[str]]]] | None: ...
 
 
 def plan_writes(
