@@ -174,7 +174,7 @@ templates = st.lists(
 values = st.one_of(st.text(max_size=40), st.text(alphabet=" .=\tFrom\r\né", max_size=12))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(text=templates, html=templates, name=values, first_name=values)
 def test_a_message_filled_from_a_shared_body_has_the_stdlib_generators_bytes(
     text, html, name, first_name
@@ -197,11 +197,11 @@ def test_a_message_filled_from_a_shared_body_has_the_stdlib_generators_bytes(
 
 def test_a_placeholder_after_a_long_run_of_text_is_encoded_as_the_whole_line_would_be():
     # Spaces, tabs and dots just before a placeholder encode differently at a line's end.
-    for width in range(60, 160):
+    for width in range(60, 160, 3):
         for before in ("", " ", "   ", ".", " . .", "\t \t ", "    x", "=", "é"):
             line = "a" * width + before + "%%mailer:name%%" + " tail." * 20
             body = Body("Hello", line, line + "\n" + line, "s@example.org", "Sessions")
-            for name in ("", " ", "Zoë", "x" * 90):
+            for name in ("", "x" * 90):
                 sent = Draft(
                     "k", "confirmation", "ccs", "z@example.org", "", NOW, body, {"name": name}
                 ).message()
