@@ -3,6 +3,7 @@ from SQLite that sends nothing again, and two `mailer serve` copies sharing one 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import urllib.parse
@@ -14,7 +15,7 @@ import pytest
 from conftest import NOW, SiteDir
 from mail_servers import free_port, wait_for_port
 from test_digest import NEXT_SLOT, add_resources
-from test_self_service import DANIEL, link_in, row_of
+from test_self_service import BEN, DANIEL, link_in, row_of
 from test_unsubscribe import unsubscribe_link, with_public_url
 
 from mailer.ledger import open_ledger
@@ -91,7 +92,7 @@ def test_a_site_moved_from_sqlite_to_postgresql_sends_nothing_again(site, postgr
     assert refused.exit_code != 0 and "migrate into an empty ledger" in refused.output
 
 
-def test_a_ledger_that_forgot_someone_stays_on_sqlite_and_postgresql_refuses_to_forget(
+def test_a_ledger_that_forgot_someone_moves_to_postgresql_and_forgets_there_too(
     site, postgres, monkeypatch
 ):
     monkeypatch.setenv("MAILER_SECRET", SECRET)
@@ -99,12 +100,19 @@ def test_a_ledger_that_forgot_someone_stays_on_sqlite_and_postgresql_refuses_to_
     assert site.mailer("forget", DANIEL, now=None).exit_code == 0
     url = postgres.database()
 
-    kept = site.mailer("migrate", "--to", url)
+    moved = site.mailer("migrate", "--to", url)
     on_postgresql(site, url)
-    refused = site.mailer("forget", DANIEL, now=None)
+    held = json.loads(site.mailer("export", DANIEL).output)
+    forgot = site.mailer("forget", BEN, now=None)
+    again = site.mailer("run", now=NOW + timedelta(minutes=5))
 
-    assert kept.exit_code != 0 and "remembers forgotten people" in kept.output
-    assert refused.exit_code != 0 and "only on a SQLite ledger" in refused.output
+    assert moved.exit_code == 0, moved.output
+    assert held["forgotten_at"] is not None and held["seats"] == []
+    assert forgot.exit_code == 0 and "Forgot b" in forgot.output
+    assert again.exit_code == 0, again.output
+    sent = site.sent() + site.sent(digests=True)
+    assert sent and all(line["to"] not in (DANIEL, BEN) for line in sent)
+    assert "asked mailer to forget them" in (site.root / "lists" / "Mailer.csv").read_text()
 
 
 def post(url: str, fields: dict[str, str] | None = None) -> int:

@@ -15,10 +15,9 @@ from zoneinfo import ZoneInfo
 from mailer.core.text import plural
 from mailer.core.tokens import hmac_token, unsubscribe_token
 from mailer.jobs.base import delivered_text
-from mailer.jobs.retention import digest_readers, kept_privacy
+from mailer.jobs.retention import digest_readers, open_privacy
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger import Ledger
-from mailer.ledger.privacy import on_sqlite
 from mailer.mail.emails import event_view, site_body, site_speech, with_language
 from mailer.mail.message import Body, Draft, placeholder
 from mailer.mail.speech import Speech
@@ -171,7 +170,7 @@ def _remember_older_links(
         return
     secret = site.secret()
     _, signups = _events_and_signups(site, tables)
-    kept, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
+    kept, signups, _ = digest_readers(open_privacy(site, ledger), subscribers, signups, "")
     # Streamed: an address met twice is one token, which the ledger keeps once.
     readers = itertools.chain(_rows(kept).emails, (s.email for s in signups if s.digest))
     ledger.remember_tokens((hmac_token(secret, email), email) for email in readers)
@@ -226,7 +225,7 @@ def _decide(
         return None
     events, signups = _events_and_signups(site, tables, ledger)
     # Forgotten people, and opt-ins that lapsed with their retired session, get nothing.
-    kept, signups, _ = digest_readers(kept_privacy(site, ledger), subscribers, signups, "")
+    kept, signups, _ = digest_readers(open_privacy(site, ledger), subscribers, signups, "")
     readers = _rows(kept)
     left = digest.leavers(readers.unsubscribed_rows(), ledger.suppressed())
     default = site.settings.organization.language
@@ -269,7 +268,7 @@ def _decide(
             groups=digest.grouped(theirs, options.categories),
             sessions=_sessions(events, ledger, now, options.upcoming_days, words),
         )
-        body = _body(site, options.template, contents, slot, words, forgettable=on_sqlite(ledger))
+        body = _body(site, options.template, contents, slot, words)
         drafts.append(_drafts(site, job, slot, body, readers_in(code), secret, now, words))
         carried.extend(r.key for r in theirs if r.key not in carried)
     if not carried:
@@ -368,7 +367,6 @@ def _body(
     contents: Contents,
     slot: Slot,
     words: Speech,
-    forgettable: bool = True,
 ) -> Body:
     org = site.settings.organization
     context = {
@@ -380,7 +378,7 @@ def _body(
         "sessions": contents.sessions,
         "slot": {"date": words.day(slot.starts)},
         # `mailer serve` answers it
-        "forget_link": forgettable and bool(site.settings.server.public_url),
+        "forget_link": bool(site.settings.server.public_url),
     }
     prepared = site.renderer.prepare(template, context, words.code, words.direction)
     links = [f"<{placeholder('unsubscribe_mailto')}>"]

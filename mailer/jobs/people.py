@@ -20,13 +20,7 @@ from mailer.core.errors import ConfigError
 from mailer.core.tokens import address_in
 from mailer.jobs.retention import forget_outbox, open_privacy
 from mailer.ledger import Ledger, open_ledger
-from mailer.ledger.privacy import (
-    Removed,
-    drop_forget_request,
-    forget_requests,
-    on_sqlite,
-    secure,
-)
+from mailer.ledger.privacy import Removed, drop_forget_request, forget_requests
 from mailer.model import normalize_email
 from mailer.sending.transports.outbox import INDEX
 from mailer.sheet.backends import CellChange, Table
@@ -76,7 +70,6 @@ def forget_in(site: Site, ledger: Ledger, email: str, now: datetime) -> Forgotte
     result = Forgotten()
     tables = _read(site)
     signups_tab = settings.workbook.tab("signups")
-    secure(ledger)
     privacy = open_privacy(site, ledger)
     result.removed = privacy.forget(email, now)
     privacy.vacuum()
@@ -95,7 +88,7 @@ def forget_asked(site: Site, ledger: Ledger, now: datetime, dry_run: bool = Fals
 
     The caller holds the run lock. A dry run leaves the requests waiting.
     """
-    if dry_run or not on_sqlite(ledger):  # on PostgreSQL no link asks to forget (yet)
+    if dry_run:
         return 0
     asked = forget_requests(ledger)
     if not asked:

@@ -9,7 +9,6 @@ apply: retired sessions and forgotten people are not acted on again.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -20,10 +19,9 @@ from typing import TYPE_CHECKING
 
 from mailer.core.durations import seconds
 from mailer.core.errors import ConfigError
-from mailer.core.keyed import MARK
 from mailer.core.text import plural
 from mailer.ledger import Ledger
-from mailer.ledger.privacy import Privacy, Removed, on_sqlite, secure
+from mailer.ledger.privacy import Privacy, Removed
 from mailer.model import Problem, Signup, Subscriber, normalize_email
 from mailer.sending.transports import outbox
 from mailer.settings.config import JobSettings
@@ -33,8 +31,6 @@ from mailer.site import Site
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-log = logging.getLogger(__name__)
 
 RETENTION = JobSettings(kind="retention", name="retention")
 NOTHING_REMOVED = "nothing to remove"
@@ -47,15 +43,6 @@ FORGOTTEN = (
 def open_privacy(site: Site, ledger: Ledger) -> Privacy:
     """Retention and forgetting on this ledger, hashing under the site's secret."""
     return Privacy(ledger, lambda: site_secret(site.settings))
-
-
-def kept_privacy(site: Site, ledger: Ledger) -> Privacy | None:
-    """open_privacy(), or None on a ledger where nobody was ever forgotten or retired.
-
-    Retention and forgetting work only on a SQLite ledger for now: on
-    PostgreSQL they refuse, so there the jobs have nothing to leave out.
-    """
-    return open_privacy(site, ledger) if on_sqlite(ledger) else None
 
 
 @dataclass
@@ -102,11 +89,7 @@ def run_retention(
     bodies_before = now - timedelta(seconds=seconds(keep.keep_bodies))
     sessions_before = now - timedelta(seconds=seconds(keep.keep_sessions))
     report = RetentionReport(dry_run=dry_run)
-    if not on_sqlite(ledger):
-        log.warning("%s: retention works only on a SQLite ledger for now", ledger.where)
-        return report
     privacy = open_privacy(site, ledger)
-    secure(ledger)
     retired = privacy.retired_sessions()
     due = [
         event_id
@@ -134,22 +117,14 @@ def prune_outbox(
     if settings.transport.backend != "outbox":
         return 0
     cutoff = before.astimezone(UTC).isoformat()
-    hashed = privacy.db.execute(f"SELECT 1 FROM messages WHERE key LIKE '{MARK}%' LIMIT 1")
-    any_hashed = hashed.fetchone() is not None
+    any_hashed = privacy.any_kept_as_count()
 
     def drop(entry: dict[str, str], eml: Path) -> bool:
-        row = privacy.db.execute(
-            "SELECT COALESCE(sent_at, created_at) FROM messages WHERE key = ?", (entry["key"],)
-        ).fetchone()
-        if row is not None:
-            return bool(row[0] < cutoff)
-        if any_hashed:
-            known = privacy.db.execute(
-                "SELECT 1 FROM messages WHERE key = ?",
-                (privacy.hash("message", entry["key"]),),
-            ).fetchone()
-            if known is not None:
-                return True  # its session was retired
+        at = privacy.message_time(entry["key"])
+        if at is not None:
+            return at < cutoff
+        if any_hashed and privacy.kept_as_count(entry["key"]):
+            return True  # its session was retired
         if privacy.forgotten_at(normalize_email(entry.get("to", ""))) is not None:
             return True
         try:  # a message the ledger never held (it was lost and rebuilt): the file's age
@@ -171,14 +146,12 @@ def forget_outbox(site: Site, email: str) -> int:
     )
 
 
-def acted_on(privacy: Privacy | None, parsed: Parsed, tab: str) -> tuple[Parsed, list[Problem]]:
+def acted_on(privacy: Privacy, parsed: Parsed, tab: str) -> tuple[Parsed, list[Problem]]:
     """The rows the jobs may act on: not of a retired session, not of a forgotten person.
 
     A forgotten person's rows answered before they asked are reported for
     organizers to delete; an answer given after it is a new signup.
     """
-    if privacy is None:
-        return parsed, []
     retired = privacy.retired_sessions()
     problems: list[Problem] = []
     kept: list[Signup] = []
@@ -201,15 +174,13 @@ def acted_on(privacy: Privacy | None, parsed: Parsed, tab: str) -> tuple[Parsed,
 
 
 def digest_readers(
-    privacy: Privacy | None, subscribers: Sequence[Subscriber], signups: Sequence[Signup], tab: str
+    privacy: Privacy, subscribers: Sequence[Subscriber], signups: Sequence[Signup], tab: str
 ) -> tuple[Sequence[Subscriber], list[Signup], list[Problem]]:
     """The Subscribers rows and signups the digest may reach, and the Subscribers rows to report.
 
     A forgotten person is a reader again only by answering the form after they
     asked; an opt-in given for a retired session has lapsed with it.
     """
-    if privacy is None:
-        return subscribers, list(signups), []
     if not privacy.anyone_forgotten():  # then every Subscribers row is kept, as it is
         kept_signups = [s for s in signups if privacy.retired_binding(s.identity) is None]
         return subscribers, kept_signups, []

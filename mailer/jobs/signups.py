@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from mailer.core.errors import MissingColumnError, WorkbookError
 from mailer.jobs import unchanged
 from mailer.jobs.release_answers import take_answers
-from mailer.jobs.retention import acted_on, digest_readers, kept_privacy
+from mailer.jobs.retention import acted_on, digest_readers, open_privacy
 from mailer.jobs.series_dates import add_series_dates
 from mailer.jobs.signup_form import keep_form_in_step
 from mailer.jobs.signups_report import EventSummary, SignupsReport
@@ -101,7 +101,7 @@ class Signups:
                     subscribers_table.table, subscribers_table.columns
                 )
                 _, _, forgotten = digest_readers(
-                    kept_privacy(site, ledger),
+                    open_privacy(site, ledger),
                     subscribers,
                     self.parsed.signups,
                     subscribers_table.table.tab,
@@ -222,11 +222,9 @@ def _decide(
     stored = ledger.stored_events()
     # Retired sessions' answers are still bound (by keyed hash); they and forgotten people's
     # answers are left alone (mailer.jobs.retention).
-    privacy = kept_privacy(site, ledger)
+    privacy = open_privacy(site, ledger)
     memory = ledger.memory()
-    parsed, renames = _parse(
-        site, tables, stored, memory if privacy is None else privacy.remembering(memory), now
-    )
+    parsed, renames = _parse(site, tables, stored, privacy.remembering(memory), now)
     report.problems.extend(parsed.problems)
     parsed, forgotten = acted_on(privacy, parsed, tables["signups"].table.tab)
     report.problems.extend(forgotten)

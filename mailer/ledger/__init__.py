@@ -2,8 +2,9 @@
 
 `open_ledger(settings)` is the one way in: it reads `[ledger] url`, picks the
 backend (`sqlite`, the embedded default, or `postgresql`), migrates the schema
-(`schema`) and returns a `Ledger` (`protocols`); every query lives in `store`.
-A new backend is one module with a `Backend` and a line in `open_ledger`.
+(`schema`) and returns a `Ledger` (`protocols`); every query lives in `store`,
+and those of retention and forgetting in `privacy`. A new backend is one module
+with a `Backend` and a line in `open_ledger`.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ processes starting at once migrate one after the other.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Table, create_engine, inspect, text
@@ -77,6 +77,19 @@ class PostgresBackend:
                 yield
             finally:
                 db.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RUN_LOCK})
+
+    def zero_deleted(self, db: Connection) -> None:
+        """PostgreSQL cannot: a deleted row's bytes stay until its space is reused (`reclaim`)."""
+
+    def reclaim(self, tables: Sequence[str], full: bool) -> None:
+        """VACUUM the tables: dead rows are removed and their space made free for reuse.
+
+        Not VACUUM FULL, which would shut every other process out of the tables
+        while it rewrites them. What PostgreSQL keeps beyond this (free space
+        not yet reused, its write-ahead log, backups) is the operator's to manage.
+        """
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+            db.execute(text(f"VACUUM {', '.join(tables)}"))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -10,58 +10,62 @@ session mailer no longer touches. A person who asks to be forgotten
 (`mailer forget`) leaves only a keyed hash of their address and the moment
 they asked: their older answers are ignored, a newer one is a new signup.
 
-These tables sit beside the ledger's own and are made when first needed.
-Deleted pages are overwritten (secure_delete) and the file is vacuumed and
-its write-ahead log truncated, so no address survives in free pages.
+The same queries run on SQLite and PostgreSQL; the keyed hashes are made
+here, in Python, so both hold the same hashes. What is left of deleted rows
+is each backend's to clear (`Backend.zero_deleted`, `Backend.reclaim`): on
+SQLite deleted content is overwritten, the file vacuumed and its
+write-ahead log truncated; on PostgreSQL the tables touched are vacuumed.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import sqlite3
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mailer.core.errors import ConfigError, LedgerError
+from sqlalchemy import Connection, Table, text
+
+import mailer.ledger.schema as schema
 from mailer.core.keyed import MARK, keyed
-from mailer.ledger import Ledger
+from mailer.ledger.protocols import Ledger
 from mailer.ledger.records import PENDING, SENDING, SKIPPED
-from mailer.ledger.sqlite import SqliteBackend
+from mailer.ledger.store import CHUNK, SqlLedger
 from mailer.mail.message import RETRY, SENT, UNKNOWN
 from mailer.rules.binding import Memory
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS retired_sessions (
-    event_id TEXT PRIMARY KEY,
-    retired_at TEXT NOT NULL,
-    seats TEXT NOT NULL,
-    messages INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS kept_bindings (
-    hash TEXT PRIMARY KEY,
-    event_id TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS forgotten (
-    hash TEXT PRIMARY KEY,
-    at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS forget_requests (
-    token TEXT PRIMARY KEY,
-    at TEXT NOT NULL
-);
-"""
-NOT_HASHED = f"NOT LIKE '{MARK}%'"
-OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)
-# A message's own fields once it is kept only as a count: who and what are gone.
+OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)  # kept as counts, these become skipped
+NOT_HASHED = "key NOT LIKE :hashed"  # with `HASHED`: a message not yet kept as a count
+HASHED = MARK + "%"
+# A message's own fields once it is kept only as a count: who and what are gone (its key
+# and address are replaced by keyed hashes, row by row, in `Privacy._keep_as_counts`).
 AS_COUNT = (
-    "key = keyed('message', key), email = keyed('email', email), body_id = '',"
-    " envelope = '{}', reason = '', provider_id = '',"
-    f" state = CASE WHEN state IN ({','.join('?' * len(OPEN_STATES))}) THEN ? ELSE state END"
+    "UPDATE messages SET body_id = '', envelope = '{}', reason = '', provider_id = '',"
+    " state = CASE WHEN state IN"
+    f" ({', '.join(f':open{i}' for i in range(len(OPEN_STATES)))}) THEN :skipped ELSE state END"
+)
+AS_COUNT_STATES = {
+    **{f"open{i}": state for i, state in enumerate(OPEN_STATES)},
+    "skipped": SKIPPED,
+}
+HASHED_KEYS = "UPDATE messages SET key = :hashed_key, email = :hashed_email WHERE key = :key"
+ORPHAN_BODIES = (
+    "DELETE FROM bodies WHERE id IN (SELECT id FROM bodies EXCEPT SELECT body_id FROM messages)"
+)
+# The tables whose rows name people: what is vacuumed after people leave them.
+PERSONAL_TABLES = (
+    "messages",
+    "bodies",
+    "seats",
+    "bindings",
+    "seat_tokens",
+    "requests",
+    "unsubscribe_tokens",
+    "suppressions",
+    "bounces",
 )
 
 
@@ -101,15 +105,25 @@ class HashedBindings(Mapping[tuple[str, str], str]):
         return len(self.clear)
 
 
+def sql_ledger(ledger: Ledger) -> SqlLedger:
+    if not isinstance(ledger, SqlLedger):
+        raise TypeError("retention and forgetting work on ledgers that open_ledger opened")
+    return ledger
+
+
 class Privacy:
-    """Retention and forgetting on one ledger; `secret` is asked for only when a hash is needed."""
+    """Retention and forgetting on one ledger; `secret` is asked for only when a hash is needed.
+
+    The forgotten addresses and the kept bindings are read once, when first
+    asked about, and looked up in memory after that.
+    """
 
     def __init__(self, ledger: Ledger, secret: Callable[[], str]):
-        self.ledger = ledger
-        self.db = sqlite_connection(ledger)
+        self.ledger = sql_ledger(ledger)
+        self.backend = self.ledger.backend
         self._secret = secret
-        self.db.executescript(SCHEMA)
-        self._hashing = False
+        self._forgotten: dict[str, str] | None = None  # keyed hash -> when they asked
+        self._kept_bindings: dict[str, str] | None = None  # keyed hash -> session
 
     @functools.cached_property
     def secret(self) -> str:
@@ -118,67 +132,98 @@ class Privacy:
     def hash(self, purpose: str, text: str) -> str:
         return keyed(self.secret, purpose, text)
 
-    def _with_hashes(self) -> None:
-        if not self._hashing:
-            self.db.create_function("keyed", 2, self.hash, deterministic=True)
-            self._hashing = True
+    def _rows(self, query: str, **params: object) -> list[Any]:
+        with self.ledger.engine.connect() as db:
+            return list(db.execute(text(query), params))
+
+    @contextmanager
+    def _removing(self) -> Iterator[Connection]:
+        """One write transaction whose deleted content the database overwrites, where it can."""
+        with self.ledger.transaction() as db:
+            self.backend.zero_deleted(db)
+            yield db
+
+    def _upsert(
+        self, db: Connection, table: Table, row: Mapping[str, object], update: bool
+    ) -> None:
+        """Insert a row; with `update` overwrite the row with its key, else leave it."""
+        insert = self.backend.insert(table)
+        if update:
+            keys = [c.name for c in table.primary_key.columns]
+            changed = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+            db.execute(insert.on_conflict_do_update(index_elements=keys, set_=changed), row)
+        else:
+            db.execute(insert.on_conflict_do_nothing(), row)
 
     # What jobs ask
 
     def retired_sessions(self) -> set[str]:
-        return {i for (i,) in self.db.execute("SELECT event_id FROM retired_sessions")}
+        return {i for (i,) in self._rows("SELECT event_id FROM retired_sessions")}
+
+    def _kept(self) -> dict[str, str]:
+        if self._kept_bindings is None:
+            rows = self._rows("SELECT hash, event_id FROM kept_bindings")
+            self._kept_bindings = {h: e for h, e in rows}
+        return self._kept_bindings
 
     def retired_binding(self, identity: tuple[str, str]) -> str | None:
-        if not self._has("kept_bindings"):
-            return None
-        row = self.db.execute(
-            "SELECT event_id FROM kept_bindings WHERE hash = ?",
-            (self.hash("binding", "\0".join(identity)),),
-        ).fetchone()
-        return row[0] if row else None
+        kept = self._kept()
+        return kept.get(self.hash("binding", "\0".join(identity))) if kept else None
 
     def remembering(self, memory: Memory) -> Memory:
         """The memory with the bindings of retired sessions found too."""
-        if not self._has("kept_bindings"):
+        if not self._kept():
             return memory
         return Memory(
             HashedBindings(memory.bindings, self), memory.names, memory.aliases, memory.known
         )
 
-    def forgotten_at(self, email: str) -> datetime | None:
-        """When this (normalized) address asked to be forgotten, if it did."""
-        if not self._has("forgotten"):
-            return None
-        row = self.db.execute(
-            "SELECT at FROM forgotten WHERE hash = ?", (self.hash("email", email),)
-        ).fetchone()
-        return datetime.fromisoformat(row[0]) if row else None
+    def _asked(self) -> dict[str, str]:
+        if self._forgotten is None:
+            self._forgotten = {h: at for h, at in self._rows("SELECT hash, at FROM forgotten")}
+        return self._forgotten
 
     def anyone_forgotten(self) -> bool:
         """Whether anyone asked to be forgotten (most ledgers: nobody; then no address is)."""
-        return self._has("forgotten")
+        return bool(self._asked())
 
-    def _has(self, table: str) -> bool:
-        return self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
+    def forgotten_at(self, email: str) -> datetime | None:
+        """When this (normalized) address asked to be forgotten, if it did."""
+        asked = self._asked()
+        at = asked.get(self.hash("email", email)) if asked else None
+        return datetime.fromisoformat(at) if at else None
+
+    def message_time(self, key: str) -> str | None:
+        """When a message (by its key in clear) was sent, or decided if it never was."""
+        rows = self._rows(
+            "SELECT COALESCE(sent_at, created_at) FROM messages WHERE key = :k", k=key
+        )
+        return str(rows[0][0]) if rows else None
+
+    def any_kept_as_count(self) -> bool:
+        """Whether any message is kept as a count, under a keyed hash of its key."""
+        return bool(self._rows("SELECT 1 FROM messages WHERE key LIKE :h LIMIT 1", h=HASHED))
+
+    def kept_as_count(self, key: str) -> bool:
+        """Whether the message with this key (in clear) is kept as a count: its session retired."""
+        query = "SELECT 1 FROM messages WHERE key = :k"
+        return bool(self._rows(query, k=self.hash("message", key)))
 
     # Retention
 
     def strip_bodies(self, before: datetime, dry_run: bool = False) -> int:
         """Remove the stored body and envelope of messages sent (or skipped) before `before`."""
         where = (
-            "state IN (?, ?) AND COALESCE(sent_at, created_at) < ?"
-            " AND (body_id != '' OR envelope != '{}')"
+            "state IN (:sent, :skipped) AND COALESCE(sent_at, created_at) < :before"
+            " AND (body_id <> '' OR envelope <> '{}')"
         )
-        args = (SENT, SKIPPED, before.astimezone(UTC).isoformat())
+        args = {"sent": SENT, "skipped": SKIPPED, "before": before.astimezone(UTC).isoformat()}
         if dry_run:
-            return int(
-                self.db.execute(f"SELECT count(*) FROM messages WHERE {where}", args).fetchone()[0]
-            )
-        with _transaction(self.db) as db:
-            count = db.execute(
-                f"UPDATE messages SET body_id = '', envelope = '{{}}' WHERE {where}", args
-            ).rowcount
-            db.execute("DELETE FROM bodies WHERE id NOT IN (SELECT body_id FROM messages)")
+            return int(self._rows(f"SELECT count(*) FROM messages WHERE {where}", **args)[0][0])
+        with self._removing() as db:
+            update = text(f"UPDATE messages SET body_id = '', envelope = '{{}}' WHERE {where}")
+            count = db.execute(update, args).rowcount
+            db.execute(text(ORPHAN_BODIES))
         return count
 
     def retire(
@@ -187,117 +232,126 @@ class Privacy:
         """Retire these sessions and keep digest messages decided before a moment as counts."""
         removed = Removed(sessions=list(sessions))
         removed.seats = self._count("seats", sessions)
-        removed.messages = self._count("messages", sessions, f" AND key {NOT_HASHED}")
-        cutoff = digests_before.astimezone(UTC).isoformat()
-        digests = f"kind = 'digest' AND created_at < ? AND key {NOT_HASHED}"
-        removed.messages += self.db.execute(
-            f"SELECT count(*) FROM messages WHERE {digests}", (cutoff,)
-        ).fetchone()[0]
+        removed.messages = self._count("messages", sessions, f" AND {NOT_HASHED}")
+        digests = {"cutoff": digests_before.astimezone(UTC).isoformat(), "hashed": HASHED}
+        digest_messages = f"kind = 'digest' AND created_at < :cutoff AND {NOT_HASHED}"
+        query = f"SELECT count(*) FROM messages WHERE {digest_messages}"
+        removed.messages += int(self._rows(query, **digests)[0][0])
         if dry_run or not removed:
             return removed
-        self._with_hashes()
-        states = (*OPEN_STATES, SKIPPED)
-        with _transaction(self.db) as db:
+        with self._removing() as db:
             for event_id in sessions:
-                self._retire_one(db, event_id, now, states)
+                self._retire_one(db, event_id, now)
             db.execute(
-                "DELETE FROM bounces WHERE message_key IN"
-                f" (SELECT key FROM messages WHERE {digests})",
-                (cutoff,),
+                text(
+                    "DELETE FROM bounces WHERE message_key IN"
+                    f" (SELECT key FROM messages WHERE {digest_messages})"
+                ),
+                digests,
             )
-            db.execute(f"UPDATE messages SET {AS_COUNT} WHERE {digests}", (*states, cutoff))
+            self._keep_as_counts(db, digest_messages, digests)
             removed.other = self._orphan_tokens(db)
-            db.execute("DELETE FROM bodies WHERE id NOT IN (SELECT body_id FROM messages)")
+            db.execute(text(ORPHAN_BODIES))
+        self._kept_bindings = None
         return removed
 
-    def _retire_one(
-        self, db: sqlite3.Connection, event_id: str, now: datetime, states: tuple[str, ...]
-    ) -> None:
-        seats = dict(
-            db.execute(
-                "SELECT status, count(*) FROM seats WHERE event_id = ? GROUP BY status",
-                (event_id,),
-            ).fetchall()
+    def _retire_one(self, db: Connection, event_id: str, now: datetime) -> None:
+        where = {"e": event_id}
+        counted = db.execute(
+            text("SELECT status, count(*) FROM seats WHERE event_id = :e GROUP BY status"), where
         )
-        db.execute(
-            "INSERT OR IGNORE INTO kept_bindings SELECT keyed('binding', stamp || char(0) ||"
-            " email), event_id FROM bindings WHERE event_id = ?",
-            (event_id,),
-        )
-        (messages,) = db.execute(
-            "SELECT count(*) FROM messages WHERE event_id = ?", (event_id,)
-        ).fetchone()
+        seats = {status: int(n) for status, n in counted}
+        bindings = db.execute(
+            text("SELECT stamp, email FROM bindings WHERE event_id = :e"), where
+        ).all()
+        for chunk in _chunks(bindings):
+            kept = [
+                {"hash": self.hash("binding", f"{stamp}\0{email}"), "event_id": event_id}
+                for stamp, email in chunk
+            ]
+            db.execute(self.backend.insert(schema.kept_bindings).on_conflict_do_nothing(), kept)
+        query = text("SELECT count(*) FROM messages WHERE event_id = :e")
+        messages = int(db.execute(query, where).scalar_one())
         db.execute(  # a bounce names the message and the address: it goes with them
-            "DELETE FROM bounces WHERE message_key IN"
-            " (SELECT key FROM messages WHERE event_id = ?)",
-            (event_id,),
-        )
-        db.execute(
-            f"UPDATE messages SET {AS_COUNT} WHERE event_id = ? AND key {NOT_HASHED}",
-            (*states, event_id),
-        )
-        for table in ("bindings", "seats", "seat_tokens", "requests"):
-            db.execute(f"DELETE FROM {table} WHERE event_id = ?", (event_id,))
-        db.execute(
-            "INSERT OR REPLACE INTO retired_sessions VALUES (?, ?, ?, ?)",
-            (
-                event_id,
-                now.astimezone(UTC).isoformat(),
-                json.dumps(seats, sort_keys=True),
-                messages,
+            text(
+                "DELETE FROM bounces WHERE message_key IN"
+                " (SELECT key FROM messages WHERE event_id = :e)"
             ),
+            where,
         )
+        self._keep_as_counts(db, "event_id = :e", {**where, "hashed": HASHED})
+        for table in ("bindings", "seats", "seat_tokens", "requests"):
+            db.execute(text(f"DELETE FROM {table} WHERE event_id = :e"), where)
+        row = {
+            "event_id": event_id,
+            "retired_at": now.astimezone(UTC).isoformat(),
+            "seats": json.dumps(seats, sort_keys=True),
+            "messages": messages,
+        }
+        self._upsert(db, schema.retired_sessions, row, update=True)
+
+    def _keep_as_counts(self, db: Connection, where: str, params: Mapping[str, object]) -> None:
+        """The messages `where` picks, not yet hashed, kept as counts under keyed hashes."""
+        picked = f"({where}) AND {NOT_HASHED}"
+        # On a shared ledger, a sender that holds one of these rows finishes with it first.
+        lock = self.backend.lock_own_rows
+        query = text(f"SELECT key, email FROM messages WHERE {picked}{lock}")
+        rows = db.execute(query, params).all()
+        db.execute(text(f"{AS_COUNT} WHERE {picked}"), {**params, **AS_COUNT_STATES})
+        for chunk in _chunks(rows):
+            hashed = [
+                {
+                    "key": key,
+                    "hashed_key": self.hash("message", key),
+                    "hashed_email": self.hash("email", email),
+                }
+                for key, email in chunk
+            ]
+            db.execute(text(HASHED_KEYS), hashed)
 
     @staticmethod
-    def _orphan_tokens(db: sqlite3.Connection) -> int:
+    def _orphan_tokens(db: Connection) -> int:
         """Older unsubscribe links' (token, address) pairs of addresses mailer no longer holds."""
         return db.execute(
-            "DELETE FROM unsubscribe_tokens WHERE email NOT IN (SELECT email FROM seats)"
-            " AND email NOT IN (SELECT email FROM messages)"
-            " AND email NOT IN (SELECT email FROM suppressions)"
+            text(
+                "DELETE FROM unsubscribe_tokens WHERE email IN (SELECT email FROM"
+                " unsubscribe_tokens EXCEPT SELECT email FROM seats EXCEPT SELECT email FROM"
+                " messages EXCEPT SELECT email FROM suppressions)"
+            )
         ).rowcount
 
     def _count(self, table: str, sessions: list[str], extra: str = "") -> int:
-        total = 0
-        for event_id in sessions:
-            (n,) = self.db.execute(
-                f"SELECT count(*) FROM {table} WHERE event_id = ?{extra}", (event_id,)
-            ).fetchone()
-            total += n
-        return total
+        query = f"SELECT count(*) FROM {table} WHERE event_id = :e{extra}"
+        return sum(int(self._rows(query, e=e, hashed=HASHED)[0][0]) for e in sessions)
 
     def vacuum(self, full: bool = True) -> None:
-        """Empty the write-ahead log, and with `full` rewrite the file without free pages.
+        """Leave no deleted row where the database keeps it; `full` after the larger removals.
 
-        Deleted content is zeroed already (secure_delete); the full rewrite is
-        for the rarer, larger removals (a session retired, a person forgotten).
+        On SQLite: empty the write-ahead log, and with `full` rewrite the file
+        without free pages (deleted content is zeroed already). On PostgreSQL:
+        vacuum the tables that name people.
         """
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        if full:
-            self.db.execute("VACUUM")
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.backend.reclaim(PERSONAL_TABLES, full)
 
     # One person
 
     def holds(self, email: str) -> dict[str, list[dict[str, Any]]]:
         """Everything the ledger holds about one (normalized) address, for `mailer export`."""
-        db = self.db
+        rows = functools.partial(self._rows, m=email)
         seats = [
             {"session": e, "status": s, "position": p, "row": r, "name": n}
-            for e, s, p, r, n in db.execute(
-                "SELECT event_id, status, position, row, name FROM seats WHERE email = ?"
-                " ORDER BY event_id",
-                (email,),
+            for e, s, p, r, n in rows(
+                "SELECT event_id, status, position, row, name FROM seats WHERE email = :m"
+                " ORDER BY event_id"
             )
         ]
         messages = []
-        for key, kind, event_id, state, created, sent, body_id, reason in db.execute(
+        for key, kind, event_id, state, created, sent, body_id, reason in rows(
             "SELECT key, kind, event_id, state, created_at, sent_at, body_id, reason"
-            " FROM messages WHERE email = ? ORDER BY created_at, key",
-            (email,),
+            " FROM messages WHERE email = :m ORDER BY created_at, key"
         ):
-            row = db.execute("SELECT body FROM bodies WHERE id = ?", (body_id,)).fetchone()
-            subject = json.loads(row[0]).get("subject", "") if row else ""
+            body = self._rows("SELECT body FROM bodies WHERE id = :b", b=body_id)
+            subject = json.loads(body[0][0]).get("subject", "") if body else ""
             messages.append(
                 {
                     "key": key,
@@ -312,31 +366,28 @@ class Privacy:
             )
         suppressions = [
             {"reason": r, "since": at}
-            for r, at in db.execute(
-                "SELECT reason, created_at FROM suppressions WHERE email = ? ORDER BY created_at",
-                (email,),
+            for r, at in rows(
+                "SELECT reason, created_at FROM suppressions WHERE email = :m ORDER BY created_at"
             )
         ]
         requests = [
             {"session": e, "kind": k, "at": at, "source": s, "acted_on": a}
-            for e, k, at, s, a in db.execute(
-                "SELECT event_id, kind, at, source, applied_at FROM requests WHERE email = ?"
-                " ORDER BY at",
-                (email,),
+            for e, k, at, s, a in rows(
+                "SELECT event_id, kind, at, source, applied_at FROM requests WHERE email = :m"
+                " ORDER BY at"
             )
         ]
         answers = [
             {"answered_at": stamp, "session": e}
-            for stamp, e in db.execute(
-                "SELECT stamp, event_id FROM bindings WHERE email = ? ORDER BY stamp", (email,)
+            for stamp, e in rows(
+                "SELECT stamp, event_id FROM bindings WHERE email = :m ORDER BY stamp"
             )
         ]
         bounces = [
             {"message": k, "kind": kind, "status": st, "diagnostic": d, "at": at}
-            for k, kind, st, d, at in db.execute(
-                "SELECT message_key, kind, status, diagnostic, at FROM bounces WHERE email = ?"
-                " ORDER BY at",
-                (email,),
+            for k, kind, st, d, at in rows(
+                "SELECT message_key, kind, status, diagnostic, at FROM bounces WHERE email = :m"
+                " ORDER BY at"
             )
         ]
         return {
@@ -352,11 +403,16 @@ class Privacy:
 
     def forget(self, email: str, now: datetime) -> Removed:
         """Delete every row about one address; keep its keyed hash and when it asked."""
-        self._with_hashes()
         removed = Removed()
-        with _transaction(self.db) as db:
-            removed.seats = db.execute("DELETE FROM seats WHERE email = ?", (email,)).rowcount
-            removed.messages = db.execute("DELETE FROM messages WHERE email = ?", (email,)).rowcount
+        forgotten = {"hash": self.hash("email", email), "at": now.astimezone(UTC).isoformat()}
+        with self._removing() as db:
+
+            def delete(table: str) -> int:
+                query = text(f"DELETE FROM {table} WHERE email = :m")
+                return int(db.execute(query, {"m": email}).rowcount)
+
+            removed.seats = delete("seats")
+            removed.messages = delete("messages")
             for table in (
                 "bindings",
                 "seat_tokens",
@@ -365,103 +421,33 @@ class Privacy:
                 "suppressions",
                 "bounces",
             ):
-                removed.other += db.execute(
-                    f"DELETE FROM {table} WHERE email = ?", (email,)
-                ).rowcount
-            db.execute("DELETE FROM bodies WHERE id NOT IN (SELECT body_id FROM messages)")
-            db.execute(
-                "INSERT OR REPLACE INTO forgotten VALUES (?, ?)",
-                (self.hash("email", email), now.astimezone(UTC).isoformat()),
-            )
+                removed.other += delete(table)
+            db.execute(text(ORPHAN_BODIES))
+            self._upsert(db, schema.forgotten, forgotten, update=True)
+        self._forgotten = None
         return removed
 
 
-def on_sqlite(ledger: Ledger) -> bool:
-    """Whether retention and forgetting work on this ledger (for now, only on SQLite)."""
-    return isinstance(getattr(ledger, "backend", None), SqliteBackend)
-
-
-def sqlite_connection(ledger: Ledger) -> sqlite3.Connection:
-    """The SQLite ledger's own connection: retention and forgetting still speak SQLite."""
-    backend = getattr(ledger, "backend", None)
-    if not isinstance(backend, SqliteBackend):
-        raise ConfigError(
-            f"{ledger.where}: forgetting, exporting and retention work only on a SQLite"
-            " ledger for now ([ledger] url = sqlite:///...)"
-        )
-    return backend.raw()
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-PRIVACY_TABLES = ("retired_sessions", "kept_bindings", "forgotten", "forget_requests")
-
-
-def copy_privacy(source: Ledger, target: Ledger) -> Counter[str]:
-    """What a SQLite `source` remembers of forgotten people and retired sessions, into `target`.
-
-    A ledger that cannot hold it (PostgreSQL, for now) is refused while there
-    is something to carry: without it forgotten people would come back.
-    """
-    copied: Counter[str] = Counter()
-    if not on_sqlite(source):
-        return copied
-    read = sqlite_connection(source)
-    present = {name for (name,) in read.execute("SELECT name FROM sqlite_master")}
-    held = {
-        table: read.execute(f"SELECT * FROM {table}").fetchall()
-        for table in PRIVACY_TABLES
-        if table in present
-    }
-    if not any(held.values()):
-        return copied
-    if not on_sqlite(target):
-        raise LedgerError(
-            f"{source.where} remembers forgotten people and retired sessions, which"
-            f" {target.where} cannot hold yet (only a SQLite ledger can): not migrated"
-        )
-    write = sqlite_connection(target)
-    write.executescript(SCHEMA)
-    with _transaction(write) as db:
-        for table, rows in held.items():
-            if rows:
-                marks = ", ".join("?" * len(rows[0]))
-                db.executemany(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", rows)
-                copied[table] = len(rows)
-    return copied
+def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 def ask_to_forget(ledger: Ledger, token: str, at: datetime) -> None:
     """Keep a "forget me" answered on `mailer serve` (its sealed token) for the next run."""
-    db = sqlite_connection(ledger)
-    db.executescript(SCHEMA)
-    db.execute(
-        "INSERT OR IGNORE INTO forget_requests VALUES (?, ?)",
-        (token, at.astimezone(UTC).isoformat()),
-    )
+    sql = sql_ledger(ledger)
+    row = {"token": token, "at": at.astimezone(UTC).isoformat()}
+    with sql.transaction() as db:
+        db.execute(sql.backend.insert(schema.forget_requests).on_conflict_do_nothing(), row)
 
 
 def forget_requests(ledger: Ledger) -> list[tuple[str, datetime]]:
     """(token, when) of every "forget me" waiting, oldest first."""
-    db = sqlite_connection(ledger)
-    db.executescript(SCHEMA)
-    rows = db.execute("SELECT token, at FROM forget_requests ORDER BY at").fetchall()
-    return [(token, datetime.fromisoformat(at)) for token, at in rows]
+    with sql_ledger(ledger).engine.connect() as db:
+        rows = db.execute(text("SELECT token, at FROM forget_requests ORDER BY at, token"))
+        return [(token, datetime.fromisoformat(at)) for token, at in rows]
 
 
 def drop_forget_request(ledger: Ledger, token: str) -> None:
-    sqlite_connection(ledger).execute("DELETE FROM forget_requests WHERE token = ?", (token,))
-
-
-def secure(ledger: Ledger) -> None:
-    """Deleted content is overwritten with zeros in this connection from now on."""
-    sqlite_connection(ledger).execute("PRAGMA secure_delete = ON")
+    with sql_ledger(ledger).transaction() as db:
+        db.execute(text("DELETE FROM forget_requests WHERE token = :t"), {"t": token})

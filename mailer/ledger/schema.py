@@ -171,6 +171,24 @@ job_runs = Table(
     _int("ok"),
     _text("summary"),
 )
+# What retention and forgetting keep (mailer.ledger.privacy): counts and keyed hashes only.
+retired_sessions = Table(  # a session whose people left the ledger, and its counts
+    "retired_sessions",
+    METADATA,
+    _text("event_id", primary_key=True),
+    _text("retired_at"),
+    _text("seats"),  # {status: count}, as JSON
+    _int("messages"),
+)
+kept_bindings = Table(  # which session a retired session's form answer belonged to
+    "kept_bindings", METADATA, _text("hash", primary_key=True), _text("event_id")
+)
+forgotten = Table(  # an address that asked to be forgotten, and when
+    "forgotten", METADATA, _text("hash", primary_key=True), _text("at")
+)
+forget_requests = Table(  # a "forget me" answered on `mailer serve`, for the next run
+    "forget_requests", METADATA, _text("token", primary_key=True), _text("at")
+)
 
 
 @dataclass(frozen=True)
@@ -232,5 +250,7 @@ STEPS: tuple[Step, ...] = (
             "ALTER TABLE events ADD COLUMN titles TEXT NOT NULL DEFAULT '{}'",
         ),
     ),
+    # A SQLite ledger may hold these tables already, made as they were first needed.
+    Step(9, "what retention and forgetting keep: retired sessions, keyed hashes, requests", ()),
 )
 SCHEMA_VERSION = STEPS[-1].version

@@ -11,7 +11,7 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,21 +40,6 @@ class SqliteBackend:
         )
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
-        self._raw: sqlite3.Connection | None = None
-
-    def raw(self) -> sqlite3.Connection:
-        """A plain sqlite3 connection to the same file, for mailer.ledger.privacy.
-
-        Deleted content is overwritten with zeros on it (secure_delete); it
-        commits by itself unless the caller says BEGIN.
-        """
-        if self._raw is None:
-            self._raw = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            self._raw.execute("PRAGMA journal_mode=WAL")
-            self._raw.execute("PRAGMA secure_delete = ON")
-        return self._raw
 
     def insert(self, table: Table) -> Insert:
         return insert(table)
@@ -90,10 +75,24 @@ class SqliteBackend:
         finally:
             os.close(fd)
 
+    def zero_deleted(self, db: Connection) -> None:
+        """Deleted content is overwritten with zeros on this connection from now on."""
+        db.exec_driver_sql("PRAGMA secure_delete = ON")
+
+    def reclaim(self, tables: Sequence[str], full: bool) -> None:
+        """Empty the write-ahead log, and with `full` rewrite the file without free pages.
+
+        The whole file, whichever `tables` changed: VACUUM rewrites it at once.
+        """
+        with self.engine.connect() as db:
+            raw = db.connection.driver_connection  # VACUUM cannot run inside BEGIN
+            assert raw is not None
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if full:
+                raw.execute("VACUUM")
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
         self.engine.dispose()
 
 

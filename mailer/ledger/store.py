@@ -130,6 +130,15 @@ class Backend(Protocol):
 
     def run_lock(self, timeout: float) -> AbstractContextManager[None]: ...
 
+    def zero_deleted(self, db: Connection) -> None:
+        """Have this transaction's connection overwrite what it deletes, where the database can."""
+
+    def reclaim(self, tables: Sequence[str], full: bool) -> None:
+        """Clear deleted rows from where the database still keeps them (free space, its log).
+
+        `full` after the larger removals; run outside any transaction.
+        """
+
     def close(self) -> None: ...
 
 

@@ -30,7 +30,7 @@ from mailer.core.errors import ConfigError
 from mailer.core.redact import mask, redact
 from mailer.core.tokens import address_in, token_matches
 from mailer.ledger import Ledger
-from mailer.ledger.privacy import ask_to_forget, on_sqlite
+from mailer.ledger.privacy import ask_to_forget
 from mailer.mail.speech import ENGLISH, Speech
 from mailer.settings.event_key import load_event_key
 from mailer.web import healthz, seat_pages
@@ -238,14 +238,7 @@ def create_app(
         email = address_in(secret, token)
         if email is None:
             return refusal()
-        ledger = ledgers.get()
-        if not on_sqlite(ledger):  # forgetting works only on a SQLite ledger for now
-            return page(
-                "Please write to us",
-                f"<p>This page cannot take the request yet: please write to {escape(org_name)}"
-                " and ask to be forgotten.</p>",
-            )
-        ask_to_forget(ledger, token, clock())
+        ask_to_forget(ledgers.get(), token, clock())
         return page(
             "You will be forgotten",
             f"<p>Within minutes, {escape(mask(email))} leaves {escape(org_name)}'s mailer: "
