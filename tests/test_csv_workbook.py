@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from mailer.core.errors import MissingColumnError
@@ -114,6 +117,27 @@ def test_a_file_in_windows_1252_is_read_as_such(tmp_path):
     (tmp_path / "signups.csv").write_bytes("Name\nJos\xe9\n".encode("latin-1"))
 
     assert CsvWorkbook(tmp_path).read(["signups"])["signups"].rows == [["José"]]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("separator", [",", ";", "\t"])
+def test_a_file_without_quotes_reads_as_the_csv_module_reads_it(tmp_path, newline, separator):
+    lines = [
+        "email,name,event",
+        "ann@example.org,Ann,e1",
+        "",
+        "bob@example.org,,e2,",
+        "cy@example.org,Cy,e1,a fourth cell",
+        " dee@example.org , Dee\\ ,e3",
+    ]
+    text = newline.join(line.replace(",", separator) for line in lines) + newline
+    (tmp_path / "signups.csv").write_text(text, newline="")
+
+    table = CsvWorkbook(tmp_path).read(["signups"])["signups"]
+
+    read_by_csv = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
+    assert [table.header, *table.rows] == read_by_csv
+    assert set(table.broken) == {5}  # the row whose fourth cell holds something
 
 
 @pytest.mark.parametrize(

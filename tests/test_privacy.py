@@ -162,6 +162,35 @@ def test_message_bodies_go_after_thirty_days_and_the_seats_stay(site):
     assert sum(seat["status"] == "confirmed" for seat in event["seats"]) == 12
 
 
+def test_an_outbox_left_as_it_was_loses_each_message_when_it_is_due(site):
+    through_the_session(site)
+    sent = site.sent()
+    for days in (10, 20):  # the second run finds the outbox as the first left it
+        result = site.mailer("run", "signups", now=START + timedelta(days=days))
+        assert "Retention: nothing to remove" in result.output
+    assert site.sent() == sent
+
+    result = site.mailer("run", "signups", now=NOW + timedelta(days=30, hours=1))
+
+    assert "Retention: removed" in result.output
+    kept = site.sent()
+    assert kept and {m["kind"] for m in kept} <= {"reminder", "digest"}
+    assert {m["kind"] for m in sent} - {m["kind"] for m in kept} >= {"confirmation"}
+
+
+def test_a_session_retired_leaves_the_outbox_though_its_bodies_may_stay(site):
+    text = site.config.read_text().replace('keep_bodies = "30 days"', 'keep_bodies = "400 days"')
+    site.config.write_text(text)
+    through_the_session(site)
+    site.mailer("run", "signups", now=START + timedelta(days=10))  # nothing due
+    people = addresses(site)
+
+    result = site.mailer("run", "signups", now=LATER)
+
+    assert "the people of 1 past session" in result.output
+    assert found_in(outbox_bytes(site), people) == set()
+
+
 def test_privacy_settings_are_checked_like_every_other(site):
     text = site.config.read_text().replace('keep_bodies = "30 days"', 'keep_bodies = "forever"')
     site.config.write_text(text)

@@ -19,7 +19,7 @@ from test_unsubscribe import path_of, suppressed, unsubscribe_link, with_public_
 
 from mailer.core.tokens import load_secret
 from mailer.ledger import open_ledger
-from mailer.ledger.store import SqlLedger
+from mailer.ledger.sqlite_ledger import SqliteLedger
 from mailer.web.app import FORM_LIMIT, create_app
 from mailer.web.server import create_server
 
@@ -202,10 +202,11 @@ def test_a_made_up_seat_token_is_found_by_index_not_by_a_scan(web):
             statements.append((statement, tuple(parameters)))
 
     with open_ledger(settings.ledger.path) as ledger:
-        assert isinstance(ledger, SqlLedger)
-        event.listen(ledger.engine, "before_cursor_execute", seen)
+        assert isinstance(ledger, SqliteLedger)
+        store = ledger.store  # the seat links are looked up through SQLAlchemy
+        event.listen(store.engine, "before_cursor_execute", seen)
         found = ledger.seat_for_token(secret, "A" * 32)
-        event.remove(ledger.engine, "before_cursor_execute", seen)
+        event.remove(store.engine, "before_cursor_execute", seen)
     with closing(sqlite3.connect(settings.ledger.path)) as db:
         plans = [
             detail

@@ -10,7 +10,7 @@ import json
 import logging
 import signal
 from collections import Counter
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from mailer.mail.message import OutgoingMessage
+    from mailer.sending.transports.memory import MemoryTransport
     from mailer.settings import config
     from mailer.tools import checks
 
@@ -232,7 +233,6 @@ def run(
     """
     from mailer.cli.progress import SendProgress
     from mailer.core.moments import describe_gap, far_from_clock
-    from mailer.jobs.dry_run import dry_run as scratch
     from mailer.jobs.runner import run_jobs
     from mailer.settings import config
     from mailer.site import Site
@@ -259,7 +259,14 @@ def run(
         )
     site = Site.from_settings(settings)
     failed = []
-    with scratch(site) if dry_run else nullcontext((site, None)) as (used, memory):
+    where: AbstractContextManager[tuple[Site, MemoryTransport | None]]
+    if dry_run:
+        from mailer.jobs.dry_run import dry_run as scratch
+
+        where = scratch(site)
+    else:
+        where = nullcontext((site, None))
+    with where as (used, memory):
         if dry_run:
             console.print(
                 f"Dry run as of {moment:%a %b %d %H:%M %Z}: nothing is written, sent or used up.",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 SMALL = 50  # sends shorter than this finish before a bar would help
 
@@ -49,6 +50,9 @@ class SendProgress:
 
     def _bar(self, done: int, total: int) -> None:
         if self.bar is None:
+            # Imported when a bar is first drawn: most runs send nothing.
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
             self.bar = Progress(
                 TextColumn("sending"), BarColumn(), MofNCompleteColumn(), console=self.console
             )

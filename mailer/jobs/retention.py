@@ -102,7 +102,8 @@ def run_retention(
     except ConfigError as err:
         report.warnings.append(f"past sessions kept: keyed hashes need the secret ({err})")
     report.removed.bodies = bodies
-    report.outbox_files = prune_outbox(site, ledger, privacy, bodies_before, dry_run)
+    hashed_now = bool(report.removed.sessions or report.removed.messages)
+    report.outbox_files = prune_outbox(site, ledger, privacy, bodies_before, dry_run, hashed_now)
     removed = report.removed
     if not dry_run and removed:
         privacy.vacuum(full=bool(removed.sessions or removed.messages))
@@ -110,19 +111,38 @@ def run_retention(
 
 
 def prune_outbox(
-    site: Site, ledger: Ledger, privacy: Privacy, before: datetime, dry_run: bool
+    site: Site,
+    ledger: Ledger,
+    privacy: Privacy,
+    before: datetime,
+    dry_run: bool,
+    hashed_now: bool,
 ) -> int:
-    """Outbox messages sent before `before`, or of retired sessions or forgotten people."""
+    """Outbox messages sent before `before`, or of retired sessions or forgotten people.
+
+    A prune remembers the index file it left and its oldest message: while the
+    index is that file, that message is not due and no key became a keyed hash
+    just now (a session retired), no message in it is due (forgetting a person
+    rewrites the index), and the outbox is not read again.
+    """
     settings = site.settings
     if settings.transport.backend != "outbox":
         return 0
+    folder = str(settings.transport.path)
+    kept = privacy.outbox_kept(folder)
+    if not hashed_now and kept and kept[0] == outbox.index_file(folder) and kept[1] >= before:
+        return 0
     cutoff = before.astimezone(UTC).isoformat()
     any_hashed = privacy.any_kept_as_count()
+    oldest: list[datetime] = []  # when each message kept was sent, or its file written
 
     def drop(entry: dict[str, str], eml: Path) -> bool:
         at = privacy.message_time(entry["key"])
         if at is not None:
-            return at < cutoff
+            if at < cutoff:
+                return True
+            oldest.append(datetime.fromisoformat(at))
+            return False
         if any_hashed and privacy.kept_as_count(entry["key"]):
             return True  # its session was retired
         if privacy.forgotten_at(normalize_email(entry.get("to", ""))) is not None:
@@ -131,9 +151,15 @@ def prune_outbox(
             written = datetime.fromtimestamp(os.stat(eml).st_mtime, UTC)
         except OSError:
             return True
-        return written < before
+        if written < before:
+            return True
+        oldest.append(written)
+        return False
 
-    return outbox.prune(settings.transport.path, drop, dry_run)
+    dropped = outbox.prune(settings.transport.path, drop, dry_run)
+    if not dry_run:
+        privacy.keep_outbox(folder, outbox.index_file(folder), min(oldest, default=None))
+    return dropped
 
 
 def forget_outbox(site: Site, email: str) -> int:

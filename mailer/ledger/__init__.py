@@ -2,23 +2,27 @@
 
 `open_ledger(settings)` is the one way in: it reads `[ledger] url`, picks the
 backend (`sqlite`, the embedded default, or `postgresql`), migrates the schema
-(`schema`) and returns a `Ledger` (`protocols`); every query lives in `store`,
-and those of retention and forgetting in `privacy`. A new backend is one module
+(`schema`) and returns a `Ledger` (`protocols`); every write lives in `store`,
+and those of retention and forgetting in `privacy`. On SQLite the reads
+`mailer status` and an unchanged run make go through the stdlib sqlite3
+(`sqlite_ledger`), so neither imports SQLAlchemy. A new backend is one module
 with a `Backend` and a line in `open_ledger`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
+from typing import TYPE_CHECKING
 
 from mailer.core.durations import seconds
 from mailer.core.env_secrets import LEDGER_PASSWORD, read_secret
 from mailer.core.errors import ConfigError
-from mailer.ledger.protocols import Ledger
-from mailer.ledger.store import DEFAULT_LEASE, Backend, SqlLedger
+from mailer.ledger.protocols import Ledger, Reads
+from mailer.ledger.records import DEFAULT_LEASE
 from mailer.settings.config import POSTGRES_URLS, SQLITE_URL, Settings
+
+if TYPE_CHECKING:
+    from mailer.ledger.store import Backend
 
 
 def open_ledger(where: Settings | str | Path, lease: float | None = None) -> Ledger:
@@ -28,15 +32,22 @@ def open_ledger(where: Settings | str | Path, lease: float | None = None) -> Led
         lease = seconds(where.ledger.lease) if lease is None else lease
     else:
         url = where if isinstance(where, str) else SQLITE_URL + str(where)
-    return SqlLedger(backend_for(url), DEFAULT_LEASE if lease is None else lease)
+    lease = DEFAULT_LEASE if lease is None else lease
+    if url.startswith(SQLITE_URL):
+        from mailer.ledger.sqlite_ledger import SqliteLedger
+
+        return SqliteLedger(Path(url.removeprefix(SQLITE_URL)), lease)
+    backend = backend_for(url)
+    from mailer.ledger.store import SqlLedger
+
+    return SqlLedger(backend, lease)
 
 
 def backend_for(url: str) -> Backend:
-    if url.startswith(SQLITE_URL):
-        from mailer.ledger.sqlite import SqliteBackend
-
-        return SqliteBackend(Path(url.removeprefix(SQLITE_URL)))
+    """The backend of a ledger URL other than SQLite's (whose ledger is SqliteLedger)."""
     if url.startswith(POSTGRES_URLS):
+        from sqlalchemy.engine import make_url
+
         from mailer.ledger.postgresql import PostgresBackend
 
         parsed = make_url(url)
@@ -52,4 +63,4 @@ def ledger_password() -> str:
     return read_secret(LEDGER_PASSWORD)
 
 
-__all__ = ["Ledger", "ledger_password", "open_ledger"]
+__all__ = ["Ledger", "Reads", "ledger_password", "open_ledger"]

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
 from mailer.ledger.protocols import Ledger
-from mailer.ledger.store import CHUNK, SqlLedger
+from mailer.ledger.records import CHUNK
+from mailer.ledger.store import store_of
 
 
 def copy_ledger(source: Ledger, target: Ledger) -> Counter[str]:
@@ -24,14 +25,13 @@ def copy_ledger(source: Ledger, target: Ledger) -> Counter[str]:
 
     The caller holds the source's run lock, so no run writes it meanwhile.
     """
-    if not (isinstance(source, SqlLedger) and isinstance(target, SqlLedger)):
-        raise TypeError("copy_ledger copies between ledgers that open_ledger opened")
+    read_from, write_to = store_of(source), store_of(target)
     copied: Counter[str] = Counter()
-    with source.engine.connect() as read, target.transaction() as write:
+    with read_from.engine.connect() as read, write_to.transaction() as write:
         for table in schema.METADATA.sorted_tables:
             if write.execute(select(func.count()).select_from(table)).scalar_one():
                 raise LedgerError(
-                    f"{target.where} already holds {table.name}: migrate into an empty ledger"
+                    f"{write_to.where} already holds {table.name}: migrate into an empty ledger"
                 )
         for table in schema.METADATA.sorted_tables:
             rows = read.execution_options(yield_per=CHUNK).execute(select(table))

@@ -25,17 +25,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, text
-
-import mailer.ledger.schema as schema
 from mailer.core.keyed import MARK, keyed
 from mailer.ledger.protocols import Ledger
-from mailer.ledger.records import PENDING, SENDING, SKIPPED
-from mailer.ledger.store import CHUNK, SqlLedger
+from mailer.ledger.records import CHUNK, PENDING, SENDING, SKIPPED
 from mailer.mail.message import RETRY, SENT, UNKNOWN
 from mailer.rules.binding import Memory
+
+if TYPE_CHECKING:  # SQLAlchemy loads when something is removed, not when a run only reads
+    from sqlalchemy import Connection, Table, TextClause
+
+    from mailer.ledger.store import SqlLedger
 
 OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)  # kept as counts, these become skipped
 NOT_HASHED = "key NOT LIKE :hashed"  # with `HASHED`: a message not yet kept as a count
@@ -106,9 +108,22 @@ class HashedBindings(Mapping[tuple[str, str], str]):
 
 
 def sql_ledger(ledger: Ledger) -> SqlLedger:
-    if not isinstance(ledger, SqlLedger):
-        raise TypeError("retention and forgetting work on ledgers that open_ledger opened")
-    return ledger
+    from mailer.ledger.store import store_of
+
+    return store_of(ledger)
+
+
+def _sql(query: str) -> TextClause:
+    """A statement for the store's connection."""
+    from sqlalchemy import text
+
+    return text(query)
+
+
+def _schema() -> ModuleType:
+    import mailer.ledger.schema as schema
+
+    return schema
 
 
 class Privacy:
@@ -119,8 +134,7 @@ class Privacy:
     """
 
     def __init__(self, ledger: Ledger, secret: Callable[[], str]):
-        self.ledger = sql_ledger(ledger)
-        self.backend = self.ledger.backend
+        self.reads = ledger  # on SQLite, through sqlite3 until something is removed
         self._secret = secret
         self._forgotten: dict[str, str] | None = None  # keyed hash -> when they asked
         self._kept_bindings: dict[str, str] | None = None  # keyed hash -> session
@@ -129,12 +143,20 @@ class Privacy:
     def secret(self) -> str:
         return self._secret()
 
+    @functools.cached_property
+    def ledger(self) -> SqlLedger:
+        """The ledger's store, opened for the first removal."""
+        return sql_ledger(self.reads)
+
+    @property
+    def backend(self) -> Any:
+        return self.ledger.backend
+
     def hash(self, purpose: str, text: str) -> str:
         return keyed(self.secret, purpose, text)
 
     def _rows(self, query: str, **params: object) -> list[Any]:
-        with self.ledger.engine.connect() as db:
-            return list(db.execute(text(query), params))
+        return self.reads.select(query, **params)
 
     @contextmanager
     def _removing(self) -> Iterator[Connection]:
@@ -211,6 +233,27 @@ class Privacy:
 
     # Retention
 
+    def outbox_kept(self, folder: str) -> tuple[str, datetime] | None:
+        """(the index file as it was, the oldest moment among its messages) after the last prune."""
+        rows = self._rows(
+            "SELECT index_file, oldest FROM outbox_kept WHERE folder = :folder", folder=folder
+        )
+        return (rows[0][0], datetime.fromisoformat(rows[0][1])) if rows else None
+
+    def keep_outbox(self, folder: str, index_file: str, oldest: datetime | None) -> None:
+        """What a prune left in an outbox: its index file, and when its oldest message went."""
+        with self.ledger.transaction() as db:
+            db.execute(_sql("DELETE FROM outbox_kept WHERE folder = :folder"), {"folder": folder})
+            if oldest is not None:
+                db.execute(
+                    _sql("INSERT INTO outbox_kept VALUES (:folder, :index_file, :oldest)"),
+                    {
+                        "folder": folder,
+                        "index_file": index_file,
+                        "oldest": oldest.astimezone(UTC).isoformat(),
+                    },
+                )
+
     def strip_bodies(self, before: datetime, dry_run: bool = False) -> int:
         """Remove the stored body and envelope of messages sent (or skipped) before `before`."""
         where = (
@@ -218,12 +261,13 @@ class Privacy:
             " AND (body_id <> '' OR envelope <> '{}')"
         )
         args = {"sent": SENT, "skipped": SKIPPED, "before": before.astimezone(UTC).isoformat()}
-        if dry_run:
-            return int(self._rows(f"SELECT count(*) FROM messages WHERE {where}", **args)[0][0])
+        due = int(self._rows(f"SELECT count(*) FROM messages WHERE {where}", **args)[0][0])
+        if dry_run or not due:
+            return due  # a run with nothing to strip writes nothing
         with self._removing() as db:
-            update = text(f"UPDATE messages SET body_id = '', envelope = '{{}}' WHERE {where}")
+            update = _sql(f"UPDATE messages SET body_id = '', envelope = '{{}}' WHERE {where}")
             count = db.execute(update, args).rowcount
-            db.execute(text(ORPHAN_BODIES))
+            db.execute(_sql(ORPHAN_BODIES))
         return count
 
     def retire(
@@ -243,7 +287,7 @@ class Privacy:
             for event_id in sessions:
                 self._retire_one(db, event_id, now)
             db.execute(
-                text(
+                _sql(
                     "DELETE FROM bounces WHERE message_key IN"
                     f" (SELECT key FROM messages WHERE {digest_messages})"
                 ),
@@ -251,29 +295,29 @@ class Privacy:
             )
             self._keep_as_counts(db, digest_messages, digests)
             removed.other = self._orphan_tokens(db)
-            db.execute(text(ORPHAN_BODIES))
+            db.execute(_sql(ORPHAN_BODIES))
         self._kept_bindings = None
         return removed
 
     def _retire_one(self, db: Connection, event_id: str, now: datetime) -> None:
         where = {"e": event_id}
         counted = db.execute(
-            text("SELECT status, count(*) FROM seats WHERE event_id = :e GROUP BY status"), where
+            _sql("SELECT status, count(*) FROM seats WHERE event_id = :e GROUP BY status"), where
         )
         seats = {status: int(n) for status, n in counted}
         bindings = db.execute(
-            text("SELECT stamp, email FROM bindings WHERE event_id = :e"), where
+            _sql("SELECT stamp, email FROM bindings WHERE event_id = :e"), where
         ).all()
         for chunk in _chunks(bindings):
             kept = [
                 {"hash": self.hash("binding", f"{stamp}\0{email}"), "event_id": event_id}
                 for stamp, email in chunk
             ]
-            db.execute(self.backend.insert(schema.kept_bindings).on_conflict_do_nothing(), kept)
-        query = text("SELECT count(*) FROM messages WHERE event_id = :e")
+            db.execute(self.backend.insert(_schema().kept_bindings).on_conflict_do_nothing(), kept)
+        query = _sql("SELECT count(*) FROM messages WHERE event_id = :e")
         messages = int(db.execute(query, where).scalar_one())
         db.execute(  # a bounce names the message and the address: it goes with them
-            text(
+            _sql(
                 "DELETE FROM bounces WHERE message_key IN"
                 " (SELECT key FROM messages WHERE event_id = :e)"
             ),
@@ -281,23 +325,23 @@ class Privacy:
         )
         self._keep_as_counts(db, "event_id = :e", {**where, "hashed": HASHED})
         for table in ("bindings", "seats", "seat_tokens", "requests"):
-            db.execute(text(f"DELETE FROM {table} WHERE event_id = :e"), where)
+            db.execute(_sql(f"DELETE FROM {table} WHERE event_id = :e"), where)
         row = {
             "event_id": event_id,
             "retired_at": now.astimezone(UTC).isoformat(),
             "seats": json.dumps(seats, sort_keys=True),
             "messages": messages,
         }
-        self._upsert(db, schema.retired_sessions, row, update=True)
+        self._upsert(db, _schema().retired_sessions, row, update=True)
 
     def _keep_as_counts(self, db: Connection, where: str, params: Mapping[str, object]) -> None:
         """The messages `where` picks, not yet hashed, kept as counts under keyed hashes."""
         picked = f"({where}) AND {NOT_HASHED}"
         # On a shared ledger, a sender that holds one of these rows finishes with it first.
         lock = self.backend.lock_own_rows
-        query = text(f"SELECT key, email FROM messages WHERE {picked}{lock}")
+        query = _sql(f"SELECT key, email FROM messages WHERE {picked}{lock}")
         rows = db.execute(query, params).all()
-        db.execute(text(f"{AS_COUNT} WHERE {picked}"), {**params, **AS_COUNT_STATES})
+        db.execute(_sql(f"{AS_COUNT} WHERE {picked}"), {**params, **AS_COUNT_STATES})
         for chunk in _chunks(rows):
             hashed = [
                 {
@@ -307,13 +351,13 @@ class Privacy:
                 }
                 for key, email in chunk
             ]
-            db.execute(text(HASHED_KEYS), hashed)
+            db.execute(_sql(HASHED_KEYS), hashed)
 
     @staticmethod
     def _orphan_tokens(db: Connection) -> int:
         """Older unsubscribe links' (token, address) pairs of addresses mailer no longer holds."""
         return db.execute(
-            text(
+            _sql(
                 "DELETE FROM unsubscribe_tokens WHERE email IN (SELECT email FROM"
                 " unsubscribe_tokens EXCEPT SELECT email FROM seats EXCEPT SELECT email FROM"
                 " messages EXCEPT SELECT email FROM suppressions)"
@@ -408,7 +452,7 @@ class Privacy:
         with self._removing() as db:
 
             def delete(table: str) -> int:
-                query = text(f"DELETE FROM {table} WHERE email = :m")
+                query = _sql(f"DELETE FROM {table} WHERE email = :m")
                 return int(db.execute(query, {"m": email}).rowcount)
 
             removed.seats = delete("seats")
@@ -422,8 +466,8 @@ class Privacy:
                 "bounces",
             ):
                 removed.other += delete(table)
-            db.execute(text(ORPHAN_BODIES))
-            self._upsert(db, schema.forgotten, forgotten, update=True)
+            db.execute(_sql(ORPHAN_BODIES))
+            self._upsert(db, _schema().forgotten, forgotten, update=True)
         self._forgotten = None
         return removed
 
@@ -438,16 +482,15 @@ def ask_to_forget(ledger: Ledger, token: str, at: datetime) -> None:
     sql = sql_ledger(ledger)
     row = {"token": token, "at": at.astimezone(UTC).isoformat()}
     with sql.transaction() as db:
-        db.execute(sql.backend.insert(schema.forget_requests).on_conflict_do_nothing(), row)
+        db.execute(sql.backend.insert(_schema().forget_requests).on_conflict_do_nothing(), row)
 
 
 def forget_requests(ledger: Ledger) -> list[tuple[str, datetime]]:
     """(token, when) of every "forget me" waiting, oldest first."""
-    with sql_ledger(ledger).engine.connect() as db:
-        rows = db.execute(text("SELECT token, at FROM forget_requests ORDER BY at, token"))
-        return [(token, datetime.fromisoformat(at)) for token, at in rows]
+    rows = ledger.select("SELECT token, at FROM forget_requests ORDER BY at, token")
+    return [(token, datetime.fromisoformat(at)) for token, at in rows]
 
 
 def drop_forget_request(ledger: Ledger, token: str) -> None:
     with sql_ledger(ledger).transaction() as db:
-        db.execute(text("DELETE FROM forget_requests WHERE token = :t"), {"t": token})
+        db.execute(_sql("DELETE FROM forget_requests WHERE token = :t"), {"t": token})

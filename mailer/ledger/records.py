@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-from mailer.mail.message import FAILED, RETRY, SENT, UNKNOWN, Draft
-from mailer.rules.adoption import Adopted
+from mailer.mail.message import FAILED, RETRY, SENT, UNKNOWN
+from mailer.model import Event
 from mailer.rules.changes import StoredEvent
+
+if TYPE_CHECKING:
+    from mailer.mail.message import Draft
+    from mailer.rules.adoption import Adopted
 
 PENDING = "pending"
 # Committed before a message is handed to the transport; one still there when its
 # holder is gone (the run was killed, its lease ran out) becomes UNKNOWN.
 SENDING = "sending"
+CHUNK = 500  # rows per statement when a list of values goes into an IN (...) or an insert
+DEFAULT_LEASE = 600.0  # seconds a claim holds before another process may call it unknown
 SKIPPED = "skipped"
 BOUNCE = "bounce"
 
@@ -72,6 +81,25 @@ class BounceRow:
     at: str
 
 
+def stored_event(row: Sequence[Any]) -> tuple[str, StoredEvent]:
+    """(id, session) from a row of the events table, its columns in the order created."""
+    event_id, title, label, starts, ends, zone, capacity, join, signup, status = row[:10]
+    event = Event(
+        id=event_id,
+        title=title,
+        label=label,
+        starts_at=datetime.fromisoformat(starts).astimezone(ZoneInfo(zone)),
+        ends_at=datetime.fromisoformat(ends).astimezone(ZoneInfo(zone)),
+        timezone=zone,
+        capacity=capacity,
+        join_url=join,
+        signup_url=signup,
+        status=status,
+        titles=tuple(sorted(json.loads(row[12] or "{}").items())),
+    )
+    return event_id, StoredEvent(event, row[10], missing=bool(row[11]))
+
+
 __all__ = [
     "BOUNCE",
     "FAILED",
@@ -85,4 +113,5 @@ __all__ = [
     "Decisions",
     "MessageRow",
     "SeatRow",
+    "stored_event",
 ]

@@ -7,20 +7,15 @@ IMMEDIATE, so a writer waits for another instead of failing half-way.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import sqlite3
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import Insert, insert
 
-from mailer.core.errors import LockedError
-from mailer.core.files import private_folder
+from mailer.ledger.sqlite_file import SqliteFile, use_wal
 
 
 class SqliteBackend:
@@ -28,13 +23,10 @@ class SqliteBackend:
     lock_rows = ""  # BEGIN IMMEDIATE already keeps every other writer out
     lock_own_rows = ""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    def __init__(self, file: SqliteFile | Path):
+        self.file = file if isinstance(file, SqliteFile) else SqliteFile(file)
+        self.path = self.file.path
         self.where = str(self.path)
-        private_folder(self.path.parent)
-        # Addresses and names live here: only the owner may read it (SQLite gives
-        # the -wal and -shm files the same mode).
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self.engine = create_engine(
             f"sqlite:///{self.path}", connect_args={"timeout": 30, "check_same_thread": False}
         )
@@ -53,27 +45,9 @@ class SqliteBackend:
     def hold_for_migration(self, db: Connection) -> None:
         """BEGIN IMMEDIATE has already shut other writers out."""
 
-    @contextmanager
-    def run_lock(self, timeout: float) -> Iterator[None]:
-        """Hold the lock file beside the ledger; wait up to `timeout` seconds for another run."""
-        lock_path = self.path.with_suffix(".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise LockedError(
-                            f"another mailer run holds {lock_path}; it is still running after "
-                            f"{timeout:g}s (try again later)"
-                        ) from None
-                    time.sleep(0.05)
-            yield
-        finally:
-            os.close(fd)
+    def run_lock(self, timeout: float) -> AbstractContextManager[None]:
+        """Hold the lock file beside the ledger (SqliteFile.run_lock)."""
+        return self.file.run_lock(timeout)
 
     def zero_deleted(self, db: Connection) -> None:
         """Deleted content is overwritten with zeros on this connection from now on."""
@@ -99,27 +73,10 @@ class SqliteBackend:
 def _on_connect(dbapi_connection: Any, _record: object) -> None:
     # The driver's own transaction handling is off: "begin" below says BEGIN itself.
     dbapi_connection.isolation_level = None
-    _use_wal(dbapi_connection)
+    use_wal(dbapi_connection)
     # In WAL mode NORMAL keeps every commit across a killed process; only a power
     # cut may lose the last few marks, which then resend (at least once).
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-
-
-def _use_wal(dbapi_connection: Any, patience: float = 30.0) -> None:
-    """Switch to WAL, waiting for others doing the same on a new ledger.
-
-    SQLite answers "database is locked" at once, without its busy timeout,
-    when another connection is changing the journal mode at that moment.
-    """
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
 
 
 def _on_begin(db: Connection) -> None:

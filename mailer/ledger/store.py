@@ -15,7 +15,6 @@ becomes `unknown`, never sent again blindly.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import socket
@@ -28,7 +27,6 @@ from datetime import UTC, datetime
 from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Table, TextClause, false, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,6 +36,8 @@ from mailer.core.errors import LedgerError
 from mailer.core.redact import redact
 from mailer.ledger.records import (
     BOUNCE,
+    CHUNK,
+    DEFAULT_LEASE,
     FAILED,
     PENDING,
     RETRY,
@@ -48,9 +48,10 @@ from mailer.ledger.records import (
     Decisions,
     MessageRow,
     SeatRow,
+    stored_event,
 )
+from mailer.ledger.state_token import STATE_QUERIES, state_digest
 from mailer.mail.message import Body, Draft, OutgoingMessage, SendResult, priority
-from mailer.model import Event
 from mailer.rules import self_service
 from mailer.rules.binding import Memory
 from mailer.rules.changes import StoredEvent
@@ -58,38 +59,11 @@ from mailer.rules.roster import Previous
 from mailer.rules.schedules import LastRun
 from mailer.rules.self_service import RELEASE, Request, SeatRef
 
-CHUNK = 500  # rows per statement when a list of values goes into an IN (...) or an insert
-DEFAULT_LEASE = 600.0  # seconds a claim holds before another process may call it unknown
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
 READ_WINDOW = 2000  # queued messages read at once from a ledger one process sends from
 
 
 Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
-
-
-# What `state_token` reads: each table whole where it stays small or is the roster, and
-# in sums where it grows with every message, digest and token sent.
-STATE_QUERIES = (
-    "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url, signup_url,"
-    " status, sequence, missing, titles FROM events ORDER BY id",
-    "SELECT event_id, email, status, position, row, address, name, written, language FROM seats"
-    " ORDER BY event_id, email",
-    "SELECT stamp, email, event_id FROM bindings ORDER BY stamp, email",
-    "SELECT name, event_id FROM event_names ORDER BY name",
-    "SELECT sheet_id, event_id FROM aliases ORDER BY sheet_id",
-    "SELECT form, options, accepting FROM forms ORDER BY form",
-    "SELECT count(*), max(added_at) FROM series_events",
-    "SELECT token, event_id, email, kind, at, source, applied_at FROM requests ORDER BY token",
-    "SELECT transport, until, reason FROM pauses ORDER BY transport",
-    "SELECT state, count(*), max(key), max(created_at), max(sent_at), max(tried_at),"
-    " sum(attempts), sum(length(reason)), sum(length(provider_id)) FROM messages"
-    " GROUP BY state ORDER BY state",
-    "SELECT reason, count(*), max(created_at), sum(length(email)) FROM suppressions"
-    " GROUP BY reason ORDER BY reason",
-    "SELECT count(*), max(lookup) FROM seat_tokens",
-    "SELECT count(*), max(token) FROM unsubscribe_tokens",
-    "SELECT count(*), max(decided_at) FROM digests",
-)
 
 
 # A message this process may claim: queued, or claimed with its page and not handed over.
@@ -223,6 +197,14 @@ def _marks(prefix: str, values: Sequence[object]) -> tuple[str, dict[str, object
     return ", ".join(f":{n}" for n in names), dict(zip(names, values, strict=True))
 
 
+def store_of(ledger: object) -> SqlLedger:
+    """The SQLAlchemy store under a ledger `open_ledger` opened (a SqliteLedger opens its own)."""
+    store = getattr(ledger, "store", None)
+    if not isinstance(store, SqlLedger):
+        raise TypeError("this needs a ledger that open_ledger opened")
+    return store
+
+
 class SqlLedger:
     """The ledger on one backend: roster, message queue, suppressions, tokens, requests, runs."""
 
@@ -244,6 +226,11 @@ class SqlLedger:
         except BaseException:
             backend.close()
             raise
+
+    @property
+    def store(self) -> SqlLedger:
+        """The ledger through SQLAlchemy: this one (a SqliteLedger's opens when first asked)."""
+        return self
 
     # -- schema -------------------------------------------------------------
 
@@ -319,6 +306,10 @@ class SqlLedger:
                 yield db
             finally:
                 self._local.db = None
+
+    def select(self, query: str, **params: object) -> list[Any]:
+        """The rows of a read-only query written for every backend, its parameters `:named`."""
+        return self._rows(query, **params)
 
     def _rows(self, query: str, **params: object) -> list[Any]:
         with self._read() as db:
@@ -501,12 +492,8 @@ class SqlLedger:
         Equal whenever nothing was written since, or only what was there already;
         any decision, message, send, suppression, request or pause changes it.
         """
-        digest = hashlib.sha256()
         with self._read() as db:
-            for query in STATE_QUERIES:
-                for row in db.execute(text(query)):
-                    digest.update(repr(tuple(row)).encode("utf-8"))
-        return digest.hexdigest()
+            return state_digest(db.execute(text(query)) for query in STATE_QUERIES)
 
     def fingerprint(self, job: str) -> tuple[str, str] | None:
         """What the last run of `job` that changed nothing decided from (digested), and reported."""
@@ -590,24 +577,7 @@ class SqlLedger:
             "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url,"
             " signup_url, status, sequence, missing, titles FROM events ORDER BY starts_at, id"
         )
-        stored = {}
-        for row in rows:
-            event_id, title, label, starts, ends, zone, capacity, join, signup, status = row[:10]
-            event = Event(
-                id=event_id,
-                title=title,
-                label=label,
-                starts_at=datetime.fromisoformat(starts).astimezone(ZoneInfo(zone)),
-                ends_at=datetime.fromisoformat(ends).astimezone(ZoneInfo(zone)),
-                timezone=zone,
-                capacity=capacity,
-                join_url=join,
-                signup_url=signup,
-                status=status,
-                titles=tuple(sorted(json.loads(row[12] or "{}").items())),
-            )
-            stored[event_id] = StoredEvent(event, row[10], missing=bool(row[11]))
-        return stored
+        return dict(stored_event(row) for row in rows)
 
     # -- the message queue --------------------------------------------------
 

@@ -129,13 +129,17 @@ class CsvWorkbook:
         newline = "\r\n" if "\r\n" in text else "\n"
         lines = list(io.StringIO(text.removeprefix(BOM), newline=""))
         separator = _separator(lines)
-        records, sources = _records(lines, separator)
+        plain = _plain_records(lines, separator)
+        records, sources = (plain, lines) if plain is not None else _records(lines, separator)
         header = records[0] if records else []
+        width = len(header)
         table = Table(tab, header, records[1:], date_order=self.date_order)
         table.broken = {
             number: reason
             for number, values in table.numbered_rows()
-            if (reason := _broken(values, len(header), sources[number - 1]))
+            # a plain file's record is one line of short cells: only too many cells can be wrong
+            if (plain is None or len(values) > width)
+            and (reason := _broken(values, width, sources[number - 1]))
         }
         return _Loaded(table, sources, bom, newline, encoding, separator)
 
@@ -253,6 +257,21 @@ def _records(lines: list[str], separator: str = ",") -> tuple[list[list[str]], l
         sources.append("".join(lines[consumed : reader.line_num]))
         consumed = reader.line_num
     return records, sources
+
+
+def _plain_records(lines: list[str], separator: str) -> list[list[str]] | None:
+    """The records of a file without a quote or a long line, one per line; else None.
+
+    Without quotes the csv module splits each line at the separator and
+    nothing else, so str.split does the same much faster (10,000 rows).
+    """
+    if any('"' in line or len(line) > MAX_FIELD for line in lines):
+        return None
+    records = []
+    for line in lines:
+        text = line.rstrip("\r\n")
+        records.append(text.split(separator) if text else [])
+    return records
 
 
 def _each_record(lines: Iterable[str], separator: str) -> Iterator[list[str]]:

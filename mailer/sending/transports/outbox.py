@@ -20,7 +20,6 @@ from mailer.core.errors import ConfigError
 from mailer.core.files import PRIVATE_FILE, atomic_write, open_private, private_folder
 from mailer.core.redact import ADDRESS, mask
 from mailer.mail.message import SENT, OutgoingMessage, SendResult
-from mailer.mail.mime import message_id, mime_bytes
 from mailer.sending.transports.base import TransportBase
 from mailer.settings.config import Settings
 
@@ -69,6 +68,9 @@ class OutboxTransport(TransportBase):
         self._indexed = None
 
     def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
+        # Imported here: retention reads the outbox on every run, MIME is made only to send.
+        from mailer.mail.mime import message_id, mime_bytes
+
         self.open()
         assert self._indexed is not None
         folder = os.fspath(self.folder)  # names as strings: pathlib interns every one it parses
@@ -109,6 +111,15 @@ def read_index(index: Path) -> set[str]:
         if line.strip():
             keys.add(json.loads(line)["key"])
     return keys
+
+
+def index_file(folder: Path | str) -> str:
+    """Which index file the folder holds, as it stands: any line added or removed changes it."""
+    try:
+        found = os.stat(Path(folder) / INDEX)
+    except FileNotFoundError:
+        return ""
+    return f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}"
 
 
 def prune(folder: Path, drop: Callable[[dict[str, str], Path], bool], dry_run: bool = False) -> int:
