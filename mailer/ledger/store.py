@@ -14,6 +14,7 @@ becomes `unknown`, never sent again blindly.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -27,7 +28,7 @@ from itertools import islice
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, Engine, Table, false, inspect, text
+from sqlalchemy import Connection, Engine, Table, TextClause, false, inspect, text
 
 import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
@@ -58,12 +59,30 @@ from mailer.rules.schedules import LastRun
 from mailer.rules.self_service import RELEASE, Request, SeatRef
 
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
+READ_WINDOW = 2000  # queued messages read at once from a ledger one process sends from
 
 
 if TYPE_CHECKING:  # each backend imports its own dialect: a SQLite site never loads PostgreSQL's
     from sqlalchemy.dialects import postgresql, sqlite
 
     Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
+
+
+# A message this process may claim: queued, or claimed with its page and not handed over.
+_FREE = "(state IN (:p, :r) OR (state = :s AND holder = :h AND tried_at IS NULL))"
+_MARK = text(
+    "UPDATE messages SET state = :state, provider_id = :pid, reason = :reason,"
+    " attempts = attempts + 1, lease_until = NULL,"
+    " sent_at = CASE WHEN :state = 'sent' THEN :at ELSE sent_at END"
+    " WHERE key = :key"
+)
+# An unknown outcome never overwrites what the provider's webhook settled meanwhile.
+_MARK_UNKNOWN = text(str(_MARK.text) + " AND state = 'sending'")
+_SUPPRESS_BOUNCED = text(
+    "INSERT INTO suppressions (email, reason, created_at)"
+    " SELECT email, :reason, :at FROM messages WHERE key = :key"
+    " ON CONFLICT DO NOTHING"
+)
 
 
 class Backend(Protocol):
@@ -166,6 +185,12 @@ def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
     it = iter(values)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+@functools.lru_cache(maxsize=64)
+def _sql(query: str) -> TextClause:
+    """A statement the send loop runs for every message, parsed once."""
+    return text(query)
 
 
 def _insert_new(
@@ -342,7 +367,7 @@ class SqlLedger:
         with self.transaction() as db:
             return db.execute(text(query), params).rowcount
 
-    def _ignore(self, db: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    def _ignore(self, db: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
         """Insert rows whose key is not there yet; leave those that are."""
         for chunk in _chunks(rows):
             db.execute(self.backend.insert(table).on_conflict_do_nothing(), chunk)
@@ -418,7 +443,7 @@ class SqlLedger:
             self._ignore(
                 db,
                 schema.bindings,
-                [{"stamp": s, "email": m, "event_id": e} for s, m, e in decided.bindings],
+                ({"stamp": s, "email": m, "event_id": e} for s, m, e in decided.bindings),
             )
             self._replace(
                 db, schema.event_names, [{"name": n, "event_id": e} for n, e in decided.names]
@@ -501,11 +526,11 @@ class SqlLedger:
         for chunk in _chunks(changed):
             marks, values = _marks("e", chunk)
             db.execute(text(f"DELETE FROM seats WHERE event_id IN ({marks})"), values)
-        rows = [
+        rows = (  # made chunk by chunk: 10,000 seats' dicts at once weigh MBs
             {**dict(zip(columns, row, strict=True)), "place": place}
             for event_id in changed
             for place, row in enumerate(wanted[event_id])
-        ]
+        )
         for chunk in _chunks(rows):
             db.execute(schema.seats.insert(), chunk)
 
@@ -698,7 +723,9 @@ class SqlLedger:
                 "a1": after[1],
                 "a2": after[2],
                 "a3": after[3],
-                "n": batch,
+                # Alone on the ledger, the queue is read in wider windows than it is handed
+                # out in: each read sorts what is left of it, so reads are kept few.
+                "n": batch if self.backend.shared else max(batch, READ_WINDOW),
             }
             if self.backend.shared:
                 rows = self._claim_page(query + self.backend.lock_rows, params)
@@ -708,14 +735,17 @@ class SqlLedger:
                 return
             last = rows[-1]
             after = (last[6], last[4], last[5], last[0])
-            wanted = [b for b in {r[5] for r in rows} if b not in bodies]
+            needed = {r[5] for r in rows}
+            bodies = {b: body for b, body in bodies.items() if b in needed}  # this window's only
+            wanted = [b for b in needed if b not in bodies]
             with self._read() as db:
                 for chunk in _chunks(wanted):
                     marks, values = _marks("b", chunk)
                     found = text(f"SELECT id, body FROM bodies WHERE id IN ({marks})")
                     for body_id, body in db.execute(found, values):
                         bodies[body_id] = Body.from_json(body)
-            yield [self._message(row, bodies) for row in rows]
+            for start in range(0, len(rows), batch):  # filled in (html, text) batch by batch
+                yield [self._message(row, bodies) for row in rows[start : start + batch]]
 
     def _claim_page(self, query: str, params: dict[str, object]) -> list[Any]:
         """Rows no other process holds, now this one's (`sending`, not yet handed over)."""
@@ -777,49 +807,47 @@ class SqlLedger:
         transaction as the suppression look-up, so a suppression written by
         `mailer serve` is either seen here or came after.
         """
-        held: dict[str, str] = {}
-        mine: list[OutgoingMessage] = []
         with self.transaction() as db:
-            free: set[str] = set()
-            for chunk in _chunks([m.key for m in messages]):
-                marks, values = _marks("k", chunk)
-                free.update(
-                    k
-                    for (k,) in db.execute(
-                        text(
-                            f"SELECT key FROM messages WHERE key IN ({marks})"
-                            " AND (state IN (:p, :r) OR (state = :s AND holder = :h"
-                            f" AND tried_at IS NULL)){self.backend.lock_own_rows}"
-                        ),
-                        {**values, "p": PENDING, "r": RETRY, "s": SENDING, "h": self.holder},
-                    )
-                )
-            queued = [m for m in messages if m.key in free]
-            found = self._suppressions_among(db, [m.to_email for m in queued])
-            for m in queued:
+            found = self._suppressions_among(db, [m.to_email for m in messages])
+            kept_back: dict[str, str] = {}
+            for m in messages:
                 reason = found.get(m.to_email.casefold())
                 if reason == BOUNCE or (reason and priority(m.kind) > 0):
-                    held[m.key] = reason
-                else:
-                    mine.append(m)
-            if mark_sending and mine:
-                db.execute(
-                    text(
-                        "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
-                        " lease_until = :lease WHERE key = :key"
-                    ),
-                    [
-                        {
-                            "s": SENDING,
-                            "at": _utc(now),
-                            "h": self.holder,
-                            "lease": self.clock() + self.lease,
-                            "key": m.key,
-                        }
-                        for m in mine
-                    ],
-                )
+                    kept_back[m.key] = reason
+            wanted = [m.key for m in messages if m.key not in kept_back]
+            taken = self._take(db, wanted, now) if mark_sending else self._free(db, wanted)
+            held = {key: kept_back[key] for key in self._free(db, list(kept_back))}
+        mine = [m for m in messages if m.key in taken]
         return held, mine
+
+    def _free(self, db: Connection, keys: Sequence[str]) -> set[str]:
+        """Of these keys, those still queued, or claimed by this process and not handed over."""
+        free: set[str] = set()
+        for chunk in _chunks(keys):
+            marks, values = _marks("k", chunk)
+            query = _sql(
+                f"SELECT key FROM messages WHERE key IN ({marks}) AND {_FREE}"
+                f"{self.backend.lock_own_rows}"
+            )
+            free.update(k for (k,) in db.execute(query, {**values, **self._free_params()}))
+        return free
+
+    def _take(self, db: Connection, keys: Sequence[str], now: datetime) -> set[str]:
+        """Of these keys, the free ones, committed as `sending` by this process with a lease."""
+        taken: set[str] = set()
+        for chunk in _chunks(keys):
+            marks, values = _marks("k", chunk)
+            query = _sql(
+                "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
+                f" lease_until = :lease WHERE key IN ({marks}) AND {_FREE} RETURNING key"
+            )
+            params = {**values, **self._free_params(), "at": _utc(now)}
+            params["lease"] = self.clock() + self.lease
+            taken.update(k for (k,) in db.execute(query, params))
+        return taken
+
+    def _free_params(self) -> dict[str, object]:
+        return {"p": PENDING, "r": RETRY, "s": SENDING, "h": self.holder}
 
     def requeue_untried(self, keys: Iterable[str]) -> None:
         """Messages marked sending that the transport never took (a pause stopped it)."""
@@ -872,33 +900,31 @@ class SqlLedger:
 
         An unknown outcome never overwrites what the provider's webhook settled meanwhile.
         """
+        self.mark_all([result], now)
+
+    def mark_all(self, results: Sequence[SendResult], now: datetime) -> None:
+        """Store several outcomes in one transaction, as `mark` stores each."""
+        if not results:
+            return
         at = _utc(now)
-        only_sending = " AND state = 'sending'" if result.state == UNKNOWN else ""
-        with self.transaction() as db:
-            db.execute(
-                text(
-                    "UPDATE messages SET state = :state, provider_id = :pid, reason = :reason,"
-                    " attempts = attempts + 1, lease_until = NULL,"
-                    " sent_at = CASE WHEN :state = 'sent' THEN :at ELSE sent_at END"
-                    " WHERE key = :key" + only_sending
-                ),
+        rows: dict[bool, list[dict[str, object]]] = {True: [], False: []}
+        for result in results:
+            rows[result.state == UNKNOWN].append(
                 {
                     "state": result.state,
                     "pid": result.provider_id,
                     "reason": result.reason,
                     "at": at,
                     "key": result.key,
-                },
+                }
             )
-            if result.bounced:
-                db.execute(
-                    text(
-                        "INSERT INTO suppressions (email, reason, created_at)"
-                        " SELECT email, :reason, :at FROM messages WHERE key = :key"
-                        " ON CONFLICT DO NOTHING"
-                    ),
-                    {"reason": BOUNCE, "at": at, "key": result.key},
-                )
+        bounced = [{"reason": BOUNCE, "at": at, "key": r.key} for r in results if r.bounced]
+        with self.transaction() as db:
+            for only_sending, params in rows.items():
+                if params:
+                    db.execute(_MARK_UNKNOWN if only_sending else _MARK, params)
+            if bounced:
+                db.execute(_SUPPRESS_BOUNCED, bounced)
 
     def fail(self, key: str, reason: str) -> None:
         """A message the provider took but could not deliver (a bounce it reported later)."""
@@ -1063,7 +1089,7 @@ class SqlLedger:
         found: dict[str, str] = {}
         for chunk in _chunks(sorted({e.casefold() for e in emails})):
             marks, values = _marks("m", chunk)
-            query = text(
+            query = _sql(
                 f"SELECT email, reason FROM suppressions WHERE email IN ({marks})"
                 " ORDER BY CASE WHEN reason = :bounce THEN 1 ELSE 0 END, reason"
             )
