@@ -78,9 +78,9 @@ echo "GET http://127.0.0.1:$port/healthz: 200 ok; its health check passes"
 step "mailer serve: podman stop ends it at once"
 # As the container's first process it gets no default action for SIGTERM: serve handles it,
 # or podman would wait out --time and kill it.
-started=$(date +%s%N)
+stop_began=$(date +%s%N)
 podman stop --time 20 "$serve" >/dev/null
-took_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+took_ms=$(( ($(date +%s%N) - stop_began) / 1000000 ))
 code=$(podman inspect --format '{{.State.ExitCode}}' "$serve")
 [ "$code" = 0 ] || { podman logs "$serve" >&2; fail "mailer serve exited $code on SIGTERM"; }
 [ "$took_ms" -lt 10000 ] || fail "podman stop took ${took_ms} ms: SIGTERM went unheard"
