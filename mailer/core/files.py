@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -49,6 +48,8 @@ def atomic_write(path: Path, data: bytes, durable: bool = True, private: bool = 
         private_folder(path.parent)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # only writers need it; the ledger and status open files
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
