@@ -114,7 +114,7 @@ def _store_state(ledger: SqliteLedger) -> str:
 
 def test_status_does_not_import_sqlalchemy(site: SiteDir) -> None:
     config = str(site.root / "mailer.toml")
-    _mailer("--config", config, "run", "--now", NOW.isoformat(), "--force")
+    assert site.mailer("run").exit_code == 0
     shown, imported = _mailer_modules("--config", config, "status", "--now", NOW.isoformat())
     assert "confirmed" in shown
     assert "sqlalchemy" not in imported
@@ -122,9 +122,9 @@ def test_status_does_not_import_sqlalchemy(site: SiteDir) -> None:
 
 def test_a_signups_run_with_nothing_to_do_does_not_import_sqlalchemy(site: SiteDir) -> None:
     config = str(site.root / "mailer.toml")
-    for minutes in (0, 5):  # the first decides and sends; the second finds nothing changed
-        at = (NOW + timedelta(minutes=minutes)).isoformat()
-        settled = _mailer("--config", config, "run", "signups", "--now", at, "--force")
+    assert site.mailer("run", "signups").exit_code == 0  # decides and sends
+    at = (NOW + timedelta(minutes=5)).isoformat()  # finds nothing changed, and keeps that
+    settled = _mailer("--config", config, "run", "signups", "--now", at, "--force")
     at = (NOW + timedelta(minutes=10)).isoformat()
     shown, imported = _mailer_modules("--config", config, "run", "signups", "--now", at, "--force")
     assert shown.strip() == settled.strip()
