@@ -115,32 +115,66 @@ def row_status(repeat: int) -> dict[str, float]:
     return {"seconds": seconds, "rss": rss}
 
 
-def digest_once(readers: int) -> tuple[float, float]:
-    """A fresh process decides the digest for `readers`; the workbook is made beforehand."""
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
-        shutil.copytree(REPO / "templates", root / "templates")
-        shutil.copytree(REPO / "jobs", root / "jobs")
-        command = [*MAILER, "--config", str(root / "mailer.toml")]
-        timed_process([*command, "init", "--now", NOW.isoformat()])
-        with open(root / "lists" / "subscribers.csv", "w", newline="") as f:
-            out = csv.writer(f)
-            out.writerow(["email", "name", "subscribed_on", "unsubscribed_on"])
-            for i in range(readers):
-                out.writerow([f"reader{i}@example.org", f"Reader {i}", "2026-01-01", ""])
-        out = subprocess.run(
-            [sys.executable, __file__, "--decide-digest", str(root / "mailer.toml")],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=_env(),
-        )
-        figures = json.loads(out.stdout)
-        return figures["seconds"], figures["rss"]
+WEEK = timedelta(days=7)
+# Added in the week after the first digest, so the next slot has news for every reader.
+NEXT_RESOURCE = {
+    "title": "Vicarious resilience: what sustains us",
+    "url": "https://example.org/vicarious-resilience",
+    "category": "Compassion fatigue and vicarious trauma",
+    "description": "A short reading on what keeps helpers going.",
+    "audience": "Providers",
+    "added_on": (NOW + timedelta(days=3)).date().isoformat(),
+}
 
 
-def decide_digest(config_path: Path) -> None:
+def digest_site(root: Path, readers: int) -> Path:
+    """The sample site with `readers` on the Subscribers tab; no digest decided yet."""
+    root.mkdir()
+    shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
+    shutil.copytree(REPO / "templates", root / "templates")
+    shutil.copytree(REPO / "jobs", root / "jobs")
+    config_path = root / "mailer.toml"
+    timed_process([*MAILER, "--config", str(config_path), "init", "--now", NOW.isoformat()])
+    with open(root / "lists" / "subscribers.csv", "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["email", "name", "subscribed_on", "unsubscribed_on"])
+        for i in range(readers):
+            out.writerow([f"reader{i}@example.org", f"Reader {i}", "2026-01-01", ""])
+    return config_path
+
+
+def add_resource(root: Path, row: dict[str, str]) -> None:
+    """One more Resources row, under whatever columns the tab has by now."""
+    path = root / "lists" / "resources.csv"
+    with open(path, newline="") as f:
+        header = next(csv.reader(f))
+    with open(path, "a", newline="") as f:
+        csv.writer(f).writerow([row.get(column, "") for column in header])
+
+
+def digest_process(config_path: Path, now: datetime, readers: int) -> tuple[float, float, float]:
+    """A fresh process decides the digest due at `now`: its wall and CPU seconds, peak RSS."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--decide-digest",
+            str(config_path),
+            "--now",
+            now.isoformat(),
+            "--readers",
+            str(readers),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(),
+    )
+    figures = json.loads(out.stdout)
+    return figures["seconds"], figures["cpu"], figures["rss"]
+
+
+def decide_digest(config_path: Path, now: datetime, readers: int) -> None:
     """In this process: the digest decided (read, render, record every recipient), not sent."""
     start = time.perf_counter()
     from mailer.jobs.runner import run_job
@@ -152,16 +186,49 @@ def decide_digest(config_path: Path) -> None:
     site = Site.from_settings(settings)
     job = next(j for j in config.load_jobs(settings) if j.kind == "digest")
     with open_ledger(settings) as ledger:
-        report = run_job(site, ledger, job, NOW, send=False)
-    assert report.recipients > 0, report
+        report = run_job(site, ledger, job, now, send=False)
+    # Every reader gets this slot's digest: a run that decided nothing measures nothing.
+    assert report.recipients >= readers, report
     seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "rss": rss}))
+    print(json.dumps({"seconds": seconds, "cpu": time.process_time(), "rss": rss}))
 
 
-def row_digest(repeat: int) -> dict[str, float]:
-    seconds, rss = median_of(repeat, lambda: digest_once(100_000))
-    return {"seconds": seconds, "rss": rss}
+def row_digest(repeat: int, readers: int = 100_000) -> dict[str, float]:
+    """The weekly digest into a ledger that holds last week's; also the first, into a new one.
+
+    The first digest into a new (or rebuilt) ledger also derives every
+    reader's older-format link once; the weekly run that follows it is the
+    one that runs most. Each run starts from the same files, copied back.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "site"
+        config_path = digest_site(root, readers)
+        pristine = Path(tmp) / "pristine"
+        shutil.copytree(root / "lists", pristine)
+        first = []
+        for _ in range(repeat):
+            shutil.rmtree(root / "state", ignore_errors=True)
+            shutil.rmtree(root / "lists")
+            shutil.copytree(pristine, root / "lists")
+            first.append(digest_process(config_path, NOW, readers))
+        add_resource(root, NEXT_RESOURCE)
+        decided = Path(tmp) / "decided"
+        shutil.copytree(root, decided)
+        weekly = []
+        for _ in range(repeat):
+            for folder in ("state", "lists"):
+                shutil.rmtree(root / folder)
+                shutil.copytree(decided / folder, root / folder)
+            weekly.append(digest_process(config_path, NOW + WEEK, readers))
+    return {
+        "seconds": statistics.median(s for s, _, _ in weekly),
+        "cpu": statistics.median(c for _, c, _ in weekly),
+        "rss": statistics.median(r for _, _, r in weekly),
+        "first_seconds": statistics.median(s for s, _, _ in first),
+        "first_cpu": statistics.median(c for _, c, _ in first),
+        "first_rss": statistics.median(r for _, _, r in first),
+    }
 
 
 def row_smtp(repeat: int) -> dict[str, float]:
@@ -259,10 +326,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure (median)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"some of {','.join(ROWS)}")
     parser.add_argument("--decide-digest", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--now", type=datetime.fromisoformat, default=NOW, help=argparse.SUPPRESS)
+    parser.add_argument("--readers", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--smtp-once", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.decide_digest:
-        decide_digest(args.decide_digest)
+        decide_digest(args.decide_digest, args.now, args.readers)
         return
     if args.smtp_once:
         smtp_once(args.smtp_once)
@@ -282,10 +351,13 @@ def main() -> None:
         m = row_status(repeat)
         show(line, "`mailer status`", m["seconds"], help_s, 0.12, f"{m['seconds']:.3f} s")
     if "digest" in rows:
-        m = row_digest(max(repeat // 2, 1))
-        what = "digest decided, 100,000 readers (peak RSS < 80 MiB)"
-        figure = f"{m['seconds']:.2f} s, {m['rss']:.0f} MiB"
+        m = row_digest(repeat)
+        what = "weekly digest decided, 100,000 readers (peak RSS < 80 MiB)"
+        figure = f"{m['seconds']:.2f} s (CPU {m['cpu']:.2f}), {m['rss']:.0f} MiB"
         show(line, what, m["seconds"], help_s, 2.0, figure, m["rss"] < 80)
+        what = "  (not judged) first digest into a new ledger, older links derived"
+        figure = f"{m['first_seconds']:.2f} s (CPU {m['first_cpu']:.2f}), {m['first_rss']:.0f} MiB"
+        print(line.format(what, f"{figure}, {m['first_seconds'] / help_s:.1f}x --help", "", ""))
     if "smtp" in rows:
         m = row_smtp(repeat)
         figure = (

@@ -9,7 +9,7 @@ from conftest import NOW, body_text
 from test_emails import read_eml
 
 from mailer.sheet.csv_files import CsvWorkbook
-from mailer.sheet.readers import SubscriberRows
+from mailer.sheet.readers import SubscriberRows, Texts, repeated
 from mailer.sheet.tabs import parse_subscribers
 
 # NOW is Tuesday 2026-11-24; the digest slot is Mondays 09:00 Chicago (15:00 UTC).
@@ -197,3 +197,28 @@ def test_readers_held_field_by_field_are_the_subscribers_parsed(site):
     assert list(held.unsubscribed_rows()) == [s for s in parsed if s.unsubscribed] != []
     assert held.named_languages() == {"", "Spanish"}
     assert list(held_plain) == plain != [] and held_plain.named_languages() == {""}
+
+
+def test_a_reader_listed_twice_gets_one_digest_as_their_first_row_says(site):
+    rows = site.rows("subscribers")
+    daniel = rows[1] = {**rows[1], "language": "Spanish"}
+    rows.append({**daniel, "email": " DANIEL.Reyes@example.org", "name": "Dan", "language": ""})
+    rows.append({**rows[0], "name": "Maya again"})
+    site.write_rows("subscribers", rows)
+
+    result = site.mailer("run")
+
+    assert "3 new resources to 7 people; 7 sent." in result.output
+    theirs = [line for line in site.sent(digests=True) if line["to"] == daniel["email"]]
+    assert len(theirs) == 1
+    assert "Nuevos recursos para usted, Daniel" in digest_text(site, theirs[0])
+
+
+def test_repeated_strings_are_found_among_many_without_a_set_of_them_all():
+    texts = Texts()
+    words = [f"reader{n % 4_000}@example.org" for n in range(4_100)] + ["ünï\ud800", "ünï\ud800"]
+    for word in words:
+        texts.append(word)
+
+    assert list(texts) == words and texts[4_000] == words[4_000] and len(texts) == len(words)
+    assert repeated(texts) == {f"reader{n}@example.org" for n in range(100)} | {"ünï\ud800"}

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from test_same_bytes import normalised
 
 from mailer.core.text import clean_text
-from mailer.mail.message import Attachment, OutgoingMessage
+from mailer.mail.message import Attachment, Body, Draft, OutgoingMessage
 from mailer.mail.mime import KEY_HEADER, WIRE, message_id, mime_bytes, reference
 
 LONG_URL = "https://mail.example.org/unsubscribe/" + "x" * 200
@@ -160,3 +160,49 @@ def test_the_bytes_are_the_stdlib_generators_but_for_the_boundaries(
             attachments=attachments,
         )
         assert normalised(mime_bytes(sent)) == normalised(stdlib_bytes(sent))
+
+
+# Templates as a Body holds them: awkward lines with a person's values to fill in anywhere.
+templates = st.lists(
+    st.one_of(
+        texts,
+        st.text(alphabet=" .=a\té", min_size=60, max_size=240),  # long lines, spaces, dots
+        st.sampled_from(["%%mailer:name%%", "%%mailer:first_name%%", "x" * 75]),
+    ),
+    max_size=8,
+).map("".join)
+values = st.one_of(st.text(max_size=40), st.text(alphabet=" .=\tFrom\r\né", max_size=12))
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=templates, html=templates, name=values, first_name=values)
+def test_a_message_filled_from_a_shared_body_has_the_stdlib_generators_bytes(
+    text, html, name, first_name
+):
+    body = Body("Hello", html, text, "sessions@example.org", "Community Care Network")
+    person = {"name": name, "first_name": first_name}
+    for _ in range(2):  # the second time from the body's template as encoded the first time
+        sent = Draft(
+            "confirmation:ccs:zoe@example.org",
+            "confirmation",
+            "ccs",
+            "zoe@example.org",
+            "Zoë",
+            NOW,
+            body,
+            person,
+        ).message()
+        assert normalised(mime_bytes(sent)) == normalised(stdlib_bytes(sent))
+
+
+def test_a_placeholder_after_a_long_run_of_text_is_encoded_as_the_whole_line_would_be():
+    # Spaces, tabs and dots just before a placeholder encode differently at a line's end.
+    for width in range(60, 160, 3):
+        for before in ("", " ", "   ", ".", " . .", "\t \t ", "    x", "=", "é"):
+            line = "a" * width + before + "%%mailer:name%%" + " tail." * 20
+            body = Body("Hello", line, line + "\n" + line, "s@example.org", "Sessions")
+            for name in ("", "x" * 90):
+                sent = Draft(
+                    "k", "confirmation", "ccs", "z@example.org", "", NOW, body, {"name": name}
+                ).message()
+                assert normalised(mime_bytes(sent)) == normalised(stdlib_bytes(sent))

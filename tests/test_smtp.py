@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import smtplib
 import ssl
 from datetime import datetime, timedelta
 
@@ -13,7 +14,7 @@ from conftest import NOW
 from mail_servers import SmtpServer, SmtpSink
 
 from mailer.ledger import open_ledger
-from mailer.sending.transports.smtp import SmtpTransport
+from mailer.sending.transports.smtp import SmtpTransport, transmit
 from mailer.settings.config import SmtpSettings
 
 BOUNCING = "daniel.reyes@example.org"
@@ -255,3 +256,16 @@ def test_with_holds_one_connection_and_closes_only_what_it_opened():
         with transport:  # still open: the block above left it alone
             assert transport.connections == 2
         transport.close()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"Subject: a\r\n\r\nno dot here\r\n", b".starts\r\n.\r\nmid\r\n..two\r\nend.\r\n"],
+    ids=["without dots", "lines starting with dots"],
+)
+def test_the_message_arrives_as_it_was_whatever_its_lines_start_with(data):
+    sink = SmtpSink()
+    with SmtpServer(sink) as server, smtplib.SMTP("127.0.0.1", server.port) as smtp:
+        transmit(smtp, "sessions@example.org", "zoe@example.org", data)
+
+    assert [m.data for m in sink.received] == [data]

@@ -8,6 +8,7 @@ looser, whatever the process's umask.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -38,28 +39,44 @@ def open_private(path: Path, mode: str = "a") -> IO[str]:
     return os.fdopen(fd, mode, encoding="utf-8")
 
 
-def atomic_write(path: Path, data: bytes, durable: bool = True, private: bool = False) -> None:
+def atomic_write(
+    path: Path | str,
+    data: bytes,
+    durable: bool = True,
+    private: bool = False,
+    in_private: bool = False,
+) -> None:
     """Write a file so that readers see the old or the new content, never half of it.
 
     `durable` also flushes it to disk before the rename, so it survives a power cut.
     `private` makes it 0600 in a 0700 folder; otherwise a file keeps the mode it had.
+    `in_private` says the caller made its folder private already (a file 0600 too). A
+    path may be a plain string: the outbox writes thousands, which pathlib would intern.
     """
-    if private:
-        private_folder(path.parent)
+    folder, name = os.path.split(os.fspath(path))
+    folder = folder or "."
+    if in_private:
+        private = True
+    elif private:
+        private_folder(Path(folder))
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
     import tempfile  # only writers need it; the ledger and status open files
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        if path.exists() and not private:
-            os.chmod(tmp, path.stat().st_mode & 0o777)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if not private and os.path.exists(path):
+            os.chmod(tmp, os.stat(path).st_mode & 0o777)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise

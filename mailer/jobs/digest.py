@@ -13,7 +13,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from mailer.core.text import plural
-from mailer.core.tokens import hmac_token, unsubscribe_token
+from mailer.core.tokens import hmac_token, unsubscribe_sealer
 from mailer.jobs.base import delivered_text
 from mailer.jobs.retention import digest_readers, open_privacy
 from mailer.jobs.subscribers import write_unsubscribes
@@ -31,7 +31,7 @@ from mailer.settings.config import JobSettings
 from mailer.settings.kinds import DigestOptions
 from mailer.settings.languages import spellings
 from mailer.sheet.readers import SubscriberRows
-from mailer.sheet.tabs import each_subscriber, parse_events, parse_resources, parse_signups
+from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, subscriber_fields
 from mailer.sheet.view import Tab
 from mailer.site import Site
 
@@ -237,18 +237,20 @@ def _decide(
             codes[language] = language_of(language, known) or default
         return codes[language]
 
-    def readers_in(code: str) -> Iterator[Recipient]:
-        """This language's readers, made again on each pass: never every recipient at once."""
-        for reader in digest.audience(readers, signups, left):
-            if code_of(reader.language) == code:
-                yield reader
-
     # Which languages have readers: a pass that keeps nothing per reader, and stops once
     # every language the rows name has a reader (at the first reader, on most sites).
     named = {code_of(language) for language in readers.named_languages()}
     named.update(code_of(s.language) for s in signups if s.digest)
+
+    def readers_in(code: str) -> Iterator[Recipient]:
+        """This language's readers, made again on each pass: never every recipient at once."""
+        everyone = digest.audience(readers.recipients(), signups, left, readers.repeated)
+        if named == {code}:  # the only language any row names: every reader's
+            return everyone
+        return (reader for reader in everyone if code_of(reader.language) == code)
+
     languages: set[str] = set()
-    for reader in digest.audience(readers, signups, left):
+    for reader in digest.audience(readers.recipients(), signups, left, readers.repeated):
         languages.add(code_of(reader.language))
         if languages == named:
             break
@@ -306,7 +308,7 @@ def _read(site: Site, problems: list[Problem]) -> tuple[dict[str, Tab], Subscrib
     if "subscribers" not in tables:
         return tables, SubscriberRows()
     tab = tables["subscribers"]
-    return tables, SubscriberRows(each_subscriber(tab.table, tab.columns, problems, rows))
+    return tables, SubscriberRows.parsed(subscriber_fields(tab.table, tab.columns, problems, rows))
 
 
 def _resources(site: Site, tables: dict[str, Tab]) -> tuple[list[Resource], list[Problem]]:
@@ -403,30 +405,33 @@ def _drafts(
     public_url = site.settings.server.public_url.rstrip("/")
     mailbox = site.settings.organization.reply_to or site.settings.organization.sender
     mailto_start = f"mailto:{mailbox}?subject={quote('unsubscribe ')}"
+    unsubscribe_start = f"{public_url}/unsubscribe/"
+    # The mark that opens the page in the reader's language: a token holds no "?" to change it.
+    in_language = with_language(unsubscribe_start, words.code, site)[len(unsubscribe_start) :]
+    forget_start = f"{public_url}/forget/"
     key_start = f"digest:{job.name}:{slot.label}:"
     friend = words.gettext("friend")
     created_at = now.astimezone(UTC)
+    seal = unsubscribe_sealer(secret)
     for recipient in recipients:
-        token = unsubscribe_token(secret, recipient.email)
+        token = seal(recipient.email)
         mailto = mailto_start + token  # a token is URL-safe: base64url and a dot
+        page = unsubscribe_start + token + in_language if public_url else mailto
+        name = recipient.name
         yield Draft(
-            key=key_start + recipient.email,
-            kind="digest",
-            event_id="",
-            to_email=recipient.address,
-            to_name=recipient.name,
-            created_at=created_at,
-            body=body,
-            person={
-                "name": recipient.name,
-                "first_name": recipient.name.split(" ")[0] if recipient.name else friend,
+            key_start + recipient.email,
+            "digest",
+            "",
+            recipient.address,
+            name,
+            created_at,
+            body,
+            {
+                "name": name,
+                "first_name": name.split(" ")[0] if name else friend,
                 "email": recipient.address,
-                "unsubscribe_url": (
-                    with_language(f"{public_url}/unsubscribe/{token}", words.code, site)
-                    if public_url
-                    else mailto
-                ),
+                "unsubscribe_url": page,
                 "unsubscribe_mailto": mailto,
-                "forget_url": f"{public_url}/forget/{token}" if public_url else "",
+                "forget_url": forget_start + token if public_url else "",
             },
         )

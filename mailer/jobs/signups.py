@@ -76,6 +76,10 @@ class Signups:
 
     def record(self, site: Site, ledger: Ledger) -> None:
         self.report.decided = ledger.record(self.decisions)
+        # The ledger holds what was decided now: none of it need stay while messages go out.
+        self.decisions = Decisions()
+        self.planned.drafts.clear()
+        self.planned.seats.clear()
         if self.seat_links:  # the emails carry seat links: index them before they go out
             ledger.index_seat_tokens(site_secret(site.settings))
 
@@ -535,13 +539,15 @@ def _seat_rows(plan: Plan, known: Known, previous: roster.Previous) -> list[Seat
 def _languages(site: Site, tab: Tab, signups: list[Signup]) -> tuple[dict[int, str], list[Problem]]:
     """Each signup row's language (by row); an answer naming none the site has is reported."""
     settings = site.settings
-    spelled = spellings(settings)
+    spelled: dict[str, str] | None = None  # CLDR's names load only if some row names a language
     found: dict[int, str] = {}
     problems = []
     header = tab.columns["language"]
     for signup in signups:
         if not signup.language:
             continue
+        if spelled is None:
+            spelled = spellings(settings)
         code = language_of(signup.language, spelled)
         if code is None:
             reason = unknown_language(settings, signup.language)

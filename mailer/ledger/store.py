@@ -14,6 +14,7 @@ becomes `unknown`, never sent again blindly.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -25,10 +26,9 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from json.encoder import encode_basestring
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, Engine, Table, false, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, Table, TextClause, false, inspect, text
 
 import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
@@ -59,9 +59,30 @@ from mailer.rules.schedules import LastRun
 from mailer.rules.self_service import RELEASE, Request, SeatRef
 
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
+READ_WINDOW = 2000  # queued messages read at once from a ledger one process sends from
 
 
-Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
+if TYPE_CHECKING:  # each backend imports its own dialect: a SQLite site never loads PostgreSQL's
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
+
+
+# A message this process may claim: queued, or claimed with its page and not handed over.
+_FREE = "(state IN (:p, :r) OR (state = :s AND holder = :h AND tried_at IS NULL))"
+_MARK = text(
+    "UPDATE messages SET state = :state, provider_id = :pid, reason = :reason,"
+    " attempts = attempts + 1, lease_until = NULL,"
+    " sent_at = CASE WHEN :state = 'sent' THEN :at ELSE sent_at END"
+    " WHERE key = :key"
+)
+# An unknown outcome never overwrites what the provider's webhook settled meanwhile.
+_MARK_UNKNOWN = text(str(_MARK.text) + " AND state = 'sending'")
+_SUPPRESS_BOUNCED = text(
+    "INSERT INTO suppressions (email, reason, created_at)"
+    " SELECT email, :reason, :at FROM messages WHERE key = :key"
+    " ON CONFLICT DO NOTHING"
+)
 
 
 class Backend(Protocol):
@@ -109,32 +130,51 @@ MESSAGE_COLUMNS = (
     "created_at",
     "priority",
 )
+OWN_COLUMNS = ("key", "email", "envelope")  # what differs between a digest's messages
 INSERT_BATCH = 1_000  # rows per INSERT of a stream (messages, tokens)
 _envelope_json = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps(ensure_ascii=False)
 
 
-def _envelope(draft: Draft, shapes: dict[tuple[str, ...], str]) -> str:
+def _envelope(draft: Draft, shapes: dict[tuple[str, ...], tuple[str, str]]) -> str:
     """The envelope as json.dumps(ensure_ascii=False) writes it, filled in by hand when all is text.
 
-    `shapes` keeps the envelope's frame for each set of person fields: one
-    digest's 100,000 envelopes share one.
+    `shapes` keeps the envelope's frames for each set of person fields: one
+    digest's 100,000 envelopes share them. Values with nothing JSON escapes
+    (no quote, backslash or control character: most) go in as they are.
     """
     quoted = encode_basestring
     try:
         keys = tuple(draft.person)
         shape = shapes.get(keys)
         if shape is None:
-            fields = ", ".join(f"{quoted(k).replace('%', '%%')}: %s" for k in keys)
-            shape = shapes[keys] = f'{{"to": %s, "name": %s, "person": {{{fields}}}}}'
-        values = (
-            quoted(draft.to_email),
-            quoted(draft.to_name),
-            *map(quoted, draft.person.values()),
-        )
-        return shape % values
+            names = [quoted(k).replace("%", "%%") for k in keys]
+            fields, plain = (", ".join(f"{n}: {v}" for n in names) for v in ("%s", '"%s"'))
+            shape = shapes[keys] = (
+                f'{{"to": %s, "name": %s, "person": {{{fields}}}}}',
+                f'{{"to": "%s", "name": "%s", "person": {{{plain}}}}}',
+            )
+        values = (draft.to_email, draft.to_name, *draft.person.values())
+        text = "".join(values)
+        if text.isprintable() and '"' not in text and "\\" not in text:
+            return shape[1] % values
+        return shape[0] % tuple(map(quoted, values))
     except TypeError:  # a value that is not text: the encoder says how
         envelope = {"to": draft.to_email, "name": draft.to_name, "person": dict(draft.person)}
         return _envelope_json(envelope)
+
+
+def _shared_columns(draft: Draft, priorities: dict[str, int]) -> dict[str, object]:
+    """A message's columns that a batch of its digest's messages share, as the ledger keeps them."""
+    if draft.kind not in priorities:
+        priorities[draft.kind] = priority(draft.kind)
+    return {
+        "kind": draft.kind,
+        "event_id": draft.event_id,
+        "state": PENDING,
+        "body_id": draft.body.id,
+        "created_at": draft.created_at.isoformat(),
+        "priority": priorities[draft.kind],
+    }
 
 
 def _utc(moment: datetime) -> str:
@@ -145,6 +185,12 @@ def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
     it = iter(values)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+@functools.lru_cache(maxsize=64)
+def _sql(query: str) -> TextClause:
+    """A statement the send loop runs for every message, parsed once."""
+    return text(query)
 
 
 def _insert_new(
@@ -164,6 +210,33 @@ def _insert_new(
         f" VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT ({keys}) DO NOTHING"
     )
     return int(db.exec_driver_sql(statement, rows).rowcount)
+
+
+def _insert_sharing(
+    db: Connection,
+    table: Table,
+    shared: dict[str, object],
+    columns: Sequence[str],
+    rows: Sequence[tuple[object, ...]],
+) -> int:
+    """_insert_new for rows that share some columns' values: those are bound once, not per row.
+
+    One statement of the whole batch (a VALUES list), the same text for every
+    full batch, so the driver prepares it once.
+    """
+    if not rows:
+        return 0
+    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
+    keys = ", ".join(c.name for c in table.primary_key.columns)
+    picked = [f"v.column{n + 1}" for n in range(len(columns))] + [mark] * len(shared)
+    row_marks = f"({', '.join([mark] * len(columns))})"
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join([*columns, *shared])})"
+        f" SELECT {', '.join(picked)} FROM (VALUES {', '.join([row_marks] * len(rows))}) AS v"
+        f" WHERE true ON CONFLICT ({keys}) DO NOTHING"  # WHERE: so SQLite reads ON as the upsert's
+    )
+    values = [value for row in rows for value in row]
+    return int(db.exec_driver_sql(statement, (*shared.values(), *values)).rowcount)
 
 
 def _marks(prefix: str, values: Sequence[object]) -> tuple[str, dict[str, object]]:
@@ -294,7 +367,7 @@ class SqlLedger:
         with self.transaction() as db:
             return db.execute(text(query), params).rowcount
 
-    def _ignore(self, db: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    def _ignore(self, db: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
         """Insert rows whose key is not there yet; leave those that are."""
         for chunk in _chunks(rows):
             db.execute(self.backend.insert(table).on_conflict_do_nothing(), chunk)
@@ -370,7 +443,7 @@ class SqlLedger:
             self._ignore(
                 db,
                 schema.bindings,
-                [{"stamp": s, "email": m, "event_id": e} for s, m, e in decided.bindings],
+                ({"stamp": s, "email": m, "event_id": e} for s, m, e in decided.bindings),
             )
             self._replace(
                 db, schema.event_names, [{"name": n, "event_id": e} for n, e in decided.names]
@@ -453,11 +526,11 @@ class SqlLedger:
         for chunk in _chunks(changed):
             marks, values = _marks("e", chunk)
             db.execute(text(f"DELETE FROM seats WHERE event_id IN ({marks})"), values)
-        rows = [
+        rows = (  # made chunk by chunk: 10,000 seats' dicts at once weigh MBs
             {**dict(zip(columns, row, strict=True)), "place": place}
             for event_id in changed
             for place, row in enumerate(wanted[event_id])
-        ]
+        )
         for chunk in _chunks(rows):
             db.execute(schema.seats.insert(), chunk)
 
@@ -566,7 +639,7 @@ class SqlLedger:
         new = 0
         created: tuple[datetime | None, str] = (None, "")
         priorities: dict[str, int] = {}
-        shapes: dict[tuple[str, ...], str] = {}
+        shapes: dict[tuple[str, ...], tuple[str, str]] = {}
         for chunk in _chunks(drafts, INSERT_BATCH):
             fresh = [d.body for d in chunk if d.body.id not in bodies]
             bodies.update(b.id for b in fresh)
@@ -575,26 +648,42 @@ class SqlLedger:
                 schema.bodies,
                 [{"id": b.id, "body": b.to_json()} for b in {b.id: b for b in fresh}.values()],
             )
-            rows = []
+            first = chunk[0]
+            rows = []  # what differs from message to message
+            alike = True  # every message of the chunk has first's kind, session, body and time
             for d in chunk:
+                if (
+                    d.body.id != first.body.id
+                    or d.created_at is not first.created_at
+                    or d.kind != first.kind
+                    or d.event_id != first.event_id
+                ):
+                    alike = False
+                rows.append((d.key, d.to_email.casefold(), _envelope(d, shapes)))
+            if alike:  # a digest's: what they share is bound once
+                shared = _shared_columns(first, priorities)
+                new += _insert_sharing(db, schema.messages, shared, OWN_COLUMNS, rows)
+                continue
+            full = []
+            for d, (key, email, envelope) in zip(chunk, rows, strict=True):
                 if d.kind not in priorities:
                     priorities[d.kind] = priority(d.kind)
                 if created[0] is not d.created_at:
                     created = (d.created_at, d.created_at.isoformat())
-                rows.append(
+                full.append(
                     (
-                        d.key,
+                        key,
                         d.kind,
                         d.event_id,
-                        d.to_email.casefold(),
+                        email,
                         PENDING,
                         d.body.id,
-                        _envelope(d, shapes),
+                        envelope,
                         created[1],
                         priorities[d.kind],
                     )
                 )
-            new += _insert_new(db, schema.messages, MESSAGE_COLUMNS, rows)
+            new += _insert_new(db, schema.messages, MESSAGE_COLUMNS, full)
         return new
 
     def add(self, drafts: Iterable[Draft]) -> int:
@@ -634,7 +723,9 @@ class SqlLedger:
                 "a1": after[1],
                 "a2": after[2],
                 "a3": after[3],
-                "n": batch,
+                # Alone on the ledger, the queue is read in wider windows than it is handed
+                # out in: each read sorts what is left of it, so reads are kept few.
+                "n": batch if self.backend.shared else max(batch, READ_WINDOW),
             }
             if self.backend.shared:
                 rows = self._claim_page(query + self.backend.lock_rows, params)
@@ -644,14 +735,17 @@ class SqlLedger:
                 return
             last = rows[-1]
             after = (last[6], last[4], last[5], last[0])
-            wanted = [b for b in {r[5] for r in rows} if b not in bodies]
+            needed = {r[5] for r in rows}
+            bodies = {b: body for b, body in bodies.items() if b in needed}  # this window's only
+            wanted = [b for b in needed if b not in bodies]
             with self._read() as db:
                 for chunk in _chunks(wanted):
                     marks, values = _marks("b", chunk)
                     found = text(f"SELECT id, body FROM bodies WHERE id IN ({marks})")
                     for body_id, body in db.execute(found, values):
                         bodies[body_id] = Body.from_json(body)
-            yield [self._message(row, bodies) for row in rows]
+            for start in range(0, len(rows), batch):  # filled in (html, text) batch by batch
+                yield [self._message(row, bodies) for row in rows[start : start + batch]]
 
     def _claim_page(self, query: str, params: dict[str, object]) -> list[Any]:
         """Rows no other process holds, now this one's (`sending`, not yet handed over)."""
@@ -713,49 +807,47 @@ class SqlLedger:
         transaction as the suppression look-up, so a suppression written by
         `mailer serve` is either seen here or came after.
         """
-        held: dict[str, str] = {}
-        mine: list[OutgoingMessage] = []
         with self.transaction() as db:
-            free: set[str] = set()
-            for chunk in _chunks([m.key for m in messages]):
-                marks, values = _marks("k", chunk)
-                free.update(
-                    k
-                    for (k,) in db.execute(
-                        text(
-                            f"SELECT key FROM messages WHERE key IN ({marks})"
-                            " AND (state IN (:p, :r) OR (state = :s AND holder = :h"
-                            f" AND tried_at IS NULL)){self.backend.lock_own_rows}"
-                        ),
-                        {**values, "p": PENDING, "r": RETRY, "s": SENDING, "h": self.holder},
-                    )
-                )
-            queued = [m for m in messages if m.key in free]
-            found = self._suppressions_among(db, [m.to_email for m in queued])
-            for m in queued:
+            found = self._suppressions_among(db, [m.to_email for m in messages])
+            kept_back: dict[str, str] = {}
+            for m in messages:
                 reason = found.get(m.to_email.casefold())
                 if reason == BOUNCE or (reason and priority(m.kind) > 0):
-                    held[m.key] = reason
-                else:
-                    mine.append(m)
-            if mark_sending and mine:
-                db.execute(
-                    text(
-                        "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
-                        " lease_until = :lease WHERE key = :key"
-                    ),
-                    [
-                        {
-                            "s": SENDING,
-                            "at": _utc(now),
-                            "h": self.holder,
-                            "lease": self.clock() + self.lease,
-                            "key": m.key,
-                        }
-                        for m in mine
-                    ],
-                )
+                    kept_back[m.key] = reason
+            wanted = [m.key for m in messages if m.key not in kept_back]
+            taken = self._take(db, wanted, now) if mark_sending else self._free(db, wanted)
+            held = {key: kept_back[key] for key in self._free(db, list(kept_back))}
+        mine = [m for m in messages if m.key in taken]
         return held, mine
+
+    def _free(self, db: Connection, keys: Sequence[str]) -> set[str]:
+        """Of these keys, those still queued, or claimed by this process and not handed over."""
+        free: set[str] = set()
+        for chunk in _chunks(keys):
+            marks, values = _marks("k", chunk)
+            query = _sql(
+                f"SELECT key FROM messages WHERE key IN ({marks}) AND {_FREE}"
+                f"{self.backend.lock_own_rows}"
+            )
+            free.update(k for (k,) in db.execute(query, {**values, **self._free_params()}))
+        return free
+
+    def _take(self, db: Connection, keys: Sequence[str], now: datetime) -> set[str]:
+        """Of these keys, the free ones, committed as `sending` by this process with a lease."""
+        taken: set[str] = set()
+        for chunk in _chunks(keys):
+            marks, values = _marks("k", chunk)
+            query = _sql(
+                "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
+                f" lease_until = :lease WHERE key IN ({marks}) AND {_FREE} RETURNING key"
+            )
+            params = {**values, **self._free_params(), "at": _utc(now)}
+            params["lease"] = self.clock() + self.lease
+            taken.update(k for (k,) in db.execute(query, params))
+        return taken
+
+    def _free_params(self) -> dict[str, object]:
+        return {"p": PENDING, "r": RETRY, "s": SENDING, "h": self.holder}
 
     def requeue_untried(self, keys: Iterable[str]) -> None:
         """Messages marked sending that the transport never took (a pause stopped it)."""
@@ -808,33 +900,31 @@ class SqlLedger:
 
         An unknown outcome never overwrites what the provider's webhook settled meanwhile.
         """
+        self.mark_all([result], now)
+
+    def mark_all(self, results: Sequence[SendResult], now: datetime) -> None:
+        """Store several outcomes in one transaction, as `mark` stores each."""
+        if not results:
+            return
         at = _utc(now)
-        only_sending = " AND state = 'sending'" if result.state == UNKNOWN else ""
-        with self.transaction() as db:
-            db.execute(
-                text(
-                    "UPDATE messages SET state = :state, provider_id = :pid, reason = :reason,"
-                    " attempts = attempts + 1, lease_until = NULL,"
-                    " sent_at = CASE WHEN :state = 'sent' THEN :at ELSE sent_at END"
-                    " WHERE key = :key" + only_sending
-                ),
+        rows: dict[bool, list[dict[str, object]]] = {True: [], False: []}
+        for result in results:
+            rows[result.state == UNKNOWN].append(
                 {
                     "state": result.state,
                     "pid": result.provider_id,
                     "reason": result.reason,
                     "at": at,
                     "key": result.key,
-                },
+                }
             )
-            if result.bounced:
-                db.execute(
-                    text(
-                        "INSERT INTO suppressions (email, reason, created_at)"
-                        " SELECT email, :reason, :at FROM messages WHERE key = :key"
-                        " ON CONFLICT DO NOTHING"
-                    ),
-                    {"reason": BOUNCE, "at": at, "key": result.key},
-                )
+        bounced = [{"reason": BOUNCE, "at": at, "key": r.key} for r in results if r.bounced]
+        with self.transaction() as db:
+            for only_sending, params in rows.items():
+                if params:
+                    db.execute(_MARK_UNKNOWN if only_sending else _MARK, params)
+            if bounced:
+                db.execute(_SUPPRESS_BOUNCED, bounced)
 
     def fail(self, key: str, reason: str) -> None:
         """A message the provider took but could not deliver (a bounce it reported later)."""
@@ -999,7 +1089,7 @@ class SqlLedger:
         found: dict[str, str] = {}
         for chunk in _chunks(sorted({e.casefold() for e in emails})):
             marks, values = _marks("m", chunk)
-            query = text(
+            query = _sql(
                 f"SELECT email, reason FROM suppressions WHERE email IN ({marks})"
                 " ORDER BY CASE WHEN reason = :bounce THEN 1 ELSE 0 END, reason"
             )

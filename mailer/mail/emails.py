@@ -186,11 +186,18 @@ class EventEmails:
         self.event = event
         self.change = change or EventChange(sequence=0)
         self._bodies: dict[tuple[object, ...], Body] = {}
+        self._speech: dict[str, Speech] = {}
         self.links = seat_links(site)
+
+    def words(self, language: str) -> Speech:
+        """site_speech, made once per language for all of the event's drafts."""
+        if language not in self._speech:
+            self._speech[language] = site_speech(self.site, language)
+        return self._speech[language]
 
     def moment(self, local: datetime, language: str) -> str:
         """A moment in the session's zone as the person reads it ('Tue Nov 24 21:05 CST')."""
-        words = site_speech(self.site, language)
+        words = self.words(language)
         if words.code == "en":
             return f"{until_text(local)} {local.tzname()}"
         return f"{words.short_date(local)}, {words.clock(local)} {local.tzname()}"
@@ -210,7 +217,7 @@ class EventEmails:
         """The draft for one notice in the person's language (the site's default for "");
         `template` defaults to the notice's kind."""
         template = template or notice.kind
-        words = site_speech(self.site, language)
+        words = self.words(language)
         variant = (template, notice.kind == REMINDER, member, invited, words.code)
         if variant not in self._bodies:
             self._bodies[variant] = self._body(notice, template, member, invited, words)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, date, datetime
-
-import icalendar
+from typing import TYPE_CHECKING
 
 from mailer.core.text import plural
 from mailer.model import Event
 from mailer.settings.config import Organization
+
+if TYPE_CHECKING:  # icalendar is imported when an invitation is made: a digest makes none
+    import icalendar
 
 
 def invitation(
@@ -27,6 +29,8 @@ def invitation(
     `attendee` is the recipient's address (or its placeholder): iTIP (RFC 5546) wants
     every REQUEST and CANCEL to name who it is for, and calendars act on it only then.
     """
+    import icalendar
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//mailer//community sessions//EN")
     calendar.add("version", "2.0")
@@ -64,6 +68,8 @@ def invitation(
 @functools.cache
 def _vtimezone(tzid: str, year: int) -> icalendar.Timezone:
     """The zone's rules around the event's year, built once per process (the slow part)."""
+    import icalendar
+
     return icalendar.Timezone.from_tzid(
         tzid, first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1)
     )

@@ -68,18 +68,34 @@ def fill(template: str, values: Mapping[str, str], escape: bool = False) -> str:
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=32)
 def _pieces(template: str) -> tuple[str, ...]:
     """A template split once at its placeholders, for every recipient of its body."""
     return tuple(TOKEN.split(template))
 
 
 def fill_calendar(data: bytes, values: Mapping[str, str]) -> bytes:
-    """A recipient's values in an .ics, its long lines folded again at 75 octets (RFC 5545)."""
+    """A recipient's values in an .ics, its long lines folded again at 75 octets (RFC 5545).
+
+    Only the lines holding a placeholder are filled and folded per recipient;
+    the others were folded once for every recipient of the invitation.
+    """
     if b"%%mailer:" not in data:
         return data
-    lines = fill(data.decode("utf-8"), values).split("\r\n")
-    return "\r\n".join(_fold(line) for line in lines).encode("utf-8")
+    out: list[str] = []
+    for line in _calendar_lines(data):
+        if MARK in line:
+            out.extend(_fold(part) for part in fill(line, values).split("\r\n"))
+        else:
+            out.append(line)
+    return "\r\n".join(out).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=64)
+def _calendar_lines(data: bytes) -> tuple[str, ...]:
+    """An .ics template's lines, folded already where they hold no placeholder."""
+    lines = data.decode("utf-8").split("\r\n")
+    return tuple(line if MARK in line else _fold(line) for line in lines)
 
 
 def _fold(line: str) -> str:
@@ -199,7 +215,9 @@ class OutgoingMessage:
     """A message as transports send it.
 
     `body` is the shared template with placeholders still in it, and `person` the
-    values for them, so a transport can send one body with per-recipient values.
+    values for them, so a transport can send one body with per-recipient values;
+    when `body` is given, subject, text and html are what it makes with `person`
+    (as Draft.message() fills them), and mime_bytes encodes from it.
     """
 
     key: str

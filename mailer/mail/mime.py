@@ -7,8 +7,10 @@ header through `email.header.Header` and compiles a regex for each random
 boundary, which made it most of the cost of sending. Headers that are plain
 printable ASCII on one line go out as they are (what the generator writes for
 them too); anything else is folded by the compat32 policy itself. The parts'
-own headers are made once per kind of part and reused, and a text line shared
-by many messages is quoted-printable encoded once.
+own headers are made once per kind of part and reused. A message made from a
+shared Body has its text and html parts encoded from the body's template: the
+lines without a placeholder once for every message of that body, only the
+lines holding a person's values per message.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import hashlib
 import random
 import re
 import sys
+from collections.abc import Mapping
 from email import policy
 from email.header import Header
 from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr
 
 from mailer.core.text import clean_text
-from mailer.mail.message import Attachment, OutgoingMessage
+from mailer.mail.message import MARK, Attachment, OutgoingMessage, fill
 
 # CRLF line ends for SMTP; headers use RFC 5322's 998-character limit so a long
 # List-Unsubscribe URL stays one URL rather than being folded mid-way.
@@ -39,8 +42,13 @@ LINE_END = re.compile(rb"\r\n|\r|\n")
 FROM_LINE = re.compile(rb"^From ", re.MULTILINE)  # the generator's mangle_from_
 SIMPLE = re.compile(r"[!-~]+(?: [!-~]+)*\Z")  # one line of printable ASCII, single spaces
 WIDTH = len(repr(sys.maxsize - 1))
-ENCODED_LINES = 20_000  # lines kept encoded, across the bodies of a run
-_ENCODED: dict[str, bytes] = {}
+# Templates kept encoded: the ledger hands messages over grouped by body, so a few suffice.
+PREPARED_TEMPLATES = 16
+# A template's lines: quoted-printable bytes where there is nothing to fill, a Fillable
+# where there is; and its last line (after the last line end), still to fill.
+Fillable = tuple[str, bytes, int]  # the template line, its encoded head, the head's input bytes
+Prepared = tuple[tuple[bytes | Fillable, ...], str]
+_PREPARED: dict[tuple[str, bool], Prepared] = {}
 TEXT_PART = (
     b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
 )
@@ -48,7 +56,7 @@ TEXT_PART = (
 
 def mime_bytes(message: OutgoingMessage) -> bytes:
     """The message as it goes on the wire (or into an .eml file)."""
-    parts = [_text_part(b"plain", message.text), _text_part(b"html", message.html)]
+    parts = _text_parts(message)
     alternative, boundary = _multipart(b"alternative", parts)
     if message.attachments:
         inner = _header(b"Content-Type", _content_type(b"alternative", boundary)) + CRLF
@@ -91,36 +99,104 @@ def _content_type(subtype: bytes, boundary: bytes) -> str:
     return f'multipart/{subtype.decode()}; boundary="{boundary.decode()}"'
 
 
-def _text_part(subtype: bytes, text: str) -> bytes:
-    return TEXT_PART % subtype + _quoted_printable(text)
+def _text_parts(message: OutgoingMessage) -> list[bytes]:
+    """The plain and html parts, from the shared body's encoded template where there is one."""
+    body = message.body
+    if body is not None:
+        person = dict(message.person)
+        text = _filled(body.text, person, escape=False)
+        html = _filled(body.html, person, escape=True)
+        if text is not None and html is not None:
+            return [TEXT_PART % b"plain" + text, TEXT_PART % b"html" + html]
+    return [
+        TEXT_PART % b"plain" + _quoted_printable(message.text),
+        TEXT_PART % b"html" + _quoted_printable(message.html),
+    ]
+
+
+def _filled(template: str, person: Mapping[str, str], escape: bool) -> bytes | None:
+    """fill(template, person, escape) quoted-printable, or None where it needs encoding whole.
+
+    Quoted-printable encodes each line on its own, so the template's lines
+    without a placeholder are encoded once and reused for every recipient.
+    """
+    prepared = _prepared(template, escape)
+    if prepared is None:
+        return None
+    lines, last = prepared
+    out = []
+    for line in lines:
+        if isinstance(line, bytes):
+            out.append(line)
+            continue
+        template_line, head, consumed = line
+        filled = fill(template_line, person, escape)
+        if "\n" in filled or "\r" in filled:
+            return None
+        out.append(head + _encode_bytes((filled + "\n").encode("utf-8")[consumed:]))
+    filled = fill(last, person, escape)
+    if "\n" in filled or "\r" in filled:
+        return None
+    if filled:
+        out.append(_encode(filled))
+    return b"".join(out)
+
+
+def _prepared(template: str, escape: bool) -> Prepared | None:
+    """The template's lines encoded where there is nothing to fill (None: it holds a CR)."""
+    if "\r" in template:
+        return None
+    found = _PREPARED.get((template, escape))
+    if found is None:
+        *lines, last = template.split("\n")
+        encoded = tuple(_fillable(line) if MARK in line else _encode(line + "\n") for line in lines)
+        found = (encoded, last)
+        if len(_PREPARED) >= PREPARED_TEMPLATES:
+            del _PREPARED[next(iter(_PREPARED))]
+        _PREPARED[(template, escape)] = found
+    return found
+
+
+def _fillable(line: str) -> Fillable:
+    """A line with a placeholder, and the encoding of what comes before it (up to a soft break).
+
+    Quoted-printable output is the same up to its last soft line break before
+    the first placeholder, whatever is filled in, and the encoder starts each
+    line afresh after a soft break: so only the rest is encoded per recipient.
+    The head ends before the placeholder's last two characters, and before any
+    space, tab or dot there, whose encoding depends on what follows them.
+    """
+    before = line[: line.index(MARK)].encode("utf-8")[:-2].rstrip(b" \t.")
+    encoded = binascii.b2a_qp(before, istext=True)
+    cut = encoded.rfind(b"=\n")
+    if cut < 0:
+        return line, b"", 0
+    head = encoded[: cut + 2]
+    return line, _lines(_mangle_from(head)), len(binascii.a2b_qp(head))
 
 
 def _quoted_printable(text: str) -> bytes:
-    """The text quoted-printable, each line encoded once for every message that shares it.
-
-    Quoted-printable encodes each line on its own, so a body's lines are
-    encoded the first time and only the lines holding a person's values after.
-    """
+    """The text quoted-printable, encoded line by line as the generator's encoder does."""
     if "\r" in text:  # b2a_qp takes its line ends from the first one: encode it whole
         return _encode(text)
-    lines = text.split("\n")
-    last = lines.pop()
-    if len(_ENCODED) > ENCODED_LINES:
-        _ENCODED.clear()
-    out = []
-    for line in lines:
-        encoded = _ENCODED.get(line)
-        if encoded is None:
-            encoded = _ENCODED[line] = _encode(line + "\n")
-        out.append(encoded)
+    *lines, last = text.split("\n")
+    out = [_encode(line + "\n") for line in lines]
     if last:
         out.append(_encode(last))
     return b"".join(out)
 
 
 def _encode(text: str) -> bytes:
-    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
-    return _lines(FROM_LINE.sub(b">From ", encoded))
+    return _encode_bytes(text.encode("utf-8"))
+
+
+def _encode_bytes(data: bytes) -> bytes:
+    return _lines(_mangle_from(binascii.b2a_qp(data, istext=True)))
+
+
+def _mangle_from(encoded: bytes) -> bytes:
+    """A line starting "From " as the generator writes it (mangle_from_), not read as mbox."""
+    return FROM_LINE.sub(b">From ", encoded) if b"From " in encoded else encoded
 
 
 def _lines(payload: bytes) -> bytes:

@@ -10,7 +10,7 @@ the day of its last digest (for the first digest, one period back).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -101,20 +101,31 @@ def leavers(subscribers: Iterable[Subscriber], suppressed: Iterable[str]) -> set
 
 
 def audience(
-    subscribers: Iterable[Subscriber], signups: Iterable[Signup], left: set[str]
+    readers: Iterable[Recipient],
+    signups: Sequence[Signup],
+    left: Container[str],
+    repeated: Iterable[str] | None = None,
 ) -> Iterator[Recipient]:
-    """Subscribers plus signers-up who opted in, once each, minus those who left (`leavers`).
+    """The Subscribers tab's readers, then signers-up who opted in: once each, minus those who left.
 
-    Made one at a time, as the ledger takes them: never every recipient at once.
+    `readers` are the rows still subscribed, in sheet order; `left` comes from
+    `leavers`. When `repeated` names every address more than one reader has,
+    only those and the signers-up's are remembered on the way (not 100,000
+    addresses). Made one at a time, as the ledger takes them: never every
+    recipient at once.
     """
+    opted = [s for s in signups if s.digest]
+    watched = None if repeated is None else {*repeated, *(s.email for s in opted)}
     seen: set[str] = set()
-    for s in subscribers:
-        if not s.unsubscribed and s.email not in seen:
-            seen.add(s.email)
-            if normalize_email(s.email) not in left:
-                yield Recipient(s.email, s.address, s.name, s.language)
-    for signup in signups:
-        if signup.digest and signup.email not in seen:
+    for reader in readers:
+        email = reader.email
+        if email not in seen:
+            if watched is None or email in watched:
+                seen.add(email)
+            if not left or normalize_email(email) not in left:
+                yield reader
+    for signup in opted:
+        if signup.email not in seen:
             seen.add(signup.email)
             if normalize_email(signup.email) not in left:
                 yield Recipient(signup.email, signup.address, signup.name, signup.language)

@@ -1,7 +1,10 @@
 """The send loop: every message the ledger holds as due goes out, at most once, within limits.
 
 Each message is committed as `sending` before the transport gets it, and its
-outcome is stored the moment the transport reports it. A message whose
+outcome is stored in the transaction that claims the next request (or as the
+loop stops), so a message costs one commit, not two: a run killed in between
+leaves the message `sending`, which becomes `unknown`, as a kill during the
+transport call does. A message whose
 outcome never came back (a timeout after the request, a killed run) is
 `unknown` and is not sent again blindly. A "not now" reply (a quota, a rate
 limit) pauses sending and leaves the rest queued; the site's own daily and
@@ -27,7 +30,7 @@ from mailer.sending.pacing import DAY, Pacer, pause_in_force, pause_until
 from mailer.sending.transports import Transport
 
 log = logging.getLogger("mailer.delivery")
-BATCH = 500
+BATCH = 100  # messages read from the ledger at once: each holds its filled html and text
 BOUNCED = "not sent: this address bounced before (`mailer retry` sends it anyway)"
 UNSUBSCRIBED = "not sent: the reader left the digest ({reason}) before it went"
 # Time-critical mail whose fate is unknown goes out again after this long unless the
@@ -48,6 +51,13 @@ class Run:
     allowance: int | None
     outcome: Counter[str] = field(default_factory=Counter)
     stopped: bool = False
+    settled: list[SendResult] = field(default_factory=list)  # outcomes not stored yet
+
+    def store_settled(self) -> None:
+        """Outcomes the transport reported, stored (in the caller's transaction, if any)."""
+        if self.settled:
+            self.ledger.mark_all(self.settled, self.now)
+            self.settled = []
 
     def take_allowance(self) -> None:
         self.pacer.sent(1)
@@ -110,29 +120,41 @@ def settle_previous_run(ledger: Ledger, now: datetime) -> None:
 
 def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int) -> None:
     size = run.pacer.largest(run.transport.batch_size)
-    with run.transport:
-        for page in run.ledger.due(max(size, BATCH)):
-            for chunk in requests(page, size):
-                if run.allowance is not None:
-                    chunk = chunk[: max(run.allowance, 0)]
-                if not chunk:
-                    return
-                _send_chunk(run, chunk)
-                if progress:
-                    progress(min(sum(run.outcome.values()), total), total)
-                if run.stopped:
-                    return
+    # A transport that may repeat a message harmlessly marks none as sending: one
+    # request per shared body and attachments would only cut its batches short.
+    by_request = not _idempotent(run.transport)
+    try:
+        with run.transport:
+            for page in run.ledger.due(max(size, BATCH)):
+                for chunk in requests(page, size, by_request):
+                    if run.allowance is not None:
+                        chunk = chunk[: max(run.allowance, 0)]
+                    if not chunk:
+                        return
+                    _send_chunk(run, chunk)
+                    if progress:
+                        progress(min(sum(run.outcome.values()), total), total)
+                    if run.stopped:
+                        return
+    finally:
+        run.store_settled()
 
 
 def _send_chunk(run: Run, chunk: Sequence[OutgoingMessage]) -> None:
-    """Look up suppressions, commit `sending`, hand the rest to the transport, store each result."""
-    run.pacer.take(len(chunk))
+    """Store what the last request did, look up suppressions and commit `sending` at once,
+    hand the rest to the transport, keep each result for the next commit."""
+    if run.pacer.take(len(chunk), before_waiting=True):
+        run.store_settled()  # nothing reported waits in memory while the pacer sleeps
+        run.pacer.take(len(chunk))
     mark_sending = run.ledger.shared or not _idempotent(run.transport)
-    held, mine = run.ledger.claim(chunk, run.now, mark_sending=mark_sending)
-    for key, reason in held.items():
-        state, why = (FAILED, BOUNCED) if reason == BOUNCE else (SKIPPED, UNSUBSCRIBED)
-        run.ledger.mark(SendResult(key, state, reason=why.format(reason=reason)), run.now)
-        run.outcome[state] += 1
+    with run.ledger.transaction():
+        run.store_settled()
+        held, mine = run.ledger.claim(chunk, run.now, mark_sending=mark_sending)
+        for key, reason in held.items():
+            state, why = (FAILED, BOUNCED) if reason == BOUNCE else (SKIPPED, UNSUBSCRIBED)
+            run.settled.append(SendResult(key, state, reason=why.format(reason=reason)))
+            run.outcome[state] += 1
+        run.store_settled()
     by_key = {m.key: m for m in mine}
     if not by_key:
         return
@@ -144,6 +166,7 @@ def _send_chunk(run: Run, chunk: Sequence[OutgoingMessage]) -> None:
             _store(run, result, by_key[result.key])
     except TransportError:
         # A refused key or an unreachable server: nothing of this chunk left.
+        run.store_settled()
         run.ledger.requeue_untried(by_key)
         raise
     if run.stopped:
@@ -165,7 +188,7 @@ def _store(run: Run, result: SendResult, message: OutgoingMessage) -> None:
             redact(result.reason, run.secrets, addresses=True),
             result.bounced,
         )
-    run.ledger.mark(result, run.now)
+    run.settled.append(result)
     run.outcome[result.state] += 1
     if result.state in (SENT, UNKNOWN):
         run.take_allowance()
@@ -188,6 +211,7 @@ def _what_happens(state: str) -> str:
 
 
 def _pause(run: Run, result: SendResult) -> None:
+    run.store_settled()  # what went before the pause counts against the quota
     first = run.ledger.counted_since(run.now - DAY)[1]
     until = pause_until(result, run.now, first)
     reason = redact(result.reason, run.secrets, addresses=True)
@@ -196,13 +220,19 @@ def _pause(run: Run, result: SendResult) -> None:
     log.warning("the provider said not now (%s): sending paused until %s", redact(reason), until)
 
 
-def requests(page: Sequence[OutgoingMessage], size: int) -> Iterator[list[OutgoingMessage]]:
+def requests(
+    page: Sequence[OutgoingMessage], size: int, by_request: bool = True
+) -> Iterator[list[OutgoingMessage]]:
     """The page cut into what one send() takes: one shared body, at most `size` messages.
 
     A transport sends one body (with the same attachments: an invitation names
     its own recipient) per request, so a kill mid-request leaves only that
-    request's messages unknown.
+    request's messages unknown. Without `by_request`, only `size` cuts the page.
     """
+    if not by_request:
+        for start in range(0, len(page), size):
+            yield list(page[start : start + size])
+        return
     for _, shared in groupby(page, key=lambda m: (m.body_id, m.attachments)):
         group = list(shared)
         for start in range(0, len(group), size):

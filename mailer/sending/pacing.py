@@ -70,17 +70,22 @@ class Pacer:
         """The biggest batch that fits in one minute."""
         return min(size, self.per_minute) if self.per_minute else size
 
-    def take(self, count: int) -> None:
-        """Wait until `count` more messages fit in the last 60 seconds."""
+    def take(self, count: int, before_waiting: bool = False) -> bool:
+        """Wait until `count` more messages fit in the last 60 seconds.
+
+        With `before_waiting`, returns at once whether it would have to wait.
+        """
         if not self.per_minute:
-            return
+            return False
         count = min(count, self.per_minute)
         while True:
             now = self.clock()
             while self.times and now - self.times[0] >= 60:
                 self.times.popleft()
             if len(self.times) + count <= self.per_minute:
-                return
+                return False
+            if before_waiting:
+                return True
             self.sleep(60 - (now - self.times[0]))
 
     def sent(self, count: int) -> None:

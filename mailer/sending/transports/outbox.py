@@ -73,14 +73,17 @@ class OutboxTransport(TransportBase):
 
         self.open()
         assert self._indexed is not None
+        folder = os.fspath(self.folder)  # names as strings: pathlib interns every one it parses
         with open_private(self.folder / INDEX) as index:
             for message in messages:
                 stem = file_stem(message.key)
                 # Renames are atomic against a killed process; the outbox is a local
                 # spool, so it skips the fsync per file that a power cut would need.
+                # open() made the folder private for this batch.
                 html = message.html.encode("utf-8")
-                atomic_write(self.folder / f"{stem}.html", html, durable=False, private=True)
-                atomic_write(self.folder / f"{stem}.eml", mime_bytes(message), False, private=True)
+                atomic_write(f"{folder}/{stem}.html", html, durable=False, in_private=True)
+                eml = mime_bytes(message)
+                atomic_write(f"{folder}/{stem}.eml", eml, durable=False, in_private=True)
                 if message.key not in self._indexed:
                     line = {
                         "key": message.key,

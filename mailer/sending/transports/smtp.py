@@ -34,6 +34,7 @@ NOT_NOW_CODES = {421, 450, 451, 452}
 ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 # Gmail's "550 5.4.5 Daily user sending quota exceeded": a 5xx that means "not today".
 QUOTA = re.compile(r"\bquota\b", re.IGNORECASE)
+DOT_LINE = re.compile(rb"(?m)^\.")  # doubled in DATA (RFC 5321 4.5.2)
 
 
 def describe(code: int, reply: bytes | str) -> str:
@@ -239,7 +240,7 @@ def transmit(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> No
 
 def _data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
     """The message after a 354, dot-stuffed as smtplib.SMTP.data does, and the reply."""
-    body = re.sub(rb"(?m)^\.", b"..", data)
+    body = DOT_LINE.sub(b"..", data) if data.startswith(b".") or b"\n." in data else data
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     smtp.send(body + b".\r\n")
