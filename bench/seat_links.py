@@ -30,8 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from mailer.ledger import Ledger, open_ledger  # noqa: E402
 from mailer.ledger.records import Decisions, SeatRow  # noqa: E402
-from mailer.model import Event  # noqa: E402
-from mailer.rules.changes import StoredEvent  # noqa: E402
+from mailer.model import Event, StoredEvent  # noqa: E402
 from mailer.rules.self_service import ACTIONS, RELEASE, seat_token  # noqa: E402
 from mailer.web.app import create_app  # noqa: E402
 from mailer.web.server import create_server  # noqa: E402

@@ -55,6 +55,15 @@ class Event:
         return self.sheet_id or self.id
 
 
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the last run saw it, and how many times its time or link changed."""
+
+    event: Event
+    sequence: int = 0
+    missing: bool = False  # its row is gone from the events tab: nothing is sent about it
+
+
 @dataclass(frozen=True, slots=True)
 class Signup:
     row: int

@@ -19,8 +19,7 @@ from mailer.ledger.records import SENDING, Decisions, SeatRow
 from mailer.ledger.schema import SCHEMA_VERSION
 from mailer.ledger.store import INSERT_BATCH
 from mailer.mail.message import SENT, UNKNOWN, Draft, SendResult
-from mailer.model import Event
-from mailer.rules.changes import StoredEvent
+from mailer.model import Event, StoredEvent
 from mailer.rules.self_service import RELEASE, SeatRef
 
 CHICAGO = ZoneInfo("America/Chicago")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -62,6 +61,8 @@ def atomic_write(
         private_folder(Path(folder))
     else:
         os.makedirs(folder, exist_ok=True)
+    import tempfile  # only writers need it; the ledger and status open files
+
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
         try:

@@ -26,11 +26,11 @@ from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger import Ledger
 from mailer.ledger.records import Decisions, SeatRow
 from mailer.mail.message import Draft
-from mailer.model import Event, Problem, Signup, normalize_email
+from mailer.model import Event, Problem, Signup, StoredEvent, normalize_email
 from mailer.rules import adoption, binding, changes, claims, roster, self_service
 from mailer.rules.adoption import Adopted
 from mailer.rules.binding import EventMatcher, Memory, Renamed
-from mailer.rules.changes import EventChange, StoredEvent
+from mailer.rules.changes import EventChange
 from mailer.rules.dates import doubtful_sessions
 from mailer.rules.form_choices import FormChoices, form_choices
 from mailer.rules.languages import language_of

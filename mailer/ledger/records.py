@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from mailer.mail.message import FAILED, RETRY, SENT, UNKNOWN
-from mailer.model import Event
-from mailer.rules.changes import StoredEvent
+from mailer.mail.states import FAILED, RETRY, SENT, UNKNOWN
+from mailer.model import Event, StoredEvent
 
 if TYPE_CHECKING:
     from mailer.mail.message import Draft

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mailer.ledger.protocols import Reads
     from mailer.ledger.records import BounceRow, MessageRow, SeatRow
     from mailer.ledger.store import SqlLedger
-    from mailer.rules.changes import StoredEvent
+    from mailer.model import StoredEvent
     from mailer.rules.schedules import LastRun
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailer.ledger.records import (
     BOUNCE,
@@ -29,8 +29,10 @@ from mailer.ledger.records import (
     stored_event,
 )
 from mailer.ledger.state_token import STATE_QUERIES, state_digest
-from mailer.rules.changes import StoredEvent
-from mailer.rules.schedules import LastRun
+from mailer.model import StoredEvent
+
+if TYPE_CHECKING:
+    from mailer.rules.schedules import LastRun
 
 CHUNK = 500  # values per IN (...), as the store sends them
 
@@ -174,6 +176,8 @@ class SqliteReads:
         return [BounceRow(*row) for row in rows]
 
     def job_runs(self) -> dict[str, LastRun]:
+        from mailer.rules.schedules import LastRun
+
         rows = self._rows("SELECT job, started, ok, summary FROM job_runs")
         return {
             job: LastRun(datetime.fromisoformat(started), bool(ok), summary)

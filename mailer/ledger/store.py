@@ -51,9 +51,9 @@ from mailer.ledger.records import (
 )
 from mailer.ledger.state_token import STATE_QUERIES, state_digest
 from mailer.mail.message import Body, Draft, OutgoingMessage, SendResult, priority
+from mailer.model import StoredEvent
 from mailer.rules import self_service
 from mailer.rules.binding import Memory
-from mailer.rules.changes import StoredEvent
 from mailer.rules.roster import Previous
 from mailer.rules.schedules import LastRun
 from mailer.rules.self_service import RELEASE, Request, SeatRef

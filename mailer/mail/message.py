@@ -18,17 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+# The states live in mail.states (the ledger reads them without this model); re-exported.
+from mailer.mail.states import FAILED as FAILED
+from mailer.mail.states import PAUSE as PAUSE
+from mailer.mail.states import RETRY as RETRY
+from mailer.mail.states import SENT as SENT
+from mailer.mail.states import UNKNOWN as UNKNOWN
 from mailer.settings.kinds import KINDS
-
-SENT = "sent"
-RETRY = "retry"
-FAILED = "failed"
-# Handed to the provider with no answer back (a timeout, a lost line, a killed run):
-# it may have been delivered, so it is never sent again without someone deciding.
-UNKNOWN = "unknown"
-# A result only, never stored: "not now" (a quota or throttling reply); the message
-# stays queued and sending stops until `resume_at`.
-PAUSE = "pause"
 
 
 def priority(kind: str) -> int:

@@ -12,22 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mailer.model import Event
+from mailer.model import Event, StoredEvent
 from mailer.rules import roster
 from mailer.rules.roster import Notice, Plan, Previous
 from mailer.rules.statuses import OFFERED
 
 UPDATE = "update"
 CANCELLATION = "cancellation"
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """An event as the last run saw it, and how many times its time or link changed."""
-
-    event: Event
-    sequence: int = 0
-    missing: bool = False  # its row is gone from the events tab: nothing is sent about it
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from mailer.mail.message import SendResult
-
 if TYPE_CHECKING:
     from mailer.ledger import Ledger
+    from mailer.mail.message import SendResult
 
 DAY = timedelta(hours=24)
 MINUTE = timedelta(minutes=1)

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mailer.core.durations import DAY, WEEK
 from mailer.core.env_secrets import LEDGER_URL  # overrides [ledger] url (an image sets it)
 from mailer.core.errors import ConfigError
-from mailer.rules.digest import AT
 from mailer.settings.event_key import load_event_key
 from mailer.settings.kinds import KINDS, BouncesOptions, Options, SignupsOptions
 from mailer.settings.rules import (
@@ -784,6 +783,8 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
 
 
 def _schedule_problems(job: JobSettings, options: Options, path: Path) -> list[str]:
+    from mailer.rules.digest import AT  # jobs' files only: `mailer status` reads none
+
     if job.every and job.at:
         return [f"{path}: every and at: give one schedule, not both"]
     if not job.every and not job.at:

@@ -7,10 +7,12 @@ do: it opens what is not open yet and, on leaving, closes only what it opened.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
-from mailer.mail.message import OutgoingMessage, SendResult
 from mailer.sending.pacing import NO_LIMITS, Limits
+
+if TYPE_CHECKING:
+    from mailer.mail.message import OutgoingMessage, SendResult
 
 
 class Transport(Protocol):
