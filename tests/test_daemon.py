@@ -80,7 +80,11 @@ def quick_jobs(site: SiteDir) -> None:
     assert decided.exit_code == 0, decided.output
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "stop",
+    [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],  # Ctrl-C: test-all
+    ids=["SIGTERM", "SIGINT"],
+)
 def test_daemon_sends_survives_a_failing_job_and_stops_on_a_signal(site, tmp_path: Path, stop):
     quick_jobs(site)
     log_path = tmp_path / "daemon.log"

@@ -28,7 +28,7 @@ from itertools import islice
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, Engine, Table, TextClause, false, inspect, text
+from sqlalchemy import Connection, Dialect, Engine, Table, TextClause, false, inspect, text
 
 import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
@@ -245,6 +245,29 @@ def _marks(prefix: str, values: Sequence[object]) -> tuple[str, dict[str, object
     return ", ".join(f":{n}" for n in names), dict(zip(names, values, strict=True))
 
 
+def _creation(dialect: Dialect) -> tuple[str, ...]:
+    """Every table and index of a new ledger, as this dialect says it, compiled once a process.
+
+    IF NOT EXISTS, as create_all's checks would: another process may be making the same file.
+    """
+    key = (dialect.name, dialect.server_version_info)
+    if key not in _CREATION:
+        from sqlalchemy.schema import CreateIndex, CreateTable
+
+        statements = []
+        for table in schema.METADATA.sorted_tables:
+            statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
+            statements += [
+                str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect))
+                for index in sorted(table.indexes, key=lambda index: str(index.name))
+            ]
+        _CREATION[key] = tuple(statements)
+    return _CREATION[key]
+
+
+_CREATION: dict[tuple[str, object], tuple[str, ...]] = {}
+
+
 def store_of(ledger: object) -> SqlLedger:
     """The SQLAlchemy store under a ledger `open_ledger` opened (a SqliteLedger opens its own)."""
     store = getattr(ledger, "store", None)
@@ -301,7 +324,11 @@ class SqlLedger:
                     if step.version > current:
                         for statement in step.statements:
                             db.exec_driver_sql(statement)
-            schema.METADATA.create_all(db, checkfirst=True)
+            if new:
+                for statement in _creation(db.dialect):
+                    db.exec_driver_sql(statement)
+            else:
+                schema.METADATA.create_all(db, checkfirst=True)
             self.backend.set_schema_version(db, schema.SCHEMA_VERSION)
 
     def _refuse_newer(self, version: int, new: bool) -> None:
