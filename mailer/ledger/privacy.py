@@ -37,7 +37,7 @@ from mailer.rules.binding import Memory
 if TYPE_CHECKING:  # SQLAlchemy loads when something is removed, not when a run only reads
     from sqlalchemy import Connection, Table, TextClause
 
-    from mailer.ledger.store import SqlLedger
+    from mailer.ledger.store import Backend, SqlLedger
 
 OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)  # kept as counts, these become skipped
 NOT_HASHED = "key NOT LIKE :hashed"  # with `HASHED`: a message not yet kept as a count
@@ -149,7 +149,7 @@ class Privacy:
         return sql_ledger(self.reads)
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> Backend:
         return self.ledger.backend
 
     def hash(self, purpose: str, text: str) -> str:

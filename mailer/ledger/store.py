@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Dialect, Engine, Table, TextClause, false, in
 import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
 from mailer.core.redact import redact
+from mailer.ledger.reads import PlainReads, named_marks
 from mailer.ledger.records import (
     BOUNCE,
     CHUNK,
@@ -45,9 +46,7 @@ from mailer.ledger.records import (
     UNKNOWN,
     BounceRow,
     Decisions,
-    MessageRow,
     SeatRow,
-    stored_event,
 )
 from mailer.ledger.state_token import STATE_QUERIES, state_digest
 from mailer.mail.message import Body, Draft, OutgoingMessage, SendResult, priority
@@ -55,7 +54,6 @@ from mailer.model import StoredEvent
 from mailer.rules import self_service
 from mailer.rules.binding import Memory
 from mailer.rules.roster import Previous
-from mailer.rules.schedules import LastRun
 from mailer.rules.self_service import RELEASE, Request, SeatRef
 
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
@@ -239,12 +237,6 @@ def _insert_sharing(
     return int(db.exec_driver_sql(statement, (*shared.values(), *values)).rowcount)
 
 
-def _marks(prefix: str, values: Sequence[object]) -> tuple[str, dict[str, object]]:
-    """`:p0, :p1, ...` for an IN (...) list, and the values by name."""
-    names = [f"{prefix}{i}" for i in range(len(values))]
-    return ", ".join(f":{n}" for n in names), dict(zip(names, values, strict=True))
-
-
 def _creation(dialect: Dialect) -> tuple[str, ...]:
     """Every table and index of a new ledger, as this dialect says it, compiled once a process.
 
@@ -276,7 +268,7 @@ def store_of(ledger: object) -> SqlLedger:
     return store
 
 
-class SqlLedger:
+class SqlLedger(PlainReads):
     """The ledger on one backend: roster, message queue, suppressions, tokens, requests, runs."""
 
     def __init__(
@@ -383,7 +375,6 @@ class SqlLedger:
                 self._local.db = None
 
     def select(self, query: str, **params: object) -> list[Any]:
-        """The rows of a read-only query written for every backend, its parameters `:named`."""
         return self._rows(query, **params)
 
     def _rows(self, query: str, **params: object) -> list[Any]:
@@ -551,7 +542,7 @@ class SqlLedger:
                 held.setdefault(found[0], []).append(tuple(found))
         changed = [event_id for event_id, rows in wanted.items() if held.get(event_id, []) != rows]
         for chunk in _chunks(changed):
-            marks, values = _marks("e", chunk)
+            marks, values = named_marks("e", chunk)
             db.execute(text(f"DELETE FROM seats WHERE event_id IN ({marks})"), values)
         rows = (  # made chunk by chunk: 10,000 seats' dicts at once weigh MBs
             {**dict(zip(columns, row, strict=True)), "place": place}
@@ -569,11 +560,6 @@ class SqlLedger:
         """
         with self._read() as db:
             return state_digest(db.execute(text(query)) for query in STATE_QUERIES)
-
-    def fingerprint(self, job: str) -> tuple[str, str] | None:
-        """What the last run of `job` that changed nothing decided from (digested), and reported."""
-        rows = self._rows("SELECT digest, report FROM fingerprints WHERE job = :j", j=job)
-        return None if not rows else (rows[0][0], rows[0][1])
 
     def set_fingerprint(self, job: str, digest: str | None, report: str = "") -> None:
         """Keep (or, with None, forget) the fingerprint of a run of `job` that changed nothing."""
@@ -639,21 +625,6 @@ class SqlLedger:
                 "UPDATE seats SET written = :status WHERE event_id = :e AND email = :m", rows
             )
 
-    def seats(self) -> list[SeatRow]:
-        rows = self._rows(
-            "SELECT event_id, email, status, position, row, address, name, written, language"
-            " FROM seats"
-            " ORDER BY event_id, place"
-        )
-        return [SeatRow(*r) for r in rows]
-
-    def stored_events(self) -> dict[str, StoredEvent]:
-        rows = self._rows(
-            "SELECT id, title, label, starts_at, ends_at, timezone, capacity, join_url,"
-            " signup_url, status, sequence, missing, titles FROM events ORDER BY starts_at, id"
-        )
-        return dict(stored_event(row) for row in rows)
-
     # -- the message queue --------------------------------------------------
 
     def _insert_drafts(self, db: Connection, drafts: Iterable[Draft]) -> int:
@@ -717,10 +688,6 @@ class SqlLedger:
         """Commit messages that decide no seat (reminders, digests); returns how many were new."""
         return self.record(Decisions(drafts=drafts))
 
-    def count_due(self) -> int:
-        query = "SELECT count(*) FROM messages WHERE state IN (:p, :r)"
-        return int(self._rows(query, p=PENDING, r=RETRY)[0][0])
-
     def due(self, batch: int = 500) -> Iterator[list[OutgoingMessage]]:
         """Messages decided but not delivered (new, or left by a pause or a 4xx), in batches.
 
@@ -767,7 +734,7 @@ class SqlLedger:
             wanted = [b for b in needed if b not in bodies]
             with self._read() as db:
                 for chunk in _chunks(wanted):
-                    marks, values = _marks("b", chunk)
+                    marks, values = named_marks("b", chunk)
                     found = text(f"SELECT id, body FROM bodies WHERE id IN ({marks})")
                     for body_id, body in db.execute(found, values):
                         bodies[body_id] = Body.from_json(body)
@@ -851,7 +818,7 @@ class SqlLedger:
         """Of these keys, those still queued, or claimed by this process and not handed over."""
         free: set[str] = set()
         for chunk in _chunks(keys):
-            marks, values = _marks("k", chunk)
+            marks, values = named_marks("k", chunk)
             query = _sql(
                 f"SELECT key FROM messages WHERE key IN ({marks}) AND {_FREE}"
                 f"{self.backend.lock_own_rows}"
@@ -863,7 +830,7 @@ class SqlLedger:
         """Of these keys, the free ones, committed as `sending` by this process with a lease."""
         taken: set[str] = set()
         for chunk in _chunks(keys):
-            marks, values = _marks("k", chunk)
+            marks, values = named_marks("k", chunk)
             query = _sql(
                 "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
                 f" lease_until = :lease WHERE key IN ({marks}) AND {_FREE} RETURNING key"
@@ -979,21 +946,6 @@ class SqlLedger:
             )
         )
 
-    def counted_since(self, since: datetime) -> tuple[int, str | None]:
-        """Messages handed to the provider after `since` (sent or unknown), and the first's time.
-
-        An unknown message may have been delivered, so it counts against a quota.
-        """
-        count, first = self._rows(
-            "SELECT count(*), MIN(COALESCE(sent_at, tried_at)) FROM messages"
-            " WHERE state IN (:s, :u, :c) AND COALESCE(sent_at, tried_at) > :since",
-            s=SENT,
-            u=UNKNOWN,
-            c=SENDING,
-            since=_utc(since),
-        )[0]
-        return int(count), first
-
     def requeue_unknown(
         self,
         tried_before: datetime | None = None,
@@ -1013,20 +965,10 @@ class SqlLedger:
         if tried_once:
             query += " AND attempts <= 1"
         if except_events:
-            marks, values = _marks("e", except_events)
+            marks, values = named_marks("e", except_events)
             query += f" AND event_id NOT IN ({marks})"
             params.update(values)
         return self._write(query, params)
-
-    def waiting(self) -> list[tuple[int, int]]:
-        """(priority, how many) of the messages queued to send, most urgent first."""
-        rows = self._rows(
-            "SELECT priority, count(*) FROM messages WHERE state IN (:p, :r)"
-            " GROUP BY priority ORDER BY priority",
-            p=PENDING,
-            r=RETRY,
-        )
-        return [(int(p), int(n)) for p, n in rows]
 
     def retry_failed(self) -> int:
         """Put failed messages back in the queue (`mailer retry`).
@@ -1070,27 +1012,6 @@ class SqlLedger:
     def message_keys(self, kind: str) -> set[str]:
         return {k for (k,) in self._rows("SELECT key FROM messages WHERE kind = :k", k=kind)}
 
-    def sent_at(self, kinds: Sequence[str]) -> dict[tuple[str, str, str], str]:
-        """(kind, event, email) -> when the latest message of that kind was decided."""
-        marks, values = _marks("k", kinds)
-        rows = self._rows(
-            f"SELECT kind, event_id, email, MAX(created_at) FROM messages WHERE kind IN ({marks})"
-            " GROUP BY kind, event_id, email",
-            **values,
-        )
-        return {(kind, event_id, email): at for kind, event_id, email, at in rows}
-
-    def messages(
-        self, states: Sequence[str] = (SENT, PENDING, RETRY, FAILED, UNKNOWN)
-    ) -> list[MessageRow]:
-        marks, values = _marks("s", states)
-        rows = self._rows(
-            "SELECT key, kind, event_id, email, state, reason, attempts, created_at, sent_at,"
-            f" provider_id FROM messages WHERE state IN ({marks}) ORDER BY created_at, key",
-            **values,
-        )
-        return [MessageRow(*r) for r in rows]
-
     # -- pauses -------------------------------------------------------------
 
     def pause(self, transport: str, until: datetime, reason: str) -> None:
@@ -1105,17 +1026,12 @@ class SqlLedger:
             rows = list(db.execute(text("DELETE FROM pauses RETURNING transport, until, reason")))
         return [(transport, datetime.fromisoformat(until), why) for transport, until, why in rows]
 
-    def paused(self, transport: str) -> tuple[datetime, str] | None:
-        """(until, why) of the latest pause of `transport`, if any was recorded."""
-        rows = self._rows("SELECT until, reason FROM pauses WHERE transport = :t", t=transport)
-        return (datetime.fromisoformat(rows[0][0]), rows[0][1]) if rows else None
-
     # -- suppressions -------------------------------------------------------
 
     def _suppressions_among(self, db: Connection, emails: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for chunk in _chunks(sorted({e.casefold() for e in emails})):
-            marks, values = _marks("m", chunk)
+            marks, values = named_marks("m", chunk)
             query = _sql(
                 f"SELECT email, reason FROM suppressions WHERE email IN ({marks})"
                 " ORDER BY CASE WHEN reason = :bounce THEN 1 ELSE 0 END, reason"
@@ -1363,23 +1279,7 @@ class SqlLedger:
         )
         return [BounceRow(*row) for row in rows]
 
-    def bounces(self) -> list[BounceRow]:
-        """Every bounce and complaint read from the mailbox, newest first."""
-        rows = self._rows(
-            "SELECT email, kind, status, diagnostic, message_key, at FROM bounces"
-            " ORDER BY at DESC, email"
-        )
-        return [BounceRow(*row) for row in rows]
-
     # -- the job runs -------------------------------------------------------
-
-    def job_runs(self) -> dict[str, LastRun]:
-        """When each job last ran and how it went (what the daemons' schedules go by)."""
-        rows = self._rows("SELECT job, started, ok, summary FROM job_runs")
-        return {
-            job: LastRun(datetime.fromisoformat(started), bool(ok), summary)
-            for job, started, ok, summary in rows
-        }
 
     def record_job_run(self, job: str, started: datetime, ok: bool, summary: str) -> None:
         row = {"job": job, "started": _utc(started), "ok": int(ok), "summary": summary}
