@@ -354,6 +354,14 @@ class SqlLedger(PlainReads):
         if current is not None:
             yield current
             return
+        held: Connection | None = getattr(self._local, "held", None)
+        if held is not None:  # one_connection(): its reads too, or a second one's cache stays
+            if held.in_transaction():  # a read already open on it
+                yield held
+                return
+            with held.begin():
+                yield held
+            return
         with self.engine.connect() as db:
             yield db
 
@@ -369,28 +377,35 @@ class SqlLedger(PlainReads):
             yield current
             return
         held: Connection | None = getattr(self._local, "held", None)
-        connection = nullcontext(held) if held is not None else self._connect_to_write()
-        with connection as db, db.begin():
-            self._local.db = db
-            try:
-                yield db
-            finally:
-                self._local.db = None
-
-    def _connect_to_write(self) -> Connection:
-        return self.engine.connect().execution_options(immediate=True)
+        if held is not None and not held.in_transaction():
+            held.execution_options(immediate=True)  # in place, for this transaction's BEGIN
+            connection: AbstractContextManager[Connection] = nullcontext(held)
+        else:  # none held, or a read open on it: a connection of its own, as without one
+            held = None
+            connection = self.engine.connect().execution_options(immediate=True)
+        try:
+            with connection as db, db.begin():
+                self._local.db = db
+                try:
+                    yield db
+                finally:
+                    self._local.db = None
+        finally:
+            if held is not None:
+                held.execution_options(immediate=False)
 
     @contextmanager
     def one_connection(self) -> Iterator[None]:
-        """Transactions this thread opens inside share one connection, taken from the pool once.
+        """Transactions and reads this thread makes inside share one connection, taken once.
 
         The send loop commits once a message: a connection checked out and
-        returned (and on PostgreSQL pinged) for each was a third of that commit's cost.
+        returned (and on PostgreSQL pinged) for each was a third of that commit's
+        cost. Its reads use it too, so no second connection keeps a page cache.
         """
         if getattr(self._local, "held", None) is not None:
             yield
             return
-        with self._connect_to_write() as held:
+        with self.engine.connect() as held:
             self._local.held = held
             try:
                 yield
