@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from mailer.core.errors import MailerError
+from mailer.core.plain_table import plain_table
 from mailer.core.text import plural
 from mailer.jobs.base import delivered_text
 from mailer.model import Event, Problem
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 log = logging.getLogger("mailer.signups")
+TITLE = "Signups"
+COLUMNS = ("Session", "Starts", "Confirmed", "Waitlisted", "New emails")
 
 
 @dataclass
@@ -81,22 +84,10 @@ class SignupsReport:
         return "; ".join([line, *self.failed_steps])
 
     def show(self, console: Console, job: JobSettings) -> None:
-        from rich.table import Table as RichTable
-
-        table = RichTable(title="Signups", title_justify="left")
-        for column in ("Session", "Starts", "Confirmed", "Waitlisted", "New emails"):
-            table.add_column(column, no_wrap=column != "New emails")
-        for each in self.events:
-            event = each.event
-            new = ", ".join(f"{n} {kind}" for kind, n in sorted(each.new_messages.items()))
-            table.add_row(
-                event.shown_id + (" (cancelled)" if event.cancelled else ""),
-                f"{event.starts_at.astimezone(self.zone):%a %b %d %H:%M}",
-                f"{each.confirmed}/{event.capacity}",
-                str(each.waitlisted),
-                new or "-",
-            )
-        console.print(table if self.events else "No upcoming sessions in the workbook.")
+        if self.events:
+            self._show_sessions(console)
+        else:
+            console.print("No upcoming sessions in the workbook.")
         console.print(
             f"Emails: {self.decided} new, {delivered_text(self.delivered)}."
             f" Sheet: {plural(self.cells_written, 'cell')} written."
@@ -136,3 +127,31 @@ class SignupsReport:
                 markup=False,
                 soft_wrap=True,
             )
+
+    def _show_sessions(self, console: Console) -> None:
+        """The sessions' table: as plain text where rich would print just that (a pipe, a log)."""
+        rows = []
+        for each in self.events:
+            event = each.event
+            new = ", ".join(f"{n} {kind}" for kind, n in sorted(each.new_messages.items()))
+            rows.append(
+                (
+                    event.shown_id + (" (cancelled)" if event.cancelled else ""),
+                    f"{event.starts_at.astimezone(self.zone):%a %b %d %H:%M}",
+                    f"{each.confirmed}/{event.capacity}",
+                    str(each.waitlisted),
+                    new or "-",
+                )
+            )
+        shown = plain_table(console, TITLE, COLUMNS, rows)
+        if shown is not None:
+            console.print(shown, markup=False, highlight=False, emoji=False, soft_wrap=True)
+            return
+        from rich.table import Table as RichTable
+
+        table = RichTable(title=TITLE, title_justify="left")
+        for column in COLUMNS:
+            table.add_column(column, no_wrap=column != "New emails")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
