@@ -48,7 +48,7 @@ from mailer.ledger.records import (
     Decisions,
     SeatRow,
 )
-from mailer.ledger.state_token import STATE_QUERIES, state_digest
+from mailer.ledger.state_token import STATE_QUERIES, sqlite_state_token, state_digest
 from mailer.mail.message import Body, Draft, OutgoingMessage, SendResult, priority
 from mailer.model import StoredEvent
 from mailer.rules import self_service
@@ -103,6 +103,15 @@ class Backend(Protocol):
         """Keep other processes from migrating until this transaction ends."""
 
     def run_lock(self, timeout: float) -> AbstractContextManager[None]: ...
+
+    def counts_changes(self, db: Connection) -> bool:
+        """What `state_token` reads of this backend is in place (SQLite's counting triggers)."""
+
+    def count_changes(self, db: Connection) -> None:
+        """Put in place what `state_token` reads of this backend, in this write transaction."""
+
+    def stop_counting(self, db: Connection) -> None:
+        """Take out what count_changes made, so a migration step may alter any table."""
 
     def zero_deleted(self, db: Connection) -> None:
         """Have this transaction's connection overwrite what it deletes, where the database can."""
@@ -301,7 +310,7 @@ class SqlLedger(PlainReads):
         """Create a new ledger or bring an older one up to date; safe with others starting too."""
         with self._read() as db:
             current = self.backend.schema_version(db)
-            if current == schema.SCHEMA_VERSION:
+            if current == schema.SCHEMA_VERSION and self.backend.counts_changes(db):
                 return  # written by this version: every table is there (set after create_all)
             new = not inspect(db).has_table("messages")
         self._refuse_newer(current, new)
@@ -311,17 +320,23 @@ class SqlLedger(PlainReads):
             current = self.backend.schema_version(db)
             new = not inspect(db).has_table("messages")
             self._refuse_newer(current, new)
-            if not new:
-                for step in schema.STEPS:
-                    if step.version > current:
-                        for statement in step.statements:
-                            db.exec_driver_sql(statement)
-            if new:
-                for statement in _creation(db.dialect):
-                    db.exec_driver_sql(statement)
-            else:
-                schema.METADATA.create_all(db, checkfirst=True)
-            self.backend.set_schema_version(db, schema.SCHEMA_VERSION)
+            if new or current != schema.SCHEMA_VERSION:
+                self._bring_up(db, current, new)
+            self.backend.count_changes(db)
+
+    def _bring_up(self, db: Connection, current: int, new: bool) -> None:
+        self.backend.stop_counting(db)  # made again after the steps, for the tables they leave
+        if not new:
+            for step in schema.STEPS:
+                if step.version > current:
+                    for statement in step.statements:
+                        db.exec_driver_sql(statement)
+        if new:
+            for statement in _creation(db.dialect):
+                db.exec_driver_sql(statement)
+        else:
+            schema.METADATA.create_all(db, checkfirst=True)
+        self.backend.set_schema_version(db, schema.SCHEMA_VERSION)
 
     def _refuse_newer(self, version: int, new: bool) -> None:
         if not new and version > schema.SCHEMA_VERSION:
@@ -559,6 +574,8 @@ class SqlLedger(PlainReads):
         any decision, message, send, suppression, request or pause changes it.
         """
         with self._read() as db:
+            if db.dialect.name == "sqlite":  # counted, read as mailer.ledger.sqlite_reads does
+                return sqlite_state_token(lambda query: db.exec_driver_sql(query).fetchall())
             return state_digest(db.execute(text(query)) for query in STATE_QUERIES)
 
     def set_fingerprint(self, job: str, digest: str | None, report: str = "") -> None:
