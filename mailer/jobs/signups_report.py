@@ -90,7 +90,8 @@ class SignupsReport:
             console.print("No upcoming sessions in the workbook.")
         console.print(
             f"Emails: {self.decided} new, {delivered_text(self.delivered)}."
-            f" Sheet: {plural(self.cells_written, 'cell')} written."
+            f" Sheet: {plural(self.cells_written, 'cell')} written.",
+            emoji=False,  # our own words: no emoji codes to look up (rich loads 3 ms of them)
         )
         if self.series_added:
             added = plural(self.series_added, "session")

@@ -23,6 +23,7 @@ from datetime import datetime
 from mailer.model import Event, Problem
 from mailer.sheet.workbook import Table
 
+JOB_NAME = "signups"  # the fingerprint is kept per job kind: one signups pass per site
 VERSION = b"mailer signups fingerprint 2"
 CELL, ROW = "\x1f", "\x1e"  # between cells, between rows: a tab's rows hashed as one text
 
