@@ -16,11 +16,12 @@ from mailer.core.text import plural
 from mailer.jobs.base import delivered_text
 from mailer.model import Event, Problem
 from mailer.settings.config import JobSettings
-from mailer.sheet.google_form import FormReport
 from mailer.sheet.workbook import Skipped
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from mailer.sheet.google_form import FormReport
 
 log = logging.getLogger("mailer.signups")
 TITLE = "Signups"
