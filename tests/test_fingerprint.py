@@ -6,7 +6,7 @@ from itertools import combinations
 
 from conftest import NOW
 
-from mailer.jobs.unchanged import fingerprint
+from mailer.jobs.unchanged import fingerprint, inputs
 from mailer.sheet.workbook import Table
 
 # Rows that read the same once cells or rows are run together, or once a row is dropped.
@@ -30,7 +30,7 @@ LOOKALIKES: list[list[list[str]]] = [
 
 def fingerprint_of(*tabs: list[list[str]]) -> str:
     tables = {f"tab{n}": Table(f"tab{n}", ["email", "name"], rows) for n, rows in enumerate(tabs)}
-    return fingerprint("settings", "job", tables, "ledger", [], NOW)
+    return fingerprint(inputs("settings", "job", tables, "ledger"), [], NOW)
 
 
 def test_rows_that_differ_never_share_a_fingerprint() -> None:

@@ -69,6 +69,7 @@ class Signups:
     seat_links: bool  # the emails carry release or claim links
     fingerprint: str | None = None  # of what this pass read (mailer.jobs.unchanged)
     ledger_state: str = ""  # the ledger's state token as this pass found it
+    moments: list[datetime] = field(default_factory=list)  # what the fingerprint turns on
 
     def record(self, site: Site, ledger: Ledger) -> None:
         self.report.decided = ledger.record(self.decisions)
@@ -120,7 +121,7 @@ class Signups:
             and ledger.state_token() == self.ledger_state
         ):
             shown = [(e.event, e.confirmed, e.waitlisted, e.new_messages) for e in report.events]
-            data = unchanged.report_data(shown, report.problems, report.warnings)
+            data = unchanged.report_data(shown, report.problems, report.warnings, self.moments)
             ledger.set_fingerprint(unchanged.JOB_NAME, self.fingerprint, data)
         else:
             ledger.set_fingerprint(unchanged.JOB_NAME, None)
@@ -136,6 +137,7 @@ class Read:
     answers: str  # how people's answers reach mailer (mailer.rules.answers)
     fingerprint: str | None  # of what was read; None when a step of the read wrote
     ledger_state: str  # the ledger's state token as the pass found it
+    moments: list[datetime]  # each moment a decision turns on (mailer.jobs.unchanged)
 
 
 @dataclass
@@ -218,6 +220,7 @@ def decide_in_full(
     )
     signups = Signups(report, tables, parsed, planned, decided, choices, bool(read.answers))
     signups.fingerprint, signups.ledger_state = read.fingerprint, read.ledger_state
+    signups.moments = read.moments
     return signups
 
 

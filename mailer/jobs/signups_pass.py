@@ -49,36 +49,43 @@ def decide_pass(
 
         report.series_added = add_series_dates(site, ledger, tables, now, report)
     window = job.options.claim_window if isinstance(job.options, SignupsOptions) else None
-    fingerprint, state = None, ""
+    fingerprint, state, moments = None, "", []
     if not report.series_added and site.forms is None:  # a Google Form is read in its step
         state = ledger.state_token()
-        fingerprint = _fingerprint(site, ledger, job, tables, window, now, state)
+        inputs = _inputs(site, job, tables, state)
         kept = ledger.fingerprint(unchanged.JOB_NAME)
-        if spare and kept is not None and kept[0] == fingerprint:
+        # The same inputs give the same moments: those kept stand for this pass's own.
+        if (
+            spare
+            and kept is not None
+            and kept[0] == unchanged.fingerprint(inputs, unchanged.kept_moments(kept[1]), now)
+        ):
             stored_events = {i: s.event for i, s in ledger.stored_events().items()}
             restored = unchanged.restore(kept[1], stored_events)
             if restored is not None:
                 shown, report.problems, report.warnings = restored
                 report.events = [EventSummary(*each) for each in shown]
                 return Spared(report, job, now, state)
+        moments = _moments(site, ledger, tables, window)
+        fingerprint = unchanged.fingerprint(inputs, moments, now)
     from mailer.jobs.signups import Read, decide_in_full  # the rules that plan each session
 
-    read = Read(tables, report, window, answers, fingerprint, state)
+    read = Read(tables, report, window, answers, fingerprint, state, moments)
     return decide_in_full(site, ledger, job, now, read)
 
 
-def _fingerprint(
-    site: Site,
-    ledger: Ledger,
-    job: JobSettings,
-    tables: dict[str, Tab],
-    window: timedelta | None,
-    now: datetime,
-    state: str,
-) -> str:
-    """The fingerprint of what this pass decides from (mailer.jobs.unchanged)."""
-    settings = site.settings
-    zone = settings.organization.zone
+def _inputs(site: Site, job: JobSettings, tables: dict[str, Tab], state: str) -> bytes:
+    """The digest of what this pass decides from, but the clock (mailer.jobs.unchanged)."""
+    secret = site_secret(site.settings) if "releases" in tables else ""
+    read = {name: tab.table for name, tab in tables.items()}
+    return unchanged.inputs(site.settings, job, read, state, secret)
+
+
+def _moments(
+    site: Site, ledger: Ledger, tables: dict[str, Tab], window: timedelta | None
+) -> list[datetime]:
+    """Each moment a decision turns on: sessions' starts and ends, offers' ends, answers."""
+    zone = site.settings.organization.zone
     events = parse_events(tables["events"].table, tables["events"].columns, str(zone))
     stored = ledger.stored_events()
     sessions = [*events.events, *(s.event for s in stored.values())]
@@ -87,12 +94,9 @@ def _fingerprint(
         from mailer.rules.claims import OFFER
 
         moments += [datetime.fromisoformat(at) + window for at in ledger.sent_at((OFFER,)).values()]
-    secret = ""
     if "releases" in tables:
-        secret = site_secret(settings)
         moments += _answer_moments(site, tables["releases"])
-    read = {name: tab.table for name, tab in tables.items()}
-    return unchanged.fingerprint(settings, job, read, state, moments, now, secret)
+    return moments
 
 
 def _answer_moments(site: Site, tab: Tab) -> list[datetime]:
