@@ -17,12 +17,6 @@ from sqlalchemy.dialects.sqlite import Insert, insert
 
 from mailer.ledger.sqlite_file import SqliteFile, use_wal
 
-# Statement journals in memory. A multi-row INSERT (1,000 messages of a digest at a time)
-# keeps what it changes, to undo that statement alone, in a statement journal: by default a
-# temporary file, 100 MB written for nothing by a digest to 100,000 readers; in memory it
-# is about a megabyte at a time. What a commit makes durable is the same either way.
-TEMP_STORE = "MEMORY"
-
 
 class SqliteBackend:
     shared = False  # one process sends at a time, under the run lock
@@ -69,12 +63,7 @@ class SqliteBackend:
             assert raw is not None
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             if full:
-                # VACUUM's temporary copy is the whole ledger: on disk, not in memory.
-                raw.execute("PRAGMA temp_store = FILE")
-                try:
-                    raw.execute("VACUUM")
-                finally:
-                    raw.execute(f"PRAGMA temp_store = {TEMP_STORE}")
+                raw.execute("VACUUM")
                 raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
@@ -88,7 +77,6 @@ def _on_connect(dbapi_connection: Any, _record: object) -> None:
     # In WAL mode NORMAL keeps every commit across a killed process; only a power
     # cut may lose the last few marks, which then resend (at least once).
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-    dbapi_connection.execute(f"PRAGMA temp_store = {TEMP_STORE}")
 
 
 def _on_begin(db: Connection) -> None:
