@@ -1,4 +1,9 @@
-"""What the ledger hands out and takes in: message states, seat and message rows, decisions."""
+"""What the ledger hands out and takes in: message states, seat and message rows, decisions.
+
+The rows are NamedTuples: every command that reads the ledger defines them,
+and a frozen dataclass costs ten times as much to define (its methods are
+compiled from source one by one), which `mailer status` would pay at each start.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from mailer.mail.states import FAILED, RETRY, SENT, UNKNOWN
-from mailer.model import Event, StoredEvent
+from mailer.sessions import Event, StoredEvent
 
 if TYPE_CHECKING:
     from mailer.mail.message import Draft
@@ -26,8 +31,7 @@ SKIPPED = "skipped"
 BOUNCE = "bounce"
 
 
-@dataclass(frozen=True)
-class SeatRow:
+class SeatRow(NamedTuple):
     event_id: str
     email: str
     status: str
@@ -54,8 +58,7 @@ class Decisions:
     applied: Sequence[tuple[str, datetime]] = ()  # (token, when) of requests acted on
 
 
-@dataclass(frozen=True)
-class MessageRow:
+class MessageRow(NamedTuple):
     key: str
     kind: str
     event_id: str
@@ -68,8 +71,7 @@ class MessageRow:
     provider_id: str = ""
 
 
-@dataclass(frozen=True)
-class BounceRow:
+class BounceRow(NamedTuple):
     """One bounce or complaint read from the sending mailbox, as the ledger keeps it."""
 
     email: str
