@@ -4,9 +4,13 @@
 dataclass, naming each problem's file and key (config builds each job's
 file with it). Nothing here defines the job kinds' options: `mailer status`
 and the ledger read only these settings.
-"""
 
-from __future__ import annotations
+Every command defines these dataclasses, so they are made cheap to define:
+annotations are evaluated as the classes are (no `from __future__ import
+annotations`: `build` then reads each field's type as it is, where it
+compiled dozens of annotation strings per load), and each class has a
+docstring (dataclass otherwise writes one from the signature).
+"""
 
 import dataclasses
 import functools
@@ -51,6 +55,8 @@ LANGUAGE_CODE = Text(
 
 @dataclass(frozen=True)
 class Organization:
+    """`[organization]`: who sends, from which address, in which time zone."""
+
     name: str = accepts(Text(most=200))
     sender: str = accepts(Address())
     timezone: str = "UTC"
@@ -69,6 +75,8 @@ class Organization:
 
 @dataclass(frozen=True)
 class Donation:
+    """`[donation]`: what non-members are asked to give, and to what."""
+
     minimum: int = accepts(Between(0, MOST_MONEY), 0)
     maximum: int = accepts(Between(0, MOST_MONEY, zero="no donation request"), 0)
     currency: str = accepts(CURRENCY, "USD")
@@ -83,6 +91,8 @@ class Donation:
 
 @dataclass(frozen=True)
 class WorkbookSettings:
+    """`[workbook]`: where the organizers' spreadsheet is, and its tabs' and columns' names."""
+
     backend: str = accepts(OneOf(("csv", "google")), "csv")
     path: Path = Path("lists")
     spreadsheet: str = ""
@@ -131,6 +141,8 @@ class SendgridSettings:
 
 @dataclass(frozen=True)
 class TransportSettings:
+    """`[transport]`: how mail leaves (outbox, smtp, sendgrid), and how fast."""
+
     backend: str = accepts(OneOf(TRANSPORTS.keys()), "outbox")
     path: Path = Path("outbox")
     # messages in any 24 hours, to stay under the provider's quota; 0: none
@@ -202,7 +214,7 @@ class LedgerSettings:
     def state_folder(self) -> Path:
         return self.state if self.state is not None else self.path.parent
 
-    def sqlite_at(self, path: Path, state: Path | None = None) -> LedgerSettings:
+    def sqlite_at(self, path: Path, state: Path | None = None) -> "LedgerSettings":
         """The same settings with the ledger in a SQLite file at `path` (a scratch copy, say)."""
         return dataclasses.replace(
             self, url=SQLITE_URL + str(path), path=path, state=state or path.parent
@@ -307,6 +319,8 @@ class PrivacySettings:
 
 @dataclass(frozen=True)
 class Settings:
+    """mailer.toml, each section typed and checked; `source` is the file it was read from."""
+
     organization: Organization
     donation: Donation = field(default_factory=Donation)
     workbook: WorkbookSettings = field(default_factory=WorkbookSettings)
