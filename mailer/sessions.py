@@ -13,6 +13,8 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Event:
+    """A session: one row of the events tab, its times in its own zone."""
+
     id: str
     title: str
     starts_at: datetime

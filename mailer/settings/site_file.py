@@ -8,8 +8,10 @@ and the ledger read only these settings.
 Every command defines these dataclasses, so they are made cheap to define:
 annotations are evaluated as the classes are (no `from __future__ import
 annotations`: `build` then reads each field's type as it is, where it
-compiled dozens of annotation strings per load), and each class has a
-docstring (dataclass otherwise writes one from the signature).
+compiled dozens of annotation strings per load), each class has a docstring
+(dataclass otherwise writes one from the signature), and settings compare by
+identity (eq=False: nothing compares two of them, and equality by value
+compiled two more methods per class, __eq__ and __hash__).
 """
 
 import dataclasses
@@ -53,7 +55,7 @@ LANGUAGE_CODE = Text(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Organization:
     """`[organization]`: who sends, from which address, in which time zone."""
 
@@ -73,7 +75,7 @@ class Organization:
         return ZoneInfo(self.timezone)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Donation:
     """`[donation]`: what non-members are asked to give, and to what."""
 
@@ -89,7 +91,7 @@ class Donation:
         return self.maximum > 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WorkbookSettings:
     """`[workbook]`: where the organizers' spreadsheet is, and its tabs' and columns' names."""
 
@@ -113,7 +115,7 @@ class WorkbookSettings:
         return {**DEFAULT_COLUMNS[tab], **self.columns.get(tab, {})}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SmtpSettings:
     """`[transport.smtp]`; the password comes from SMTP_PASSWORD, never from this file."""
 
@@ -129,7 +131,7 @@ class SmtpSettings:
         return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SendgridSettings:
     """`[transport.sendgrid]`; the key comes from SENDGRID_API_KEY, never from this file."""
 
@@ -139,7 +141,7 @@ class SendgridSettings:
     max_wait: int = accepts(Between(0, DAY, "seconds"), 120)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TransportSettings:
     """`[transport]`: how mail leaves (outbox, smtp, sendgrid), and how fast."""
 
@@ -161,7 +163,7 @@ LEDGER_URL_PROBLEM = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BounceSettings:
     """`[bounces]`: the sending mailbox, read over IMAP for bounce reports.
 
@@ -188,7 +190,7 @@ class BounceSettings:
         return self.port or {"ssl": 993, "starttls": 143, "none": 143}[self.security]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LedgerSettings:
     """`[ledger]`: where mailer's memory lives, and the folder for what is not in it.
 
@@ -221,7 +223,7 @@ class LedgerSettings:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ServerSettings:
     """`mailer serve`: the unsubscribe pages. `public_url` is where people reach it."""
 
@@ -231,7 +233,7 @@ class ServerSettings:
     sendgrid_event_key: str = ""  # the Event Webhook's public verification key (not a secret)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FormSettings:
     """`[form]`: the Google Form people sign up with, kept in step with the seats."""
 
@@ -241,7 +243,7 @@ class FormSettings:
     api_url: str = accepts(Url(optional=False, prefix_only=True), "https://forms.googleapis.com")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SeriesSettings:
     """`[series]`: how far ahead the Series tab's sessions are kept as Events rows.
 
@@ -251,7 +253,7 @@ class SeriesSettings:
     ahead: str = accepts(Duration(DAY, 53 * WEEK, blank="no Series tab"), "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SelfServiceSettings:
     """`[self_service]`: how people release a seat, leave the waitlist or claim an offer.
 
@@ -264,14 +266,14 @@ class SelfServiceSettings:
     acknowledge_organizer_cancels: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ConfirmationText:
     """`[confirmation]`: what a confirmed person should expect, a line each; empty leaves it out."""
 
     what_to_expect: list[str] = accepts(Text(most=1000), factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MonitorSettings:
     """`[monitor]`: an outside check pinged after each run, and when failing reaches people."""
 
@@ -281,7 +283,7 @@ class MonitorSettings:
     failing_after: str = accepts(Duration(least=60, most=WEEK), "1 hour")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LanguageSettings:
     """`[languages.<code>]`: one language's own texts and what CLDR may lack for it.
 
@@ -304,7 +306,7 @@ class LanguageSettings:
 LOCALIZED = (("confirmation", "what_to_expect"), ("donation", "cause"), ("donation", "how_to_pay"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PrivacySettings:
     """`[privacy]`: how long mailer keeps what it sent and what it knew of people.
 
@@ -317,7 +319,7 @@ class PrivacySettings:
     keep_sessions: str = accepts(Duration(DAY, 10 * 53 * WEEK), "180 days")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Settings:
     """mailer.toml, each section typed and checked; `source` is the file it was read from."""
 
