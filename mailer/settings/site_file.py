@@ -9,9 +9,10 @@ Every command defines these dataclasses, so they are made cheap to define:
 annotations are evaluated as the classes are (no `from __future__ import
 annotations`: `build` then reads each field's type as it is, where it
 compiled dozens of annotation strings per load), each class has a docstring
-(dataclass otherwise writes one from the signature), and settings compare by
+(dataclass otherwise writes one from the signature), settings compare by
 identity (eq=False: nothing compares two of them, and equality by value
-compiled two more methods per class, __eq__ and __hash__).
+compiled two more methods per class, __eq__ and __hash__), and their repr
+is one method of Section's instead of one compiled per class.
 """
 
 import dataclasses
@@ -55,8 +56,18 @@ LANGUAGE_CODE = Text(
 )
 
 
-@dataclass(frozen=True, eq=False)
-class Organization:
+class Section:
+    """A settings section. Its repr is dataclass's own, written once here (each has repr=False)."""
+
+    __dataclass_fields__: typing.ClassVar[dict[str, dataclasses.Field[Any]]]
+
+    def __repr__(self) -> str:
+        shown = (f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr)
+        return f"{type(self).__qualname__}({', '.join(shown)})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Organization(Section):
     """`[organization]`: who sends, from which address, in which time zone."""
 
     name: str = accepts(Text(most=200))
@@ -75,8 +86,8 @@ class Organization:
         return ZoneInfo(self.timezone)
 
 
-@dataclass(frozen=True, eq=False)
-class Donation:
+@dataclass(frozen=True, eq=False, repr=False)
+class Donation(Section):
     """`[donation]`: what non-members are asked to give, and to what."""
 
     minimum: int = accepts(Between(0, MOST_MONEY), 0)
@@ -91,8 +102,8 @@ class Donation:
         return self.maximum > 0
 
 
-@dataclass(frozen=True, eq=False)
-class WorkbookSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class WorkbookSettings(Section):
     """`[workbook]`: where the organizers' spreadsheet is, and its tabs' and columns' names."""
 
     backend: str = accepts(OneOf(("csv", "google")), "csv")
@@ -115,8 +126,8 @@ class WorkbookSettings:
         return {**DEFAULT_COLUMNS[tab], **self.columns.get(tab, {})}
 
 
-@dataclass(frozen=True, eq=False)
-class SmtpSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class SmtpSettings(Section):
     """`[transport.smtp]`; the password comes from SMTP_PASSWORD, never from this file."""
 
     host: str = accepts(HOST, "localhost")
@@ -131,8 +142,8 @@ class SmtpSettings:
         return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
 
 
-@dataclass(frozen=True, eq=False)
-class SendgridSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class SendgridSettings(Section):
     """`[transport.sendgrid]`; the key comes from SENDGRID_API_KEY, never from this file."""
 
     host: str = accepts(Url(optional=False, prefix_only=True), "https://api.sendgrid.com")
@@ -141,8 +152,8 @@ class SendgridSettings:
     max_wait: int = accepts(Between(0, DAY, "seconds"), 120)
 
 
-@dataclass(frozen=True, eq=False)
-class TransportSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class TransportSettings(Section):
     """`[transport]`: how mail leaves (outbox, smtp, sendgrid), and how fast."""
 
     backend: str = accepts(OneOf(TRANSPORTS.keys()), "outbox")
@@ -163,8 +174,8 @@ LEDGER_URL_PROBLEM = (
 )
 
 
-@dataclass(frozen=True, eq=False)
-class BounceSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class BounceSettings(Section):
     """`[bounces]`: the sending mailbox, read over IMAP for bounce reports.
 
     Blank host and username take [transport.smtp]'s (smtp.gmail.com read as
@@ -190,8 +201,8 @@ class BounceSettings:
         return self.port or {"ssl": 993, "starttls": 143, "none": 143}[self.security]
 
 
-@dataclass(frozen=True, eq=False)
-class LedgerSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class LedgerSettings(Section):
     """`[ledger]`: where mailer's memory lives, and the folder for what is not in it.
 
     `url` is `sqlite:///state/mailer.db` (relative to the site) by default, or
@@ -223,8 +234,8 @@ class LedgerSettings:
         )
 
 
-@dataclass(frozen=True, eq=False)
-class ServerSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class ServerSettings(Section):
     """`mailer serve`: the unsubscribe pages. `public_url` is where people reach it."""
 
     public_url: str = accepts(Url(prefix_only=True), "")
@@ -233,8 +244,8 @@ class ServerSettings:
     sendgrid_event_key: str = ""  # the Event Webhook's public verification key (not a secret)
 
 
-@dataclass(frozen=True, eq=False)
-class FormSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class FormSettings(Section):
     """`[form]`: the Google Form people sign up with, kept in step with the seats."""
 
     id: str = accepts(Text(optional=True), "")  # the form's id, or its edit URL
@@ -243,8 +254,8 @@ class FormSettings:
     api_url: str = accepts(Url(optional=False, prefix_only=True), "https://forms.googleapis.com")
 
 
-@dataclass(frozen=True, eq=False)
-class SeriesSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class SeriesSettings(Section):
     """`[series]`: how far ahead the Series tab's sessions are kept as Events rows.
 
     Blank (the default): the Series tab is not read at all.
@@ -253,8 +264,8 @@ class SeriesSettings:
     ahead: str = accepts(Duration(DAY, 53 * WEEK, blank="no Series tab"), "")
 
 
-@dataclass(frozen=True, eq=False)
-class SelfServiceSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class SelfServiceSettings(Section):
     """`[self_service]`: how people release a seat, leave the waitlist or claim an offer.
 
     With `[server] public_url` the links open `mailer serve`; otherwise, with
@@ -266,15 +277,15 @@ class SelfServiceSettings:
     acknowledge_organizer_cancels: bool = True
 
 
-@dataclass(frozen=True, eq=False)
-class ConfirmationText:
+@dataclass(frozen=True, eq=False, repr=False)
+class ConfirmationText(Section):
     """`[confirmation]`: what a confirmed person should expect, a line each; empty leaves it out."""
 
     what_to_expect: list[str] = accepts(Text(most=1000), factory=list)
 
 
-@dataclass(frozen=True, eq=False)
-class MonitorSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class MonitorSettings(Section):
     """`[monitor]`: an outside check pinged after each run, and when failing reaches people."""
 
     ping_url: str = accepts(Url(), "")  # https://hc-ping.com/<uuid>: /start, success, /fail
@@ -283,8 +294,8 @@ class MonitorSettings:
     failing_after: str = accepts(Duration(least=60, most=WEEK), "1 hour")
 
 
-@dataclass(frozen=True, eq=False)
-class LanguageSettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class LanguageSettings(Section):
     """`[languages.<code>]`: one language's own texts and what CLDR may lack for it.
 
     Texts left unset fall back to the default language's. `date_format` and
@@ -306,8 +317,8 @@ class LanguageSettings:
 LOCALIZED = (("confirmation", "what_to_expect"), ("donation", "cause"), ("donation", "how_to_pay"))
 
 
-@dataclass(frozen=True, eq=False)
-class PrivacySettings:
+@dataclass(frozen=True, eq=False, repr=False)
+class PrivacySettings(Section):
     """`[privacy]`: how long mailer keeps what it sent and what it knew of people.
 
     A sent message's body (the ledger's copy, the outbox files) goes after
@@ -319,8 +330,8 @@ class PrivacySettings:
     keep_sessions: str = accepts(Duration(DAY, 10 * 53 * WEEK), "180 days")
 
 
-@dataclass(frozen=True, eq=False)
-class Settings:
+@dataclass(frozen=True, eq=False, repr=False)
+class Settings(Section):
     """mailer.toml, each section typed and checked; `source` is the file it was read from."""
 
     organization: Organization
