@@ -1,15 +1,15 @@
 """What the ledger hands out and takes in: message states, seat and message rows, decisions.
 
-The rows are NamedTuples: every command that reads the ledger defines them,
-and a frozen dataclass costs ten times as much to define (its methods are
-compiled from source one by one), which `mailer status` would pay at each start.
+The rows and Decisions are NamedTuples: every command that reads the ledger
+defines them, and a dataclass costs several times as much to define (its
+methods are compiled from source one by one), which `mailer status` would pay
+at each start.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -43,8 +43,7 @@ class SeatRow(NamedTuple):
     language: str = ""  # the language the person's emails speak ("": the site's default)
 
 
-@dataclass
-class Decisions:
+class Decisions(NamedTuple):
     """What one signups run decided, committed at once."""
 
     events: Sequence[StoredEvent] = ()
