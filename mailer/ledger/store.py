@@ -50,11 +50,11 @@ from mailer.ledger.records import (
 )
 from mailer.ledger.state_token import STATE_QUERIES, sqlite_state_token, state_digest
 from mailer.mail.message import Body, Draft, OutgoingMessage, SendResult, priority
-from mailer.model import StoredEvent
 from mailer.rules import self_service
 from mailer.rules.binding import Memory
 from mailer.rules.roster import Previous
 from mailer.rules.self_service import RELEASE, Request, SeatRef
+from mailer.sessions import StoredEvent
 
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
 READ_WINDOW = 2000  # queued messages read at once from a ledger one process sends from

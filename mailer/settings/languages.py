@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailer.rules.languages import normalized
-from mailer.settings.config import Settings
+from mailer.settings.site_file import Settings
 
 if TYPE_CHECKING:  # Babel's CLDR data loads when a language is first looked at, not every run
     from babel import Locale
