@@ -89,10 +89,13 @@ class Signups:
         What went out stays reported as sent: each step fails on its own line.
         """
         report = self.report
-        table = self.tables["signups"]
         plans, offered = self.planned.plans, self.planned.offered
         with report.step("sheet write-back"):
-            write_statuses(site, ledger, table, self.parsed, plans, offered, report)
+            # Handed over, not kept (no name here holds it): the write reads the tab again,
+            # so write_statuses lets the rows read here go once it has made its changes.
+            write_statuses(
+                site, ledger, self.tables.pop("signups"), self.parsed, plans, offered, report
+            )
         if "subscribers" in self.tables:
             with report.step("Subscribers tab update"):
                 # Every few minutes, not only at the digest's slot: a lost ledger must not forget.

@@ -36,6 +36,7 @@ def write_statuses(
 ) -> None:
     """Write the cells that differ from what was decided and sent; note which now hold it."""
     cell_changes = _changes(site, tab, parsed, plans, ledger, offered)
+    tab = tab.without_rows()  # the write reads the tab again: the rows as read may go now
     skipped: list[Skipped] = []
     if cell_changes:
         written = site.sheet.write(tab, ["timestamp", "email"], cell_changes, JOB_COLUMNS)
@@ -64,7 +65,7 @@ def _changes(
     released = ledger.released()
     events = {e.id: e for e in parsed.events}
 
-    wanted: dict[int, tuple[tuple[str, str], dict[str, str | None], str]] = {}
+    changes: list[CellChange] = []
     by_row = {s.row: s for s in parsed.signups}
     for plan in plans:
         session = events[plan.event_id].shown_id
@@ -85,7 +86,7 @@ def _changes(
             ends = offered.get((plan.event_id, signup.email))
             if decision.status == OFFERED and ends is not None:
                 cells["note"] = claims.offer_note(ends.astimezone(zone))
-            wanted[row] = (signup.key, cells, failure)
+            changes += _row_changes(tab, index, row, signup.key, cells, failure)
     for rejected in parsed.rejected:
         values = table.rows[rejected.row - 2]
         typed = canonical(table.cell(values, index["status"]))
@@ -93,33 +94,47 @@ def _changes(
         decision = RowDecision(status, note=rejected.problem.reason)
         cells = _cells(decision, None)
         cells["note"] = rejected.problem.reason
-        wanted[rejected.row] = (rejected.key, cells, "")
+        changes += _row_changes(tab, index, rejected.row, rejected.key, cells, "")
+    return changes
 
+
+def _row_changes(
+    tab: Tab,
+    index: dict[str, int | None],
+    row: int,
+    key: tuple[str, ...],
+    cells: dict[str, str | None],
+    failure: str,
+) -> list[CellChange]:
+    """The changes of one row's cells: what differs from what the row holds as read.
+
+    Made row by row: a first run's 10,000 rows of wanted cells are never held at once.
+    """
+    table = tab.table
+    values = table.rows[row - 2]
+    current = {c: table.cell(values, index[c]) for c in JOB_COLUMNS}
     changes = []
-    for row, (key, cells, failure) in wanted.items():
-        values = table.rows[row - 2]
-        current = {c: table.cell(values, index[c]) for c in JOB_COLUMNS}
-        if cells["note"] is None and current["status"].strip().casefold() in (
-            roster.INVALID,
-            roster.DUPLICATE,
-        ):
-            cells["note"] = ""
-        if cells["note"] is None and failure:
-            # Organizers live in the sheet: an email that could not be delivered shows there.
-            cells["note"] = f"{EMAIL_FAILED}{failure}"
-        elif cells["note"] is None and current["note"].startswith(EMAIL_FAILED):
-            cells["note"] = ""
-        elif cells["note"] is None and current["note"].startswith(claims.OFFER_NOTE):
-            cells["note"] = ""  # the offer was claimed, or passed on
-        elif (
-            cells["note"] is None
-            and cells["status"] in self_service.PLACES
-            and self_service.is_release_note(current["note"])
-        ):
-            cells["note"] = ""  # confirmed again by an organizer: the place is theirs again
-        for column, new in cells.items():
-            if new is not None and new != current[column]:
-                changes.append(tab.change(row, key, column, current[column], new))
+    if cells["note"] is None and current["status"].strip().casefold() in (
+        roster.INVALID,
+        roster.DUPLICATE,
+    ):
+        cells["note"] = ""
+    if cells["note"] is None and failure:
+        # Organizers live in the sheet: an email that could not be delivered shows there.
+        cells["note"] = f"{EMAIL_FAILED}{failure}"
+    elif cells["note"] is None and current["note"].startswith(EMAIL_FAILED):
+        cells["note"] = ""
+    elif cells["note"] is None and current["note"].startswith(claims.OFFER_NOTE):
+        cells["note"] = ""  # the offer was claimed, or passed on
+    elif (
+        cells["note"] is None
+        and cells["status"] in self_service.PLACES
+        and self_service.is_release_note(current["note"])
+    ):
+        cells["note"] = ""  # confirmed again by an organizer: the place is theirs again
+    for column, new in cells.items():
+        if new is not None and new != current[column]:
+            changes.append(tab.change(row, key, column, current[column], new))
     return changes
 
 
