@@ -36,15 +36,17 @@ def write_statuses(
 ) -> None:
     """Write the cells that differ from what was decided and sent; note which now hold it."""
     cell_changes = _changes(site, tab, parsed, plans, ledger, offered)
-    tab = tab.without_rows()  # the write reads the tab again: the rows as read may go now
+    decided = _decided_cells(plans, {s.row: s for s in parsed.signups})
+    # The write reads the tab again: the rows as read, and the plans (which the caller
+    # handed over), may go while it runs.
+    tab, plans = tab.without_rows(), []
     skipped: list[Skipped] = []
     if cell_changes:
         written = site.sheet.write(tab, ["timestamp", "email"], cell_changes, JOB_COLUMNS)
         report.cells_written += len(written.cells)
         skipped = report.skipped_writes = written.skipped
     not_written = {s.row for s in skipped if s.column == tab.header("status")}
-    by_row = {s.row: s for s in parsed.signups}
-    ledger.set_written(_written_cells(plans, by_row, not_written))
+    ledger.set_written((e, m, status) for row, e, m, status in decided if row not in not_written)
 
 
 def _changes(
@@ -152,10 +154,8 @@ def _cells(decision: RowDecision, notified: str | None) -> dict[str, str | None]
     }
 
 
-def _written_cells(
-    plans: list[Plan], by_row: dict[int, Signup], not_written: set[int]
-) -> list[tuple[str, str, str]]:
-    """(event, email, status) of each Status cell that now holds what mailer decided."""
+def _decided_cells(plans: list[Plan], by_row: dict[int, Signup]) -> list[tuple[int, str, str, str]]:
+    """(row, event, email, status) of each Status cell the write sets to what mailer decided."""
     cells = []
     for plan in plans:
         for email, seat in plan.seats.items():
@@ -163,6 +163,6 @@ def _written_cells(
             decision = plan.rows.get(seat.row)
             if signup is None or signup.email != email or decision is None:
                 continue  # a seat kept without a row
-            if decision.status is not None and seat.row not in not_written:
-                cells.append((plan.event_id, email, decision.status))
+            if decision.status is not None:
+                cells.append((seat.row, plan.event_id, email, decision.status))
     return cells
