@@ -69,6 +69,7 @@ def _changes(
 
     changes: list[CellChange] = []
     by_row = {s.row: s for s in parsed.signups}
+    said: dict[str, str] = {}  # each Notified text once: a run's sends share a few minutes
     for plan in plans:
         session = events[plan.event_id].shown_id
         for row, decision in plan.rows.items():
@@ -76,7 +77,8 @@ def _changes(
             sent = last_sent.get((plan.event_id, signup.email))
             notified = None
             if sent and decision.status not in (None, roster.DUPLICATE):
-                notified = notified_text(datetime.fromisoformat(sent), zone)
+                text = notified_text(datetime.fromisoformat(sent), zone)
+                notified = said.setdefault(text, text)
             failure = failures.get((plan.event_id, signup.email), "")
             cells = _cells(decision, notified)
             if decision.status is not None:
