@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -140,25 +140,56 @@ def _envelope(draft: Draft, shapes: dict[tuple[str, ...], tuple[str, str]]) -> s
     digest's 100,000 envelopes share them. Values with nothing JSON escapes
     (no quote, backslash or control character: most) go in as they are.
     """
-    quoted = encode_basestring
     try:
-        keys = tuple(draft.person)
-        shape = shapes.get(keys)
-        if shape is None:
-            names = [quoted(k).replace("%", "%%") for k in keys]
-            fields, plain = (", ".join(f"{n}: {v}" for n in names) for v in ("%s", '"%s"'))
-            shape = shapes[keys] = (
-                f'{{"to": %s, "name": %s, "person": {{{fields}}}}}',
-                f'{{"to": "%s", "name": "%s", "person": {{{plain}}}}}',
-            )
         values = (draft.to_email, draft.to_name, *draft.person.values())
-        text = "".join(values)
-        if text.isprintable() and '"' not in text and "\\" not in text:
+        shape = _shape(tuple(draft.person), shapes)
+        if _plain("".join(values)):
             return shape[1] % values
-        return shape[0] % tuple(map(quoted, values))
+        return shape[0] % tuple(map(encode_basestring, values))
     except TypeError:  # a value that is not text: the encoder says how
         envelope = {"to": draft.to_email, "name": draft.to_name, "person": dict(draft.person)}
         return _envelope_json(envelope)
+
+
+def _envelopes(
+    drafts: Sequence[Draft], shapes: dict[tuple[str, ...], tuple[str, str]]
+) -> list[str]:
+    """Each draft's envelope, as _envelope makes it.
+
+    A batch under the same person fields whose values are all plain text (a
+    digest's, most often) is checked once, as one string, and filled in at once.
+    """
+    keys = tuple(drafts[0].person)
+    try:
+        values = [(d.to_email, d.to_name, *d.person.values()) for d in drafts]
+        if _plain("".join(chain.from_iterable(values))) and all(
+            tuple(d.person) == keys for d in drafts
+        ):
+            plain = _shape(keys, shapes)[1]
+            return [plain % each for each in values]
+    except TypeError:  # a value that is not text: _envelope has the encoder say how
+        pass
+    return [_envelope(d, shapes) for d in drafts]
+
+
+def _shape(
+    keys: tuple[str, ...], shapes: dict[tuple[str, ...], tuple[str, str]]
+) -> tuple[str, str]:
+    """An envelope's frames for these person fields: for quoted values, and for plain ones."""
+    shape = shapes.get(keys)
+    if shape is None:
+        names = [encode_basestring(k).replace("%", "%%") for k in keys]
+        fields, plain = (", ".join(f"{n}: {v}" for n in names) for v in ("%s", '"%s"'))
+        shape = shapes[keys] = (
+            f'{{"to": %s, "name": %s, "person": {{{fields}}}}}',
+            f'{{"to": "%s", "name": "%s", "person": {{{plain}}}}}',
+        )
+    return shape
+
+
+def _plain(text: str) -> bool:
+    """Nothing in `text` that JSON escapes (quote, backslash, control character), cautiously."""
+    return text.isprintable() and '"' not in text and "\\" not in text
 
 
 def _shared_columns(draft: Draft, priorities: dict[str, int]) -> dict[str, object]:
@@ -644,17 +675,25 @@ class SqlLedger(PlainReads):
                 [{"id": b.id, "body": b.to_json()} for b in {b.id: b for b in fresh}.values()],
             )
             first = chunk[0]
-            rows = []  # what differs from message to message
-            alike = True  # every message of the chunk has first's kind, session, body and time
-            for d in chunk:
-                if (
-                    d.body.id != first.body.id
-                    or d.created_at is not first.created_at
-                    or d.kind != first.kind
-                    or d.event_id != first.event_id
-                ):
-                    alike = False
-                rows.append((d.key, d.to_email.casefold(), _envelope(d, shapes)))
+            # What differs from message to message.
+            rows = [
+                (d.key, d.to_email.casefold(), envelope)
+                for d, envelope in zip(chunk, _envelopes(chunk, shapes), strict=True)
+            ]
+            # Every message of the chunk has first's kind, session, body and time.
+            body_id, created_at, kind, event_id = (
+                first.body.id,
+                first.created_at,
+                first.kind,
+                first.event_id,
+            )
+            alike = all(
+                d.body.id == body_id
+                and d.created_at is created_at
+                and d.kind == kind
+                and d.event_id == event_id
+                for d in chunk
+            )
             if alike:  # a digest's: what they share is bound once
                 shared = _shared_columns(first, priorities)
                 new += _insert_sharing(db, schema.messages, shared, OWN_COLUMNS, rows)
