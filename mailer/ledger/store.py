@@ -665,13 +665,10 @@ class SqlLedger(PlainReads):
 
     def set_written(self, cells: Iterable[tuple[str, str, str]]) -> None:
         """Remember what now stands in each (event, email)'s Status cell, as mailer wrote it."""
-        rows: list[dict[str, object]] = [
-            {"status": status, "e": event_id, "m": email} for event_id, email, status in cells
-        ]
-        if rows:
-            self._write(
-                "UPDATE seats SET written = :status WHERE event_id = :e AND email = :m", rows
-            )
+        query = _sql("UPDATE seats SET written = :status WHERE event_id = :e AND email = :m")
+        with self.transaction() as db:
+            for chunk in _chunks(cells):  # a first run's 10,000 rows' dicts at once weigh MBs
+                db.execute(query, [{"status": s, "e": e, "m": m} for e, m, s in chunk])
 
     # -- the message queue --------------------------------------------------
 
