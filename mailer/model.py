@@ -1,13 +1,17 @@
 """The domain's values: sessions, signups, resources, subscribers, and a problem with a row.
 
 Plain frozen dataclasses that every room may hold; they know nothing of
-the sheet they were read from, the ledger or the mail.
+the sheet they were read from, the ledger or the mail. Sessions (Event,
+StoredEvent) are defined in mailer.sessions, so what reads only the ledger
+(`mailer status`) defines none of the others, and are named here too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+
+from mailer.sessions import Event, StoredEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,46 +26,6 @@ class Problem:
     def __str__(self) -> str:
         column = f", column {self.column!r}" if self.column else ""
         return f"{self.tab} row {self.row}{column}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class Event:
-    id: str
-    title: str
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
-    capacity: int
-    join_url: str = ""
-    signup_url: str = ""
-    label: str = ""
-    status: str = ""
-    row: int = 0
-    sheet_id: str = ""  # the id as the events tab shows it now, when renamed from `id`
-    waitlist: bool | None = None  # whether the signup form offers it once full ([form] waitlist)
-    titles: tuple[tuple[str, str], ...] = ()  # (language, title) from `title_<code>` columns
-
-    def title_in(self, language: str) -> str:
-        """The session's title in a language, its own title where the sheet gives none."""
-        return dict(self.titles).get(language) or self.title
-
-    @property
-    def cancelled(self) -> bool:
-        return self.status == "cancelled"
-
-    @property
-    def shown_id(self) -> str:
-        """The id organizers see on the events tab."""
-        return self.sheet_id or self.id
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """An event as the last run saw it, and how many times its time or link changed."""
-
-    event: Event
-    sequence: int = 0
-    missing: bool = False  # its row is gone from the events tab: nothing is sent about it
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +96,15 @@ class Subscriber:
     name: str = ""
     unsubscribed: bool = False
     language: str = ""  # the language column as typed
+
+
+__all__ = [
+    "Event",
+    "Problem",
+    "Resolution",
+    "Resource",
+    "Signup",
+    "StoredEvent",
+    "Subscriber",
+    "normalize_email",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailer.mail.catalogs import Catalogs
 from mailer.mail.render import Renderer
@@ -12,8 +13,10 @@ from mailer.settings.config import Settings
 from mailer.settings.languages import locales_folder
 from mailer.settings.secret import site_secret
 from mailer.sheet.backends import Workbook, open_workbook
-from mailer.sheet.google_form import FormsClient, open_forms
 from mailer.sheet.view import Sheet
+
+if TYPE_CHECKING:
+    from mailer.sheet.google_form import FormsClient
 
 
 @dataclass
@@ -31,7 +34,7 @@ class Site:
             workbook=open_workbook(settings),
             transport=open_transport(settings),
             renderer=site_renderer(settings),
-            forms=open_forms(settings) if settings.form.id else None,
+            forms=_forms(settings) if settings.form.id else None,
         )
 
     @property
@@ -47,6 +50,13 @@ class Site:
     def sheet(self) -> Sheet:
         """The workbook by logical tab and column names."""
         return Sheet(self.workbook, self.settings.workbook)
+
+
+def _forms(settings: Settings) -> FormsClient:
+    """The signup form's client: only a site with `[form] id` imports the Forms code."""
+    from mailer.sheet.google_form import open_forms
+
+    return open_forms(settings)
 
 
 def site_renderer(settings: Settings) -> Renderer:

@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mailer"
 # rooms that share a floor stand side by side and import nothing from each other.
 FLOORS: list[tuple[str, ...]] = [
     ("core",),  # errors, files, redaction, text, durations, retries, tokens
+    ("sessions",),  # the domain's sessions, which the ledger hands out
     ("model",),  # the domain's values
     ("rules",),  # pure decisions
     ("settings",),  # mailer.toml and jobs/*.toml, typed

@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 from conftest import NOW, SiteDir
 from test_ledger import confirmation, decide
+from test_ledger_upgrade import without_counting
 
-from mailer.ledger import open_ledger
+from mailer.ledger import open_ledger, schema
 from mailer.ledger.records import FAILED, PENDING, SENT, UNKNOWN, BounceRow
 from mailer.ledger.sqlite_ledger import SqliteLedger
 from mailer.ledger.sqlite_reads import SqliteReads
+from mailer.ledger.state_token import COUNTED
 from mailer.ledger.store import SqlLedger
 from mailer.mail.message import SendResult
 
@@ -152,3 +154,59 @@ def _mailer_modules(*args: str) -> tuple[str, set[str]]:
     ).stdout
     shown, _, modules = out.rpartition("\nMODULES ")
     return shown, set(modules.split())
+
+
+def test_the_state_token_moves_with_every_insert_every_changed_value_and_every_delete(
+    tmp_path: Path,
+) -> None:
+    """Whatever writes it (a run, `mailer serve`, another tool), a change to the roster shows."""
+    path = tmp_path / "mailer.db"
+    with open_ledger(path) as made:
+        decide(made)
+    with open_ledger(path) as ledger, closing(sqlite3.connect(path, isolation_level=None)) as db:
+        seen = {ledger.state_token()}
+        for table in COUNTED:
+            columns = schema.METADATA.tables[table].columns
+            first = {c.name: _value(c.type.python_type, 1) for c in columns}
+            marks = ", ".join(f":{name}" for name in first)
+            db.execute(f"INSERT INTO {table} ({', '.join(first)}) VALUES ({marks})", first)
+            seen.add(ledger.state_token())
+            for column in columns:
+                if column.primary_key:
+                    continue
+                db.execute(f'UPDATE {table} SET "{column.name}" = "{column.name}"')
+                unchanged = ledger.state_token()
+                assert unchanged in seen, f"{table}: a value written again is no change"
+                other = _value(column.type.python_type, 2)
+                db.execute(f'UPDATE {table} SET "{column.name}" = ?', (other,))
+                seen.add(ledger.state_token())
+            db.execute(f"DELETE FROM {table}")
+            seen.add(ledger.state_token())
+        updates = sum(not c.primary_key for t in COUNTED for c in schema.METADATA.tables[t].columns)
+        assert len(seen) == 1 + 2 * len(COUNTED) + updates
+
+
+def _value(kind: type, n: int) -> object:
+    return {str: f"v{n}", int: n, float: n + 0.5}[kind]
+
+
+def test_a_ledger_from_before_the_count_is_read_whole_until_the_store_opens_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "mailer.db"
+    with open_ledger(path) as made:
+        decide(made)
+        counted = made.state_token()
+    with closing(sqlite3.connect(path)) as db:
+        without_counting(db)
+        db.commit()
+    with open_ledger(path) as ledger:
+        assert isinstance(ledger, SqliteLedger)
+        whole = ledger.state_token()
+        assert _store_state(ledger) == "sqlite3 reads"
+        assert whole != counted
+        ledger.store  # noqa: B018  (opening the store puts the count in place)
+        now_counted = ledger.state_token()
+        assert now_counted not in (whole, counted)
+        ledger.suppress("zoe@example.org", "unsubscribed", NOW)
+        assert ledger.state_token() not in (whole, counted, now_counted)

@@ -46,9 +46,10 @@ class Context:
         self._console: Console | None = None
 
     def settings(self) -> config.Settings:
-        from mailer.settings import config
+        """The site's settings; its jobs' (config.load_jobs) are read where they run."""
+        from mailer.settings import site_file
 
-        return config.load(self.config_path)
+        return site_file.load(self.config_path)
 
     @property
     def console(self) -> Console:

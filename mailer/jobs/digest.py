@@ -413,23 +413,22 @@ def _drafts(
     friend = words.gettext("friend")
     created_at = now.astimezone(UTC)
     seal = unsubscribe_sealer(secret)
-    for recipient in recipients:
-        token = seal(recipient.email)
+    for email, address, name, _ in recipients:
+        token = seal(email)
         mailto = mailto_start + token  # a token is URL-safe: base64url and a dot
         page = unsubscribe_start + token + in_language if public_url else mailto
-        name = recipient.name
         yield Draft(
-            key_start + recipient.email,
+            key_start + email,
             "digest",
             "",
-            recipient.address,
+            address,
             name,
             created_at,
             body,
             {
                 "name": name,
                 "first_name": name.split(" ")[0] if name else friend,
-                "email": recipient.address,
+                "email": address,
                 "unsubscribe_url": page,
                 "unsubscribe_mailto": mailto,
                 "forget_url": forget_start + token if public_url else "",

@@ -73,7 +73,7 @@ class RetentionReport:
         return "; ".join([", ".join(parts), *(asked if self.forgotten else []), *self.warnings])
 
     def show(self, console: Console, job: JobSettings) -> None:
-        console.print(f"Retention: {self.summary()}.", markup=False, highlight=False)
+        console.print(f"Retention: {self.summary()}.", markup=False, highlight=False, emoji=False)
 
 
 def _listed(ids: list[str], most: int = 5) -> str:

@@ -1,7 +1,9 @@
 """The signups job: read the sheet, hold each session to capacity, say who is told what.
 
-`decide` reads and plans; the runner records the plan, delivers its emails,
-and then asks it to write back (jobs/base.py). The pieces around the plan
+`decide_in_full` plans from what a pass read (mailer.jobs.signups_pass, the
+job's entry, reads and spares a pass whose inputs did not change); the runner
+records the plan, delivers its emails, and then asks it to write back
+(jobs/base.py). The pieces around the plan
 live beside this module: the report (signups_report), the Series tab
 (series_dates), the release form's answers (release_answers), the signup
 form (signup_form) and the signups tab's columns (signups_write_back).
@@ -14,11 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from mailer.core.errors import MissingColumnError, WorkbookError
 from mailer.jobs import unchanged
 from mailer.jobs.release_answers import take_answers
 from mailer.jobs.retention import acted_on, digest_readers, open_privacy
-from mailer.jobs.series_dates import add_series_dates
 from mailer.jobs.signup_form import keep_form_in_step
 from mailer.jobs.signups_report import EventSummary, SignupsReport
 from mailer.jobs.signups_write_back import write_statuses
@@ -38,16 +38,13 @@ from mailer.rules.roster import Notice, Plan
 from mailer.rules.self_service import CLAIM, RELEASE, Request
 from mailer.rules.statuses import CONFIRMED, OFFERED
 from mailer.settings.config import JobSettings
-from mailer.settings.kinds import SignupsOptions
 from mailer.settings.languages import spellings, unknown_language
-from mailer.settings.schema import REQUIRED_COLUMNS
 from mailer.settings.secret import site_secret
 from mailer.sheet.session_dates import date_problems
 from mailer.sheet.tabs import (
     Columns,
     HeldRow,
     Parsed,
-    parse_datetime,
     parse_events,
     parse_members,
     parse_signups,
@@ -56,8 +53,7 @@ from mailer.sheet.tabs import (
 from mailer.sheet.view import Tab
 from mailer.site import Site
 
-__all__ = ["EventSummary", "Signups", "SignupsReport", "Spared", "decide"]
-JOB_NAME = "signups"  # the fingerprint is kept per job kind: one signups pass per site
+__all__ = ["EventSummary", "Signups", "SignupsReport", "decide_in_full"]
 
 
 @dataclass
@@ -73,6 +69,7 @@ class Signups:
     seat_links: bool  # the emails carry release or claim links
     fingerprint: str | None = None  # of what this pass read (mailer.jobs.unchanged)
     ledger_state: str = ""  # the ledger's state token as this pass found it
+    moments: list[datetime] = field(default_factory=list)  # what the fingerprint turns on
 
     def record(self, site: Site, ledger: Ledger) -> None:
         self.report.decided = ledger.record(self.decisions)
@@ -89,10 +86,19 @@ class Signups:
         What went out stays reported as sent: each step fails on its own line.
         """
         report = self.report
-        table = self.tables["signups"]
-        plans, offered = self.planned.plans, self.planned.offered
         with report.step("sheet write-back"):
-            write_statuses(site, ledger, table, self.parsed, plans, offered, report)
+            # The tab as read and the plans are handed over, not kept (no name here holds
+            # them): write_statuses lets them go once it has made its changes, before the
+            # write reads the tab again.
+            write_statuses(
+                site,
+                ledger,
+                self.tables.pop("signups"),
+                self.parsed,
+                self.planned.handed_plans(),
+                self.planned.offered,
+                report,
+            )
         if "subscribers" in self.tables:
             with report.step("Subscribers tab update"):
                 # Every few minutes, not only at the digest's slot: a lost ledger must not forget.
@@ -124,43 +130,23 @@ class Signups:
             and ledger.state_token() == self.ledger_state
         ):
             shown = [(e.event, e.confirmed, e.waitlisted, e.new_messages) for e in report.events]
-            data = unchanged.report_data(shown, report.problems, report.warnings)
-            ledger.set_fingerprint(JOB_NAME, self.fingerprint, data)
+            data = unchanged.report_data(shown, report.problems, report.warnings, self.moments)
+            ledger.set_fingerprint(unchanged.JOB_NAME, self.fingerprint, data)
         else:
-            ledger.set_fingerprint(JOB_NAME, None)
+            ledger.set_fingerprint(unchanged.JOB_NAME, None)
 
 
 @dataclass
-class Spared:
-    """A pass whose inputs are those of the last pass that changed nothing: it reports the same.
+class Read:
+    """What a pass read (mailer.jobs.signups_pass) and its fingerprint, for every session's plan."""
 
-    Delivery still runs (it keeps its own clock: an unknown message goes again
-    after its hour, a pause ends); if that changed the ledger, the pass is
-    decided in full after all and writes back.
-    """
-
-    spared: SignupsReport
-    job: JobSettings
-    now: datetime
-    ledger_state: str
-    full: Signups | None = None
-
-    @property
-    def report(self) -> SignupsReport:
-        return self.full.report if self.full is not None else self.spared
-
-    def record(self, site: Site, ledger: Ledger) -> None:
-        pass  # nothing new was decided
-
-    def write_back(self, site: Site, ledger: Ledger) -> None:
-        if ledger.state_token() == self.ledger_state:
-            return
-        full = _decide(site, ledger, self.job, self.now, spare=False)
-        assert isinstance(full, Signups)  # never spared again: spare=False
-        full.record(site, ledger)
-        full.report.delivered = self.spared.delivered
-        full.write_back(site, ledger)
-        self.full = full
+    tables: dict[str, Tab]  # by logical name: "events", "signups", ...
+    report: SignupsReport
+    window: timedelta | None  # how long an offered seat is held, if seats are offered
+    answers: str  # how people's answers reach mailer (mailer.rules.answers)
+    fingerprint: str | None  # of what was read; None when a step of the read wrote
+    ledger_state: str  # the ledger's state token as the pass found it
+    moments: list[datetime]  # each moment a decision turns on (mailer.jobs.unchanged)
 
 
 @dataclass
@@ -174,6 +160,11 @@ class Planned:
     adopted: list[Adopted] = field(default_factory=list)
     applied: list[tuple[str, datetime]] = field(default_factory=list)  # each request read, once
     offered: dict[tuple[str, str], datetime] = field(default_factory=dict)  # until when
+
+    def handed_plans(self) -> list[Plan]:
+        """The plans, no longer kept here: the write-back lets them go once it has used them."""
+        plans, self.plans = self.plans, []
+        return plans
 
 
 @dataclass
@@ -191,34 +182,16 @@ class Known:
     languages: dict[int, str] = field(default_factory=dict)  # by row: the answer's language
 
 
-def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Signups | Spared:
-    """One pass of the job, as of `now`: every session's plan. The caller holds the lock."""
-    return _decide(site, ledger, job, now, spare=True)
-
-
-def _decide(
-    site: Site, ledger: Ledger, job: JobSettings, now: datetime, spare: bool
-) -> Signups | Spared:
+def decide_in_full(
+    site: Site,
+    ledger: Ledger,
+    job: JobSettings,
+    now: datetime,
+    read: Read,
+) -> Signups:
+    """Every session's plan, from the tabs a pass read (mailer.jobs.signups_pass)."""
     settings = site.settings
-    answers = self_service.way(settings.server.public_url, settings.self_service.form_url)
-    tables = _read(site, answers)
-    readable_or_stop(tables)  # read, decide, then act: nothing sent yet
-    report = SignupsReport(settings.organization.zone)
-    if "series" in tables:
-        report.series_added = add_series_dates(site, ledger, tables, now, report)
-    window = job.options.claim_window if isinstance(job.options, SignupsOptions) else None
-    fingerprint, state = None, ""
-    if not report.series_added and site.forms is None:  # a Google Form is read in its step
-        state = ledger.state_token()
-        fingerprint = _fingerprint(site, ledger, job, tables, window, now, state)
-        kept = ledger.fingerprint(JOB_NAME)
-        if spare and kept is not None and kept[0] == fingerprint:
-            stored_events = {i: s.event for i, s in ledger.stored_events().items()}
-            restored = unchanged.restore(kept[1], stored_events)
-            if restored is not None:
-                shown, report.problems, report.warnings = restored
-                report.events = [EventSummary(*each) for each in shown]
-                return Spared(report, job, now, state)
+    tables, report, window = read.tables, read.report, read.window
     stored = ledger.stored_events()
     # Retired sessions' answers are still bound (by keyed hash); they and forgotten people's
     # answers are left alone (mailer.jobs.retention).
@@ -259,80 +232,10 @@ def _decide(
         missing=missing,
         applied=planned.applied,
     )
-    signups = Signups(report, tables, parsed, planned, decided, choices, bool(answers))
-    signups.fingerprint, signups.ledger_state = fingerprint, state
+    signups = Signups(report, tables, parsed, planned, decided, choices, bool(read.answers))
+    signups.fingerprint, signups.ledger_state = read.fingerprint, read.ledger_state
+    signups.moments = read.moments
     return signups
-
-
-def _fingerprint(
-    site: Site,
-    ledger: Ledger,
-    job: JobSettings,
-    tables: dict[str, Tab],
-    window: timedelta | None,
-    now: datetime,
-    state: str,
-) -> str:
-    """The fingerprint of what this pass decides from (mailer.jobs.unchanged)."""
-    settings = site.settings
-    zone = settings.organization.zone
-    events = parse_events(tables["events"].table, tables["events"].columns, str(zone))
-    stored = ledger.stored_events()
-    sessions = [*events.events, *(s.event for s in stored.values())]
-    moments = [moment for e in sessions for moment in (e.starts_at, e.ends_at)]
-    if window is not None:
-        moments += [
-            datetime.fromisoformat(at) + window for at in ledger.sent_at((claims.OFFER,)).values()
-        ]
-    secret = ""
-    if "releases" in tables:
-        secret = site_secret(settings)
-        moments += _answer_moments(site, tables["releases"])
-    read = {name: tab.table for name, tab in tables.items()}
-    return unchanged.fingerprint(settings, job, read, state, moments, now, secret)
-
-
-def _answer_moments(site: Site, tab: Tab) -> list[datetime]:
-    """When each answer of the release form was given, as take_answers reads it."""
-    zone = site.settings.organization.zone
-    stamp_at = tab.index("timestamp")
-    moments = []
-    for values in tab.table.rows:
-        try:
-            moments.append(
-                parse_datetime(tab.table.cell(values, stamp_at), zone, tab.table.date_order)
-            )
-        except ValueError:
-            continue
-    return moments
-
-
-def _read(site: Site, answers: str) -> dict[str, Tab]:
-    """Every tab the pass needs, in one read, by logical name; events and signups must be there."""
-    settings = site.settings
-    tabs = ["events", "signups", "members", "subscribers"]
-    if settings.series.ahead:
-        tabs.append("series")
-    if answers == self_service.FORM:
-        tabs.append("releases")
-    tables = site.sheet.read(tabs)
-    for tab in ("events", "signups"):
-        if tab not in tables:
-            raise WorkbookError(f"the workbook has no tab {site.sheet.tab_name(tab)!r} ({tab})")
-    return tables
-
-
-def readable_or_stop(tables: dict[str, Tab]) -> None:
-    """Every tab read holds its required columns, or the job stops here, before it acts."""
-    for logical, tab in tables.items():
-        if logical == "releases":  # a release tab's trouble is a warning
-            continue
-        try:
-            Columns(tab.table, tab.columns, REQUIRED_COLUMNS[logical])
-        except MissingColumnError as err:
-            raise WorkbookError(
-                f"{err}. The signups job stopped before sending or writing anything."
-            ) from err
 
 
 def _known(

@@ -19,7 +19,7 @@ from mailer.core.env_secrets import LEDGER_PASSWORD, read_secret
 from mailer.core.errors import ConfigError
 from mailer.ledger.protocols import Ledger, Reads
 from mailer.ledger.records import DEFAULT_LEASE
-from mailer.settings.config import POSTGRES_URLS, SQLITE_URL, Settings
+from mailer.settings.site_file import POSTGRES_URLS, SQLITE_URL, Settings
 
 if TYPE_CHECKING:
     from mailer.ledger.store import Backend

@@ -68,6 +68,16 @@ class PostgresBackend:
     def hold_for_migration(self, db: Connection) -> None:
         db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
 
+    def counts_changes(self, db: Connection) -> bool:
+        """Nothing to make: `state_token` reads PostgreSQL's tables whole."""
+        return True
+
+    def count_changes(self, db: Connection) -> None:
+        """Nothing to make: `state_token` reads PostgreSQL's tables whole."""
+
+    def stop_counting(self, db: Connection) -> None:
+        """Nothing to take out."""
+
     @contextmanager
     def run_lock(self, timeout: float) -> Iterator[None]:
         """Hold the ledger's run lock for as long as this connection lives."""

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # types only: a command that reads the ledger imports no rules it skips
     from mailer.ledger.records import BounceRow, Decisions, MessageRow, SeatRow
     from mailer.mail.message import Draft, OutgoingMessage, SendResult
-    from mailer.model import StoredEvent
     from mailer.rules.binding import Memory
     from mailer.rules.roster import Previous
     from mailer.rules.schedules import LastRun
     from mailer.rules.self_service import Request, SeatRef
+    from mailer.sessions import StoredEvent
 
 
 class Roster(Protocol):

@@ -24,7 +24,7 @@ from mailer.ledger.records import (
     SeatRow,
     stored_event,
 )
-from mailer.model import StoredEvent
+from mailer.sessions import StoredEvent
 
 if TYPE_CHECKING:
     from mailer.rules.schedules import LastRun

@@ -1,16 +1,21 @@
-"""What the ledger hands out and takes in: message states, seat and message rows, decisions."""
+"""What the ledger hands out and takes in: message states, seat and message rows, decisions.
+
+The rows and Decisions are NamedTuples: every command that reads the ledger
+defines them, and a dataclass costs several times as much to define (its
+methods are compiled from source one by one), which `mailer status` would pay
+at each start.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from mailer.mail.states import FAILED, RETRY, SENT, UNKNOWN
-from mailer.model import Event, StoredEvent
+from mailer.sessions import Event, StoredEvent
 
 if TYPE_CHECKING:
     from mailer.mail.message import Draft
@@ -26,8 +31,7 @@ SKIPPED = "skipped"
 BOUNCE = "bounce"
 
 
-@dataclass(frozen=True)
-class SeatRow:
+class SeatRow(NamedTuple):
     event_id: str
     email: str
     status: str
@@ -39,8 +43,7 @@ class SeatRow:
     language: str = ""  # the language the person's emails speak ("": the site's default)
 
 
-@dataclass
-class Decisions:
+class Decisions(NamedTuple):
     """What one signups run decided, committed at once."""
 
     events: Sequence[StoredEvent] = ()
@@ -54,8 +57,7 @@ class Decisions:
     applied: Sequence[tuple[str, datetime]] = ()  # (token, when) of requests acted on
 
 
-@dataclass(frozen=True)
-class MessageRow:
+class MessageRow(NamedTuple):
     key: str
     kind: str
     event_id: str
@@ -68,8 +70,7 @@ class MessageRow:
     provider_id: str = ""
 
 
-@dataclass(frozen=True)
-class BounceRow:
+class BounceRow(NamedTuple):
     """One bounce or complaint read from the sending mailbox, as the ledger keeps it."""
 
     email: str

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import Insert, insert
 
+from mailer.ledger import schema
 from mailer.ledger.sqlite_file import SqliteFile, use_wal
+from mailer.ledger.state_token import CHANGES, COUNTED, FIND_TRIGGERS, counting_statements
 
 
 class SqliteBackend:
@@ -60,6 +62,30 @@ class SqliteBackend:
     def hold_for_migration(self, db: Connection) -> None:
         """BEGIN IMMEDIATE has already shut other writers out."""
 
+    def counts_changes(self, db: Connection) -> bool:
+        """The triggers that count changes for `state_token` are there, as this version has them."""
+        return _triggers(db) == _counting()
+
+    def count_changes(self, db: Connection) -> None:
+        """Make (or remake) the triggers that count changes; the count moves on as they change."""
+        db.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {CHANGES} (n INTEGER NOT NULL)")
+        db.exec_driver_sql(
+            f"INSERT INTO {CHANGES} (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM {CHANGES})"
+        )
+        found, wanted = _triggers(db), _counting()
+        if found == wanted:
+            return
+        self.stop_counting(db)
+        for statement in wanted.values():
+            db.exec_driver_sql(statement)
+        # Counting anew: from a number no token read before the triggers were made can hold.
+        db.exec_driver_sql(f"UPDATE {CHANGES} SET n = abs(random() % 1000000000000)")
+
+    def stop_counting(self, db: Connection) -> None:
+        """Drop the counting triggers: a step dropping or renaming a column they name would fail."""
+        for name in _triggers(db):
+            db.exec_driver_sql(f"DROP TRIGGER {name}")
+
     def run_lock(self, timeout: float) -> AbstractContextManager[None]:
         """Hold the lock file beside the ledger (SqliteFile.run_lock)."""
         return self.file.run_lock(timeout)
@@ -83,6 +109,23 @@ class SqliteBackend:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _triggers(db: Connection) -> dict[str, str]:
+    return {str(name): str(sql) for name, sql in db.exec_driver_sql(FIND_TRIGGERS)}
+
+
+def _counting() -> dict[str, str]:
+    """The triggers this version counts changes with (they name every column of each table)."""
+    if not _COUNTING:
+        columns = {
+            table: [c.name for c in schema.METADATA.tables[table].columns] for table in COUNTED
+        }
+        _COUNTING.update(counting_statements(columns))
+    return _COUNTING
+
+
+_COUNTING: dict[str, str] = {}
 
 
 def _on_connect(dbapi_connection: Any, _record: object) -> None:

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from mailer.ledger.protocols import Reads
     from mailer.ledger.records import BounceRow, MessageRow, SeatRow
     from mailer.ledger.store import SqlLedger
-    from mailer.model import StoredEvent
     from mailer.rules.schedules import LastRun
+    from mailer.sessions import StoredEvent
 
 
 class SqliteLedger:

@@ -17,7 +17,7 @@ from typing import Any
 
 from mailer.ledger.reads import PlainReads
 from mailer.ledger.records import BOUNCE
-from mailer.ledger.state_token import STATE_QUERIES, state_digest
+from mailer.ledger.state_token import sqlite_state_token
 
 CHUNK = 500  # values per IN (...), as the store sends them
 
@@ -75,7 +75,7 @@ class SqliteReads(PlainReads):
             written = (int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes)
             if self._token is not None and self._token[0] == written:
                 return self._token[1]
-            token = state_digest([db.execute(query).fetchall() for query in STATE_QUERIES])
+            token = sqlite_state_token(lambda query: db.execute(query).fetchall())
             self._token = (written, token)
         return token
 

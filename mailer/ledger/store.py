@@ -14,6 +14,7 @@ becomes `unknown`, never sent again blindly.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -23,11 +24,11 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, Dialect, Engine, Table, false, inspect, text
+from sqlalchemy import Connection, Dialect, Engine, Table, TextClause, false, inspect, text
 
 import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
@@ -47,13 +48,13 @@ from mailer.ledger.records import (
     Decisions,
     SeatRow,
 )
-from mailer.ledger.state_token import STATE_QUERIES, state_digest
+from mailer.ledger.state_token import STATE_QUERIES, sqlite_state_token, state_digest
 from mailer.mail.message import Body, Draft, OutgoingMessage, SendResult, priority
-from mailer.model import StoredEvent
 from mailer.rules import self_service
 from mailer.rules.binding import Memory
 from mailer.rules.roster import Previous
 from mailer.rules.self_service import RELEASE, Request, SeatRef
+from mailer.sessions import StoredEvent
 
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
 READ_WINDOW = 2000  # queued messages read at once from a ledger one process sends from
@@ -111,6 +112,15 @@ class Backend(Protocol):
 
     def run_lock(self, timeout: float) -> AbstractContextManager[None]: ...
 
+    def counts_changes(self, db: Connection) -> bool:
+        """What `state_token` reads of this backend is in place (SQLite's counting triggers)."""
+
+    def count_changes(self, db: Connection) -> None:
+        """Put in place what `state_token` reads of this backend, in this write transaction."""
+
+    def stop_counting(self, db: Connection) -> None:
+        """Take out what count_changes made, so a migration step may alter any table."""
+
     def zero_deleted(self, db: Connection) -> None:
         """Have this transaction's connection overwrite what it deletes, where the database can."""
 
@@ -147,25 +157,56 @@ def _envelope(draft: Draft, shapes: dict[tuple[str, ...], tuple[str, str]]) -> s
     digest's 100,000 envelopes share them. Values with nothing JSON escapes
     (no quote, backslash or control character: most) go in as they are.
     """
-    quoted = encode_basestring
     try:
-        keys = tuple(draft.person)
-        shape = shapes.get(keys)
-        if shape is None:
-            names = [quoted(k).replace("%", "%%") for k in keys]
-            fields, plain = (", ".join(f"{n}: {v}" for n in names) for v in ("%s", '"%s"'))
-            shape = shapes[keys] = (
-                f'{{"to": %s, "name": %s, "person": {{{fields}}}}}',
-                f'{{"to": "%s", "name": "%s", "person": {{{plain}}}}}',
-            )
         values = (draft.to_email, draft.to_name, *draft.person.values())
-        text = "".join(values)
-        if text.isprintable() and '"' not in text and "\\" not in text:
+        shape = _shape(tuple(draft.person), shapes)
+        if _plain("".join(values)):
             return shape[1] % values
-        return shape[0] % tuple(map(quoted, values))
+        return shape[0] % tuple(map(encode_basestring, values))
     except TypeError:  # a value that is not text: the encoder says how
         envelope = {"to": draft.to_email, "name": draft.to_name, "person": dict(draft.person)}
         return _envelope_json(envelope)
+
+
+def _envelopes(
+    drafts: Sequence[Draft], shapes: dict[tuple[str, ...], tuple[str, str]]
+) -> list[str]:
+    """Each draft's envelope, as _envelope makes it.
+
+    A batch under the same person fields whose values are all plain text (a
+    digest's, most often) is checked once, as one string, and filled in at once.
+    """
+    keys = tuple(drafts[0].person)
+    try:
+        values = [(d.to_email, d.to_name, *d.person.values()) for d in drafts]
+        if _plain("".join(chain.from_iterable(values))) and all(
+            tuple(d.person) == keys for d in drafts
+        ):
+            plain = _shape(keys, shapes)[1]
+            return [plain % each for each in values]
+    except TypeError:  # a value that is not text: _envelope has the encoder say how
+        pass
+    return [_envelope(d, shapes) for d in drafts]
+
+
+def _shape(
+    keys: tuple[str, ...], shapes: dict[tuple[str, ...], tuple[str, str]]
+) -> tuple[str, str]:
+    """An envelope's frames for these person fields: for quoted values, and for plain ones."""
+    shape = shapes.get(keys)
+    if shape is None:
+        names = [encode_basestring(k).replace("%", "%%") for k in keys]
+        fields, plain = (", ".join(f"{n}: {v}" for n in names) for v in ("%s", '"%s"'))
+        shape = shapes[keys] = (
+            f'{{"to": %s, "name": %s, "person": {{{fields}}}}}',
+            f'{{"to": "%s", "name": "%s", "person": {{{plain}}}}}',
+        )
+    return shape
+
+
+def _plain(text: str) -> bool:
+    """Nothing in `text` that JSON escapes (quote, backslash, control character), cautiously."""
+    return text.isprintable() and '"' not in text and "\\" not in text
 
 
 def _shared_columns(draft: Draft, priorities: dict[str, int]) -> dict[str, object]:
@@ -190,6 +231,12 @@ def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
     it = iter(values)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+@functools.lru_cache(maxsize=64)
+def _sql(query: str) -> TextClause:
+    """A statement run again and again, parsed once."""
+    return text(query)
 
 
 def _insert_new(
@@ -302,7 +349,7 @@ class SqlLedger(PlainReads):
         """Create a new ledger or bring an older one up to date; safe with others starting too."""
         with self._read() as db:
             current = self.backend.schema_version(db)
-            if current == schema.SCHEMA_VERSION:
+            if current == schema.SCHEMA_VERSION and self.backend.counts_changes(db):
                 return  # written by this version: every table is there (set after create_all)
             new = not inspect(db).has_table("messages")
         self._refuse_newer(current, new)
@@ -312,17 +359,23 @@ class SqlLedger(PlainReads):
             current = self.backend.schema_version(db)
             new = not inspect(db).has_table("messages")
             self._refuse_newer(current, new)
-            if not new:
-                for step in schema.STEPS:
-                    if step.version > current:
-                        for statement in step.statements:
-                            db.exec_driver_sql(statement)
-            if new:
-                for statement in _creation(db.dialect):
-                    db.exec_driver_sql(statement)
-            else:
-                schema.METADATA.create_all(db, checkfirst=True)
-            self.backend.set_schema_version(db, schema.SCHEMA_VERSION)
+            if new or current != schema.SCHEMA_VERSION:
+                self._bring_up(db, current, new)
+            self.backend.count_changes(db)
+
+    def _bring_up(self, db: Connection, current: int, new: bool) -> None:
+        self.backend.stop_counting(db)  # made again after the steps, for the tables they leave
+        if not new:
+            for step in schema.STEPS:
+                if step.version > current:
+                    for statement in step.statements:
+                        db.exec_driver_sql(statement)
+        if new:
+            for statement in _creation(db.dialect):
+                db.exec_driver_sql(statement)
+        else:
+            schema.METADATA.create_all(db, checkfirst=True)
+        self.backend.set_schema_version(db, schema.SCHEMA_VERSION)
 
     def _refuse_newer(self, version: int, new: bool) -> None:
         if not new and version > schema.SCHEMA_VERSION:
@@ -597,6 +650,8 @@ class SqlLedger(PlainReads):
         any decision, message, send, suppression, request or pause changes it.
         """
         with self._read() as db:
+            if db.dialect.name == "sqlite":  # counted, read as mailer.ledger.sqlite_reads does
+                return sqlite_state_token(lambda query: db.exec_driver_sql(query).fetchall())
             return state_digest(db.execute(text(query)) for query in STATE_QUERIES)
 
     def set_fingerprint(self, job: str, digest: str | None, report: str = "") -> None:
@@ -655,13 +710,10 @@ class SqlLedger(PlainReads):
 
     def set_written(self, cells: Iterable[tuple[str, str, str]]) -> None:
         """Remember what now stands in each (event, email)'s Status cell, as mailer wrote it."""
-        rows: list[dict[str, object]] = [
-            {"status": status, "e": event_id, "m": email} for event_id, email, status in cells
-        ]
-        if rows:
-            self._write(
-                "UPDATE seats SET written = :status WHERE event_id = :e AND email = :m", rows
-            )
+        query = _sql("UPDATE seats SET written = :status WHERE event_id = :e AND email = :m")
+        with self.transaction() as db:
+            for chunk in _chunks(cells):  # a first run's 10,000 rows' dicts at once weigh MBs
+                db.execute(query, [{"status": s, "e": e, "m": m} for e, m, s in chunk])
 
     # -- the message queue --------------------------------------------------
 
@@ -685,17 +737,25 @@ class SqlLedger(PlainReads):
                 [{"id": b.id, "body": b.to_json()} for b in {b.id: b for b in fresh}.values()],
             )
             first = chunk[0]
-            rows = []  # what differs from message to message
-            alike = True  # every message of the chunk has first's kind, session, body and time
-            for d in chunk:
-                if (
-                    d.body.id != first.body.id
-                    or d.created_at is not first.created_at
-                    or d.kind != first.kind
-                    or d.event_id != first.event_id
-                ):
-                    alike = False
-                rows.append((d.key, d.to_email.casefold(), _envelope(d, shapes)))
+            # What differs from message to message.
+            rows = [
+                (d.key, d.to_email.casefold(), envelope)
+                for d, envelope in zip(chunk, _envelopes(chunk, shapes), strict=True)
+            ]
+            # Every message of the chunk has first's kind, session, body and time.
+            body_id, created_at, kind, event_id = (
+                first.body.id,
+                first.created_at,
+                first.kind,
+                first.event_id,
+            )
+            alike = all(
+                d.body.id == body_id
+                and d.created_at is created_at
+                and d.kind == kind
+                and d.event_id == event_id
+                for d in chunk
+            )
             if alike:  # a digest's: what they share is bound once
                 shared = _shared_columns(first, priorities)
                 new += _insert_sharing(db, schema.messages, shared, OWN_COLUMNS, rows)

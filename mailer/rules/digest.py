@@ -13,6 +13,7 @@ import re
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from mailer.model import Resource, Signup, Subscriber, normalize_email
@@ -41,8 +42,9 @@ class Slot:
         return local.replace(tzinfo=self.starts.tzinfo)
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
+class Recipient(NamedTuple):
+    """One reader as the digest addresses them (a tuple: a digest makes 100,000 at a time)."""
+
     email: str
     address: str
     name: str

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from mailer.rules.answers import FORM as FORM  # how answers arrive: light for an unchanged run
+from mailer.rules.answers import SERVER as SERVER
+from mailer.rules.answers import way as way
 from mailer.rules.changes import EventChange
 from mailer.rules.roster import CONFIRMATION, RELEASED, Notice, Plan, Previous
 from mailer.rules.statuses import CANCELLED, CONFIRMED, OFFERED, WAITLISTED
@@ -31,8 +34,6 @@ RELEASE = "release"  # give up a seat, or a place on the waitlist
 CLAIM = "claim"  # take a seat offered from the waitlist
 ACTIONS = (RELEASE, CLAIM)
 PLACES = (CONFIRMED, OFFERED, WAITLISTED)  # what a release gives up
-SERVER = "server"
-FORM = "form"
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 NOTE_FORMAT = "released by the person on %Y-%m-%d"
 NOTE_SHAPE = re.compile(r"released by the person on \d{4}-\d{2}-\d{2}")
@@ -83,18 +84,6 @@ def find_token(text: str) -> str:
     """The token in a form answer: as pasted, or inside a whole link; '' if none."""
     found = TOKEN_SHAPE.findall(text.strip())
     return found[-1] if found else ""
-
-
-def way(public_url: str, form_url: str) -> str:
-    """How answers reach mailer: SERVER, FORM, or '' (emails say "reply to this email").
-
-    `public_url` is [server] public_url, `form_url` is [self_service] form_url.
-    """
-    if public_url:
-        return SERVER
-    if form_url:
-        return FORM
-    return ""
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,10 @@ def deliver(
         log.warning("sending paused until %s: %s", paused[0].isoformat(), paused[1])
         run.outcome[WAITING] = total
         return run.outcome
-    run.allowance = limits.allowance(ledger, now)
-    if run.allowance is not None:
-        total = min(total, run.allowance)
+    if total:  # the daily count reads every message sent that day: only when any is due
+        run.allowance = limits.allowance(ledger, now)
+        if run.allowance is not None:
+            total = min(total, run.allowance)
     if total:
         try:
             _send_all(run, progress, total)

@@ -3,15 +3,16 @@
 Limits are counted from the ledger over a rolling 24 hours (and minute), so a
 run started by cron, the daemon or by hand all see the same allowance.
 Messages whose outcome is unknown count too: the provider may have taken them.
+Limits is a NamedTuple, cheaper to define than a frozen dataclass: `mailer
+status` defines it at each start for its forecast.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from mailer.ledger import Ledger
@@ -25,8 +26,7 @@ THROTTLE_PAUSE = timedelta(minutes=15)
 LONGEST_PAUSE = DAY
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """`[transport] daily_limit` and `per_minute`; 0 means no limit."""
 
     daily: int = 0

@@ -94,7 +94,7 @@ class Kind:
 # Bounces first: an address found dead is suppressed before this run writes to it again.
 KINDS: dict[str, Kind] = {
     "bounces": Kind("mailer.jobs.bounces", BouncesOptions, sends=False),
-    "signups": Kind("mailer.jobs.signups", SignupsOptions),
+    "signups": Kind("mailer.jobs.signups_pass", SignupsOptions),
     "reminders": Kind("mailer.jobs.reminders", ReminderOptions),
     "digest": Kind("mailer.jobs.digest", DigestOptions, bulk=frozenset({"digest"})),
 }

@@ -5,6 +5,10 @@ metadata; config.py checks every value against its rule when the file is
 loaded, so every command sees the same verdict. A rule answers `None` for a
 good value, or what is accepted, to follow the key and the value in the
 message. On a list setting the rule applies to each item.
+
+A rule is a NamedTuple, not a dataclass: every command defines them all when
+it loads the settings, and a frozen dataclass costs ten times as much to
+define (its methods are compiled from source, one by one).
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ import dataclasses
 import math
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import field
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from mailer.core.durations import SECONDS, seconds
@@ -39,8 +43,7 @@ def rule_of(metadata: Any) -> Rule | None:
     return found
 
 
-@dataclass(frozen=True)
-class Between:
+class Between(NamedTuple):
     """A number from `least` to `most` (both included), or 0 when `zero` means "none"."""
 
     least: float
@@ -77,8 +80,7 @@ def _spoken(total: int) -> str:
     return f"{total} seconds"  # pragma: no cover - every whole number of seconds is spoken above
 
 
-@dataclass(frozen=True)
-class Duration:
+class Duration(NamedTuple):
     """A duration such as '12 hours', from `least` to `most` seconds; blank when `blank`."""
 
     least: int
@@ -104,8 +106,7 @@ class Duration:
         return None
 
 
-@dataclass(frozen=True)
-class Url:
+class Url(NamedTuple):
     """An https URL (plain http only on this machine), or blank when `optional`."""
 
     optional: bool = True
@@ -141,8 +142,7 @@ ADDRESS = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):
     """An email address to send from or reply to, or blank when `optional`.
 
     A pattern, not email_validator: every command loads the settings, and that
@@ -159,16 +159,14 @@ class Address:
         return "expected an email address, like name@example.org (ASCII letters, no spaces)"
 
 
-@dataclass(frozen=True)
-class OneOf:
+class OneOf(NamedTuple):
     choices: Collection[str]  # a registry's keys stay live: a name registered later counts
 
     def problem(self, value: Any) -> str | None:
         return None if value in self.choices else f"expected one of {', '.join(self.choices)}"
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """Text on one line, not blank unless `optional`, at most `most` characters."""
 
     optional: bool = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailer.core.tokens import load_secret
-from mailer.settings.config import Settings
+from mailer.settings.site_file import Settings
 
 
 def site_secret(settings: Settings) -> str:

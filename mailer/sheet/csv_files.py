@@ -127,20 +127,22 @@ class CsvWorkbook:
         text, encoding = _decode(raw, tab, path)
         bom = text.startswith(BOM)
         newline = "\r\n" if "\r\n" in text else "\n"
-        lines = list(io.StringIO(text.removeprefix(BOM), newline=""))
+        text = text.removeprefix(BOM)
+        lines = list(io.StringIO(text, newline=""))
         separator = _separator(lines)
-        plain = _plain_records(lines, separator)
+        plain = _plain_records(text, lines, separator)
         records, sources = (plain, lines) if plain is not None else _records(lines, separator)
         header = records[0] if records else []
         width = len(header)
         table = Table(tab, header, records[1:], date_order=self.date_order)
-        table.broken = {
-            number: reason
-            for number, values in table.numbered_rows()
-            # a plain file's record is one line of short cells: only too many cells can be wrong
-            if (plain is None or len(values) > width)
-            and (reason := _broken(values, width, sources[number - 1]))
-        }
+        # A plain file's record is one line of short cells: only too many cells can be wrong.
+        if plain is None or max(map(len, table.rows), default=0) > width:
+            table.broken = {
+                number: reason
+                for number, values in table.numbered_rows()
+                if (plain is None or len(values) > width)
+                and (reason := _broken(values, width, sources[number - 1]))
+            }
         return _Loaded(table, sources, bom, newline, encoding, separator)
 
     def saved_as(self, tab: str) -> str:
@@ -259,19 +261,15 @@ def _records(lines: list[str], separator: str = ",") -> tuple[list[list[str]], l
     return records, sources
 
 
-def _plain_records(lines: list[str], separator: str) -> list[list[str]] | None:
-    """The records of a file without a quote or a long line, one per line; else None.
+def _plain_records(text: str, lines: list[str], separator: str) -> list[list[str]] | None:
+    """The records of a file (`text`, as `lines`) without a quote or a long line; else None.
 
     Without quotes the csv module splits each line at the separator and
     nothing else, so str.split does the same much faster (10,000 rows).
     """
-    if any('"' in line or len(line) > MAX_FIELD for line in lines):
+    if '"' in text or (len(text) > MAX_FIELD and any(len(line) > MAX_FIELD for line in lines)):
         return None
-    records = []
-    for line in lines:
-        text = line.rstrip("\r\n")
-        records.append(text.split(separator) if text else [])
-    return records
+    return [record.split(separator) if (record := line.rstrip("\r\n")) else [] for line in lines]
 
 
 def _each_record(lines: Iterable[str], separator: str) -> Iterator[list[str]]:

@@ -66,8 +66,24 @@ class SubscriberRows(Sequence[Subscriber]):
     def parsed(cls, rows: Iterable[SubscriberFields]) -> SubscriberRows:
         """Held from the fields of each row (tabs.subscriber_fields), never a Subscriber each."""
         held = cls()
-        for fields in rows:
-            held.append(fields)
+        # append's work, in line (100,000 rows): each text goes on the end of its buffer.
+        numbers, gone = held.rows, held.unsubscribed
+        emails, email_ends = held.emails.data, held.emails.ends
+        names, name_ends = held.names.data, held.names.ends
+        addresses, raws, languages = held.addresses, held.raws, held.languages
+        for index, (row, raw, email, address, name, unsubscribed, language) in enumerate(rows):
+            numbers.append(row)
+            emails += email.encode(UTF8, ANY)
+            email_ends.append(len(emails))
+            names += name.encode(UTF8, ANY)
+            name_ends.append(len(names))
+            gone.append(unsubscribed)
+            if address != email:
+                addresses[index] = address
+            if raw != address:
+                raws[index] = raw
+            if language:
+                languages[index] = language
         held.repeated = repeated(held.emails)
         return held
 

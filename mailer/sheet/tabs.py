@@ -659,30 +659,30 @@ def subscriber_fields(
 ) -> Iterator[SubscriberFields]:
     """each_subscriber's rows as tuples, for a holder that keeps no Subscriber (100,000 rows)."""
     columns = Columns(table, mapping, ("email",))
-    email_at = columns.index["email"]
-    left_at, name_at, language_at = (
-        columns.index.get(c) for c in ("unsubscribed_on", "name", "language")
+    # Where each cell is; a column the tab lacks reads as past the end of every row.
+    email_at, left_at, name_at, language_at = (
+        -1 if at is None else at
+        for at in (columns.index.get(c) for c in ("email", "unsubscribed_on", "name", "language"))
     )
     for number, values in table.numbered_rows() if rows is None else rows:
         # As columns.get and columns.text read a cell, without their calls (100,000 rows).
         width = len(values)
-        raw = str(values[email_at]).strip() if email_at is not None and email_at < width else ""
+        raw = str(values[email_at]).strip() if -1 < email_at < width else ""
         if not raw:
             continue
         try:
             # mailer adds rows here itself: an address it wrote as '=x@... is =x@...
-            address = deliverable_address(as_meant(raw))
+            address = deliverable_address(as_meant(raw) if raw[0] == "'" else raw)
         except InvalidAddress as err:
             problems.append(
                 Problem(table.tab, number, columns.header("email"), f"not a valid address: {err}")
             )
             continue
-        unsubscribed = bool(_cell_text(values, width, left_at))
-        name = _cell_text(values, width, name_at)
-        language = _cell_text(values, width, language_at)
-        yield number, raw, normalize_email(address), address, name, unsubscribed, language
-
-
-def _cell_text(values: list[str], width: int, index: int | None) -> str:
-    """The cell at `index` as one clean line; "" when the row or the tab has no such cell."""
-    return clean_text(str(values[index])) if index is not None and index < width else ""
+        email = address.strip().casefold()  # as normalize_email, without its call
+        if email == address:
+            email = address  # one string, not two
+        left = values[left_at] if -1 < left_at < width else ""
+        unsubscribed = left != "" and bool(clean_text(str(left)))
+        name = clean_text(str(values[name_at])) if -1 < name_at < width else ""
+        language = clean_text(str(values[language_at])) if -1 < language_at < width else ""
+        yield number, raw, email, address, name, unsubscribed, language

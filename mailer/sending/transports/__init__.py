@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from mailer.core.errors import ConfigError
 from mailer.sending.pacing import Limits
 from mailer.sending.transports.base import Transport
-from mailer.settings.config import Settings
 from mailer.settings.transports import TRANSPORTS
+
+if TYPE_CHECKING:
+    from mailer.settings.config import Settings
 
 __all__ = ["Transport", "limits", "open_transport"]
 

@@ -101,16 +101,21 @@ class OutboxTransport(TransportBase):
 
 def read_index(index: Path) -> set[str]:
     """Keys already in the index; a line cut short by a killed run is dropped."""
+    keys = set()
+    for line in _whole_lines(index).decode("utf-8").splitlines():
+        if line.strip():
+            keys.add(json.loads(line)["key"])
+    return keys
+
+
+def _whole_lines(index: Path) -> bytes:
+    """The index's complete lines; a line cut short by a killed run is cut off the file."""
     data = index.read_bytes()
     whole, _, torn = data.rpartition(b"\n")
     if torn:
         with open(index, "r+b") as f:
             f.truncate(len(whole) + 1 if whole else 0)
-    keys = set()
-    for line in whole.decode("utf-8").splitlines():
-        if line.strip():
-            keys.add(json.loads(line)["key"])
-    return keys
+    return whole
 
 
 def index_file(folder: Path | str) -> str:
@@ -136,10 +141,9 @@ def prune(folder: Path, drop: Callable[[list[Entry]], list[bool]], dry_run: bool
     index = Path(folder) / INDEX
     if not index.exists():
         return 0
-    read_index(index)  # a line cut short by a killed run goes first
     kept: list[str] = []
     dropped = 0
-    lines = [line for line in index.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line for line in _whole_lines(index).decode("utf-8").splitlines() if line.strip()]
     for start in range(0, len(lines), PRUNE_BATCH):
         batch = lines[start : start + PRUNE_BATCH]
         entries = [json.loads(line) for line in batch]
