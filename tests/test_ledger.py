@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -171,6 +172,27 @@ def test_a_large_digest_counts_each_new_message_once_across_batches(ledger: Ledg
     assert ledger.email_for_token("no") is None
     ledger.remember_tokens((f"token-{n % 3}", f"{n % 3}@x") for n in range(INSERT_BATCH + 1))
     assert [ledger.email_for_token(f"token-{n}") for n in range(3)] == ["0@x", "1@x", "2@x"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Ann Lee", 'Ann "Al" Lee', "Ann\\Lee", "Ann\tLee", "Ann\x7fLee", "Ann\x1fLee", "Zoë Ann",
+     "Ann\u00a0Lee", "Ann\u2028Lee", "\U0001f600"],
+)  # fmt: skip
+def test_each_envelope_is_as_json_writes_it_whatever_the_names_hold(ledger: Ledger, name: str):
+    readers = [f"reader{n}@example.org" for n in range(3)]
+    person = {"name": name, "first_name": name.split(" ")[0], "unsubscribe_url": "mailto:a@x?s=u"}
+    drafts = [confirmation(email)._replace(to_name=name, person=person) for email in readers]
+
+    ledger.record_digest("digest", "2026-11-30", ["r1"], drafts, NOW)
+
+    envelopes = dict(ledger.select("SELECT email, envelope FROM messages"))
+    assert envelopes == {
+        d.to_email: json.dumps(
+            {"to": d.to_email, "name": name, "person": person}, ensure_ascii=False
+        )
+        for d in drafts
+    }
 
 
 def test_one_run_at_a_time_holds_the_run_lock(ledger_url: str):
