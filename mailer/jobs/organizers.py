@@ -26,14 +26,13 @@ from mailer.core.durations import seconds
 from mailer.core.errors import MailerError
 from mailer.core.files import atomic_write
 from mailer.core.redact import mask, redact
-from mailer.mail.message import OutgoingMessage
-from mailer.model import Problem
 from mailer.rules.statuses import CONFIRMED, OFFERED, WAITLISTED
 from mailer.sheet.mailer_tab import LastRun, OpenProblem, tab_rows
 
 if TYPE_CHECKING:
     from mailer.jobs.base import Report
     from mailer.ledger import Ledger
+    from mailer.model import Problem
     from mailer.site import Site
 
 log = logging.getLogger("mailer.organizers")
@@ -321,6 +320,8 @@ def _sessions(site: Site, ledger: Ledger, now: datetime) -> list[dict[str, Any]]
 
 def _send(site: Site, context: dict[str, Any], now: datetime) -> bool:
     """Render the organizers' template and send it to each organizer; says whether all went."""
+    from mailer.mail.message import OutgoingMessage  # most runs tell organizers nothing
+
     settings = site.settings
     org = settings.organization
     try:

@@ -26,11 +26,12 @@ from mailer.model import Problem, Signup, Subscriber, normalize_email
 from mailer.sending.transports import outbox
 from mailer.settings.config import JobSettings
 from mailer.settings.secret import site_secret
-from mailer.sheet.tabs import Parsed
 from mailer.site import Site
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from mailer.sheet.tabs import Parsed
 
 RETENTION = JobSettings(kind="retention", name="retention")
 NOTHING_REMOVED = "nothing to remove"

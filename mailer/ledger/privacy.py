@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 from mailer.core.keyed import MARK, keyed
 from mailer.ledger.protocols import Ledger
 from mailer.ledger.records import CHUNK, PENDING, SENDING, SKIPPED
-from mailer.mail.message import RETRY, SENT, UNKNOWN
-from mailer.rules.binding import Memory
+from mailer.mail.states import RETRY, SENT, UNKNOWN
 
 if TYPE_CHECKING:  # SQLAlchemy loads when something is removed, not when a run only reads
     from sqlalchemy import Connection, Table, TextClause
 
     from mailer.ledger.store import Backend, SqlLedger
+    from mailer.rules.binding import Memory
 
 OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)  # kept as counts, these become skipped
 NOT_HASHED = "key NOT LIKE :hashed"  # with `HASHED`: a message not yet kept as a count
@@ -196,6 +196,8 @@ class Privacy:
         """The memory with the bindings of retired sessions found too."""
         if not self._kept():
             return memory
+        from mailer.rules.binding import Memory  # the rules load where a pass plans in full
+
         return Memory(
             HashedBindings(memory.bindings, self), memory.names, memory.aliases, memory.known
         )
