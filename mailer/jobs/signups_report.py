@@ -14,13 +14,13 @@ from mailer.core.errors import MailerError
 from mailer.core.plain_table import plain_console, plain_table
 from mailer.core.text import plural
 from mailer.jobs.base import delivered_text
-from mailer.model import Event, Problem
 from mailer.settings.config import JobSettings
 from mailer.sheet.workbook import Skipped
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mailer.model import Event, Problem
     from mailer.sheet.google_form import FormReport
 
 log = logging.getLogger("mailer.signups")

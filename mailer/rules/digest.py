@@ -13,10 +13,11 @@ import re
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
-from mailer.model import Resource, Signup, Subscriber, normalize_email
+if TYPE_CHECKING:  # a job's `at` is checked with every run's settings; the rows load with a digest
+    from mailer.model import Resource, Signup, Subscriber
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 AT = re.compile(  # a slot as `at` gives it: "monday 09:00", "day 09:00" or "09:00"
@@ -116,6 +117,8 @@ def audience(
     addresses). Made one at a time, as the ledger takes them: never every
     recipient at once.
     """
+    from mailer.model import normalize_email
+
     opted = [s for s in signups if s.digest]
     watched = None if repeated is None else {*repeated, *(s.email for s in opted)}
     seen: set[str] = set()
