@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mailer.core.durations import seconds
 from mailer.core.errors import MailerError
@@ -42,8 +42,7 @@ LISTED_MESSAGES = 20
 ANY_ADDRESS = re.compile(r"[^\s'\"<>()]+@[^\s'\"<>()]+")
 
 
-@dataclass(frozen=True)
-class Ran:
+class Ran(NamedTuple):
     """One job's run as the runner saw it."""
 
     job: str
@@ -246,7 +245,7 @@ def _note(
         return
     context = {
         "kind": "note",
-        "problems": [asdict(p) for p in problems],
+        "problems": [p._asdict() for p in problems],
         "new": new,
         "waiting": waiting,
         "messages": messages,

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 from mailer.core.errors import MailerError
@@ -28,8 +28,7 @@ TITLE = "Signups"
 COLUMNS = ("Session", "Starts", "Confirmed", "Waitlisted", "New emails")
 
 
-@dataclass
-class EventSummary:
+class EventSummary(NamedTuple):
     event: Event
     confirmed: int
     waitlisted: int
