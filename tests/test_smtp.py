@@ -14,7 +14,7 @@ from conftest import NOW
 from mail_servers import SmtpServer, SmtpSink
 
 from mailer.ledger import open_ledger
-from mailer.sending.transports.smtp import SmtpTransport, transmit
+from mailer.sending.transports.smtp import SmtpTransport, envelope_address, transmit
 from mailer.settings.config import SmtpSettings
 
 BOUNCING = "daniel.reyes@example.org"
@@ -269,3 +269,19 @@ def test_the_message_arrives_as_it_was_whatever_its_lines_start_with(data):
         transmit(smtp, "sessions@example.org", "zoe@example.org", data)
 
     assert [m.data for m in sink.received] == [data]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "zoe@example.org",
+        "Samira.Haddad+sessions@mail.example.co.uk",
+        "o'brien_{x}~y@example-org.example",
+        "a..b@example.org",
+        '"two words"@example.org',
+        "zoë@example.org",
+        "x@[192.0.2.1]",
+    ],
+)
+def test_envelope_addresses_are_written_as_smtplib_writes_them(address):
+    assert envelope_address(address) == smtplib.quoteaddr(address)

@@ -139,8 +139,11 @@ def prune_outbox(
 
     oldest: list[datetime] = []  # when each message kept was sent, or its file written
 
-    def drop(entry: dict[str, str], eml: Path) -> bool:
-        at = privacy.message_time(entry["key"])
+    def drop_some(entries: list[outbox.Entry]) -> list[bool]:
+        times = privacy.message_times([entry["key"] for entry, _ in entries])
+        return [drop(entry, eml, times.get(entry["key"])) for entry, eml in entries]
+
+    def drop(entry: dict[str, str], eml: Path, at: str | None) -> bool:
         if at is not None:
             if at < cutoff:
                 return True
@@ -159,7 +162,7 @@ def prune_outbox(
         oldest.append(written)
         return False
 
-    dropped = outbox.prune(settings.transport.path, drop, dry_run)
+    dropped = outbox.prune(settings.transport.path, drop_some, dry_run)
     if not dry_run:
         privacy.keep_outbox(folder, outbox.index_file(folder), min(oldest, default=None))
     return dropped
@@ -173,7 +176,7 @@ def forget_outbox(site: Site, email: str) -> int:
 
     return outbox.prune(
         site.settings.transport.path,
-        lambda entry, _: normalize_email(entry.get("to", "")) == email,
+        lambda entries: [normalize_email(entry.get("to", "")) == email for entry, _ in entries],
     )
 
 

@@ -86,10 +86,19 @@ class Signups:
         What went out stays reported as sent: each step fails on its own line.
         """
         report = self.report
-        table = self.tables["signups"]
-        plans, offered = self.planned.plans, self.planned.offered
         with report.step("sheet write-back"):
-            write_statuses(site, ledger, table, self.parsed, plans, offered, report)
+            # The tab as read and the plans are handed over, not kept (no name here holds
+            # them): write_statuses lets them go once it has made its changes, before the
+            # write reads the tab again.
+            write_statuses(
+                site,
+                ledger,
+                self.tables.pop("signups"),
+                self.parsed,
+                self.planned.handed_plans(),
+                self.planned.offered,
+                report,
+            )
         if "subscribers" in self.tables:
             with report.step("Subscribers tab update"):
                 # Every few minutes, not only at the digest's slot: a lost ledger must not forget.
@@ -151,6 +160,11 @@ class Planned:
     adopted: list[Adopted] = field(default_factory=list)
     applied: list[tuple[str, datetime]] = field(default_factory=list)  # each request read, once
     offered: dict[tuple[str, str], datetime] = field(default_factory=dict)  # until when
+
+    def handed_plans(self) -> list[Plan]:
+        """The plans, no longer kept here: the write-back lets them go once it has used them."""
+        plans, self.plans = self.plans, []
+        return plans
 
 
 @dataclass

@@ -36,14 +36,17 @@ def write_statuses(
 ) -> None:
     """Write the cells that differ from what was decided and sent; note which now hold it."""
     cell_changes = _changes(site, tab, parsed, plans, ledger, offered)
+    decided = _decided_cells(plans, {s.row: s for s in parsed.signups})
+    # The write reads the tab again: the rows as read, and the plans (which the caller
+    # handed over), may go while it runs.
+    tab, plans = tab.without_rows(), []
     skipped: list[Skipped] = []
     if cell_changes:
         written = site.sheet.write(tab, ["timestamp", "email"], cell_changes, JOB_COLUMNS)
         report.cells_written += len(written.cells)
         skipped = report.skipped_writes = written.skipped
     not_written = {s.row for s in skipped if s.column == tab.header("status")}
-    by_row = {s.row: s for s in parsed.signups}
-    ledger.set_written(_written_cells(plans, by_row, not_written))
+    ledger.set_written((e, m, status) for row, e, m, status in decided if row not in not_written)
 
 
 def _changes(
@@ -64,8 +67,9 @@ def _changes(
     released = ledger.released()
     events = {e.id: e for e in parsed.events}
 
-    wanted: dict[int, tuple[tuple[str, str], dict[str, str | None], str]] = {}
+    changes: list[CellChange] = []
     by_row = {s.row: s for s in parsed.signups}
+    said: dict[str, str] = {}  # each Notified text once: a run's sends share a few minutes
     for plan in plans:
         session = events[plan.event_id].shown_id
         for row, decision in plan.rows.items():
@@ -73,7 +77,8 @@ def _changes(
             sent = last_sent.get((plan.event_id, signup.email))
             notified = None
             if sent and decision.status not in (None, roster.DUPLICATE):
-                notified = notified_text(datetime.fromisoformat(sent), zone)
+                text = notified_text(datetime.fromisoformat(sent), zone)
+                notified = said.setdefault(text, text)
             failure = failures.get((plan.event_id, signup.email), "")
             cells = _cells(decision, notified)
             if decision.status is not None:
@@ -85,7 +90,7 @@ def _changes(
             ends = offered.get((plan.event_id, signup.email))
             if decision.status == OFFERED and ends is not None:
                 cells["note"] = claims.offer_note(ends.astimezone(zone))
-            wanted[row] = (signup.key, cells, failure)
+            changes += _row_changes(tab, index, row, signup.key, cells, failure)
     for rejected in parsed.rejected:
         values = table.rows[rejected.row - 2]
         typed = canonical(table.cell(values, index["status"]))
@@ -93,33 +98,47 @@ def _changes(
         decision = RowDecision(status, note=rejected.problem.reason)
         cells = _cells(decision, None)
         cells["note"] = rejected.problem.reason
-        wanted[rejected.row] = (rejected.key, cells, "")
+        changes += _row_changes(tab, index, rejected.row, rejected.key, cells, "")
+    return changes
 
+
+def _row_changes(
+    tab: Tab,
+    index: dict[str, int | None],
+    row: int,
+    key: tuple[str, ...],
+    cells: dict[str, str | None],
+    failure: str,
+) -> list[CellChange]:
+    """The changes of one row's cells: what differs from what the row holds as read.
+
+    Made row by row: a first run's 10,000 rows of wanted cells are never held at once.
+    """
+    table = tab.table
+    values = table.rows[row - 2]
+    current = {c: table.cell(values, index[c]) for c in JOB_COLUMNS}
     changes = []
-    for row, (key, cells, failure) in wanted.items():
-        values = table.rows[row - 2]
-        current = {c: table.cell(values, index[c]) for c in JOB_COLUMNS}
-        if cells["note"] is None and current["status"].strip().casefold() in (
-            roster.INVALID,
-            roster.DUPLICATE,
-        ):
-            cells["note"] = ""
-        if cells["note"] is None and failure:
-            # Organizers live in the sheet: an email that could not be delivered shows there.
-            cells["note"] = f"{EMAIL_FAILED}{failure}"
-        elif cells["note"] is None and current["note"].startswith(EMAIL_FAILED):
-            cells["note"] = ""
-        elif cells["note"] is None and current["note"].startswith(claims.OFFER_NOTE):
-            cells["note"] = ""  # the offer was claimed, or passed on
-        elif (
-            cells["note"] is None
-            and cells["status"] in self_service.PLACES
-            and self_service.is_release_note(current["note"])
-        ):
-            cells["note"] = ""  # confirmed again by an organizer: the place is theirs again
-        for column, new in cells.items():
-            if new is not None and new != current[column]:
-                changes.append(tab.change(row, key, column, current[column], new))
+    if cells["note"] is None and current["status"].strip().casefold() in (
+        roster.INVALID,
+        roster.DUPLICATE,
+    ):
+        cells["note"] = ""
+    if cells["note"] is None and failure:
+        # Organizers live in the sheet: an email that could not be delivered shows there.
+        cells["note"] = f"{EMAIL_FAILED}{failure}"
+    elif cells["note"] is None and current["note"].startswith(EMAIL_FAILED):
+        cells["note"] = ""
+    elif cells["note"] is None and current["note"].startswith(claims.OFFER_NOTE):
+        cells["note"] = ""  # the offer was claimed, or passed on
+    elif (
+        cells["note"] is None
+        and cells["status"] in self_service.PLACES
+        and self_service.is_release_note(current["note"])
+    ):
+        cells["note"] = ""  # confirmed again by an organizer: the place is theirs again
+    for column, new in cells.items():
+        if new is not None and new != current[column]:
+            changes.append(tab.change(row, key, column, current[column], new))
     return changes
 
 
@@ -137,10 +156,8 @@ def _cells(decision: RowDecision, notified: str | None) -> dict[str, str | None]
     }
 
 
-def _written_cells(
-    plans: list[Plan], by_row: dict[int, Signup], not_written: set[int]
-) -> list[tuple[str, str, str]]:
-    """(event, email, status) of each Status cell that now holds what mailer decided."""
+def _decided_cells(plans: list[Plan], by_row: dict[int, Signup]) -> list[tuple[int, str, str, str]]:
+    """(row, event, email, status) of each Status cell the write sets to what mailer decided."""
     cells = []
     for plan in plans:
         for email, seat in plan.seats.items():
@@ -148,6 +165,6 @@ def _written_cells(
             decision = plan.rows.get(seat.row)
             if signup is None or signup.email != email or decision is None:
                 continue  # a seat kept without a row
-            if decision.status is not None and seat.row not in not_written:
-                cells.append((plan.event_id, email, decision.status))
+            if decision.status is not None:
+                cells.append((seat.row, plan.event_id, email, decision.status))
     return cells

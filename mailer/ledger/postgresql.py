@@ -8,11 +8,13 @@ processes starting at once migrate one after the other.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Connection, Table, create_engine, inspect, text
+from sqlalchemy import Connection, Table, TextClause, create_engine, inspect, text
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.engine import URL
 
@@ -44,6 +46,12 @@ class PostgresBackend:
 
     def insert(self, table: Table) -> Insert:
         return insert(table)
+
+    def run(
+        self, db: Connection, query: str, params: dict[str, object] | list[dict[str, object]]
+    ) -> list[Any]:
+        result = db.execute(_sql(query), params)
+        return list(result) if result.returns_rows else []
 
     def schema_version(self, db: Connection) -> int:
         # Not to_regclass(): after waiting on an advisory lock its catalog cache may be stale.
@@ -103,3 +111,9 @@ class PostgresBackend:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+@functools.lru_cache(maxsize=64)
+def _sql(query: str) -> TextClause:
+    """A statement the send loop runs for every message, parsed once."""
+    return text(query)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailer.core.keyed import MARK, keyed
 from mailer.ledger.protocols import Ledger
+from mailer.ledger.reads import named_marks
 from mailer.ledger.records import CHUNK, PENDING, SENDING, SKIPPED
 from mailer.mail.states import RETRY, SENT, UNKNOWN
 
@@ -217,12 +218,20 @@ class Privacy:
         at = asked.get(self.hash("email", email)) if asked else None
         return datetime.fromisoformat(at) if at else None
 
-    def message_time(self, key: str) -> str | None:
-        """When a message (by its key in clear) was sent, or decided if it never was."""
-        rows = self._rows(
-            "SELECT COALESCE(sent_at, created_at) FROM messages WHERE key = :k", k=key
-        )
-        return str(rows[0][0]) if rows else None
+    def message_times(self, keys: Sequence[str]) -> dict[str, str]:
+        """When each of these messages (by key in clear) was sent, or decided if it never was.
+
+        Keys the ledger does not hold are left out. One query per CHUNK keys:
+        an outbox of ten thousand messages asked one at a time took a second.
+        """
+        times: dict[str, str] = {}
+        for start in range(0, len(keys), CHUNK):
+            marks, values = named_marks("k", keys[start : start + CHUNK])
+            query = (
+                f"SELECT key, COALESCE(sent_at, created_at) FROM messages WHERE key IN ({marks})"
+            )
+            times.update((key, str(at)) for key, at in self._rows(query, **values))
+        return times
 
     def any_kept_as_count(self) -> bool:
         """Whether any message is kept as a count, under a keyed hash of its key."""

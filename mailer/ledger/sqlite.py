@@ -38,6 +38,21 @@ class SqliteBackend:
     def insert(self, table: Table) -> Insert:
         return insert(table)
 
+    def run(
+        self, db: Connection, query: str, params: dict[str, object] | list[dict[str, object]]
+    ) -> list[Any]:
+        """Straight to sqlite3, which takes `:named` parameters and keeps the statement parsed.
+
+        In the transaction SQLAlchemy began: its execution of each statement made
+        a message's claim and mark cost 0.30 ms of CPU instead of 0.13.
+        """
+        raw = db.connection.driver_connection
+        assert raw is not None
+        if isinstance(params, list):
+            raw.executemany(query, params)
+            return []
+        return list(raw.execute(query, params))
+
     def schema_version(self, db: Connection) -> int:
         return int(db.exec_driver_sql("PRAGMA user_version").scalar_one())
 

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from itertools import chain, islice
 from json.encoder import encode_basestring
@@ -65,18 +65,20 @@ if TYPE_CHECKING:  # each backend imports its own dialect: a SQLite site never l
 
     Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
 
+Params = dict[str, object] | list[dict[str, object]]
+
 
 # A message this process may claim: queued, or claimed with its page and not handed over.
 _FREE = "(state IN (:p, :r) OR (state = :s AND holder = :h AND tried_at IS NULL))"
-_MARK = text(
+_MARK = (
     "UPDATE messages SET state = :state, provider_id = :pid, reason = :reason,"
     " attempts = attempts + 1, lease_until = NULL,"
     " sent_at = CASE WHEN :state = 'sent' THEN :at ELSE sent_at END"
     " WHERE key = :key"
 )
 # An unknown outcome never overwrites what the provider's webhook settled meanwhile.
-_MARK_UNKNOWN = text(str(_MARK.text) + " AND state = 'sending'")
-_SUPPRESS_BOUNCED = text(
+_MARK_UNKNOWN = _MARK + " AND state = 'sending'"
+_SUPPRESS_BOUNCED = (
     "INSERT INTO suppressions (email, reason, created_at)"
     " SELECT email, :reason, :at FROM messages WHERE key = :key"
     " ON CONFLICT DO NOTHING"
@@ -94,6 +96,12 @@ class Backend(Protocol):
 
     def insert(self, table: Table) -> Upsert:
         """An INSERT that can take ON CONFLICT (the dialect's own construct)."""
+
+    def run(self, db: Connection, query: str, params: Params) -> list[Any]:
+        """A statement the send loop makes per message, `:named` parameters: its rows.
+
+        A list of parameter sets runs it once for each and returns no rows.
+        """
 
     def schema_version(self, db: Connection) -> int: ...
 
@@ -227,7 +235,7 @@ def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
 
 @functools.lru_cache(maxsize=64)
 def _sql(query: str) -> TextClause:
-    """A statement the send loop runs for every message, parsed once."""
+    """A statement run again and again, parsed once."""
     return text(query)
 
 
@@ -399,6 +407,14 @@ class SqlLedger(PlainReads):
         if current is not None:
             yield current
             return
+        held: Connection | None = getattr(self._local, "held", None)
+        if held is not None:  # one_connection(): its reads too, or a second one's cache stays
+            if held.in_transaction():  # a read already open on it
+                yield held
+                return
+            with held.begin():
+                yield held
+            return
         with self.engine.connect() as db:
             yield db
 
@@ -413,12 +429,41 @@ class SqlLedger(PlainReads):
         if current is not None:
             yield current
             return
-        with self.engine.connect().execution_options(immediate=True) as db, db.begin():
-            self._local.db = db
+        held: Connection | None = getattr(self._local, "held", None)
+        if held is not None and not held.in_transaction():
+            held.execution_options(immediate=True)  # in place, for this transaction's BEGIN
+            connection: AbstractContextManager[Connection] = nullcontext(held)
+        else:  # none held, or a read open on it: a connection of its own, as without one
+            held = None
+            connection = self.engine.connect().execution_options(immediate=True)
+        try:
+            with connection as db, db.begin():
+                self._local.db = db
+                try:
+                    yield db
+                finally:
+                    self._local.db = None
+        finally:
+            if held is not None:
+                held.execution_options(immediate=False)
+
+    @contextmanager
+    def one_connection(self) -> Iterator[None]:
+        """Transactions and reads this thread makes inside share one connection, taken once.
+
+        The send loop commits once a message: a connection checked out and
+        returned (and on PostgreSQL pinged) for each was a third of that commit's
+        cost. Its reads use it too, so no second connection keeps a page cache.
+        """
+        if getattr(self._local, "held", None) is not None:
+            yield
+            return
+        with self.engine.connect() as held:
+            self._local.held = held
             try:
-                yield db
+                yield
             finally:
-                self._local.db = None
+                self._local.held = None
 
     def select(self, query: str, **params: object) -> list[Any]:
         return self._rows(query, **params)
@@ -665,13 +710,10 @@ class SqlLedger(PlainReads):
 
     def set_written(self, cells: Iterable[tuple[str, str, str]]) -> None:
         """Remember what now stands in each (event, email)'s Status cell, as mailer wrote it."""
-        rows: list[dict[str, object]] = [
-            {"status": status, "e": event_id, "m": email} for event_id, email, status in cells
-        ]
-        if rows:
-            self._write(
-                "UPDATE seats SET written = :status WHERE event_id = :e AND email = :m", rows
-            )
+        query = _sql("UPDATE seats SET written = :status WHERE event_id = :e AND email = :m")
+        with self.transaction() as db:
+            for chunk in _chunks(cells):  # a first run's 10,000 rows' dicts at once weigh MBs
+                db.execute(query, [{"status": s, "e": e, "m": m} for e, m, s in chunk])
 
     # -- the message queue --------------------------------------------------
 
@@ -875,11 +917,12 @@ class SqlLedger(PlainReads):
         free: set[str] = set()
         for chunk in _chunks(keys):
             marks, values = named_marks("k", chunk)
-            query = _sql(
+            query = (
                 f"SELECT key FROM messages WHERE key IN ({marks}) AND {_FREE}"
                 f"{self.backend.lock_own_rows}"
             )
-            free.update(k for (k,) in db.execute(query, {**values, **self._free_params()}))
+            rows = self.backend.run(db, query, {**values, **self._free_params()})
+            free.update(k for (k,) in rows)
         return free
 
     def _take(self, db: Connection, keys: Sequence[str], now: datetime) -> set[str]:
@@ -887,13 +930,13 @@ class SqlLedger(PlainReads):
         taken: set[str] = set()
         for chunk in _chunks(keys):
             marks, values = named_marks("k", chunk)
-            query = _sql(
+            query = (
                 "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
                 f" lease_until = :lease WHERE key IN ({marks}) AND {_FREE} RETURNING key"
             )
             params = {**values, **self._free_params(), "at": _utc(now)}
             params["lease"] = self.clock() + self.lease
-            taken.update(k for (k,) in db.execute(query, params))
+            taken.update(k for (k,) in self.backend.run(db, query, params))
         return taken
 
     def _free_params(self) -> dict[str, object]:
@@ -968,13 +1011,15 @@ class SqlLedger(PlainReads):
                     "key": result.key,
                 }
             )
-        bounced = [{"reason": BOUNCE, "at": at, "key": r.key} for r in results if r.bounced]
+        bounced: list[dict[str, object]] = [
+            {"reason": BOUNCE, "at": at, "key": r.key} for r in results if r.bounced
+        ]
         with self.transaction() as db:
             for only_sending, params in rows.items():
                 if params:
-                    db.execute(_MARK_UNKNOWN if only_sending else _MARK, params)
+                    self.backend.run(db, _MARK_UNKNOWN if only_sending else _MARK, params)
             if bounced:
-                db.execute(_SUPPRESS_BOUNCED, bounced)
+                self.backend.run(db, _SUPPRESS_BOUNCED, bounced)
 
     def fail(self, key: str, reason: str) -> None:
         """A message the provider took but could not deliver (a bounce it reported later)."""
@@ -1088,11 +1133,12 @@ class SqlLedger(PlainReads):
         found: dict[str, str] = {}
         for chunk in _chunks(sorted({e.casefold() for e in emails})):
             marks, values = named_marks("m", chunk)
-            query = _sql(
+            query = (
                 f"SELECT email, reason FROM suppressions WHERE email IN ({marks})"
                 " ORDER BY CASE WHEN reason = :bounce THEN 1 ELSE 0 END, reason"
             )
-            found.update({e: r for e, r in db.execute(query, {**values, "bounce": BOUNCE})})
+            rows = self.backend.run(db, query, {**values, "bounce": BOUNCE})
+            found.update({e: r for e, r in rows})
         return found
 
     def suppressions_among(self, emails: Iterable[str]) -> dict[str, str]:

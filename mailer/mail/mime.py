@@ -44,8 +44,8 @@ SIMPLE = re.compile(r"[!-~]+(?: [!-~]+)*\Z")  # one line of printable ASCII, sin
 WIDTH = len(repr(sys.maxsize - 1))
 # Templates kept encoded: the ledger hands messages over grouped by body, so a few suffice.
 PREPARED_TEMPLATES = 16
-# A template's lines: quoted-printable bytes where there is nothing to fill, a Fillable
-# where there is; and its last line (after the last line end), still to fill.
+# A template's lines: quoted-printable bytes for each run of lines with nothing to fill, a
+# Fillable for each line with something; and its last line (after the last line end), to fill.
 Fillable = tuple[str, bytes, int]  # the template line, its encoded head, the head's input bytes
 Prepared = tuple[tuple[bytes | Fillable, ...], str]
 _PREPARED: dict[tuple[str, bool], Prepared] = {}
@@ -149,8 +149,15 @@ def _prepared(template: str, escape: bool) -> Prepared | None:
     found = _PREPARED.get((template, escape))
     if found is None:
         *lines, last = template.split("\n")
-        encoded = tuple(_fillable(line) if MARK in line else _encode(line + "\n") for line in lines)
-        found = (encoded, last)
+        encoded: list[bytes | Fillable] = []
+        for line in lines:
+            if MARK in line:
+                encoded.append(_fillable(line))
+            elif encoded and isinstance(encoded[-1], bytes):  # a run of lines, joined once
+                encoded[-1] += _encode(line + "\n")
+            else:
+                encoded.append(_encode(line + "\n"))
+        found = (tuple(encoded), last)
         if len(_PREPARED) >= PREPARED_TEMPLATES:
             del _PREPARED[next(iter(_PREPARED))]
         _PREPARED[(template, escape)] = found

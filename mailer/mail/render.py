@@ -25,6 +25,9 @@ from mailer.mail.message import PERSON_FIELDS, placeholder
 # text part alike, however each wraps it; `_()` and `ngettext()` with new-style formatting.
 EXTENSIONS = ["jinja2.ext.i18n"]
 POLICIES = {"ext.i18n.trimmed": True}
+# Compiled bodies kept for reuse: one session's variants and a digest's languages fit; a run of
+# a hundred sessions would otherwise hold every body's HTML (18 KB each) to the end.
+COMPILED_KEPT = 32
 
 if TYPE_CHECKING:  # Jinja and MRML load when a template is first rendered, not with every run
     import jinja2
@@ -58,7 +61,7 @@ class Renderer:
         self.folder = Path(folder)
         self.catalogs = catalogs or Catalogs(self.folder.parent / "locales")
         self._environments: dict[str, tuple[jinja2.Environment, jinja2.Environment]] = {}
-        self._compiled: dict[str, str] = {}
+        self._compiled: dict[str, str] = {}  # the latest COMPILED_KEPT MJML sources' HTML
         self.sources: dict[str, set[str]] = {}  # template name -> the MJML it rendered to
         self.compiles = 0
 
@@ -151,6 +154,8 @@ class Renderer:
             except ValueError as err:
                 raise TemplateError(f"{self.folder / name}.mjml does not compile: {err}") from err
             self.compiles += 1
+            if len(self._compiled) > COMPILED_KEPT:  # the oldest: its body is in the ledger by now
+                del self._compiled[next(iter(self._compiled))]
         return self._compiled[source]
 
 

@@ -129,7 +129,7 @@ def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int)
     # request per shared body and attachments would only cut its batches short.
     by_request = not _idempotent(run.transport)
     try:
-        with run.transport:
+        with run.transport, run.ledger.one_connection():
             for page in run.ledger.due(max(size, BATCH)):
                 for chunk in requests(page, size, by_request):
                     if run.allowance is not None:

@@ -97,6 +97,8 @@ def direction(settings: Settings, code: str) -> str:
     extra = settings.languages.get(code)
     if extra is not None and extra.direction:
         return extra.direction
+    if code == "en" or code.startswith(("en_", "en-")):
+        return "ltr"  # said without CLDR's data for English and its root (3.8 MiB once loaded)
     locale = cldr_locale(code)
     if locale is not None and locale.character_order == "right-to-left":
         return "rtl"

@@ -33,6 +33,11 @@ class Tab:
     def cell(self, values: list[str], column: str) -> str:
         return self.table.cell(values, self.index(column))
 
+    def without_rows(self) -> Tab:
+        """The tab's name, header and columns without its rows: enough to write to it."""
+        table = Table(self.table.tab, self.table.header, [], date_order=self.table.date_order)
+        return Tab(self.name, table, self.columns)
+
     def change(self, row: int, key: tuple[str, ...], column: str, old: str, new: str) -> CellChange:
         """Set `column` of the row read at `row` holding `key`, if it still holds `old`."""
         return CellChange(row, key, self.columns[column], old, new)

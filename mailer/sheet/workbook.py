@@ -40,7 +40,7 @@ class Table:
             yield offset + 2, values
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CellChange:
     """Set one cell of a row that was read at `row` holding `key` in the identity columns.
 

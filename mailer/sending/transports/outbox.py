@@ -106,16 +106,21 @@ class OutboxTransport(TransportBase):
 
 def read_index(index: Path) -> set[str]:
     """Keys already in the index; a line cut short by a killed run is dropped."""
+    keys = set()
+    for line in _whole_lines(index).decode("utf-8").splitlines():
+        if line.strip():
+            keys.add(json.loads(line)["key"])
+    return keys
+
+
+def _whole_lines(index: Path) -> bytes:
+    """The index's complete lines; a line cut short by a killed run is cut off the file."""
     data = index.read_bytes()
     whole, _, torn = data.rpartition(b"\n")
     if torn:
         with open(index, "r+b") as f:
             f.truncate(len(whole) + 1 if whole else 0)
-    keys = set()
-    for line in whole.decode("utf-8").splitlines():
-        if line.strip():
-            keys.add(json.loads(line)["key"])
-    return keys
+    return whole
 
 
 def index_file(folder: Path | str) -> str:
@@ -127,29 +132,35 @@ def index_file(folder: Path | str) -> str:
     return f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}"
 
 
-def prune(folder: Path, drop: Callable[[dict[str, str], Path], bool], dry_run: bool = False) -> int:
-    """Remove the messages `drop` picks (given its index line and .eml path): files and lines.
+Entry = tuple[dict[str, str], Path]  # an index line and its .eml file
+PRUNE_BATCH = 500  # index lines a prune decides on at once
 
-    The index is rewritten atomically without their lines; returns how many went.
+
+def prune(folder: Path, drop: Callable[[list[Entry]], list[bool]], dry_run: bool = False) -> int:
+    """Remove the messages `drop` picks: files and lines.
+
+    `drop` gets the index lines a batch at once (so it can ask the ledger about
+    them together) and says for each whether it goes. The index is rewritten
+    atomically without their lines; returns how many went.
     """
     index = Path(folder) / INDEX
     if not index.exists():
         return 0
-    read_index(index)  # a line cut short by a killed run goes first
     kept: list[str] = []
     dropped = 0
-    for line in index.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        entry = json.loads(line)
-        eml = Path(folder) / entry["file"]
-        if not drop(entry, eml):
-            kept.append(line)
-            continue
-        dropped += 1
-        if not dry_run:
-            for path in (eml, eml.with_suffix(".html")):
-                path.unlink(missing_ok=True)
+    lines = [line for line in _whole_lines(index).decode("utf-8").splitlines() if line.strip()]
+    for start in range(0, len(lines), PRUNE_BATCH):
+        batch = lines[start : start + PRUNE_BATCH]
+        entries = [json.loads(line) for line in batch]
+        found = [(entry, Path(folder) / entry["file"]) for entry in entries]
+        for line, (_, eml), gone in zip(batch, found, drop(found), strict=True):
+            if not gone:
+                kept.append(line)
+                continue
+            dropped += 1
+            if not dry_run:
+                for path in (eml, eml.with_suffix(".html")):
+                    path.unlink(missing_ok=True)
     if dropped and not dry_run:
         data = "".join(f"{line}\n" for line in kept).encode("utf-8")
         atomic_write(index, data, durable=True, private=True)

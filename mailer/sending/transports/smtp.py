@@ -34,7 +34,10 @@ NOT_NOW_CODES = {421, 450, 451, 452}
 ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 # Gmail's "550 5.4.5 Daily user sending quota exceeded": a 5xx that means "not today".
 QUOTA = re.compile(r"\bquota\b", re.IGNORECASE)
-DOT_LINE = re.compile(rb"(?m)^\.")  # doubled in DATA (RFC 5321 4.5.2)
+# An address as RFC 5321 sends it bare (a dot-atom at a dot-atom): <address>, exactly what
+# smtplib.quoteaddr makes of it after parsing it as a header; anything else goes to quoteaddr.
+ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+PLAIN_ADDRESS = re.compile(rf"{ATOM}(?:\.{ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 
 def describe(code: int, reply: bytes | str) -> str:
@@ -216,12 +219,12 @@ def transmit(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> No
     SMTPDataError), with the connection reset for the next message.
     """
     smtp.ehlo_or_helo_if_needed()
-    options = [f"size={len(data)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
-    code, reply = smtp.mail(sender, options)
+    size = f" size={len(data)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
+    code, reply = smtp.docmd("mail", f"FROM:{envelope_address(sender)}{size}")
     if code != 250:
         _reset_or_close(smtp, code)
         raise smtplib.SMTPSenderRefused(code, reply, sender)
-    code, reply = smtp.rcpt(recipient)
+    code, reply = smtp.docmd("rcpt", f"TO:{envelope_address(recipient)}")
     if code not in (250, 251):
         _reset_or_close(smtp, code)
         raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
@@ -238,9 +241,25 @@ def transmit(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> No
         raise smtplib.SMTPDataError(code, reply)
 
 
+def envelope_address(address: str) -> str:
+    """The address as MAIL FROM and RCPT TO give it, as smtplib.SMTP.mail and .rcpt do.
+
+    A plain address needs none of quoteaddr's header parsing, which cost as much
+    CPU as the rest of the envelope.
+    """
+    return f"<{address}>" if PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
+
+
 def _data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
-    """The message after a 354, dot-stuffed as smtplib.SMTP.data does, and the reply."""
-    body = DOT_LINE.sub(b"..", data) if data.startswith(b".") or b"\n." in data else data
+    """The message after a 354, dot-stuffed as smtplib.SMTP.data does, and the reply.
+
+    A dot that starts a line is doubled (RFC 5321 4.5.2); the lines end in CRLF,
+    so it follows a LF or starts the message. bytes.replace finds them several
+    times faster than smtplib's multiline regex over a 16 KB message.
+    """
+    body = data.replace(b"\n.", b"\n..")
+    if body.startswith(b"."):
+        body = b"." + body
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     smtp.send(body + b".\r\n")
