@@ -50,14 +50,14 @@ class Ran(NamedTuple):
     report: Report | None = None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Health:
     since: str = ""  # when its unbroken run of failures began (ISO), "" when it works
     reason: str = ""  # the last failure, masked
     alerted: bool = False  # organizers were told it is failing
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class State:
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # job -> masked

@@ -28,7 +28,7 @@ from mailer.site import Site
 MAILER_COLUMNS = ("status", "position", "notified", "note", "session")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Forgotten:
     removed: Removed = field(default_factory=Removed)
     outbox_files: int = 0

@@ -46,7 +46,7 @@ def open_privacy(site: Site, ledger: Ledger) -> Privacy:
     return Privacy(ledger, lambda: site_secret(site.settings))
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class RetentionReport:
     removed: Removed = field(default_factory=Removed)
     outbox_files: int = 0

@@ -31,7 +31,7 @@ ProgressFactory = Callable[[], AbstractContextManager[Progress | None]]
 StillDue = Callable[[JobSettings, LastRun | None], bool]
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Outcome:
     """How one job's run went: its report, or what stopped it."""
 

@@ -146,7 +146,7 @@ def readable_or_stop(tables: dict[str, Tab]) -> None:
             ) from err
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Spared:
     """A pass whose inputs are those of the last pass that changed nothing: it reports the same.
 

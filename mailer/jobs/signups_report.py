@@ -35,7 +35,7 @@ class EventSummary(NamedTuple):
     new_messages: Counter[str]
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class SignupsReport:
     zone: ZoneInfo
     events: list[EventSummary] = field(default_factory=list)

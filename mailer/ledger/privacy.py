@@ -72,7 +72,7 @@ PERSONAL_TABLES = (
 )
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Removed:
     """What one retention pass or one forget removed from the ledger (or, dry, would)."""
 
