@@ -16,15 +16,11 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
+from mailer.rules.slot_text import AT as AT
+from mailer.rules.slot_text import WEEKDAYS as WEEKDAYS
+
 if TYPE_CHECKING:  # a job's `at` is checked with every run's settings; the rows load with a digest
     from mailer.model import Resource, Signup, Subscriber
-
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-AT = re.compile(  # a slot as `at` gives it: "monday 09:00", "day 09:00" or "09:00"
-    r"^\s*(?:(monday|tuesday|wednesday|thursday|friday|saturday|sunday|day)\s+)?"
-    r"([01]?\d|2[0-3]):([0-5]\d)\s*$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
