@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailer.mail.catalogs import Catalogs
-from mailer.mail.render import Renderer
 from mailer.sending.transports import Transport, open_transport
 from mailer.settings.config import Settings
 from mailer.settings.languages import locales_folder
@@ -16,16 +13,24 @@ from mailer.sheet.backends import Workbook, open_workbook
 from mailer.sheet.view import Sheet
 
 if TYPE_CHECKING:
+    from mailer.mail.render import Renderer
     from mailer.sheet.google_form import FormsClient
 
 
-@dataclass
 class Site:
-    settings: Settings
-    workbook: Workbook
-    transport: Transport
-    renderer: Renderer
-    forms: FormsClient | None = None  # the signup form, when [form] names one
+    def __init__(
+        self,
+        settings: Settings,
+        workbook: Workbook,
+        transport: Transport,
+        renderer: Renderer | None = None,
+        forms: FormsClient | None = None,  # the signup form, when [form] names one
+    ):
+        self.settings = settings
+        self.workbook = workbook
+        self.transport = transport
+        self._renderer = renderer
+        self.forms = forms
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Site:
@@ -33,9 +38,18 @@ class Site:
             settings=settings,
             workbook=open_workbook(settings),
             transport=open_transport(settings),
-            renderer=site_renderer(settings),
             forms=_forms(settings) if settings.form.id else None,
         )
+
+    @property
+    def renderer(self) -> Renderer:
+        """The site's templates (site_renderer), made when an email is first rendered.
+
+        Most runs render nothing; Jinja, MRML and the catalogs load only then.
+        """
+        if self._renderer is None:
+            self._renderer = site_renderer(self.settings)
+        return self._renderer
 
     @property
     def state(self) -> Path:
@@ -61,5 +75,8 @@ def _forms(settings: Settings) -> FormsClient:
 
 def site_renderer(settings: Settings) -> Renderer:
     """The site's templates, speaking every language it has a catalog for."""
+    from mailer.mail.catalogs import Catalogs
+    from mailer.mail.render import Renderer
+
     catalogs = Catalogs(locales_folder(settings), settings.organization.language)
     return Renderer(settings.root / "templates", catalogs)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sys
 from collections import Counter
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from mailer.settings import config
     from mailer.tools import checks
 
-PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
 log = logging.getLogger("mailer")
 QUICK = (
     "status",
@@ -54,12 +54,19 @@ class Context:
     @property
     def console(self) -> Console:
         if self._console is None:
-            from rich.console import Console
+            from mailer.cli.pipe_console import rich_console
 
-            self._console = Console()
-            if not self._console.is_terminal:
-                self._console.width = PIPE_WIDTH
+            self._console = rich_console()
         return self._console
+
+    def run_console(self) -> Console:
+        """Where `run` prints: as `console` would, loading rich only for more than plain lines."""
+        from mailer.cli.pipe_console import PipeConsole, writes_to_pipe
+
+        if self._console is None and writes_to_pipe(sys.stdout):
+            # A PipeConsole prints what the Console would and passes it the rest.
+            self._console = cast("Console", PipeConsole())
+        return self.console
 
 
 def parse_now(value: str | None, zone: ZoneInfo, clock: datetime | None = None) -> datetime:
@@ -166,10 +173,9 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(RedactingFormatter("%(levelname)s %(message)s"))
     else:
-        from rich.console import Console
-        from rich.logging import RichHandler
+        from mailer.cli.pipe_console import RichOnFirstLog
 
-        handler = RichHandler(console=Console(stderr=True), show_path=False)
+        handler = RichOnFirstLog()
         handler.setFormatter(RedactingFormatter("%(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
@@ -241,7 +247,7 @@ def run(
     if dry_run and no_send:
         raise click.UsageError("--dry-run already sends nothing; give one of the two")
     settings = obj.settings()
-    console = obj.console
+    console = obj.run_console()
     jobs = config.load_jobs(settings)
     if job:
         chosen = [j for j in jobs if job in (j.name, j.kind)]

@@ -24,7 +24,6 @@ import functools
 import hashlib
 import hmac
 import os
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,6 +129,8 @@ def load_secret(state_folder: Path, may_generate: bool) -> str:
         )
     path = state_folder / LOCAL_SECRET
     if not path.exists():
+        import secrets  # with `random`, loaded the one time a secret is made
+
         private_folder(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

@@ -20,20 +20,19 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mailer.core.durations import seconds
 from mailer.core.errors import MailerError
 from mailer.core.files import atomic_write
 from mailer.core.redact import mask, redact
-from mailer.mail.message import OutgoingMessage
-from mailer.model import Problem
 from mailer.rules.statuses import CONFIRMED, OFFERED, WAITLISTED
 from mailer.sheet.mailer_tab import LastRun, OpenProblem, tab_rows
 
 if TYPE_CHECKING:
     from mailer.jobs.base import Report
     from mailer.ledger import Ledger
+    from mailer.model import Problem
     from mailer.site import Site
 
 log = logging.getLogger("mailer.organizers")
@@ -43,8 +42,7 @@ LISTED_MESSAGES = 20
 ANY_ADDRESS = re.compile(r"[^\s'\"<>()]+@[^\s'\"<>()]+")
 
 
-@dataclass(frozen=True)
-class Ran:
+class Ran(NamedTuple):
     """One job's run as the runner saw it."""
 
     job: str
@@ -52,14 +50,14 @@ class Ran:
     report: Report | None = None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Health:
     since: str = ""  # when its unbroken run of failures began (ISO), "" when it works
     reason: str = ""  # the last failure, masked
     alerted: bool = False  # organizers were told it is failing
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class State:
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # job -> masked
@@ -247,7 +245,7 @@ def _note(
         return
     context = {
         "kind": "note",
-        "problems": [asdict(p) for p in problems],
+        "problems": [p._asdict() for p in problems],
         "new": new,
         "waiting": waiting,
         "messages": messages,
@@ -321,6 +319,8 @@ def _sessions(site: Site, ledger: Ledger, now: datetime) -> list[dict[str, Any]]
 
 def _send(site: Site, context: dict[str, Any], now: datetime) -> bool:
     """Render the organizers' template and send it to each organizer; says whether all went."""
+    from mailer.mail.message import OutgoingMessage  # most runs tell organizers nothing
+
     settings = site.settings
     org = settings.organization
     try:

@@ -21,7 +21,6 @@ from mailer.core.tokens import address_in
 from mailer.jobs.retention import forget_outbox, open_privacy
 from mailer.ledger import Ledger, open_ledger
 from mailer.ledger.privacy import Removed, drop_forget_request, forget_requests
-from mailer.model import normalize_email
 from mailer.sending.transports.outbox import INDEX
 from mailer.sheet.backends import CellChange, Table
 from mailer.site import Site
@@ -29,7 +28,7 @@ from mailer.site import Site
 MAILER_COLUMNS = ("status", "position", "notified", "note", "session")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Forgotten:
     removed: Removed = field(default_factory=Removed)
     outbox_files: int = 0
@@ -45,6 +44,8 @@ def _rows(site: Site, logical: str, tables: dict[str, Table], email: str) -> lis
     column = table.column_index(site.settings.workbook.column_map(logical)["email"])
     if column is None:
         return []
+    from mailer.model import normalize_email  # the rows load where someone is forgotten
+
     return [
         number
         for number, values in table.numbered_rows()
@@ -93,6 +94,8 @@ def forget_asked(site: Site, ledger: Ledger, now: datetime, dry_run: bool = Fals
     asked = forget_requests(ledger)
     if not asked:
         return 0
+    from mailer.model import normalize_email
+
     secret = open_privacy(site, ledger).secret
     for token, at in asked:
         email = address_in(secret, token)
@@ -153,5 +156,7 @@ def _outbox_lines(folder: Path, email: str) -> list[dict[str, str]]:
     index = Path(folder) / INDEX
     if not index.exists():
         return []
+    from mailer.model import normalize_email
+
     lines = [json.loads(line) for line in index.read_text(encoding="utf-8").splitlines() if line]
     return [line for line in lines if normalize_email(line.get("to", "")) == email]

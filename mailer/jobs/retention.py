@@ -22,15 +22,16 @@ from mailer.core.errors import ConfigError
 from mailer.core.text import plural
 from mailer.ledger import Ledger
 from mailer.ledger.privacy import Privacy, Removed
-from mailer.model import Problem, Signup, Subscriber, normalize_email
 from mailer.sending.transports import outbox
 from mailer.settings.config import JobSettings
 from mailer.settings.secret import site_secret
-from mailer.sheet.tabs import Parsed
 from mailer.site import Site
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from mailer.model import Problem, Signup, Subscriber
+    from mailer.sheet.tabs import Parsed
 
 RETENTION = JobSettings(kind="retention", name="retention")
 NOTHING_REMOVED = "nothing to remove"
@@ -45,7 +46,7 @@ def open_privacy(site: Site, ledger: Ledger) -> Privacy:
     return Privacy(ledger, lambda: site_secret(site.settings))
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class RetentionReport:
     removed: Removed = field(default_factory=Removed)
     outbox_files: int = 0
@@ -134,6 +135,8 @@ def prune_outbox(
         return 0
     cutoff = before.astimezone(UTC).isoformat()
     any_hashed = privacy.any_kept_as_count()
+    from mailer.model import normalize_email  # the rows load for an outbox to prune
+
     oldest: list[datetime] = []  # when each message kept was sent, or its file written
 
     def drop_some(entries: list[outbox.Entry]) -> list[bool]:
@@ -169,6 +172,8 @@ def forget_outbox(site: Site, email: str) -> int:
     """Remove every outbox message to this (normalized) address."""
     if site.settings.transport.backend != "outbox":
         return 0
+    from mailer.model import normalize_email
+
     return outbox.prune(
         site.settings.transport.path,
         lambda entries: [normalize_email(entry.get("to", "")) == email for entry, _ in entries],
@@ -181,6 +186,8 @@ def acted_on(privacy: Privacy, parsed: Parsed, tab: str) -> tuple[Parsed, list[P
     A forgotten person's rows answered before they asked are reported for
     organizers to delete; an answer given after it is a new signup.
     """
+    from mailer.model import Problem  # the rows load where a pass plans in full
+
     retired = privacy.retired_sessions()
     problems: list[Problem] = []
     kept: list[Signup] = []
@@ -229,6 +236,8 @@ def digest_readers(
         if asked_before(s.email, s.timestamp) is None
         and privacy.retired_binding(s.identity) is None
     ]
+    from mailer.model import Problem
+
     kept: list[Subscriber] = []
     problems = []
     for subscriber in subscribers:

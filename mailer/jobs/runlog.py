@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailer.core.redact import redact, secrets_in
 from mailer.ledger import Ledger
-from mailer.rules.schedules import LastRun
 from mailer.settings.config import JobSettings
+
+if TYPE_CHECKING:
+    from mailer.rules.schedules import LastRun
 
 RUNS_FILE = "job-runs.json"
 
@@ -33,6 +36,8 @@ class RunLog:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
+        from mailer.rules.schedules import LastRun  # the schedules load where runs are read
+
         return {
             name: LastRun(datetime.fromisoformat(run["started"]), run["ok"], run["summary"])
             for name, run in data.items()

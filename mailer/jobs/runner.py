@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from mailer.core.errors import ConfigError, MailerError
 from mailer.jobs.base import WOULD_SEND, JobModule, Progress, Report
@@ -21,17 +21,19 @@ from mailer.jobs.people import forget_asked
 from mailer.jobs.retention import RETENTION, run_retention
 from mailer.jobs.runlog import RunLog
 from mailer.ledger import Ledger, open_ledger
-from mailer.rules.schedules import LastRun
 from mailer.sending.delivery import deliver
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import KINDS
 from mailer.site import Site
 
+if TYPE_CHECKING:
+    from mailer.rules.schedules import LastRun
+
 ProgressFactory = Callable[[], AbstractContextManager[Progress | None]]
-StillDue = Callable[[JobSettings, LastRun | None], bool]
+StillDue = Callable[[JobSettings, "LastRun | None"], bool]
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Outcome:
     """How one job's run went: its report, or what stopped it."""
 

@@ -23,7 +23,7 @@ from mailer.settings.config import JobSettings
 from mailer.settings.kinds import SignupsOptions
 from mailer.settings.schema import REQUIRED_COLUMNS
 from mailer.settings.secret import site_secret
-from mailer.sheet.tabs import Columns, parse_datetime, parse_events
+from mailer.sheet.columns import Columns
 from mailer.sheet.view import Tab
 from mailer.site import Site
 
@@ -85,6 +85,8 @@ def _moments(
     site: Site, ledger: Ledger, tables: dict[str, Tab], window: timedelta | None
 ) -> list[datetime]:
     """Each moment a decision turns on: sessions' starts and ends, offers' ends, answers."""
+    from mailer.sheet.tabs import parse_events
+
     zone = site.settings.organization.zone
     events = parse_events(tables["events"].table, tables["events"].columns, str(zone))
     stored = ledger.stored_events()
@@ -101,6 +103,8 @@ def _moments(
 
 def _answer_moments(site: Site, tab: Tab) -> list[datetime]:
     """When each answer of the release form was given, as take_answers reads it."""
+    from mailer.sheet.tabs import parse_datetime
+
     zone = site.settings.organization.zone
     stamp_at = tab.index("timestamp")
     moments = []
@@ -142,7 +146,7 @@ def readable_or_stop(tables: dict[str, Tab]) -> None:
             ) from err
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Spared:
     """A pass whose inputs are those of the last pass that changed nothing: it reports the same.
 

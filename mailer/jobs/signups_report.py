@@ -7,20 +7,20 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 from mailer.core.errors import MailerError
 from mailer.core.plain_table import plain_console, plain_table
 from mailer.core.text import plural
 from mailer.jobs.base import delivered_text
-from mailer.model import Event, Problem
 from mailer.settings.config import JobSettings
 from mailer.sheet.workbook import Skipped
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mailer.model import Event, Problem
     from mailer.sheet.google_form import FormReport
 
 log = logging.getLogger("mailer.signups")
@@ -28,15 +28,14 @@ TITLE = "Signups"
 COLUMNS = ("Session", "Starts", "Confirmed", "Waitlisted", "New emails")
 
 
-@dataclass
-class EventSummary:
+class EventSummary(NamedTuple):
     event: Event
     confirmed: int
     waitlisted: int
     new_messages: Counter[str]
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class SignupsReport:
     zone: ZoneInfo
     events: list[EventSummary] = field(default_factory=list)

@@ -23,9 +23,13 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from mailer.model import Event, Problem
-from mailer.sheet.workbook import Table
+from mailer.sessions import Event
+
+if TYPE_CHECKING:
+    from mailer.model import Problem
+    from mailer.sheet.workbook import Table
 
 JOB_NAME = "signups"  # the fingerprint is kept per job kind: one signups pass per site
 VERSION = b"mailer signups fingerprint 3"
@@ -111,4 +115,12 @@ def restore(
             return None
         event = dataclasses.replace(stored[event_id], sheet_id=sheet_id)
         shown.append((event, confirmed, waitlisted, Counter(new)))
-    return shown, [Problem(**p) for p in kept["problems"]], list(kept["warnings"])
+    return shown, _problems(kept["problems"]), list(kept["warnings"])
+
+
+def _problems(kept: list[dict[str, Any]]) -> list[Problem]:
+    if not kept:
+        return []
+    from mailer.model import Problem  # the rows' model loads for a run with problems to show
+
+    return [Problem(**p) for p in kept]

@@ -32,13 +32,13 @@ from mailer.core.keyed import MARK, keyed
 from mailer.ledger.protocols import Ledger
 from mailer.ledger.reads import named_marks
 from mailer.ledger.records import CHUNK, PENDING, SENDING, SKIPPED
-from mailer.mail.message import RETRY, SENT, UNKNOWN
-from mailer.rules.binding import Memory
+from mailer.mail.states import RETRY, SENT, UNKNOWN
 
 if TYPE_CHECKING:  # SQLAlchemy loads when something is removed, not when a run only reads
     from sqlalchemy import Connection, Table, TextClause
 
     from mailer.ledger.store import Backend, SqlLedger
+    from mailer.rules.binding import Memory
 
 OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)  # kept as counts, these become skipped
 NOT_HASHED = "key NOT LIKE :hashed"  # with `HASHED`: a message not yet kept as a count
@@ -72,7 +72,7 @@ PERSONAL_TABLES = (
 )
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Removed:
     """What one retention pass or one forget removed from the ledger (or, dry, would)."""
 
@@ -197,6 +197,8 @@ class Privacy:
         """The memory with the bindings of retired sessions found too."""
         if not self._kept():
             return memory
+        from mailer.rules.binding import Memory  # the rules load where a pass plans in full
+
         return Memory(
             HashedBindings(memory.bindings, self), memory.names, memory.aliases, memory.known
         )

@@ -13,17 +13,14 @@ import re
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
-from mailer.model import Resource, Signup, Subscriber, normalize_email
+from mailer.rules.slot_text import AT as AT
+from mailer.rules.slot_text import WEEKDAYS as WEEKDAYS
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-AT = re.compile(  # a slot as `at` gives it: "monday 09:00", "day 09:00" or "09:00"
-    r"^\s*(?:(monday|tuesday|wednesday|thursday|friday|saturday|sunday|day)\s+)?"
-    r"([01]?\d|2[0-3]):([0-5]\d)\s*$",
-    re.IGNORECASE,
-)
+if TYPE_CHECKING:  # a job's `at` is checked with every run's settings; the rows load with a digest
+    from mailer.model import Resource, Signup, Subscriber
 
 
 @dataclass(frozen=True)
@@ -116,6 +113,8 @@ def audience(
     addresses). Made one at a time, as the ledger takes them: never every
     recipient at once.
     """
+    from mailer.model import normalize_email
+
     opted = [s for s in signups if s.digest]
     watched = None if repeated is None else {*repeated, *(s.email for s in opted)}
     seen: set[str] = set()

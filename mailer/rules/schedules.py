@@ -14,7 +14,6 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from mailer.core.durations import seconds
-from mailer.rules.digest import latest_slot
 
 
 class Schedule(Protocol):
@@ -60,6 +59,8 @@ def is_due(job: Schedule, last: LastRun | None, now: datetime) -> bool:
         return True  # never ran, or the recorded run is in the future (a clock was wrong)
     if job.every:
         return now >= last.started + interval(job)
+    from mailer.rules.digest import latest_slot  # slots load for an `at` job only
+
     return not last.ok or latest_slot(job.at, job.zone, now).starts > last.started
 
 
@@ -70,6 +71,8 @@ def next_run(job: Schedule, last: LastRun | None, now: datetime) -> datetime:
     if job.every:
         assert last is not None
         return last.started + interval(job)
+    from mailer.rules.digest import latest_slot
+
     slot = latest_slot(job.at, job.zone, now)
     local = slot.starts.replace(tzinfo=None) + slot.period
     return local.replace(tzinfo=slot.starts.tzinfo)

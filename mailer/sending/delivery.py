@@ -20,14 +20,18 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from mailer.core.errors import TransportError
 from mailer.core.redact import redact, secrets_in
 from mailer.ledger import Ledger
 from mailer.ledger.records import BOUNCE, SKIPPED
-from mailer.mail.message import FAILED, PAUSE, RETRY, SENT, UNKNOWN, OutgoingMessage, SendResult
+from mailer.mail.states import FAILED, PAUSE, RETRY, SENT, UNKNOWN
 from mailer.sending.pacing import DAY, Pacer, pause_in_force, pause_until
 from mailer.sending.transports import Transport
+
+if TYPE_CHECKING:  # the message model loads when something is sent, not when nothing is due
+    from mailer.mail.message import OutgoingMessage, SendResult
 
 log = logging.getLogger("mailer.delivery")
 BATCH = 100  # messages read from the ledger at once: each holds its filled html and text
@@ -144,6 +148,8 @@ def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int)
 def _send_chunk(run: Run, chunk: Sequence[OutgoingMessage]) -> None:
     """Store what the last request did, look up suppressions and commit `sending` at once,
     hand the rest to the transport, keep each result for the next commit."""
+    from mailer.mail.message import SendResult
+
     if run.pacer.take(len(chunk), before_waiting=True):
         run.store_settled()  # nothing reported waits in memory while the pacer sleeps
         run.pacer.take(len(chunk))
@@ -181,6 +187,8 @@ def _idempotent(transport: Transport) -> bool:
 
 def _store(run: Run, result: SendResult, message: OutgoingMessage) -> None:
     if result.reason:
+        from mailer.mail.message import SendResult
+
         result = SendResult(
             result.key,
             result.state,

@@ -163,7 +163,7 @@ def load_job(path: Path, settings: Settings) -> JobSettings:
 
 
 def _schedule_problems(job: JobSettings, options: Options, path: Path) -> list[str]:
-    from mailer.rules.digest import AT  # jobs' files only: `mailer status` reads none
+    from mailer.rules.slot_text import AT  # jobs' files only: `mailer status` reads none
 
     if job.every and job.at:
         return [f"{path}: every and at: give one schedule, not both"]

@@ -188,7 +188,7 @@ class CsvWorkbook:
             raise WorkbookError(f"cannot write {path}: {err.strerror}") from err
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _Loaded:
     table: Table
     sources: list[str]  # each record's text as read, header first

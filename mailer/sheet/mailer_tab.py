@@ -7,23 +7,21 @@ problem that is fixed is simply not written again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 HEADER = ["What", "Job or tab", "Row", "Column", "Value", "What happened, what to do", "When"]
 
 
-@dataclass(frozen=True)
-class LastRun:
+class LastRun(NamedTuple):
     job: str
     started: datetime
     ok: bool
     summary: str  # what it decided and sent, or why it failed
 
 
-@dataclass(frozen=True)
-class OpenProblem:
+class OpenProblem(NamedTuple):
     key: str  # the same problem as the sheet shows it has the same key
     tab: str
     row: int

@@ -11,13 +11,14 @@ from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mailer.core.errors import MissingColumnError
 from mailer.core.moments import YEARS
 from mailer.core.text import clean_text
 from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber, normalize_email
 from mailer.rules.binding import EventMatcher
 from mailer.rules.statuses import CANCELLED, canonical
-from mailer.settings.schema import DEFAULT_COLUMNS, REQUIRED_COLUMNS
+from mailer.settings.schema import REQUIRED_COLUMNS
+from mailer.sheet.columns import Columns as Columns
+from mailer.sheet.columns import mapping_section as mapping_section
 from mailer.sheet.workbook import FORMULA_STARTS, Table, as_meant
 
 MAX_CELL = 500
@@ -124,36 +125,6 @@ def _ordinary_domain(domain: str) -> bool:
     labels = domain.split(".")
     names = {".".join(labels[n:]) for n in range(len(labels))}  # the domain and its parents
     return names.isdisjoint(email_validator.SPECIAL_USE_DOMAIN_NAMES)
-
-
-def mapping_section(mapping: dict[str, str]) -> str:
-    """The mailer.toml section that maps this tab's columns: its fields are the tab's own."""
-    tabs = [tab for tab, fields in DEFAULT_COLUMNS.items() if fields.keys() == mapping.keys()]
-    return f"[workbook.columns.{tabs[0]}]" if len(tabs) == 1 else "[workbook.columns.<tab>]"
-
-
-class Columns:
-    """Finds a tab's logical fields by header text; required ones must be there."""
-
-    def __init__(self, table: Table, mapping: dict[str, str], required: tuple[str, ...]):
-        self.table = table
-        self.mapping = mapping
-        self.index = {name: table.column_index(text) for name, text in mapping.items()}
-        for name in required:
-            if self.index[name] is None:
-                raise MissingColumnError(
-                    table.tab, mapping[name], table.header, f"{mapping_section(mapping)} {name}"
-                )
-
-    def get(self, values: list[str], name: str) -> str:
-        return str(self.table.cell(values, self.index[name]))
-
-    def header(self, name: str) -> str:
-        return self.mapping[name]
-
-    def text(self, values: list[str], name: str) -> str:
-        """The cell as one clean line, or "" when the tab has no such column."""
-        return clean_text(self.get(values, name)) if self.index.get(name) is not None else ""
 
 
 NUMERIC_DATE = re.compile(

@@ -15,13 +15,17 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailer.core.errors import ConfigError
 from mailer.core.files import PRIVATE_FILE, atomic_write, open_private, private_folder
 from mailer.core.redact import ADDRESS, mask
-from mailer.mail.message import SENT, OutgoingMessage, SendResult
+from mailer.mail.states import SENT
 from mailer.sending.transports.base import TransportBase
 from mailer.settings.config import Settings
+
+if TYPE_CHECKING:  # the message model loads when something is sent, not when nothing is due
+    from mailer.mail.message import OutgoingMessage, SendResult
 
 INDEX = "index.jsonl"
 
@@ -69,6 +73,7 @@ class OutboxTransport(TransportBase):
 
     def send(self, messages: Sequence[OutgoingMessage]) -> Iterator[SendResult]:
         # Imported here: retention reads the outbox on every run, MIME is made only to send.
+        from mailer.mail.message import SendResult
         from mailer.mail.mime import message_id, mime_bytes
 
         self.open()
