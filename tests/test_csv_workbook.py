@@ -150,6 +150,8 @@ def test_a_file_without_quotes_reads_as_the_csv_module_reads_it(tmp_path, newlin
             "utf-8",
         ),
         ("", "utf-8"),
+        ("Email,Name\ra@example.org,Ann\n\n  \r\nb@example.org," + "y" * 150_000 + "\r\n", "utf-8"),
+        ("Email,Name\nc@example.org," + "z" * 120_000 + ",\nd@example.org,Dee,,\n", "utf-8"),
     ],
 )
 def test_a_streamed_tab_gives_the_rows_a_read_gives(tmp_path, text, encoding):
