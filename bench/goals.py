@@ -39,8 +39,11 @@ HELP_THEN = 0.087
 ROWS = ("unchanged", "status", "digest", "smtp", "first")
 
 
-def timed_process(command: list[str], cwd: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one whole process."""
+Timed = tuple[float, float, float]  # wall seconds, peak RSS (MiB), CPU seconds (user + system)
+
+
+def timed_process(command: list[str], cwd: Path | None = None) -> Timed:
+    """Wall seconds, peak RSS (MiB) and CPU seconds of one whole process."""
     start = time.perf_counter()
     child = subprocess.Popen(
         command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env()
@@ -49,7 +52,7 @@ def timed_process(command: list[str], cwd: Path | None = None) -> tuple[float, f
     elapsed = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"{' '.join(command)} failed: {child.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def _env() -> dict[str, str]:
@@ -59,12 +62,13 @@ def _env() -> dict[str, str]:
     return env
 
 
-def median_of(repeat: int, once: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+def median_of(repeat: int, once: Callable[[], Timed]) -> Timed:
     runs = [once() for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    seconds, rss, cpu = (statistics.median(r[i] for r in runs) for i in range(3))
+    return seconds, rss, cpu
 
 
-def beside_help(repeat: int, once: Callable[[], tuple[float, float]]) -> dict[str, float]:
+def beside_help(repeat: int, once: Callable[[], Timed]) -> dict[str, float]:
     """`once` and `mailer --help` in turns: medians of each, and of each pair's ratio.
 
     A short run meets the same moment of a shared machine as its baseline.
@@ -99,13 +103,13 @@ def run_signups(config_path: Path, now: datetime) -> list[str]:
 
 
 def row_first(repeat: int) -> dict[str, float]:
-    def once() -> tuple[float, float]:
+    def once() -> Timed:
         with tempfile.TemporaryDirectory() as tmp:
             config_path = signups_site(Path(tmp))
             return timed_process(run_signups(config_path, NOW))
 
-    seconds, rss = median_of(repeat, once)
-    return {"seconds": seconds, "rss": rss}
+    seconds, rss, cpu = median_of(repeat, once)
+    return {"seconds": seconds, "rss": rss, "cpu": cpu}
 
 
 def row_unchanged(repeat: int) -> dict[str, float]:
@@ -385,7 +389,7 @@ def main() -> None:
     if "first" in rows:
         m = row_first(max(repeat // 2, 1))
         what = "first signups run, 10,000 signups, outbox (RSS < 59 MiB)"
-        figure = f"{m['seconds']:.1f} s, {m['rss']:.0f} MiB"
+        figure = f"{m['seconds']:.1f} s (CPU {m['cpu']:.1f}), {m['rss']:.0f} MiB"
         show(line, what, m["seconds"], help_s, 9.6, figure, m["rss"] < 59)
 
 
