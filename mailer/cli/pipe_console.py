@@ -6,7 +6,7 @@ they are; loading rich to do so costs more than the rest of an unchanged
 run's printing. `PipeConsole.print` writes such a line itself and hands
 anything else (markup, emoji codes, a line rich would wrap, a table, other
 options) to a rich Console made when first needed, so the output is the
-same bytes either way. `rich_on_first_log` does the same for log lines.
+same bytes either way. `RichOnFirstLog` does the same for log lines.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from mailer.core.plain_table import EMOJI_CODE, PRINTABLE
+
 if TYPE_CHECKING:
     from rich.console import Console
 
 PIPE_WIDTH = 120  # logs and cron mail are read on wide screens; rich would assume 80
-PRINTABLE = re.compile(r"[ -~]*")  # one column per character, as rich measures it
 # With soft_wrap rich neither wraps nor crops: lines and box drawing (a plain_table) pass too.
 UNWRAPPED = re.compile(r"[ -~\n\u2500-\u257f]*")
-EMOJI_CODE = re.compile(r":\S*?:")  # what rich may read as an emoji code, :smile:
 PLAIN_OPTIONS = frozenset({"markup", "highlight", "emoji", "soft_wrap"})
 
 

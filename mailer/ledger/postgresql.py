@@ -115,5 +115,5 @@ class PostgresBackend:
 
 @functools.lru_cache(maxsize=64)
 def _sql(query: str) -> TextClause:
-    """A statement the send loop runs for every message, parsed once."""
+    """A statement run again and again (per message, per batch), parsed once."""
     return text(query)

@@ -468,15 +468,9 @@ class Privacy:
 
             removed.seats = delete("seats")
             removed.messages = delete("messages")
-            for table in (
-                "bindings",
-                "seat_tokens",
-                "requests",
-                "unsubscribe_tokens",
-                "suppressions",
-                "bounces",
-            ):
-                removed.other += delete(table)
+            for table in PERSONAL_TABLES:
+                if table not in ("seats", "messages", "bodies"):  # bodies: by ORPHAN_BODIES
+                    removed.other += delete(table)
             db.execute(_sql(ORPHAN_BODIES))
             self._upsert(db, _schema().forgotten, forgotten, update=True)
         self._forgotten = None

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import Insert, insert
 
-from mailer.ledger import schema
+import mailer.ledger.schema as schema
 from mailer.ledger.sqlite_file import SqliteFile, use_wal
 from mailer.ledger.state_token import CHANGES, COUNTED, FIND_TRIGGERS, counting_statements
 

@@ -14,7 +14,6 @@ becomes `unknown`, never sent again blindly.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import socket
@@ -28,7 +27,7 @@ from itertools import chain, islice
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, Dialect, Engine, Table, TextClause, false, inspect, text
+from sqlalchemy import Connection, Dialect, Engine, Table, false, inspect, text
 
 import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
@@ -98,7 +97,7 @@ class Backend(Protocol):
         """An INSERT that can take ON CONFLICT (the dialect's own construct)."""
 
     def run(self, db: Connection, query: str, params: Params) -> list[Any]:
-        """A statement the send loop makes per message, `:named` parameters: its rows.
+        """A statement run again and again (per message, per batch), `:named` parameters: its rows.
 
         A list of parameter sets runs it once for each and returns no rows.
         """
@@ -242,12 +241,6 @@ def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
     it = iter(values)
     while chunk := list(islice(it, size)):
         yield chunk
-
-
-@functools.lru_cache(maxsize=64)
-def _sql(query: str) -> TextClause:
-    """A statement run again and again, parsed once."""
-    return text(query)
 
 
 def _insert_new(
@@ -735,10 +728,10 @@ class SqlLedger(PlainReads):
 
     def set_written(self, cells: Iterable[tuple[str, str, str]]) -> None:
         """Remember what now stands in each (event, email)'s Status cell, as mailer wrote it."""
-        query = _sql("UPDATE seats SET written = :status WHERE event_id = :e AND email = :m")
+        query = "UPDATE seats SET written = :status WHERE event_id = :e AND email = :m"
         with self.transaction() as db:
             for chunk in _chunks(cells):  # a first run's 10,000 rows' dicts at once weigh MBs
-                db.execute(query, [{"status": s, "e": e, "m": m} for e, m, s in chunk])
+                self.backend.run(db, query, [{"status": s, "e": e, "m": m} for e, m, s in chunk])
 
     # -- the message queue --------------------------------------------------
 
