@@ -328,7 +328,8 @@ def _plan_event(
     )
     out.applied.extend((r.token, now) for r in asked)
     report.requests += len(requests)
-    out.plans.append(plan)
+    # The notices go on in the letters; the plan is kept for the write-back without them.
+    out.plans.append(dataclasses.replace(plan, notices=[]))
     out.events.append(StoredEvent(event, change.sequence))
     out.seats.extend(_seat_rows(plan, known, previous))
     out.mail.append(
