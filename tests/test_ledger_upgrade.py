@@ -231,5 +231,5 @@ def taken_back(ledger: SqlLedger) -> None:
     """The ledger as schema 8 left it when nothing was retired or forgotten: no such tables."""
     with ledger.transaction() as db:
         for table in ("retired_sessions", "kept_bindings", "forgotten", "forget_requests"):
-            db.exec_driver_sql(f"DROP TABLE {table}")
+            db.run(f"DROP TABLE {table}")
         ledger.backend.set_schema_version(db, 8)

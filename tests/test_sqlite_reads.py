@@ -1,7 +1,8 @@
-"""On SQLite, `mailer status` and an unchanged run read through the stdlib sqlite3.
+"""On SQLite, `mailer status` and an unchanged run read through the stdlib sqlite3 alone.
 
 The reads (mailer.ledger.sqlite_reads) answer exactly what the store
-(SQLAlchemy) answers, and neither command imports SQLAlchemy at all.
+answers; the store writes through sqlite3 too, so no run on a SQLite ledger,
+reading or writing, imports SQLAlchemy at all.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NOW, SiteDir
+from test_digest import NEXT_SLOT, add_resources
 from test_ledger import confirmation, decide
 from test_ledger_upgrade import without_counting
 
@@ -131,6 +133,22 @@ def test_a_signups_run_with_nothing_to_do_does_not_import_sqlalchemy(site: SiteD
     shown, imported = _mailer_modules("--config", config, "run", "signups", "--now", at, "--force")
     assert shown.strip() == settled.strip()
     assert "sqlalchemy" not in imported
+
+
+def test_a_first_signups_run_and_a_digest_write_without_importing_sqlalchemy(
+    site: SiteDir,
+) -> None:
+    config = str(site.root / "mailer.toml")
+    at = NOW.isoformat()
+    shown, imported = _mailer_modules("--config", config, "run", "signups", "--now", at, "--force")
+    assert "14 new, 14 sent" in shown
+    assert "sqlalchemy" not in imported
+    add_resources(site, "Rest as resistance")
+    at = NEXT_SLOT.isoformat()
+    shown, imported = _mailer_modules("--config", config, "run", "digest", "--now", at, "--force")
+    assert "1 new resource to 7 people" in shown
+    assert "sqlalchemy" not in imported
+    assert len(site.sent()) == 14 and len(site.sent(digests=True)) == 7
 
 
 def _mailer(*args: str) -> str:
