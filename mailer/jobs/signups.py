@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from mailer.jobs import unchanged
 from mailer.jobs.release_answers import take_answers
@@ -151,6 +151,28 @@ class Read:
     moments: list[datetime]  # each moment a decision turns on (mailer.jobs.unchanged)
 
 
+class Bindings(Sequence[tuple[str, str, str]]):
+    """Each signup's (stamp, email, session id), made as the ledger reads it, not held."""
+
+    def __init__(self, signups: Sequence[Signup]):
+        self.signups = signups
+
+    def __len__(self) -> int:
+        return len(self.signups)
+
+    @overload
+    def __getitem__(self, at: int) -> tuple[str, str, str]: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> Bindings: ...
+
+    def __getitem__(self, at: int | slice) -> tuple[str, str, str] | Bindings:
+        if isinstance(at, slice):
+            return Bindings(self.signups[at])
+        signup = self.signups[at]
+        return (*signup.identity, signup.event_id)
+
+
 class Letter(NamedTuple):
     """One notice's email as decided, with what its draft says of the person."""
 
@@ -243,7 +265,7 @@ def decide_in_full(
         events=planned.events,
         seats=planned.seats,
         drafts=_drafts(site, planned.mail, planned.offered, now),
-        bindings=[(*s.identity, s.event_id) for s in parsed.signups],
+        bindings=Bindings(parsed.signups),
         names=[
             *_names(parsed.events),
             *((normalize_email(text), event_id) for event_id, text in choices.by_event.items()),
