@@ -91,11 +91,12 @@ class CsvWorkbook:
         if not plan.cells:
             return plan
         header = loaded.table.header + plan.new_columns
-        changed: dict[int, list[str]] = {}
+        rows = loaded.table.rows  # this write's own copy of the file, changed in place
         for row, col, value in plan.cells:
-            values = changed.setdefault(row, list(loaded.table.rows[row - 2]))
+            values = rows[row - 2]
             values.extend([""] * (col + 1 - len(values)))
             values[col] = plain_text_cell(value)
+        changed = {row: rows[row - 2] for row in {row for row, _, _ in plan.cells}}
         self._save(path, loaded, header if plan.new_columns else None, changed)
         return plan
 
@@ -164,33 +165,65 @@ class CsvWorkbook:
         changed: dict[int, list[str]],
         appended: Sequence[list[str]] = (),
     ) -> None:
-        """Write back: changed records anew, every other record exactly as it was read."""
-        buffer = io.StringIO(newline="")
-        if loaded.bom:
-            buffer.write(BOM)
-        writer = csv.writer(buffer, delimiter=loaded.separator, lineterminator=loaded.newline)
-        for index, source in enumerate(loaded.sources):
-            if index == 0 and header is not None:
-                writer.writerow(header)
-            elif index + 1 in changed:
-                writer.writerow(changed[index + 1])
-            else:
-                buffer.write(source)
-                if not source.endswith(("\n", "\r")):
-                    buffer.write(loaded.newline)
-        writer.writerows(appended)
+        """Write back: changed records anew, every other record exactly as it was read.
+
+        The file is encoded and written a thousand records at a time: a large
+        tab's whole text is never held twice over (text, then bytes).
+        """
+        records = _records_text(loaded, header, changed, appended)
         try:
-            data = buffer.getvalue().encode(loaded.encoding)
+            atomic_write(path, _encoded(records, loaded.encoding))
         except UnicodeEncodeError as err:
             bad = err.object[err.start : err.end]
             raise WorkbookError(
                 f"cannot write {bad!r} into {path}, which is saved as Windows-1252;"
                 f" {SAVE_AS} and the next run writes it"
             ) from None
-        try:
-            atomic_write(path, data)
         except OSError as err:
             raise WorkbookError(f"cannot write {path}: {err.strerror}") from err
+
+
+def _records_text(
+    loaded: _Loaded,
+    header: list[str] | None,
+    changed: dict[int, list[str]],
+    appended: Sequence[list[str]],
+) -> Iterator[str]:
+    """The file's text, record by record: each changed one written anew, the others as read."""
+    written: list[str] = []
+    writer = csv.writer(_Pieces(written), delimiter=loaded.separator, lineterminator=loaded.newline)
+    if loaded.bom:
+        yield BOM
+    for index, source in enumerate(loaded.sources):
+        if index == 0 and header is not None:
+            writer.writerow(header)
+        elif index + 1 in changed:
+            writer.writerow(changed[index + 1])
+        else:
+            yield source
+            if not source.endswith(("\n", "\r")):
+                yield loaded.newline
+            continue
+        yield from written
+        written.clear()
+    for values in appended:
+        writer.writerow(values)
+        yield from written
+        written.clear()
+
+
+def _encoded(texts: Iterable[str], encoding: str, records: int = 1000) -> Iterator[bytes]:
+    """The texts in `encoding`, joined `records` at a time."""
+    iterator = iter(texts)
+    while batch := list(itertools.islice(iterator, records)):
+        yield "".join(batch).encode(encoding)
+
+
+class _Pieces:
+    """Where csv.writer writes a record: onto a list, for the file's text to take."""
+
+    def __init__(self, pieces: list[str]):
+        self.write = pieces.append
 
 
 @dataclass(eq=False, repr=False)
