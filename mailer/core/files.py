@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import IO
 
 PRIVATE_FILE = 0o600
