@@ -43,7 +43,7 @@ def write_statuses(
     skipped: list[Skipped] = []
     if cell_changes:
         written = site.sheet.write(tab, ["timestamp", "email"], cell_changes, JOB_COLUMNS)
-        report.cells_written += len(written.cells)
+        report.cells_written += written.written
         skipped = report.skipped_writes = written.skipped
     not_written = {s.row for s in skipped if s.column == tab.header("status")}
     ledger.set_written((e, m, status) for row, e, m, status in decided if row not in not_written)

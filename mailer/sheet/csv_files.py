@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mailer.core.errors import WorkbookError
 from mailer.core.files import atomic_write
-from mailer.sheet.workbook import CellChange, Table, WritePlan, plain_text_cell, plan_writes
+from mailer.sheet.workbook import CellChange, Table, WritePlan, place_changes, plain_text_cell
 
 BOM = "\ufeff"
 MAX_FIELD = 100_000  # longer than any real cell; the csv module stops at 131,072
@@ -87,16 +87,17 @@ class CsvWorkbook:
             return WritePlan()
         path = self.path(tab)
         loaded = self._load(tab, path)
-        plan = plan_writes(loaded.table, key_columns, changes, columns)
-        if not plan.cells:
-            return plan
-        header = loaded.table.header + plan.new_columns
+        plan = WritePlan()
         rows = loaded.table.rows  # this write's own copy of the file, changed in place
-        for row, col, value in plan.cells:
-            values = rows[row - 2]
+        changed: dict[int, list[str]] = {}
+        for row, col, value in place_changes(loaded.table, key_columns, changes, columns, plan):
+            values = changed[row] = rows[row - 2]
             values.extend([""] * (col + 1 - len(values)))
             values[col] = plain_text_cell(value)
-        changed = {row: rows[row - 2] for row in {row for row, _, _ in plan.cells}}
+            plan.written += 1
+        if not changed:
+            return plan
+        header = loaded.table.header + plan.new_columns
         self._save(path, loaded, header if plan.new_columns else None, changed)
         return plan
 
