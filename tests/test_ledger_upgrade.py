@@ -15,8 +15,8 @@ from test_sendgrid import queue, shared_body
 from mailer.core.errors import LedgerError
 from mailer.core.keyed import keyed
 from mailer.ledger import open_ledger
+from mailer.ledger.migrations import SCHEMA_VERSION
 from mailer.ledger.privacy import Privacy
-from mailer.ledger.schema import SCHEMA_VERSION
 from mailer.ledger.store import SqlLedger, store_of
 from mailer.mail.message import Draft
 

@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mailer.core.keyed import MARK, keyed
-from mailer.ledger import statements
 from mailer.ledger.protocols import Ledger
 from mailer.ledger.reads import named_marks
 from mailer.ledger.records import CHUNK, PENDING, SENDING, SKIPPED
@@ -153,10 +152,14 @@ class Privacy:
             yield db
 
     @staticmethod
-    def _upsert(db: Connection, table: str, row: Mapping[str, object], update: bool) -> None:
-        """Insert a row; with `update` overwrite the row with its key, else leave it."""
+    def _upsert(
+        db: Connection, table: str, rows: Sequence[Mapping[str, object]], update: bool
+    ) -> None:
+        """Insert rows of the same columns; one whose key is there is kept, or with `update` set."""
+        from mailer.ledger import statements  # loaded with the store, when something is removed
+
         insert = statements.replace if update else statements.insert_new
-        db.run(insert(table, tuple(row)), row)
+        db.run(insert(table, tuple(rows[0])), rows)
 
     # What jobs ask
 
@@ -300,7 +303,7 @@ class Privacy:
                 {"hash": self.hash("binding", f"{stamp}\0{email}"), "event_id": event_id}
                 for stamp, email in chunk
             ]
-            db.run(statements.insert_new("kept_bindings", ("hash", "event_id")), kept)
+            self._upsert(db, "kept_bindings", kept, update=False)
         query = "SELECT count(*) FROM messages WHERE event_id = :e"
         messages = int(db.rows(query, where)[0][0])
         db.run(  # a bounce names the message and the address: it goes with them
@@ -317,7 +320,7 @@ class Privacy:
             "seats": json.dumps(seats, sort_keys=True),
             "messages": messages,
         }
-        self._upsert(db, "retired_sessions", row, update=True)
+        self._upsert(db, "retired_sessions", [row], update=True)
 
     def _keep_as_counts(self, db: Connection, where: str, params: Mapping[str, object]) -> None:
         """The messages `where` picks, not yet hashed, kept as counts under keyed hashes."""
@@ -442,7 +445,7 @@ class Privacy:
                 if table not in ("seats", "messages", "bodies"):  # bodies: by ORPHAN_BODIES
                     removed.other += delete(table)
             db.run(ORPHAN_BODIES)
-            self._upsert(db, "forgotten", forgotten, update=True)
+            self._upsert(db, "forgotten", [forgotten], update=True)
         self._forgotten = None
         return removed
 
@@ -456,7 +459,7 @@ def ask_to_forget(ledger: Ledger, token: str, at: datetime) -> None:
     """Keep a "forget me" answered on `mailer serve` (its sealed token) for the next run."""
     row = {"token": token, "at": at.astimezone(UTC).isoformat()}
     with sql_ledger(ledger).transaction() as db:
-        db.run(statements.insert_new("forget_requests", tuple(row)), row)
+        Privacy._upsert(db, "forget_requests", [row], update=False)
 
 
 def forget_requests(ledger: Ledger) -> list[tuple[str, datetime]]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, Index, Integer, MetaData, Table, Text
 
-from mailer.ledger.migrations import SCHEMA_VERSION as SCHEMA_VERSION
-from mailer.ledger.migrations import STEPS as STEPS
 from mailer.ledger.tables import FLOAT, INTEGER, TABLES, TEXT
 
 _TYPES: dict[str, type[Text | Integer | Float[float]]] = {
