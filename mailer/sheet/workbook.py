@@ -121,6 +121,22 @@ def plan_writes(
     return plan
 
 
+def column_indexes(current: Table, names: Iterable[str], plan: WritePlan) -> dict[str, int]:
+    """Where each named column is; one the tab lacks goes at the right, in `plan.new_columns`."""
+    header = list(current.header)
+    indexes: dict[str, int] = {}
+    for name in names:
+        if name in indexes:
+            continue
+        index = Table(current.tab, header, []).column_index(name)
+        if index is None:
+            index = len(header)
+            header.append(name)
+            plan.new_columns.append(name)
+        indexes[name] = index
+    return indexes
+
+
 def place_changes(
     current: Table,
     key_columns: Sequence[str],
@@ -133,18 +149,7 @@ def place_changes(
     Columns the tab lacks go to `plan.new_columns` before the first; changes
     that cannot be placed go to `plan.skipped`.
     """
-    header = list(current.header)
-    indexes: dict[str, int] = {}
-    for name in [*columns, *(c.column for c in changes)]:
-        if name in indexes:
-            continue
-        index = Table(current.tab, header, []).column_index(name)
-        if index is None:
-            index = len(header)
-            header.append(name)
-            plan.new_columns.append(name)
-        indexes[name] = index
-
+    indexes = column_indexes(current, [*columns, *(c.column for c in changes)], plan)
     key_indexes = [current.column_index(name) for name in key_columns]
     rows_by_key: dict[tuple[str, ...], int | list[int]] = {}  # a list only for a key held twice
     for number, values in current.numbered_rows():
