@@ -48,10 +48,11 @@ def status_changes(
     returns: once the caller lets them go, the write reads the tab again
     without them in memory.
     """
+    by_row = {s.row: s for s in parsed.signups}
     return StatusChanges(
         tab.without_rows(),
-        _changes(site, tab, parsed, plans, ledger, offered),
-        _decided_cells(plans, {s.row: s for s in parsed.signups}),
+        _changes(site, tab, parsed, by_row, plans, ledger, offered),
+        _decided_cells(plans, by_row),
     )
 
 
@@ -75,6 +76,7 @@ def _changes(
     site: Site,
     tab: Tab,
     parsed: Parsed,
+    by_row: dict[int, Signup],
     plans: list[Plan],
     ledger: Ledger,
     offered: dict[tuple[str, str], datetime],
@@ -90,7 +92,6 @@ def _changes(
     events = {e.id: e for e in parsed.events}
 
     changes: list[CellChange] = []
-    by_row = {s.row: s for s in parsed.signups}
     said: dict[str, str] = {}  # each Notified text once: a run's sends share a few minutes
     for plan in plans:
         session = events[plan.event_id].shown_id
