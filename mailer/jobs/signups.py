@@ -23,7 +23,7 @@ from mailer.jobs.release_answers import take_answers
 from mailer.jobs.retention import acted_on, digest_readers, open_privacy
 from mailer.jobs.signup_form import keep_form_in_step
 from mailer.jobs.signups_report import EventSummary, SignupsReport
-from mailer.jobs.signups_write_back import write_statuses
+from mailer.jobs.signups_write_back import status_changes, write_statuses
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger import Ledger
 from mailer.ledger.records import Decisions, SeatRow
@@ -83,24 +83,11 @@ class Signups:
             ledger.index_seat_tokens(site_secret(site.settings))
 
     def write_back(self, site: Site, ledger: Ledger) -> None:
-        """Statuses to the signups tab, unsubscribes to Subscribers, open sessions to the form.
+        """Unsubscribes to Subscribers, statuses to the signups tab, open sessions to the form.
 
         What went out stays reported as sent: each step fails on its own line.
         """
         report = self.report
-        with report.step("sheet write-back"):
-            # The tab as read and the plans are handed over, not kept (no name here holds
-            # them): write_statuses lets them go once it has made its changes, before the
-            # write reads the tab again.
-            write_statuses(
-                site,
-                ledger,
-                self.tables.pop("signups"),
-                self.parsed,
-                self.planned.handed_plans(),
-                self.planned.offered,
-                report,
-            )
         if "subscribers" in self.tables:
             with report.step("Subscribers tab update"):
                 # Every few minutes, not only at the digest's slot: a lost ledger must not forget.
@@ -118,10 +105,28 @@ class Signups:
                 report.cells_written += write_unsubscribes(
                     site, ledger, subscribers_table, subscribers, self.parsed.signups
                 )
+        with report.step("sheet write-back"):
+            # The tab as read, its rows' parse and the plans are handed over, not kept (no
+            # name here holds them): they go once the changes are made, before the write
+            # reads the tab again.
+            changes = status_changes(
+                site,
+                ledger,
+                self.tables.pop("signups"),
+                self._handed_parse(),
+                self.planned.handed_plans(),
+                self.planned.offered,
+            )
+            write_statuses(site, ledger, changes, report)
         if site.forms is not None:
             with report.step("signup form update"):
                 keep_form_in_step(site, site.forms, ledger, self.choices, report)
         self._keep_fingerprint(ledger)
+
+    def _handed_parse(self) -> Parsed:
+        """The rows as parsed, no longer kept here: the statuses' changes are their last use."""
+        parsed, self.parsed = self.parsed, Parsed()
+        return parsed
 
     def _keep_fingerprint(self, ledger: Ledger) -> None:
         """A pass that changed nothing keeps what it read; any other forgets what was kept."""

@@ -25,7 +25,7 @@ class Connection(Protocol):
     def rows(self, sql: str, params: Named | None = None) -> list[Any]:
         """The rows a statement answers (none for a write without RETURNING)."""
 
-    def chunks(self, sql: str, size: int) -> Iterator[list[Any]]:
+    def chunks(self, sql: str, size: int, params: Named | None = None) -> Iterator[list[Any]]:
         """The rows of a long read, `size` at a time, never all held at once."""
 
     def run(self, sql: str, params: Params | None = None) -> int:

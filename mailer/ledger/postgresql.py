@@ -42,9 +42,9 @@ class PostgresConnection:
         result = self.db.execute(_sql(sql), params)
         return list(result) if result.returns_rows else []
 
-    def chunks(self, sql: str, size: int) -> Iterator[list[Any]]:
+    def chunks(self, sql: str, size: int, params: Named | None = None) -> Iterator[list[Any]]:
         """On a server-side cursor (yield_per)."""
-        result = self.db.execute(_sql(sql), execution_options={"yield_per": size})
+        result = self.db.execute(_sql(sql), params, execution_options={"yield_per": size})
         for chunk in result.partitions(size):
             yield list(chunk)
 

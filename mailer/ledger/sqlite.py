@@ -52,8 +52,8 @@ class SqliteConnection:
     def rows(self, sql: str, params: Named | None = None) -> list[Any]:
         return self.raw.execute(sql, params or {}).fetchall()
 
-    def chunks(self, sql: str, size: int) -> Iterator[list[Any]]:
-        cursor = self.raw.execute(sql)
+    def chunks(self, sql: str, size: int, params: Named | None = None) -> Iterator[list[Any]]:
+        cursor = self.raw.execute(sql, params or {})
         while chunk := cursor.fetchmany(size):
             yield chunk
 
