@@ -25,13 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import select, text  # noqa: E402
-
-import mailer.ledger.schema as schema  # noqa: E402
 from mailer.jobs.retention import run_retention  # noqa: E402
 from mailer.jobs.runner import run_jobs  # noqa: E402
 from mailer.ledger import open_ledger  # noqa: E402
 from mailer.ledger.store import SqlLedger  # noqa: E402
+from mailer.ledger.tables import TABLES  # noqa: E402
 from mailer.settings import config  # noqa: E402
 from mailer.settings.config import Settings  # noqa: E402
 from mailer.site import Site  # noqa: E402
@@ -94,10 +92,10 @@ def size_and_addresses(settings: Settings) -> tuple[int, int]:
         return settings.ledger.path.stat().st_size, left
     with open_ledger(settings) as ledger:
         assert isinstance(ledger, SqlLedger)
-        with ledger.engine.connect() as db:
+        with ledger.reading() as db:
             query = "SELECT sum(pg_total_relation_size(relid)) FROM pg_stat_user_tables"
-            size = int(db.execute(text(query)).scalar_one())
-            rows = repr([list(db.execute(select(t))) for t in schema.METADATA.sorted_tables])
+            size = int(db.rows(query)[0][0])
+            rows = repr([db.rows(f"SELECT * FROM {t.name}") for t in TABLES])
     return size, rows.count("@example.org")
 
 

@@ -6,12 +6,14 @@ import csv
 import io
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mailer.core.errors import MissingColumnError
 from mailer.settings.config import WorkbookSettings
-from mailer.sheet.csv_files import CsvWorkbook
+from mailer.sheet.csv_files import LINE, CsvWorkbook
 from mailer.sheet.tabs import Columns
-from mailer.sheet.workbook import CellChange
+from mailer.sheet.workbook import CellChange, plan_writes
 
 KEY = ("Timestamp", "Email")
 
@@ -170,3 +172,70 @@ def test_a_streamed_tab_gives_the_rows_a_read_gives(tmp_path, text, encoding):
 
 def test_a_missing_tab_streams_nothing(tmp_path):
     assert workbook(tmp_path, "a\n").stream("members") is None
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(alphabet=["a", ",", "\r", "\n", "\u2028", "\x0c", "é"], max_size=14))
+def test_lines_are_cut_where_the_csv_module_cuts_them(tmp_path, text):
+    assert LINE.findall(text) == list(io.StringIO(text, newline=""))
+
+
+@st.composite
+def writes(draw):
+    """A plain tab as read, the same tab when the write comes (rows moved, cells typed), changes."""
+    count = draw(st.integers(0, 6))
+    rows = [
+        [str(i), f"p{i}@example.org", draw(st.sampled_from(["", "confirmed"]))]
+        for i in range(count)
+    ]
+    now = [list(r) for r in rows]
+    if count > 1 and draw(st.booleans()):  # an organizer sorts the sheet
+        now.reverse()
+    for row in now:
+        if draw(st.booleans()) and draw(st.booleans()):
+            row[2] = "cancelled"  # typed since the read
+    if now and draw(st.booleans()):
+        del now[draw(st.integers(0, len(now) - 1))]  # or deleted
+    changes = [
+        CellChange(number, (row[0], row[1]), column, row[2] if column == "Status" else "", new)
+        for number, row in enumerate(rows, start=2)
+        for column, new in (("Status", "waitlisted"), ("Position", "3"))
+        if draw(st.booleans())
+    ]
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    end = newline if draw(st.booleans()) else ""
+    text = newline.join(",".join(r) for r in [["Timestamp", "Email", "Status"], *now]) + end
+    return text, changes
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(write=writes())
+def test_a_write_sets_the_cells_plan_writes_places_and_leaves_every_other_line_as_it_was(
+    tmp_path, write
+):
+    text, changes = write
+    book = workbook(tmp_path, text)
+    table = book.read(["signups"])["signups"]
+    expected = plan_writes(table, KEY, changes, ["Status", "Position"])
+
+    plan = book.write("signups", KEY, changes, ["Status", "Position"])
+
+    assert (plan.written, plan.skipped) == (len(expected.cells), expected.skipped)
+    lines = LINE.findall(text)
+    for row, col, value in expected.cells:
+        lines[row - 1] = lines[row - 1].rstrip("\r\n")
+        cells = lines[row - 1].split(",")
+        cells.extend([""] * (col + 1 - len(cells)))
+        cells[col] = value
+        lines[row - 1] = ",".join(cells) + ("\r\n" if "\r\n" in text else "\n")
+    if expected.cells:
+        lines[0] = ",".join(["Timestamp", "Email", "Status", *expected.new_columns]) + (
+            "\r\n" if "\r\n" in text else "\n"
+        )
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\r\n" if "\r\n" in text else "\n"
+    assert (tmp_path / "signups.csv").read_bytes().decode() == "".join(lines)

@@ -86,6 +86,18 @@ def test_outbox_index_names_each_message(site):
     assert (site.outbox / line["file"]).exists()
 
 
+def test_an_index_line_a_killed_run_left_half_written_is_cut_off_by_the_next_run(site):
+    site.mailer("run")
+    index = site.outbox / "index.jsonl"
+    whole = index.read_bytes()
+    index.write_bytes(whole + b'{"key": "confirmation:ccs-2026-12-02:dan')
+
+    result = site.mailer("run", "--force")
+
+    assert result.exit_code == 0, result.output
+    assert index.read_bytes() == whole
+
+
 def test_the_confirmation_says_what_to_expect_from_the_sites_settings(site):
     site.mailer("run")
 

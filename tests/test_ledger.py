@@ -16,8 +16,8 @@ from test_sendgrid import queue, shared_body
 from mailer.core.errors import LockedError
 from mailer.ledger import Ledger, open_ledger
 from mailer.ledger.copy import copy_ledger
+from mailer.ledger.migrations import SCHEMA_VERSION
 from mailer.ledger.records import SENDING, Decisions, SeatRow
-from mailer.ledger.schema import SCHEMA_VERSION
 from mailer.ledger.store import INSERT_BATCH
 from mailer.mail.message import SENT, UNKNOWN, Draft, SendResult
 from mailer.model import Event, StoredEvent

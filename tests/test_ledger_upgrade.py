@@ -15,8 +15,8 @@ from test_sendgrid import queue, shared_body
 from mailer.core.errors import LedgerError
 from mailer.core.keyed import keyed
 from mailer.ledger import open_ledger
+from mailer.ledger.migrations import SCHEMA_VERSION
 from mailer.ledger.privacy import Privacy
-from mailer.ledger.schema import SCHEMA_VERSION
 from mailer.ledger.store import SqlLedger, store_of
 from mailer.mail.message import Draft
 
@@ -231,5 +231,5 @@ def taken_back(ledger: SqlLedger) -> None:
     """The ledger as schema 8 left it when nothing was retired or forgotten: no such tables."""
     with ledger.transaction() as db:
         for table in ("retired_sessions", "kept_bindings", "forgotten", "forget_requests"):
-            db.exec_driver_sql(f"DROP TABLE {table}")
+            db.run(f"DROP TABLE {table}")
         ledger.backend.set_schema_version(db, 8)

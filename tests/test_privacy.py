@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 from conftest import NOW, SiteDir
-from sqlalchemy import select
 
-import mailer.ledger.schema as schema
 from mailer.ledger import open_ledger
 from mailer.ledger.store import SqlLedger
+from mailer.ledger.tables import TABLES
 
 START = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
 LATER = START + timedelta(days=200)
@@ -51,9 +50,8 @@ def ledger_bytes(site: SiteDir) -> bytes:
         return b"".join(p.read_bytes() for p in sorted(state.glob("mailer.db*")))
     with open_ledger(settings) as ledger:
         assert isinstance(ledger, SqlLedger)
-        with ledger.engine.connect() as db:
-            tables = schema.METADATA.sorted_tables
-            return repr([list(db.execute(select(table))) for table in tables]).encode()
+        with ledger.reading() as db:
+            return repr([db.rows(f"SELECT * FROM {table.name}") for table in TABLES]).encode()
 
 
 def outbox_bytes(site: SiteDir) -> bytes:

@@ -26,7 +26,7 @@ from test_unsubscribe import CHROMIUM, CHROMIUM_ARGS, with_public_url
 
 from mailer.core.tokens import load_secret
 from mailer.ledger import open_ledger
-from mailer.ledger.schema import SCHEMA_VERSION
+from mailer.ledger.migrations import SCHEMA_VERSION
 from mailer.rules.self_service import SeatRef
 from mailer.web.app import create_app
 

@@ -1,7 +1,8 @@
-"""On SQLite, `mailer status` and an unchanged run read through the stdlib sqlite3.
+"""On SQLite, `mailer status` and an unchanged run read through the stdlib sqlite3 alone.
 
 The reads (mailer.ledger.sqlite_reads) answer exactly what the store
-(SQLAlchemy) answers, and neither command imports SQLAlchemy at all.
+answers; the store writes through sqlite3 too, so no run on a SQLite ledger,
+reading or writing, imports SQLAlchemy at all.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from pathlib import Path
 
 import pytest
 from conftest import NOW, SiteDir
+from test_digest import NEXT_SLOT, add_resources
 from test_ledger import confirmation, decide
 from test_ledger_upgrade import without_counting
 
-from mailer.ledger import open_ledger, schema
+from mailer.ledger import open_ledger
 from mailer.ledger.records import FAILED, PENDING, SENT, UNKNOWN, BounceRow
 from mailer.ledger.sqlite_ledger import SqliteLedger
 from mailer.ledger.sqlite_reads import SqliteReads
 from mailer.ledger.state_token import COUNTED
 from mailer.ledger.store import SqlLedger
+from mailer.ledger.tables import BY_NAME, FLOAT, INTEGER, TEXT
 from mailer.mail.message import SendResult
 
 
@@ -133,6 +136,22 @@ def test_a_signups_run_with_nothing_to_do_does_not_import_sqlalchemy(site: SiteD
     assert "sqlalchemy" not in imported
 
 
+def test_a_first_signups_run_and_a_digest_write_without_importing_sqlalchemy(
+    site: SiteDir,
+) -> None:
+    config = str(site.root / "mailer.toml")
+    at = NOW.isoformat()
+    shown, imported = _mailer_modules("--config", config, "run", "signups", "--now", at, "--force")
+    assert "14 new, 14 sent" in shown
+    assert "sqlalchemy" not in imported
+    add_resources(site, "Rest as resistance")
+    at = NEXT_SLOT.isoformat()
+    shown, imported = _mailer_modules("--config", config, "run", "digest", "--now", at, "--force")
+    assert "1 new resource to 7 people" in shown
+    assert "sqlalchemy" not in imported
+    assert len(site.sent()) == 14 and len(site.sent(digests=True)) == 7
+
+
 def _mailer(*args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "mailer", *args], capture_output=True, text=True, check=True
@@ -166,28 +185,28 @@ def test_the_state_token_moves_with_every_insert_every_changed_value_and_every_d
     with open_ledger(path) as ledger, closing(sqlite3.connect(path, isolation_level=None)) as db:
         seen = {ledger.state_token()}
         for table in COUNTED:
-            columns = schema.METADATA.tables[table].columns
-            first = {c.name: _value(c.type.python_type, 1) for c in columns}
+            columns, key = BY_NAME[table].columns, BY_NAME[table].key
+            first = {c.name: _value(c.type, 1) for c in columns}
             marks = ", ".join(f":{name}" for name in first)
             db.execute(f"INSERT INTO {table} ({', '.join(first)}) VALUES ({marks})", first)
             seen.add(ledger.state_token())
             for column in columns:
-                if column.primary_key:
+                if column.name in key:
                     continue
                 db.execute(f'UPDATE {table} SET "{column.name}" = "{column.name}"')
                 unchanged = ledger.state_token()
                 assert unchanged in seen, f"{table}: a value written again is no change"
-                other = _value(column.type.python_type, 2)
+                other = _value(column.type, 2)
                 db.execute(f'UPDATE {table} SET "{column.name}" = ?', (other,))
                 seen.add(ledger.state_token())
             db.execute(f"DELETE FROM {table}")
             seen.add(ledger.state_token())
-        updates = sum(not c.primary_key for t in COUNTED for c in schema.METADATA.tables[t].columns)
+        updates = sum(c.name not in BY_NAME[t].key for t in COUNTED for c in BY_NAME[t].columns)
         assert len(seen) == 1 + 2 * len(COUNTED) + updates
 
 
-def _value(kind: type, n: int) -> object:
-    return {str: f"v{n}", int: n, float: n + 0.5}[kind]
+def _value(kind: str, n: int) -> object:
+    return {TEXT: f"v{n}", INTEGER: n, FLOAT: n + 0.5}[kind]
 
 
 def test_a_ledger_from_before_the_count_is_read_whole_until_the_store_opens_it(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
@@ -41,12 +42,14 @@ def open_private(path: Path, mode: str = "a") -> IO[str]:
 
 def atomic_write(
     path: Path | str,
-    data: bytes,
+    data: bytes | Iterable[bytes],
     durable: bool = True,
     private: bool = False,
     in_private: bool = False,
 ) -> None:
     """Write a file so that readers see the old or the new content, never half of it.
+
+    `data` is the content, or its pieces in order (a large file made as it is written).
 
     `durable` also flushes it to disk before the rename, so it survives a power cut.
     `private` makes it 0600 in a 0700 folder; otherwise a file keeps the mode it had.
@@ -64,9 +67,10 @@ def atomic_write(
     fd, tmp = _new_file(folder, name)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            for chunk in (data,) if isinstance(data, bytes) else data:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
             if durable:
                 os.fsync(fd)
         finally:

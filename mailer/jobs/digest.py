@@ -207,7 +207,7 @@ def _write_sent_in(site: Site, ledger: Ledger, job: JobSettings, tables: dict[st
     if not changes:
         return 0
     written = site.sheet.write(tab, ["url"], changes, ["sent_in"])
-    return len(written.cells)
+    return written.written
 
 
 def _decide(

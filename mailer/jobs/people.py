@@ -121,7 +121,7 @@ def _blank(site: Site, table: Table, rows: list[int]) -> int:
                 changes.append(CellChange(row, key, mapping[name], old, ""))
     if not changes:
         return 0
-    return len(site.workbook.write(table.tab, keys, changes).cells)
+    return site.workbook.write(table.tab, keys, changes).written
 
 
 def export(site: Site, email: str) -> dict[str, Any]:

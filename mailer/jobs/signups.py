@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple, overload
 
 from mailer.jobs import unchanged
 from mailer.jobs.release_answers import take_answers
 from mailer.jobs.retention import acted_on, digest_readers, open_privacy
 from mailer.jobs.signup_form import keep_form_in_step
 from mailer.jobs.signups_report import EventSummary, SignupsReport
-from mailer.jobs.signups_write_back import write_statuses
+from mailer.jobs.signups_write_back import status_changes, write_statuses
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger import Ledger
 from mailer.ledger.records import Decisions, SeatRow
@@ -75,30 +77,17 @@ class Signups:
         self.report.decided = ledger.record(self.decisions)
         # The ledger holds what was decided now: none of it need stay while messages go out.
         self.decisions = Decisions()
-        self.planned.drafts.clear()
+        self.planned.mail.clear()
         self.planned.seats.clear()
         if self.seat_links:  # the emails carry seat links: index them before they go out
             ledger.index_seat_tokens(site_secret(site.settings))
 
     def write_back(self, site: Site, ledger: Ledger) -> None:
-        """Statuses to the signups tab, unsubscribes to Subscribers, open sessions to the form.
+        """Unsubscribes to Subscribers, statuses to the signups tab, open sessions to the form.
 
         What went out stays reported as sent: each step fails on its own line.
         """
         report = self.report
-        with report.step("sheet write-back"):
-            # The tab as read and the plans are handed over, not kept (no name here holds
-            # them): write_statuses lets them go once it has made its changes, before the
-            # write reads the tab again.
-            write_statuses(
-                site,
-                ledger,
-                self.tables.pop("signups"),
-                self.parsed,
-                self.planned.handed_plans(),
-                self.planned.offered,
-                report,
-            )
         if "subscribers" in self.tables:
             with report.step("Subscribers tab update"):
                 # Every few minutes, not only at the digest's slot: a lost ledger must not forget.
@@ -116,10 +105,28 @@ class Signups:
                 report.cells_written += write_unsubscribes(
                     site, ledger, subscribers_table, subscribers, self.parsed.signups
                 )
+        with report.step("sheet write-back"):
+            # The tab as read, its rows' parse and the plans are handed over, not kept (no
+            # name here holds them): they go once the changes are made, before the write
+            # reads the tab again.
+            changes = status_changes(
+                site,
+                ledger,
+                self.tables.pop("signups"),
+                self._handed_parse(),
+                self.planned.handed_plans(),
+                self.planned.offered,
+            )
+            write_statuses(site, ledger, changes, report)
         if site.forms is not None:
             with report.step("signup form update"):
                 keep_form_in_step(site, site.forms, ledger, self.choices, report)
         self._keep_fingerprint(ledger)
+
+    def _handed_parse(self) -> Parsed:
+        """The rows as parsed, no longer kept here: the statuses' changes are their last use."""
+        parsed, self.parsed = self.parsed, Parsed()
+        return parsed
 
     def _keep_fingerprint(self, ledger: Ledger) -> None:
         """A pass that changed nothing keeps what it read; any other forgets what was kept."""
@@ -149,6 +156,47 @@ class Read:
     moments: list[datetime]  # each moment a decision turns on (mailer.jobs.unchanged)
 
 
+class Bindings(Sequence[tuple[str, str, str]]):
+    """Each signup's (stamp, email, session id), made as the ledger reads it, not held."""
+
+    def __init__(self, signups: Sequence[Signup]):
+        self.signups = signups
+
+    def __len__(self) -> int:
+        return len(self.signups)
+
+    @overload
+    def __getitem__(self, at: int) -> tuple[str, str, str]: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> Bindings: ...
+
+    def __getitem__(self, at: int | slice) -> tuple[str, str, str] | Bindings:
+        if isinstance(at, slice):
+            return Bindings(self.signups[at])
+        signup = self.signups[at]
+        return (*signup.identity, signup.event_id)
+
+
+class Letter(NamedTuple):
+    """One notice's email as decided, with what its draft says of the person."""
+
+    notice: Notice
+    signup: Signup
+    member: bool
+    invited: bool  # had a calendar invitation before this pass
+    position: int | None
+    language: str
+
+
+class SessionMail(NamedTuple):
+    """One session's emails as decided; drafted only as the ledger takes them."""
+
+    event: Event
+    change: EventChange
+    letters: list[Letter]
+
+
 @dataclass
 class Planned:
     """Every session's plan and what it makes, gathered session by session."""
@@ -156,7 +204,7 @@ class Planned:
     plans: list[Plan] = field(default_factory=list)
     events: list[StoredEvent] = field(default_factory=list)
     seats: list[SeatRow] = field(default_factory=list)
-    drafts: list[Draft] = field(default_factory=list)
+    mail: list[SessionMail] = field(default_factory=list)
     adopted: list[Adopted] = field(default_factory=list)
     applied: list[tuple[str, datetime]] = field(default_factory=list)  # each request read, once
     offered: dict[tuple[str, str], datetime] = field(default_factory=dict)  # until when
@@ -221,8 +269,8 @@ def decide_in_full(
     decided = Decisions(
         events=planned.events,
         seats=planned.seats,
-        drafts=planned.drafts,
-        bindings=[(*s.identity, s.event_id) for s in parsed.signups],
+        drafts=_drafts(site, planned.mail, planned.offered, now),
+        bindings=Bindings(parsed.signups),
         names=[
             *_names(parsed.events),
             *((normalize_email(text), event_id) for event_id, text in choices.by_event.items()),
@@ -307,11 +355,12 @@ def _plan_event(
     )
     out.applied.extend((r.token, now) for r in asked)
     report.requests += len(requests)
-    out.plans.append(plan)
+    # The notices go on in the letters; the plan is kept for the write-back without them.
+    out.plans.append(dataclasses.replace(plan, notices=[]))
     out.events.append(StoredEvent(event, change.sequence))
     out.seats.extend(_seat_rows(plan, known, previous))
-    out.drafts.extend(
-        _drafts(site, event, plan, change, previous, known, members, now, acks, out.offered)
+    out.mail.append(
+        SessionMail(event, change, _letters(event, plan, change, previous, known, members, acks))
     )
     report.warnings.extend(plan.warnings)
     report.problems.extend(_held_problems(site, plan, known.by_row))
@@ -467,46 +516,65 @@ def _language_of(signup: Signup, languages: dict[int, str], before: SeatRow | No
     return before.language if before is not None and not signup.language else ""
 
 
-def _drafts(
-    site: Site,
+def _letters(
     event: Event,
     plan: Plan,
     change: EventChange,
     previous: roster.Previous,
     known: Known,
     members: set[str],
-    now: datetime,
     acks: list[Notice],
-    offered: dict[tuple[str, str], datetime],
-) -> list[Draft]:
-    """A draft per notice; one body per variant (kind, member or not, invited or not)."""
-    from mailer.mail.emails import EventEmails  # templates load only when there is news
-
-    emails = EventEmails(site, event, now, change)
-    drafts = []
+) -> list[Letter]:
+    """A letter per notice to a person the signups tab still shows."""
+    letters = []
     for notice in plan.notices + change.notices + acks:
         signup = known.by_row.get(notice.row)
         if signup is None or signup.email != notice.email:
             continue  # a cancellation to a seat whose row is gone: it has no address here
-        member = signup.member or signup.email in members
-        had_invitation = changes.invited(previous, notice.email)
-        ends = offered.get((event.id, notice.email))
         language = _language_of(signup, known.languages, known.seats.get((event.id, signup.email)))
-        local = ends.astimezone(event.starts_at.tzinfo) if ends else None
-        until = emails.moment(local, language) if local else ""
-        drafts.append(
-            emails.draft(
+        letters.append(
+            Letter(
+                notice,
+                signup,
+                member=signup.member or signup.email in members,
+                invited=changes.invited(previous, notice.email),
+                position=plan.seats[signup.email].position,
+                language=language,
+            )
+        )
+    return letters
+
+
+def _drafts(
+    site: Site,
+    mail: list[SessionMail],
+    offered: dict[tuple[str, str], datetime],
+    now: datetime,
+) -> Iterator[Draft]:
+    """A draft per letter, made as the ledger takes it; one body per variant of a session.
+
+    A variant is a kind, member or not, invited or not, and a language; a session's
+    bodies go once its drafts are taken, so no run holds every session's drafts at once.
+    """
+    from mailer.mail.emails import EventEmails  # templates load only when there is news
+
+    for event, change, letters in mail:
+        if not letters:
+            continue
+        emails = EventEmails(site, event, now, change)
+        for notice, signup, member, invited, position, language in letters:
+            ends = offered.get((event.id, notice.email))
+            local = ends.astimezone(event.starts_at.tzinfo) if ends else None
+            yield emails.draft(
                 notice,
                 address=signup.address,
                 name=signup.name,
                 member=member,
-                invited=had_invitation,
-                position=plan.seats[signup.email].position,
-                offer_until=until,
+                invited=invited,
+                position=position,
+                offer_until=emails.moment(local, language) if local else "",
                 language=language,
             )
-        )
-    return drafts
 
 
 def _parse(

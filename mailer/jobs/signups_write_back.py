@@ -7,6 +7,7 @@ organizer typed that mailer does not understand is left as it is.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from mailer.jobs.signups_report import SignupsReport
 from mailer.ledger import Ledger
@@ -25,34 +26,57 @@ JOB_COLUMNS = ("status", "position", "notified", "note", "session")
 EMAIL_FAILED = "email failed: "
 
 
-def write_statuses(
+class StatusChanges(NamedTuple):
+    """What a pass writes to the signups tab, made before anything is sent."""
+
+    tab: Tab  # the tab's name, header and columns, without its rows
+    cells: list[CellChange]  # each cell that differs from what was decided and sent
+    decided: list[tuple[int, str, str, str]]  # (row, event, email, status) of each Status set
+
+
+def status_changes(
     site: Site,
     ledger: Ledger,
     tab: Tab,
     parsed: Parsed,
     plans: list[Plan],
     offered: dict[tuple[str, str], datetime],
-    report: SignupsReport,
+) -> StatusChanges:
+    """The cells of the tab as read that differ from what was decided and sent.
+
+    Nothing of the tab's rows, their parse or the plans is kept in what it
+    returns: once the caller lets them go, the write reads the tab again
+    without them in memory.
+    """
+    by_row = {s.row: s for s in parsed.signups}
+    return StatusChanges(
+        tab.without_rows(),
+        _changes(site, tab, parsed, by_row, plans, ledger, offered),
+        _decided_cells(plans, by_row),
+    )
+
+
+def write_statuses(
+    site: Site, ledger: Ledger, changes: StatusChanges, report: SignupsReport
 ) -> None:
-    """Write the cells that differ from what was decided and sent; note which now hold it."""
-    cell_changes = _changes(site, tab, parsed, plans, ledger, offered)
-    decided = _decided_cells(plans, {s.row: s for s in parsed.signups})
-    # The write reads the tab again: the rows as read, and the plans (which the caller
-    # handed over), may go while it runs.
-    tab, plans = tab.without_rows(), []
+    """Write the cells that differ; note which Status cells now hold what was decided."""
+    tab = changes.tab
     skipped: list[Skipped] = []
-    if cell_changes:
-        written = site.sheet.write(tab, ["timestamp", "email"], cell_changes, JOB_COLUMNS)
-        report.cells_written += len(written.cells)
+    if changes.cells:
+        written = site.sheet.write(tab, ["timestamp", "email"], changes.cells, JOB_COLUMNS)
+        report.cells_written += written.written
         skipped = report.skipped_writes = written.skipped
     not_written = {s.row for s in skipped if s.column == tab.header("status")}
-    ledger.set_written((e, m, status) for row, e, m, status in decided if row not in not_written)
+    ledger.set_written(
+        (e, m, status) for row, e, m, status in changes.decided if row not in not_written
+    )
 
 
 def _changes(
     site: Site,
     tab: Tab,
     parsed: Parsed,
+    by_row: dict[int, Signup],
     plans: list[Plan],
     ledger: Ledger,
     offered: dict[tuple[str, str], datetime],
@@ -68,7 +92,6 @@ def _changes(
     events = {e.id: e for e in parsed.events}
 
     changes: list[CellChange] = []
-    by_row = {s.row: s for s in parsed.signups}
     said: dict[str, str] = {}  # each Notified text once: a run's sends share a few minutes
     for plan in plans:
         session = events[plan.event_id].shown_id

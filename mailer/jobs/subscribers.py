@@ -42,7 +42,7 @@ def write_unsubscribes(
     ]
     written = 0
     if changes:
-        written = len(site.sheet.write(tab, ["email"], changes).cells)
+        written = site.sheet.write(tab, ["email"], changes).written
     opted_in = {s.email: s for s in signups if s.digest}
     left = {email for email in unsubscribed if email in opted_in}
     listed = {s.email for s in subscribers if s.email in left} if left else set()
@@ -114,4 +114,4 @@ def clear_unsubscribe(site: Site, email: str) -> int:
     ]
     if not changes:
         return 0
-    return len(site.sheet.write(tab, ["email"], changes).cells)
+    return site.sheet.write(tab, ["email"], changes).written

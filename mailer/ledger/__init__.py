@@ -2,11 +2,13 @@
 
 `open_ledger(settings)` is the one way in: it reads `[ledger] url`, picks the
 backend (`sqlite`, the embedded default, or `postgresql`), migrates the schema
-(`schema`) and returns a `Ledger` (`protocols`); every write lives in `store`,
-and those of retention and forgetting in `privacy`. On SQLite the reads
-`mailer status` and an unchanged run make go through the stdlib sqlite3
-(`sqlite_ledger`), so neither imports SQLAlchemy. A new backend is one module
-with a `Backend` and a line in `open_ledger`.
+(`tables`, `migrations`) and returns a `Ledger` (`protocols`); every write
+lives in `store`, and those of retention and forgetting in `privacy`, as
+plain SQL on the backend's `Connection` (`connection`). SQLite's goes
+through the stdlib sqlite3, and its reads (`sqlite_ledger`) do without even
+the store until a call writes: a SQLite site never imports SQLAlchemy, which
+PostgreSQL's backend runs on. A new backend is one module with a `Backend`
+and a line in `open_ledger`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from mailer.ledger.records import DEFAULT_LEASE
 from mailer.settings.site_file import POSTGRES_URLS, SQLITE_URL, Settings
 
 if TYPE_CHECKING:
-    from mailer.ledger.store import Backend
+    from mailer.ledger.connection import Backend
 
 
 def open_ledger(where: Settings | str | Path, lease: float | None = None) -> Ledger:

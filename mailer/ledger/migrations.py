@@ -1,7 +1,7 @@
 """The versioned steps that bring an older ledger up to the current schema, and its number.
 
 Steps 2 to 6 predate PostgreSQL and only ever run on SQLite files; every
-later step must run on both. The tables themselves are in `schema`; this
+later step must run on both. The tables themselves are in `tables`; this
 module needs no SQLAlchemy, so a reader can check a ledger's version cheaply
 (and a Step is a NamedTuple, cheaper to define than a frozen dataclass).
 """

@@ -1,9 +1,11 @@
 """The PostgreSQL backend: one ledger shared by any number of processes on any number of hosts.
 
-Messages are claimed row by row (`FOR UPDATE SKIP LOCKED`); the run lock is a
-session advisory lock on a connection of its own, which the server frees when
-its holder dies; migrating holds a transaction-scoped advisory lock, so two
-processes starting at once migrate one after the other.
+The store's plain SQL runs through SQLAlchemy Core (each text parsed once) on
+psycopg 3, from SQLAlchemy's pool. Messages are claimed row by row
+(`FOR UPDATE SKIP LOCKED`); the run lock is a session advisory lock on a
+connection of its own, which the server frees when its holder dies;
+migrating holds a transaction-scoped advisory lock, so two processes
+starting at once migrate one after the other.
 """
 
 from __future__ import annotations
@@ -14,15 +16,59 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Table, TextClause, create_engine, inspect, text
-from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy import Connection as AlchemyConnection
+from sqlalchemy import TextClause, create_engine, inspect, text
 from sqlalchemy.engine import URL
 
 from mailer.core.errors import LockedError
+from mailer.ledger.connection import Connection, Named, Params
+from mailer.ledger.state_token import STATE_QUERIES, state_digest
 
 # Advisory lock keys: any two numbers no other program on the database uses.
 MIGRATION_LOCK = 0x6D61696C65720001  # "mailer" + 1
 RUN_LOCK = 0x6D61696C65720002
+
+
+class PostgresConnection:
+    """A SQLAlchemy connection from the engine's pool, taking the store's plain SQL."""
+
+    mark = "%s"
+    insert_verb = "INSERT"
+
+    def __init__(self, db: AlchemyConnection):
+        self.db = db
+
+    def rows(self, sql: str, params: Named | None = None) -> list[Any]:
+        result = self.db.execute(_sql(sql), params)
+        return list(result) if result.returns_rows else []
+
+    def chunks(self, sql: str, size: int, params: Named | None = None) -> Iterator[list[Any]]:
+        """On a server-side cursor (yield_per)."""
+        result = self.db.execute(_sql(sql), params, execution_options={"yield_per": size})
+        for chunk in result.partitions(size):
+            yield list(chunk)
+
+    def run(self, sql: str, params: Params | None = None) -> int:
+        return self.db.execute(_sql(sql), params).rowcount
+
+    def run_marked(self, sql: str, values: Sequence[Any], many: bool = False) -> int:
+        return self.db.exec_driver_sql(sql, list(values) if many else tuple(values)).rowcount
+
+    def begin(self, write: bool) -> None:
+        self.db.begin()
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def rollback(self) -> None:
+        self.db.rollback()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.db.in_transaction()
+
+    def close(self) -> None:
+        self.db.close()
 
 
 class PostgresBackend:
@@ -44,29 +90,48 @@ class PostgresBackend:
             connect_args={"options": "-c synchronous_commit=off"},
         )
 
-    def insert(self, table: Table) -> Insert:
-        return insert(table)
+    def connect(self) -> PostgresConnection:
+        return PostgresConnection(self.engine.connect())
 
-    def run(
-        self, db: Connection, query: str, params: dict[str, object] | list[dict[str, object]]
-    ) -> list[Any]:
-        result = db.execute(_sql(query), params)
-        return list(result) if result.returns_rows else []
+    def creation(self) -> Sequence[str]:
+        """The ledger's tables (mailer.ledger.schema) as SQLAlchemy compiles them for PostgreSQL."""
+        if not _CREATION:
+            from sqlalchemy.schema import CreateIndex, CreateTable
+
+            import mailer.ledger.schema as schema
+
+            dialect = self.engine.dialect
+            for table in schema.METADATA.sorted_tables:
+                _CREATION.append(
+                    str(CreateTable(table, if_not_exists=True).compile(dialect=dialect))
+                )
+                _CREATION.extend(
+                    str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect))
+                    for index in sorted(table.indexes, key=lambda index: str(index.name))
+                )
+        return _CREATION
+
+    def has_table(self, db: Connection, name: str) -> bool:
+        # Not to_regclass(): after waiting on an advisory lock its catalog cache may be stale.
+        assert isinstance(db, PostgresConnection)
+        return inspect(db.db).has_table(name)
 
     def schema_version(self, db: Connection) -> int:
-        # Not to_regclass(): after waiting on an advisory lock its catalog cache may be stale.
-        if not inspect(db).has_table("ledger_version"):
+        if not self.has_table(db, "ledger_version"):
             return 0
-        query = text("SELECT coalesce(max(version), 0) FROM ledger_version")
-        return int(db.execute(query).scalar_one())
+        return int(db.rows("SELECT coalesce(max(version), 0) FROM ledger_version")[0][0])
 
     def set_schema_version(self, db: Connection, version: int) -> None:
-        db.execute(text("CREATE TABLE IF NOT EXISTS ledger_version (version INTEGER NOT NULL)"))
-        db.execute(text("DELETE FROM ledger_version"))
-        db.execute(text("INSERT INTO ledger_version VALUES (:v)"), {"v": version})
+        db.run("CREATE TABLE IF NOT EXISTS ledger_version (version INTEGER NOT NULL)")
+        db.run("DELETE FROM ledger_version")
+        db.run("INSERT INTO ledger_version VALUES (:v)", {"v": version})
 
     def hold_for_migration(self, db: Connection) -> None:
-        db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+        db.rows("SELECT pg_advisory_xact_lock(:k)", {"k": MIGRATION_LOCK})
+
+    def state_token(self, db: Connection) -> str:
+        """Every table `state_token` reads, read whole."""
+        return state_digest(db.rows(query) for query in STATE_QUERIES)
 
     def counts_changes(self, db: Connection) -> bool:
         """Nothing to make: `state_token` reads PostgreSQL's tables whole."""
@@ -117,3 +182,6 @@ class PostgresBackend:
 def _sql(query: str) -> TextClause:
     """A statement run again and again (per message, per batch), parsed once."""
     return text(query)
+
+
+_CREATION: list[str] = []  # compiled once a process

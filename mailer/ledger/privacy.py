@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from mailer.core.keyed import MARK, keyed
@@ -34,10 +33,9 @@ from mailer.ledger.reads import named_marks
 from mailer.ledger.records import CHUNK, PENDING, SENDING, SKIPPED
 from mailer.mail.states import RETRY, SENT, UNKNOWN
 
-if TYPE_CHECKING:  # SQLAlchemy loads when something is removed, not when a run only reads
-    from sqlalchemy import Connection, Table, TextClause
-
-    from mailer.ledger.store import Backend, SqlLedger
+if TYPE_CHECKING:  # the store opens when something is removed, not when a run only reads
+    from mailer.ledger.connection import Backend, Connection
+    from mailer.ledger.store import SqlLedger
     from mailer.rules.binding import Memory
 
 OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)  # kept as counts, these become skipped
@@ -114,19 +112,6 @@ def sql_ledger(ledger: Ledger) -> SqlLedger:
     return store_of(ledger)
 
 
-def _sql(query: str) -> TextClause:
-    """A statement for the store's connection."""
-    from sqlalchemy import text
-
-    return text(query)
-
-
-def _schema() -> ModuleType:
-    import mailer.ledger.schema as schema
-
-    return schema
-
-
 class Privacy:
     """Retention and forgetting on one ledger; `secret` is asked for only when a hash is needed.
 
@@ -166,17 +151,15 @@ class Privacy:
             self.backend.zero_deleted(db)
             yield db
 
+    @staticmethod
     def _upsert(
-        self, db: Connection, table: Table, row: Mapping[str, object], update: bool
+        db: Connection, table: str, rows: Sequence[Mapping[str, object]], update: bool
     ) -> None:
-        """Insert a row; with `update` overwrite the row with its key, else leave it."""
-        insert = self.backend.insert(table)
-        if update:
-            keys = [c.name for c in table.primary_key.columns]
-            changed = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
-            db.execute(insert.on_conflict_do_update(index_elements=keys, set_=changed), row)
-        else:
-            db.execute(insert.on_conflict_do_nothing(), row)
+        """Insert rows of the same columns; one whose key is there is kept, or with `update` set."""
+        from mailer.ledger import statements  # loaded with the store, when something is removed
+
+        insert = statements.replace if update else statements.insert_new
+        db.run(insert(table, tuple(rows[0])), rows)
 
     # What jobs ask
 
@@ -254,10 +237,10 @@ class Privacy:
     def keep_outbox(self, folder: str, index_file: str, oldest: datetime | None) -> None:
         """What a prune left in an outbox: its index file, and when its oldest message went."""
         with self.ledger.transaction() as db:
-            db.execute(_sql("DELETE FROM outbox_kept WHERE folder = :folder"), {"folder": folder})
+            db.run("DELETE FROM outbox_kept WHERE folder = :folder", {"folder": folder})
             if oldest is not None:
-                db.execute(
-                    _sql("INSERT INTO outbox_kept VALUES (:folder, :index_file, :oldest)"),
+                db.run(
+                    "INSERT INTO outbox_kept VALUES (:folder, :index_file, :oldest)",
                     {
                         "folder": folder,
                         "index_file": index_file,
@@ -276,9 +259,9 @@ class Privacy:
         if dry_run or not due:
             return due  # a run with nothing to strip writes nothing
         with self._removing() as db:
-            update = _sql(f"UPDATE messages SET body_id = '', envelope = '{{}}' WHERE {where}")
-            count = db.execute(update, args).rowcount
-            db.execute(_sql(ORPHAN_BODIES))
+            update = f"UPDATE messages SET body_id = '', envelope = '{{}}' WHERE {where}"
+            count = db.run(update, args)
+            db.run(ORPHAN_BODIES)
         return count
 
     def retire(
@@ -297,62 +280,55 @@ class Privacy:
         with self._removing() as db:
             for event_id in sessions:
                 self._retire_one(db, event_id, now)
-            db.execute(
-                _sql(
-                    "DELETE FROM bounces WHERE message_key IN"
-                    f" (SELECT key FROM messages WHERE {digest_messages})"
-                ),
+            db.run(
+                "DELETE FROM bounces WHERE message_key IN"
+                f" (SELECT key FROM messages WHERE {digest_messages})",
                 digests,
             )
             self._keep_as_counts(db, digest_messages, digests)
             removed.other = self._orphan_tokens(db)
-            db.execute(_sql(ORPHAN_BODIES))
+            db.run(ORPHAN_BODIES)
         self._kept_bindings = None
         return removed
 
     def _retire_one(self, db: Connection, event_id: str, now: datetime) -> None:
         where = {"e": event_id}
-        counted = db.execute(
-            _sql("SELECT status, count(*) FROM seats WHERE event_id = :e GROUP BY status"), where
+        counted = db.rows(
+            "SELECT status, count(*) FROM seats WHERE event_id = :e GROUP BY status", where
         )
         seats = {status: int(n) for status, n in counted}
-        bindings = db.execute(
-            _sql("SELECT stamp, email FROM bindings WHERE event_id = :e"), where
-        ).all()
+        bindings = db.rows("SELECT stamp, email FROM bindings WHERE event_id = :e", where)
         for chunk in _chunks(bindings):
             kept = [
                 {"hash": self.hash("binding", f"{stamp}\0{email}"), "event_id": event_id}
                 for stamp, email in chunk
             ]
-            db.execute(self.backend.insert(_schema().kept_bindings).on_conflict_do_nothing(), kept)
-        query = _sql("SELECT count(*) FROM messages WHERE event_id = :e")
-        messages = int(db.execute(query, where).scalar_one())
-        db.execute(  # a bounce names the message and the address: it goes with them
-            _sql(
-                "DELETE FROM bounces WHERE message_key IN"
-                " (SELECT key FROM messages WHERE event_id = :e)"
-            ),
+            self._upsert(db, "kept_bindings", kept, update=False)
+        query = "SELECT count(*) FROM messages WHERE event_id = :e"
+        messages = int(db.rows(query, where)[0][0])
+        db.run(  # a bounce names the message and the address: it goes with them
+            "DELETE FROM bounces WHERE message_key IN"
+            " (SELECT key FROM messages WHERE event_id = :e)",
             where,
         )
         self._keep_as_counts(db, "event_id = :e", {**where, "hashed": HASHED})
         for table in ("bindings", "seats", "seat_tokens", "requests"):
-            db.execute(_sql(f"DELETE FROM {table} WHERE event_id = :e"), where)
+            db.run(f"DELETE FROM {table} WHERE event_id = :e", where)
         row = {
             "event_id": event_id,
             "retired_at": now.astimezone(UTC).isoformat(),
             "seats": json.dumps(seats, sort_keys=True),
             "messages": messages,
         }
-        self._upsert(db, _schema().retired_sessions, row, update=True)
+        self._upsert(db, "retired_sessions", [row], update=True)
 
     def _keep_as_counts(self, db: Connection, where: str, params: Mapping[str, object]) -> None:
         """The messages `where` picks, not yet hashed, kept as counts under keyed hashes."""
         picked = f"({where}) AND {NOT_HASHED}"
         # On a shared ledger, a sender that holds one of these rows finishes with it first.
         lock = self.backend.lock_own_rows
-        query = _sql(f"SELECT key, email FROM messages WHERE {picked}{lock}")
-        rows = db.execute(query, params).all()
-        db.execute(_sql(f"{AS_COUNT} WHERE {picked}"), {**params, **AS_COUNT_STATES})
+        rows = db.rows(f"SELECT key, email FROM messages WHERE {picked}{lock}", params)
+        db.run(f"{AS_COUNT} WHERE {picked}", {**params, **AS_COUNT_STATES})
         for chunk in _chunks(rows):
             hashed = [
                 {
@@ -362,18 +338,16 @@ class Privacy:
                 }
                 for key, email in chunk
             ]
-            db.execute(_sql(HASHED_KEYS), hashed)
+            db.run(HASHED_KEYS, hashed)
 
     @staticmethod
     def _orphan_tokens(db: Connection) -> int:
         """Older unsubscribe links' (token, address) pairs of addresses mailer no longer holds."""
-        return db.execute(
-            _sql(
-                "DELETE FROM unsubscribe_tokens WHERE email IN (SELECT email FROM"
-                " unsubscribe_tokens EXCEPT SELECT email FROM seats EXCEPT SELECT email FROM"
-                " messages EXCEPT SELECT email FROM suppressions)"
-            )
-        ).rowcount
+        return db.run(
+            "DELETE FROM unsubscribe_tokens WHERE email IN (SELECT email FROM"
+            " unsubscribe_tokens EXCEPT SELECT email FROM seats EXCEPT SELECT email FROM"
+            " messages EXCEPT SELECT email FROM suppressions)"
+        )
 
     def _count(self, table: str, sessions: list[str], extra: str = "") -> int:
         query = f"SELECT count(*) FROM {table} WHERE event_id = :e{extra}"
@@ -463,16 +437,15 @@ class Privacy:
         with self._removing() as db:
 
             def delete(table: str) -> int:
-                query = _sql(f"DELETE FROM {table} WHERE email = :m")
-                return int(db.execute(query, {"m": email}).rowcount)
+                return db.run(f"DELETE FROM {table} WHERE email = :m", {"m": email})
 
             removed.seats = delete("seats")
             removed.messages = delete("messages")
             for table in PERSONAL_TABLES:
                 if table not in ("seats", "messages", "bodies"):  # bodies: by ORPHAN_BODIES
                     removed.other += delete(table)
-            db.execute(_sql(ORPHAN_BODIES))
-            self._upsert(db, _schema().forgotten, forgotten, update=True)
+            db.run(ORPHAN_BODIES)
+            self._upsert(db, "forgotten", [forgotten], update=True)
         self._forgotten = None
         return removed
 
@@ -484,10 +457,9 @@ def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 def ask_to_forget(ledger: Ledger, token: str, at: datetime) -> None:
     """Keep a "forget me" answered on `mailer serve` (its sealed token) for the next run."""
-    sql = sql_ledger(ledger)
     row = {"token": token, "at": at.astimezone(UTC).isoformat()}
-    with sql.transaction() as db:
-        db.execute(sql.backend.insert(_schema().forget_requests).on_conflict_do_nothing(), row)
+    with sql_ledger(ledger).transaction() as db:
+        Privacy._upsert(db, "forget_requests", [row], update=False)
 
 
 def forget_requests(ledger: Ledger) -> list[tuple[str, datetime]]:
@@ -498,4 +470,4 @@ def forget_requests(ledger: Ledger) -> list[tuple[str, datetime]]:
 
 def drop_forget_request(ledger: Ledger, token: str) -> None:
     with sql_ledger(ledger).transaction() as db:
-        db.execute(_sql("DELETE FROM forget_requests WHERE token = :t"), {"t": token})
+        db.run("DELETE FROM forget_requests WHERE token = :t", {"t": token})

@@ -151,10 +151,10 @@ class RunLock(Protocol):
 
 
 class Reads(Protocol):
-    """What `mailer status` and an unchanged run read; a backend may answer it without SQLAlchemy.
+    """What `mailer status` and an unchanged run read; a backend may answer it without the store.
 
     Every `Ledger` is one; on SQLite `mailer.ledger.sqlite_reads` answers it
-    with the stdlib sqlite3, and the same calls give the same values either way.
+    on a connection of its own, and the same calls give the same values either way.
     """
 
     def state_token(self) -> str: ...

@@ -1,9 +1,9 @@
 """The ledger's plain reads, written once for the store and for SQLite's sqlite3 path.
 
-Each read is one query with `:named` parameters, which SQLAlchemy and the
-stdlib sqlite3 both take, so `SqlLedger` (mailer.ledger.store) and
-`SqliteReads` (mailer.ledger.sqlite_reads) answer them from the same text by
-giving `select`. Nothing here imports SQLAlchemy.
+Each read is one query with `:named` parameters, which every backend's
+connection takes, so `SqlLedger` (mailer.ledger.store) and `SqliteReads`
+(mailer.ledger.sqlite_reads) answer them from the same text by giving
+`select`. Nothing here imports SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The SQLite ledger's file: made private, plain sqlite3 connections to it, and its run lock.
 
-Nothing here needs SQLAlchemy, so reading a SQLite ledger (`mailer status`,
-an unchanged run) costs no more than the stdlib `sqlite3`.
+The plain reads (mailer.ledger.sqlite_reads) and the store's backend
+(mailer.ledger.sqlite) both connect here: a SQLite ledger, read or written,
+costs no more than the stdlib `sqlite3`.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
-"""The SQLite ledger as `open_ledger` hands it out: sqlite3 for the reads, the store for the rest.
+"""The SQLite ledger as `open_ledger` hands it out: plain reads first, the store for the rest.
 
 Until a call needs more than `Reads` (mailer.ledger.protocols), the ledger
-answers through the stdlib sqlite3 (mailer.ledger.sqlite_reads) and never
-imports SQLAlchemy: `mailer status` and a signups run with nothing to do stay
-quick. The first other call opens the store (mailer.ledger.store, the one
-that writes), and from then on every call goes to the store, so a read made
-after a write, or inside a transaction, sees it. A ledger that is new or at
-an older schema opens the store at once, which creates or migrates it.
+answers on one connection of its own (mailer.ledger.sqlite_reads): `mailer
+status` and a signups run with nothing to do import no more than that. The
+first other call opens the store (mailer.ledger.store, the one that writes,
+on mailer.ledger.sqlite's connections), and from then on every call goes to
+the store, so a read made after a write, or inside a transaction, sees it.
+A ledger that is new or at an older schema opens the store at once, which
+creates or migrates it. Both speak to the file through the stdlib sqlite3:
+a SQLite ledger never imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 
 class SqliteLedger:
-    """A SQLite ledger file; the store (SQLAlchemy) is opened for the first call that needs it."""
+    """A SQLite ledger file; the store is opened for the first call that needs more than reads."""
 
     shared = False  # one process sends at a time, under the run lock
 
@@ -54,7 +56,7 @@ class SqliteLedger:
 
     @property
     def store(self) -> SqlLedger:
-        """The ledger through SQLAlchemy; from the first use on, every call goes there."""
+        """The ledger that writes; from the first use on, every call goes there."""
         if self._store is None:
             from mailer.ledger.sqlite import SqliteBackend
             from mailer.ledger.store import SqlLedger

@@ -1,7 +1,8 @@
 """The reads `mailer status` and an unchanged run make, on a SQLite ledger, with stdlib sqlite3.
 
-`mailer.ledger.store` answers the same calls through SQLAlchemy, which takes
-longer to import than either of those commands takes to run. The plain reads
+`mailer.ledger.store` answers the same calls, and writes, which a ledger
+opens only when a call needs it (its migration check, its triggers, its
+thousand lines cost more than those commands take to run). The plain reads
 are the very queries the store runs (mailer.ledger.reads); the few here that
 need one read transaction give the same values (tests/test_sqlite_reads.py).
 """

@@ -1,10 +1,12 @@
-"""Every query the ledger makes, written once for SQLite and PostgreSQL alike (SQLAlchemy Core).
+"""Every write and query the ledger makes, written once as plain SQL for SQLite and PostgreSQL.
 
-A `Backend` (mailer.ledger.sqlite, mailer.ledger.postgresql) supplies the
-engine, the run lock and the few things the two databases do differently;
-everything here is plain SQL both accept. Timestamps are ISO 8601 strings in
-UTC, so they compare as text the same way on both; a claim's lease is a
-number of seconds since the epoch.
+A `Backend` (mailer.ledger.connection) supplies connections that take that
+SQL with `:named` parameters (the stdlib sqlite3 on SQLite, SQLAlchemy Core
+and psycopg on PostgreSQL), the run lock and the few things the two
+databases do differently; INSERTs are written from the tables' description
+(mailer.ledger.statements), so a SQLite ledger never imports SQLAlchemy.
+Timestamps are ISO 8601 strings in UTC, so they compare as text the same way
+on both; a claim's lease is a number of seconds since the epoch.
 
 A run decides and commits the seats and pending messages in one transaction,
 then claims each message (`sending`, with its holder and a lease) before the
@@ -21,17 +23,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from itertools import chain, islice
 from json.encoder import encode_basestring
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, Table, false, inspect, text
-
-import mailer.ledger.schema as schema
 from mailer.core.errors import LedgerError
 from mailer.core.redact import redact
+from mailer.ledger import statements
+from mailer.ledger.connection import Backend, Connection, Named, Params
+from mailer.ledger.migrations import SCHEMA_VERSION, STEPS
 from mailer.ledger.reads import PlainReads, named_marks
 from mailer.ledger.records import (
     BOUNCE,
@@ -47,7 +49,7 @@ from mailer.ledger.records import (
     Decisions,
     SeatRow,
 )
-from mailer.ledger.state_token import STATE_QUERIES, sqlite_state_token, state_digest
+from mailer.ledger.tables import BY_NAME
 from mailer.mail.message import Body, Draft, OutgoingMessage, SendResult, priority
 from mailer.rules import self_service
 from mailer.rules.binding import Memory
@@ -57,14 +59,6 @@ from mailer.sessions import StoredEvent
 
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
 READ_WINDOW = 2000  # queued messages read at once from a ledger one process sends from
-
-
-if TYPE_CHECKING:  # each backend imports its own dialect: a SQLite site never loads PostgreSQL's
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    Upsert = sqlite.Insert | postgresql.Insert  # an INSERT that takes ON CONFLICT
-
-Params = dict[str, object] | list[dict[str, object]]
 
 
 # A message this process may claim: queued, or claimed with its page and not handed over.
@@ -82,54 +76,15 @@ _SUPPRESS_BOUNCED = (
     " SELECT email, :reason, :at FROM messages WHERE key = :key"
     " ON CONFLICT DO NOTHING"
 )
-
-
-class Backend(Protocol):
-    """What differs between the databases the ledger can live in."""
-
-    engine: Engine
-    where: str  # the ledger's place, for messages (never a password)
-    shared: bool  # many processes may send from it at once (claims decide who sends what)
-    lock_rows: str  # appended to a SELECT that picks rows to claim, passing those others hold
-    lock_own_rows: str  # appended to a SELECT of rows this process claimed: waits its turn
-
-    def insert(self, table: Table) -> Upsert:
-        """An INSERT that can take ON CONFLICT (the dialect's own construct)."""
-
-    def run(self, db: Connection, query: str, params: Params) -> list[Any]:
-        """A statement run again and again (per message, per batch), `:named` parameters: its rows.
-
-        A list of parameter sets runs it once for each and returns no rows.
-        """
-
-    def schema_version(self, db: Connection) -> int: ...
-
-    def set_schema_version(self, db: Connection, version: int) -> None: ...
-
-    def hold_for_migration(self, db: Connection) -> None:
-        """Keep other processes from migrating until this transaction ends."""
-
-    def run_lock(self, timeout: float) -> AbstractContextManager[None]: ...
-
-    def counts_changes(self, db: Connection) -> bool:
-        """What `state_token` reads of this backend is in place (SQLite's counting triggers)."""
-
-    def count_changes(self, db: Connection) -> None:
-        """Put in place what `state_token` reads of this backend, in this write transaction."""
-
-    def stop_counting(self, db: Connection) -> None:
-        """Take out what count_changes made, so a migration step may alter any table."""
-
-    def zero_deleted(self, db: Connection) -> None:
-        """Have this transaction's connection overwrite what it deletes, where the database can."""
-
-    def reclaim(self, tables: Sequence[str], full: bool) -> None:
-        """Clear deleted rows from where the database still keeps them (free space, its log).
-
-        `full` after the larger removals; run outside any transaction.
-        """
-
-    def close(self) -> None: ...
+# A person's answer, kept once; again (with `_ANSWER_AGAIN`) if given after a run acted on it.
+_ANSWER = statements.insert("requests", ("token", "event_id", "email", "kind", "at", "source")) + (
+    " ON CONFLICT (token) DO UPDATE SET at = excluded.at, source = excluded.source,"
+    " applied_at = NULL WHERE {} RETURNING token"
+)
+_ANSWER_AGAIN = _ANSWER.format(
+    "requests.applied_at IS NOT NULL AND excluded.at > requests.applied_at"
+)
+_ANSWER_ONCE = _ANSWER.format("false")
 
 
 # A message's columns as a run decides it; the rest keep their defaults.
@@ -244,7 +199,7 @@ def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
 
 
 def _insert_new(
-    db: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+    db: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
 ) -> int:
     """Insert rows (tuples, in `columns` order) whose key is not there yet; how many were new.
 
@@ -253,18 +208,17 @@ def _insert_new(
     """
     if not rows:
         return 0
-    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
-    keys = ", ".join(c.name for c in table.primary_key.columns)
+    keys = ", ".join(BY_NAME[table].key)
     statement = (
-        f"{_insert_verb(db)} INTO {table.name} ({', '.join(columns)})"
-        f" VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT ({keys}) DO NOTHING"
+        f"{db.insert_verb} INTO {table} ({', '.join(columns)})"
+        f" VALUES ({', '.join([db.mark] * len(columns))}) ON CONFLICT ({keys}) DO NOTHING"
     )
-    return int(db.exec_driver_sql(statement, rows).rowcount)
+    return db.run_marked(statement, rows, many=True)
 
 
 def _insert_sharing(
     db: Connection,
-    table: Table,
+    table: str,
     shared: dict[str, object],
     columns: Sequence[str],
     rows: Sequence[tuple[object, ...]],
@@ -276,58 +230,21 @@ def _insert_sharing(
     """
     if not rows:
         return 0
-    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
-    keys = ", ".join(c.name for c in table.primary_key.columns)
+    mark = db.mark
+    keys = ", ".join(BY_NAME[table].key)
     picked = [f"v.column{n + 1}" for n in range(len(columns))] + [mark] * len(shared)
     row_marks = f"({', '.join([mark] * len(columns))})"
     statement = (
-        f"{_insert_verb(db)} INTO {table.name} ({', '.join([*columns, *shared])})"
+        f"{db.insert_verb} INTO {table} ({', '.join([*columns, *shared])})"
         f" SELECT {', '.join(picked)} FROM (VALUES {', '.join([row_marks] * len(rows))}) AS v"
         f" WHERE true ON CONFLICT ({keys}) DO NOTHING"  # WHERE: so SQLite reads ON as the upsert's
     )
     values = (*shared.values(), *chain.from_iterable(rows))
-    return int(db.exec_driver_sql(statement, values).rowcount)
-
-
-def _insert_verb(db: Connection) -> str:
-    """INSERT; on SQLite INSERT OR FAIL, which keeps no statement journal for a batch.
-
-    A statement that may stop half-way (a NOT NULL refused) has SQLite copy
-    every page it touches that an earlier statement of the transaction wrote
-    to a temporary file first, to undo the statement alone: 110 MB of writes
-    for a 100,000-reader digest, in batches of 1,000. OR FAIL keeps the rows
-    before the one refused instead, and the error rolls back the whole
-    transaction (nothing in the ledger goes on after a failed statement), so
-    what is kept is the same: nothing. ON CONFLICT still passes over a known key.
-    """
-    return "INSERT OR FAIL" if db.dialect.name == "sqlite" else "INSERT"
-
-
-def _creation(dialect: Dialect) -> tuple[str, ...]:
-    """Every table and index of a new ledger, as this dialect says it, compiled once a process.
-
-    IF NOT EXISTS, as create_all's checks would: another process may be making the same file.
-    """
-    key = (dialect.name, dialect.server_version_info)
-    if key not in _CREATION:
-        from sqlalchemy.schema import CreateIndex, CreateTable
-
-        statements = []
-        for table in schema.METADATA.sorted_tables:
-            statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
-            statements += [
-                str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect))
-                for index in sorted(table.indexes, key=lambda index: str(index.name))
-            ]
-        _CREATION[key] = tuple(statements)
-    return _CREATION[key]
-
-
-_CREATION: dict[tuple[str, object], tuple[str, ...]] = {}
+    return db.run_marked(statement, values)
 
 
 def store_of(ledger: object) -> SqlLedger:
-    """The SQLAlchemy store under a ledger `open_ledger` opened (a SqliteLedger opens its own)."""
+    """The store under a ledger `open_ledger` opened (a SqliteLedger opens its own)."""
     store = getattr(ledger, "store", None)
     if not isinstance(store, SqlLedger):
         raise TypeError("this needs a ledger that open_ledger opened")
@@ -344,7 +261,6 @@ class SqlLedger(PlainReads):
         clock: Callable[[], float] = time.time,
     ):
         self.backend = backend
-        self.engine = backend.engine
         self.where = backend.where
         self.lease = lease
         self.clock = clock  # wall time for leases only: a claim outlives no process by much
@@ -358,7 +274,7 @@ class SqlLedger(PlainReads):
 
     @property
     def store(self) -> SqlLedger:
-        """The ledger through SQLAlchemy: this one (a SqliteLedger's opens when first asked)."""
+        """The ledger that writes: this one (a SqliteLedger's opens when first asked)."""
         return self
 
     # -- schema -------------------------------------------------------------
@@ -367,39 +283,37 @@ class SqlLedger(PlainReads):
         """Create a new ledger or bring an older one up to date; safe with others starting too."""
         with self._read() as db:
             current = self.backend.schema_version(db)
-            if current == schema.SCHEMA_VERSION and self.backend.counts_changes(db):
-                return  # written by this version: every table is there (set after create_all)
-            new = not inspect(db).has_table("messages")
+            if current == SCHEMA_VERSION and self.backend.counts_changes(db):
+                return  # written by this version: every table is there (set after creating them)
+            new = not self.backend.has_table(db, "messages")
         self._refuse_newer(current, new)
         with self.transaction() as db:
             self.backend.hold_for_migration(db)
             # Another process may have migrated it while this one waited.
             current = self.backend.schema_version(db)
-            new = not inspect(db).has_table("messages")
+            new = not self.backend.has_table(db, "messages")
             self._refuse_newer(current, new)
-            if new or current != schema.SCHEMA_VERSION:
+            if new or current != SCHEMA_VERSION:
                 self._bring_up(db, current, new)
             self.backend.count_changes(db)
 
     def _bring_up(self, db: Connection, current: int, new: bool) -> None:
+        """The steps after `current`, then every table and index not there yet (all, if `new`)."""
         self.backend.stop_counting(db)  # made again after the steps, for the tables they leave
         if not new:
-            for step in schema.STEPS:
+            for step in STEPS:
                 if step.version > current:
                     for statement in step.statements:
-                        db.exec_driver_sql(statement)
-        if new:
-            for statement in _creation(db.dialect):
-                db.exec_driver_sql(statement)
-        else:
-            schema.METADATA.create_all(db, checkfirst=True)
-        self.backend.set_schema_version(db, schema.SCHEMA_VERSION)
+                        db.run(statement)
+        for statement in self.backend.creation():  # IF NOT EXISTS: those missing only
+            db.run(statement)
+        self.backend.set_schema_version(db, SCHEMA_VERSION)
 
     def _refuse_newer(self, version: int, new: bool) -> None:
-        if not new and version > schema.SCHEMA_VERSION:
+        if not new and version > SCHEMA_VERSION:
             raise LedgerError(
                 f"{self.where} holds ledger schema {version}; this mailer knows up to "
-                f"{schema.SCHEMA_VERSION}. Keep the ledger and run the mailer version that "
+                f"{SCHEMA_VERSION}. Keep the ledger and run the mailer version that "
                 "wrote it."
             )
 
@@ -420,21 +334,28 @@ class SqlLedger(PlainReads):
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A connection to read with: this thread's transaction, if one is open."""
+        """A connection to read with, in a read transaction: this thread's, if one is open."""
         current: Connection | None = getattr(self._local, "db", None)
         if current is not None:
             yield current
             return
         held: Connection | None = getattr(self._local, "held", None)
-        if held is not None:  # one_connection(): its reads too, or a second one's cache stays
-            if held.in_transaction():  # a read already open on it
-                yield held
-                return
-            with held.begin():
-                yield held
+        if held is not None and held.in_transaction:  # one_connection(): a read open on it
+            yield held
             return
-        with self.engine.connect() as db:
+        # one_connection()'s own, so no second connection keeps a page cache; or one of its own
+        db = held if held is not None else self.backend.connect()
+        try:
+            db.begin(write=False)
             yield db
+        finally:
+            db.rollback()
+            if held is None:
+                db.close()
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """A read transaction: what it reads is one state of the ledger (`mailer migrate`)."""
+        return self._read()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -448,22 +369,21 @@ class SqlLedger(PlainReads):
             yield current
             return
         held: Connection | None = getattr(self._local, "held", None)
-        if held is not None and not held.in_transaction():
-            held.execution_options(immediate=True)  # in place, for this transaction's BEGIN
-            connection: AbstractContextManager[Connection] = nullcontext(held)
-        else:  # none held, or a read open on it: a connection of its own, as without one
+        if held is not None and held.in_transaction:  # a read open on it: one of its own
             held = None
-            connection = self.engine.connect().execution_options(immediate=True)
+        db = held if held is not None else self.backend.connect()
         try:
-            with connection as db, db.begin():
-                self._local.db = db
-                try:
-                    yield db
-                finally:
-                    self._local.db = None
+            db.begin(write=True)
+            self._local.db = db
+            try:
+                yield db
+            finally:
+                self._local.db = None
+            db.commit()
         finally:
-            if held is not None:
-                held.execution_options(immediate=False)
+            db.rollback()  # what an error left open
+            if held is None:
+                db.close()
 
     @contextmanager
     def one_connection(self) -> Iterator[None]:
@@ -476,42 +396,36 @@ class SqlLedger(PlainReads):
         if getattr(self._local, "held", None) is not None:
             yield
             return
-        with self.engine.connect() as held:
-            self._local.held = held
-            try:
-                yield
-            finally:
-                self._local.held = None
+        held = self.backend.connect()
+        self._local.held = held
+        try:
+            yield
+        finally:
+            self._local.held = None
+            held.close()
 
     def select(self, query: str, **params: object) -> list[Any]:
         return self._rows(query, **params)
 
     def _rows(self, query: str, **params: object) -> list[Any]:
         with self._read() as db:
-            return list(db.execute(text(query), params))
+            return db.rows(query, params)
 
-    def _write(self, query: str, params: dict[str, object] | list[dict[str, object]]) -> int:
+    def _write(self, query: str, params: Params) -> int:
         with self.transaction() as db:
-            return db.execute(text(query), params).rowcount
+            return db.run(query, params)
 
-    def _ignore(self, db: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
-        """Insert rows whose key is not there yet; leave those that are."""
+    @staticmethod
+    def _ignore(db: Connection, table: str, rows: Iterable[Named]) -> None:
+        """Insert rows (each with the same columns) whose key is not there yet; leave the rest."""
         for chunk in _chunks(rows):
-            db.execute(self.backend.insert(table).on_conflict_do_nothing(), chunk)
+            db.run(statements.insert_new(table, tuple(chunk[0])), chunk)
 
-    def _replace(self, db: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert rows, or overwrite the row that has the same key."""
-        keys = {c.name for c in table.primary_key.columns}
+    @staticmethod
+    def _replace(db: Connection, table: str, rows: Sequence[Named]) -> None:
+        """Insert rows (each with the same columns), or overwrite the row that has the same key."""
         for chunk in _chunks(rows):
-            statement = self.backend.insert(table)
-            excluded = statement.excluded
-            db.execute(
-                statement.on_conflict_do_update(
-                    index_elements=sorted(keys),
-                    set_={c.name: excluded[c.name] for c in table.columns if c.name not in keys},
-                ),
-                chunk,
-            )
+            db.run(statements.replace(table, tuple(chunk[0])), chunk)
 
     # -- the run lock -------------------------------------------------------
 
@@ -527,15 +441,12 @@ class SqlLedger(PlainReads):
 
     def previous(self, event_id: str) -> Previous:
         with self._read() as db:
-            seats = list(
-                db.execute(
-                    text("SELECT email, status, written, row FROM seats WHERE event_id = :e"),
-                    {"e": event_id},
-                )
+            seats = db.rows(
+                "SELECT email, status, written, row FROM seats WHERE event_id = :e", {"e": event_id}
             )
             notified: set[tuple[str, str]] = set()
-            query = text("SELECT kind, email, key FROM messages WHERE event_id = :e")
-            for kind, email, key in db.execute(query, {"e": event_id}):
+            query = "SELECT kind, email, key FROM messages WHERE event_id = :e"
+            for kind, email, key in db.rows(query, {"e": event_id}):
                 # The key starts with the kind and its version, if any (see roster.Notice.key).
                 notified |= {(kind, email), (key.split(":", 1)[0], email)}
         return Previous(
@@ -550,13 +461,11 @@ class SqlLedger(PlainReads):
         with self._read() as db:
             bindings = {
                 (stamp, email): event_id
-                for stamp, email, event_id in db.execute(
-                    text("SELECT stamp, email, event_id FROM bindings")
-                )
+                for stamp, email, event_id in db.rows("SELECT stamp, email, event_id FROM bindings")
             }
-            names = {n: e for n, e in db.execute(text("SELECT name, event_id FROM event_names"))}
-            aliases = {s: e for s, e in db.execute(text("SELECT sheet_id, event_id FROM aliases"))}
-            known = frozenset(i for (i,) in db.execute(text("SELECT id FROM events")))
+            names = {n: e for n, e in db.rows("SELECT name, event_id FROM event_names")}
+            aliases = {s: e for s, e in db.rows("SELECT sheet_id, event_id FROM aliases")}
+            known = frozenset(i for (i,) in db.rows("SELECT id FROM events"))
         return Memory(bindings, names, aliases, known)
 
     def record(self, decided: Decisions) -> int:
@@ -565,35 +474,31 @@ class SqlLedger(PlainReads):
         Returns how many messages were new.
         """
         with self.transaction() as db:
-            self._replace(db, schema.events, [self._event_row(s) for s in decided.events])
+            self._replace(db, "events", [self._event_row(s) for s in decided.events])
             self._record_seats(db, [s.event.id for s in decided.events], decided.seats)
             self._ignore(
                 db,
-                schema.bindings,
+                "bindings",
                 ({"stamp": s, "email": m, "event_id": e} for s, m, e in decided.bindings),
             )
+            self._replace(db, "event_names", [{"name": n, "event_id": e} for n, e in decided.names])
             self._replace(
-                db, schema.event_names, [{"name": n, "event_id": e} for n, e in decided.names]
-            )
-            self._replace(
-                db, schema.aliases, [{"sheet_id": s, "event_id": e} for s, e in decided.aliases]
+                db, "aliases", [{"sheet_id": s, "event_id": e} for s, e in decided.aliases]
             )
             if decided.missing:
-                db.execute(
-                    text("UPDATE events SET missing = 1 WHERE id = :id"),
+                db.run(
+                    "UPDATE events SET missing = 1 WHERE id = :id",
                     [{"id": i} for i in decided.missing],
                 )
             if decided.applied:
-                db.execute(
-                    text(
-                        "UPDATE requests SET applied_at = :at"
-                        " WHERE token = :token AND applied_at IS NULL"
-                    ),
+                db.run(
+                    "UPDATE requests SET applied_at = :at"
+                    " WHERE token = :token AND applied_at IS NULL",
                     [{"at": _utc(at), "token": token} for token, at in decided.applied],
                 )
             self._ignore(
                 db,
-                schema.messages,
+                "messages",
                 [
                     {
                         "key": a.key,
@@ -645,21 +550,21 @@ class SqlLedger(PlainReads):
             )
             wanted.setdefault(s.event_id, []).append(row)
         held: dict[str, list[tuple[object, ...]]] = {}
-        query = text(f"SELECT {', '.join(columns)} FROM seats ORDER BY event_id, place")
-        for found in db.execute(query):
+        query = f"SELECT {', '.join(columns)} FROM seats ORDER BY event_id, place"
+        for found in db.rows(query):
             if found[0] in wanted:
                 held.setdefault(found[0], []).append(tuple(found))
         changed = [event_id for event_id, rows in wanted.items() if held.get(event_id, []) != rows]
         for chunk in _chunks(changed):
             marks, values = named_marks("e", chunk)
-            db.execute(text(f"DELETE FROM seats WHERE event_id IN ({marks})"), values)
+            db.run(f"DELETE FROM seats WHERE event_id IN ({marks})", values)
         rows = (  # made chunk by chunk: 10,000 seats' dicts at once weigh MBs
             {**dict(zip(columns, row, strict=True)), "place": place}
             for event_id in changed
             for place, row in enumerate(wanted[event_id])
         )
         for chunk in _chunks(rows):
-            db.execute(schema.seats.insert(), chunk)
+            db.run(statements.insert("seats", (*columns, "place")), chunk)
 
     def state_token(self) -> str:
         """What every job reads of the ledger, digested: equal tokens, the same ledger to decide on.
@@ -668,18 +573,15 @@ class SqlLedger(PlainReads):
         any decision, message, send, suppression, request or pause changes it.
         """
         with self._read() as db:
-            if db.dialect.name == "sqlite":  # counted, read as mailer.ledger.sqlite_reads does
-                return sqlite_state_token(lambda query: db.exec_driver_sql(query).fetchall())
-            return state_digest(db.execute(text(query)) for query in STATE_QUERIES)
+            return self.backend.state_token(db)
 
     def set_fingerprint(self, job: str, digest: str | None, report: str = "") -> None:
         """Keep (or, with None, forget) the fingerprint of a run of `job` that changed nothing."""
         with self.transaction() as db:
-            db.execute(text("DELETE FROM fingerprints WHERE job = :j"), {"j": job})
+            db.run("DELETE FROM fingerprints WHERE job = :j", {"j": job})
             if digest is not None:
-                db.execute(
-                    schema.fingerprints.insert(), {"job": job, "digest": digest, "report": report}
-                )
+                row = {"job": job, "digest": digest, "report": report}
+                db.run(statements.insert("fingerprints", tuple(row)), row)
 
     @staticmethod
     def _event_row(stored: StoredEvent) -> dict[str, object]:
@@ -712,7 +614,7 @@ class SqlLedger(PlainReads):
             "accepting": int(accepting),
         }
         with self.transaction() as db:
-            self._replace(db, schema.forms, [row])
+            self._replace(db, "forms", [row])
 
     def series_events(self) -> set[str]:
         """Ids of the Events rows mailer added for a series (never added twice)."""
@@ -724,14 +626,14 @@ class SqlLedger(PlainReads):
             {"event_id": e, "series": s, "added_at": at} for e, s in added
         ]
         with self.transaction() as db:
-            self._ignore(db, schema.series_events, rows)
+            self._ignore(db, "series_events", rows)
 
     def set_written(self, cells: Iterable[tuple[str, str, str]]) -> None:
         """Remember what now stands in each (event, email)'s Status cell, as mailer wrote it."""
         query = "UPDATE seats SET written = :status WHERE event_id = :e AND email = :m"
         with self.transaction() as db:
             for chunk in _chunks(cells):  # a first run's 10,000 rows' dicts at once weigh MBs
-                self.backend.run(db, query, [{"status": s, "e": e, "m": m} for e, m, s in chunk])
+                db.run(query, [{"status": s, "e": e, "m": m} for e, m, s in chunk])
 
     # -- the message queue --------------------------------------------------
 
@@ -751,7 +653,7 @@ class SqlLedger(PlainReads):
             bodies.update(b.id for b in fresh)
             self._ignore(
                 db,
-                schema.bodies,
+                "bodies",
                 [{"id": b.id, "body": b.to_json()} for b in {b.id: b for b in fresh}.values()],
             )
             first = chunk[0]
@@ -776,7 +678,7 @@ class SqlLedger(PlainReads):
             )
             if alike:  # a digest's: what they share is bound once
                 shared = _shared_columns(first, priorities)
-                new += _insert_sharing(db, schema.messages, shared, OWN_COLUMNS, rows)
+                new += _insert_sharing(db, "messages", shared, OWN_COLUMNS, rows)
                 continue
             full = []
             for d, (key, email, envelope) in zip(chunk, rows, strict=True):
@@ -797,7 +699,7 @@ class SqlLedger(PlainReads):
                         priorities[d.kind],
                     )
                 )
-            new += _insert_new(db, schema.messages, MESSAGE_COLUMNS, full)
+            new += _insert_new(db, "messages", MESSAGE_COLUMNS, full)
         return new
 
     def add(self, drafts: Iterable[Draft]) -> int:
@@ -851,8 +753,8 @@ class SqlLedger(PlainReads):
             with self._read() as db:
                 for chunk in _chunks(wanted):
                     marks, values = named_marks("b", chunk)
-                    found = text(f"SELECT id, body FROM bodies WHERE id IN ({marks})")
-                    for body_id, body in db.execute(found, values):
+                    found = f"SELECT id, body FROM bodies WHERE id IN ({marks})"
+                    for body_id, body in db.rows(found, values):
                         bodies[body_id] = Body.from_json(body)
             for start in range(0, len(rows), batch):  # filled in (html, text) batch by batch
                 yield [self._message(row, bodies) for row in rows[start : start + batch]]
@@ -860,13 +762,11 @@ class SqlLedger(PlainReads):
     def _claim_page(self, query: str, params: dict[str, object]) -> list[Any]:
         """Rows no other process holds, now this one's (`sending`, not yet handed over)."""
         with self.transaction() as db:
-            rows = list(db.execute(text(query), params))
+            rows = db.rows(query, params)
             if rows:
-                db.execute(
-                    text(
-                        "UPDATE messages SET state = :s, holder = :h, lease_until = :lease,"
-                        " tried_at = NULL WHERE key = :key"
-                    ),
+                db.run(
+                    "UPDATE messages SET state = :s, holder = :h, lease_until = :lease,"
+                    " tried_at = NULL WHERE key = :key",
                     [
                         {
                             "s": SENDING,
@@ -939,7 +839,7 @@ class SqlLedger(PlainReads):
                 f"SELECT key FROM messages WHERE key IN ({marks}) AND {_FREE}"
                 f"{self.backend.lock_own_rows}"
             )
-            rows = self.backend.run(db, query, {**values, **self._free_params()})
+            rows = db.rows(query, {**values, **self._free_params()})
             free.update(k for (k,) in rows)
         return free
 
@@ -954,7 +854,7 @@ class SqlLedger(PlainReads):
             )
             params = {**values, **self._free_params(), "at": _utc(now)}
             params["lease"] = self.clock() + self.lease
-            taken.update(k for (k,) in self.backend.run(db, query, params))
+            taken.update(k for (k,) in db.rows(query, params))
         return taken
 
     def _free_params(self) -> dict[str, object]:
@@ -991,20 +891,16 @@ class SqlLedger(PlainReads):
             lapsed = " AND holder <> :h AND (lease_until IS NULL OR lease_until < :t)"
             params.update(h=self.holder, t=self.clock())
         with self.transaction() as db:
-            db.execute(
-                text(
-                    "UPDATE messages SET state = :p, holder = '', lease_until = NULL"
-                    " WHERE state = :s AND tried_at IS NULL" + lapsed
-                ),
+            db.run(
+                "UPDATE messages SET state = :p, holder = '', lease_until = NULL"
+                " WHERE state = :s AND tried_at IS NULL" + lapsed,
                 params,
             )
-            return db.execute(
-                text(
-                    "UPDATE messages SET state = :u, reason = :why, attempts = attempts + 1,"
-                    " lease_until = NULL WHERE state = :s" + lapsed
-                ),
+            return db.run(
+                "UPDATE messages SET state = :u, reason = :why, attempts = attempts + 1,"
+                " lease_until = NULL WHERE state = :s" + lapsed,
                 params,
-            ).rowcount
+            )
 
     def mark(self, result: SendResult, now: datetime) -> None:
         """Store one message's outcome as it came; a hard bounce suppresses the address.
@@ -1035,9 +931,9 @@ class SqlLedger(PlainReads):
         with self.transaction() as db:
             for only_sending, params in rows.items():
                 if params:
-                    self.backend.run(db, _MARK_UNKNOWN if only_sending else _MARK, params)
+                    db.run(_MARK_UNKNOWN if only_sending else _MARK, params)
             if bounced:
-                self.backend.run(db, _SUPPRESS_BOUNCED, bounced)
+                db.run(_SUPPRESS_BOUNCED, bounced)
 
     def fail(self, key: str, reason: str) -> None:
         """A message the provider took but could not deliver (a bounce it reported later)."""
@@ -1096,25 +992,31 @@ class SqlLedger(PlainReads):
         suppression list, so an address that was fixed gets its email.
         """
         with self.transaction() as db:
-            db.execute(
-                text(
-                    "DELETE FROM suppressions WHERE reason = :b AND email IN"
-                    " (SELECT email FROM messages WHERE state = :f)"
-                ),
+            db.run(
+                "DELETE FROM suppressions WHERE reason = :b AND email IN"
+                " (SELECT email FROM messages WHERE state = :f)",
                 {"b": BOUNCE, "f": FAILED},
             )
-            return db.execute(
-                text("UPDATE messages SET state = :p WHERE state = :f"), {"p": PENDING, "f": FAILED}
-            ).rowcount
+            return db.run(
+                "UPDATE messages SET state = :p WHERE state = :f", {"p": PENDING, "f": FAILED}
+            )
 
     def last_sent(self) -> dict[tuple[str, str], str]:
         """(event, email) -> when the last email to that person about that event went."""
-        rows = self._rows(
+        query = (
             "SELECT event_id, email, MAX(sent_at) FROM messages WHERE state = :s"
-            " GROUP BY event_id, email",
-            s=SENT,
+            " GROUP BY event_id, email"
         )
-        return {(event_id, email): sent_at for event_id, email, sent_at in rows}
+        # Read a chunk at a time, each event's id and each moment held once: a run's sends
+        # share one moment, and a first run's 10,000 rows are never held twice over.
+        shared: dict[str, str] = {}
+        last: dict[tuple[str, str], str] = {}
+        with self._read() as db:
+            for chunk in db.chunks(query, CHUNK, {"s": SENT}):
+                for event_id, email, sent_at in chunk:
+                    key = (shared.setdefault(event_id, event_id), email)
+                    last[key] = shared.setdefault(sent_at, sent_at)
+        return last
 
     def failures(self) -> dict[tuple[str, str], str]:
         """(event, email) -> why the latest failed message to that person about it failed.
@@ -1137,12 +1039,12 @@ class SqlLedger(PlainReads):
         """Send nothing more through `transport` before `until` (a quota or a rate limit)."""
         row = {"transport": transport, "until": _utc(until), "reason": reason}
         with self.transaction() as db:
-            self._replace(db, schema.pauses, [row])
+            self._replace(db, "pauses", [row])
 
     def resume(self) -> list[tuple[str, datetime, str]]:
         """Lift every pause; returns (transport, until, why) of those lifted."""
         with self.transaction() as db:
-            rows = list(db.execute(text("DELETE FROM pauses RETURNING transport, until, reason")))
+            rows = db.rows("DELETE FROM pauses RETURNING transport, until, reason")
         return [(transport, datetime.fromisoformat(until), why) for transport, until, why in rows]
 
     # -- suppressions -------------------------------------------------------
@@ -1155,7 +1057,7 @@ class SqlLedger(PlainReads):
                 f"SELECT email, reason FROM suppressions WHERE email IN ({marks})"
                 " ORDER BY CASE WHEN reason = :bounce THEN 1 ELSE 0 END, reason"
             )
-            rows = self.backend.run(db, query, {**values, "bounce": BOUNCE})
+            rows = db.rows(query, {**values, "bounce": BOUNCE})
             found.update({e: r for e, r in rows})
         return found
 
@@ -1180,15 +1082,15 @@ class SqlLedger(PlainReads):
     def unsuppress(self, email: str) -> list[str]:
         """Lift every suppression of an address; returns the reasons it had."""
         with self.transaction() as db:
-            rows = db.execute(
-                text("DELETE FROM suppressions WHERE email = :m RETURNING reason"), {"m": email}
+            rows = db.rows(
+                "DELETE FROM suppressions WHERE email = :m RETURNING reason", {"m": email}
             )
             return [r for (r,) in rows]
 
     def suppress(self, email: str, reason: str, now: datetime) -> None:
         row = {"email": email.casefold(), "reason": reason, "created_at": _utc(now)}
         with self.transaction() as db:
-            self._ignore(db, schema.suppressions, [row])
+            self._ignore(db, "suppressions", [row])
 
     # -- digests and tokens -------------------------------------------------
 
@@ -1208,16 +1110,14 @@ class SqlLedger(PlainReads):
         """Commit a slot's digest and its messages (streamed) at once."""
         with self.transaction() as db:
             recipients = self._insert_drafts(db, drafts)
-            db.execute(
-                schema.digests.insert(),
-                {
-                    "job": job,
-                    "slot": slot,
-                    "held": json.dumps(list(held)),
-                    "recipients": recipients,
-                    "decided_at": _utc(now),
-                },
-            )
+            row = {
+                "job": job,
+                "slot": slot,
+                "held": json.dumps(list(held)),
+                "recipients": recipients,
+                "decided_at": _utc(now),
+            }
+            db.run(statements.insert("digests", tuple(row)), row)
             return recipients
 
     def has_tokens(self) -> bool:
@@ -1228,7 +1128,7 @@ class SqlLedger(PlainReads):
         """Keep (HMAC token, address) pairs, so links of that older format are answered."""
         with self.transaction() as db:
             for chunk in _chunks(tokens, INSERT_BATCH):
-                _insert_new(db, schema.unsubscribe_tokens, ("token", "email"), chunk)
+                _insert_new(db, "unsubscribe_tokens", ("token", "email"), chunk)
 
     def email_for_token(self, token: str) -> str | None:
         rows = self._rows("SELECT email FROM unsubscribe_tokens WHERE token = :t", t=token)
@@ -1253,7 +1153,7 @@ class SqlLedger(PlainReads):
                 for row in self_service.seat_lookups(secret, unindexed)
             ]
             with self.transaction() as db:
-                self._ignore(db, schema.seat_tokens, rows)
+                self._ignore(db, "seat_tokens", rows)
         return len(unindexed)
 
     def seat_for_token(self, secret: str, token: str) -> SeatRef | None:
@@ -1294,18 +1194,9 @@ class SqlLedger(PlainReads):
             "at": _utc(at),
             "source": source,
         }
-        insert = self.backend.insert(schema.requests)
-        requests = schema.requests.c
-        excluded = insert.excluded
-        statement = insert.on_conflict_do_update(
-            index_elements=["token"],
-            set_={"at": excluded.at, "source": excluded.source, "applied_at": None},
-            where=(requests.applied_at.is_not(None) & (excluded.at > requests.applied_at))
-            if again
-            else false(),
-        ).returning(requests.token)
+        statement = _ANSWER_AGAIN if again else _ANSWER_ONCE
         with self.transaction() as db:
-            return db.execute(statement, row).first() is not None
+            return bool(db.rows(statement, row))
 
     def has_open_request(self, token: str) -> bool:
         """An answer with this token waits for the next run."""
@@ -1348,7 +1239,7 @@ class SqlLedger(PlainReads):
             "scanned_at": _utc(now),
         }
         with self.transaction() as db:
-            self._replace(db, schema.mailbox_positions, [row])
+            self._replace(db, "mailbox_positions", [row])
 
     def handed_over(self, email: str | None = None) -> list[tuple[str, str, str]]:
         """(key, email, event) of messages handed to a provider, to one address or to all."""
@@ -1372,9 +1263,9 @@ class SqlLedger(PlainReads):
             "diagnostic": bounce.diagnostic,
             "at": bounce.at,
         }
-        insert = self.backend.insert(schema.bounces).on_conflict_do_nothing()
+        statement = statements.insert_new("bounces", tuple(row)) + " RETURNING report"
         with self.transaction() as db:
-            return db.execute(insert.returning(schema.bounces.c.report), row).first() is not None
+            return bool(db.rows(statement, row))
 
     def recent_soft_bounces(self, email: str, sends: int) -> list[bool]:
         """For the address's last `sends` messages, newest first: whether each bounced soft."""
@@ -1404,4 +1295,4 @@ class SqlLedger(PlainReads):
     def record_job_run(self, job: str, started: datetime, ok: bool, summary: str) -> None:
         row = {"job": job, "started": _utc(started), "ok": int(ok), "summary": summary}
         with self.transaction() as db:
-            self._replace(db, schema.job_runs, [row])
+            self._replace(db, "job_runs", [row])

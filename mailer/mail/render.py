@@ -62,7 +62,9 @@ class Renderer:
         self.catalogs = catalogs or Catalogs(self.folder.parent / "locales")
         self._environments: dict[str, tuple[jinja2.Environment, jinja2.Environment]] = {}
         self._compiled: dict[str, str] = {}  # the latest COMPILED_KEPT MJML sources' HTML
-        self.sources: dict[str, set[str]] = {}  # template name -> the MJML it rendered to
+        # Template name -> the MJML it rendered to, kept only once a caller asks (`mailer check`
+        # reads them): a run of a hundred sessions would hold each session's to its end.
+        self.sources: dict[str, set[str]] | None = None
         self.compiles = 0
 
     @cached_property
@@ -145,7 +147,8 @@ class Renderer:
             raise TemplateError(f"{where}: {err.message}") from err
 
     def _compile(self, name: str, source: str) -> str:
-        self.sources.setdefault(name, set()).add(source)
+        if self.sources is not None:
+            self.sources.setdefault(name, set()).add(source)
         if source not in self._compiled:
             from mjml import mjml2html
 

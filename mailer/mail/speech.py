@@ -9,6 +9,7 @@ patterns the site sets under `[languages.<code>]`, with numbers only.
 
 from __future__ import annotations
 
+import functools
 import gettext
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,9 +35,17 @@ class Speech:
     code: str
     direction: str
     translations: gettext.NullTranslations
-    locale: Locale | None
+    cldr: bool  # the code's CLDR data is looked up (ENGLISH, the templates' own words: never)
     date_format: str = ""
     time_format: str = ""
+
+    @functools.cached_property
+    def locale(self) -> Locale | None:
+        """Babel's locale for the code, looked up when a date is first said through it.
+
+        English dates are mailer's own words: a run that speaks only English loads no Babel.
+        """
+        return cldr_locale(self.code) if self.cldr else None
 
     def gettext(self, message: str) -> str:
         return self.translations.gettext(message)
@@ -116,7 +125,7 @@ class Speech:
 
 
 # The words the templates are written in: English with no catalog.
-ENGLISH = Speech("en", "ltr", gettext.NullTranslations(), None)
+ENGLISH = Speech("en", "ltr", gettext.NullTranslations(), cldr=False)
 
 
 def speech(settings: Settings, catalogs: Catalogs, code: str) -> Speech:
@@ -125,7 +134,7 @@ def speech(settings: Settings, catalogs: Catalogs, code: str) -> Speech:
         code=code,
         direction=direction(settings, code),
         translations=catalogs.translations(code),
-        locale=cldr_locale(code),
+        cldr=True,
         date_format=own.date_format if own else "",
         time_format=own.time_format if own else "",
     )

@@ -131,18 +131,35 @@ def _send_all(run: Run, progress: Callable[[int, int], None] | None, total: int)
     try:
         with run.transport, run.ledger.one_connection():
             for page in run.ledger.due(max(size, BATCH)):
-                for chunk in requests(page, size, by_request):
-                    if run.allowance is not None:
-                        chunk = chunk[: max(run.allowance, 0)]
-                    if not chunk:
-                        return
-                    _send_chunk(run, chunk)
-                    if progress:
-                        progress(min(sum(run.outcome.values()), total), total)
-                    if run.stopped:
-                        return
+                going_on = _send_page(run, page, size, by_request, progress, total)
+                # Its messages (each holding its filled html) go before the next page is filled.
+                page.clear()
+                if not going_on:
+                    return
     finally:
         run.store_settled()
+
+
+def _send_page(
+    run: Run,
+    page: list[OutgoingMessage],
+    size: int,
+    by_request: bool,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> bool:
+    """Each request of one page of the queue; False once sending should stop."""
+    for chunk in requests(page, size, by_request):
+        if run.allowance is not None:
+            chunk = chunk[: max(run.allowance, 0)]
+        if not chunk:
+            return False
+        _send_chunk(run, chunk)
+        if progress:
+            progress(min(sum(run.outcome.values()), total), total)
+        if run.stopped:
+            return False
+    return True
 
 
 def _send_chunk(run: Run, chunk: Sequence[OutgoingMessage]) -> None:

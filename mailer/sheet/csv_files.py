@@ -9,16 +9,27 @@ not change is written back byte for byte as it was read.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from mailer.core.errors import WorkbookError
 from mailer.core.files import atomic_write
-from mailer.sheet.workbook import CellChange, Table, WritePlan, plain_text_cell, plan_writes
+from mailer.sheet.workbook import (
+    CellChange,
+    Skipped,
+    Table,
+    WritePlan,
+    column_indexes,
+    place_changes,
+    plain_text_cell,
+)
 
 BOM = "\ufeff"
 MAX_FIELD = 100_000  # longer than any real cell; the csv module stops at 131,072
@@ -26,6 +37,9 @@ SEPARATORS = (",", ";", "\t")
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 ENCODING_NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
 SAVE_AS = "save it from your spreadsheet as 'CSV UTF-8 (Comma delimited)'"
+# A line with its end (\r\n, \r or \n), as io.StringIO(text, newline="") gives them;
+# str.splitlines also splits at characters a cell may hold (\f, \x1c, U+2028).
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 class CsvWorkbook:
@@ -86,16 +100,22 @@ class CsvWorkbook:
         if not changes:
             return WritePlan()
         path = self.path(tab)
+        try:
+            return self._write_in_step(tab, path, key_columns, changes, columns)
+        except _NotInStep:
+            pass  # a row moved or went, or a quoted file: each change is looked for anew
         loaded = self._load(tab, path)
-        plan = plan_writes(loaded.table, key_columns, changes, columns)
-        if not plan.cells:
-            return plan
-        header = loaded.table.header + plan.new_columns
+        plan = WritePlan()
+        rows = loaded.table.rows  # this write's own copy of the file, changed in place
         changed: dict[int, list[str]] = {}
-        for row, col, value in plan.cells:
-            values = changed.setdefault(row, list(loaded.table.rows[row - 2]))
+        for row, col, value in place_changes(loaded.table, key_columns, changes, columns, plan):
+            values = changed[row] = rows[row - 2]
             values.extend([""] * (col + 1 - len(values)))
             values[col] = plain_text_cell(value)
+            plan.written += 1
+        if not changed:
+            return plan
+        header = loaded.table.header + plan.new_columns
         self._save(path, loaded, header if plan.new_columns else None, changed)
         return plan
 
@@ -127,13 +147,53 @@ class CsvWorkbook:
         )
         self._save(path, fresh, None, {}, [[plain_text_cell(v) for v in row] for row in rows])
 
+    def _write_in_step(
+        self,
+        tab: str,
+        path: Path,
+        key_columns: Sequence[str],
+        changes: Sequence[CellChange],
+        columns: Sequence[str],
+    ) -> WritePlan:
+        """Write a file whose changed rows are where they were read, a line at a time.
+
+        Each change's row must still hold its key, and `place_changes` would
+        then place it there too; nothing of the file is held parsed. Raises
+        _NotInStep, the file left as it was, when a row moved or went, or for
+        a file with a quote or a very long line (a record may span lines there).
+        """
+        text, encoding = _decode(_read_bytes(tab, path), tab, path)
+        if '"' in text:
+            raise _NotInStep
+        bom = text.startswith(BOM)
+        newline = "\r\n" if "\r\n" in text else "\n"
+        lines = (found.group() for found in LINE.finditer(text, len(BOM) if bom else 0))
+        first = next(lines, "")
+        separator = _separator([first])
+        current = Table(tab, _plain_record(first, separator), [])
+        plan = WritePlan()
+        indexes = column_indexes(current, [*columns, *(c.column for c in changes)], plan)
+        header = current.header + plan.new_columns if plan.new_columns else None
+        in_step = _InStep(
+            sorted(changes, key=attrgetter("row")),
+            indexes,
+            [current.column_index(name) for name in key_columns],
+            plan,
+            separator,
+            newline,
+        )
+        records = in_step.records(first, lines, header)
+        with contextlib.suppress(_Unchanged):  # every change skipped: the file stays as it was
+            self._write_text(path, itertools.chain([BOM] if bom else [], records), encoding)
+        return plan
+
     def _load(self, tab: str, path: Path) -> _Loaded:
         raw = _read_bytes(tab, path)
         text, encoding = _decode(raw, tab, path)
         bom = text.startswith(BOM)
         newline = "\r\n" if "\r\n" in text else "\n"
         text = text.removeprefix(BOM)
-        lines = list(io.StringIO(text, newline=""))
+        lines = LINE.findall(text)
         separator = _separator(lines)
         plain = _plain_records(text, lines, separator)
         records, sources = (plain, lines) if plain is not None else _records(lines, separator)
@@ -164,33 +224,157 @@ class CsvWorkbook:
         changed: dict[int, list[str]],
         appended: Sequence[list[str]] = (),
     ) -> None:
-        """Write back: changed records anew, every other record exactly as it was read."""
-        buffer = io.StringIO(newline="")
-        if loaded.bom:
-            buffer.write(BOM)
-        writer = csv.writer(buffer, delimiter=loaded.separator, lineterminator=loaded.newline)
-        for index, source in enumerate(loaded.sources):
-            if index == 0 and header is not None:
-                writer.writerow(header)
-            elif index + 1 in changed:
-                writer.writerow(changed[index + 1])
-            else:
-                buffer.write(source)
-                if not source.endswith(("\n", "\r")):
-                    buffer.write(loaded.newline)
-        writer.writerows(appended)
+        """Write back: changed records anew, every other record exactly as it was read.
+
+        The file is encoded and written a thousand records at a time: a large
+        tab's whole text is never held twice over (text, then bytes).
+        """
+        self._write_text(path, _records_text(loaded, header, changed, appended), loaded.encoding)
+
+    def _write_text(self, path: Path, texts: Iterable[str], encoding: str) -> None:
+        """The file made of `texts` in `encoding`, replaced whole at once."""
         try:
-            data = buffer.getvalue().encode(loaded.encoding)
+            atomic_write(path, _encoded(texts, encoding))
         except UnicodeEncodeError as err:
             bad = err.object[err.start : err.end]
             raise WorkbookError(
                 f"cannot write {bad!r} into {path}, which is saved as Windows-1252;"
                 f" {SAVE_AS} and the next run writes it"
             ) from None
-        try:
-            atomic_write(path, data)
         except OSError as err:
             raise WorkbookError(f"cannot write {path}: {err.strerror}") from err
+
+
+def _records_text(
+    loaded: _Loaded,
+    header: list[str] | None,
+    changed: dict[int, list[str]],
+    appended: Sequence[list[str]],
+) -> Iterator[str]:
+    """The file's text, record by record: each changed one written anew, the others as read."""
+    written: list[str] = []
+    writer = csv.writer(_Pieces(written), delimiter=loaded.separator, lineterminator=loaded.newline)
+    if loaded.bom:
+        yield BOM
+    for index, source in enumerate(loaded.sources):
+        if index == 0 and header is not None:
+            writer.writerow(header)
+        elif index + 1 in changed:
+            writer.writerow(changed[index + 1])
+        else:
+            yield source
+            if not source.endswith(("\n", "\r")):
+                yield loaded.newline
+            continue
+        yield from written
+        written.clear()
+    for values in appended:
+        writer.writerow(values)
+        yield from written
+        written.clear()
+
+
+def _encoded(texts: Iterable[str], encoding: str, records: int = 1000) -> Iterator[bytes]:
+    """The texts in `encoding`, joined `records` at a time."""
+    iterator = iter(texts)
+    while batch := list(itertools.islice(iterator, records)):
+        yield "".join(batch).encode(encoding)
+
+
+class _Pieces:
+    """Where csv.writer writes a record: onto a list, for the file's text to take."""
+
+    def __init__(self, pieces: list[str]):
+        self.write = pieces.append
+
+
+class _NotInStep(Exception):
+    """The file cannot be written line by line as it was read."""
+
+
+class _Unchanged(Exception):
+    """No change could be made: the file is not written."""
+
+
+class _InStep:
+    """A write in step with the file (CsvWorkbook._write_in_step): the changes by row, in order."""
+
+    def __init__(
+        self,
+        changes: list[CellChange],
+        indexes: dict[str, int],
+        keys: list[int | None],
+        plan: WritePlan,
+        separator: str,
+        newline: str,
+    ):
+        self.changes = changes  # sorted by row
+        self.indexes = indexes  # column name -> index
+        self.keys = keys  # the identity columns' indexes
+        self.plan = plan
+        self.separator = separator
+        self.newline = newline
+        self.written: list[str] = []  # what csv.writer wrote of a changed record
+        self.writer = csv.writer(_Pieces(self.written), delimiter=separator, lineterminator=newline)
+
+    def records(self, first: str, lines: Iterator[str], header: list[str] | None) -> Iterator[str]:
+        """The file's text, record by record: a changed one anew, the others as they were."""
+        yield from self._anew(header) if header is not None else self._as_read(first)
+        upcoming = iter(self.changes)
+        change = next(upcoming, None)
+        for number, line in enumerate(lines, start=2):
+            if len(line) > MAX_FIELD:
+                raise _NotInStep
+            if change is None or change.row != number:
+                yield from self._as_read(line)
+                continue
+            values = _plain_record(line, self.separator)
+            identity = tuple(_cell(values, i).strip() for i in self.keys)
+            placed = False
+            while change is not None and change.row == number:
+                if tuple(k.strip() for k in change.key) != identity:
+                    raise _NotInStep  # the row moved: place_changes looks for it
+                placed |= self._set(values, change)
+                change = next(upcoming, None)
+            yield from self._anew(values) if placed else self._as_read(line)
+        if change is not None:
+            raise _NotInStep  # rows went from the end
+        if not self.plan.written:
+            raise _Unchanged
+
+    def _set(self, values: list[str], change: CellChange) -> bool:
+        """Set the change's cell if it still holds what was read; else note it skipped."""
+        col = self.indexes[change.column]
+        if _cell(values, col).strip() != change.old.strip():
+            self.plan.skipped.append(
+                Skipped(change.row, change.column, "changed since it was read")
+            )
+            return False
+        values.extend([""] * (col + 1 - len(values)))
+        values[col] = plain_text_cell(change.new)
+        self.plan.written += 1
+        return True
+
+    def _anew(self, values: list[str]) -> Iterator[str]:
+        self.writer.writerow(values)
+        yield from self.written
+        self.written.clear()
+
+    def _as_read(self, line: str) -> Iterator[str]:
+        """A line as read, ended as the file ends its lines when it had no end (the last)."""
+        yield line
+        if not line.endswith(("\n", "\r")):
+            yield self.newline
+
+
+def _plain_record(line: str, separator: str) -> list[str]:
+    """The cells of a line without quotes, as the csv module reads them."""
+    record = line.rstrip("\r\n")
+    return record.split(separator) if record else []
+
+
+def _cell(values: list[str], index: int | None) -> str:
+    return "" if index is None or index >= len(values) else values[index]
 
 
 @dataclass(eq=False, repr=False)
@@ -274,7 +458,7 @@ def _plain_records(text: str, lines: list[str], separator: str) -> list[list[str
     """
     if '"' in text or (len(text) > MAX_FIELD and any(len(line) > MAX_FIELD for line in lines)):
         return None
-    return [record.split(separator) if (record := line.rstrip("\r\n")) else [] for line in lines]
+    return [_plain_record(line, separator) for line in lines]
 
 
 def _each_record(lines: Iterable[str], separator: str) -> Iterator[list[str]]:
@@ -300,8 +484,7 @@ def _each_plain_record(lines: Iterable[str], separator: str) -> Iterator[list[st
         if len(line) > MAX_FIELD:
             yield from _each_record([line], separator)
             continue
-        record = line.rstrip("\r\n")
-        yield record.split(separator) if record else []
+        yield _plain_record(line, separator)
 
 
 def _broken(values: list[str], width: int, source: str) -> str:

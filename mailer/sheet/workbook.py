@@ -69,6 +69,7 @@ class WritePlan:
     new_columns: list[str] = field(default_factory=list)
     cells: list[tuple[int, int, str]] = field(default_factory=list)  # (sheet row, col index, value)
     skipped: list[Skipped] = field(default_factory=list)
+    written: int = 0  # cells set; a CSV write sets them as it places them, keeping no `cells`
 
 
 class Workbook(Protocol):
@@ -115,9 +116,16 @@ def plan_writes(
 ) -> WritePlan:
     """Match each change to the row that holds its identity now, wherever it moved."""
     plan = WritePlan()
+    plan.cells = list(place_changes(current, key_columns, changes, columns, plan))
+    plan.written = len(plan.cells)
+    return plan
+
+
+def column_indexes(current: Table, names: Iterable[str], plan: WritePlan) -> dict[str, int]:
+    """Where each named column is; one the tab lacks goes at the right, in `plan.new_columns`."""
     header = list(current.header)
     indexes: dict[str, int] = {}
-    for name in [*columns, *(c.column for c in changes)]:
+    for name in names:
         if name in indexes:
             continue
         index = Table(current.tab, header, []).column_index(name)
@@ -126,15 +134,33 @@ def plan_writes(
             header.append(name)
             plan.new_columns.append(name)
         indexes[name] = index
+    return indexes
 
+
+def place_changes(
+    current: Table,
+    key_columns: Sequence[str],
+    changes: Sequence[CellChange],
+    columns: Sequence[str],
+    plan: WritePlan,
+) -> Iterator[tuple[int, int, str]]:
+    """Each change that can be placed, as (sheet row, col index, value), one at a time.
+
+    Columns the tab lacks go to `plan.new_columns` before the first; changes
+    that cannot be placed go to `plan.skipped`.
+    """
+    indexes = column_indexes(current, [*columns, *(c.column for c in changes)], plan)
     key_indexes = [current.column_index(name) for name in key_columns]
-    rows_by_key: dict[tuple[str, ...], list[int]] = {}
+    rows_by_key: dict[tuple[str, ...], int | list[int]] = {}  # a list only for a key held twice
     for number, values in current.numbered_rows():
         key = tuple(current.cell(values, i).strip() for i in key_indexes)
-        rows_by_key.setdefault(key, []).append(number)
+        held = rows_by_key.setdefault(key, number)
+        if held != number:
+            rows_by_key[key] = [*held, number] if isinstance(held, list) else [held, number]
 
     for change in changes:
-        candidates = rows_by_key.get(tuple(k.strip() for k in change.key), [])
+        found = rows_by_key.get(tuple(k.strip() for k in change.key), [])
+        candidates = found if isinstance(found, list) else [found]
         if not candidates:
             plan.skipped.append(Skipped(change.row, change.column, "row moved or deleted"))
             continue
@@ -147,8 +173,7 @@ def plan_writes(
         if now_value.strip() != change.old.strip():
             plan.skipped.append(Skipped(change.row, change.column, "changed since it was read"))
             continue
-        plan.cells.append((row, col, change.new))
-    return plan
+        yield row, col, change.new
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

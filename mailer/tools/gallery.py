@@ -90,6 +90,8 @@ def build(settings: Settings, now: datetime) -> Gallery:
     gallery = Gallery()
     for language in site_languages(settings):
         with scratch_site(settings) as site:
+            sources: dict[str, set[str]] = {}
+            site.renderer.sources = sources  # the MJML each template renders to, to be checked
             write_sample(site.settings, now)
             _everyone_speaks(site, language)
             pages: list[PageSpecimen] = []
@@ -104,8 +106,8 @@ def build(settings: Settings, now: datetime) -> Gallery:
                     dataclasses.replace(s, language=language) for s in _pick(ledger)
                 ]
                 gallery.pages += [dataclasses.replace(p, language=language) for p in pages]
-                for template, sources in site.renderer.sources.items():
-                    gallery.mjml.setdefault(template, set()).update(sources)
+                for template, rendered in sources.items():
+                    gallery.mjml.setdefault(template, set()).update(rendered)
     return gallery
 
 

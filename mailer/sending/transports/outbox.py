@@ -14,8 +14,9 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from mailer.core.errors import ConfigError
 from mailer.core.files import PRIVATE_FILE, atomic_write, open_private, private_folder
@@ -28,6 +29,8 @@ if TYPE_CHECKING:  # the message model loads when something is sent, not when no
     from mailer.mail.message import OutgoingMessage, SendResult
 
 INDEX = "index.jsonl"
+TAIL_BLOCK = 4096  # bytes read at a time from the index's end, looking for its last newline
+T = TypeVar("T")
 
 
 def file_stem(key: str) -> str:
@@ -106,21 +109,28 @@ class OutboxTransport(TransportBase):
 
 def read_index(index: Path) -> set[str]:
     """Keys already in the index; a line cut short by a killed run is dropped."""
-    keys = set()
-    for line in _whole_lines(index).decode("utf-8").splitlines():
-        if line.strip():
-            keys.add(json.loads(line)["key"])
-    return keys
+    _cut_torn_line(index)
+    return {json.loads(line)["key"] for _, line in _numbered_lines(index)}
 
 
-def _whole_lines(index: Path) -> bytes:
-    """The index's complete lines; a line cut short by a killed run is cut off the file."""
-    data = index.read_bytes()
-    whole, _, torn = data.rpartition(b"\n")
-    if torn:
-        with open(index, "r+b") as f:
-            f.truncate(len(whole) + 1 if whole else 0)
-    return whole
+def _cut_torn_line(index: Path) -> None:
+    """A last line a killed run cut short (no newline at its end) is taken off the file.
+
+    The file is read backwards from its end, a block at a time, to its last newline.
+    """
+    with open(index, "r+b") as f:
+        end = position = f.seek(0, os.SEEK_END)
+        whole = 0  # where the complete lines end
+        while position > 0:
+            start = max(position - TAIL_BLOCK, 0)
+            f.seek(start)
+            newline = f.read(position - start).rfind(b"\n")
+            if newline >= 0:
+                whole = start + newline + 1
+                break
+            position = start
+        if whole < end:
+            f.truncate(whole)
 
 
 def index_file(folder: Path | str) -> str:
@@ -140,31 +150,45 @@ def prune(folder: Path, drop: Callable[[list[Entry]], list[bool]], dry_run: bool
     """Remove the messages `drop` picks: files and lines.
 
     `drop` gets the index lines a batch at once (so it can ask the ledger about
-    them together) and says for each whether it goes. The index is rewritten
-    atomically without their lines; returns how many went.
+    them together) and says for each whether it goes. The index is read a
+    batch at a time, never whole, and rewritten atomically without their
+    lines; returns how many went.
     """
     index = Path(folder) / INDEX
     if not index.exists():
         return 0
-    kept: list[str] = []
-    dropped = 0
-    lines = [line for line in _whole_lines(index).decode("utf-8").splitlines() if line.strip()]
-    for start in range(0, len(lines), PRUNE_BATCH):
-        batch = lines[start : start + PRUNE_BATCH]
-        entries = [json.loads(line) for line in batch]
+    _cut_torn_line(index)
+    gone: set[int] = set()  # the numbers of the lines that go
+    for batch in _batches(_numbered_lines(index), PRUNE_BATCH):
+        entries = [json.loads(line) for _, line in batch]
         found = [(entry, Path(folder) / entry["file"]) for entry in entries]
-        for line, (_, eml), gone in zip(batch, found, drop(found), strict=True):
-            if not gone:
-                kept.append(line)
+        for (number, _), (_, eml), goes in zip(batch, found, drop(found), strict=True):
+            if not goes:
                 continue
-            dropped += 1
+            gone.add(number)
             if not dry_run:
                 for path in (eml, eml.with_suffix(".html")):
                     path.unlink(missing_ok=True)
-    if dropped and not dry_run:
-        data = "".join(f"{line}\n" for line in kept).encode("utf-8")
-        atomic_write(index, data, durable=True, private=True)
-    return dropped
+    if gone and not dry_run:
+        kept = (line for number, line in _numbered_lines(index) if number not in gone)
+        pieces = (
+            "".join(f"{line}\n" for line in lines).encode("utf-8") for lines in _batches(kept)
+        )
+        atomic_write(index, pieces, durable=True, private=True)
+    return len(gone)
+
+
+def _numbered_lines(index: Path) -> Iterator[tuple[int, str]]:
+    """Each line of the index that holds something, with its place among all its lines."""
+    with open(index, encoding="utf-8", newline="\n") as lines:
+        for number, line in enumerate(lines):
+            if line.strip():
+                yield number, line.rstrip("\n")
+
+
+def _batches(items: Iterator[T], size: int = PRUNE_BATCH) -> Iterator[list[T]]:
+    while batch := list(islice(items, size)):
+        yield batch
 
 
 def build(settings: Settings) -> OutboxTransport:
