@@ -23,7 +23,8 @@ from test_sendgrid_events import client, signed, signer  # noqa: F401 - a fixtur
 from mailer.ledger import open_ledger
 from mailer.sending.delivery import deliver
 
-SLOW = 1  # seconds the stand-in takes to answer; the transport waits a quarter of that
+SLOW = 1  # seconds the stand-in takes to answer
+PATIENCE = 0.1  # seconds the transport waits for it: every request times out
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +42,8 @@ def test_a_sendgrid_slower_than_the_timeout_gets_each_message_once(tmp_path):
     ledger = open_ledger(tmp_path / "mailer.db")
     queue(ledger, 200)
     with SendgridStandIn(delay=SLOW) as server:
-        first = deliver(ledger, transport(server, timeout=0.25), NOW)
-        second = deliver(ledger, transport(server, timeout=0.25), NOW + timedelta(days=1))
+        first = deliver(ledger, transport(server, timeout=PATIENCE), NOW)
+        second = deliver(ledger, transport(server, timeout=PATIENCE), NOW + timedelta(days=1))
 
     assert first == {"unknown": 200}
     assert second == {}, "an unknown digest is never sent again by itself"
@@ -66,7 +67,7 @@ def test_a_sendgrid_that_hangs_up_mid_request_leaves_the_request_unknown(tmp_pat
 def test_unknowns_are_listed_and_a_delivered_event_settles_them(site, signer):  # noqa: F811
     private, public_key = signer
     with SendgridStandIn(delay=SLOW) as server:
-        site.use_transport("sendgrid", host=server.url, timeout=0.25)
+        site.use_transport("sendgrid", host=server.url, timeout=PATIENCE)
         run = site.mailer("run", "signups")
         requests = len(server.requests)
         site.mailer("run", "signups", now=NOW + timedelta(minutes=10))

@@ -1,7 +1,13 @@
-"""`mailer serve` as a person starts it: the command itself, on the sample site."""
+"""`mailer serve` as a person starts it: the command itself, on the sample site.
+
+One `mailer serve` answers the visits of the module (each start costs 0.7 s of CPU);
+the test of how a service manager stops it starts one of its own.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -9,25 +15,38 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
+import pytest
+from conftest import SiteDir
 from mail_servers import free_port, wait_for_port
 
 SLOW_CLIENTS = 150
 
 
-@contextmanager
-def mailer_serve(site, said: list[str] | None = None) -> Iterator[int]:
-    """A real `mailer serve` process on a loopback port; stopped on the way out.
+@dataclass
+class Serving:
+    """A running `mailer serve`: its port, and what it printed before its first answer."""
 
-    What it printed is added to `said`, when given, once it has stopped.
-    """
+    port: int
+    said: str
+
+
+@pytest.fixture(scope="module")
+def serving(sample_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
+    """A real `mailer serve` process on a copy of the sample site and a loopback port."""
+    root = tmp_path_factory.mktemp("served") / "site"
+    shutil.copytree(sample_site, root)
     port = free_port()
     server = subprocess.Popen(
-        site.command("serve", "--host", "127.0.0.1", "--port", str(port)),
+        SiteDir(root).command("serve", "--host", "127.0.0.1", "--port", str(port)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    assert server.stdout is not None
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -35,15 +54,20 @@ def mailer_serve(site, said: list[str] | None = None) -> Iterator[int]:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
                 break
             except OSError:
-                assert server.poll() is None, server.stdout and server.stdout.read().decode()
+                assert server.poll() is None, server.stdout.read().decode()
                 assert time.monotonic() < deadline, "mailer serve did not answer"
                 time.sleep(0.1)
-        yield port
+        yield Serving(port, printed(server.stdout))
     finally:
         server.terminate()
         server.wait(timeout=10)
-        if said is not None and server.stdout is not None:
-            said.append(server.stdout.read().decode())
+        server.stdout.close()
+
+
+def printed(pipe: IO[bytes]) -> str:
+    """What a running process has written to its pipe so far, without waiting for more."""
+    os.set_blocking(pipe.fileno(), False)
+    return (pipe.read() or b"").decode()
 
 
 def get(port: int, path: str, timeout: float) -> tuple[int, str]:
@@ -66,26 +90,24 @@ def slow_client(port: int, number: int) -> socket.socket:
     return connection
 
 
-def test_mailer_serve_starts_and_answers(site):
-    with mailer_serve(site) as port:
-        status, page = get(port, "/", timeout=5)
+def test_mailer_serve_starts_and_answers(serving):
+    status, page = get(serving.port, "/", timeout=5)
 
     assert status == 200 and "Community Care Network" in page
 
 
-def test_mailer_serve_names_every_page_it_serves(site):
-    said: list[str] = []
-    with mailer_serve(site, said) as port:
-        pass
+def test_mailer_serve_names_every_page_it_serves(serving):
+    said = serving.said
 
-    assert f"Serving on http://127.0.0.1:{port}/ (Ctrl-C stops):" in said[0]
+    assert f"Serving on http://127.0.0.1:{serving.port}/ (Ctrl-C stops):" in said
     for route in ("GET        /", "GET, POST  /unsubscribe/<token>", "POST       /sendgrid/events"):
-        assert f"\n  {route}\n" in said[0]
-    assert "/seat/<token>" in said[0]
+        assert f"\n  {route}\n" in said
+    assert "/seat/<token>" in said
 
 
-def test_pages_answer_within_a_second_while_150_slow_clients_hang(site):
-    with mailer_serve(site) as port, ExitStack() as hanging:
+def test_pages_answer_within_a_second_while_150_slow_clients_hang(serving):
+    port = serving.port
+    with ExitStack() as hanging:
         for number in range(SLOW_CLIENTS):
             hanging.callback(slow_client(port, number).close)
         wait_for_port(port)
