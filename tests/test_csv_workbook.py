@@ -205,9 +205,12 @@ def writes(draw):
         if draw(st.booleans())
     ]
     newline = draw(st.sampled_from(["\n", "\r\n"]))
-    end = newline if draw(st.booleans()) else ""
-    text = newline.join(",".join(r) for r in [["Timestamp", "Email", "Status"], *now]) + end
-    return text, changes
+    lines = [",".join(r) for r in [["Timestamp", "Email", "Status"], *now]]
+    ends = [
+        draw(st.sampled_from(["\n", "\r\n"])) if draw(st.booleans()) else newline for _ in lines
+    ]
+    ends[-1] = ends[-1] if draw(st.booleans()) else ""  # a last line with no end
+    return "".join(line + end for line, end in zip(lines, ends, strict=True)), changes
 
 
 @settings(

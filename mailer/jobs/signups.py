@@ -23,7 +23,7 @@ from mailer.jobs.release_answers import take_answers
 from mailer.jobs.retention import acted_on, digest_readers, open_privacy
 from mailer.jobs.signup_form import keep_form_in_step
 from mailer.jobs.signups_report import EventSummary, SignupsReport
-from mailer.jobs.signups_write_back import status_changes, write_statuses
+from mailer.jobs.signups_write_back import JOB_COLUMNS, status_changes, write_statuses
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger import Ledger
 from mailer.ledger.records import Decisions, SeatRow
@@ -280,6 +280,8 @@ def decide_in_full(
         missing=missing,
         applied=planned.applied,
     )
+    # From here on only the write-back reads the rows as read, and only mailer's own columns.
+    tables["signups"].keep_only(JOB_COLUMNS)
     signups = Signups(report, tables, parsed, planned, decided, choices, bool(read.answers))
     signups.fingerprint, signups.ledger_state = read.fingerprint, read.ledger_state
     signups.moments = read.moments

@@ -58,7 +58,7 @@ from mailer.rules.self_service import RELEASE, Request, SeatRef
 from mailer.sessions import StoredEvent
 
 CLAIM_PAGE = 50  # messages one process claims at a time from a shared ledger
-READ_WINDOW = 2000  # queued messages read at once from a ledger one process sends from
+READ_WINDOW = 1000  # queued messages read at once from a ledger one process sends from
 
 
 # A message this process may claim: queued, or claimed with its page and not handed over.

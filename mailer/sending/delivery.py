@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the message model loads when something is sent, not when no
     from mailer.mail.message import OutgoingMessage, SendResult
 
 log = logging.getLogger("mailer.delivery")
-BATCH = 100  # messages read from the ledger at once: each holds its filled html and text
+BATCH = 50  # messages filled from the ledger at once: each holds its own html and text
 BOUNCED = "not sent: this address bounced before (`mailer retry` sends it anyway)"
 UNSUBSCRIBED = "not sent: the reader left the digest ({reason}) before it went"
 # Time-critical mail whose fate is unknown goes out again after this long unless the

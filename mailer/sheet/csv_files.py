@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
+from typing import IO
 
 from mailer.core.errors import WorkbookError
 from mailer.core.files import atomic_write
@@ -158,33 +159,37 @@ class CsvWorkbook:
         """Write a file whose changed rows are where they were read, a line at a time.
 
         Each change's row must still hold its key, and `place_changes` would
-        then place it there too; nothing of the file is held parsed. Raises
-        _NotInStep, the file left as it was, when a row moved or went, or for
-        a file with a quote or a very long line (a record may span lines there).
+        then place it there too; the file is read and written a line at a
+        time, never held whole. Raises _NotInStep, the file left as it was,
+        when a row moved or went, or for a file the full path reads better: not
+        UTF-8, with a quote, a very long line, or lines ended in more than one way.
         """
-        text, encoding = _decode(_read_bytes(tab, path), tab, path)
-        if '"' in text:
-            raise _NotInStep
-        bom = text.startswith(BOM)
-        newline = "\r\n" if "\r\n" in text else "\n"
-        lines = (found.group() for found in LINE.finditer(text, len(BOM) if bom else 0))
-        first = next(lines, "")
-        separator = _separator([first])
-        current = Table(tab, _plain_record(first, separator), [])
-        plan = WritePlan()
-        indexes = column_indexes(current, [*columns, *(c.column for c in changes)], plan)
-        header = current.header + plan.new_columns if plan.new_columns else None
-        in_step = _InStep(
-            sorted(changes, key=attrgetter("row")),
-            indexes,
-            [current.column_index(name) for name in key_columns],
-            plan,
-            separator,
-            newline,
-        )
-        records = in_step.records(first, lines, header)
-        with contextlib.suppress(_Unchanged):  # every change skipped: the file stays as it was
-            self._write_text(path, itertools.chain([BOM] if bom else [], records), encoding)
+        try:
+            source = open(path, "rb")  # noqa: SIM115 (closed below, after the write)
+        except OSError as err:
+            raise WorkbookError(f"cannot read tab {tab!r} ({path}): {err.strerror}") from err
+        with source:
+            lines = _plain_lines(source)
+            first = next(lines, "")
+            bom = first.startswith(BOM)
+            first = first.removeprefix(BOM)
+            newline = "\r\n" if first.endswith("\r\n") else "\n"
+            separator = _separator([first])
+            current = Table(tab, _plain_record(first, separator), [])
+            plan = WritePlan()
+            indexes = column_indexes(current, [*columns, *(c.column for c in changes)], plan)
+            header = current.header + plan.new_columns if plan.new_columns else None
+            in_step = _InStep(
+                sorted(changes, key=attrgetter("row")),
+                indexes,
+                [current.column_index(name) for name in key_columns],
+                plan,
+                separator,
+                newline,
+            )
+            records = in_step.records(first, _ended_as(lines, newline), header)
+            with contextlib.suppress(_Unchanged):  # every change skipped: the file stays
+                self._write_text(path, itertools.chain([BOM] if bom else [], records), "utf-8")
         return plan
 
     def _load(self, tab: str, path: Path) -> _Loaded:
@@ -365,6 +370,27 @@ class _InStep:
         yield line
         if not line.endswith(("\n", "\r")):
             yield self.newline
+
+
+def _plain_lines(source: IO[bytes]) -> Iterator[str]:
+    """A UTF-8 file's lines, each with its end; _NotInStep at a quote, a lone \\r or other bytes."""
+    for raw in source:
+        if b'"' in raw or b"\x00" in raw or b"\r" in raw.rstrip(b"\r\n"):
+            raise _NotInStep
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _NotInStep from None
+
+
+def _ended_as(lines: Iterator[str], newline: str) -> Iterator[str]:
+    """The lines, each ended with `newline` but for the last, which may have no end."""
+    for line in lines:
+        if not line.endswith(newline) and line.endswith(("\n", "\r")):
+            raise _NotInStep
+        if newline == "\n" and line.endswith("\r\n"):
+            raise _NotInStep
+        yield line
 
 
 def _plain_record(line: str, separator: str) -> list[str]:

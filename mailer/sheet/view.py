@@ -33,6 +33,18 @@ class Tab:
     def cell(self, values: list[str], column: str) -> str:
         return self.table.cell(values, self.index(column))
 
+    def keep_only(self, columns: Sequence[str]) -> None:
+        """Blank every cell but those of `columns`, in place: what is still read of the rows.
+
+        The rows keep their shape, so each cell left is where the header says;
+        the others (names, answers) of a large tab are not held for the rest of a run.
+        """
+        kept = {index for column in columns if (index := self.index(column)) is not None}
+        for values in self.table.rows:
+            for index in range(len(values)):
+                if index not in kept:
+                    values[index] = ""
+
     def without_rows(self) -> Tab:
         """The tab's name, header and columns without its rows: enough to write to it."""
         table = Table(self.table.tab, self.table.header, [], date_order=self.table.date_order)

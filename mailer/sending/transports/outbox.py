@@ -46,7 +46,7 @@ def file_stem(key: str) -> str:
 
 class OutboxTransport(TransportBase):
     name = "outbox"
-    batch_size = 100
+    batch_size = 50
     # Sending a message again rewrites the same file: nothing is ever multiplied, so
     # no message needs to be committed as sending first.
     idempotent = True
