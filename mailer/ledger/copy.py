@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import mailer.ledger.statements as statements
 from mailer.core.errors import LedgerError
-from mailer.ledger import statements
 from mailer.ledger.protocols import Ledger
 from mailer.ledger.records import CHUNK
 from mailer.ledger.store import store_of

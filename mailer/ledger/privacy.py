@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mailer.core.batches import batches
 from mailer.core.keyed import MARK, keyed
 from mailer.ledger.protocols import Ledger
 from mailer.ledger.reads import named_marks
@@ -156,7 +157,7 @@ class Privacy:
         db: Connection, table: str, rows: Sequence[Mapping[str, object]], update: bool
     ) -> None:
         """Insert rows of the same columns; one whose key is there is kept, or with `update` set."""
-        from mailer.ledger import statements  # loaded with the store, when something is removed
+        import mailer.ledger.statements as statements  # with the store, when anything goes
 
         insert = statements.replace if update else statements.insert_new
         db.run(insert(table, tuple(rows[0])), rows)
@@ -298,7 +299,7 @@ class Privacy:
         )
         seats = {status: int(n) for status, n in counted}
         bindings = db.rows("SELECT stamp, email FROM bindings WHERE event_id = :e", where)
-        for chunk in _chunks(bindings):
+        for chunk in batches(bindings, CHUNK):
             kept = [
                 {"hash": self.hash("binding", f"{stamp}\0{email}"), "event_id": event_id}
                 for stamp, email in chunk
@@ -329,7 +330,7 @@ class Privacy:
         lock = self.backend.lock_own_rows
         rows = db.rows(f"SELECT key, email FROM messages WHERE {picked}{lock}", params)
         db.run(f"{AS_COUNT} WHERE {picked}", {**params, **AS_COUNT_STATES})
-        for chunk in _chunks(rows):
+        for chunk in batches(rows, CHUNK):
             hashed = [
                 {
                     "key": key,
@@ -448,11 +449,6 @@ class Privacy:
             self._upsert(db, "forgotten", [forgotten], update=True)
         self._forgotten = None
         return removed
-
-
-def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 def ask_to_forget(ledger: Ledger, token: str, at: datetime) -> None:

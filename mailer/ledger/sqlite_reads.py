@@ -13,9 +13,9 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import islice
 from typing import Any
 
+from mailer.core.batches import batches
 from mailer.ledger.reads import PlainReads
 from mailer.ledger.records import BOUNCE
 from mailer.ledger.state_token import sqlite_state_token
@@ -82,9 +82,9 @@ class SqliteReads(PlainReads):
 
     def suppressions_among(self, emails: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        wanted = iter(sorted({e.casefold() for e in emails}))
+        wanted = sorted({e.casefold() for e in emails})
         with self._snapshot() as db:
-            while chunk := list(islice(wanted, CHUNK)):
+            for chunk in batches(wanted, CHUNK):
                 query = (
                     f"SELECT email, reason FROM suppressions WHERE email IN ({_marks(chunk)})"
                     " ORDER BY CASE WHEN reason = ? THEN 1 ELSE 0 END, reason"

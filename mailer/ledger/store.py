@@ -25,13 +25,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from itertools import chain, islice
+from itertools import chain
 from json.encoder import encode_basestring
 from typing import Any
 
+import mailer.ledger.statements as statements
+from mailer.core.batches import batches
 from mailer.core.errors import LedgerError
 from mailer.core.redact import redact
-from mailer.ledger import statements
 from mailer.ledger.connection import Backend, Connection, Named, Params
 from mailer.ledger.migrations import SCHEMA_VERSION, STEPS
 from mailer.ledger.reads import PlainReads, named_marks
@@ -190,12 +191,6 @@ def _shared_columns(draft: Draft, priorities: dict[str, int]) -> dict[str, objec
 
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
-
-
-def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
-    it = iter(values)
-    while chunk := list(islice(it, size)):
-        yield chunk
 
 
 def _insert_new(
@@ -418,13 +413,13 @@ class SqlLedger(PlainReads):
     @staticmethod
     def _ignore(db: Connection, table: str, rows: Iterable[Named]) -> None:
         """Insert rows (each with the same columns) whose key is not there yet; leave the rest."""
-        for chunk in _chunks(rows):
+        for chunk in batches(rows, CHUNK):
             db.run(statements.insert_new(table, tuple(chunk[0])), chunk)
 
     @staticmethod
     def _replace(db: Connection, table: str, rows: Sequence[Named]) -> None:
         """Insert rows (each with the same columns), or overwrite the row that has the same key."""
-        for chunk in _chunks(rows):
+        for chunk in batches(rows, CHUNK):
             db.run(statements.replace(table, tuple(chunk[0])), chunk)
 
     # -- the run lock -------------------------------------------------------
@@ -555,7 +550,7 @@ class SqlLedger(PlainReads):
             if found[0] in wanted:
                 held.setdefault(found[0], []).append(tuple(found))
         changed = [event_id for event_id, rows in wanted.items() if held.get(event_id, []) != rows]
-        for chunk in _chunks(changed):
+        for chunk in batches(changed, CHUNK):
             marks, values = named_marks("e", chunk)
             db.run(f"DELETE FROM seats WHERE event_id IN ({marks})", values)
         rows = (  # made chunk by chunk: 10,000 seats' dicts at once weigh MBs
@@ -563,8 +558,8 @@ class SqlLedger(PlainReads):
             for event_id in changed
             for place, row in enumerate(wanted[event_id])
         )
-        for chunk in _chunks(rows):
-            db.run(statements.insert("seats", (*columns, "place")), chunk)
+        for batch in batches(rows, CHUNK):
+            db.run(statements.insert("seats", (*columns, "place")), batch)
 
     def state_token(self) -> str:
         """What every job reads of the ledger, digested: equal tokens, the same ledger to decide on.
@@ -632,7 +627,9 @@ class SqlLedger(PlainReads):
         """Remember what now stands in each (event, email)'s Status cell, as mailer wrote it."""
         query = "UPDATE seats SET written = :status WHERE event_id = :e AND email = :m"
         with self.transaction() as db:
-            for chunk in _chunks(cells):  # a first run's 10,000 rows' dicts at once weigh MBs
+            for chunk in batches(
+                cells, CHUNK
+            ):  # a first run's 10,000 rows' dicts at once weigh MBs
                 db.run(query, [{"status": s, "e": e, "m": m} for e, m, s in chunk])
 
     # -- the message queue --------------------------------------------------
@@ -648,7 +645,7 @@ class SqlLedger(PlainReads):
         created: tuple[datetime | None, str] = (None, "")
         priorities: dict[str, int] = {}
         shapes: dict[tuple[str, ...], tuple[str, str]] = {}
-        for chunk in _chunks(drafts, INSERT_BATCH):
+        for chunk in batches(drafts, INSERT_BATCH):
             fresh = [d.body for d in chunk if d.body.id not in bodies]
             bodies.update(b.id for b in fresh)
             self._ignore(
@@ -751,7 +748,7 @@ class SqlLedger(PlainReads):
             bodies = {b: body for b, body in bodies.items() if b in needed}  # this window's only
             wanted = [b for b in needed if b not in bodies]
             with self._read() as db:
-                for chunk in _chunks(wanted):
+                for chunk in batches(wanted, CHUNK):
                     marks, values = named_marks("b", chunk)
                     found = f"SELECT id, body FROM bodies WHERE id IN ({marks})"
                     for body_id, body in db.rows(found, values):
@@ -833,7 +830,7 @@ class SqlLedger(PlainReads):
     def _free(self, db: Connection, keys: Sequence[str]) -> set[str]:
         """Of these keys, those still queued, or claimed by this process and not handed over."""
         free: set[str] = set()
-        for chunk in _chunks(keys):
+        for chunk in batches(keys, CHUNK):
             marks, values = named_marks("k", chunk)
             query = (
                 f"SELECT key FROM messages WHERE key IN ({marks}) AND {_FREE}"
@@ -846,7 +843,7 @@ class SqlLedger(PlainReads):
     def _take(self, db: Connection, keys: Sequence[str], now: datetime) -> set[str]:
         """Of these keys, the free ones, committed as `sending` by this process with a lease."""
         taken: set[str] = set()
-        for chunk in _chunks(keys):
+        for chunk in batches(keys, CHUNK):
             marks, values = named_marks("k", chunk)
             query = (
                 "UPDATE messages SET state = :s, tried_at = :at, holder = :h,"
@@ -1051,7 +1048,7 @@ class SqlLedger(PlainReads):
 
     def _suppressions_among(self, db: Connection, emails: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for chunk in _chunks(sorted({e.casefold() for e in emails})):
+        for chunk in batches(sorted({e.casefold() for e in emails}), CHUNK):
             marks, values = named_marks("m", chunk)
             query = (
                 f"SELECT email, reason FROM suppressions WHERE email IN ({marks})"
@@ -1127,7 +1124,7 @@ class SqlLedger(PlainReads):
     def remember_tokens(self, tokens: Iterable[tuple[str, str]]) -> None:
         """Keep (HMAC token, address) pairs, so links of that older format are answered."""
         with self.transaction() as db:
-            for chunk in _chunks(tokens, INSERT_BATCH):
+            for chunk in batches(tokens, INSERT_BATCH):
                 _insert_new(db, "unsubscribe_tokens", ("token", "email"), chunk)
 
     def email_for_token(self, token: str) -> str | None:

@@ -20,6 +20,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import IO
 
+from mailer.core.batches import batches
 from mailer.core.errors import WorkbookError
 from mailer.core.files import atomic_write
 from mailer.sheet.workbook import (
@@ -110,9 +111,8 @@ class CsvWorkbook:
         rows = loaded.table.rows  # this write's own copy of the file, changed in place
         changed: dict[int, list[str]] = {}
         for row, col, value in place_changes(loaded.table, key_columns, changes, columns, plan):
-            values = changed[row] = rows[row - 2]
-            values.extend([""] * (col + 1 - len(values)))
-            values[col] = plain_text_cell(value)
+            _set_cell(rows[row - 2], col, value)
+            changed[row] = rows[row - 2]
             plan.written += 1
         if not changed:
             return plan
@@ -180,12 +180,12 @@ class CsvWorkbook:
             indexes = column_indexes(current, [*columns, *(c.column for c in changes)], plan)
             header = current.header + plan.new_columns if plan.new_columns else None
             in_step = _InStep(
+                current,
                 sorted(changes, key=attrgetter("row")),
                 indexes,
                 [current.column_index(name) for name in key_columns],
                 plan,
-                separator,
-                newline,
+                _Texts(separator, newline),
             )
             records = in_step.records(first, _ended_as(lines, newline), header)
             with contextlib.suppress(_Unchanged):  # every change skipped: the file stays
@@ -257,40 +257,49 @@ def _records_text(
     appended: Sequence[list[str]],
 ) -> Iterator[str]:
     """The file's text, record by record: each changed one written anew, the others as read."""
-    written: list[str] = []
-    writer = csv.writer(_Pieces(written), delimiter=loaded.separator, lineterminator=loaded.newline)
+    texts = _Texts(loaded.separator, loaded.newline)
     if loaded.bom:
         yield BOM
     for index, source in enumerate(loaded.sources):
         if index == 0 and header is not None:
-            writer.writerow(header)
+            yield from texts.anew(header)
         elif index + 1 in changed:
-            writer.writerow(changed[index + 1])
+            yield from texts.anew(changed[index + 1])
         else:
-            yield source
-            if not source.endswith(("\n", "\r")):
-                yield loaded.newline
-            continue
-        yield from written
-        written.clear()
+            yield from texts.as_read(source)
     for values in appended:
-        writer.writerow(values)
-        yield from written
-        written.clear()
+        yield from texts.anew(values)
 
 
 def _encoded(texts: Iterable[str], encoding: str, records: int = 1000) -> Iterator[bytes]:
     """The texts in `encoding`, joined `records` at a time."""
-    iterator = iter(texts)
-    while batch := list(itertools.islice(iterator, records)):
+    for batch in batches(texts, records):
         yield "".join(batch).encode(encoding)
 
 
-class _Pieces:
-    """Where csv.writer writes a record: onto a list, for the file's text to take."""
+class _Texts:
+    """A record's text as the file has it: written anew by the csv module, or as it was read."""
 
-    def __init__(self, pieces: list[str]):
-        self.write = pieces.append
+    def __init__(self, separator: str, newline: str):
+        self.separator = separator
+        self.newline = newline
+        self._written: list[str] = []  # what csv.writer wrote of the record
+        self._writer = csv.writer(self, delimiter=separator, lineterminator=newline)
+
+    def write(self, text: str) -> None:
+        """Where csv.writer writes."""
+        self._written.append(text)
+
+    def anew(self, values: list[str]) -> Iterator[str]:
+        self._writer.writerow(values)
+        yield from self._written
+        self._written.clear()
+
+    def as_read(self, line: str) -> Iterator[str]:
+        """A line as read, ended as the file ends its lines when it had no end (the last)."""
+        yield line
+        if not line.endswith(("\n", "\r")):
+            yield self.newline
 
 
 class _NotInStep(Exception):
@@ -306,42 +315,41 @@ class _InStep:
 
     def __init__(
         self,
+        current: Table,
         changes: list[CellChange],
         indexes: dict[str, int],
         keys: list[int | None],
         plan: WritePlan,
-        separator: str,
-        newline: str,
+        texts: _Texts,
     ):
+        self.current = current  # the header, as the file has it now
         self.changes = changes  # sorted by row
         self.indexes = indexes  # column name -> index
         self.keys = keys  # the identity columns' indexes
         self.plan = plan
-        self.separator = separator
-        self.newline = newline
-        self.written: list[str] = []  # what csv.writer wrote of a changed record
-        self.writer = csv.writer(_Pieces(self.written), delimiter=separator, lineterminator=newline)
+        self.texts = texts
 
     def records(self, first: str, lines: Iterator[str], header: list[str] | None) -> Iterator[str]:
         """The file's text, record by record: a changed one anew, the others as they were."""
-        yield from self._anew(header) if header is not None else self._as_read(first)
+        texts = self.texts
+        yield from texts.anew(header) if header is not None else texts.as_read(first)
         upcoming = iter(self.changes)
         change = next(upcoming, None)
         for number, line in enumerate(lines, start=2):
             if len(line) > MAX_FIELD:
                 raise _NotInStep
             if change is None or change.row != number:
-                yield from self._as_read(line)
+                yield from texts.as_read(line)
                 continue
-            values = _plain_record(line, self.separator)
-            identity = tuple(_cell(values, i).strip() for i in self.keys)
+            values = _plain_record(line, texts.separator)
+            identity = tuple(self.current.cell(values, i).strip() for i in self.keys)
             placed = False
             while change is not None and change.row == number:
                 if tuple(k.strip() for k in change.key) != identity:
                     raise _NotInStep  # the row moved: place_changes looks for it
                 placed |= self._set(values, change)
                 change = next(upcoming, None)
-            yield from self._anew(values) if placed else self._as_read(line)
+            yield from texts.anew(values) if placed else texts.as_read(line)
         if change is not None:
             raise _NotInStep  # rows went from the end
         if not self.plan.written:
@@ -350,26 +358,14 @@ class _InStep:
     def _set(self, values: list[str], change: CellChange) -> bool:
         """Set the change's cell if it still holds what was read; else note it skipped."""
         col = self.indexes[change.column]
-        if _cell(values, col).strip() != change.old.strip():
+        if self.current.cell(values, col).strip() != change.old.strip():
             self.plan.skipped.append(
                 Skipped(change.row, change.column, "changed since it was read")
             )
             return False
-        values.extend([""] * (col + 1 - len(values)))
-        values[col] = plain_text_cell(change.new)
+        _set_cell(values, col, change.new)
         self.plan.written += 1
         return True
-
-    def _anew(self, values: list[str]) -> Iterator[str]:
-        self.writer.writerow(values)
-        yield from self.written
-        self.written.clear()
-
-    def _as_read(self, line: str) -> Iterator[str]:
-        """A line as read, ended as the file ends its lines when it had no end (the last)."""
-        yield line
-        if not line.endswith(("\n", "\r")):
-            yield self.newline
 
 
 def _plain_lines(source: IO[bytes]) -> Iterator[str]:
@@ -399,8 +395,10 @@ def _plain_record(line: str, separator: str) -> list[str]:
     return record.split(separator) if record else []
 
 
-def _cell(values: list[str], index: int | None) -> str:
-    return "" if index is None or index >= len(values) else values[index]
+def _set_cell(values: list[str], col: int, value: str) -> None:
+    """Set a row's cell as text a spreadsheet will not run, the row made long enough for it."""
+    values.extend([""] * (col + 1 - len(values)))
+    values[col] = plain_text_cell(value)
 
 
 @dataclass(eq=False, repr=False)

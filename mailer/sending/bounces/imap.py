@@ -16,11 +16,12 @@ from __future__ import annotations
 import imaplib
 import re
 import ssl
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from email.parser import BytesHeaderParser
 
+from mailer.core.batches import batches
 from mailer.core.env_secrets import IMAP_PASSWORD, SMTP_PASSWORD, read_secret
 from mailer.core.errors import ConfigError, MailerError
 from mailer.sending.bounces.reports import candidate
@@ -117,12 +118,12 @@ def _scan_folder(imap: imaplib.IMAP4, folder: str, since: date, after: Position 
         last = 0
     found = Scan(Position(uidvalidity, max([last, *uids])))
     wanted = []
-    for chunk in _chunks(uids):
+    for chunk in batches(uids, CHUNK):
         for uid, headers in _fetch(imap, chunk, HEADERS):
             found.looked_at += 1
             if candidate(BytesHeaderParser().parsebytes(headers)):
                 wanted.append(uid)
-    for chunk in _chunks(wanted):
+    for chunk in batches(wanted, CHUNK):
         found.reports += _fetch(imap, chunk, "BODY.PEEK[]")
     imap.close()
     return found
@@ -149,11 +150,6 @@ def _fetch(imap: imaplib.IMAP4, uids: Sequence[int], what: str) -> list[tuple[in
         if uid is not None:
             found.append((int(uid.group(1)), bytes(item[1])))
     return found
-
-
-def _chunks(uids: Sequence[int]) -> Iterator[list[int]]:
-    for start in range(0, len(uids), CHUNK):
-        yield list(uids[start : start + CHUNK])
 
 
 def _quoted(folder: str) -> str:

@@ -14,10 +14,10 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
+from mailer.core.batches import batches
 from mailer.core.errors import ConfigError
 from mailer.core.files import PRIVATE_FILE, atomic_write, open_private, private_folder
 from mailer.core.redact import ADDRESS, mask
@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # the message model loads when something is sent, not when no
 
 INDEX = "index.jsonl"
 TAIL_BLOCK = 4096  # bytes read at a time from the index's end, looking for its last newline
-T = TypeVar("T")
 
 
 def file_stem(key: str) -> str:
@@ -159,7 +158,7 @@ def prune(folder: Path, drop: Callable[[list[Entry]], list[bool]], dry_run: bool
         return 0
     _cut_torn_line(index)
     gone: set[int] = set()  # the numbers of the lines that go
-    for batch in _batches(_numbered_lines(index), PRUNE_BATCH):
+    for batch in batches(_numbered_lines(index), PRUNE_BATCH):
         entries = [json.loads(line) for _, line in batch]
         found = [(entry, Path(folder) / entry["file"]) for entry in entries]
         for (number, _), (_, eml), goes in zip(batch, found, drop(found), strict=True):
@@ -172,7 +171,8 @@ def prune(folder: Path, drop: Callable[[list[Entry]], list[bool]], dry_run: bool
     if gone and not dry_run:
         kept = (line for number, line in _numbered_lines(index) if number not in gone)
         pieces = (
-            "".join(f"{line}\n" for line in lines).encode("utf-8") for lines in _batches(kept)
+            "".join(f"{line}\n" for line in lines).encode("utf-8")
+            for lines in batches(kept, PRUNE_BATCH)
         )
         atomic_write(index, pieces, durable=True, private=True)
     return len(gone)
@@ -184,11 +184,6 @@ def _numbered_lines(index: Path) -> Iterator[tuple[int, str]]:
         for number, line in enumerate(lines):
             if line.strip():
                 yield number, line.rstrip("\n")
-
-
-def _batches(items: Iterator[T], size: int = PRUNE_BATCH) -> Iterator[list[T]]:
-    while batch := list(islice(items, size)):
-        yield batch
 
 
 def build(settings: Settings) -> OutboxTransport:
