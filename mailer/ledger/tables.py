@@ -71,10 +71,11 @@ SENT_OR_DECIDED = "COALESCE(sent_at, created_at)"
 BODIES_KEPT = (
     f"state IN ({literal(SENT)}, {literal(SKIPPED)}) AND (body_id <> '' OR envelope <> '{{}}')"
 )
-# Digest messages not yet kept as counts (their key is no keyed hash), once out of pending:
-# a digest's 100,000 pending rows enter no index more as they are recorded.
+# Digest messages out of pending, not yet kept as counts (their key is no keyed hash): a
+# digest's 100,000 pending rows enter no index more as they are recorded (the state first:
+# for them the rest is not evaluated).
 DIGESTS_IN_CLEAR = (
-    f"kind = 'digest' AND key NOT LIKE {literal(MARK + '%')} AND state <> {literal(PENDING)}"
+    f"state <> {literal(PENDING)} AND kind = 'digest' AND key NOT LIKE {literal(MARK + '%')}"
 )
 
 
