@@ -122,6 +122,7 @@ def test_reading_a_ledger_makes_and_removes_no_file(tmp_path: Path) -> None:
     files = {path.name: path.stat().st_ino for path in tmp_path.iterdir()}
     assert {"mailer.db-wal", "mailer.db-shm"} <= set(files)
     with open_ledger(tmp_path / "mailer.db") as ledger:
+        assert isinstance(ledger, SqliteLedger)
         assert _store_state(ledger) == "sqlite3 reads"
         assert ledger.seats() and ledger.state_token()
     assert {path.name: path.stat().st_ino for path in tmp_path.iterdir()} == files
