@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections import Counter
 from datetime import timedelta
 
@@ -133,6 +135,45 @@ def test_every_digest_can_be_unsubscribed_from(site):
     html = body_text(mail, "html")
     assert f'href="{link}"' in html
     assert "You receive this digest because you subscribed" in html
+
+
+def stored_people(site) -> list[dict[str, str]]:
+    """What the ledger keeps of each digest message's recipient (its envelope's person)."""
+    with sqlite3.connect(site.root / "state" / "mailer.db") as db:
+        rows = db.execute("SELECT envelope FROM messages WHERE kind = 'digest'").fetchall()
+    return [json.loads(envelope)["person"] for (envelope,) in rows]
+
+
+def test_a_digest_message_keeps_its_token_and_its_body_makes_the_links(site):
+    public_url = "https://mail.example.org"
+    site.config.write_text(
+        site.config.read_text().replace('public_url = ""', f'public_url = "{public_url}"')
+    )
+
+    site.mailer("run")
+
+    people = stored_people(site)
+    assert people and all(set(p) == {"name", "first_name", "email", "token"} for p in people)
+    line = site.sent(digests=True)[0]
+    token = next(p["token"] for p in people if p["email"] == line["to"])
+    mail = read_eml(site, line)
+    mailto = f"mailto:organizers@example.org?subject=unsubscribe%20{token}"
+    assert mail["List-Unsubscribe"] == f"<{public_url}/unsubscribe/{token}>, <{mailto}>"
+    assert f'href="{public_url}/forget/{token}"' in body_text(mail, "html")
+
+
+def test_links_whose_own_text_reads_as_a_placeholder_are_kept_whole(site):
+    public_url = "https://mail.example.org/%%mailer:name%%"
+    site.config.write_text(
+        site.config.read_text().replace('public_url = ""', f'public_url = "{public_url}"')
+    )
+
+    site.mailer("run")
+
+    people = stored_people(site)
+    assert people and all(p["unsubscribe_url"].startswith(public_url) for p in people)
+    mail = read_eml(site, site.sent(digests=True)[0])
+    assert mail["List-Unsubscribe"].startswith(f"<{public_url}/unsubscribe/u2.")
 
 
 def test_without_a_public_url_the_digest_unsubscribes_by_mail(site):

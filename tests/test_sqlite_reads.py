@@ -113,6 +113,21 @@ def test_a_new_ledger_is_made_by_the_store(tmp_path: Path) -> None:
         assert ledger.messages() == [] and ledger.state_token()
 
 
+def test_reading_a_ledger_makes_and_removes_no_file(tmp_path: Path) -> None:
+    """The reads' connection is read-only: its close leaves the -wal and -shm where they are."""
+    with open_ledger(tmp_path / "mailer.db") as made:
+        decide(made)
+    with open_ledger(tmp_path / "mailer.db") as ledger:
+        ledger.seats()
+    files = {path.name: path.stat().st_ino for path in tmp_path.iterdir()}
+    assert {"mailer.db-wal", "mailer.db-shm"} <= set(files)
+    with open_ledger(tmp_path / "mailer.db") as ledger:
+        assert isinstance(ledger, SqliteLedger)
+        assert _store_state(ledger) == "sqlite3 reads"
+        assert ledger.seats() and ledger.state_token()
+    assert {path.name: path.stat().st_ino for path in tmp_path.iterdir()} == files
+
+
 def _store_state(ledger: SqliteLedger) -> str:
     return "store" if ledger._store is not None else "sqlite3 reads"
 

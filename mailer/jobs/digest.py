@@ -20,7 +20,7 @@ from mailer.jobs.retention import digest_readers, open_privacy
 from mailer.jobs.subscribers import write_unsubscribes
 from mailer.ledger import Ledger
 from mailer.mail.emails import event_view, site_body, site_speech, with_language
-from mailer.mail.message import Body, Draft, placeholder
+from mailer.mail.message import MARK, Body, Draft, placeholder
 from mailer.mail.speech import Speech
 from mailer.model import Event, Problem, Resolution, Resource, Signup, Subscriber
 from mailer.rules import digest, roster
@@ -277,8 +277,9 @@ def _decide(
             groups=digest.grouped(theirs, options.categories),
             sessions=_sessions(events, ledger, now, options.upcoming_days, words),
         )
-        body = _body(site, options.template, contents, slot, words)
-        drafts.append(_drafts(site, job, slot, body, readers_in(code), secret, now, words))
+        links = _links(site, words)
+        body = _body(site, options.template, contents, slot, words, links)
+        drafts.append(_drafts(job, slot, body, links, readers_in(code), secret, now, words))
         carried.extend(r.key for r in theirs if r.key not in carried)
     if not carried:
         report.skipped = f"no new resources for any reader since {since:%Y-%m-%d}; nothing sent"
@@ -370,12 +371,49 @@ def _sessions(
     ]
 
 
+Link = tuple[str, str] | None  # the text before and after a reader's token; None: no link
+
+
+def _links(site: Site, words: Speech) -> dict[str, Link]:
+    """Each reader's links (person fields) as the same text around their token."""
+    org = site.settings.organization
+    public_url = site.settings.server.public_url.rstrip("/")
+    # A token is URL-safe (base64url and a dot): it goes in as it is.
+    mailto = (f"mailto:{org.reply_to or org.sender}?subject={quote('unsubscribe ')}", "")
+    if not public_url:
+        return {"unsubscribe_url": mailto, "unsubscribe_mailto": mailto, "forget_url": None}
+    page = f"{public_url}/unsubscribe/"
+    # The mark that opens the page in the reader's language: a token holds no "?" to change it.
+    return {
+        "unsubscribe_url": (page, with_language(page, words.code, site)[len(page) :]),
+        "unsubscribe_mailto": mailto,
+        "forget_url": (f"{public_url}/forget/", ""),
+    }
+
+
+def _derived(links: dict[str, Link]) -> tuple[tuple[str, str], ...]:
+    """The links as the body makes them from each reader's token (Body.derived).
+
+    Nothing when a link's own text holds what reads as a placeholder (a public
+    URL may): then each message keeps its links whole, as they are.
+    """
+    if any(MARK in "".join(link) for link in links.values() if link):
+        return ()
+    token = placeholder("token")
+    return tuple((name, _link(link, token)) for name, link in links.items())
+
+
+def _link(link: Link, token: str) -> str:
+    return f"{link[0]}{token}{link[1]}" if link else ""
+
+
 def _body(
     site: Site,
     template: str,
     contents: Contents,
     slot: Slot,
     words: Speech,
+    links: dict[str, Link],
 ) -> Body:
     org = site.settings.organization
     context = {
@@ -390,54 +428,43 @@ def _body(
         "forget_link": bool(site.settings.server.public_url),
     }
     prepared = site.renderer.prepare(template, context, words.code, words.direction)
-    links = [f"<{placeholder('unsubscribe_mailto')}>"]
-    headers = []
+    unsubscribe = [f"<{placeholder('unsubscribe_mailto')}>"]
+    one_click = []
     if site.settings.server.public_url:
-        links.insert(0, f"<{placeholder('unsubscribe_url')}>")
-        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-    return site_body(site, prepared, headers=(("List-Unsubscribe", ", ".join(links)), *headers))
+        unsubscribe.insert(0, f"<{placeholder('unsubscribe_url')}>")
+        one_click.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    headers = (("List-Unsubscribe", ", ".join(unsubscribe)), *one_click)
+    return dataclasses.replace(site_body(site, prepared, headers=headers), derived=_derived(links))
 
 
 def _drafts(
-    site: Site,
     job: JobSettings,
     slot: Slot,
     body: Body,
+    links: dict[str, Link],
     recipients: Iterable[Recipient],
     secret: str,
     now: datetime,
     words: Speech,
 ) -> Iterator[Draft]:
-    """One draft per recipient, made as the ledger takes them (never all at once)."""
-    public_url = site.settings.server.public_url.rstrip("/")
-    mailbox = site.settings.organization.reply_to or site.settings.organization.sender
-    mailto_start = f"mailto:{mailbox}?subject={quote('unsubscribe ')}"
-    unsubscribe_start = f"{public_url}/unsubscribe/"
-    # The mark that opens the page in the reader's language: a token holds no "?" to change it.
-    in_language = with_language(unsubscribe_start, words.code, site)[len(unsubscribe_start) :]
-    forget_start = f"{public_url}/forget/"
+    """One draft per recipient, made as the ledger takes them (never all at once).
+
+    Each keeps its token, from which its body makes its links (Body.derived):
+    a third of the text each of 100,000 messages would keep with its links whole.
+    """
     key_start = f"digest:{job.name}:{slot.label}:"
     friend = words.gettext("friend")
     created_at = now.astimezone(UTC)
     seal = unsubscribe_sealer(secret)
     for email, address, name, _ in recipients:
         token = seal(email)
-        mailto = mailto_start + token  # a token is URL-safe: base64url and a dot
-        page = unsubscribe_start + token + in_language if public_url else mailto
-        yield Draft(
-            key_start + email,
-            "digest",
-            "",
-            address,
-            name,
-            created_at,
-            body,
-            {
-                "name": name,
-                "first_name": name.split(" ")[0] if name else friend,
-                "email": address,
-                "unsubscribe_url": page,
-                "unsubscribe_mailto": mailto,
-                "forget_url": forget_start + token if public_url else "",
-            },
-        )
+        person = {
+            "name": name,
+            "first_name": name.split(" ")[0] if name else friend,
+            "email": address,
+        }
+        if body.derived:
+            person["token"] = token
+        else:
+            person.update((name, _link(link, token)) for name, link in links.items())
+        yield Draft(key_start + email, "digest", "", address, name, created_at, body, person)

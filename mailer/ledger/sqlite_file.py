@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from mailer.core.errors import LockedError
 from mailer.core.files import private_folder
@@ -30,9 +31,17 @@ class SqliteFile:
         # the -wal and -shm files the same mode).
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
 
-    def connect(self) -> sqlite3.Connection:
-        """A new plain connection, which commits by itself unless the caller says BEGIN."""
-        return sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+    def connect(self, read_only: bool = False) -> sqlite3.Connection:
+        """A new plain connection, which commits by itself unless the caller says BEGIN.
+
+        A read-only one leaves the -wal and -shm files in place when it closes
+        last (a writer's last close removes them), so `mailer status` and a run
+        that only reads create and delete no files.
+        """
+        where = f"file:{quote(str(self.path))}?mode=ro" if read_only else str(self.path)
+        return sqlite3.connect(
+            where, timeout=30, isolation_level=None, check_same_thread=False, uri=read_only
+        )
 
     @contextmanager
     def run_lock(self, timeout: float) -> Iterator[None]:

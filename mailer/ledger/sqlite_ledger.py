@@ -43,7 +43,8 @@ class SqliteLedger:
         self.lease = lease
         self._store: SqlLedger | None = None
         self._reads: SqliteReads | None = None
-        self._connection = self.file.connect()  # the reads' own, apart from the store's
+        # The reads' own, apart from the store's.
+        self._connection = self.file.connect(read_only=True)
         try:
             reads = SqliteReads(self._connection)
             if reads.schema_version() == SCHEMA_VERSION and reads.has_tables():

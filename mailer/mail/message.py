@@ -142,6 +142,10 @@ class Body:
     reply_to: str = ""
     attachments: tuple[Attachment, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
+    # Person fields every recipient's own values make: (field, text with placeholders).
+    # A digest's links are the same text around each reader's token, so the ledger keeps
+    # the token per message and the links' text once, here.
+    derived: tuple[tuple[str, str], ...] = ()
 
     @functools.cached_property
     def id(self) -> str:
@@ -163,6 +167,8 @@ class Body:
             ],
             "headers": [list(h) for h in self.headers],
         }
+        if self.derived:  # only then: every other body's text, and so its id, stays as it was
+            data["derived"] = [list(d) for d in self.derived]
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
     @classmethod
@@ -173,6 +179,7 @@ class Body:
             for name, kind, blob in data["attachments"]
         )
         data["headers"] = tuple(tuple(h) for h in data["headers"])
+        data["derived"] = tuple(tuple(d) for d in data.get("derived", ()))
         return cls(**data)
 
 
@@ -194,6 +201,7 @@ class Draft(NamedTuple):
 
     def message(self) -> OutgoingMessage:
         body = self.body
+        person = self.full_person()
         return OutgoingMessage(
             key=self.key,
             kind=self.kind,
@@ -203,16 +211,24 @@ class Draft(NamedTuple):
             sender_email=body.sender_email,
             sender_name=body.sender_name,
             reply_to=body.reply_to,
-            subject=fill(body.subject, self.person),
-            text=fill(body.text, self.person),
-            html=fill(body.html, self.person, escape=True),
+            subject=fill(body.subject, person),
+            text=fill(body.text, person),
+            html=fill(body.html, person, escape=True),
             created_at=self.created_at,
-            attachments=tuple(personal(a, self.person) for a in body.attachments),
-            headers=tuple((name, fill(value, self.person)) for name, value in body.headers),
+            attachments=tuple(personal(a, person) for a in body.attachments),
+            headers=tuple((name, fill(value, person)) for name, value in body.headers),
             body_id=body.id,
-            person=tuple(sorted(self.person.items())),
+            person=tuple(sorted(person.items())),
             body=body,
         )
+
+    def full_person(self) -> Mapping[str, str]:
+        """The recipient's values: their own, and those their body makes from them."""
+        derived = self.body.derived
+        if not derived:
+            return self.person
+        own = self.person
+        return {**own, **{name: fill(text, own) for name, text in derived}}
 
 
 @dataclass(frozen=True)
