@@ -76,5 +76,12 @@ STEPS: tuple[Step, ...] = (
         " what the last outbox prune left",
         (),
     ),
+    # The steps are followed by every index not there yet: these are made then.
+    Step(
+        10,
+        "retention finds what is due (bodies to strip, digests to keep as counts)"
+        " without reading every message",
+        (),
+    ),
 )
 SCHEMA_VERSION = STEPS[-1].version

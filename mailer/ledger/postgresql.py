@@ -94,13 +94,21 @@ class PostgresBackend:
         return PostgresConnection(self.engine.connect())
 
     def creation(self) -> Sequence[str]:
-        """The ledger's tables (mailer.ledger.schema) as SQLAlchemy compiles them for PostgreSQL."""
+        """The ledger's tables (mailer.ledger.schema) as SQLAlchemy compiles them for PostgreSQL.
+
+        Compiled as plain SQL, the text `Connection.run` takes: with the
+        driver's own parameter style a `%` in an index's WHERE (LIKE 'h:%')
+        would be written `%%`, and `run` would escape it again.
+        """
         if not _CREATION:
+            from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+            from sqlalchemy.engine.default import DefaultDialect
             from sqlalchemy.schema import CreateIndex, CreateTable
 
             import mailer.ledger.schema as schema
 
-            dialect = self.engine.dialect
+            psycopg: type[DefaultDialect] = PGDialect_psycopg  # typed as its base is
+            dialect = psycopg(paramstyle="named")
             for table in schema.METADATA.sorted_tables:
                 _CREATION.append(
                     str(CreateTable(table, if_not_exists=True).compile(dialect=dialect))

@@ -32,7 +32,8 @@ from mailer.core.keyed import MARK, keyed
 from mailer.ledger.protocols import Ledger
 from mailer.ledger.reads import named_marks
 from mailer.ledger.records import CHUNK, PENDING, SENDING, SKIPPED
-from mailer.mail.states import RETRY, SENT, UNKNOWN
+from mailer.ledger.tables import BODIES_KEPT, DIGESTS_IN_CLEAR, SENT_OR_DECIDED
+from mailer.mail.states import RETRY, UNKNOWN
 
 if TYPE_CHECKING:  # the store opens when something is removed, not when a run only reads
     from mailer.ledger.connection import Backend, Connection
@@ -42,6 +43,18 @@ if TYPE_CHECKING:  # the store opens when something is removed, not when a run o
 OPEN_STATES = (PENDING, RETRY, SENDING, UNKNOWN)  # kept as counts, these become skipped
 NOT_HASHED = "key NOT LIKE :hashed"  # with `HASHED`: a message not yet kept as a count
 HASHED = MARK + "%"
+# Messages whose stored body and envelope are due to go: BODIES_KEPT as it is, so the
+# partial index that holds only these messages serves it.
+BODIES_DUE = f"{BODIES_KEPT} AND {SENT_OR_DECIDED} < :before"
+# Digest messages decided before :cutoff and not yet kept as counts: those out of pending
+# through their partial index (its WHERE written out as it is, so the query can use it), the
+# pending ones through messages_by_state. Each costs what is due, not every message kept.
+DUE_DIGESTS = (
+    "SELECT (SELECT count(*) FROM messages"
+    f" WHERE {DIGESTS_IN_CLEAR} AND created_at < :cutoff)"
+    " + (SELECT count(*) FROM messages"
+    f" WHERE state = :pending AND kind = 'digest' AND created_at < :cutoff AND {NOT_HASHED})"
+)
 # A message's own fields once it is kept only as a count: who and what are gone (its key
 # and address are replaced by keyed hashes, row by row, in `Privacy._keep_as_counts`).
 AS_COUNT = (
@@ -251,16 +264,12 @@ class Privacy:
 
     def strip_bodies(self, before: datetime, dry_run: bool = False) -> int:
         """Remove the stored body and envelope of messages sent (or skipped) before `before`."""
-        where = (
-            "state IN (:sent, :skipped) AND COALESCE(sent_at, created_at) < :before"
-            " AND (body_id <> '' OR envelope <> '{}')"
-        )
-        args = {"sent": SENT, "skipped": SKIPPED, "before": before.astimezone(UTC).isoformat()}
-        due = int(self._rows(f"SELECT count(*) FROM messages WHERE {where}", **args)[0][0])
+        args = {"before": before.astimezone(UTC).isoformat()}
+        due = int(self._rows(f"SELECT count(*) FROM messages WHERE {BODIES_DUE}", **args)[0][0])
         if dry_run or not due:
             return due  # a run with nothing to strip writes nothing
         with self._removing() as db:
-            update = f"UPDATE messages SET body_id = '', envelope = '{{}}' WHERE {where}"
+            update = f"UPDATE messages SET body_id = '', envelope = '{{}}' WHERE {BODIES_DUE}"
             count = db.run(update, args)
             db.run(ORPHAN_BODIES)
         return count
@@ -274,8 +283,7 @@ class Privacy:
         removed.messages = self._count("messages", sessions, f" AND {NOT_HASHED}")
         digests = {"cutoff": digests_before.astimezone(UTC).isoformat(), "hashed": HASHED}
         digest_messages = f"kind = 'digest' AND created_at < :cutoff AND {NOT_HASHED}"
-        query = f"SELECT count(*) FROM messages WHERE {digest_messages}"
-        removed.messages += int(self._rows(query, **digests)[0][0])
+        removed.messages += int(self._rows(DUE_DIGESTS, **digests, pending=PENDING)[0][0])
         if dry_run or not removed:
             return removed
         with self._removing() as db:

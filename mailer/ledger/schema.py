@@ -8,9 +8,10 @@ test checks SQLAlchemy compiles the same text from these Tables.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, Table, Text
+from sqlalchemy import Column, Float, Index, Integer, MetaData, Table, Text, text
 
 from mailer.ledger.tables import FLOAT, INTEGER, TABLES, TEXT
+from mailer.ledger.tables import Index as PlainIndex
 
 _TYPES: dict[str, type[Text | Integer | Float[float]]] = {
     TEXT: Text,
@@ -19,6 +20,16 @@ _TYPES: dict[str, type[Text | Integer | Float[float]]] = {
 }
 
 METADATA = MetaData()
+
+
+def _index(plain: PlainIndex) -> Index:
+    """The index; its expressions and partial WHERE as text, the same for either dialect."""
+    columns = (text(c) if "(" in c else c for c in plain.columns)
+    if not plain.where:
+        return Index(plain.name, *columns)
+    where = text(plain.where)
+    return Index(plain.name, *columns, sqlite_where=where, postgresql_where=where)
+
 
 for _plain in TABLES:
     Table(
@@ -34,5 +45,5 @@ for _plain in TABLES:
             )
             for c in _plain.columns
         ),
-        *(Index(index.name, *index.columns) for index in _plain.indexes),
+        *(_index(index) for index in _plain.indexes),
     )

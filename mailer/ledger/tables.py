@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from mailer.core.keyed import MARK
+from mailer.ledger.records import PENDING, SKIPPED
+from mailer.mail.states import SENT
+
 TEXT, INTEGER, FLOAT = "TEXT", "INTEGER", "FLOAT"
 
 
@@ -21,8 +25,19 @@ class Column(NamedTuple):
 
 
 class Index(NamedTuple):
+    """An index; a column holding "(" is an expression, written as it is.
+
+    With `where`, a partial index: only the rows it picks are in it, and a
+    query uses it only if the query's WHERE holds each of its terms as
+    written (values as literals, not bound parameters).
+    """
+
     name: str
     columns: tuple[str, ...]
+    where: str = ""
+
+    def sql_columns(self) -> str:
+        return ", ".join(c if "(" in c else quoted(c) for c in self.columns)
 
 
 class Table(NamedTuple):
@@ -35,6 +50,33 @@ class Table(NamedTuple):
     def names(self) -> tuple[str, ...]:
         """Every column's name, in order."""
         return tuple(c.name for c in self.columns)
+
+
+# Column names SQLite's CREATE statements quote (SQL keywords), as SQLAlchemy's SQLite dialect does.
+QUOTED = frozenset({"key", "row"})
+
+
+def quoted(name: str) -> str:
+    return f'"{name}"' if name in QUOTED else name
+
+
+def literal(text: str) -> str:
+    """A text as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+# When a message went, or was decided if it never went (skipped): what retention dates it by.
+SENT_OR_DECIDED = "COALESCE(sent_at, created_at)"
+# Messages sent or skipped that still keep a stored body or envelope: what retention strips.
+BODIES_KEPT = (
+    f"state IN ({literal(SENT)}, {literal(SKIPPED)}) AND (body_id <> '' OR envelope <> '{{}}')"
+)
+# Digest messages out of pending, not yet kept as counts (their key is no keyed hash): a
+# digest's 100,000 pending rows enter no index more as they are recorded (the state first:
+# for them the rest is not evaluated).
+DIGESTS_IN_CLEAR = (
+    f"state <> {literal(PENDING)} AND kind = 'digest' AND key NOT LIKE {literal(MARK + '%')}"
+)
 
 
 def _text(name: str, default: str | None = None) -> Column:
@@ -112,6 +154,9 @@ TABLES: tuple[Table, ...] = (
             Index("messages_by_state", ("state",)),
             Index("messages_by_event", ("event_id", "email")),
             Index("messages_by_sent_at", ("sent_at",)),
+            # What retention reads on every run: what is due, found without reading the rest.
+            Index("messages_bodies_kept", ("state", SENT_OR_DECIDED), BODIES_KEPT),
+            Index("messages_digests_in_clear", ("created_at",), DIGESTS_IN_CLEAR),
         ),
     ),
     _table("pauses", ("transport",), _text("transport"), _text("until"), _text("reason")),
@@ -195,18 +240,6 @@ TABLES: tuple[Table, ...] = (
 )
 BY_NAME = {table.name: table for table in TABLES}
 
-# Column names SQLite's CREATE statements quote (SQL keywords), as SQLAlchemy's SQLite dialect does.
-QUOTED = frozenset({"key", "row"})
-
-
-def quoted(name: str) -> str:
-    return f'"{name}"' if name in QUOTED else name
-
-
-def literal(text: str) -> str:
-    """A text as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
 
 def sqlite_creation() -> tuple[str, ...]:
     """Every table and index of a new SQLite ledger, tables by name, each with its indexes.
@@ -221,8 +254,8 @@ def sqlite_creation() -> tuple[str, ...]:
         body = ", \n\t".join(lines)
         statements.append(f"\nCREATE TABLE IF NOT EXISTS {table.name} (\n\t{body}\n)\n\n")
         statements += [
-            f"CREATE INDEX IF NOT EXISTS {index.name} ON {table.name}"
-            f" ({', '.join(map(quoted, index.columns))})"
+            f"CREATE INDEX IF NOT EXISTS {index.name} ON {table.name} ({index.sql_columns()})"
+            + (f" WHERE {index.where}" if index.where else "")
             for index in sorted(table.indexes, key=lambda index: index.name)
         ]
     return tuple(statements)
