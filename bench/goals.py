@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -82,6 +82,18 @@ def _env() -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def scratch_dir() -> Iterator[str]:
+    """A new folder for a row's sites, kept until the whole bench ends (see `main`).
+
+    On this machine's disk (ext4 without a journal) the kernel passes over
+    every inode freed in the last minutes each time it allocates one:
+    deleting a row's 20,000 outbox files would slow the file creation of the
+    rows after it, a cost no user's run pays. `main` removes them all at the end.
+    """
+    yield tempfile.mkdtemp()
+
+
 def median_of(repeat: int, once: Callable[[], Timed]) -> Timed:
     runs = [once() for _ in range(repeat)]
     seconds, rss, cpu = (statistics.median(r[i] for r in runs) for i in range(3))
@@ -128,15 +140,9 @@ def run_signups(config_path: Path, now: datetime) -> list[str]:
 
 
 def row_first(repeat: int) -> dict[str, float]:
-    """A first run into a new site, each run's site kept until the row is done.
-
-    Deleting a run's 20,000 outbox files just before the next run would slow
-    that run's file creation: ext4 without a journal (this machine's disk)
-    passes over every inode freed in the last minutes when it allocates one,
-    a kernel cost no user's first run pays.
-    """
+    """A first run into a new site, each in a site of its own (kept: see scratch_dir)."""
     helps = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         sites = iter(range(repeat))
 
         def once() -> Timed:
@@ -151,7 +157,7 @@ def row_first(repeat: int) -> dict[str, float]:
 
 
 def row_unchanged(repeat: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         config_path = signups_site(Path(tmp))
         timed_process(run_signups(config_path, NOW))
         moments = iter(NOW + timedelta(minutes=5 * (n + 1)) for n in range(repeat + 1))
@@ -160,7 +166,7 @@ def row_unchanged(repeat: int) -> dict[str, float]:
 
 
 def row_status(repeat: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         root = Path(tmp)
         shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
         shutil.copytree(REPO / "templates", root / "templates")
@@ -257,7 +263,7 @@ def row_digest(repeat: int, readers: int = 100_000) -> dict[str, float]:
     reader's older-format link once; the weekly run that follows it is the
     one that runs most. Each run starts from the same files, copied back.
     """
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         root = Path(tmp) / "site"
         config_path = digest_site(root, readers)
         pristine = Path(tmp) / "pristine"
@@ -293,7 +299,7 @@ def row_smtp(repeat: int) -> dict[str, float]:
     """mailer's send loop against a raw smtplib loop, one connection, prebuilt messages."""
     import send
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         ports, servers = send.start_servers(Path(tmp))
         try:
             runs = []
@@ -330,7 +336,7 @@ def smtp_once(port: int, count: int = 2000) -> None:
     from mailer.sending.transports.smtp import SmtpTransport
     from mailer.settings.config import SmtpSettings
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir() as tmp:
         body = send.confirmation_body(Path(tmp))
         drafts = [
             Draft(
@@ -394,8 +400,13 @@ def main() -> None:
     if args.smtp_once:
         smtp_once(args.smtp_once)
         return
-    rows = args.rows.split(",")
-    repeat = args.repeat
+    with tempfile.TemporaryDirectory(prefix="mailer-bench-") as scratch:
+        tempfile.tempdir = scratch  # every row's folder: removed at the end (scratch_dir)
+        table(args.rows.split(","), args.repeat)
+
+
+def table(rows: list[str], repeat: int) -> None:
+    """The rows asked for, each beside its goal."""
     print(f"issue 21's goals; medians of {repeat} runs; baselines measured in this run")
     help_s = help_baseline(repeat)
     print(f"baseline `mailer --help`: {help_s:.3f} s")
