@@ -61,6 +61,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.set_threshold(*COLLECT_EVERY)
 
 
+def with_public_url(site: SiteDir, url: str) -> None:
+    """Set `[server] public_url`: links to `mailer serve`'s pages go out in the emails."""
+    site.config.write_text(
+        site.config.read_text().replace('public_url = ""', f'public_url = "{url}"')
+    )
+
+
 @dataclass
 class SiteDir:
     """A site folder (mailer.toml, templates/, lists/) and ways to look at it."""

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import NOW, SiteDir, body_text
+from conftest import NOW, SiteDir, body_text, with_public_url
 from test_emails import read_eml
 from test_self_service import (  # noqa: F401 (served: mailer serve on a loopback port)
     BEN,
@@ -25,7 +25,6 @@ from test_self_service import (  # noqa: F401 (served: mailer serve on a loopbac
     served,
     with_form,
 )
-from test_unsubscribe import with_public_url
 
 from mailer.core.tokens import load_secret
 from mailer.model import Event

@@ -7,7 +7,7 @@ import sqlite3
 from collections import Counter
 from datetime import timedelta
 
-from conftest import NOW, body_text
+from conftest import NOW, body_text, with_public_url
 from test_emails import read_eml
 
 from mailer.sheet.csv_files import CsvWorkbook
@@ -119,10 +119,7 @@ def test_upcoming_sessions_show_seats_left(site):
 
 
 def test_every_digest_can_be_unsubscribed_from(site):
-    config = site.config.read_text().replace(
-        'public_url = ""', 'public_url = "https://mail.example.org"'
-    )
-    site.config.write_text(config)
+    with_public_url(site, "https://mail.example.org")
 
     site.mailer("run")
 
@@ -146,9 +143,7 @@ def stored_people(site) -> list[dict[str, str]]:
 
 def test_a_digest_message_keeps_its_token_and_its_body_makes_the_links(site):
     public_url = "https://mail.example.org"
-    site.config.write_text(
-        site.config.read_text().replace('public_url = ""', f'public_url = "{public_url}"')
-    )
+    with_public_url(site, public_url)
 
     site.mailer("run")
 
@@ -164,9 +159,7 @@ def test_a_digest_message_keeps_its_token_and_its_body_makes_the_links(site):
 
 def test_links_whose_own_text_reads_as_a_placeholder_are_kept_whole(site):
     public_url = "https://mail.example.org/%%mailer:name%%"
-    site.config.write_text(
-        site.config.read_text().replace('public_url = ""', f'public_url = "{public_url}"')
-    )
+    with_public_url(site, public_url)
 
     site.mailer("run")
 

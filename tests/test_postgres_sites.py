@@ -12,11 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NOW, SiteDir
+from conftest import NOW, SiteDir, with_public_url
 from mail_servers import free_port, wait_for_port
 from test_digest import NEXT_SLOT, add_resources
 from test_self_service import BEN, DANIEL, link_in, row_of
-from test_unsubscribe import unsubscribe_link, with_public_url
+from test_unsubscribe import unsubscribe_link
 
 from mailer.ledger import open_ledger
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NOW, SiteDir
+from conftest import NOW, SiteDir, with_public_url
 
 from mailer.ledger import open_ledger
 from mailer.ledger.store import SqlLedger
@@ -324,8 +324,6 @@ def test_the_daemon_removes_what_has_aged_after_its_jobs(site):
 def test_the_forget_me_link_in_a_digest_asks_once_and_the_next_run_forgets(site):
     from email import message_from_bytes, policy
     from email.message import EmailMessage
-
-    from test_unsubscribe import with_public_url
 
     from mailer.core.tokens import load_secret
     from mailer.web.app import create_app

@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import waitress
-from conftest import NOW, SiteDir, body_text
+from conftest import NOW, SiteDir, body_text, with_public_url
 from fake_sheets import serial
 from test_emails import read_eml
 from test_google_sheets import sheet  # noqa: F401 (the Google Sheet stand-in fixture)
 from test_ledger_upgrade import without_counting
-from test_unsubscribe import CHROMIUM, CHROMIUM_ARGS, with_public_url
+from test_unsubscribe import CHROMIUM, CHROMIUM_ARGS
 
 from mailer.core.tokens import load_secret
 from mailer.ledger import open_ledger

@@ -12,9 +12,9 @@ from contextlib import closing
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import NOW
+from conftest import NOW, with_public_url
 from test_self_service import DANIEL, link_in
-from test_unsubscribe import path_of, suppressed, unsubscribe_link, with_public_url
+from test_unsubscribe import path_of, suppressed, unsubscribe_link
 
 from mailer.core.tokens import load_secret
 from mailer.ledger import open_ledger

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 import waitress
-from conftest import NOW
+from conftest import NOW, with_public_url
 from test_digest import NEXT_SLOT, add_resources
 from test_emails import read_eml
 
@@ -26,12 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def with_public_url(site, url: str) -> None:
-    site.config.write_text(
-        site.config.read_text().replace('public_url = ""', f'public_url = "{url}"')
-    )
 
 
 def unsubscribe_link(site, address: str) -> str:

@@ -466,5 +466,5 @@ def _drafts(
         if body.derived:
             person["token"] = token
         else:
-            person.update((name, _link(link, token)) for name, link in links.items())
+            person.update((field, _link(link, token)) for field, link in links.items())
         yield Draft(key_start + email, "digest", "", address, name, created_at, body, person)
