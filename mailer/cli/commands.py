@@ -444,9 +444,8 @@ def status(obj: Context, now: str | None, show_all: bool, as_json: bool, address
             ]
             for seat in confirmed + waiting + [s for s in people if s.status == "cancelled"]
         ]
-        for line in columns(["Status", "Place", "Person", "Sheet row"], rows):
-            click.echo(f"  {line}")
-        click.echo()
+        table = columns(["Status", "Place", "Person", "Sheet row"], rows)
+        click.echo("".join(f"  {line}\n" for line in table))  # one write: a roster has thousands
     _print_unsent(
         unsent, lambda m: _person(names.get((m.event_id, m.email), ""), show(m.email)), why
     )
