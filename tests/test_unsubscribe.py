@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from datetime import timedelta
 
 import pytest
 import waitress
@@ -202,6 +203,33 @@ def test_a_link_of_the_older_format_works_again_once_the_ledger_is_rebuilt(site,
     answered = serve(site, kept_secret).post(older, data={"List-Unsubscribe": "One-Click"})
 
     assert refused_before_any_run == 404, "its address is read back from the sheet by a run"
+    assert answered.status_code == 200
+    assert suppressed(site) == {"daniel.reyes@example.org"}
+
+
+def test_a_site_without_readers_answers_an_older_link_once_its_holder_asks_again(site, kept_secret):
+    """Nobody on the sheet reads the digest: no older link is kept, run after run.
+
+    The Subscribers tab is gone and every signup says no; a row that says yes
+    (as typed, spaces and case and all) makes the next run keep that reader's
+    older link again.
+    """
+    older = f"/unsubscribe/{hmac_token(kept_secret, 'daniel.reyes@example.org')}"
+    (site.root / "lists" / "subscribers.csv").unlink()
+    asks = "Send me the resource digest"
+    signups = [{**row, asks: "No"} for row in site.rows("signups")]
+    site.write_rows("signups", signups)
+    site.mailer("run")
+    site.mailer("run", now=NOW + timedelta(minutes=5))
+    refused_without_readers = serve(site, kept_secret).get(older).status_code
+
+    daniel = next(row for row in signups if row["Email Address"] == "daniel.reyes@example.org")
+    daniel[asks] = " YES "
+    site.write_rows("signups", signups)
+    site.mailer("run", now=NOW + timedelta(minutes=10))
+    answered = serve(site, kept_secret).post(older, data={"List-Unsubscribe": "One-Click"})
+
+    assert refused_without_readers == 404
     assert answered.status_code == 200
     assert suppressed(site) == {"daniel.reyes@example.org"}
 

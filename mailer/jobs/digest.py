@@ -32,7 +32,13 @@ from mailer.settings.config import JobSettings
 from mailer.settings.kinds import DigestOptions
 from mailer.settings.languages import spellings
 from mailer.sheet.readers import SubscriberRows
-from mailer.sheet.tabs import parse_events, parse_resources, parse_signups, subscriber_fields
+from mailer.sheet.tabs import (
+    anyone_asks_for_the_digest,
+    parse_events,
+    parse_resources,
+    parse_signups,
+    subscriber_fields,
+)
 from mailer.sheet.view import Tab
 from mailer.site import Site
 
@@ -175,12 +181,21 @@ def _remember_older_links(
     """
     if ledger.has_tokens():
         return
+    if not subscribers and not _signups_ask(tables):
+        return  # no reader: no older link to answer, and no signup parsed on every run to see so
     secret = site.secret()
     _, signups = _events_and_signups(site, tables)
     kept, signups, _ = digest_readers(open_privacy(site, ledger), subscribers, signups, "")
     # Streamed: an address met twice is one token, which the ledger keeps once.
     readers = itertools.chain(_rows(kept).emails, (s.email for s in signups if s.digest))
     ledger.remember_tokens((hmac_token(secret, email), email) for email in readers)
+
+
+def _signups_ask(tables: dict[str, Tab]) -> bool:
+    """Whether any row of the Signups tab asks for the digest."""
+    if "signups" not in tables:
+        return False
+    return anyone_asks_for_the_digest(tables["signups"].table, tables["signups"].columns)
 
 
 def _rows(subscribers: Sequence[Subscriber]) -> SubscriberRows:

@@ -469,6 +469,14 @@ class _Held(Exception):
         self.reason = reason
 
 
+def anyone_asks_for_the_digest(table: Table, mapping: dict[str, str]) -> bool:
+    """Whether any Signups row asks for the digest, its one column read as `_signup` reads it."""
+    columns = Columns(table, mapping, ())
+    if columns.index.get("digest") is None:
+        return False
+    return any(columns.text(values, "digest").casefold() in YES for values in table.rows)
+
+
 def _signup(
     columns: Columns,
     values: list[str],
