@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 
 from mailer.jobs.base import delivered_text
 from mailer.ledger import Ledger
-from mailer.mail.emails import EventEmails
-from mailer.mail.message import Draft
 from mailer.rules import roster
 from mailer.rules.adoption import NOTIFIED
 from mailer.rules.reminders import REMINDER, due_reminders
@@ -20,6 +18,9 @@ from mailer.site import Site
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from mailer.mail.emails import EventEmails
+    from mailer.mail.message import Draft
 
 
 @dataclass
@@ -50,7 +51,8 @@ class Reminders:
     report: RemindersReport
 
     def record(self, site: Site, ledger: Ledger) -> None:
-        self.report.decided = ledger.add(self.drafts)
+        # Nothing due is nothing to write: the ledger's writing side is not even opened.
+        self.report.decided = ledger.add(self.drafts) if self.drafts else 0
 
     def write_back(self, site: Site, ledger: Ledger) -> None:
         return None
@@ -83,6 +85,8 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Remin
     )
     builders: dict[str, EventEmails] = {}
     drafts: list[Draft] = []
+    if notices:  # the emails' templates load only when a reminder is due (most runs: none)
+        from mailer.mail.emails import EventEmails
     for notice in notices:
         seat = seats[(notice.event_id, notice.email)]
         if notice.event_id not in builders:
