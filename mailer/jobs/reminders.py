@@ -11,7 +11,7 @@ from mailer.jobs.base import delivered_text
 from mailer.ledger import Ledger
 from mailer.rules import roster
 from mailer.rules.adoption import NOTIFIED
-from mailer.rules.reminders import REMINDER, due_reminders
+from mailer.rules.reminders import REMINDER, due_reminders, latest_due
 from mailer.settings.config import JobSettings
 from mailer.settings.kinds import ReminderOptions
 from mailer.site import Site
@@ -63,6 +63,10 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Remin
     options = job.options_as(ReminderOptions)
     # A session whose row left the events tab gets no reminder (it is not cancelled either).
     events = {i: s.event for i, s in ledger.stored_events().items() if not s.missing}
+    offsets = options.offset_minutes
+    if all(latest_due(event, offsets, now) is None for event in events.values()):
+        # No session is within a reminder's reach: no seat or message needs reading.
+        return Reminders([], RemindersReport())
     seats = {(s.event_id, s.email): s for s in ledger.seats()}
     # The latest moment the person was told about their seat (or, as the sheet showed when
     # the ledger was rebuilt, anything): a reminder due before then is not sent.
@@ -77,7 +81,7 @@ def decide(site: Site, ledger: Ledger, job: JobSettings, now: datetime) -> Remin
     notices = due_reminders(
         events.values(),
         [(s.event_id, s.email, s.status, s.row) for s in seats.values()],
-        options.offset_minutes,
+        offsets,
         ledger.message_keys(REMINDER),
         confirmed_at,
         now,
