@@ -207,6 +207,27 @@ def test_a_link_of_the_older_format_works_again_once_the_ledger_is_rebuilt(site,
     assert suppressed(site) == {"daniel.reyes@example.org"}
 
 
+def test_a_form_opt_in_who_leaves_by_the_link_gets_a_subscribers_row_from_the_next_digest_pass(
+    web,
+):
+    site, client = web
+    listed = {row["email"] for row in site.rows("subscribers")}
+    asks = "Send me the resource digest"
+    address = next(
+        row["Email Address"]
+        for row in site.rows()
+        if row[asks] == "Yes" and row["Email Address"] not in listed
+    )
+    client.post(path_of(unsubscribe_link(site, address)), data={"List-Unsubscribe": "One-Click"})
+
+    site.mailer("run", "digest", now=NOW + timedelta(minutes=5))
+    rows = site.rows("subscribers")
+    site.mailer("run", "digest", now=NOW + timedelta(minutes=10))
+
+    assert [row["unsubscribed_on"] for row in rows if row["email"] == address] == ["2026-11-24"]
+    assert site.rows("subscribers") == rows, "written once: the next pass finds it listed"
+
+
 def test_a_site_without_readers_answers_an_older_link_once_its_holder_asks_again(site, kept_secret):
     """Nobody on the sheet reads the digest: no older link is kept, run after run.
 

@@ -123,9 +123,12 @@ class Digest:
     def write_back(self, site: Site, ledger: Ledger) -> None:
         """Who left, on the Subscribers tab; which digest carried each resource, on Resources."""
         if "subscribers" in self.tables:
-            _, signups = _events_and_signups(site, self.tables)
             self.report.unsubscribes_written = write_unsubscribes(
-                site, ledger, self.tables["subscribers"], self.subscribers, signups
+                site,
+                ledger,
+                self.tables["subscribers"],
+                self.subscribers,
+                lambda: _events_and_signups(site, self.tables)[1],
             )
         _write_sent_in(site, ledger, self.job, self.tables)
 

@@ -103,7 +103,7 @@ class Signups:
                 )
                 report.problems.extend(forgotten)
                 report.cells_written += write_unsubscribes(
-                    site, ledger, subscribers_table, subscribers, self.parsed.signups
+                    site, ledger, subscribers_table, subscribers, lambda: self.parsed.signups
                 )
         with report.step("sheet write-back"):
             # The tab as read, its rows' parse and the plans are handed over, not kept (no

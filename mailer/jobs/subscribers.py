@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,13 +19,15 @@ def write_unsubscribes(
     ledger: Ledger,
     tab: Tab,
     subscribers: Sequence[Subscriber],
-    signups: Iterable[Signup],
+    signups: Callable[[], Iterable[Signup]],
 ) -> int:
     """Fill unsubscribed_on for people who unsubscribed since; add a row for form opt-ins.
 
     Someone who opted in on the form and left has no Subscribers row yet: one
     is added, so the sheet alone says they left and a lost ledger never brings
-    the digest back to them. Returns how many cells and rows were written.
+    the digest back to them. `signups` is called only when someone who left
+    has no Subscribers row: most runs, every run of the digest, need none.
+    Returns how many cells and rows were written.
     """
     unsubscribed = ledger.suppressed(UNSUBSCRIBE)
     if not unsubscribed:
@@ -43,17 +45,17 @@ def write_unsubscribes(
     written = 0
     if changes:
         written = site.sheet.write(tab, ["email"], changes).written
-    opted_in = {s.email: s for s in signups if s.digest}
-    left = {email for email in unsubscribed if email in opted_in}
-    listed = {s.email for s in subscribers if s.email in left} if left else set()
+    unlisted = unsubscribed.keys() - {s.email for s in subscribers}
+    if not unlisted:
+        return written
+    opted_in = {s.email: s for s in signups() if s.digest}
     added = [
         {
             "email": opted_in[email].address,
             "name": opted_in[email].name,
             "unsubscribed_on": day(email),
         }
-        for email in sorted(left)
-        if email not in listed
+        for email in sorted(unlisted & opted_in.keys())
     ]
     return written + (site.sheet.append(tab, added) if added else 0)
 
@@ -89,7 +91,7 @@ def sync_unsubscribes(site: Site, ledger: Ledger) -> Synced:
         return Synced(0, opted_in)
     tab = tables["subscribers"]
     subscribers, _ = parse_subscribers(tab.table, tab.columns)
-    written = write_unsubscribes(site, ledger, tab, subscribers, signups)
+    written = write_unsubscribes(site, ledger, tab, subscribers, lambda: signups)
     return Synced(written, opted_in | {s.email for s in subscribers})
 
 
