@@ -26,8 +26,8 @@ def write_unsubscribes(
     Someone who opted in on the form and left has no Subscribers row yet: one
     is added, so the sheet alone says they left and a lost ledger never brings
     the digest back to them. `signups` is called only when someone who left
-    has no Subscribers row: most runs, every run of the digest, need none.
-    Returns how many cells and rows were written.
+    has no Subscribers row, which most runs find nobody to be. Returns how
+    many cells and rows were written.
     """
     unsubscribed = ledger.suppressed(UNSUBSCRIBE)
     if not unsubscribed:
