@@ -155,10 +155,10 @@ def signups_site(root: Path, signups: int = 10_000, events: int = 100) -> Path:
     return config_path
 
 
-def run_signups(config_path: Path, now: datetime, job: tuple[str, ...] = ("signups",)) -> list[str]:
-    """`mailer run signups` as of `now`; `job=()`: every job, `mailer run` as cron runs it."""
+def mailer_run(config_path: Path, now: datetime, jobs: tuple[str, ...] = ("signups",)) -> list[str]:
+    """`mailer run signups` as of `now`; `jobs=()`: every job, `mailer run` as cron runs it."""
     config_arg = ["--config", str(config_path)]
-    return [*MAILER, *config_arg, "run", *job, "--now", now.isoformat(), "--force"]
+    return [*MAILER, *config_arg, "run", *jobs, "--now", now.isoformat(), "--force"]
 
 
 def row_first(repeat: int) -> dict[str, float]:
@@ -181,7 +181,7 @@ def row_first(repeat: int) -> dict[str, float]:
             root.mkdir()
             config_path = signups_site(root)
             helps.append(help_beside())
-            return timed_process(run_signups(config_path, NOW), sampled=True)
+            return timed_process(mailer_run(config_path, NOW), sampled=True)
 
         seconds, rss, user, kernel = median_of(repeat, lambda: once(memory))
         disk_seconds, _, disk_user, disk_kernel = once(disk)
@@ -201,15 +201,13 @@ def row_first(repeat: int) -> dict[str, float]:
 def row_unchanged(repeat: int) -> dict[str, float]:
     with scratch_dir() as tmp:
         config_path = signups_site(Path(tmp))
-        timed_process(run_signups(config_path, NOW))
+        timed_process(mailer_run(config_path, NOW))
         moments = (NOW + timedelta(minutes=5 * n) for n in itertools.count(1))
-        timed_process(run_signups(config_path, next(moments)))  # settles what the first wrote
-        signups = beside_help(
-            repeat, lambda: timed_process(run_signups(config_path, next(moments)))
-        )
-        timed_process(run_signups(config_path, next(moments), ()))  # the other jobs' first pass
+        timed_process(mailer_run(config_path, next(moments)))  # settles what the first wrote
+        signups = beside_help(repeat, lambda: timed_process(mailer_run(config_path, next(moments))))
+        timed_process(mailer_run(config_path, next(moments), ()))  # the other jobs' first pass
         every_job = beside_help(
-            repeat, lambda: timed_process(run_signups(config_path, next(moments), ()))
+            repeat, lambda: timed_process(mailer_run(config_path, next(moments), ()))
         )
     return {**signups, **{f"every_job_{name}": value for name, value in every_job.items()}}
 

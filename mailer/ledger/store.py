@@ -627,9 +627,8 @@ class SqlLedger(PlainReads):
         """Remember what now stands in each (event, email)'s Status cell, as mailer wrote it."""
         query = "UPDATE seats SET written = :status WHERE event_id = :e AND email = :m"
         with self.transaction() as db:
-            for chunk in batches(
-                cells, CHUNK
-            ):  # a first run's 10,000 rows' dicts at once weigh MBs
+            # A batch at a time: a first run's 10,000 rows' dicts at once weigh MBs.
+            for chunk in batches(cells, CHUNK):
                 db.run(query, [{"status": s, "e": e, "m": m} for e, m, s in chunk])
 
     # -- the message queue --------------------------------------------------
